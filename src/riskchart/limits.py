@@ -1,0 +1,12 @@
+"""What the loader accepts.  Real charts stay far below every limit; the
+limits exist so that a wrong or hostile file fails fast with a located
+message instead of exhausting memory, time or the Graphviz label size.
+README documents them; change both together."""
+
+MAX_FILE_BYTES = 1024 * 1024   # real charts are under 10 KB
+MAX_FLOW_DEPTH = 20            # unclosed [ or { at any point of the file
+MAX_INDENT = 200               # columns of leading spaces and - ? : per line
+MAX_STEPS = 40                 # a workflow on one A4 page
+MAX_ITEMS = 30                 # risks or measures of one step
+MAX_TEXT = 500                 # characters of one item, title or name
+MAX_NAME = 20                  # characters of a step name

@@ -1,0 +1,223 @@
+"""Stage 1 — load: bytes on disk → one YAML node tree with positions.
+
+Everything that can go wrong before the structure is looked at is caught
+here and returned as diagnostics: size, encoding, control characters, tabs,
+nesting, syntax, several documents, tags and aliases.  PyYAML's C composer
+is used for speed (it keeps line and column marks); because it recurses in
+C and is quadratic on deep flow nesting, nesting is bounded by a text scan
+before any YAML parser sees the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import limits
+from .diagnostics import Diagnostic, make
+
+try:  # the C loader composes about ten times faster and keeps marks
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+# C0 controls other than tab and newline, DEL, C1 controls, and the
+# separators YAML treats as line breaks; tab and CR have checks of their own.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_LEADING_INDICATORS = re.compile(r"[ \-?:]*")
+# What may stand before a node's content: an anchor (&name) and a tag (!x).
+_NODE_PROPERTIES = re.compile(r"(?P<anchor>&\S+)?\s*(?P<tag>![^\s]*)?")
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """A file read as YAML: its text and root node, or the reasons it is not."""
+
+    path: Path
+    text: str | None
+    root: yaml.Node | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
+def load_file(path: Path) -> LoadedFile:
+    try:
+        size = path.stat().st_size
+        if size > limits.MAX_FILE_BYTES:
+            return _failed(path, make(path, 1, 1, "RC003",
+                f"文件有 {size:,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节；"
+                "一张防控图通常不到 10 KB，请检查是否选错了文件"))
+        data = path.read_bytes()
+    except OSError as error:
+        return _failed(path, make(path, 1, 1, "RC001", f"无法读取文件：{error.strerror or error}"))
+    return load_bytes(path, data)
+
+
+def load_bytes(path: Path, data: bytes) -> LoadedFile:
+    if len(data) > limits.MAX_FILE_BYTES:
+        return _failed(path, make(path, 1, 1, "RC003",
+            f"文件有 {len(data):,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节"))
+    text, problem = _decode(path, data)
+    if problem:
+        return _failed(path, problem)
+    problem = _check_characters(path, text) or _check_nesting(path, text)
+    if problem:
+        return LoadedFile(path, text, None, (problem,))
+    root, problems = _compose(path, text)
+    return LoadedFile(path, text, root, tuple(problems))
+
+
+def _failed(path: Path, diagnostic: Diagnostic) -> LoadedFile:
+    return LoadedFile(path, None, None, (diagnostic,))
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, Diagnostic | None]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        good = data[: error.start].decode("utf-8")
+        line, column = position(good, len(good))
+        hint = "（看起来是 GBK/GB2312 编码）" if _looks_like_gbk(data) else ""
+        return "", make(path, line, column, "RC002",
+            f"文件不是 UTF-8 编码{hint}：请在编辑器中选择“另存为”，编码选 UTF-8 后保存")
+    if not text.strip():
+        return text, make(path, 1, 1, "RC008", "文件为空：一张防控图至少需要 id、category、title 和 steps")
+    return text.replace("\r\n", "\n"), None
+
+
+def _looks_like_gbk(data: bytes) -> bool:
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_characters(path: Path, text: str) -> Diagnostic | None:
+    found = _CONTROL.search(text)
+    if found:
+        line, column = position(text, found.start())
+        return make(path, line, column, "RC004",
+            f"含不可见的控制字符 U+{ord(found.group()):04X}，请删除（常见于从网页或 Word 复制的文字）")
+    if "\r" in text:
+        line, column = position(text, text.index("\r"))
+        return make(path, line, column, "RC004", "含单独的回车符（CR），请用编辑器把换行符统一为 LF 或 CRLF")
+    tab = text.find("\t")
+    if tab >= 0:
+        line, column = position(text, tab)
+        return make(path, line, column, "RC005", "含制表符（Tab）：YAML 缩进只能用空格，请把 Tab 换成空格")
+    return None
+
+
+def _check_nesting(path: Path, text: str) -> Diagnostic | None:
+    """Bound nesting by the text alone, so no parser ever recurses deeply.
+
+    Flow brackets are counted everywhere (quoted text included: a chart
+    never needs twenty unclosed brackets); block nesting needs indentation
+    or a leading `- `/`? `/`: ` per level, so the leading run bounds it.
+    """
+    depth = 0
+    for offset, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > limits.MAX_FLOW_DEPTH:
+                line, column = position(text, offset)
+                return make(path, line, column, "RC010",
+                    f"方括号或花括号嵌套超过 {limits.MAX_FLOW_DEPTH} 层")
+        elif char in "]}" and depth:
+            depth -= 1
+    offset = 0
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        lead = _LEADING_INDICATORS.match(line).end()
+        if lead > limits.MAX_INDENT:
+            return make(path, line_number, limits.MAX_INDENT + 1, "RC010",
+                f"缩进或列表符号超过 {limits.MAX_INDENT} 列，嵌套过深")
+        offset += len(line) + 1
+    return None
+
+
+def _compose(path: Path, text: str) -> tuple[yaml.Node | None, list[Diagnostic]]:
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.composer.ComposerError as error:
+        if "expected a single document" in str(error):
+            mark = error.problem_mark
+            return None, [make(path, mark.line + 1, mark.column + 1, "RC007",
+                "一个文件只能写一张图：删除第二个“---”及其后的内容，或拆成两个文件")]
+        return None, [_syntax(path, error)]
+    except yaml.YAMLError as error:
+        return None, [_syntax(path, error)]
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, [make(path, 1, 1, "RC008", "文件只有注释，没有内容")]
+    return root, _check_nodes(path, text, root)
+
+
+def _syntax(path: Path, error: yaml.YAMLError) -> Diagnostic:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return make(path, line, column, "RC006", "YAML 语法错误：" + _explain(error))
+
+
+_EXPLANATIONS = (
+    ("mapping values are not allowed here",
+     "这里不能出现“: ”。如果文字本身含冒号加空格，请用双引号把整段文字括起来"),
+    ("could not find expected ':'", "缺少“: ”，或者上一行的引号没有闭合"),
+    ("did not find expected key", "缩进不一致：同一层的键必须左对齐"),
+    ("did not find expected '-' indicator", "列表缩进不一致：同一列表的“- ”必须左对齐"),
+    ("found undefined tag handle", "不支持 YAML 标签"),
+    ("found unexpected end of stream", "文件在引号或括号闭合之前就结束了"),
+    ("found character that cannot start any token",
+     "这个字符不能出现在开头（如 @、`、%）；请用双引号把整段文字括起来"),
+    ("found unknown escape character", "双引号内的反斜杠 \\ 需要写成 \\\\，或改用单引号"),
+)
+
+
+def _explain(error: yaml.YAMLError) -> str:
+    problem = getattr(error, "problem", None) or str(error)
+    for english, chinese in _EXPLANATIONS:
+        if english in problem:
+            return chinese
+    return problem
+
+
+def _check_nodes(path: Path, text: str, root: yaml.Node) -> list[Diagnostic]:
+    """Reject anchors, aliases and explicit tags: shared objects or code.
+
+    The composer has already resolved them, so they are recognised by the
+    text at each node's start.  The walk stops at the first anchor, which
+    also keeps an alias bomb from being expanded.
+    """
+    problems: list[Diagnostic] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        found = _NODE_PROPERTIES.match(text, node.start_mark.index)
+        if found and found.group("anchor"):
+            mark = node.start_mark
+            return problems + [make(path, mark.line + 1, mark.column + 1, "RC009",
+                "不支持锚点和别名（& 与 *）：请把要重复的文字直接写出来")]
+        if found and found.group("tag"):
+            mark = node.start_mark
+            problems.append(make(path, mark.line + 1, mark.column + 1, "RC011",
+                f"不支持 YAML 标签 {found.group('tag')}：防控图里只能写文字、数字和列表"))
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+    return problems

@@ -1,0 +1,125 @@
+"""Stage 3 — model: validated values → frozen dataclasses.
+
+Later stages (rules, layout, render, publish) read these and never change
+them.  Positions stay beside the data in `Chart.positions`, keyed by the
+path of a value, e.g. ("steps", 2, "risks", 0), so diagnostics can point
+into the file without the renderer ever seeing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from .validate import INVALID
+
+CATEGORY_ORDER = ("行政裁决", "行政给付", "行政检查", "行政强制", "行政确认", "其他权力")
+
+
+@dataclass(frozen=True)
+class Phones:
+    service: str = ""
+    supervision: str = ""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    department: str = ""
+    phones: Phones = Phones()
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    level: str | None = None
+    risks: tuple[str, ...] = ()
+    measures: tuple[str, ...] = ()
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    path: Path
+    id: int
+    category: str
+    title: str
+    steps: tuple[Step, ...]
+    department: str
+    phones: Phones
+    draft: bool = False
+    positions: Mapping[tuple, tuple[int, int]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def heading(self) -> str:
+        """权力运行廉政风险防控图<行政裁决类1>; 其他权力 has no 类."""
+        kind = self.category if self.category == "其他权力" else self.category + "类"
+        return f"权力运行廉政风险防控图<{kind}{self.id}>"
+
+    def where(self, *path) -> tuple[int, int]:
+        """Position of a value, or of the nearest enclosing value that has one."""
+        while path and path not in self.positions:
+            path = path[:-1]
+        return self.positions.get(path, (1, 1))
+
+    def risk_count(self, level: str | None = None) -> int:
+        return sum(len(s.risks) for s in self.steps if level is None or s.level == level)
+
+
+def is_complete(value) -> bool:
+    """True when validation left nothing invalid anywhere in the value."""
+    if value is INVALID:
+        return False
+    if isinstance(value, dict):
+        return all(is_complete(v) for v in value.values())
+    if isinstance(value, list):
+        return all(is_complete(v) for v in value)
+    return True
+
+
+def build_defaults(values: dict | None) -> Defaults:
+    if not values or not is_complete(values):
+        return Defaults()
+    return Defaults(values["department"], _phones(values.get("phones")))
+
+
+def build_chart(path: Path, values: dict, positions: Mapping, defaults: Defaults) -> Chart:
+    """A chart from completely valid values (see `is_complete`)."""
+    phones = values.get("phones")
+    return Chart(
+        path=path,
+        id=values["id"],
+        category=values["category"],
+        title=values["title"],
+        steps=tuple(_step(s) for s in values.get("steps") or ()),
+        department=values.get("department") or defaults.department,
+        phones=_phones(phones, defaults.phones) if phones else defaults.phones,
+        draft=values.get("status") == "draft",
+        positions=MappingProxyType(dict(positions)),
+    )
+
+
+def _step(values: dict) -> Step:
+    return Step(
+        name=values["name"],
+        level=values.get("level"),
+        risks=tuple(values.get("risks") or ()),
+        measures=tuple(values.get("measures") or ()),
+        owner=values.get("owner"),
+    )
+
+
+def _phones(values: dict | None, fallback: Phones = Phones()) -> Phones:
+    values = values or {}
+    return Phones(values.get("service", fallback.service),
+                  values.get("supervision", fallback.supervision))
+
+
+def sort_key(chart: Chart) -> tuple:
+    return (chart.id, str(chart.path))

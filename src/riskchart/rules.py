@@ -1,0 +1,266 @@
+"""Lint rules on the model: one small function per code, registered in
+`RULES`.  A chart rule sees one chart, a corpus rule sees all of them.
+
+Each docstring shows one passing and one failing example; README lists
+the codes and a test keeps the table, README and examples in step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from .diagnostics import Diagnostic, make
+from .model import Chart
+
+FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
+ITEM_NUMBER = re.compile(r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）]|[(（][0-9０-９]{1,3}[)）])\s*")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    check: Callable
+    corpus: bool = False
+
+
+RULES: dict[str, Rule] = {}
+
+
+def chart_rule(code: str):
+    def register(check):
+        RULES[code] = Rule(code, check)
+        return check
+    return register
+
+
+def corpus_rule(code: str):
+    def register(check):
+        RULES[code] = Rule(code, check, corpus=True)
+        return check
+    return register
+
+
+def run_rules(charts: list[Chart], enabled: Callable[[str], bool] = lambda code: True) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for rule in RULES.values():
+        if not enabled(rule.code):
+            continue
+        if rule.corpus:
+            found.extend(rule.check(charts))
+        else:
+            for chart in charts:
+                found.extend(rule.check(chart))
+    return found
+
+
+def _at(chart: Chart, path: tuple, code: str, message: str) -> Diagnostic:
+    line, column = chart.where(*path)
+    return make(chart.path, line, column, code, message)
+
+
+def _texts(chart: Chart) -> Iterable[tuple[tuple, str]]:
+    """Every piece of user text with its path."""
+    yield ("title",), chart.title
+    for i, step in enumerate(chart.steps):
+        yield ("steps", i, "name"), step.name
+        for kind in ("risks", "measures"):
+            for j, item in enumerate(getattr(step, kind)):
+                yield ("steps", i, kind, j), item
+        if step.owner:
+            yield ("steps", i, "owner"), step.owner
+
+
+@chart_rule("RC201")
+def id_matches_file_name(chart: Chart):
+    """The id equals the number before the first '-' of the file name.
+
+    passes: 07-带薪年休假.yaml with `id: 7`
+    fails:  07-带薪年休假.yaml with `id: 8`
+    """
+    named = FILE_NAME.fullmatch(chart.stem)
+    if named and int(named["number"]) != chart.id:
+        yield _at(chart, ("id",), "RC201",
+            f"id 为 {chart.id}，但文件名编号为 {named['number']}：两者须一致（改 id 或改文件名）")
+
+
+@chart_rule("RC202")
+def file_name_has_number(chart: Chart):
+    """File names are `NN-短名.yaml`, zero-padded so they sort in order.
+
+    passes: 07-带薪年休假.yaml
+    fails:  带薪年休假.yaml
+    """
+    if not FILE_NAME.fullmatch(chart.stem):
+        yield make(chart.path, 1, 1, "RC202",
+            f"文件名应为「编号-简称.yaml」，如 {chart.id:02d}-{chart.title[:6]}.yaml，以便按编号排序")
+
+
+@corpus_rule("RC203")
+def unique_ids(charts: list[Chart]):
+    """No two charts share an id.
+
+    passes: 01-a.yaml `id: 1`, 02-b.yaml `id: 2`
+    fails:  01-a.yaml `id: 1`, 02-b.yaml `id: 1`
+    """
+    yield from _duplicates(charts, lambda c: c.id, ("id",), "RC203", "id {value}")
+
+
+@corpus_rule("RC204")
+def unique_titles(charts: list[Chart]):
+    """No two charts share a title (职权名称).
+
+    passes: `title: 劳动用工备案` and `title: 集体合同审查`
+    fails:  `title: 劳动用工备案` in two files
+    """
+    yield from _duplicates(charts, lambda c: c.title, ("title",), "RC204", "职权名称「{value}」")
+
+
+def _duplicates(charts, key, path, code, what):
+    holders = defaultdict(list)
+    for chart in sorted(charts, key=lambda c: str(c.path)):
+        holders[key(chart)].append(chart)
+    for value, same in holders.items():
+        for chart in same[1:]:
+            first = same[0]
+            line, _ = first.where(*path)
+            yield _at(chart, path, code,
+                f"{what.format(value=value)} 已在 {first.path.name} 第 {line} 行使用")
+
+
+@chart_rule("RC205")
+def unique_step_names(chart: Chart):
+    """Step names are unique within a chart.
+
+    passes: 申请 → 受理 → 审查
+    fails:  申请 → 受理 → 受理
+    """
+    seen: dict[str, int] = {}
+    for i, step in enumerate(chart.steps):
+        if step.name in seen:
+            yield _at(chart, ("steps", i, "name"), "RC205",
+                f"环节「{step.name}」与第 {seen[step.name] + 1} 个环节重名（常见于复制后忘记改名）")
+        seen.setdefault(step.name, i)
+
+
+@chart_rule("RC206")
+def risks_have_level(chart: Chart):
+    """A step with risks states their level.
+
+    passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
+    fails:  `{name: 受理, risks: [故意刁难申请人。]}`
+    """
+    for i, step in enumerate(chart.steps):
+        if step.risks and not step.level:
+            yield _at(chart, ("steps", i), "RC206",
+                f"环节「{step.name}」有风险点，但没有写 level（风险等级：高、中 或 低）")
+
+
+@chart_rule("RC207")
+def measures_have_owner(chart: Chart):
+    """A step with measures names who is responsible.
+
+    passes: `{name: 受理, measures: [建立受理单制度。], owner: 受理人}`
+    fails:  `{name: 受理, measures: [建立受理单制度。]}`
+    """
+    for i, step in enumerate(chart.steps):
+        if step.measures and not step.owner:
+            yield _at(chart, ("steps", i), "RC207",
+                f"环节「{step.name}」有防控措施，但没有写 owner（责任人）")
+
+
+@chart_rule("RC208")
+def level_has_risks(chart: Chart):
+    """A level without risks has nothing to qualify.
+
+    passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
+    fails:  `{name: 受理, level: 中}`
+    """
+    for i, step in enumerate(chart.steps):
+        if step.level and not step.risks:
+            yield _at(chart, ("steps", i, "level"), "RC208",
+                f"环节「{step.name}」写了风险等级，却没有风险点（risks）")
+
+
+@chart_rule("RC209")
+def owner_has_measures(chart: Chart):
+    """An owner without measures is responsible for nothing.
+
+    passes: `{name: 受理, measures: [建立受理单制度。], owner: 受理人}`
+    fails:  `{name: 受理, owner: 受理人}`
+    """
+    for i, step in enumerate(chart.steps):
+        if step.owner and not step.measures:
+            yield _at(chart, ("steps", i, "owner"), "RC209",
+                f"环节「{step.name}」写了责任人，却没有防控措施（measures）")
+
+
+@chart_rule("RC210")
+def finished_chart_has_steps(chart: Chart):
+    """A chart that is not a draft has a workflow.
+
+    passes: `steps: [{name: 申请}, {name: 受理}]`, or `status: draft` and no steps
+    fails:  no `steps` and no `status: draft`
+    """
+    if not chart.draft and not chart.steps:
+        yield make(chart.path, 1, 1, "RC210",
+            "没有 steps（工作流程）：请写入环节，或标注 status: draft 表示尚未录入")
+
+
+@chart_rule("RC301")
+def draft_chart(chart: Chart):
+    """Drafts build as clearly marked placeholders; the warning keeps them in view.
+
+    passes: a chart without `status`
+    fails:  `status: draft`
+    """
+    if chart.draft:
+        yield _at(chart, ("status",), "RC301", "草稿图：将以“本图待录入”的占位页发布，请尽快补全")
+
+
+@chart_rule("RC302")
+def item_without_number(chart: Chart):
+    """Items are written without their numbers; the renderer numbers them.
+
+    passes: `- 故意刁难申请人。`
+    fails:  `- 1. 故意刁难申请人。` (also 2、 and （3）)
+    """
+    for path, text in _texts(chart):
+        if path[-2:-1] in (("risks",), ("measures",)):
+            number = ITEM_NUMBER.match(text)
+            if number:
+                yield _at(chart, path, "RC302",
+                    f"条目以序号「{number.group().strip()}」开头：序号由程序自动编排，请删除")
+
+
+@chart_rule("RC303")
+def no_surrounding_spaces(chart: Chart):
+    """Text has no leading or trailing spaces (full-width ones included).
+
+    passes: `title: 劳动用工备案`
+    fails:  `title: "劳动用工备案 "`
+    """
+    for path, text in _texts(chart):
+        if text != text.strip():
+            yield _at(chart, path, "RC303", f"「{text}」首尾有空格，请删除")
+
+
+@chart_rule("RC304")
+def risks_and_measures_together(chart: Chart):
+    """A risk comes with a measure against it, and a measure answers a risk.
+
+    passes: a step with both `risks` and `measures`, or with neither
+    fails:  a step with `risks` only
+
+    A step that legitimately has only one side (an 办结 step with an
+    archiving measure) says so with `# riskchart: ignore RC304` on its name.
+    """
+    for i, step in enumerate(chart.steps):
+        if step.risks and not step.measures:
+            yield _at(chart, ("steps", i, "name"), "RC304",
+                f"环节「{step.name}」有风险点却没有防控措施")
+        elif step.measures and not step.risks:
+            yield _at(chart, ("steps", i, "name"), "RC304",
+                f"环节「{step.name}」有防控措施却没有风险点")

@@ -1,0 +1,157 @@
+"""The chart format, defined once.
+
+`validate` walks YAML nodes against these definitions and `json_schema`
+turns the same definitions into the JSON Schema that editors use, so the
+linter and the editor can never disagree about a key or a type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import limits
+
+CATEGORIES = ("行政裁决", "行政给付", "行政检查", "行政强制", "行政确认", "其他权力")
+LEVELS = ("高", "中", "低")
+STATUSES = ("draft",)
+
+
+@dataclass(frozen=True)
+class Text:
+    max_length: int = limits.MAX_TEXT
+    # Phone numbers are digits; YAML reads them as integers, which is harmless.
+    digits_allowed: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Integer:
+    minimum: int
+    maximum: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: object
+    max_items: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: object
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Record:
+    fields: dict[str, Field]
+    description: str = ""
+    # Words people type instead of a key, to suggest the right one.
+    synonyms: dict[str, str] = field(default_factory=dict)
+
+
+PHONES = Record(
+    {
+        "service": Field(Text(40, digits_allowed=True, description="服务电话")),
+        "supervision": Field(Text(40, digits_allowed=True, description="监管电话")),
+    },
+    description="服务电话与监管电话",
+    synonyms={"服务电话": "service", "监管电话": "supervision"},
+)
+
+STEP = Record(
+    {
+        "name": Field(Text(limits.MAX_NAME, description="环节名称，如 受理、审查、决定"), required=True),
+        "level": Field(Choice(LEVELS, description="风险等级：高、中、低；有风险点时必填")),
+        "risks": Field(ListOf(Text(description="一条风险点，不写序号"), limits.MAX_ITEMS,
+                              description="风险点及表现形式")),
+        "measures": Field(ListOf(Text(description="一条防控措施，不写序号"), limits.MAX_ITEMS,
+                                 description="防控措施")),
+        "owner": Field(Text(100, description="责任人；有防控措施时必填")),
+    },
+    description="工作流程中的一个环节",
+    synonyms={
+        "名称": "name", "环节": "name", "step": "name",
+        "等级": "level", "风险等级": "level",
+        "风险": "risks", "风险点": "risks", "risk": "risks",
+        "措施": "measures", "防控措施": "measures", "measure": "measures",
+        "责任人": "owner", "责任主体": "owner", "owners": "owner",
+    },
+)
+
+CHART = Record(
+    {
+        "id": Field(Integer(1, 9999, description="图的编号，与文件名前的数字一致"), required=True),
+        "category": Field(Choice(CATEGORIES, description="职权类别"), required=True),
+        "title": Field(Text(200, description="职权名称"), required=True),
+        "status": Field(Choice(STATUSES, description="draft 表示尚未录入完成的草稿图")),
+        "department": Field(Text(100, description="部门名称；不写则用 _defaults.yaml 中的")),
+        "phones": Field(PHONES),
+        "steps": Field(ListOf(STEP, limits.MAX_STEPS, description="工作流程，按先后顺序")),
+    },
+    description="一张权力运行廉政风险防控图",
+    synonyms={
+        "编号": "id", "序号": "id", "类别": "category", "类型": "category",
+        "职权名称": "title", "名称": "title", "权力名称": "title", "name": "title",
+        "状态": "status", "部门": "department", "电话": "phones",
+        "流程": "steps", "工作流程": "steps", "环节": "steps", "step": "steps",
+    },
+)
+
+DEFAULTS = Record(
+    {
+        "department": Field(Text(100, description="部门名称"), required=True),
+        "phones": Field(PHONES),
+    },
+    description="所有防控图共用的部门名称与电话（charts/_defaults.yaml）",
+    synonyms=PHONES.synonyms | {"部门": "department", "电话": "phones"},
+)
+
+
+def json_schema(record: Record = CHART) -> dict:
+    """The JSON Schema (draft 2020-12) of a record, for editors."""
+    schema = _json(record)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = record.description
+    if record is CHART:
+        schema["if"] = {"not": {"required": ["status"]}}
+        schema["then"] = {"required": ["steps"]}
+    return schema
+
+
+def _json(kind) -> dict:
+    if isinstance(kind, Record):
+        steps_rules = {}
+        if kind is STEP:
+            steps_rules = {"dependentRequired": {"risks": ["level"], "measures": ["owner"]}}
+        return {
+            "type": "object",
+            "description": kind.description,
+            "properties": {name: _json(f.kind) for name, f in kind.fields.items()},
+            "required": [name for name, f in kind.fields.items() if f.required],
+            "additionalProperties": False,
+            **steps_rules,
+        }
+    if isinstance(kind, ListOf):
+        return {"type": "array", "description": kind.description, "items": _json(kind.item),
+                "minItems": 1, "maxItems": kind.max_items}
+    if isinstance(kind, Choice):
+        return {"enum": list(kind.values), "description": kind.description}
+    if isinstance(kind, Integer):
+        return {"type": "integer", "minimum": kind.minimum, "maximum": kind.maximum,
+                "description": kind.description}
+    if isinstance(kind, Text):
+        types = ["string", "integer"] if kind.digits_allowed else "string"
+        text = {"type": types, "description": kind.description}
+        if not kind.digits_allowed:
+            text |= {"minLength": 1, "maxLength": kind.max_length, "pattern": r"\S"}
+        return text
+    raise TypeError(kind)  # pragma: no cover - every kind is handled above

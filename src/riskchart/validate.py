@@ -1,0 +1,213 @@
+"""Stage 2 — validate: a YAML node tree → plain Python values, checked
+against the definitions in `schema`, with the position of every value.
+
+The walk never stops at the first problem: it reports each one at the node
+it concerns and goes on with the rest, so one run shows everything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .diagnostics import Diagnostic, make
+from .schema import Choice, Integer, ListOf, Record, Text
+
+_TAG = "tag:yaml.org,2002:"
+_DECIMAL = re.compile(r"[0-9]+")
+_READ_AS = {
+    _TAG + "bool": "布尔值（是/否）",
+    _TAG + "int": "数字",
+    _TAG + "float": "数字",
+    _TAG + "timestamp": "日期",
+    _TAG + "null": "空值",
+}
+_KIND_NAMES = {Text: "文字", Integer: "整数", Choice: "文字", ListOf: "列表", Record: "键值映射"}
+
+Position = tuple[int, int]
+
+
+class _Invalid:
+    """Stands for a value that failed validation; later checks skip it."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID = _Invalid()
+
+
+@dataclass(frozen=True)
+class Validated:
+    value: object
+    positions: dict[tuple, Position]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def validate(path: Path, root: yaml.Node, record: Record) -> Validated:
+    walker = _Walker(path)
+    if not isinstance(root, yaml.MappingNode):
+        line, column = _pos(root)
+        walker.report(root, "RC101",
+            f"文件顶层应为键值映射（id: …、title: … 这样的行），而不是{_describe(root)}")
+        return Validated(INVALID, walker.positions, tuple(walker.diagnostics))
+    value = walker.walk(root, record, ())
+    return Validated(value, walker.positions, tuple(walker.diagnostics))
+
+
+def _pos(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "列表"
+    if isinstance(node, yaml.MappingNode):
+        return "键值映射"
+    return f"单个值「{node.value}」"
+
+
+def _label(where: tuple) -> str:
+    """A path like ('steps', 2, 'risks', 0) as 第 3 个环节的 risks 第 1 条."""
+    parts = []
+    for index, part in enumerate(where):
+        if isinstance(part, int):
+            parent = where[index - 1] if index else ""
+            noun = "个环节" if parent == "steps" else "条"
+            parts.append(f"第 {part + 1} {noun}")
+        else:
+            parts.append(part)
+    return " ".join(parts) or "文件"
+
+
+class _Walker:
+    def __init__(self, path: Path):
+        self.path = path
+        self.positions: dict[tuple, Position] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def report(self, node: yaml.Node, code: str, message: str) -> None:
+        line, column = _pos(node)
+        self.diagnostics.append(make(self.path, line, column, code, message))
+
+    def walk(self, node: yaml.Node, kind, where: tuple):
+        self.positions[where] = _pos(node)
+        if isinstance(kind, Record):
+            return self.record(node, kind, where)
+        if isinstance(kind, ListOf):
+            return self.list_of(node, kind, where)
+        if isinstance(kind, Integer):
+            return self.integer(node, kind, where)
+        if isinstance(kind, Choice):
+            return self.choice(node, kind, where)
+        return self.text(node, kind, where)
+
+    def record(self, node, kind: Record, where: tuple):
+        if not isinstance(node, yaml.MappingNode):
+            self.report(node, "RC104", f"{_label(where)} 应为键值映射，而不是{_describe(node)}")
+            return INVALID
+        values: dict[str, object] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None:
+                self.report(key_node, "RC102", f"{_label(where)} 的键必须是简单的文字")
+                continue
+            if key in first_seen:
+                line, _ = _pos(first_seen[key])
+                self.report(key_node, "RC108", f"键 {key} 重复（第 {line} 行已有）：后一个会覆盖前一个，请删除其一")
+                continue
+            first_seen[key] = key_node
+            field = kind.fields.get(key)
+            if field is None:
+                self.report(key_node, "RC102", _unknown_key(key, kind))
+                continue
+            values[key] = self.walk(value_node, field.kind, where + (key,))
+        for name, field in kind.fields.items():
+            if field.required and name not in first_seen:
+                described = getattr(field.kind, "description", "")
+                self.report(node, "RC103", f"{_label(where)} 缺少 {name}（{described}）")
+                values[name] = INVALID
+        return values
+
+    def list_of(self, node, kind: ListOf, where: tuple):
+        if _is_null(node):
+            self.report(node, "RC106", f"{where[-1]} 为空：在下面逐条写“- 内容”，或删除这一行")
+            return INVALID
+        if not isinstance(node, yaml.SequenceNode):
+            self.report(node, "RC104",
+                f"{where[-1]} 应为列表：每条另起一行，以“- ”开头，而不是{_describe(node)}")
+            return INVALID
+        if not node.value:
+            self.report(node, "RC106", f"{where[-1]} 是空列表：请写入内容，或删除这一行")
+            return INVALID
+        if len(node.value) > kind.max_items:
+            self.report(node.value[kind.max_items], "RC109",
+                f"{where[-1]} 有 {len(node.value)} 条，超过上限 {kind.max_items} 条")
+            return INVALID
+        return [self.walk(item, kind.item, where + (index,)) for index, item in enumerate(node.value)]
+
+    def integer(self, node, kind: Integer, where: tuple):
+        plain = isinstance(node, yaml.ScalarNode) and not node.style
+        if not plain or not _DECIMAL.fullmatch(node.value):
+            shown = node.value if isinstance(node, yaml.ScalarNode) else _describe(node)
+            hint = "，不要加引号" if isinstance(node, yaml.ScalarNode) and node.style else ""
+            self.report(node, "RC104", f"{_label(where)} 应为整数{hint}，而不是「{shown}」")
+            return INVALID
+        number = int(node.value, 10)
+        if not kind.minimum <= number <= kind.maximum:
+            self.report(node, "RC107", f"{_label(where)} 应在 {kind.minimum} 到 {kind.maximum} 之间，而不是 {number}")
+            return INVALID
+        return number
+
+    def choice(self, node, kind: Choice, where: tuple):
+        text = self.text(node, Text(), where)
+        if text is INVALID:
+            return INVALID
+        if text not in kind.values:
+            allowed = "、".join(kind.values)
+            guess = [v for v in kind.values if v in text]
+            hint = f"，是否为 {guess[0]}？" if len(guess) == 1 else ""
+            self.report(node, "RC107", f"{_label(where)} 须为 {allowed} 之一，而不是「{text}」{hint}")
+            return INVALID
+        return text
+
+    def text(self, node, kind: Text, where: tuple):
+        if not isinstance(node, yaml.ScalarNode):
+            self.report(node, "RC104", f"{_label(where)} 应为文字，而不是{_describe(node)}")
+            return INVALID
+        if _is_null(node) or (node.tag == _TAG + "str" and not node.value.strip()):
+            self.report(node, "RC106", f"{_label(where)} 不能为空")
+            return INVALID
+        if node.tag != _TAG + "str" and not node.style:
+            if kind.digits_allowed and _DECIMAL.fullmatch(node.value):
+                return node.value
+            read_as = _READ_AS.get(node.tag, "非文字")
+            self.report(node, "RC105",
+                f"{_label(where)} 应为文字，但 YAML 把「{node.value}」读成了{read_as}；"
+                f"请加引号：\"{node.value}\"")
+            return INVALID
+        value = node.value.rstrip("\n") if node.style in ("|", ">") else node.value
+        if "\n" in value:
+            self.report(node, "RC104", f"{_label(where)} 不能分成多行：长文字会按栏宽自动换行")
+            return INVALID
+        if len(value) > kind.max_length:
+            self.report(node, "RC110",
+                f"{_label(where)} 有 {len(value):,} 字，超过上限 {kind.max_length} 字")
+            return INVALID
+        return value
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null" and not node.style
+
+
+def _unknown_key(key: str, kind: Record) -> str:
+    known = list(kind.fields)
+    guess = kind.synonyms.get(key) or next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.6)), None)
+    hint = f"，是否为 {guess}？" if guess else f"；可用的键：{'、'.join(known)}"
+    return f"未知键 {key}{hint}"
