@@ -22,7 +22,7 @@ from .validate import validate
 
 DEFAULTS_FILE = "_defaults.yaml"
 CHART_SUFFIXES = (".yaml", ".yml")
-_IGNORE = re.compile(r"#\s*riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]{3})*)")
+_IGNORE = re.compile(r"riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]{3})*)")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,67 @@
+# riskchart — two commands on a fresh Debian/Ubuntu machine:
+#   make        installs what is missing, lints and builds every chart into out/
+#   make test   the same set-up, then the whole test suite
+#
+# System packages come from apt-get when run as root; otherwise the exact
+# command is printed and make stops.
+
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+RUN_PKGS := graphviz fonts-noto-cjk
+TEST_PKGS := $(RUN_PKGS) poppler-utils chromium chromium-driver
+
+.PHONY: all setup system system-test lint build test bench golden clean
+
+all: build
+
+setup: system $(STAMP)
+
+# Install only what is absent, so repeated runs stay fast and offline.
+define need_packages
+	@missing=""; \
+	for pkg in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "缺少系统软件包:$$missing —— 请按 README 中 macOS/Windows 的说明安装 Graphviz 和中文字体。"; \
+	  elif [ "$$(id -u)" = 0 ]; then \
+	    echo "安装系统软件包:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "缺少系统软件包，请先运行："; echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 2; \
+	  fi; \
+	fi
+endef
+
+system:
+	$(call need_packages,$(RUN_PKGS))
+
+system-test:
+	$(call need_packages,$(TEST_PKGS))
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+lint: setup
+	$(BIN)/riskchart lint charts/
+
+build: lint
+	$(BIN)/riskchart build charts/ -o out/
+
+test: system-test setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python tests/bench/bench.py
+
+# Rewrite the golden DOT files after an intended layout change; review the diff.
+golden: setup
+	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py -k golden
+
+clean:
+	rm -rf $(VENV) out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/.riskchart-*

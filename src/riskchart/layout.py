@@ -1,0 +1,106 @@
+"""Stage 4 — layout: a Chart → DOT text, through the Jinja2 template.
+
+Python decides what the chart says (wrapped lines, numbers, colours, ids);
+the template in `templates/chart.dot.j2` decides how DOT spells it.  Every
+value printed by the template is escaped for Graphviz HTML-like labels
+unless it is marked as markup, so user text can never become DOT or HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from . import style
+from .model import Chart
+from .wrap import wrap
+
+
+class Markup(str):
+    """Text the template may print as it is (already DOT/HTML)."""
+
+
+def escape_label(value) -> str:
+    """Escape for an HTML-like label: XML entities, and backslashes doubled
+    because Graphviz expands \\N, \\G, \\l … even inside HTML labels."""
+    if isinstance(value, Markup):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    return html.escape(text, quote=True).replace("\\", "\\\\")
+
+
+@dataclass(frozen=True)
+class Item:
+    number: int
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    index: int
+    name_lines: tuple[str, ...]
+    level: str | None
+    risks: tuple[Item, ...]
+    measures: tuple[Item, ...]
+    owner_lines: tuple[str, ...]
+
+
+def template_folder() -> Path:
+    """templates/ of the source tree, or the copy packaged into a wheel."""
+    in_tree = Path(__file__).resolve().parents[2] / "templates"
+    if in_tree.is_dir():
+        return in_tree
+    return Path(str(resources.files("riskchart.templates")))
+
+
+@lru_cache(maxsize=None)
+def environment(folder: Path | None = None):
+    import jinja2  # only the build needs it; lint stays light
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder or template_folder())),
+        undefined=jinja2.StrictUndefined,
+        finalize=escape_label,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["safe_markup"] = Markup
+    return env
+
+
+def _items(texts: tuple[str, ...]) -> tuple[Item, ...]:
+    return tuple(Item(n, tuple(wrap(t.strip(), style.SIDE_COLUMNS))) for n, t in enumerate(texts, 1))
+
+
+def rows(chart: Chart) -> list[Row]:
+    return [
+        Row(
+            index=i,
+            name_lines=tuple(wrap(step.name.strip(), style.STEP_COLUMNS)),
+            level=step.level if step.risks else None,
+            risks=_items(step.risks),
+            measures=_items(step.measures),
+            owner_lines=tuple(wrap("责任人：" + step.owner.strip(), style.SIDE_COLUMNS))
+            if step.owner and step.measures else (),
+        )
+        for i, step in enumerate(chart.steps)
+    ]
+
+
+def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
+    """The DOT text of one chart."""
+    template = environment().get_template("chart.dot.j2")
+    return template.render(
+        chart=chart,
+        heading=chart.heading,
+        power_lines=wrap("职权名称：" + chart.title.strip(), style.HEADER_COLUMNS),
+        rows=rows(chart),
+        font=font,
+        s=style,
+        levels=[(name, style.LEVEL_STYLES[name]) for name in style.LEVEL_ORDER],
+    )

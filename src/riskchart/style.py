@@ -1,0 +1,60 @@
+"""Every Graphviz setting and drawing dimension, in one place.
+
+Sizes are in points (1/72 inch) unless the name says otherwise.  The
+template reads these through `layout`; nothing else hard-codes a colour,
+a font size or a width.
+"""
+
+DEFAULT_FONT = "Noto Sans CJK SC"
+# SVG names its font; a viewer without Noto falls back along this list.
+SVG_FONT_FALLBACKS = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
+                      "PingFang SC", "SimHei", "sans-serif")
+
+FONT_SIZE = 10
+TITLE_FONT_SIZE = 17
+DEPARTMENT_FONT_SIZE = 11
+POWER_FONT_SIZE = 11.5
+COLUMN_HEADER_FONT_SIZE = 10.5
+FOOTER_FONT_SIZE = 9.5
+
+SIDE_WIDTH = 215         # every risk box and every measure box
+STEP_WIDTH = 96          # the workflow boxes in the middle
+NUMBER_WIDTH = 16        # the column of item numbers inside a side box
+CELL_PADDING = 3
+# Columns of text per line, at FONT_SIZE, with room for padding and the number.
+SIDE_COLUMNS = 35
+STEP_COLUMNS = 14
+HEADER_COLUMNS = 92
+NODE_SEPARATION_INCH = 0.45
+PAGE_WIDTH = round(2 * SIDE_WIDTH + STEP_WIDTH + 2 * 72 * 0.45)  # header spans the columns and the gaps between them
+
+RANK_SEPARATION_INCH = 0.22
+GRAPH_PAD_INCH = 0.25
+
+INK = "#1f2933"
+MUTED = "#52606d"
+BOX_BORDER = "#3e4c59"
+STEP_FILL = "#e8eef5"
+HEADER_FILL = "#d9e2ec"
+CONNECTOR = "#7b8794"
+
+# Level colours differ in lightness too, so grey-scale print keeps them apart:
+# 高 dark red with white text, 中 orange, 低 pale green.
+LEVEL_STYLES = {
+    "高": {"fill": "#b71c1c", "text": "#ffffff", "border": "#7f0000"},
+    "中": {"fill": "#f59e0b", "text": "#1f2933", "border": "#b45309"},
+    "低": {"fill": "#cdebd0", "text": "#1b4d20", "border": "#2e7d32"},
+}
+LEVEL_ORDER = ("高", "中", "低")
+
+DRAFT_NOTICE = "本图待录入"
+DRAFT_EXPLANATION = "原件为图片，尚未录入为数据；此页为占位页，不是正式防控图。"
+
+COLUMN_TITLES = ("风险点等级及表现形式", "工作流程", "防控措施及责任人")
+
+# A4 portrait in points, and the margin kept around a chart scaled onto it.
+A4_WIDTH = 595
+A4_HEIGHT = 842
+A4_MARGIN = 28
+
+DOT_TIMEOUT_SECONDS = 60
