@@ -56,3 +56,62 @@ def schema(defaults):
     from .schema import CHART, DEFAULTS, json_schema
 
     click.echo(json.dumps(json_schema(DEFAULTS if defaults else CHART), ensure_ascii=False, indent=2))
+
+
+def _formats(ctx, param, value: str) -> tuple[str, ...]:
+    from .render import FORMATS
+
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise click.BadParameter(f"可选格式：{','.join(FORMATS)}，而不是 {value!r}")
+    return chosen
+
+
+@main.command()
+@_paths
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+              show_default=True, help="输出文件夹。")
+@click.option("--format", "formats", default="svg,pdf", show_default=True, callback=_formats,
+              help="输出格式，逗号分隔：svg,pdf,png,dot。")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="并行数（默认为 CPU 核数）。")
+@click.option("--force", is_flag=True, help="忽略增量记录，全部重新生成。")
+@click.option("--font", default=None, help="中文字体（默认 Noto Sans CJK SC）。")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=None,
+              help="单张图 Graphviz 的时限，秒（默认 60）。")
+@click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
+@click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总。")
+def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
+    """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
+    import os
+
+    from . import style
+    from .build import BuildOptions, build as run_build
+    from .report import format_text
+
+    options = BuildOptions(
+        out=out, formats=formats, jobs=jobs or os.cpu_count() or 1, force=force,
+        font=font or style.DEFAULT_FONT, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
+        publish=not no_publish)
+    labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
+
+    def progress(outcome):
+        if outcome.status == "failed":
+            click.echo(f"  {labels['failed']}  {outcome.stem}：{outcome.reason}", err=True)
+        elif not quiet and outcome.status == "built":
+            click.echo(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s", err=True)
+
+    report = run_build(_chart_paths(paths), options, progress)
+    errors = [d for d in report.diagnostics if d.is_error]
+    if errors:
+        click.echo(format_text(errors, report.sources), nl=False, err=True)
+    for name in report.published:
+        if not quiet:
+            click.echo(f"  发布  {name}", err=True)
+    for name in report.removed:
+        if not quiet:
+            click.echo(f"  删除  {name}（对应的图已不存在）", err=True)
+    click.echo(
+        f"生成 {report.count('built')} 张，最新 {report.count('fresh')} 张，失败 {report.count('failed')} 张；"
+        f"用时 {report.seconds:.2f} 秒 → {out}/", err=True)
+    sys.exit(0 if report.ok else 1)

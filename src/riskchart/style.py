@@ -56,5 +56,11 @@ COLUMN_TITLES = ("风险点等级及表现形式", "工作流程", "防控措施
 A4_WIDTH = 595
 A4_HEIGHT = 842
 A4_MARGIN = 28
+A4_MAX_SCALE = 1.5  # a very small drawing is enlarged at most this much
 
 DOT_TIMEOUT_SECONDS = 60
+
+# The booklet (风险防控图汇编): contents rows per page and title column width.
+TOC_ROWS_PER_PAGE = 38
+TOC_TITLE_WIDTH = 330
+TOC_TITLE_COLUMNS = 62

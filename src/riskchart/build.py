@@ -1,0 +1,220 @@
+"""`riskchart build`: lint, lay out, render and publish every chart.
+
+Incremental: each chart's fingerprint covers its file, its folder's
+_defaults.yaml, the templates, the rendering code, the font and the
+formats.  A chart whose fingerprint and outputs are unchanged is left
+alone; when nothing changed at all the build returns before linting and
+writes nothing.  Charts render in parallel; outputs are written
+atomically under a folder lock, and only after a chart rendered fully.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, files, layout, render, style
+from .diagnostics import Diagnostic
+from .lint import DEFAULTS_FILE, discover, lint_paths
+from .model import Chart
+
+MANIFEST = ".riskchart-manifest.json"
+DEFAULT_FORMATS = ("svg", "pdf")
+# Code whose change changes the drawing; its bytes are part of every fingerprint.
+_RENDERING_MODULES = ("layout.py", "render.py", "style.py", "wrap.py", "model.py")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    out: Path = Path("out")
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    jobs: int = os.cpu_count() or 1
+    force: bool = False
+    font: str = style.DEFAULT_FONT
+    timeout: float = style.DOT_TIMEOUT_SECONDS
+    publish: bool = True
+
+
+@dataclass(frozen=True)
+class ChartOutcome:
+    stem: str
+    status: str            # "built", "fresh" (up to date) or "failed"
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    outcomes: tuple[ChartOutcome, ...]
+    diagnostics: tuple[Diagnostic, ...] = ()
+    sources: dict = field(default_factory=dict, repr=False)
+    published: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+
+def build(paths: list[Path], options: BuildOptions,
+          progress: Callable[[ChartOutcome], None] = lambda outcome: None) -> BuildReport:
+    started = time.perf_counter()
+    chart_files = discover(paths)
+    fingerprints = {p: _fingerprint(p, options) for p in chart_files}
+    with files.locked(options.out):
+        manifest = _read_manifest(options.out)
+        stale = _stale_entries(manifest, chart_files)
+        if not options.force and not stale and all(_is_fresh(manifest, p, f, options.out)
+                                                   for p, f in fingerprints.items()):
+            if not options.publish or _publish_fresh(manifest, fingerprints, options):
+                outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
+                for outcome in outcomes:
+                    progress(outcome)
+                return BuildReport(outcomes, seconds=time.perf_counter() - started)
+        files.remove_stale_temporaries(options.out)
+        return _full_build(paths, chart_files, fingerprints, manifest, stale, options, progress, started)
+
+
+def _full_build(paths, chart_files, fingerprints, manifest, stale, options, progress, started):
+    linted = lint_paths(paths)
+    charts = {c.path: c for c in linted.charts}
+    broken = linted.failed_paths
+    outcomes: dict[Path, ChartOutcome] = {}
+    to_render: list[Chart] = []
+    for path in chart_files:
+        if str(path) in broken or path not in charts:
+            first = next(d for d in linted.diagnostics if d.path == str(path) and d.is_error)
+            outcomes[path] = ChartOutcome(path.stem, "failed", f"{first.line}:{first.column} {first.code} {first.message}")
+            progress(outcomes[path])
+        elif options.force or not _is_fresh(manifest, path, fingerprints[path], options.out):
+            to_render.append(charts[path])
+        else:
+            outcomes[path] = ChartOutcome(path.stem, "fresh")
+            progress(outcomes[path])
+    removed = _remove_stale(manifest, stale, options.out)
+    try:
+        if to_render:
+            tools = render.toolchain(options.font)
+            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+                results = pool.map(lambda c: _render_chart(c, fingerprints[c.path], tools, options, manifest),
+                                   to_render)
+                for chart, outcome in zip(to_render, results):
+                    outcomes[chart.path] = outcome
+                    progress(outcome)
+    finally:
+        if to_render or removed:
+            _write_manifest(options.out, manifest)
+    published: tuple[str, ...] = ()
+    if options.publish:
+        from . import publish
+
+        ready = [charts[p] for p in chart_files if p in charts and outcomes[p].status != "failed"]
+        published = publish.publish_set(ready, fingerprints, manifest, options)
+        _write_manifest(options.out, manifest)
+    return BuildReport(
+        outcomes=tuple(outcomes[p] for p in chart_files),
+        diagnostics=linted.diagnostics,
+        sources=linted.sources,
+        published=published,
+        removed=tuple(removed),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _render_chart(chart: Chart, fingerprint: str, tools, options: BuildOptions, manifest: dict) -> ChartOutcome:
+    began = time.perf_counter()
+    try:
+        outputs = render.render(layout.chart_dot(chart, options.font), options.formats, tools, options.timeout)
+    except render.RenderFailure as failure:
+        return ChartOutcome(chart.stem, "failed", str(failure), time.perf_counter() - began)
+    names = []
+    for fmt, data in outputs.items():
+        target = options.out / f"{chart.stem}.{fmt}"
+        files.write_atomic(target, data)
+        names.append(target.name)
+    # dict assignment is atomic under the GIL; each worker owns its key.
+    manifest["charts"][chart.stem] = {"source": str(chart.path), "fingerprint": fingerprint,
+                                      "outputs": sorted(names)}
+    return ChartOutcome(chart.stem, "built", "", time.perf_counter() - began)
+
+
+def _fingerprint(path: Path, options: BuildOptions) -> str:
+    digest = hashlib.sha256()
+    digest.update(_static_inputs(options.font, options.formats).encode())
+    digest.update(path.read_bytes() if path.is_file() else b"")
+    defaults = path.parent / DEFAULTS_FILE
+    digest.update(defaults.read_bytes() if defaults.is_file() else b"")
+    return digest.hexdigest()
+
+
+_STATIC: dict[tuple, str] = {}
+
+
+def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
+    """What every chart's output depends on besides its own files."""
+    key = (font, formats)
+    if key not in _STATIC:
+        digest = hashlib.sha256(f"{__version__}|{font}|{','.join(formats)}".encode())
+        for template in sorted(layout.template_folder().glob("*")):
+            digest.update(template.name.encode() + template.read_bytes())
+        package = Path(__file__).parent
+        for module in _RENDERING_MODULES:
+            digest.update((package / module).read_bytes())
+        _STATIC[key] = digest.hexdigest()
+    return _STATIC[key]
+
+
+def _is_fresh(manifest: dict, path: Path, fingerprint: str, out: Path) -> bool:
+    entry = manifest["charts"].get(path.stem)
+    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path) \
+        and all((out / name).is_file() for name in entry["outputs"])
+
+
+def _publish_fresh(manifest: dict, fingerprints: dict, options: BuildOptions) -> bool:
+    from . import publish
+
+    return publish.is_fresh(manifest, fingerprints, options)
+
+
+def _stale_entries(manifest: dict, chart_files: list[Path]) -> list[str]:
+    """Charts built before whose source is gone or renamed."""
+    current = {p.stem for p in chart_files}
+    return [stem for stem, entry in manifest["charts"].items()
+            if stem not in current and not Path(entry["source"]).exists()]
+
+
+def _remove_stale(manifest: dict, stale: list[str], out: Path) -> list[str]:
+    removed = []
+    for stem in stale:
+        for name in manifest["charts"][stem]["outputs"]:
+            target = out / name
+            if target.is_file():
+                target.unlink()
+                removed.append(name)
+        del manifest["charts"][stem]
+    return removed
+
+
+def _read_manifest(out: Path) -> dict:
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("version") == 1:
+            return manifest
+    except (OSError, ValueError):
+        pass
+    return {"version": 1, "charts": {}, "set": {}}
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    data = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    files.write_if_changed(out / MANIFEST, data)

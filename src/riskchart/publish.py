@@ -1,0 +1,132 @@
+"""Stage 6 — publish: the set around the charts.
+
+`out/index.html` (the website page), `out/risk-register.csv` (风险点台账)
+and `out/booklet.pdf` (汇编) are made from the same charts in the same
+run.  Like the charts they are incremental: the set's fingerprint covers
+every chart's fingerprint and the publication templates, and a set that
+has not changed is not rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__, files, layout, render, tables
+from .model import CATEGORY_ORDER, Chart, Phones
+from .schema import LEVELS
+
+INDEX = "index.html"
+REGISTER = "risk-register.csv"
+BOOKLET = "booklet.pdf"
+LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
+_SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
+
+
+@dataclass(frozen=True)
+class Card:
+    chart: Chart
+    search: str
+    levels: tuple[str, ...]
+    svg: str | None
+    link: str
+    files: tuple[tuple[str, str], ...]
+
+
+def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}".encode())
+    folder = layout.template_folder()
+    for name in _SET_TEMPLATES:
+        digest.update((folder / name).read_bytes())
+    for path in sorted(ready, key=str):
+        digest.update(f"{path}|{fingerprints[path]}".encode())
+    return digest.hexdigest()
+
+
+def is_fresh(manifest: dict, fingerprints: dict[Path, str], options) -> bool:
+    entry = manifest.get("set") or {}
+    wanted = set_fingerprint(fingerprints, list(fingerprints), options.formats)
+    return entry.get("fingerprint") == wanted and all((options.out / n).is_file() for n in entry.get("outputs", ()))
+
+
+def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict, options) -> tuple[str, ...]:
+    """Write index, register and booklet unless the set is unchanged."""
+    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats)
+    entry = manifest.get("set") or {}
+    if not options.force and entry.get("fingerprint") == fingerprint and \
+            all((options.out / n).is_file() for n in entry.get("outputs", ())):
+        return ()
+    out: Path = options.out
+    today = date.today()
+    written = []
+    files.write_atomic(out / REGISTER, tables.register_csv(charts))
+    written.append(REGISTER)
+    pdfs = {c.stem: out / f"{c.stem}.pdf" for c in charts}
+    if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
+        from .booklet import booklet_pdf
+
+        tools = render.toolchain(options.font)
+        files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today))
+        written.append(BOOKLET)
+    files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today,
+                                               booklet=BOOKLET in written, register=True).encode("utf-8"))
+    written.append(INDEX)
+    manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
+    return tuple(written)
+
+
+def _department(charts: list[Chart]) -> str:
+    return next((c.department for c in charts if c.department), "")
+
+
+@lru_cache(maxsize=None)
+def _html_environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(layout.template_folder())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def search_text(chart: Chart) -> str:
+    """Everything a user may look for in a chart, on one line."""
+    parts = [str(chart.id), chart.category, chart.title]
+    for step in chart.steps:
+        parts += [step.name, step.level or "", *step.risks, *step.measures, step.owner or ""]
+    return " ".join(p for p in parts if p)
+
+
+def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
+               *, booklet: bool, register: bool) -> str:
+    charts = sorted(charts, key=lambda c: c.id)
+    stats = tables.statistics(charts)
+    groups = []
+    for category in CATEGORY_ORDER:
+        members = [c for c in charts if c.category == category]
+        if members:
+            groups.append((category, [_card(c, formats) for c in members]))
+    bar_scale = max([c.risk_total for c in stats.by_category.values()] + [1])
+    phones = next((c.phones for c in charts if c.phones.service or c.phones.supervision), Phones())
+    return _html_environment().get_template("index.html.j2").render(
+        department=_department(charts), version=__version__, built_on=built_on.isoformat(),
+        stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
+        booklet=BOOKLET if booklet else None, register=REGISTER if register else None, phones=phones)
+
+
+def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
+    links = tuple((fmt, f"{chart.stem}.{fmt}") for fmt in ("svg", "pdf", "png") if fmt in formats)
+    return Card(
+        chart=chart,
+        search=search_text(chart),
+        levels=tuple(level for level in LEVELS if chart.risk_count(level)),
+        svg=f"{chart.stem}.svg" if "svg" in formats else None,
+        link=links[0][1] if links else "#",
+        files=links,
+    )

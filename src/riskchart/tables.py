@@ -1,0 +1,127 @@
+"""The charts as tables: the risk register (风险点台账) and the statistics.
+
+Pure functions over the model; the index page, the CSV, `export` and
+`stats` all read these, so their counts cannot disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+
+from .model import CATEGORY_ORDER, Chart
+from .schema import LEVELS
+
+REGISTER_COLUMNS = ("编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    编号: str
+    类别: str
+    职权名称: str
+    环节: str
+    风险等级: str
+    风险点: str
+    防控措施: str
+    责任人: str
+
+
+def register(charts: list[Chart]) -> list[RegisterRow]:
+    """One row per risk point, numbered 图号-环节序号-风险序号."""
+    rows = []
+    for chart in sorted(charts, key=lambda c: c.id):
+        for step_number, step in enumerate(chart.steps, start=1):
+            measures = "；".join(f"{n}. {m}" for n, m in enumerate(step.measures, start=1))
+            for risk_number, risk in enumerate(step.risks, start=1):
+                rows.append(RegisterRow(
+                    编号=f"{chart.id}-{step_number}-{risk_number}",
+                    类别=chart.category,
+                    职权名称=chart.title,
+                    环节=step.name,
+                    风险等级=step.level or "",
+                    风险点=risk,
+                    防控措施=measures,
+                    责任人=step.owner or "",
+                ))
+    return rows
+
+
+def register_csv(charts: list[Chart]) -> bytes:
+    """UTF-8 with a BOM, so Excel on a Chinese Windows machine reads it right."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(REGISTER_COLUMNS)
+    for row in register(charts):
+        writer.writerow(asdict(row).values())
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def register_json(charts: list[Chart]) -> bytes:
+    rows = [asdict(row) for row in register(charts)]
+    return (json.dumps(rows, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+@dataclass
+class Counts:
+    charts: int = 0
+    drafts: int = 0
+    steps: int = 0
+    risks: dict[str, int] = field(default_factory=lambda: {level: 0 for level in LEVELS})
+
+    @property
+    def risk_total(self) -> int:
+        return sum(self.risks.values())
+
+    def add(self, chart: Chart) -> None:
+        self.charts += 1
+        self.drafts += chart.draft
+        self.steps += len(chart.steps)
+        for step in chart.steps:
+            if step.level:
+                self.risks[step.level] += len(step.risks)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    total: Counts
+    by_category: dict[str, Counts]
+
+    def as_json(self) -> dict:
+        def one(counts: Counts) -> dict:
+            return {"charts": counts.charts, "drafts": counts.drafts, "steps": counts.steps,
+                    "risks": dict(counts.risks), "risk_total": counts.risk_total}
+        return {"total": one(self.total),
+                "by_category": {name: one(c) for name, c in self.by_category.items()}}
+
+
+def statistics(charts: list[Chart]) -> Statistics:
+    total = Counts()
+    by_category = {name: Counts() for name in CATEGORY_ORDER}
+    for chart in charts:
+        total.add(chart)
+        by_category.setdefault(chart.category, Counts()).add(chart)
+    return Statistics(total, {name: c for name, c in by_category.items() if c.charts})
+
+
+def statistics_text(stats: Statistics) -> str:
+    """A terminal table, aligned by display width."""
+    from .wrap import display_width
+
+    header = ("类别", "图", "环节", "风险点", "高", "中", "低")
+    rows = [header]
+    for name, counts in [*stats.by_category.items(), ("合计", stats.total)]:
+        rows.append((name, str(counts.charts), str(counts.steps), str(counts.risk_total),
+                     *(str(counts.risks[level]) for level in LEVELS)))
+    widths = [max(int(display_width(row[i])) for row in rows) for i in range(len(header))]
+
+    def line(row):
+        cells = [row[0] + " " * (widths[0] - int(display_width(row[0])))]
+        cells += [" " * (widths[i] - int(display_width(row[i]))) + row[i] for i in range(1, len(row))]
+        return "  ".join(cells)
+
+    rule = "  ".join("-" * w for w in widths)
+    body = [line(r) for r in rows]
+    return "\n".join([body[0], rule, *body[1:-1], rule, body[-1]]) + "\n"
