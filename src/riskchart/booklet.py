@@ -53,8 +53,9 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         page_index = len(writer.pages)
         writer.append(PdfReader(chart_pdfs[chart.stem]))
         if chart.category not in category_marks:
-            category_marks[chart.category] = writer.add_outline_item(f"{chart.category}类", page_index)
-        writer.add_outline_item(f"{chart.id}. {chart.title}", page_index, parent=category_marks[chart.category])
+            category_marks[chart.category] = writer.add_outline_item(title=f"{chart.category}类", page_number=page_index)
+        writer.add_outline_item(title=f"{chart.id}. {chart.title}", page_number=page_index,
+                                parent=category_marks[chart.category])
     writer.add_metadata({"/Title": f"{department}权力运行廉政风险防控图汇编", "/Creator": "riskchart"})
     writer.page_mode = "/UseOutlines"
     buffer = io.BytesIO()

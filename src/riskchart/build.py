@@ -105,12 +105,9 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, options, prog
     try:
         if to_render:
             tools = render.toolchain(options.font)
-            with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-                results = pool.map(lambda c: _render_chart(c, fingerprints[c.path], tools, options, manifest),
-                                   to_render)
-                for chart, outcome in zip(to_render, results):
-                    outcomes[chart.path] = outcome
-                    progress(outcome)
+            for chart, outcome in _render_all(to_render, fingerprints, tools, options, manifest):
+                outcomes[chart.path] = outcome
+                progress(outcome)
     finally:
         if to_render or removed:
             _write_manifest(options.out, manifest)
@@ -131,6 +128,21 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, options, prog
     )
 
 
+def _render_all(charts: list[Chart], fingerprints, tools, options: BuildOptions, manifest: dict):
+    """Render in parallel, yielding (chart, outcome) in order.
+
+    On Ctrl-C, charts not yet started are cancelled and those under way
+    finish (each within its timeout), so every file in out/ is complete.
+    """
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    futures = [pool.submit(_render_chart, c, fingerprints[c.path], tools, options, manifest) for c in charts]
+    try:
+        for chart, future in zip(charts, futures):
+            yield chart, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _render_chart(chart: Chart, fingerprint: str, tools, options: BuildOptions, manifest: dict) -> ChartOutcome:
     began = time.perf_counter()
     try:
@@ -138,10 +150,14 @@ def _render_chart(chart: Chart, fingerprint: str, tools, options: BuildOptions, 
     except render.RenderFailure as failure:
         return ChartOutcome(chart.stem, "failed", str(failure), time.perf_counter() - began)
     names = []
-    for fmt, data in outputs.items():
-        target = options.out / f"{chart.stem}.{fmt}"
-        files.write_atomic(target, data)
-        names.append(target.name)
+    try:
+        for fmt, data in outputs.items():
+            target = options.out / f"{chart.stem}.{fmt}"
+            files.write_atomic(target, data)
+            names.append(target.name)
+    except OSError as error:
+        return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}",
+                            time.perf_counter() - began)
     # dict assignment is atomic under the GIL; each worker owns its key.
     manifest["charts"][chart.stem] = {"source": str(chart.path), "fingerprint": fingerprint,
                                       "outputs": sorted(names)}

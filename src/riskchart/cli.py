@@ -101,7 +101,11 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
         elif not quiet and outcome.status == "built":
             click.echo(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s", err=True)
 
-    report = run_build(_chart_paths(paths), options, progress)
+    try:
+        report = run_build(_chart_paths(paths), options, progress)
+    except KeyboardInterrupt:
+        click.echo("已中断：已完成的图已保存，没有留下不完整的文件；再次运行 build 会继续。", err=True)
+        sys.exit(130)
     errors = [d for d in report.diagnostics if d.is_error]
     if errors:
         click.echo(format_text(errors, report.sources), nl=False, err=True)
@@ -115,3 +119,51 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
         f"生成 {report.count('built')} 张，最新 {report.count('fresh')} 张，失败 {report.count('failed')} 张；"
         f"用时 {report.seconds:.2f} 秒 → {out}/", err=True)
     sys.exit(0 if report.ok else 1)
+
+
+def _valid_charts(paths):
+    """Charts that lint without errors; the errors go to stderr."""
+    from .lint import lint_paths
+    from .report import format_text
+
+    result = lint_paths(_chart_paths(paths))
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        click.echo(format_text(errors, result.sources), nl=False, err=True)
+    return list(result.charts), bool(errors)
+
+
+@main.command()
+@_paths
+@click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="写入文件（默认输出到屏幕）。")
+def export(paths, output_format, output):
+    """导出风险点台账：每个风险点一行（CSV 带 BOM，Excel 可直接打开）。"""
+    from .files import write_atomic
+    from .tables import register_csv, register_json
+
+    charts, had_errors = _valid_charts(paths)
+    data = register_csv(charts) if output_format == "csv" else register_json(charts)
+    if output is None:
+        click.get_binary_stream("stdout").write(data)
+    else:
+        write_atomic(output, data)
+        click.echo(f"已写入 {output}", err=True)
+    sys.exit(1 if had_errors else 0)
+
+
+@main.command()
+@_paths
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def stats(paths, output_format):
+    """统计：各类别的图、环节和各等级风险点数量。"""
+    from .tables import statistics, statistics_text
+
+    charts, had_errors = _valid_charts(paths)
+    numbers = statistics(charts)
+    if output_format == "json":
+        click.echo(json.dumps(numbers.as_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(statistics_text(numbers), nl=False)
+    sys.exit(1 if had_errors else 0)

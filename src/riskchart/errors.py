@@ -13,6 +13,9 @@ class EnvironmentProblem(click.ClickException):
     def format_message(self) -> str:
         return self.message
 
+    def show(self, file=None) -> None:
+        click.echo(f"riskchart：错误：{self.format_message()}", err=True, file=file)
+
 
 class NoCharts(EnvironmentProblem):
     pass

@@ -10,6 +10,7 @@ CJK font is an environment problem that stops the whole build.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import signal
@@ -85,7 +86,10 @@ def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
             command += [f"-T{fmt}", f"-o{Path(scratch) / ('chart.' + fmt)}"]
         _run_dot(command, dot_text, timeout)
         for fmt in drawn:
-            outputs[fmt] = (Path(scratch) / f"chart.{fmt}").read_bytes()
+            written = Path(scratch) / f"chart.{fmt}"
+            if not written.is_file() or written.stat().st_size == 0:
+                raise RenderFailure(f"Graphviz 报告成功，却没有写出 {fmt} 文件")
+            outputs[fmt] = written.read_bytes()
     if "pdf" in outputs:
         outputs["pdf"] = fit_to_a4(outputs["pdf"])
     if "svg" in outputs:
@@ -94,21 +98,37 @@ def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
 
 
 def _run_dot(command: list[str], dot_text: str, timeout: float) -> None:
+    # Its own session, so a timeout or Ctrl-C can kill dot and anything it started.
     try:
-        run = subprocess.run(command, input=dot_text.encode("utf-8"), capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RenderFailure(f"Graphviz 超时：{timeout:g} 秒内未完成（可用 --timeout 调整）") from None
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
     except OSError as error:
         raise RenderFailure(f"无法运行 Graphviz：{error}") from None
-    log = run.stderr.decode("utf-8", "replace").strip()
-    if run.returncode < 0:
-        name = _signal_name(-run.returncode)
+    try:
+        _, stderr = process.communicate(dot_text.encode("utf-8"), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        raise RenderFailure(f"Graphviz 超时：{timeout:g} 秒内未完成（可用 --timeout 调整）") from None
+    except BaseException:
+        _kill(process)
+        raise
+    log = stderr.decode("utf-8", "replace").strip()
+    if process.returncode < 0:
+        name = _signal_name(-process.returncode)
         raise RenderFailure(f"Graphviz 崩溃（被信号 {name} 终止）{('：' + log) if log else ''}")
-    if run.returncode != 0:
-        raise RenderFailure(f"Graphviz 出错（退出码 {run.returncode}）：{log or '没有错误信息'}")
+    if process.returncode != 0:
+        raise RenderFailure(f"Graphviz 出错（退出码 {process.returncode}）：{log or '没有错误信息'}")
     fatal = [line for line in log.splitlines() if _FATAL_WARNINGS.search(line)]
     if fatal:
         raise RenderFailure("Graphviz 警告，生成的图不可靠：" + "；".join(fatal[:3]))
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()
 
 
 def _signal_name(number: int) -> str:
@@ -137,11 +157,13 @@ def fit_to_a4(pdf: bytes) -> bytes:
     scale = min(room_w / width, room_h / height, style.A4_MAX_SCALE)
     left = (style.A4_WIDTH - width * scale) / 2 - float(box.left) * scale
     bottom = (style.A4_HEIGHT - height * scale) / 2 - float(box.bottom) * scale
-    contents = page["/Contents"].get_object()
-    streams = [c.get_object() for c in contents] if isinstance(contents, ArrayObject) else [contents]
-    streams[0].set_data(f"q {scale:.6f} 0 0 {scale:.6f} {left:.3f} {bottom:.3f} cm\n".encode()
-                        + streams[0].get_data())
-    streams[-1].set_data(streams[-1].get_data() + b"\nQ\n")
+    contents = page.get("/Contents")
+    if contents is not None:
+        contents = contents.get_object()
+        streams = [c.get_object() for c in contents] if isinstance(contents, ArrayObject) else [contents]
+        streams[0].set_data(f"q {scale:.6f} 0 0 {scale:.6f} {left:.3f} {bottom:.3f} cm\n".encode()
+                            + streams[0].get_data())
+        streams[-1].set_data(streams[-1].get_data() + b"\nQ\n")
     page[NameObject("/MediaBox")] = RectangleObject([0, 0, style.A4_WIDTH, style.A4_HEIGHT])
     for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
         if other in page:

@@ -30,11 +30,12 @@ class RegisterRow:
 
 
 def register(charts: list[Chart]) -> list[RegisterRow]:
-    """One row per risk point, numbered 图号-环节序号-风险序号."""
+    """One row per risk point, numbered 图号-环节序号-风险序号; the step's
+    measures go into one cell, one numbered measure per line."""
     rows = []
     for chart in sorted(charts, key=lambda c: c.id):
         for step_number, step in enumerate(chart.steps, start=1):
-            measures = "；".join(f"{n}. {m}" for n, m in enumerate(step.measures, start=1))
+            measures = "\n".join(f"{n}. {m}" for n, m in enumerate(step.measures, start=1))
             for risk_number, risk in enumerate(step.risks, start=1):
                 rows.append(RegisterRow(
                     编号=f"{chart.id}-{step_number}-{risk_number}",

@@ -1,0 +1,105 @@
+"""DOT generation: golden files, escaping of user text, generated node ids.
+
+Refresh the golden files after an intended layout change with `make golden`
+(RISKCHART_UPDATE_GOLDEN=1) and review `git diff tests/golden/`.
+"""
+
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from riskchart import style
+from riskchart.layout import chart_dot, escape_label, rows
+from riskchart.lint import lint_paths
+from riskchart.model import Chart, Phones, Step
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+GOLDEN_CHARTS = ("01-劳动人事争议调解仲裁", "04-失业保险待遇给付", "19-违法约定试用期处理")
+
+
+@pytest.fixture(scope="module")
+def real_charts():
+    return {c.stem: c for c in lint_paths([ROOT / "charts"]).charts}
+
+
+@pytest.mark.parametrize("stem", GOLDEN_CHARTS)
+def test_golden_dot(real_charts, stem):
+    dot = chart_dot(real_charts[stem])
+    golden = GOLDEN / f"{stem}.dot"
+    if os.environ.get("RISKCHART_UPDATE_GOLDEN"):
+        golden.write_text(dot, encoding="utf-8")
+    assert golden.is_file(), f"no golden file {golden.name}: run `make golden`"
+    assert dot == golden.read_text(encoding="utf-8"), "DOT changed: if intended, run `make golden` and review"
+
+
+def chart(**changes) -> Chart:
+    base = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="调解仲裁",
+                 steps=(Step("申请"), Step("受理", "中", ("故意刁难申请人。",), ("建立受理单制度。",), "受理人")),
+                 department="某部门", phones=Phones("111", "222"))
+    return replace(base, **changes)
+
+
+def test_escape_label_handles_markup_entities_quotes_and_backslashes():
+    assert escape_label('<TABLE>&amp;"x"') == "&lt;TABLE&gt;&amp;amp;&quot;x&quot;"
+    assert escape_label("a\\N b\\") == "a\\\\N b\\\\"
+
+
+@pytest.mark.parametrize("hostile", ['"]; x [label=', "<TABLE>", "&amp;", "\\N", "\\l", "尾部反斜杠\\",
+                                     "<script>alert(1)</script>", "{{ s.INK }}", "}\ndigraph {"])
+def test_user_text_never_reaches_dot_unescaped(hostile):
+    dot = chart_dot(chart(title=hostile, steps=(Step("受理", "高", (hostile,), (hostile,), hostile),)))
+    escaped = escape_label(hostile)
+    assert dot.count(escaped) >= 4
+    if escaped != hostile:
+        assert hostile not in dot.replace(escaped, "")
+
+
+def test_heading_keeps_its_angle_brackets_as_text():
+    dot = chart_dot(chart())
+    assert "权力运行廉政风险防控图&lt;行政裁决类1&gt;" in dot
+
+
+def test_node_ids_are_generated_not_taken_from_text():
+    dot = chart_dot(chart(steps=(Step("受理 -> x"), Step("b"))))
+    ids = set(re.findall(r"^\s*([A-Za-z_][A-Za-z0-9_]*) \[", dot, re.MULTILINE))
+    assert ids <= {"graph", "node", "edge", "header", "footer", "notice", "column_0", "column_1", "column_2",
+                   "risk_0", "step_0", "measure_0", "risk_1", "step_1", "measure_1"}
+
+
+def test_one_band_per_step_and_arrows_between_steps():
+    dot = chart_dot(chart())
+    assert "{ rank=same; risk_0; step_0; measure_0; }" in dot
+    assert "{ rank=same; risk_1; step_1; measure_1; }" in dot
+    assert re.search(r"step_0 -> step_1 \[weight=100", dot)
+    # the first step has no risks: its side is an invisible placeholder of the column's width
+    assert f"risk_0 [shape=box, style=invis, fixedsize=true, width={style.SIDE_WIDTH / 72}" in dot
+    assert "risk_1 -> step_1 [style=dashed, dir=none]" in dot
+
+
+def test_level_colour_and_owner_line():
+    dot = chart_dot(chart())
+    assert "风险等级：中" in dot and style.LEVEL_STYLES["中"]["fill"] in dot
+    assert "责任人：受理人" in dot
+
+
+def test_items_are_numbered_and_wrapped_by_width():
+    long_risk = "不严格审查或故意让虚假资料通过，" * 4
+    (row,) = [r for r in rows(chart(steps=(Step("受理", "低", ("甲。", long_risk), ("乙。",), "人"),))) if r.risks]
+    assert [item.number for item in row.risks] == [1, 2]
+    assert len(row.risks[1].lines) > 1
+    assert "".join(row.risks[1].lines) == long_risk
+
+
+def test_draft_prints_notice_instead_of_workflow():
+    dot = chart_dot(chart(draft=True, steps=()))
+    assert style.DRAFT_NOTICE in dot
+    assert "step_0" not in dot and "column_0" not in dot
+
+
+def test_footer_shows_phones_only_when_known():
+    assert "服务电话：111" in chart_dot(chart())
+    assert "服务电话" not in chart_dot(chart(phones=Phones("", "")))

@@ -1,0 +1,139 @@
+"""Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from riskchart import render, style
+from riskchart.errors import MissingFont, MissingGraphviz
+from riskchart.layout import chart_dot
+from riskchart.model import Chart, Phones, Step
+
+REAL_DOT = shutil.which("dot")
+needs_dot = pytest.mark.skipif(REAL_DOT is None, reason="Graphviz (dot) is not installed")
+
+CHART = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="调解仲裁劳动人事争议",
+              steps=(Step("申请"), Step("受理", "高", ("故意刁难申请人。",), ("建立受理单制度。",), "受理人")),
+              department="某部门", phones=Phones("8583591", "2032510"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_toolchain():
+    render.toolchain.cache_clear()
+    yield
+    render.toolchain.cache_clear()
+
+
+def fake_dot(tmp_path, monkeypatch, body: str) -> None:
+    """Put a `dot` on PATH that passes the environment probe and then does `body`."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "dot"
+    script.write_text(f'#!/bin/sh\ncase "$1" in -v) exec {REAL_DOT} "$@";; esac\n{body}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+
+def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingGraphviz) as raised:
+        render.toolchain()
+    assert "apt-get install graphviz" in raised.value.message
+    assert raised.value.exit_code == 2
+
+
+@needs_dot
+def test_graphviz_without_text_layout_plugin_is_refused(monkeypatch, tmp_path):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "dot").write_text("#!/bin/sh\necho 'dot - graphviz version 2.43.0' >&2\n")
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    with pytest.raises(MissingGraphviz, match="pango"):
+        render.toolchain()
+
+
+@needs_dot
+def test_missing_font_is_refused_with_the_install_command():
+    with pytest.raises(MissingFont) as raised:
+        render.toolchain("No Such Font 12345")
+    assert "No Such Font 12345" in raised.value.message
+    assert "fonts-noto-cjk" in raised.value.message
+
+
+@needs_dot
+@pytest.mark.parametrize("body, reason", [
+    ("echo 'Error: syntax error in line 1' >&2; exit 3", "退出码 3"),
+    ("kill -SEGV $$", "SIGSEGV"),
+])
+def test_dot_failures_become_render_failures(tmp_path, monkeypatch, body, reason):
+    fake_dot(tmp_path, monkeypatch, body)
+    tools = render.toolchain()
+    with pytest.raises(render.RenderFailure, match=reason):
+        render.render(chart_dot(CHART), ("svg",), tools)
+
+
+@needs_dot
+def test_hanging_dot_times_out(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, "sleep 30 & wait")
+    tools = render.toolchain()
+    with pytest.raises(render.RenderFailure, match="超时：1 秒"):
+        render.render(chart_dot(CHART), ("svg",), tools, timeout=1)
+
+
+@needs_dot
+def test_one_layout_gives_every_format():
+    outputs = render.render(chart_dot(CHART), ("svg", "pdf", "png", "dot"), render.toolchain())
+    assert set(outputs) == {"svg", "pdf", "png", "dot"}
+    assert outputs["png"].startswith(b"\x89PNG")
+    assert outputs["pdf"].startswith(b"%PDF")
+    assert outputs["dot"].decode().startswith("digraph riskchart")
+    ET.fromstring(outputs["svg"])  # well-formed
+
+
+@needs_dot
+def test_svg_keeps_text_as_text_with_font_fallbacks():
+    svg = render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"].decode()
+    assert "故意刁难申请人。" in svg and "建立受理单制度。" in svg
+    assert 'font-family="Noto Sans CJK SC,Source Han Sans SC,Microsoft YaHei' in svg
+
+
+@needs_dot
+def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
+    from pypdf import PdfReader
+
+    pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain())["pdf"]
+    reader = PdfReader(__import__("io").BytesIO(pdf))
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (float(box.width), float(box.height)) == (style.A4_WIDTH, style.A4_HEIGHT)
+    fonts = str(reader.pages[0]["/Resources"]["/Font"].get_object())
+    assert fonts  # fonts are referenced
+    if shutil.which("pdffonts"):
+        path = tmp_path / "c.pdf"
+        path.write_bytes(pdf)
+        listing = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+        assert "NotoSansCJK" in listing
+        assert all(line.split()[-5] == "yes" for line in listing.splitlines()[2:])  # emb column
+
+
+@needs_dot
+def test_fit_to_a4_centres_and_scales():
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=b'digraph { a [width=14, height=2] }',
+                           capture_output=True, check=True).stdout
+    box = PdfReader(BytesIO(drawn)).pages[0].mediabox
+    width, height = float(box.width), float(box.height)
+    fitted = PdfReader(BytesIO(render.fit_to_a4(drawn))).pages[0]
+    assert (float(fitted.mediabox.width), float(fitted.mediabox.height)) == (595, 842)
+    scale = (595 - 2 * style.A4_MARGIN) / width          # a wide drawing: width decides
+    bottom = (842 - height * scale) / 2
+    content = fitted.get_contents().get_data().decode("latin-1")
+    assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {style.A4_MARGIN:.3f} {bottom:.3f} cm")
+    assert content.rstrip().endswith("Q")

@@ -1,0 +1,60 @@
+"""Line breaking by display width, with Chinese line-breaking rules."""
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from riskchart.wrap import NO_LINE_END, NO_LINE_START, display_width, wrap
+
+SENTENCE = "严格履行服务承诺制度，做到首问负责和一次性告知。政务公开，明确工作程序、时限等，按照项目核准规定办理。"
+
+
+def test_cjk_counts_double_ascii_single():
+    assert display_width("受理") == 4
+    assert display_width("ab1") == 3
+    assert display_width("受理a") == 5
+
+
+@pytest.mark.parametrize("columns", [6, 10, 12, 20, 34, 35])
+def test_lines_fit_and_keep_every_character(columns):
+    lines = wrap(SENTENCE, columns)
+    assert "".join(lines) == SENTENCE
+    assert all(display_width(line) <= columns for line in lines)
+
+
+@pytest.mark.parametrize("columns", [6, 10, 12, 20, 34])
+def test_no_line_starts_with_closing_punctuation(columns):
+    for line in wrap(SENTENCE, columns)[1:]:
+        assert line[0] not in NO_LINE_START, line
+
+
+def test_closing_punctuation_carries_the_previous_character_down():
+    # 10 columns hold five CJK characters; "，" would start line 2.
+    assert wrap("严格履行制，度", 10) == ["严格履行", "制，度"]
+
+
+def test_opening_punctuation_does_not_end_a_line():
+    lines = wrap("依照规定办理《山西省办法》", 14)
+    assert all(line[-1] not in NO_LINE_END for line in lines)
+    assert "".join(lines) == "依照规定办理《山西省办法》"
+
+
+def test_latin_words_stay_whole_when_they_fit():
+    lines = wrap("请访问 example.org 查看", 14)
+    assert any("example.org" in line for line in lines)
+
+
+def test_overlong_word_is_cut_and_empty_text_gives_one_line():
+    lines = wrap("x" * 25, 10)
+    assert lines == ["x" * 10, "x" * 10, "x" * 5]
+    assert wrap("", 10) == [""]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=120),
+       st.integers(min_value=6, max_value=40))
+def test_wrap_never_loses_text_or_overflows(text, columns):
+    lines = wrap(text, columns)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    for line in lines:
+        # A line may exceed the width only when one character alone is wider.
+        assert display_width(line) <= columns or len(line) == 1
