@@ -146,7 +146,8 @@ def export(paths, output_format, output):
     charts, had_errors = _valid_charts(paths)
     data = register_csv(charts) if output_format == "csv" else register_json(charts)
     if output is None:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
         write_atomic(output, data)
         click.echo(f"已写入 {output}", err=True)

@@ -1,0 +1,159 @@
+"""The publication set: index page, register, statistics and booklet agree."""
+
+import csv
+import io
+import json
+import re
+import shutil
+from collections import Counter
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from riskchart import render, tables
+from riskchart.build import BuildOptions, build
+from riskchart.cli import main
+from riskchart.lint import lint_paths
+from riskchart.publish import index_html
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
+
+
+@pytest.fixture(scope="module")
+def charts():
+    return list(lint_paths([ROOT / "charts"]).charts)
+
+
+def test_register_has_one_row_per_risk_and_round_trips(charts):
+    data = tables.register_csv(charts)
+    assert data.startswith("\ufeff".encode("utf-8"))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert list(rows[0]) == list(tables.REGISTER_COLUMNS)
+    assert len(rows) == sum(c.risk_count() for c in charts)
+    assert len({r["编号"] for r in rows}) == len(rows)
+    first = rows[0]
+    assert first["编号"] == "1-2-1" and first["环节"] == "受理" and first["风险等级"] == "中"
+    assert first["风险点"] == "故意刁难申请人。" and first["责任人"] == "受理人"
+    assert first["防控措施"].splitlines()[0] == "1. 建立受理单制度。"
+
+
+def test_statistics_agree_with_the_register_and_the_charts(charts):
+    stats = tables.statistics(charts)
+    rows = tables.register(charts)
+    assert stats.total.charts == 40 and stats.total.drafts == 2
+    assert stats.total.risk_total == len(rows)
+    assert dict(Counter(r.风险等级 for r in rows)) == {k: v for k, v in stats.total.risks.items() if v}
+    for category, counts in stats.by_category.items():
+        assert counts.risk_total == sum(1 for r in rows if r.类别 == category)
+        assert counts.steps == sum(len(c.steps) for c in charts if c.category == category)
+    assert [c for c in stats.by_category] == ["行政裁决", "行政给付", "行政检查", "行政强制", "行政确认", "其他权力"]
+
+
+def test_stats_and_export_commands_agree(charts):
+    runner = CliRunner()
+    result = runner.invoke(main, ["stats", str(ROOT / "charts"), "--format", "json"])
+    assert result.exit_code == 0
+    numbers = json.loads(result.output)
+    assert numbers == tables.statistics(charts).as_json()
+    text = runner.invoke(main, ["stats", str(ROOT / "charts")]).output
+    assert re.search(rf"合计\s+40\s+{numbers['total']['steps']}\s+{numbers['total']['risk_total']}\s", text)
+    exported = runner.invoke(main, ["export", str(ROOT / "charts"), "--format", "json"])
+    assert exported.exit_code == 0
+    assert len(json.loads(exported.output)) == numbers["total"]["risk_total"]
+
+
+def test_export_writes_a_file(tmp_path):
+    target = tmp_path / "台账.csv"
+    result = CliRunner().invoke(main, ["export", str(ROOT / "charts"), "-o", str(target)])
+    assert result.exit_code == 0
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf\xe7\xbc\x96\xe5\x8f\xb7")  # BOM + 编号
+
+
+class _Checker(HTMLParser):
+    """Enough of a validator for our own page: nesting, ids, required attributes."""
+    VOID = {"meta", "link", "img", "br", "input", "hr"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.ids, self.problems = [], Counter(), []
+
+    def handle_starttag(self, tag, attrs):
+        names = [name for name, _ in attrs]
+        if len(names) != len(set(names)):
+            self.problems.append(f"duplicate attribute in <{tag}>")
+        values = dict(attrs)
+        if "id" in values:
+            self.ids[values["id"]] += 1
+        if tag == "img" and "alt" not in values:
+            self.problems.append("img without alt")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.problems.append(f"misnested </{tag}>")
+
+
+def test_index_page_is_well_formed_and_counts_agree(charts, tmp_path):
+    page = index_html(charts, tmp_path, ("svg", "pdf"), date(2026, 11, 27), booklet=True, register=True)
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in page
+    checker = _Checker()
+    checker.feed(page)
+    assert checker.problems == [] and checker.stack == []
+    assert [i for i, n in checker.ids.items() if n > 1] == []
+    assert page.count("<li class=\"card") == 40
+    stats = tables.statistics(charts)
+    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", footer) == [str(n) for n in (
+        stats.total.charts, stats.total.steps, stats.total.risk_total, *stats.total.risks.values())]
+    assert "http://" not in page and "https://" not in page  # works offline
+    assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
+
+
+def test_index_escapes_chart_text(charts, tmp_path):
+    from dataclasses import replace
+
+    hostile = replace(charts[0], title='<script>alert("x")</script>')
+    page = index_html([hostile], tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+@needs_dot
+def test_booklet_has_cover_contents_and_one_page_per_chart(tmp_path):
+    from pypdf import PdfReader
+
+    render.toolchain.cache_clear()
+    charts_dir = tmp_path / "charts"
+    charts_dir.mkdir()
+    names = ["01-劳动人事争议调解仲裁.yaml", "02-企业退休人员养老金给付.yaml", "04-失业保险待遇给付.yaml",
+             "15-劳动用工备案.yaml", "_defaults.yaml"]
+    for name in names:
+        shutil.copy(ROOT / "charts" / name, charts_dir / name)
+    out = tmp_path / "out"
+    assert build([charts_dir], BuildOptions(out=out)).ok
+    reader = PdfReader(out / "booklet.pdf")
+    assert len(reader.pages) == 1 + 1 + 4
+    for page in reader.pages:
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == (595, 842)
+    cover = reader.pages[0].extract_text()
+    assert "长治高新区组织和人力资源部" in cover and "汇" in cover and str(date.today().year) in cover
+    contents = reader.pages[1].extract_text()
+    assert "目" in contents and "劳动用工备案" in contents
+    outline = {}
+    for item in reader.outline:
+        if isinstance(item, list):
+            outline[last] = [(child.title, reader.get_destination_page_number(child)) for child in item]
+        else:
+            last = item.title
+    assert outline == {
+        "行政裁决类": [("1. 调解仲裁用人单位与劳动者发生的劳动人事争议", 2)],
+        "行政给付类": [("2. 企业退休人员基本养老金待遇给付", 3), ("4. 失业保险待遇给付", 4)],
+        "其他权力类": [("15. 劳动用工备案", 5)],
+    }
+    # the contents page numbers point at the right pages (1-based)
+    assert re.search(r"劳动用工备案\s*6", contents)
