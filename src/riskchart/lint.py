@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from . import config, rules
+from . import config, corpus_rules, rules  # noqa: F401 - corpus_rules registers its rules
 from .diagnostics import Diagnostic
 from .errors import NoCharts
 from .load import load_file

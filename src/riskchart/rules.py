@@ -56,12 +56,12 @@ def run_rules(charts: list[Chart], enabled: Callable[[str], bool] = lambda code:
     return found
 
 
-def _at(chart: Chart, path: tuple, code: str, message: str) -> Diagnostic:
+def diagnostic_at(chart: Chart, path: tuple, code: str, message: str) -> Diagnostic:
     line, column = chart.where(*path)
     return make(chart.path, line, column, code, message)
 
 
-def _texts(chart: Chart) -> Iterable[tuple[tuple, str]]:
+def chart_texts(chart: Chart) -> Iterable[tuple[tuple, str]]:
     """Every piece of user text with its path."""
     yield ("title",), chart.title
     for i, step in enumerate(chart.steps):
@@ -82,7 +82,7 @@ def id_matches_file_name(chart: Chart):
     """
     named = FILE_NAME.fullmatch(chart.stem)
     if named and int(named["number"]) != chart.id:
-        yield _at(chart, ("id",), "RC201",
+        yield diagnostic_at(chart, ("id",), "RC201",
             f"id 为 {chart.id}，但文件名编号为 {named['number']}：两者须一致（改 id 或改文件名）")
 
 
@@ -126,7 +126,7 @@ def _duplicates(charts, key, path, code, what):
         for chart in same[1:]:
             first = same[0]
             line, _ = first.where(*path)
-            yield _at(chart, path, code,
+            yield diagnostic_at(chart, path, code,
                 f"{what.format(value=value)} 已在 {first.path.name} 第 {line} 行使用")
 
 
@@ -140,7 +140,7 @@ def unique_step_names(chart: Chart):
     seen: dict[str, int] = {}
     for i, step in enumerate(chart.steps):
         if step.name in seen:
-            yield _at(chart, ("steps", i, "name"), "RC205",
+            yield diagnostic_at(chart, ("steps", i, "name"), "RC205",
                 f"环节「{step.name}」与第 {seen[step.name] + 1} 个环节重名（常见于复制后忘记改名）")
         seen.setdefault(step.name, i)
 
@@ -154,7 +154,7 @@ def risks_have_level(chart: Chart):
     """
     for i, step in enumerate(chart.steps):
         if step.risks and not step.level:
-            yield _at(chart, ("steps", i), "RC206",
+            yield diagnostic_at(chart, ("steps", i), "RC206",
                 f"环节「{step.name}」有风险点，但没有写 level（风险等级：高、中 或 低）")
 
 
@@ -167,7 +167,7 @@ def measures_have_owner(chart: Chart):
     """
     for i, step in enumerate(chart.steps):
         if step.measures and not step.owner:
-            yield _at(chart, ("steps", i), "RC207",
+            yield diagnostic_at(chart, ("steps", i), "RC207",
                 f"环节「{step.name}」有防控措施，但没有写 owner（责任人）")
 
 
@@ -180,7 +180,7 @@ def level_has_risks(chart: Chart):
     """
     for i, step in enumerate(chart.steps):
         if step.level and not step.risks:
-            yield _at(chart, ("steps", i, "level"), "RC208",
+            yield diagnostic_at(chart, ("steps", i, "level"), "RC208",
                 f"环节「{step.name}」写了风险等级，却没有风险点（risks）")
 
 
@@ -193,7 +193,7 @@ def owner_has_measures(chart: Chart):
     """
     for i, step in enumerate(chart.steps):
         if step.owner and not step.measures:
-            yield _at(chart, ("steps", i, "owner"), "RC209",
+            yield diagnostic_at(chart, ("steps", i, "owner"), "RC209",
                 f"环节「{step.name}」写了责任人，却没有防控措施（measures）")
 
 
@@ -217,7 +217,7 @@ def draft_chart(chart: Chart):
     fails:  `status: draft`
     """
     if chart.draft:
-        yield _at(chart, ("status",), "RC301", "草稿图：将以“本图待录入”的占位页发布，请尽快补全")
+        yield diagnostic_at(chart, ("status",), "RC301", "草稿图：将以“本图待录入”的占位页发布，请尽快补全")
 
 
 @chart_rule("RC302")
@@ -227,11 +227,11 @@ def item_without_number(chart: Chart):
     passes: `- 故意刁难申请人。`
     fails:  `- 1. 故意刁难申请人。` (also 2、 and （3）)
     """
-    for path, text in _texts(chart):
+    for path, text in chart_texts(chart):
         if path[-2:-1] in (("risks",), ("measures",)):
             number = ITEM_NUMBER.match(text)
             if number:
-                yield _at(chart, path, "RC302",
+                yield diagnostic_at(chart, path, "RC302",
                     f"条目以序号「{number.group().strip()}」开头：序号由程序自动编排，请删除")
 
 
@@ -242,9 +242,9 @@ def no_surrounding_spaces(chart: Chart):
     passes: `title: 劳动用工备案`
     fails:  `title: "劳动用工备案 "`
     """
-    for path, text in _texts(chart):
+    for path, text in chart_texts(chart):
         if text != text.strip():
-            yield _at(chart, path, "RC303", f"「{text}」首尾有空格，请删除")
+            yield diagnostic_at(chart, path, "RC303", f"「{text}」首尾有空格，请删除")
 
 
 @chart_rule("RC304")
@@ -259,8 +259,8 @@ def risks_and_measures_together(chart: Chart):
     """
     for i, step in enumerate(chart.steps):
         if step.risks and not step.measures:
-            yield _at(chart, ("steps", i, "name"), "RC304",
+            yield diagnostic_at(chart, ("steps", i, "name"), "RC304",
                 f"环节「{step.name}」有风险点却没有防控措施")
         elif step.measures and not step.risks:
-            yield _at(chart, ("steps", i, "name"), "RC304",
+            yield diagnostic_at(chart, ("steps", i, "name"), "RC304",
                 f"环节「{step.name}」有防控措施却没有风险点")

@@ -1,0 +1,108 @@
+"""Corpus-wide rules: copies of the real charts with seeded slips are flagged
+with the right suggestion; the corrected corpus is not."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from riskchart.corpus_rules import clauses, edit_distance, is_common_character, near_phrases
+from riskchart.lint import lint_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_CODES = {"RC401", "RC402", "RC403", "RC404"}
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "charts"
+    shutil.copytree(ROOT / "charts", folder)
+    return folder
+
+
+def seed(folder: Path, prefix: str, old: str, new: str) -> int:
+    """Replace text in one chart; return the 1-based line it is on."""
+    (path,) = folder.glob(f"{prefix}-*.yaml")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for number, line in enumerate(lines, 1):
+        if old in line:
+            # drop any comment, so no exemption or 原文 note remains on the line
+            lines[number - 1] = line.split("  #")[0].replace(old, new)
+            path.write_text("\n".join(lines), encoding="utf-8")
+            return number
+    raise AssertionError(f"{old} not in {path.name}")
+
+
+def corpus_warnings(folder: Path) -> list:
+    return [d for d in lint_paths([folder]).diagnostics if d.code in CORPUS_CODES]
+
+
+def test_the_corrected_corpus_has_no_corpus_warnings():
+    assert corpus_warnings(ROOT / "charts") == []
+
+
+@pytest.mark.parametrize("prefix, old, new, meant", [
+    ("13", "未按承诺时限办理事项。", "朱按承诺时限办理事项。", "未按承诺时限办理事项"),
+    ("34", "加强内部监管，落实责任追究。", "加强内部单簧管，落实责任追究。", "加强内部监管"),
+    ("26", "严格履行服务承诺制度，做到首问负责", "严格限行服务承诺制度，做到首问负责", "严格履行服务承诺制度"),
+])
+def test_near_duplicate_phrases_are_flagged_with_the_intended_phrase(corpus, prefix, old, new, meant):
+    line = seed(corpus, prefix, old, new)
+    (warning,) = corpus_warnings(corpus)
+    assert (warning.code, warning.line, Path(warning.path).name[:2]) == ("RC401", line, prefix)
+    assert f"的「{meant}」仅差" in warning.message and f"是否应为「{meant}」" in warning.message
+
+
+def test_garbled_character_is_flagged(corpus):
+    line = seed(corpus, "33", "审核申报等级的上一级证书原件。", "鶐新年快乐报等级的上一级证书原件。")
+    (warning,) = corpus_warnings(corpus)
+    assert (warning.code, warning.line) == ("RC402", line)
+    assert "「鶐」" in warning.message
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    ("擅自改动内容，制作文书不规范。", "擅自改动内容,制作文书不规范。", "半角“,”，应为全角“，”"),
+    ("擅自改动内容，制作文书不规范。", "擅自改动内容，制作文书不规范。。", "标点重复"),
+    ("擅自改动内容，制作文书不规范。", "擅自改动内容，制作文书不规范", "末尾缺少“。”"),
+    ("擅自改动内容，制作文书不规范。", "擅自改动“内容，制作文书不规范。", "引号不成对"),
+])
+def test_punctuation_slips_are_flagged(corpus, old, new, fragment):
+    line = seed(corpus, "01", old, new)
+    (warning,) = corpus_warnings(corpus)
+    assert (warning.code, warning.line) == ("RC403", line)
+    assert fragment in warning.message
+
+
+def test_rare_step_spelling_is_flagged(corpus):
+    line = seed(corpus, "16", "name: 事后监管", "name: 事后监督")
+    (warning,) = corpus_warnings(corpus)
+    assert (warning.code, warning.line, warning.column) == ("RC404", line, 11)
+    assert "「事后监管」" in warning.message
+
+
+def test_a_line_exemption_and_a_project_setting_silence_the_rules(corpus):
+    line = seed(corpus, "13", "未按承诺时限办理事项。", "朱按承诺时限办理事项。")
+    path = next(corpus.glob("13-*.yaml"))
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[line - 1] += "  # riskchart: ignore RC401 测试"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert corpus_warnings(corpus) == []
+    lines[line - 1] = lines[line - 1].split("  #")[0]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert len(corpus_warnings(corpus)) == 1
+    (corpus.parent / "pyproject.toml").write_text('[tool.riskchart]\ndisable = ["RC401"]\n', encoding="utf-8")
+    assert corpus_warnings(corpus) == []
+
+
+def test_deliberate_variants_are_not_slips():
+    counts = {"严格执行回避制度": 5, "不执行回避制度": 1, "擅自降低审查标准": 6, "擅自降低检查标准": 1,
+              "徇私谋利": 3, "徇私谋利等": 1}
+    text = "\n".join(k for k, n in counts.items() for _ in range(n)) + "\n检查\n检查\n不执行\n不执行"
+    assert near_phrases(__import__("collections").Counter(counts), text) == {}
+
+
+def test_helpers():
+    assert clauses("擅自改动内容，制作文书不规范。办结") == ["擅自改动内容", "制作文书不规范"]
+    assert edit_distance("加强内部单簧管", "加强内部监管", 2) == 2
+    assert edit_distance("abcdef", "uvwxyz", 2) == 3  # stops early past the limit
+    assert is_common_character("审") and not is_common_character("鶐")
