@@ -71,21 +71,31 @@ def build(paths: list[Path], options: BuildOptions,
     started = time.perf_counter()
     chart_files = discover(paths)
     fingerprints = {p: _fingerprint(p, options) for p in chart_files}
+    # Outputs and the manifest are replaced by rename, so reading them
+    # without the lock sees one build's state or another's, never a mix.
+    if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
+        outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
+        for outcome in outcomes:
+            progress(outcome)
+        return BuildReport(outcomes, seconds=time.perf_counter() - started)
+    tools = render.toolchain(options.font)  # before anything is written
     with files.locked(options.out):
         manifest = _read_manifest(options.out)
         stale = _stale_entries(manifest, chart_files)
-        if not options.force and not stale and all(_is_fresh(manifest, p, f, options.out)
-                                                   for p, f in fingerprints.items()):
-            if not options.publish or _publish_fresh(manifest, fingerprints, options):
-                outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
-                for outcome in outcomes:
-                    progress(outcome)
-                return BuildReport(outcomes, seconds=time.perf_counter() - started)
+        if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
+            outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
+            return BuildReport(outcomes, seconds=time.perf_counter() - started)
         files.remove_stale_temporaries(options.out)
-        return _full_build(paths, chart_files, fingerprints, manifest, stale, options, progress, started)
+        return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
 
 
-def _full_build(paths, chart_files, fingerprints, manifest, stale, options, progress, started):
+def _all_fresh(manifest: dict, fingerprints: dict, chart_files: list[Path], options: BuildOptions) -> bool:
+    return not _stale_entries(manifest, chart_files) \
+        and all(_is_fresh(manifest, p, f, options.out) for p, f in fingerprints.items()) \
+        and (not options.publish or _publish_fresh(manifest, fingerprints, options))
+
+
+def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started):
     linted = lint_paths(paths)
     charts = {c.path: c for c in linted.charts}
     broken = linted.failed_paths
@@ -104,7 +114,6 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, options, prog
     removed = _remove_stale(manifest, stale, options.out)
     try:
         if to_render:
-            tools = render.toolchain(options.font)
             for chart, outcome in _render_all(to_render, fingerprints, tools, options, manifest):
                 outcomes[chart.path] = outcome
                 progress(outcome)
@@ -116,7 +125,7 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, options, prog
         from . import publish
 
         ready = [charts[p] for p in chart_files if p in charts and outcomes[p].status != "failed"]
-        published = publish.publish_set(ready, fingerprints, manifest, options)
+        published = publish.publish_set(ready, fingerprints, manifest, options, tools)
         _write_manifest(options.out, manifest)
     return BuildReport(
         outcomes=tuple(outcomes[p] for p in chart_files),

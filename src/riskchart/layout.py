@@ -23,13 +23,18 @@ class Markup(str):
     """Text the template may print as it is (already DOT/HTML)."""
 
 
+_BRACKETS = str.maketrans({"[": "&#91;", "]": "&#93;"})
+
+
 def escape_label(value) -> str:
-    """Escape for an HTML-like label: XML entities, and backslashes doubled
-    because Graphviz expands \\N, \\G, \\l … even inside HTML labels."""
+    """Escape for an HTML-like label: XML entities; square brackets as
+    character references, because Graphviz 2.43's label lexer rejects or
+    silently drops a "]" next to a tag; backslashes doubled, because
+    Graphviz expands \\N, \\G, \\l … even inside HTML labels."""
     if isinstance(value, Markup):
         return value
     text = value if isinstance(value, str) else str(value)
-    return html.escape(text, quote=True).replace("\\", "\\\\")
+    return html.escape(text, quote=True).translate(_BRACKETS).replace("\\", "\\\\")
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ try:  # the C loader composes about ten times faster and keeps marks
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-# C0 controls other than tab and newline, DEL, C1 controls, and the
-# separators YAML treats as line breaks; tab and CR have checks of their own.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+# C0 controls other than tab and newline, DEL, C1 controls (NEL is a YAML
+# line break), the Unicode line separators, a BOM inside the text and the
+# noncharacters YAML refuses; tab and CR have checks of their own.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _LEADING_INDICATORS = re.compile(r"[ \-?:]*")
 # What may stand before a node's content: an anchor (&name) and a tag (!x).
 _NODE_PROPERTIES = re.compile(r"(?P<anchor>&\S+)?\s*(?P<tag>![^\s]*)?")
@@ -105,7 +106,7 @@ def _looks_like_gbk(data: bytes) -> bool:
 
 
 def _check_characters(path: Path, text: str) -> Diagnostic | None:
-    found = _CONTROL.search(text)
+    found = CONTROL_CHARACTERS.search(text)
     if found:
         line, column = position(text, found.start())
         return make(path, line, column, "RC004",

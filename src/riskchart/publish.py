@@ -52,7 +52,8 @@ def is_fresh(manifest: dict, fingerprints: dict[Path, str], options) -> bool:
     return entry.get("fingerprint") == wanted and all((options.out / n).is_file() for n in entry.get("outputs", ()))
 
 
-def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict, options) -> tuple[str, ...]:
+def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict, options,
+                tools: render.Toolchain) -> tuple[str, ...]:
     """Write index, register and booklet unless the set is unchanged."""
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats)
     entry = manifest.get("set") or {}
@@ -68,7 +69,6 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import booklet_pdf
 
-        tools = render.toolchain(options.font)
         files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today))
         written.append(BOOKLET)
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today,

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .diagnostics import Diagnostic, make
+from .load import CONTROL_CHARACTERS
 from .schema import Choice, Integer, ListOf, Record, Text
 
 _TAG = "tag:yaml.org,2002:"
@@ -192,6 +193,12 @@ class _Walker:
                 f"请加引号：\"{node.value}\"")
             return INVALID
         value = node.value.rstrip("\n") if node.style in ("|", ">") else node.value
+        # Escapes in double quotes ("\e", "\t", "\x00") reach here as real characters.
+        hidden = CONTROL_CHARACTERS.search(value) or re.search("[\t\r]", value)
+        if hidden:
+            self.report(node, "RC004",
+                f"{_label(where)} 含不可见的控制字符 U+{ord(hidden.group()):04X}（可能来自转义写法），请删除")
+            return INVALID
         if "\n" in value:
             self.report(node, "RC104", f"{_label(where)} 不能分成多行：长文字会按栏宽自动换行")
             return INVALID

@@ -1,0 +1,110 @@
+"""Text that looks like DOT, HTML or template code is data: it lints, builds,
+and comes out verbatim.  A property test extends this to arbitrary text."""
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from riskchart import render
+from riskchart.build import BuildOptions, build
+from riskchart.layout import chart_dot
+from riskchart.lint import lint_paths
+
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile-build"
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
+
+
+def squeeze(text: str) -> str:
+    # Line breaks are the renderer's; a space where a line was broken is dropped.
+    return re.sub(r"\s+", "", text)
+
+
+def svg_text(svg: bytes) -> str:
+    root = ET.fromstring(svg)
+    return "".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+
+
+@pytest.fixture(scope="module")
+def hostile_build(tmp_path_factory):
+    render.toolchain.cache_clear()
+    out = tmp_path_factory.mktemp("hostile")
+    report = build([HOSTILE], BuildOptions(out=out))
+    assert report.ok, report.outcomes
+    (chart,) = lint_paths([HOSTILE]).charts
+    return out, chart
+
+
+def all_text(chart):
+    yield chart.title
+    for step in chart.steps:
+        yield step.name
+        yield from step.risks
+        yield from step.measures
+        yield step.owner
+
+
+def test_hostile_fixture_lints_without_errors():
+    result = lint_paths([HOSTILE])
+    assert [d for d in result.diagnostics if d.is_error] == []
+    assert len(result.charts) == 1
+
+
+def test_hostile_text_is_verbatim_in_the_svg(hostile_build):
+    out, chart = hostile_build
+    text = squeeze(svg_text((out / f"{chart.stem}.svg").read_bytes()))
+    for piece in all_text(chart):
+        assert squeeze(piece) in text, piece
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_hostile_text_is_verbatim_in_the_pdf(hostile_build):
+    out, chart = hostile_build
+    text = squeeze(subprocess.run(["pdftotext", "-raw", str(out / f"{chart.stem}.pdf"), "-"],
+                                  capture_output=True, text=True, check=True).stdout)
+    for piece in all_text(chart):
+        assert squeeze(piece) in text, piece
+
+
+def test_hostile_text_is_escaped_in_the_index(hostile_build):
+    out, _ = hostile_build
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in page and "<TABLE>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80)
+
+
+@settings(max_examples=int(__import__("os").environ.get("RISKCHART_PROPERTY_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=TEXT, field=st.sampled_from(["title", "name", "risk", "measure", "owner"]))
+def test_any_text_is_rejected_with_a_location_or_rendered_exactly(tmp_path, text, field):
+    step = {"name": "受理", "level": "中", "risks": ["故意刁难申请人。"], "measures": ["建立受理单制度。"], "owner": "受理人"}
+    chart = {"id": 1, "category": "其他权力", "title": "测试职权", "steps": [step]}
+    if field == "title":
+        chart["title"] = text
+    elif field == "name":
+        step["name"] = text
+    elif field == "risk":
+        step["risks"] = [text]
+    elif field == "measure":
+        step["measures"] = [text]
+    else:
+        step["owner"] = text
+    folder = tmp_path / "charts"
+    folder.mkdir(exist_ok=True)
+    path = folder / "01-测试.yaml"
+    path.write_text(yaml.safe_dump(chart, allow_unicode=True, width=10_000), encoding="utf-8")
+    result = lint_paths([folder])
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        assert all(d.line >= 1 and d.column >= 1 and d.code.startswith("RC") for d in errors)
+        return
+    (model,) = result.charts
+    svg = render.render(chart_dot(model), ("svg",), render.toolchain())["svg"]
+    assert squeeze(text) in squeeze(svg_text(svg))
