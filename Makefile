@@ -29,7 +29,7 @@ define need_packages
 	    echo "缺少系统软件包:$$missing —— 请按 README 中 macOS/Windows 的说明安装 Graphviz 和中文字体。"; \
 	  elif [ "$$(id -u)" = 0 ]; then \
 	    echo "安装系统软件包:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "缺少系统软件包，请先运行："; echo "  sudo apt-get update && sudo apt-get install -y$$missing"; exit 2; \
 	  fi; \
