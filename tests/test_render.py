@@ -103,15 +103,13 @@ def test_svg_keeps_text_as_text_with_font_fallbacks():
 
 @needs_dot
 def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
-    from pypdf import PdfReader
+    import pikepdf
 
     pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain())["pdf"]
-    reader = PdfReader(__import__("io").BytesIO(pdf))
-    assert len(reader.pages) == 1
-    box = reader.pages[0].mediabox
-    assert (float(box.width), float(box.height)) == (style.A4_WIDTH, style.A4_HEIGHT)
-    fonts = str(reader.pages[0]["/Resources"]["/Font"].get_object())
-    assert fonts  # fonts are referenced
+    with pikepdf.Pdf.open(__import__("io").BytesIO(pdf)) as document:
+        assert len(document.pages) == 1
+        assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, style.A4_WIDTH, style.A4_HEIGHT]
+        assert len(document.pages[0].Resources.Font) >= 1
     if shutil.which("pdffonts"):
         path = tmp_path / "c.pdf"
         path.write_bytes(pdf)
@@ -124,16 +122,17 @@ def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
 def test_fit_to_a4_centres_and_scales():
     from io import BytesIO
 
-    from pypdf import PdfReader
+    import pikepdf
 
     drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=b'digraph { a [width=14, height=2] }',
                            capture_output=True, check=True).stdout
-    box = PdfReader(BytesIO(drawn)).pages[0].mediabox
-    width, height = float(box.width), float(box.height)
-    fitted = PdfReader(BytesIO(render.fit_to_a4(drawn))).pages[0]
-    assert (float(fitted.mediabox.width), float(fitted.mediabox.height)) == (595, 842)
+    with pikepdf.Pdf.open(BytesIO(drawn)) as document:
+        _, _, width, height = (float(v) for v in document.pages[0].MediaBox)
+    with pikepdf.Pdf.open(BytesIO(render.fit_to_a4(drawn))) as document:
+        fitted = document.pages[0]
+        assert [float(v) for v in fitted.MediaBox] == [0, 0, 595, 842]
+        content = b"".join(s.read_bytes() for s in fitted.Contents).decode("latin-1")
     scale = (595 - 2 * style.A4_MARGIN) / width          # a wide drawing: width decides
     bottom = (842 - height * scale) / 2
-    content = fitted.get_contents().get_data().decode("latin-1")
     assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {style.A4_MARGIN:.3f} {bottom:.3f} cm")
     assert content.rstrip().endswith("Q")

@@ -1,14 +1,16 @@
 """The printable compilation (风险防控图汇编): cover, contents, every chart.
 
 Cover and contents are drawn by Graphviz from templates like the charts
-themselves; pypdf joins the pages and adds a bookmark per category and per
-chart.  Every page is A4 portrait.
+themselves; pikepdf (qpdf) joins the pages and adds a bookmark per category
+and per chart.  Every page is A4 portrait.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +31,7 @@ class Entry:
 
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
                 department: str, built_on: date) -> bytes:
-    from pypdf import PdfReader, PdfWriter
+    import pikepdf
 
     charts = sorted(charts, key=lambda c: c.id)
     contents_pages = max(1, math.ceil(len(charts) / style.TOC_ROWS_PER_PAGE))
@@ -45,19 +47,24 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
             entries=entries[start:start + style.TOC_ROWS_PER_PAGE], continued=start > 0,
             font=tools.font, s=style))
 
-    writer = PdfWriter()
-    for dot_text in pages:
-        writer.append(PdfReader(io.BytesIO(render.render(dot_text, ("pdf",), tools)["pdf"])))
-    category_marks = {}
-    for chart in charts:
-        page_index = len(writer.pages)
-        writer.append(PdfReader(chart_pdfs[chart.stem]))
-        if chart.category not in category_marks:
-            category_marks[chart.category] = writer.add_outline_item(title=f"{chart.category}类", page_number=page_index)
-        writer.add_outline_item(title=f"{chart.id}. {chart.title}", page_number=page_index,
-                                parent=category_marks[chart.category])
-    writer.add_metadata({"/Title": f"{department}权力运行廉政风险防控图汇编", "/Creator": "riskchart"})
-    writer.page_mode = "/UseOutlines"
-    buffer = io.BytesIO()
-    writer.write(buffer)
+    with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
+        with ThreadPoolExecutor() as pool:  # cover and contents pages lay out side by side
+            drawn = list(pool.map(lambda dot_text: render.render(dot_text, ("pdf",), tools)["pdf"], pages))
+        for pdf in drawn:
+            booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
+        with booklet.open_outline() as outline:
+            categories: dict[str, pikepdf.OutlineItem] = {}
+            for chart in charts:
+                page_index = len(booklet.pages)
+                booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.stem])).pages)
+                if chart.category not in categories:
+                    categories[chart.category] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
+                    outline.root.append(categories[chart.category])
+                categories[chart.category].children.append(
+                    pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
+        booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
+        booklet.docinfo["/Creator"] = "riskchart"
+        booklet.Root.PageMode = pikepdf.Name.UseOutlines
+        buffer = io.BytesIO()
+        booklet.save(buffer)
     return buffer.getvalue()

@@ -34,12 +34,17 @@ def find_settings(start: Path) -> Settings:
 
 def read_settings(path: Path) -> Settings:
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("riskchart", {})
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise EnvironmentProblem(f"无法读取 {path} 中的 [tool.riskchart] 设置：{error}") from error
+        raise EnvironmentProblem(f"无法读取 {path}：{error}") from error
+    tool = document.get("tool", {})
+    table = tool.get("riskchart", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise EnvironmentProblem(f"{path} 中的 [tool.riskchart] 应为一个表（table）")
     disabled = table.get("disable", [])
+    if not isinstance(disabled, list) or not all(isinstance(code, str) for code in disabled):
+        raise EnvironmentProblem(f'{path} 的 [tool.riskchart] disable 应为代码列表，如 disable = ["RC304"]')
     unknown = [code for code in disabled if code not in CODES]
-    if not isinstance(disabled, list) or unknown:
-        raise EnvironmentProblem(
-            f"{path} 的 [tool.riskchart] disable 应为规则代码列表，未知代码：{'、'.join(map(str, unknown))}")
+    if unknown:
+        raise EnvironmentProblem(f"{path} 的 [tool.riskchart] disable 中有未知代码：{'、'.join(unknown)}")
     return Settings(frozenset(disabled), path)

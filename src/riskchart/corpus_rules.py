@@ -20,6 +20,7 @@ from .model import Chart
 from .rules import chart_texts, corpus_rule, diagnostic_at
 
 CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
+_CORPUS_BREAK = re.compile(r"[，。；：、？！,.;:?!\n]+")
 MIN_CLAUSE = 4           # shorter clauses differ legitimately by one character
 LONG_CLAUSE = 6          # from this length on, two edits still count as "near"
 HALF_WIDTH = re.compile(r"(?<=[\u3400-\u9fff])[,;:()]|[,;:()](?=[\u3400-\u9fff])")
@@ -113,18 +114,15 @@ def near_duplicate_phrase(charts: list[Chart]):
     passes: `- 未按承诺时限办理事项。` where the corpus uses it elsewhere too
     fails:  `- 朱按承诺时限办理事项。` beside 12 uses of 「未按承诺时限办理事项」
     """
-    counts: Counter = Counter()
-    located = []
-    for chart in charts:
-        for path, text in _items(chart):
-            parts = clauses(text)
-            counts.update(parts)
-            located.append((chart, path, text, parts))
-    slips = near_phrases(counts, "\n".join(text for _, _, text, _ in located))
+    located = [(chart, path, text) for chart in charts for path, text in _items(chart)]
+    corpus_text = "\n".join(text for _, _, text in located)
+    # One split of the whole corpus; the newline keeps items apart.
+    counts = Counter(c for c in map(str.strip, _CORPUS_BREAK.split(corpus_text)) if len(c) >= MIN_CLAUSE)
+    slips = near_phrases(counts, corpus_text)
     if not slips:
         return
-    for chart, path, _, parts in located:
-        for part in parts:
+    for chart, path, text in located:
+        for part in clauses(text):
             if part in slips:
                 meant, distance = slips[part]
                 yield diagnostic_at(chart, path, "RC401",
@@ -151,8 +149,10 @@ def odd_character(charts: list[Chart]):
     fails:  `- 鶐申报等级的上一级证书原件。` (鶐 is not a common character)
     """
     texts = [(chart, path, text) for chart in charts for path, text in chart_texts(chart)]
-    counts = Counter("".join(text for _, _, text in texts))
-    odd = {c for c, n in counts.items() if n <= 2 and _CJK.match(c) and not is_common_character(c)}
+    corpus_text = "\n".join(text for _, _, text in texts)
+    suspects = {c for c in set(corpus_text) if _CJK.match(c) and not is_common_character(c)}
+    counts = {c: corpus_text.count(c) for c in suspects}
+    odd = {c for c, n in counts.items() if n <= 2}
     if not odd:
         return
     for chart, path, text in texts:
@@ -184,7 +184,12 @@ def punctuation(charts: list[Chart]):
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
 
 
+_SUSPECT_PUNCTUATION = re.compile(r'[,;:()“”‘’"]|。。|，，')
+
+
 def _punctuation_of(chart: Chart, path: tuple, text: str):
+    if not _SUSPECT_PUNCTUATION.search(text):
+        return
     half = HALF_WIDTH.search(text)
     if half:
         mark = half.group()

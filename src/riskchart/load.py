@@ -28,7 +28,8 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 # line break), the Unicode line separators, a BOM inside the text and the
 # noncharacters YAML refuses; tab and CR have checks of their own.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
-_LEADING_INDICATORS = re.compile(r"[ \-?:]*")
+_BRACKETS = re.compile(r"[\[\]{}]")
+_DEEP_LINE = re.compile(r"^[ \-?:]{%d}" % (limits.MAX_INDENT + 1), re.MULTILINE)
 # What may stand before a node's content: an anchor (&name) and a tag (!x).
 _NODE_PROPERTIES = re.compile(r"(?P<anchor>&\S+)?\s*(?P<tag>![^\s]*)?")
 
@@ -128,23 +129,18 @@ def _check_nesting(path: Path, text: str) -> Diagnostic | None:
     never needs twenty unclosed brackets); block nesting needs indentation
     or a leading `- `/`? `/`: ` per level, so the leading run bounds it.
     """
-    depth = 0
-    for offset, char in enumerate(text):
-        if char in "[{":
-            depth += 1
+    if "[" in text or "{" in text:
+        depth = 0
+        for found in _BRACKETS.finditer(text):
+            depth = depth + 1 if found.group() in "[{" else max(depth - 1, 0)
             if depth > limits.MAX_FLOW_DEPTH:
-                line, column = position(text, offset)
-                return make(path, line, column, "RC010",
-                    f"方括号或花括号嵌套超过 {limits.MAX_FLOW_DEPTH} 层")
-        elif char in "]}" and depth:
-            depth -= 1
-    offset = 0
-    for line_number, line in enumerate(text.split("\n"), start=1):
-        lead = _LEADING_INDICATORS.match(line).end()
-        if lead > limits.MAX_INDENT:
-            return make(path, line_number, limits.MAX_INDENT + 1, "RC010",
-                f"缩进或列表符号超过 {limits.MAX_INDENT} 列，嵌套过深")
-        offset += len(line) + 1
+                line, column = position(text, found.start())
+                return make(path, line, column, "RC010", f"方括号或花括号嵌套超过 {limits.MAX_FLOW_DEPTH} 层")
+    deep = _DEEP_LINE.search(text)
+    if deep:
+        line, _ = position(text, deep.start())
+        return make(path, line, limits.MAX_INDENT + 1, "RC010",
+                    f"缩进或列表符号超过 {limits.MAX_INDENT} 列，嵌套过深")
     return None
 
 
@@ -162,8 +158,8 @@ def _compose(path: Path, text: str) -> tuple[yaml.Node | None, list[Diagnostic]]
         return None, [_syntax(path, error)]
     finally:
         loader.dispose()
-    if root is None:
-        return None, [make(path, 1, 1, "RC008", "文件只有注释，没有内容")]
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null") and not root.value):
+        return None, [make(path, 1, 1, "RC008", "文件只有注释或“---”，没有内容")]
     return root, _check_nodes(path, text, root)
 
 
@@ -174,7 +170,7 @@ def _syntax(path: Path, error: yaml.YAMLError) -> Diagnostic:
 
 
 _EXPLANATIONS = (
-    ("mapping values are not allowed here",
+    ("mapping values are not allowed",
      "这里不能出现“: ”。如果文字本身含冒号加空格，请用双引号把整段文字括起来"),
     ("could not find expected ':'", "缺少“: ”，或者上一行的引号没有闭合"),
     ("did not find expected key", "缩进不一致：同一层的键必须左对齐"),
@@ -184,6 +180,14 @@ _EXPLANATIONS = (
     ("found character that cannot start any token",
      "这个字符不能出现在开头（如 @、`、%）；请用双引号把整段文字括起来"),
     ("found unknown escape character", "双引号内的反斜杠 \\ 需要写成 \\\\，或改用单引号"),
+    ("did not find expected ',' or ']'", "方括号 [ ] 没有闭合，或其中的文字含逗号：请用双引号括起来"),
+    ("did not find expected ',' or '}'", "花括号 { } 没有闭合，或其中的文字含逗号：请用双引号括起来"),
+    ("found unexpected ':'", "冒号位置不对：文字中的冒号后如有空格，请用双引号把整段文字括起来"),
+    ("while scanning a quoted scalar", "引号没有闭合"),
+    ("while scanning an alias", "星号 * 开头会被当作别名：请用双引号把整段文字括起来"),
+    ("while scanning an anchor", "& 开头会被当作锚点：请用双引号把整段文字括起来"),
+    ("expected <block end>, but found", "缩进不一致：这一行比上面同一层的行缩进得多或少"),
+    ("expected alphabetic or numeric character", "这里的 * 或 & 会被当作别名或锚点：请用双引号把整段文字括起来"),
 )
 
 
@@ -203,6 +207,8 @@ def _check_nodes(path: Path, text: str, root: yaml.Node) -> list[Diagnostic]:
     also keeps an alias bomb from being expanded.
     """
     problems: list[Diagnostic] = []
+    if "&" not in text and "!" not in text:  # neither an anchor nor a tag can be written
+        return problems
     stack = [root]
     while stack:
         node = stack.pop()
@@ -216,9 +222,10 @@ def _check_nodes(path: Path, text: str, root: yaml.Node) -> list[Diagnostic]:
             problems.append(make(path, mark.line + 1, mark.column + 1, "RC011",
                 f"不支持 YAML 标签 {found.group('tag')}：防控图里只能写文字、数字和列表"))
             continue
+        # Children go on the stack last-first, so nodes come off in document order.
         if isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+            stack.extend(reversed(node.value))
         elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                stack.extend((key, value))
+            for key, value in reversed(node.value):
+                stack.extend((value, key))
     return problems

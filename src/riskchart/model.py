@@ -13,7 +13,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from .validate import INVALID
 
 CATEGORY_ORDER = ("行政裁决", "行政给付", "行政检查", "行政强制", "行政确认", "其他权力")
 
@@ -72,25 +71,15 @@ class Chart:
         return sum(len(s.risks) for s in self.steps if level is None or s.level == level)
 
 
-def is_complete(value) -> bool:
-    """True when validation left nothing invalid anywhere in the value."""
-    if value is INVALID:
-        return False
-    if isinstance(value, dict):
-        return all(is_complete(v) for v in value.values())
-    if isinstance(value, list):
-        return all(is_complete(v) for v in value)
-    return True
-
-
 def build_defaults(values: dict | None) -> Defaults:
-    if not values or not is_complete(values):
+    """Defaults from completely valid values, or none at all."""
+    if not values:
         return Defaults()
     return Defaults(values["department"], _phones(values.get("phones")))
 
 
 def build_chart(path: Path, values: dict, positions: Mapping, defaults: Defaults) -> Chart:
-    """A chart from completely valid values (see `is_complete`)."""
+    """A chart from values that validated without a single diagnostic."""
     phones = values.get("phones")
     return Chart(
         path=path,

@@ -141,35 +141,29 @@ def _signal_name(number: int) -> str:
 def fit_to_a4(pdf: bytes) -> bytes:
     """Scale and centre the one-page drawing onto an A4 portrait page.
 
-    Written as an incremental update (the page's box and its content stream
-    wrapped in one transformation), which leaves fonts and images as cairo
-    wrote them and costs a few milliseconds instead of a full rewrite.
+    The page's content is wrapped in one transformation and its box set to
+    A4; fonts and images stay as cairo wrote them.
     """
-    from pypdf import PdfWriter
-    from pypdf.generic import ArrayObject, NameObject, RectangleObject
+    import pikepdf
 
-    writer = PdfWriter(io.BytesIO(pdf), incremental=True)
-    page = writer.pages[0]
-    box = page.mediabox
-    width, height = float(box.width), float(box.height)
-    room_w = style.A4_WIDTH - 2 * style.A4_MARGIN
-    room_h = style.A4_HEIGHT - 2 * style.A4_MARGIN
-    scale = min(room_w / width, room_h / height, style.A4_MAX_SCALE)
-    left = (style.A4_WIDTH - width * scale) / 2 - float(box.left) * scale
-    bottom = (style.A4_HEIGHT - height * scale) / 2 - float(box.bottom) * scale
-    contents = page.get("/Contents")
-    if contents is not None:
-        contents = contents.get_object()
-        streams = [c.get_object() for c in contents] if isinstance(contents, ArrayObject) else [contents]
-        streams[0].set_data(f"q {scale:.6f} 0 0 {scale:.6f} {left:.3f} {bottom:.3f} cm\n".encode()
-                            + streams[0].get_data())
-        streams[-1].set_data(streams[-1].get_data() + b"\nQ\n")
-    page[NameObject("/MediaBox")] = RectangleObject([0, 0, style.A4_WIDTH, style.A4_HEIGHT])
-    for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
-        if other in page:
-            del page[other]
-    buffer = io.BytesIO()
-    writer.write(buffer)
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        page = document.pages[0]
+        left, bottom, right, top = (float(v) for v in page.MediaBox)
+        width, height = right - left, top - bottom
+        room_w = style.A4_WIDTH - 2 * style.A4_MARGIN
+        room_h = style.A4_HEIGHT - 2 * style.A4_MARGIN
+        scale = min(room_w / width, room_h / height, style.A4_MAX_SCALE)
+        x = (style.A4_WIDTH - width * scale) / 2 - left * scale
+        y = (style.A4_HEIGHT - height * scale) / 2 - bottom * scale
+        page.contents_add(pikepdf.Stream(document, f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm\n".encode()),
+                          prepend=True)
+        page.contents_add(pikepdf.Stream(document, b"\nQ\n"), prepend=False)
+        page.MediaBox = pikepdf.Array([0, 0, style.A4_WIDTH, style.A4_HEIGHT])
+        for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
+            if other in page.obj:
+                del page.obj[other]
+        buffer = io.BytesIO()
+        document.save(buffer)
     return buffer.getvalue()
 
 

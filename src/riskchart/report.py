@@ -24,7 +24,9 @@ def format_text(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
         text = sources.get(d.path)
         if text is None:
             continue
-        lines = lines_of.setdefault(d.path, text.split("\n"))
+        if d.path not in lines_of:
+            lines_of[d.path] = text.split("\n")
+        lines = lines_of[d.path]
         if 0 < d.line <= len(lines) and lines[d.line - 1].strip():
             source_line = lines[d.line - 1][:160]
             gutter = " " * len(str(d.line))

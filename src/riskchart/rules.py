@@ -16,7 +16,8 @@ from .diagnostics import Diagnostic, make
 from .model import Chart
 
 FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
-ITEM_NUMBER = re.compile(r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）]|[(（][0-9０-９]{1,3}[)）])\s*")
+# "1." "2、" "（3）" — but not "1.5倍", "10，000元" or "3：30", where a digit follows.
+ITEM_NUMBER = re.compile(r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）](?![0-9０-９])|[(（][0-9０-９]{1,3}[)）])\s*")
 
 
 @dataclass(frozen=True)

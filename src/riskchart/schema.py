@@ -112,7 +112,8 @@ DEFAULTS = Record(
         "phones": Field(PHONES),
     },
     description="所有防控图共用的部门名称与电话（charts/_defaults.yaml）",
-    synonyms=PHONES.synonyms | {"部门": "department", "电话": "phones"},
+    # 服务电话 and 监管电话 belong under phones, not at the top.
+    synonyms={"部门": "department", "电话": "phones", "服务电话": "phones", "监管电话": "phones"},
 )
 
 

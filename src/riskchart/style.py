@@ -22,7 +22,7 @@ STEP_WIDTH = 96          # the workflow boxes in the middle
 NUMBER_WIDTH = 16        # the column of item numbers inside a side box
 CELL_PADDING = 3
 # Columns of text per line, at FONT_SIZE, with room for padding and the number.
-SIDE_COLUMNS = 35
+SIDE_COLUMNS = 37
 STEP_COLUMNS = 14
 HEADER_COLUMNS = 92
 NODE_SEPARATION_INCH = 0.45

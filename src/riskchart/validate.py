@@ -19,7 +19,10 @@ from .load import CONTROL_CHARACTERS
 from .schema import Choice, Integer, ListOf, Record, Text
 
 _TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
+_NULL = _TAG + "null"
 _DECIMAL = re.compile(r"[0-9]+")
+_TAB_OR_CR = re.compile("[\t\r]")
 _READ_AS = {
     _TAG + "bool": "布尔值（是/否）",
     _TAG + "int": "数字",
@@ -96,18 +99,15 @@ class _Walker:
         self.diagnostics.append(make(self.path, line, column, code, message))
 
     def walk(self, node: yaml.Node, kind, where: tuple):
-        self.positions[where] = _pos(node)
-        if isinstance(kind, Record):
-            return self.record(node, kind, where)
-        if isinstance(kind, ListOf):
-            return self.list_of(node, kind, where)
-        if isinstance(kind, Integer):
-            return self.integer(node, kind, where)
-        if isinstance(kind, Choice):
-            return self.choice(node, kind, where)
-        return self.text(node, kind, where)
+        mark = node.start_mark
+        self.positions[where] = (mark.line + 1, mark.column + 1)
+        return self._checks[type(kind)](self, node, kind, where)
 
     def record(self, node, kind: Record, where: tuple):
+        if _is_null(node):
+            self.report(node, "RC106", f"{_label(where)} 为空：{kind.description}至少要写 "
+                        + "、".join(n for n, f in kind.fields.items() if f.required))
+            return INVALID
         if not isinstance(node, yaml.MappingNode):
             self.report(node, "RC104", f"{_label(where)} 应为键值映射，而不是{_describe(node)}")
             return INVALID
@@ -153,15 +153,21 @@ class _Walker:
         return [self.walk(item, kind.item, where + (index,)) for index, item in enumerate(node.value)]
 
     def integer(self, node, kind: Integer, where: tuple):
+        if _is_null(node):
+            self.report(node, "RC106", f"{_label(where)} 不能为空")
+            return INVALID
         plain = isinstance(node, yaml.ScalarNode) and not node.style
         if not plain or not _DECIMAL.fullmatch(node.value):
             shown = node.value if isinstance(node, yaml.ScalarNode) else _describe(node)
             hint = "，不要加引号" if isinstance(node, yaml.ScalarNode) and node.style else ""
             self.report(node, "RC104", f"{_label(where)} 应为整数{hint}，而不是「{shown}」")
             return INVALID
-        number = int(node.value, 10)
-        if not kind.minimum <= number <= kind.maximum:
-            self.report(node, "RC107", f"{_label(where)} 应在 {kind.minimum} 到 {kind.maximum} 之间，而不是 {number}")
+        # Compare digits before converting: a number of thousands of digits
+        # is out of range and would not convert.
+        number = int(node.value, 10) if len(node.value.lstrip("0")) <= len(str(kind.maximum)) else None
+        if number is None or not kind.minimum <= number <= kind.maximum:
+            shown = number if number is not None else f"{node.value[:12]}…（{len(node.value)} 位数）"
+            self.report(node, "RC107", f"{_label(where)} 应在 {kind.minimum} 到 {kind.maximum} 之间，而不是 {shown}")
             return INVALID
         return number
 
@@ -181,10 +187,11 @@ class _Walker:
         if not isinstance(node, yaml.ScalarNode):
             self.report(node, "RC104", f"{_label(where)} 应为文字，而不是{_describe(node)}")
             return INVALID
-        if _is_null(node) or (node.tag == _TAG + "str" and not node.value.strip()):
+        is_text = node.tag == _STR
+        if (is_text and not node.value.strip()) or _is_null(node):
             self.report(node, "RC106", f"{_label(where)} 不能为空")
             return INVALID
-        if node.tag != _TAG + "str" and not node.style:
+        if not is_text and not node.style:
             if kind.digits_allowed and _DECIMAL.fullmatch(node.value):
                 return node.value
             read_as = _READ_AS.get(node.tag, "非文字")
@@ -194,7 +201,7 @@ class _Walker:
             return INVALID
         value = node.value.rstrip("\n") if node.style in ("|", ">") else node.value
         # Escapes in double quotes ("\e", "\t", "\x00") reach here as real characters.
-        hidden = CONTROL_CHARACTERS.search(value) or re.search("[\t\r]", value)
+        hidden = CONTROL_CHARACTERS.search(value) or _TAB_OR_CR.search(value)
         if hidden:
             self.report(node, "RC004",
                 f"{_label(where)} 含不可见的控制字符 U+{ord(hidden.group()):04X}（可能来自转义写法），请删除")
@@ -208,9 +215,11 @@ class _Walker:
             return INVALID
         return value
 
+    _checks = {Record: record, ListOf: list_of, Integer: integer, Choice: choice, Text: text}
+
 
 def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "null" and not node.style
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL and not node.style
 
 
 def _unknown_key(key: str, kind: Record) -> str:

@@ -1,0 +1,502 @@
+"""The riskchart benchmark (`make bench`).
+
+    .venv/bin/python tests/bench/bench.py [--quick] [--json PATH] [--keep]
+
+Every measurement runs the real command line (.venv/bin/riskchart …) as a
+child process, timed by wall clock (process start included).  Cheap rows
+take the best of three runs; full builds, and yamllint on thousands of
+files, run once.
+
+Peak memory and CPU time come from `os.wait4` in a small wrapper process
+that starts the command (see WRAPPER): the resource usage of exactly that
+command, with nothing to install (no /usr/bin/time).  ru_maxrss is the
+largest resident set of the command or of any process it waited for (e.g.
+a `dot` run of a build): the biggest single process of the tree, not the
+sum of processes running at once; its floor is the wrapper's ~10 MB.
+
+The children compile their bytecode once, untimed, into a private
+PYTHONPYCACHEPREFIX in the temporary folder: the numbers are those of a
+normal installation even where PYTHONDONTWRITEBYTECODE is set, and nothing
+is written into src/.
+
+Rows: lint of the 40 real charts and of 1,000 / 4,000 synthetic ones
+(tests/bench/generate.py); yamllint on the same files when it is installed;
+a clean build of the real charts against bare sequential Graphviz on the
+same DOT files; the build without publishing; a no-op rebuild; a rebuild
+after one chart changed; clean builds of 100 and 400 synthetic charts
+(seed 1: the 100 are the first 100 of the 400).
+The table is printed and written as JSON to tests/bench/results/latest.json
+(or --json PATH).  --quick skips the 4,000-chart lint and the 400-chart
+build.  Exit status 0 even when a target is missed (the table says so);
+1 when a measured command itself failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402  (tests/bench is not a package)
+
+VENV_BIN = ROOT / ".venv" / "bin"
+REAL_CHARTS = ROOT / "charts"
+DEFAULT_JSON = HERE / "results" / "latest.json"
+LINT_RUNS = 3          # best of, for the cheap rows
+COMMAND_TIMEOUT = 1800  # seconds; a hung child is killed and its row marked as an error
+SEED = 1
+# The children's environment.  main() points the bytecode cache at the temporary
+# folder, so riskchart runs with compiled modules as on a normal installation
+# (even where PYTHONDONTWRITEBYTECODE is set) without writing into src/.
+CHILD_ENV = dict(os.environ)
+WARM_UP = ("import importlib, pkgutil, riskchart\n"
+           "for name in [m.name for m in pkgutil.iter_modules(riskchart.__path__)] + ['pypdf', 'jinja2', 'yamllint.cli']:\n"
+           "    try:\n"
+           "        importlib.import_module(name if '.' in name or name in ('pypdf', 'jinja2') else 'riskchart.' + name)\n"
+           "    except Exception:\n"
+           "        pass\n")
+
+
+# ---------------------------------------------------------------- measuring
+
+@dataclass
+class Run:
+    seconds: float
+    cpu_seconds: float | None
+    peak_mb: float | None
+    returncode: int
+    output: str
+
+
+# A small process that starts the measured command, times it and reads its
+# rusage with os.wait4.  It exists because a child's ru_maxrss starts at the
+# resident size of the process it was forked from (Linux carries the parent's
+# high-water mark across fork and exec): forked straight from this script,
+# every command would report at least the benchmark's own size.  Forked from
+# this wrapper (python -I -S, about 10 MB) the floor is the wrapper's size.
+WRAPPER = """
+import json, os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+try:
+    pid = os.posix_spawnp(argv[0], argv, os.environ)
+except OSError as error:
+    print(f"cannot start {argv[0]}: {error}", file=sys.stderr)
+    sys.exit(127)
+if hasattr(os, "wait4"):
+    _, status, usage = os.wait4(pid, 0)
+    cpu, maxrss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+else:
+    _, status = os.waitpid(pid, 0)
+    cpu = maxrss = None
+seconds = time.perf_counter() - started
+with open(report, "w") as stream:
+    json.dump({"seconds": seconds, "cpu": cpu, "maxrss": maxrss,
+               "returncode": os.waitstatus_to_exitcode(status)}, stream)
+"""
+
+
+def _maxrss_mb(value: int | None) -> float | None:
+    if value is None:
+        return None
+    # ru_maxrss is in KiB on Linux, in bytes on macOS.
+    return value / (1024 * 1024) if sys.platform == "darwin" else value / 1024
+
+
+def run_once(argv: list[str], cwd: Path = ROOT, timeout: float = COMMAND_TIMEOUT) -> Run:
+    """Run argv under the wrapper: wall time, CPU time and peak RSS of exactly that command."""
+    with tempfile.TemporaryDirectory(prefix="riskchart-bench-run-") as scratch:
+        report, log = Path(scratch) / "report.json", Path(scratch) / "output.txt"
+        with log.open("wb") as stream:
+            wrapper = subprocess.Popen([sys.executable, "-I", "-S", "-c", WRAPPER, str(report), *argv],
+                                       cwd=cwd, stdin=subprocess.DEVNULL, stdout=stream,
+                                       stderr=subprocess.STDOUT, env=CHILD_ENV, start_new_session=True)
+            try:
+                wrapper.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(wrapper.pid, signal.SIGKILL)      # the wrapper and the command
+                wrapper.wait()
+        output = log.read_bytes().decode("utf-8", "replace")
+        try:
+            measured = json.loads(report.read_text())
+        except (OSError, ValueError):
+            why = f"killed after {timeout:g} s" if wrapper.returncode == -signal.SIGKILL else "no report"
+            return Run(float("nan"), None, None, wrapper.returncode or 1, f"{output}\n[bench: {why}]")
+    return Run(measured["seconds"], measured["cpu"], _maxrss_mb(measured["maxrss"]),
+               measured["returncode"], output)
+
+
+def measure(argv: list[str], runs: int = 1, ok=(0,), before=None) -> Run:
+    """Best (shortest wall time) of `runs`; `before(i)` runs untimed before each."""
+    best = None
+    for index in range(runs):
+        if before:
+            before(index)
+        run = run_once(argv)
+        if run.returncode not in ok:
+            return run
+        if best is None or run.seconds < best.seconds:
+            best = run
+    return best
+
+
+# ---------------------------------------------------------------- the table
+
+@dataclass
+class Row:
+    what: str
+    seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_mb: float | None = None
+    runs: int = 0
+    value: str = ""            # the figure the target is about, when not the wall time
+    target: str = ""
+    status: str = ""           # pass, FAIL, skip, error, or empty (no target)
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[Row] = []
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(_format_row(row), flush=True)
+        return row
+
+
+COLUMNS = ("what", "wall s", "cpu s", "peak MB", "value", "target", "result")
+WIDTHS = (44, 8, 8, 8, 12, 28, 6)
+
+
+def _cell(value, width, right=True):
+    text = "" if value is None else str(value)
+    return text.rjust(width) if right else text.ljust(width)
+
+
+def _format_row(row: Row) -> str:
+    cells = (
+        _cell(row.what, WIDTHS[0], right=False),
+        _cell(f"{row.seconds:.3f}" if row.seconds is not None else "", WIDTHS[1]),
+        _cell(f"{row.cpu_seconds:.2f}" if row.cpu_seconds is not None else "", WIDTHS[2]),
+        _cell(f"{row.peak_mb:.1f}" if row.peak_mb is not None else "", WIDTHS[3]),
+        _cell(row.value, WIDTHS[4]),
+        "  " + _cell(row.target, WIDTHS[5], right=False),
+        _cell(row.status, WIDTHS[6], right=False),
+    )
+    line = " ".join(cells).rstrip()
+    return line + (f"\n{'':{WIDTHS[0]}}   └ {row.note}" if row.note else "")
+
+
+def _header() -> str:
+    cells = [_cell(COLUMNS[0], WIDTHS[0], right=False)]
+    cells += [_cell(c, w) for c, w in zip(COLUMNS[1:5], WIDTHS[1:5])]
+    cells += ["  " + _cell(COLUMNS[5], WIDTHS[5], right=False), COLUMNS[6]]
+    return " ".join(cells) + "\n" + "-" * (sum(WIDTHS) + len(WIDTHS) + 2)
+
+
+def _verdict(passed: bool) -> str:
+    return "pass" if passed else "FAIL"
+
+
+# ---------------------------------------------------------------- the machine
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "processor\t: arm")):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    dot = shutil.which("dot")
+    dot_version = ""
+    if dot:
+        probe = subprocess.run([dot, "-V"], capture_output=True, text=True)
+        dot_version = (probe.stderr or probe.stdout).strip()
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": affinity,
+        "cpu_model": model or platform.machine(),
+        "dot": dot_version or "dot not found",
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+# ---------------------------------------------------------------- the benchmark
+
+def riskchart(*args) -> list[str]:
+    return [str(VENV_BIN / "riskchart"), *map(str, args)]
+
+
+def yamllint_command() -> list[str] | None:
+    """yamllint from the venv, from PATH, or importable by the venv's Python."""
+    for candidate in (VENV_BIN / "yamllint", shutil.which("yamllint")):
+        if candidate and Path(candidate).is_file():
+            return [str(candidate)]
+    python = VENV_BIN / "python"
+    if python.is_file() and subprocess.run([str(python), "-c", "import yamllint"],
+                                           capture_output=True).returncode == 0:
+        return [str(python), "-m", "yamllint"]
+    return None
+
+
+def _error_row(table: Table, what: str, run: Run) -> Row:
+    tail = " ".join(run.output.strip().splitlines()[-3:])[:300]
+    seconds = None if run.seconds != run.seconds else run.seconds     # NaN: never finished
+    return table.add(Row(what, seconds, run.cpu_seconds, run.peak_mb, status="error",
+                         note=f"exit {run.returncode}: {tail}"))
+
+
+def _row_from(table: Table, what: str, run: Run, runs: int, target: str = "", passed=None,
+              value: str = "", note: str = "", **extra) -> Row:
+    status = "" if passed is None else _verdict(passed)
+    return table.add(Row(what, run.seconds, run.cpu_seconds, run.peak_mb, runs, value, target,
+                         status, note, extra))
+
+
+def bench_lint(table: Table, synthetic: dict[int, Path], failures: list) -> dict[str, Run]:
+    timed: dict[str, Run] = {}
+    run = measure(riskchart("lint", "-q", "charts"), LINT_RUNS)
+    if run.returncode:
+        failures.append(_error_row(table, "lint, 40 real charts", run))
+    else:
+        timed["real"] = run
+        _row_from(table, "lint, 40 real charts", run, LINT_RUNS, "≤ 0.25 s wall", run.seconds <= 0.25)
+    for count, folder in sorted(synthetic.items()):
+        what = f"lint, {count:,} synthetic charts"
+        run = measure(riskchart("lint", "-q", folder), LINT_RUNS)
+        if run.returncode:
+            failures.append(_error_row(table, what, run))
+            continue
+        timed[count] = run
+        per_file = f"{run.seconds / count * 1000:.2f} ms/file"
+        if count == 4000:
+            _row_from(table, what, run, LINT_RUNS, "≤ 2.5 s, ≤ 300 MB",
+                      run.seconds <= 2.5 and run.peak_mb is not None and run.peak_mb <= 300,
+                      value=per_file)
+        else:
+            _row_from(table, what, run, LINT_RUNS, value=per_file)
+    return timed
+
+
+def bench_yamllint(table: Table, synthetic: dict[int, Path], linted: dict) -> None:
+    command = yamllint_command()
+    if command is None:
+        table.add(Row("yamllint (comparison)", status="skip",
+                      note="yamllint is not installed (.venv/bin/yamllint, PATH or importable); "
+                           "`.venv/bin/pip install yamllint` to compare"))
+        return
+    largest = max(synthetic) if synthetic else None
+    sets = [("40 real charts", REAL_CHARTS, "real")]
+    if largest:
+        sets.append((f"{largest:,} synthetic charts", synthetic[largest], largest))
+    for label, folder, key in sets:
+        # yamllint exits 1 when its default rules complain (line length, document start …):
+        # only its time matters here.  It is slow on thousands of files: one run there.
+        runs = LINT_RUNS if key == "real" else 1
+        run = measure([*command, "-f", "parsable", str(folder)], runs, ok=(0, 1))
+        what = f"yamllint, {label}"
+        if run.returncode not in (0, 1):
+            _error_row(table, what, run)
+            continue
+        ours = linted.get(key)
+        ratio = ours.seconds / run.seconds if ours else None
+        _row_from(table, what, run, runs, value=f"ratio {ratio:.2f}" if ratio is not None else "",
+                  note="ratio = riskchart lint wall time / yamllint wall time" if ratio is not None else "",
+                  riskchart_over_yamllint=ratio)
+
+
+def _dot_baseline_script(dot_folder: Path, out: Path) -> tuple[Path, int]:
+    dot = shutil.which("dot")
+    files = sorted(dot_folder.glob("*.dot"))
+    lines = ["set -e"]
+    for path in files:
+        svg, pdf = out / (path.stem + ".svg"), out / (path.stem + ".pdf")
+        lines.append(f"{shlex.quote(dot)} -Tsvg {shlex.quote(str(path))} -o {shlex.quote(str(svg))}")
+        lines.append(f"{shlex.quote(dot)} -Tpdf {shlex.quote(str(path))} -o {shlex.quote(str(pdf))}")
+    script = out.parent / "baseline.sh"
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return script, len(files)
+
+
+def bench_real_builds(table: Table, work: Path, failures: list) -> None:
+    build40 = work / "build-real"
+    run = measure(riskchart("build", "charts", "-o", build40, "--force"))
+    if run.returncode:
+        failures.append(_error_row(table, "build, 40 real charts, clean (svg+pdf)", run))
+        return
+    full = run
+
+    # Baseline: bare Graphviz, sequential, on the DOT files riskchart writes.
+    dot_folder = work / "dot-real"
+    made = run_once(riskchart("build", "charts", "-o", dot_folder, "--format", "dot", "--no-publish"))
+    baseline = None
+    if made.returncode or shutil.which("dot") is None:
+        failures.append(_error_row(table, "baseline: DOT files for bare Graphviz", made))
+    else:
+        baseline_out = work / "baseline-out"
+        baseline_out.mkdir()
+        script, count = _dot_baseline_script(dot_folder, baseline_out)
+        baseline = measure(["sh", str(script)])
+        if baseline.returncode:
+            failures.append(_error_row(table, "baseline: bare dot -Tsvg, -Tpdf", baseline))
+            baseline = None
+        else:
+            _row_from(table, f"baseline: bare dot -Tsvg + -Tpdf, {count} DOT", baseline, 1,
+                      value=f"{baseline.seconds / count * 1000:.0f} ms/chart",
+                      note="sequential, one dot run per format, no riskchart")
+
+    ratio = full.seconds / baseline.seconds if baseline else None
+    _row_from(table, "build, 40 real charts, clean (svg+pdf)", full, 1,
+              "≤ 0.5 × baseline", None if ratio is None else ratio <= 0.5,
+              value=f"{ratio:.2f}× base" if ratio is not None else "",
+              build_over_baseline=ratio)
+
+    run = measure(riskchart("build", "charts", "-o", work / "build-real-nopub", "--force", "--no-publish"))
+    if run.returncode:
+        failures.append(_error_row(table, "build, 40 real, clean, --no-publish", run))
+    else:
+        publish = full.seconds - run.seconds
+        publish_cpu = (full.cpu_seconds - run.cpu_seconds) if full.cpu_seconds is not None else None
+        cpu = f", {publish_cpu:.2f} s CPU" if publish_cpu is not None else ""
+        cost = (f"index + booklet + register ≈ {publish:.2f} s wall{cpu} of the full build" if publish > 0 else
+                f"index + booklet + register: wall lost in the noise ({publish:+.2f} s){cpu}")
+        _row_from(table, "build, 40 real, clean, --no-publish", run, 1,
+                  value=f"{run.seconds / baseline.seconds:.2f}× base" if baseline else "",
+                  note=cost, publish_cpu_seconds=publish_cpu,
+                  publish_seconds=publish)
+
+    # No-op: the same build again into the same (complete) folder.
+    run = measure(riskchart("build", "charts", "-o", build40), LINT_RUNS)
+    if run.returncode:
+        failures.append(_error_row(table, "no-op rebuild, 40 real charts", run))
+    else:
+        _row_from(table, "no-op rebuild, 40 real charts", run, LINT_RUNS, "≤ 0.3 s", run.seconds <= 0.3)
+
+    # One chart changed: a copy of the charts, built once, then one file touched per run.
+    copy = work / "charts-copy"
+    shutil.copytree(REAL_CHARTS, copy)
+    changed_out = work / "build-changed"
+    first = run_once(riskchart("build", copy, "-o", changed_out))
+    victim = sorted(p for p in copy.glob("*.yaml") if not p.name.startswith("_"))[0]
+
+    def touch(index):
+        with victim.open("a", encoding="utf-8") as stream:
+            stream.write(f"# bench: harmless change {index + 1}\n")
+
+    if first.returncode:
+        failures.append(_error_row(table, "rebuild after one chart changed", first))
+        return
+    run = measure(riskchart("build", copy, "-o", changed_out), LINT_RUNS, before=touch)
+    if run.returncode:
+        failures.append(_error_row(table, "rebuild after one chart changed", run))
+    else:
+        rendered = sum(line.lstrip().startswith("生成  ") for line in run.output.splitlines())
+        published = sum(line.lstrip().startswith("发布  ") for line in run.output.splitlines())
+        _row_from(table, "rebuild after one chart changed", run, LINT_RUNS, "≤ 0.5 s", run.seconds <= 0.5,
+                  note=f"comment appended to {victim.name}: {rendered} chart re-rendered, "
+                       f"{published} set files republished")
+
+
+def bench_synthetic_builds(table: Table, folders: dict[int, Path], work: Path, failures: list) -> None:
+    timed: dict[int, Run] = {}
+    for count, folder in sorted(folders.items()):
+        what = f"build, {count} synthetic charts, clean (svg+pdf)"
+        run = measure(riskchart("build", folder, "-o", work / f"build-syn{count}", "--force"))
+        if run.returncode:
+            failures.append(_error_row(table, what, run))
+            continue
+        timed[count] = run
+        _row_from(table, what, run, 1, value=f"{run.seconds / count * 1000:.0f} ms/chart",
+                  seconds_per_chart=run.seconds / count)
+    if 100 in timed and 400 in timed:
+        ratio = timed[400].seconds / timed[100].seconds
+        table.add(Row("build time ratio, 400 / 100 synthetic", value=f"{ratio:.2f}",
+                      target="≤ 4.4", status=_verdict(ratio <= 4.4), extra={"ratio": ratio}))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 4,000-chart lint and the 400-chart build")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)})")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (printed) for inspection")
+    args = parser.parse_args(argv)
+
+    if not (VENV_BIN / "riskchart").is_file():
+        print(f"{VENV_BIN / 'riskchart'} not found: run `make setup` first", file=sys.stderr)
+        return 2
+    info = machine()
+    print(f"machine: {info['cores']} cores ({info['usable_cores']} usable), {info['cpu_model']}")
+    print(f"         {info['dot']}; Python {info['python']}; load average {info['load_average']}")
+    if info["cores"] != 2:
+        print(f"         note: the targets are for 2 cores; this machine has {info['cores']}")
+
+    work = Path(tempfile.mkdtemp(prefix="riskchart-bench-"))
+    CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    run_once([str(VENV_BIN / "python"), "-c", WARM_UP])   # compile once, untimed
+    lint_sizes = (1000,) if args.quick else (1000, 4000)
+    build_sizes = (100,) if args.quick else (100, 400)
+    table = Table()
+    failures: list[Row] = []
+    started = time.perf_counter()
+    try:
+        began = time.perf_counter()
+        synthetic = {n: work / f"syn{n}" for n in sorted(set(lint_sizes + build_sizes))}
+        for n, folder in synthetic.items():
+            generate(folder, n, SEED)
+        print(f"generated {', '.join(f'{n:,}' for n in synthetic)} synthetic charts (seed {SEED}) "
+              f"in {time.perf_counter() - began:.1f} s under {work}\n")
+        print(_header())
+        linted = bench_lint(table, {n: synthetic[n] for n in lint_sizes}, failures)
+        bench_yamllint(table, {n: synthetic[n] for n in lint_sizes}, linted)
+        bench_real_builds(table, work, failures)
+        bench_synthetic_builds(table, {n: synthetic[n] for n in build_sizes}, work, failures)
+    finally:
+        if args.keep:
+            print(f"\nkept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    missed = [r.what for r in table.rows if r.status == "FAIL"]
+    print(f"\n{sum(r.status == 'pass' for r in table.rows)} targets met, {len(missed)} missed"
+          f"{', '.join([''] + missed) if missed else ''}; {len(failures)} commands failed; "
+          f"bench took {time.perf_counter() - started:.0f} s")
+    result = {
+        "when": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "seed": SEED,
+        "machine": info,
+        "bytecode": "warm: children use a private PYTHONPYCACHEPREFIX, filled by an untimed import of every module",
+        "memory_note": "peak_mb is ru_maxrss from os.wait4: the largest single process of the command's tree",
+        "rows": [asdict(r) for r in table.rows],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {args.json}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The command line, through click's CliRunner and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from riskchart import __version__
+from riskchart.cli import main
+
+from conftest import CHART, HEAD, write_files
+
+WARNING_ONLY = HEAD + "status: draft\n"
+ERROR = HEAD + "steps:\n  - name: 受理\n    level: 很高\n"
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(map(str, args)), catch_exceptions=False)
+
+
+@pytest.fixture
+def charts(tmp_path):
+    """A folder of charts; a pyproject.toml above it keeps the real one out of reach."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n", encoding="utf-8")
+
+    def make(**files):
+        folder = tmp_path / "charts"
+        write_files(folder, {name.replace("_", "-") + ".yaml": text for name, text in files.items()})
+        return folder
+
+    return make
+
+
+def test_lint_clean_exits_0(charts):
+    result = run("lint", charts(**{"01_a": CHART}))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == "检查了 1 个文件，没有发现问题。\n"
+
+
+def test_lint_errors_exit_1_with_located_lines(charts):
+    folder = charts(**{"01_a": ERROR})
+    result = run("lint", folder)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{folder / '01-a.yaml'}:6:12: error RC107 ")
+    assert lines[1] == " 6 |     level: 很高"
+    assert lines[2] == "   |            ^"
+    assert result.stderr == "检查了 1 个文件：1 个错误，0 个警告。\n"
+
+
+def test_warnings_alone_exit_0(charts):
+    result = run("lint", charts(**{"01_a": WARNING_ONLY}))
+    assert result.exit_code == 0
+    assert " warning RC301 " in result.stdout
+
+
+def test_strict_makes_warnings_exit_1(charts):
+    folder = charts(**{"01_a": WARNING_ONLY})
+    result = run("lint", "--strict", folder)
+    assert result.exit_code == 1
+    assert " warning RC301 " in result.stdout
+    assert run("lint", "--strict", folder / "01-a.yaml").exit_code == 1
+
+
+def test_strict_with_no_diagnostics_exits_0(tmp_path):
+    folder = write_files(tmp_path / "c", {"01-a.yaml": CHART})
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    assert run("lint", "--strict", folder).exit_code == 0
+
+
+def test_missing_path_exits_2(tmp_path):
+    result = run("lint", tmp_path / "nope")
+    assert result.exit_code == 2
+    assert "nope" in result.stderr
+    assert result.stdout == ""
+
+
+def test_folder_without_charts_exits_2(tmp_path):
+    result = run("lint", tmp_path)
+    assert result.exit_code == 2
+    assert ".yaml" in result.stderr
+
+
+def test_unknown_format_is_a_usage_error(charts):
+    result = CliRunner().invoke(main, ["lint", "--format", "xml", str(charts(**{"01_a": CHART}))])
+    assert result.exit_code == 2
+
+
+def test_format_json(charts):
+    folder = charts(**{"01_a": ERROR, "02_b": HEAD.replace("id: 1", "id: 2").replace("测试", "乙") + "status: draft\n"})
+    result = run("lint", "--format", "json", folder)
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert [(r["path"], r["line"], r["column"], r["code"], r["severity"]) for r in rows] == [
+        (str(folder / "01-a.yaml"), 6, 12, "RC107", "error"),
+        (str(folder / "02-b.yaml"), 4, 9, "RC301", "warning"),
+    ]
+    assert set(rows[0]) == {"path", "line", "column", "code", "severity", "message"}
+    assert result.stderr == ""          # no summary line to break a script
+
+
+def test_format_json_clean_is_an_empty_list(charts):
+    result = run("lint", "--format", "json", charts(**{"01_a": CHART}))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+
+
+def test_format_github(charts):
+    folder = charts(**{"01_a": ERROR})
+    result = run("lint", "--format", "github", folder)
+    assert result.exit_code == 1
+    path = str(folder / "01-a.yaml").replace(":", "%3A").replace(",", "%2C")
+    assert result.stdout.startswith(f"::error file={path},line=6,col=12,title=RC107::")
+    assert result.stdout.count("\n") == 1
+
+
+def test_quiet_drops_the_summary(charts):
+    result = run("lint", "-q", charts(**{"01_a": ERROR}))
+    assert result.exit_code == 1
+    assert result.stderr == ""
+    assert "RC107" in result.stdout
+
+
+def test_default_path_is_charts(charts, monkeypatch):
+    folder = charts(**{"01_a": ERROR})
+    monkeypatch.chdir(folder.parent)
+    result = run("lint")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("charts/01-a.yaml:6:12: error RC107")
+
+
+def test_default_path_missing_exits_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("lint")
+    assert result.exit_code == 2
+    assert "charts" in result.stderr
+
+
+def test_several_paths(charts, tmp_path):
+    folder = charts(**{"01_a": CHART})
+    other = write_files(tmp_path / "more", {"01-a.yaml": CHART})
+    result = run("lint", "--format", "json", folder, other)
+    assert result.exit_code == 1
+    assert {r["code"] for r in json.loads(result.stdout)} == {"RC203", "RC204"}
+
+
+def test_pyproject_disable_applies(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.riskchart]\ndisable = ["RC301"]\n', encoding="utf-8")
+    folder = write_files(tmp_path / "charts", {"01-a.yaml": WARNING_ONLY})
+    result = run("lint", "--strict", folder)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+
+
+def test_schema_prints_the_chart_schema():
+    result = run("schema")
+    assert result.exit_code == 0
+    s = json.loads(result.stdout)
+    assert {"id", "category", "title", "steps"} <= set(s["properties"])
+    assert s["required"] == ["id", "category", "title"]
+    assert "行政裁决" in result.stdout            # not \\u escaped
+
+
+def test_schema_defaults():
+    result = run("schema", "--defaults")
+    assert result.exit_code == 0
+    assert set(json.loads(result.stdout)["properties"]) == {"department", "phones"}
+
+
+def test_version_option():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"riskchart, version {__version__}\n"
+
+
+def test_help_lists_lint_and_schema():
+    result = run("--help")
+    assert result.exit_code == 0
+    assert "lint" in result.stdout and "schema" in result.stdout
+    assert run("lint", "-h").exit_code == 0
+
+
+def test_python_dash_m_version():
+    done = subprocess.run([sys.executable, "-m", "riskchart", "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"riskchart, version {__version__}"
+
+
+def test_python_dash_m_lint_exit_status(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    folder = write_files(tmp_path / "charts", {"01-a.yaml": ERROR})
+    done = subprocess.run([sys.executable, "-m", "riskchart", "lint", "--format", "json", str(folder)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)[0]["code"] == "RC107"

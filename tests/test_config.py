@@ -1,0 +1,107 @@
+"""[tool.riskchart] in the nearest pyproject.toml."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from riskchart.cli import main
+from riskchart.config import Settings, find_settings, read_settings
+from riskchart.errors import EnvironmentProblem
+from riskchart.lint import lint_paths
+
+from conftest import CHART, HEAD, write_files
+
+WARNS_RC304 = HEAD + "steps:\n  - name: 办结\n    measures:\n      - 归档。\n    owner: 办理人\n"
+
+
+def project(tmp_path, toml: str | None, chart: str = WARNS_RC304):
+    if toml is not None:
+        write_files(tmp_path, {"pyproject.toml": toml})
+    write_files(tmp_path / "charts", {"01-a.yaml": chart})
+    return tmp_path / "charts"
+
+
+def test_disable_switches_a_code_off(tmp_path):
+    charts = project(tmp_path, '[tool.riskchart]\ndisable = ["RC304"]\n')
+    settings = find_settings(charts)
+    assert settings.disabled == {"RC304"}
+    assert settings.source == tmp_path / "pyproject.toml"
+    assert not settings.enabled("RC304") and settings.enabled("RC303")
+    assert lint_paths([charts]).diagnostics == ()
+
+
+def test_without_disable_the_code_is_reported(tmp_path):
+    charts = project(tmp_path, "[tool.riskchart]\n")
+    assert [d.code for d in lint_paths([charts]).diagnostics] == ["RC304"]
+
+
+def test_pyproject_without_the_table(tmp_path):
+    charts = project(tmp_path, '[project]\nname = "x"\n')
+    assert find_settings(charts) == Settings(frozenset(), tmp_path / "pyproject.toml")
+
+
+def test_nearest_pyproject_wins(tmp_path):
+    write_files(tmp_path, {"pyproject.toml": '[tool.riskchart]\ndisable = ["RC304"]\n'})
+    charts = project(tmp_path / "inner", '[tool.riskchart]\ndisable = ["RC301"]\n')
+    assert find_settings(charts).disabled == {"RC301"}
+    assert find_settings(charts / "01-a.yaml").disabled == {"RC301"}
+
+
+def test_settings_found_from_a_file_path(tmp_path):
+    charts = project(tmp_path, '[tool.riskchart]\ndisable = ["RC304"]\n')
+    assert lint_paths([charts / "01-a.yaml"]).diagnostics == ()
+
+
+def test_disabling_an_error_code_lets_the_chart_through(tmp_path):
+    charts = project(tmp_path, '[tool.riskchart]\ndisable = ["RC201"]\n', CHART.replace("id: 1", "id: 2"))
+    result = lint_paths([charts])
+    assert result.diagnostics == ()
+    assert [c.id for c in result.charts] == [2]
+
+
+def test_unknown_code_is_a_clear_error(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.riskchart]\ndisable = ["RC304", "RC999"]\n', encoding="utf-8")
+    with pytest.raises(EnvironmentProblem) as raised:
+        read_settings(path)
+    assert raised.value.exit_code == 2
+    assert "RC999" in raised.value.message and str(path) in raised.value.message
+    assert "RC304" not in raised.value.message.split("未知代码")[-1]
+
+
+def test_invalid_toml_is_a_clear_error(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.riskchart\n", encoding="utf-8")
+    with pytest.raises(EnvironmentProblem) as raised:
+        read_settings(path)
+    assert str(path) in raised.value.message
+
+
+def test_disable_as_a_string_is_refused(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.riskchart]\ndisable = "RC304"\n', encoding="utf-8")
+    with pytest.raises(EnvironmentProblem):
+        read_settings(path)
+
+
+@pytest.mark.parametrize("toml", [
+    '[tool.riskchart]\ndisable = ["RC304", 3]\n',
+    '[tool.riskchart]\ndisable = "RC304"\n',
+    pytest.param('[tool.riskchart]\ndisable = [["RC304"]]\n', id="list-in-list"),
+    pytest.param('[tool.riskchart]\ndisable = [{code = "RC304"}]\n', id="table-in-list"),
+    pytest.param("[tool]\nriskchart = 1\n", id="riskchart-not-a-table"),
+])
+def test_malformed_settings_are_a_clear_error(tmp_path, toml):
+    charts = project(tmp_path, toml)
+    result = CliRunner().invoke(main, ["lint", str(charts)])
+    assert result.exit_code == 2, result.exception
+    assert "[tool.riskchart]" in result.stderr
+
+
+def test_unknown_code_exits_2_in_the_cli(tmp_path):
+    charts = project(tmp_path, '[tool.riskchart]\ndisable = ["RC999"]\n')
+    result = CliRunner().invoke(main, ["lint", str(charts)])
+    assert result.exit_code == 2
+    assert "RC999" in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,159 @@
+"""Stage 3 — model: frozen dataclasses built from validated values."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from riskchart.model import (Chart, Defaults, Phones, Step, build_chart, build_defaults,
+                             sort_key)
+from riskchart.validate import INVALID
+
+from conftest import STEPS, lint_files
+
+
+def chart(tmp_path, text, defaults=None, name="01-a.yaml") -> Chart:
+    files = {name: text}
+    if defaults is not None:
+        files["_defaults.yaml"] = defaults
+    result = lint_files(tmp_path, files)
+    assert [d for d in result.diagnostics if d.is_error] == []
+    (only,) = result.charts
+    return only
+
+
+def make(category="行政裁决", id=1, **more) -> Chart:
+    return Chart(path=Path(f"{id:02d}-a.yaml"), id=id, category=category, title="测试", steps=(),
+                 department="", phones=Phones(), **more)
+
+
+@pytest.mark.parametrize("category, id, heading", [
+    ("行政裁决", 1, "权力运行廉政风险防控图<行政裁决类1>"),
+    ("行政给付", 4, "权力运行廉政风险防控图<行政给付类4>"),
+    ("行政检查", 6, "权力运行廉政风险防控图<行政检查类6>"),
+    ("行政强制", 9, "权力运行廉政风险防控图<行政强制类9>"),
+    ("行政确认", 11, "权力运行廉政风险防控图<行政确认类11>"),
+    ("其他权力", 15, "权力运行廉政风险防控图<其他权力15>"),
+])
+def test_heading(category, id, heading):
+    assert make(category, id).heading == heading
+
+
+def test_built_chart(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 调解仲裁\n" + STEPS, name="01-调解仲裁.yaml")
+    assert c.id == 1 and c.category == "行政裁决" and c.title == "调解仲裁"
+    assert c.stem == "01-调解仲裁"
+    assert c.heading == "权力运行廉政风险防控图<行政裁决类1>"
+    assert c.steps == (
+        Step("申请"),
+        Step("受理", "中", ("故意刁难申请人。",), ("建立受理单制度。",), "受理人"),
+        Step("办结"),
+    )
+    assert isinstance(c.steps[1].risks, tuple)
+    assert c.draft is False
+    assert c.risk_count() == 1 and c.risk_count("中") == 1 and c.risk_count("高") == 0
+
+
+DEFAULTS = 'department: 组织和人力资源部\nphones:\n  service: "8583591"\n  supervision: "2032510"\n'
+
+
+def test_defaults_fill_in(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS, DEFAULTS)
+    assert c.department == "组织和人力资源部"
+    assert c.phones == Phones("8583591", "2032510")
+
+
+def test_chart_overrides_defaults(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 测试\ndepartment: 社会保险中心\n"
+              'phones:\n  service: "1111111"\n  supervision: 2222222\n' + STEPS, DEFAULTS)
+    assert c.department == "社会保险中心"
+    assert c.phones == Phones("1111111", "2222222")
+
+
+def test_chart_overrides_one_phone_and_keeps_the_other(tmp_path):
+    c = chart(tmp_path, 'id: 1\ncategory: 行政裁决\ntitle: 测试\nphones:\n  service: "1111111"\n' + STEPS, DEFAULTS)
+    assert c.phones == Phones("1111111", "2032510")
+    assert c.department == "组织和人力资源部"
+
+
+def test_no_defaults_file(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS)
+    assert c.department == "" and c.phones == Phones()
+
+
+def test_broken_defaults_are_not_used(tmp_path):
+    result = lint_files(tmp_path, {"_defaults.yaml": "department: [组织部]\n",
+                                   "01-a.yaml": "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS})
+    assert [(Path(d.path).name, d.code) for d in result.diagnostics] == [("_defaults.yaml", "RC104")]
+    assert result.charts[0].department == ""
+
+
+def test_defaults_apply_per_folder(tmp_path):
+    text = "id: {0}\ncategory: 行政裁决\ntitle: 测试{0}\n" + STEPS
+    lint_files(tmp_path / "a", {"_defaults.yaml": "department: 甲部门\n", "01-a.yaml": text.format(1)})
+    lint_files(tmp_path / "b", {"_defaults.yaml": "department: 乙部门\n", "02-b.yaml": text.format(2)})
+    from riskchart.config import Settings
+    from riskchart.lint import lint_paths
+    result = lint_paths([tmp_path / "a", tmp_path / "b"], Settings())
+    assert [(c.id, c.department) for c in result.charts] == [(1, "甲部门"), (2, "乙部门")]
+
+
+def test_draft(tmp_path):
+    c = chart(tmp_path, "id: 4\ncategory: 行政给付\ntitle: 失业保险待遇给付\nstatus: draft\n", name="04-a.yaml")
+    assert c.draft is True and c.steps == ()
+    assert c.heading == "权力运行廉政风险防控图<行政给付类4>"
+
+
+@pytest.mark.parametrize("value, attribute", [
+    (make(), "title"), (make(), "steps"), (Step("受理"), "risks"), (Phones(), "service"), (Defaults(), "department"),
+])
+def test_dataclasses_are_frozen(value, attribute):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(value, attribute, "x")
+
+
+def test_built_chart_is_deeply_immutable(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.steps[1].owner = "别人"
+    with pytest.raises(TypeError):
+        c.positions[("title",)] = (9, 9)
+    with pytest.raises(AttributeError):
+        c.steps[1].risks.append("x")
+    assert isinstance(c.positions, MappingProxyType)
+
+
+def test_where_falls_back_to_the_nearest_enclosing_position(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS)
+    assert c.where("steps", 1, "risks", 0) == (9, 9)
+    assert c.where("steps", 1, "risks", 7) == (9, 7)      # no such item: the list
+    assert c.where("steps", 0, "owner") == (5, 5)         # no owner: the step
+    assert c.where("status") == (1, 1)                     # nothing: the file
+    assert make().where("title") == (1, 1)
+
+
+def test_positions_do_not_affect_equality(tmp_path):
+    a = make(positions=MappingProxyType({("title",): (3, 8)}))
+    assert a == make()
+
+
+def test_build_defaults():
+    assert build_defaults(None) == Defaults()
+    assert build_defaults({"department": "部", "phones": {"service": "1"}}) == Defaults("部", Phones("1", ""))
+
+
+def test_build_chart_directly():
+    values = {"id": 3, "category": "行政检查", "title": "检查", "steps": [{"name": "受理"}], "status": "draft"}
+    c = build_chart(Path("03-a.yaml"), values, {("id",): (1, 5)}, Defaults("部", Phones("1", "2")))
+    assert c.steps == (Step("受理"),) and c.draft and c.department == "部" and c.phones == Phones("1", "2")
+    assert c.where("id") == (1, 5)
+
+
+
+
+def test_sort_key_orders_by_id_then_path():
+    charts = [make(id=10), make(id=2), make(id=1)]
+    assert [c.id for c in sorted(charts, key=sort_key)] == [1, 2, 10]
