@@ -28,11 +28,11 @@ def fresh_toolchain():
 
 
 def fake_dot(tmp_path, monkeypatch, body: str) -> None:
-    """Put a `dot` on PATH that passes the environment probe and then does `body`."""
+    """Put a `dot` on PATH that does `body` (which may call the real one as $REAL)."""
     folder = tmp_path / "bin"
     folder.mkdir()
     script = folder / "dot"
-    script.write_text(f'#!/bin/sh\ncase "$1" in -v) exec {REAL_DOT} "$@";; esac\n{body}\n')
+    script.write_text(f"#!/bin/sh\nREAL={REAL_DOT}\n{body}\n")
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
 
@@ -47,20 +47,18 @@ def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
 
 @needs_dot
 def test_graphviz_without_text_layout_plugin_is_refused(monkeypatch, tmp_path):
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    (folder / "dot").write_text("#!/bin/sh\necho 'dot - graphviz version 2.43.0' >&2\n")
-    (folder / "dot").chmod(0o755)
-    monkeypatch.setenv("PATH", str(folder))
+    # the real dot draws, but its log no longer shows the pango text-layout plugin
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" 2>&1 >/dev/null | grep -v textlayout >&2')
     with pytest.raises(MissingGraphviz, match="pango"):
-        render.toolchain()
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
 
 
 @needs_dot
 def test_missing_font_is_refused_with_the_install_command():
+    font = "No Such Font 12345"
     with pytest.raises(MissingFont) as raised:
-        render.toolchain("No Such Font 12345")
-    assert "No Such Font 12345" in raised.value.message
+        render.render(chart_dot(CHART, font), ("svg",), render.toolchain(font))
+    assert font in raised.value.message
     assert "fonts-noto-cjk" in raised.value.message
 
 
@@ -71,17 +69,28 @@ def test_missing_font_is_refused_with_the_install_command():
 ])
 def test_dot_failures_become_render_failures(tmp_path, monkeypatch, body, reason):
     fake_dot(tmp_path, monkeypatch, body)
-    tools = render.toolchain()
     with pytest.raises(render.RenderFailure, match=reason):
-        render.render(chart_dot(CHART), ("svg",), tools)
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
 
 
 @needs_dot
 def test_hanging_dot_times_out(tmp_path, monkeypatch):
     fake_dot(tmp_path, monkeypatch, "sleep 30 & wait")
-    tools = render.toolchain()
     with pytest.raises(render.RenderFailure, match="超时：1 秒"):
-        render.render(chart_dot(CHART), ("svg",), tools, timeout=1)
+        render.render(chart_dot(CHART), ("svg",), render.toolchain(), timeout=1)
+
+
+@needs_dot
+def test_a_batch_pins_a_failure_to_its_chart(tmp_path, monkeypatch):
+    # dot fails whenever the chart titled 坏图 is among its inputs
+    fake_dot(tmp_path, monkeypatch, 'for a in "$@"; do case $a in *.dot) if grep -q 坏图 "$a"; then '
+                                    'echo "Error: bad chart" >&2; exit 1; fi;; esac; done; exec $REAL "$@"')
+    from dataclasses import replace
+
+    charts = [CHART, replace(CHART, title="坏图"), replace(CHART, title="好图")]
+    results = render.render_many([chart_dot(c) for c in charts], ("svg",), render.toolchain())
+    assert isinstance(results[1], render.RenderFailure) and "bad chart" in str(results[1])
+    assert "调解仲裁劳动人事争议" in results[0]["svg"].decode() and "好图" in results[2]["svg"].decode()
 
 
 @needs_dot

@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from concurrent.futures import ThreadPoolExecutor
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import layout, render, style
+from . import files, layout, render, style
 from .model import Chart
 from .wrap import wrap
 
@@ -30,7 +30,7 @@ class Entry:
 
 
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
-                department: str, built_on: date) -> bytes:
+                department: str, built_on: date, cache: Path) -> bytes:
     import pikepdf
 
     charts = sorted(charts, key=lambda c: c.id)
@@ -48,9 +48,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
             font=tools.font, s=style))
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
-        with ThreadPoolExecutor() as pool:  # cover and contents pages lay out side by side
-            drawn = list(pool.map(lambda dot_text: render.render(dot_text, ("pdf",), tools)["pdf"], pages))
-        for pdf in drawn:
+        for pdf in front_matter(pages, tools, cache):
             booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
         with booklet.open_outline() as outline:
             categories: dict[str, pikepdf.OutlineItem] = {}
@@ -68,3 +66,25 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         buffer = io.BytesIO()
         booklet.save(buffer)
     return buffer.getvalue()
+
+
+def front_matter(pages: list[str], tools: render.Toolchain, cache: Path) -> list[bytes]:
+    """Cover and contents pages as PDF, drawn in one dot run.
+
+    They change only when the list of charts or the date does, so each page
+    is kept in `cache` under the hash of its DOT text; a rebuild after one
+    chart's wording changed then only joins pages.  Pages no longer used
+    are removed from the cache.
+    """
+    names = [hashlib.sha256(f"{tools.font}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf" for dot_text in pages]
+    missing = [i for i, name in enumerate(names) if not (cache / name).is_file()]
+    if missing:
+        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools)
+        for i, result in zip(missing, drawn):
+            if isinstance(result, render.RenderFailure):
+                raise result
+            files.write_atomic(cache / names[i], result["pdf"])
+    for old in cache.glob("*.pdf"):
+        if old.name not in names:
+            old.unlink()
+    return [(cache / name).read_bytes() for name in names]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from .lint import DEFAULTS_FILE, discover, lint_paths
 from .model import Chart
 
 MANIFEST = ".riskchart-manifest.json"
+MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = ("svg", "pdf")
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("layout.py", "render.py", "style.py", "wrap.py", "model.py")
@@ -55,6 +57,7 @@ class BuildReport:
     diagnostics: tuple[Diagnostic, ...] = ()
     sources: dict = field(default_factory=dict, repr=False)
     published: tuple[str, ...] = ()
+    publish_failures: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     seconds: float = 0.0
 
@@ -63,7 +66,7 @@ class BuildReport:
 
     @property
     def ok(self) -> bool:
-        return self.count("failed") == 0
+        return self.count("failed") == 0 and not self.publish_failures
 
 
 def build(paths: list[Path], options: BuildOptions,
@@ -120,7 +123,7 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
     finally:
         if to_render or removed:
             _write_manifest(options.out, manifest)
-    published: tuple[str, ...] = ()
+    published = None
     if options.publish:
         from . import publish
 
@@ -131,46 +134,60 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
         outcomes=tuple(outcomes[p] for p in chart_files),
         diagnostics=linted.diagnostics,
         sources=linted.sources,
-        published=published,
+        published=published.written if published else (),
+        publish_failures=published.failures if published else (),
         removed=tuple(removed),
         seconds=time.perf_counter() - started,
     )
 
 
 def _render_all(charts: list[Chart], fingerprints, tools, options: BuildOptions, manifest: dict):
-    """Render in parallel, yielding (chart, outcome) in order.
+    """Render in parallel batches, yielding (chart, outcome) in order.
 
-    On Ctrl-C, charts not yet started are cancelled and those under way
-    finish (each within its timeout), so every file in out/ is complete.
+    On Ctrl-C, batches not yet started are cancelled and the dot runs under
+    way are killed; a chart's files are written only after its run finished,
+    so every file in out/ is complete.
     """
+    size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
+    batches = [charts[start:start + size] for start in range(0, len(charts), size)]
+    runs = render.DotRuns()
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-    futures = [pool.submit(_render_chart, c, fingerprints[c.path], tools, options, manifest) for c in charts]
+    futures = [pool.submit(_render_batch, batch, fingerprints, tools, options, manifest, runs) for batch in batches]
     try:
-        for chart, future in zip(charts, futures):
-            yield chart, future.result()
+        for batch, future in zip(batches, futures):
+            yield from zip(batch, future.result())
+    except BaseException:  # Ctrl-C: stop the dot runs under way; their charts are not written
+        runs.stop()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _render_chart(chart: Chart, fingerprint: str, tools, options: BuildOptions, manifest: dict) -> ChartOutcome:
+def _render_batch(charts: list[Chart], fingerprints, tools, options: BuildOptions, manifest: dict, runs):
     began = time.perf_counter()
-    try:
-        outputs = render.render(layout.chart_dot(chart, options.font), options.formats, tools, options.timeout)
-    except render.RenderFailure as failure:
-        return ChartOutcome(chart.stem, "failed", str(failure), time.perf_counter() - began)
+    results = render.render_many([layout.chart_dot(c, options.font) for c in charts], options.formats,
+                                 tools, options.timeout, runs)
+    seconds = (time.perf_counter() - began) / len(charts)
+    return [_write_outputs(chart, result, fingerprints[chart.path], options, manifest, seconds)
+            for chart, result in zip(charts, results)]
+
+
+def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions, manifest: dict,
+                   seconds: float) -> ChartOutcome:
+    if isinstance(result, render.RenderFailure):
+        return ChartOutcome(chart.stem, "failed", str(result), seconds)
     names = []
     try:
-        for fmt, data in outputs.items():
+        for fmt, data in result.items():
             target = options.out / f"{chart.stem}.{fmt}"
             files.write_atomic(target, data)
             names.append(target.name)
     except OSError as error:
-        return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}",
-                            time.perf_counter() - began)
+        return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
     # dict assignment is atomic under the GIL; each worker owns its key.
     manifest["charts"][chart.stem] = {"source": str(chart.path), "fingerprint": fingerprint,
                                       "outputs": sorted(names)}
-    return ChartOutcome(chart.stem, "built", "", time.perf_counter() - began)
+    return ChartOutcome(chart.stem, "built", "", seconds)
 
 
 def _fingerprint(path: Path, options: BuildOptions) -> str:

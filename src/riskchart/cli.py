@@ -112,6 +112,8 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
     for name in report.published:
         if not quiet:
             click.echo(f"  发布  {name}", err=True)
+    for problem in report.publish_failures:
+        click.echo(f"  失败  {problem}", err=True)
     for name in report.removed:
         if not quiet:
             click.echo(f"  删除  {name}（对应的图已不存在）", err=True)

@@ -22,6 +22,7 @@ from .schema import LEVELS
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
 BOOKLET = "booklet.pdf"
+CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 
@@ -52,30 +53,44 @@ def is_fresh(manifest: dict, fingerprints: dict[Path, str], options) -> bool:
     return entry.get("fingerprint") == wanted and all((options.out / n).is_file() for n in entry.get("outputs", ()))
 
 
+@dataclass(frozen=True)
+class Published:
+    written: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict, options,
-                tools: render.Toolchain) -> tuple[str, ...]:
-    """Write index, register and booklet unless the set is unchanged."""
+                tools: render.Toolchain) -> Published:
+    """Write index, register and booklet unless the set is unchanged.
+
+    A booklet that cannot be made is reported and its old file kept; the set
+    is then not recorded as done, so the next build tries again.
+    """
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats)
     entry = manifest.get("set") or {}
     if not options.force and entry.get("fingerprint") == fingerprint and \
             all((options.out / n).is_file() for n in entry.get("outputs", ())):
-        return ()
+        return Published()
     out: Path = options.out
     today = date.today()
-    written = []
+    written, failures = [], []
     files.write_atomic(out / REGISTER, tables.register_csv(charts))
     written.append(REGISTER)
     pdfs = {c.stem: out / f"{c.stem}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import booklet_pdf
 
-        files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today))
-        written.append(BOOKLET)
+        try:
+            files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today, out / CACHE))
+            written.append(BOOKLET)
+        except render.RenderFailure as failure:
+            failures.append(f"{BOOKLET}：封面或目录无法生成：{failure}")
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today,
-                                               booklet=BOOKLET in written, register=True).encode("utf-8"))
+                                               booklet=(out / BOOKLET).is_file(), register=True).encode("utf-8"))
     written.append(INDEX)
-    manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
-    return tuple(written)
+    if not failures:
+        manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
+    return Published(tuple(written), tuple(failures))
 
 
 def _department(charts: list[Chart]) -> str:
