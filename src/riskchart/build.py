@@ -89,6 +89,10 @@ def build(paths: list[Path], options: BuildOptions,
             outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
             return BuildReport(outcomes, seconds=time.perf_counter() - started)
         files.remove_stale_temporaries(options.out)
+        from . import publish
+
+        layout.cache_compiled_templates(layout.environment(), publish.html_environment(),
+                                        folder=options.out / publish.CACHE / "templates")
         return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
 
 
@@ -185,7 +189,7 @@ def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions
     except OSError as error:
         return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
     # dict assignment is atomic under the GIL; each worker owns its key.
-    manifest["charts"][chart.stem] = {"source": str(chart.path), "fingerprint": fingerprint,
+    manifest["charts"][chart.stem] = {"source": str(chart.path.resolve()), "fingerprint": fingerprint,
                                       "outputs": sorted(names)}
     return ChartOutcome(chart.stem, "built", "", seconds)
 
@@ -218,7 +222,7 @@ def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
 
 def _is_fresh(manifest: dict, path: Path, fingerprint: str, out: Path) -> bool:
     entry = manifest["charts"].get(path.stem)
-    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path) \
+    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path.resolve()) \
         and all((out / name).is_file() for name in entry["outputs"])
 
 

@@ -78,6 +78,19 @@ def environment(folder: Path | None = None):
     return env
 
 
+def cache_compiled_templates(*environments, folder: Path) -> None:
+    """Keep compiled templates in `folder`: compiling them anew costs a
+    tenth of a second, a fifth of a rebuild after a one-line change."""
+    import jinja2
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return  # a cache is an optimisation; without it templates just compile
+    for env in environments:
+        env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(folder))
+
+
 def _items(texts: tuple[str, ...]) -> tuple[Item, ...]:
     return tuple(Item(n, tuple(wrap(t.strip(), style.SIDE_COLUMNS))) for n, t in enumerate(texts, 1))
 

@@ -98,7 +98,7 @@ def _department(charts: list[Chart]) -> str:
 
 
 @lru_cache(maxsize=None)
-def _html_environment():
+def html_environment():
     import jinja2
 
     return jinja2.Environment(
@@ -129,7 +129,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
             groups.append((category, [_card(c, formats) for c in members]))
     bar_scale = max([c.risk_total for c in stats.by_category.values()] + [1])
     phones = next((c.phones for c in charts if c.phones.service or c.phones.supervision), Phones())
-    return _html_environment().get_template("index.html.j2").render(
+    return html_environment().get_template("index.html.j2").render(
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=BOOKLET if booklet else None, register=REGISTER if register else None, phones=phones)
