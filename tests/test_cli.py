@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -175,7 +176,7 @@ def test_schema_defaults():
 def test_version_option():
     result = run("--version")
     assert result.exit_code == 0
-    assert result.stdout == f"riskchart, version {__version__}\n"
+    assert re.fullmatch(rf"riskchart {re.escape(__version__)}（(Graphviz [0-9.]+|未找到 Graphviz（dot）)）\n", result.stdout)
 
 
 def test_help_lists_lint_and_schema():
@@ -189,7 +190,7 @@ def test_python_dash_m_version():
     done = subprocess.run([sys.executable, "-m", "riskchart", "--version"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"riskchart, version {__version__}"
+    assert done.stdout.startswith(f"riskchart {__version__}（")
 
 
 def test_python_dash_m_lint_exit_status(tmp_path):
@@ -199,3 +200,10 @@ def test_python_dash_m_lint_exit_status(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)[0]["code"] == "RC107"
+
+
+def test_version_names_graphviz_even_when_it_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"riskchart {__version__}（未找到 Graphviz（dot））\n"

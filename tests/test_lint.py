@@ -193,3 +193,28 @@ def test_lint_never_raises_on_any_text(text):
         assert d.line >= 1 and d.column >= 1
     if any(d.is_error for d in result.diagnostics):
         assert result.charts == ()
+
+
+def test_many_files_are_checked_in_worker_processes_with_the_same_result(tmp_path):
+    from riskchart import lint as lint_module
+
+    base = (Path(__file__).parents[1] / "charts" / "15-劳动用工备案.yaml").read_text(encoding="utf-8")
+    count = lint_module.PARALLEL_FROM + 20
+    for n in range(1, count + 1):
+        text = base.replace("id: 15", f"id: {n}").replace("title: 劳动用工备案", f"title: 劳动用工备案{n}")
+        if n == 7:
+            text = text.replace("level: 中", "level: 很高", 1)  # a structural error in a worker's file
+        if n == count - 3:
+            text = text.replace("严格履行服务承诺制度，", "严格限行服务承诺制度，")  # a corpus warning
+        (tmp_path / f"{n:04d}-图.yaml").write_text(text, encoding="utf-8")
+    serial = lint_paths([tmp_path], jobs=1)
+    parallel = lint_paths([tmp_path], jobs=2)
+    assert parallel.diagnostics == serial.diagnostics
+    assert {d.code for d in serial.diagnostics} == {"RC107", "RC401"}
+    assert [c.title for c in parallel.charts] == [c.title for c in serial.charts]
+    assert parallel.charts == serial.charts  # positions are not compared
+    late = parallel.charts[-1]
+    assert isinstance(late.positions, lint_module.PositionsOnDemand)  # it did come from a worker
+    assert late.where("steps", 1, "risks", 0) == serial.charts[-1].where("steps", 1, "risks", 0) != (1, 1)
+    warned = next(d for d in parallel.diagnostics if d.code == "RC401")
+    assert parallel.sources[warned.path].split("\n")[warned.line - 1].strip().startswith("- 严格限行")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -57,7 +58,9 @@ def test_text_fields_refuse_empty_and_blank():
     for name in ("title", "department"):
         assert p[name]["type"] == "string"
         assert p[name]["minLength"] == 1
-        assert p[name]["pattern"] == r"\S"
+        pattern = re.compile(p[name]["pattern"])  # simple enough to mean the same in ECMA and Python
+        assert pattern.search("劳动用工备案") and pattern.search(" 前后有空格 ")
+        assert not any(pattern.search(bad) for bad in ("", "   ", "第一行\n第二行", "a\tb"))
         assert p[name]["maxLength"] == CHART.fields[name].kind.max_length
 
 
@@ -130,3 +133,10 @@ def test_defaults_suggestion_is_a_key_of_defaults(tmp_path):
     assert (d.line, d.column, d.code) == (2, 1, "RC102")
     suggested = d.message.split("是否为 ")[1].rstrip("？")
     assert suggested in DEFAULTS.fields
+
+
+def test_phone_numbers_may_be_digits_but_not_empty():
+    phones = json_schema(CHART)["properties"]["phones"]["properties"]
+    for name in ("service", "supervision"):
+        assert phones[name]["type"] == ["string", "integer"]
+        assert phones[name]["minLength"] == 1 and phones[name]["minimum"] == 0

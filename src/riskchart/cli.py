@@ -24,8 +24,22 @@ def _chart_paths(paths: tuple[Path, ...]) -> list[Path]:
     return list(paths) or [DEFAULT_CHARTS]
 
 
+def _show_version(ctx, param, value) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    import graphviz
+
+    try:
+        found = "Graphviz " + ".".join(map(str, graphviz.version()))
+    except (graphviz.ExecutableNotFound, RuntimeError, OSError):
+        found = "未找到 Graphviz（dot）"
+    click.echo(f"riskchart {__version__}（{found}）")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="riskchart")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="显示 riskchart 和 Graphviz 的版本。")
 def main() -> None:
     """riskchart：权力运行廉政风险防控图编译器（YAML → 校验 → SVG/PDF）。"""
 
@@ -58,6 +72,12 @@ def schema(defaults):
     click.echo(json.dumps(json_schema(DEFAULTS if defaults else CHART), ensure_ascii=False, indent=2))
 
 
+def _font_name(value: str | None) -> str | None:
+    if value is not None and (not value.strip() or any(c in value for c in '"\\<>&\n')):
+        raise click.BadParameter(f"字体名称不能为空，也不能含引号、反斜杠或尖括号：{value!r}")
+    return value
+
+
 def _formats(ctx, param, value: str) -> tuple[str, ...]:
     from .render import FORMATS
 
@@ -76,7 +96,8 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
               help="输出格式，逗号分隔：svg,pdf,png,dot。")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="并行数（默认为 CPU 核数）。")
 @click.option("--force", is_flag=True, help="忽略增量记录，全部重新生成。")
-@click.option("--font", default=None, help="中文字体（默认 Noto Sans CJK SC）。")
+@click.option("--font", default=None, callback=lambda ctx, param, value: _font_name(value),
+              help="中文字体（默认 Noto Sans CJK SC）。")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=None,
               help="单张图 Graphviz 的时限，秒（默认 60）。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")

@@ -114,14 +114,14 @@ def near_duplicate_phrase(charts: list[Chart]):
     passes: `- 未按承诺时限办理事项。` where the corpus uses it elsewhere too
     fails:  `- 朱按承诺时限办理事项。` beside 12 uses of 「未按承诺时限办理事项」
     """
-    located = [(chart, path, text) for chart in charts for path, text in _items(chart)]
-    corpus_text = "\n".join(text for _, _, text in located)
+    corpus_text = "\n".join(item for chart in charts for step in chart.steps for items in (step.risks, step.measures)
+                            for item in items)
     # One split of the whole corpus; the newline keeps items apart.
     counts = Counter(c for c in map(str.strip, _CORPUS_BREAK.split(corpus_text)) if len(c) >= MIN_CLAUSE)
     slips = near_phrases(counts, corpus_text)
     if not slips:
         return
-    for chart, path, text in located:
+    for chart, path, text in ((c, p, t) for c in charts for p, t in _items(c)):
         for part in clauses(text):
             if part in slips:
                 meant, distance = slips[part]
@@ -148,14 +148,13 @@ def odd_character(charts: list[Chart]):
     passes: `- 审核申报等级的上一级证书原件。`
     fails:  `- 鶐申报等级的上一级证书原件。` (鶐 is not a common character)
     """
-    texts = [(chart, path, text) for chart in charts for path, text in chart_texts(chart)]
-    corpus_text = "\n".join(text for _, _, text in texts)
+    corpus_text = "\n".join(text for chart in charts for _, text in chart_texts(chart))
     suspects = {c for c in set(corpus_text) if _CJK.match(c) and not is_common_character(c)}
     counts = {c: corpus_text.count(c) for c in suspects}
     odd = {c for c, n in counts.items() if n <= 2}
     if not odd:
         return
-    for chart, path, text in texts:
+    for chart, path, text in ((c, p, t) for c in charts for p, t in chart_texts(c)):
         for char in sorted(odd.intersection(text), key=text.index):
             yield diagnostic_at(chart, path, "RC402",
                       f"罕见字「{char}」（不在常用字 GB2312 中，全部图中仅出现 {counts[char]} 次）："

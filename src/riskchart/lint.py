@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
+import multiprocessing
+import os
 import re
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
 from . import config, corpus_rules, rules  # noqa: F401 - corpus_rules registers its rules
 from .diagnostics import Diagnostic
 from .errors import NoCharts
-from .load import load_file
+from .load import load_file, source_text
 from .model import Chart, Defaults, build_chart, build_defaults, sort_key
 from .schema import CHART, DEFAULTS
 from .validate import validate
 
 DEFAULTS_FILE = "_defaults.yaml"
 CHART_SUFFIXES = (".yaml", ".yml")
+PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
 _IGNORE = re.compile(r"riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]{3})*)")
 
 
@@ -31,7 +38,7 @@ _IGNORE = re.compile(r"riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]
 class LintResult:
     charts: tuple[Chart, ...]
     diagnostics: tuple[Diagnostic, ...]
-    sources: dict[str, str] = field(repr=False)
+    sources: Mapping[str, str] = field(repr=False)
     files: tuple[Path, ...] = ()
 
     @property
@@ -67,67 +74,140 @@ def _collector_paused():
             gc.enable()
 
 
-def lint_paths(paths: Iterable[Path], settings: config.Settings | None = None) -> LintResult:
+def lint_paths(paths: Iterable[Path], settings: config.Settings | None = None,
+               jobs: int | None = None) -> LintResult:
     with _collector_paused():
-        return _lint_paths(list(paths), settings)
+        return _lint_paths(list(paths), settings, jobs or os.cpu_count() or 1)
 
 
-def _lint_paths(paths: list[Path], settings: config.Settings | None) -> LintResult:
+@dataclass(frozen=True)
+class FileResult:
+    """One chart file, checked on its own."""
+    path: Path
+    text: str | None
+    chart: Chart | None
+    diagnostics: tuple[Diagnostic, ...]
+    exemptions: dict[int, set[str]]
+
+
+def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) -> LintResult:
     files = discover(paths)
     if not files:
         raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
     if settings is None:
         settings = config.find_settings(paths[0])
-    diagnostics: list[Diagnostic] = []
-    sources: dict[str, str] = {}
-    defaults_by_folder: dict[Path, Defaults] = {}
-    charts: list[Chart] = []
-    for path in files:
-        folder = path.parent
-        if folder not in defaults_by_folder:
-            defaults_by_folder[folder] = _load_defaults(folder / DEFAULTS_FILE, diagnostics, sources)
-        chart = _load_chart(path, defaults_by_folder[folder], diagnostics, sources)
-        if chart is not None:
-            charts.append(chart)
-    diagnostics.extend(rules.run_rules(charts, settings.enabled))
-    exemptions = {path: _exemptions(text) for path, text in sources.items() if "riskchart:" in text}
+    defaults_files = {path.parent: path.parent / DEFAULTS_FILE for path in files}
+    defaults = {folder: _check_defaults(path) for folder, path in defaults_files.items() if path.is_file()}
+    results = [r for r, _ in defaults.values()]
+    results += _check_files(files, {folder: d for folder, (_, d) in defaults.items()}, jobs)
+    charts = [r.chart for r in results if r.chart is not None]
+    diagnostics = [d for r in results for d in r.diagnostics] + rules.run_rules(charts, settings.enabled)
+    exemptions = {str(r.path): r.exemptions for r in results if r.exemptions}
     kept = [d for d in diagnostics
             if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
     broken = {d.path for d in kept if d.is_error}
     return LintResult(
         charts=tuple(sorted((c for c in charts if str(c.path) not in broken), key=sort_key)),
         diagnostics=tuple(sorted(set(kept))),
-        sources=sources,
+        sources=SourceTexts({str(r.path): r.text for r in results if r.text is not None},
+                            [str(r.path) for r in results]),
         files=tuple(files),
     )
 
 
-def _load_chart(path: Path, defaults: Defaults, diagnostics: list, sources: dict) -> Chart | None:
+def check_file(path: Path, defaults: Defaults) -> FileResult:
     loaded = load_file(path)
-    if loaded.text is not None:
-        sources[str(path)] = loaded.text
-    diagnostics.extend(loaded.diagnostics)
+    exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
     if loaded.root is None or loaded.diagnostics:
-        return None
+        return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
     checked = validate(path, loaded.root, CHART)
-    diagnostics.extend(checked.diagnostics)
-    if checked.diagnostics:  # every invalid value was reported
-        return None
-    return build_chart(path, checked.value, checked.positions, defaults)
+    # every invalid value was reported, so a chart without diagnostics is whole
+    chart = None if checked.diagnostics else build_chart(path, checked.value, checked.positions, defaults)
+    return FileResult(path, loaded.text, chart, checked.diagnostics, exemptions)
 
 
-def _load_defaults(path: Path, diagnostics: list, sources: dict) -> Defaults:
-    if not path.is_file():
-        return Defaults()
+def _check_defaults(path: Path) -> tuple[FileResult, Defaults]:
     loaded = load_file(path)
-    if loaded.text is not None:
-        sources[str(path)] = loaded.text
-    diagnostics.extend(loaded.diagnostics)
     if loaded.root is None or loaded.diagnostics:
-        return Defaults()
+        return FileResult(path, loaded.text, None, loaded.diagnostics, {}), Defaults()
     checked = validate(path, loaded.root, DEFAULTS)
-    diagnostics.extend(checked.diagnostics)
-    return build_defaults(None if checked.diagnostics else checked.value)
+    defaults = build_defaults(None if checked.diagnostics else checked.value)
+    return FileResult(path, loaded.text, None, checked.diagnostics, {}), defaults
+
+
+def _check_files(files: list[Path], defaults: dict[Path, Defaults], jobs: int) -> list[FileResult]:
+    """Check every file, on several cores when there are many.
+
+    Worker processes are forked, so they start at once with everything
+    imported; only with no other thread running, as forking a threaded
+    process is unsafe.  They send back neither texts nor positions: those
+    are read again on the rare occasion a diagnostic needs them.
+    """
+    if jobs < 2 or len(files) < PARALLEL_FROM or threading.active_count() > 1:
+        return [check_file(path, defaults.get(path.parent, Defaults())) for path in files]
+    size = math.ceil(len(files) / jobs)
+    chunks = [files[start:start + size] for start in range(0, len(files), size)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
+        return [r for chunk in pool.map(_check_chunk, chunks, [defaults] * len(chunks)) for r in chunk]
+
+
+def _check_chunk(files: list[Path], defaults: dict[Path, Defaults]) -> list[FileResult]:
+    results = []
+    for path in files:
+        result = check_file(path, defaults.get(path.parent, Defaults()))
+        chart = result.chart and replace(result.chart, positions=PositionsOnDemand(path))
+        results.append(replace(result, text=None, chart=chart))
+    return results
+
+
+class PositionsOnDemand(Mapping):
+    """A chart's positions, found again from its file when first needed."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._found: dict | None = None
+
+    def _positions(self) -> dict:
+        if self._found is None:
+            loaded = load_file(self._path)
+            self._found = {} if loaded.root is None else validate(self._path, loaded.root, CHART).positions
+        return self._found
+
+    def __getitem__(self, key):
+        return self._positions()[key]
+
+    def __iter__(self):
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
+
+    def __reduce__(self):
+        return PositionsOnDemand, (self._path,)
+
+
+class SourceTexts(Mapping):
+    """The text of each file as checked; texts a worker did not send back
+    are read again when a report needs them."""
+
+    def __init__(self, known: dict[str, str], paths: list[str]):
+        self._texts: dict[str, str | None] = dict(known)
+        self._paths = list(dict.fromkeys(paths))
+
+    def __getitem__(self, key: str) -> str:
+        if key not in self._texts and key in self._paths:
+            self._texts[key] = source_text(Path(key))
+        text = self._texts.get(key)
+        if text is None:
+            raise KeyError(key)
+        return text
+
+    def __iter__(self):
+        return (path for path in self._paths if path in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _exemptions(text: str) -> dict[int, set[str]]:

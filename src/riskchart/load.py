@@ -64,6 +64,17 @@ def load_file(path: Path) -> LoadedFile:
     return load_bytes(path, data)
 
 
+def source_text(path: Path) -> str | None:
+    """The text of a file as the loader sees it, or None if it has none."""
+    try:
+        if path.stat().st_size > limits.MAX_FILE_BYTES:
+            return None
+        text, problem = _decode(path, path.read_bytes())
+    except OSError:
+        return None
+    return None if problem and problem.code == "RC002" else text
+
+
 def load_bytes(path: Path, data: bytes) -> LoadedFile:
     if len(data) > limits.MAX_FILE_BYTES:
         return _failed(path, make(path, 1, 1, "RC003",

@@ -17,6 +17,7 @@ from .model import Chart
 
 FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
 # "1." "2、" "（3）" — but not "1.5倍", "10，000元" or "3：30", where a digit follows.
+_NUMBER_STARTS = frozenset(" \u3000(（0123456789０１２３４５６７８９")
 ITEM_NUMBER = re.compile(r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）](?![0-9０-９])|[(（][0-9０-９]{1,3}[)）])\s*")
 
 
@@ -229,7 +230,7 @@ def item_without_number(chart: Chart):
     fails:  `- 1. 故意刁难申请人。` (also 2、 and （3）)
     """
     for path, text in chart_texts(chart):
-        if path[-2:-1] in (("risks",), ("measures",)):
+        if len(path) == 4 and text[:1] in _NUMBER_STARTS:
             number = ITEM_NUMBER.match(text)
             if number:
                 yield diagnostic_at(chart, path, "RC302",

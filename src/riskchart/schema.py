@@ -150,9 +150,9 @@ def _json(kind) -> dict:
         return {"type": "integer", "minimum": kind.minimum, "maximum": kind.maximum,
                 "description": kind.description}
     if isinstance(kind, Text):
-        types = ["string", "integer"] if kind.digits_allowed else "string"
-        text = {"type": types, "description": kind.description}
-        if not kind.digits_allowed:
-            text |= {"minLength": 1, "maxLength": kind.max_length, "pattern": r"\S"}
-        return text
+        # one line, not blank; phone numbers may also be written as bare digits
+        text = {"type": ["string", "integer"] if kind.digits_allowed else "string",
+                "description": kind.description, "minLength": 1, "maxLength": kind.max_length,
+                "pattern": r"^[^\n\r\t]*\S[^\n\r\t]*$"}
+        return text | ({"minimum": 0} if kind.digits_allowed else {})
     raise TypeError(kind)  # pragma: no cover - every kind is handled above
