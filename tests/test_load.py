@@ -372,3 +372,9 @@ def _check_invariants(loaded: LoadedFile) -> None:
             assert d.line <= loaded.text.count("\n") + 2
     if loaded.root is None:
         assert loaded.diagnostics, "no root and no reason"
+
+
+def test_a_file_of_too_many_lines_is_refused_before_parsing():
+    text = "id: 1\n" + "".join(f"k{n}: v\n" for n in range(limits.MAX_LINES))
+    assert where(load(text)) == [(limits.MAX_LINES + 1, 1, "RC003")]
+    assert where(load("id: 1\n" * (limits.MAX_LINES - 1))) != [(limits.MAX_LINES + 1, 1, "RC003")]

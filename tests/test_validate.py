@@ -369,3 +369,12 @@ def test_defaults_record():
     assert checked.value == {"department": "组织部", "phones": {"service": "8583591"}}
     d = one(check("phones: {}\n", DEFAULTS))
     assert (d.code, d.line, d.column) == ("RC103", 1, 1)
+
+
+def test_checking_a_file_stops_after_too_many_problems():
+    text = "id: 1\ncategory: 行政裁决\ntitle: 标题\n" + "".join(f"k{n}: v\n" for n in range(limits.MAX_PROBLEMS * 3))
+    checked = check(text)
+    assert len(checked.diagnostics) == limits.MAX_PROBLEMS + 1
+    *unknown, last = codes(checked)
+    assert {code for _, _, code in unknown} == {"RC102"}
+    assert last == (3 + limits.MAX_PROBLEMS, 1, "RC012")

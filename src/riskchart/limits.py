@@ -4,6 +4,8 @@ message instead of exhausting memory, time or the Graphviz label size.
 README documents them; change both together."""
 
 MAX_FILE_BYTES = 1024 * 1024   # real charts are under 10 KB
+MAX_LINES = 5000               # real charts are under 150 lines
+MAX_PROBLEMS = 100             # per file: past this, the rest of the file is not checked
 MAX_FLOW_DEPTH = 20            # unclosed [ or { at any point of the file
 MAX_INDENT = 200               # columns of leading spaces and - ? : per line
 MAX_STEPS = 40                 # a workflow on one A4 page

@@ -82,7 +82,7 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     text, problem = _decode(path, data)
     if problem:
         return _failed(path, problem)
-    problem = _check_characters(path, text) or _check_nesting(path, text)
+    problem = _check_length(path, text) or _check_characters(path, text) or _check_nesting(path, text)
     if problem:
         return LoadedFile(path, text, None, (problem,))
     root, problems = _compose(path, text)
@@ -115,6 +115,14 @@ def _looks_like_gbk(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _check_length(path: Path, text: str) -> Diagnostic | None:
+    lines = text.count("\n") + 1
+    if lines > limits.MAX_LINES:
+        return make(path, limits.MAX_LINES + 1, 1, "RC003",
+                    f"文件有 {lines:,} 行，超过上限 {limits.MAX_LINES:,} 行；一张防控图通常不到 150 行")
+    return None
 
 
 def _check_characters(path: Path, text: str) -> Diagnostic | None:

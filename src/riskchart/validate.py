@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from . import limits
 from .diagnostics import Diagnostic, make
 from .load import CONTROL_CHARACTERS
 from .schema import Choice, Integer, ListOf, Record, Text
@@ -52,8 +53,22 @@ class Validated:
     diagnostics: tuple[Diagnostic, ...]
 
 
+class _TooManyProblems(Exception):
+    pass
+
+
 def validate(path: Path, root: yaml.Node, record: Record) -> Validated:
     walker = _Walker(path)
+    try:
+        return _validate(walker, root, record)
+    except _TooManyProblems:
+        last = walker.diagnostics[-1]
+        walker.diagnostics.append(make(path, last.line, last.column, "RC012",
+            f"这个文件的问题超过 {limits.MAX_PROBLEMS} 个，其余部分不再检查：请先改正上面的问题"))
+        return Validated(INVALID, walker.positions, tuple(walker.diagnostics))
+
+
+def _validate(walker: "_Walker", root: yaml.Node, record: Record) -> Validated:
     if not isinstance(root, yaml.MappingNode):
         line, column = _pos(root)
         walker.report(root, "RC101",
@@ -97,6 +112,8 @@ class _Walker:
     def report(self, node: yaml.Node, code: str, message: str) -> None:
         line, column = _pos(node)
         self.diagnostics.append(make(self.path, line, column, code, message))
+        if len(self.diagnostics) >= limits.MAX_PROBLEMS:
+            raise _TooManyProblems
 
     def walk(self, node: yaml.Node, kind, where: tuple):
         mark = node.start_mark
