@@ -11,9 +11,11 @@ atomically under a folder lock, and only after a chart rendered fully.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -156,6 +158,9 @@ def _render_all(charts: list[Chart], fingerprints, tools, options: BuildOptions,
     batches = [charts[start:start + size] for start in range(0, len(charts), size)]
     runs = render.DotRuns()
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    if "pdf" in options.formats or options.publish:
+        # pikepdf takes a tenth of a second to import: do it while the first dot runs
+        threading.Thread(target=importlib.import_module, args=("pikepdf",), daemon=True).start()
     futures = [pool.submit(_render_batch, batch, fingerprints, tools, options, manifest, runs) for batch in batches]
     try:
         for batch, future in zip(batches, futures):

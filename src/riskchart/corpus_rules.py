@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from .model import Chart
-from .rules import chart_texts, corpus_rule, diagnostic_at
+from .rules import chart_rule, chart_texts, corpus_rule, diagnostic_at
 
 CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
 _CORPUS_BREAK = re.compile(r"[，。；：、？！,.;:?!\n]+")
@@ -29,6 +29,18 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 def _items(chart: Chart) -> Iterable[tuple[tuple, str]]:
     return ((path, text) for path, text in chart_texts(chart) if len(path) == 4)
+
+
+def _all_text(chart: Chart) -> list[str]:
+    """What chart_texts yields, without building a path for each piece."""
+    texts = [chart.title]
+    for step in chart.steps:
+        texts.append(step.name)
+        texts.extend(step.risks)
+        texts.extend(step.measures)
+        if step.owner:
+            texts.append(step.owner)
+    return texts
 
 
 def clauses(text: str) -> list[str]:
@@ -148,7 +160,7 @@ def odd_character(charts: list[Chart]):
     passes: `- 审核申报等级的上一级证书原件。`
     fails:  `- 鶐申报等级的上一级证书原件。` (鶐 is not a common character)
     """
-    corpus_text = "\n".join(text for chart in charts for _, text in chart_texts(chart))
+    corpus_text = "\n".join(text for chart in charts for text in _all_text(chart))
     suspects = {c for c in set(corpus_text) if _CJK.match(c) and not is_common_character(c)}
     counts = {c: corpus_text.count(c) for c in suspects}
     odd = {c for c, n in counts.items() if n <= 2}
@@ -161,23 +173,25 @@ def odd_character(charts: list[Chart]):
                       f"可能是输入法误选或乱码，请核对原件")
 
 
-@corpus_rule("RC403")
-def punctuation(charts: list[Chart]):
+@chart_rule("RC403")
+def punctuation(chart: Chart):
     """Chinese text takes full-width punctuation, once, and a list ends alike.
 
     passes: `- 擅自改动内容，制作文书不规范。`
     fails:  `- 擅自改动内容,制作文书不规范。。` (half-width comma, doubled 。)
+
+    One chart at a time, but with the corpus rules: it guards the same
+    copied stock of phrases.
     """
-    for chart in charts:
-        for i, step in enumerate(chart.steps):
-            for kind in ("risks", "measures"):
-                items = getattr(step, kind)
-                ending = sum(item.rstrip().endswith("。") for item in items)
-                for j, item in enumerate(items):
-                    path = ("steps", i, kind, j)
-                    yield from _punctuation_of(chart, path, item)
-                    if len(items) >= 2 and ending == len(items) - 1 and not item.rstrip().endswith(("。", "：")):
-                        yield diagnostic_at(chart, path, "RC403", f"「{item}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
+    for i, step in enumerate(chart.steps):
+        for kind in ("risks", "measures"):
+            items = getattr(step, kind)
+            ending = sum(item.rstrip().endswith("。") for item in items)
+            for j, item in enumerate(items):
+                path = ("steps", i, kind, j)
+                yield from _punctuation_of(chart, path, item)
+                if len(items) >= 2 and ending == len(items) - 1 and not item.rstrip().endswith(("。", "：")):
+                    yield diagnostic_at(chart, path, "RC403", f"「{item}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
 
 
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}

@@ -99,9 +99,9 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     defaults_files = {path.parent: path.parent / DEFAULTS_FILE for path in files}
     defaults = {folder: _check_defaults(path) for folder, path in defaults_files.items() if path.is_file()}
     results = [r for r, _ in defaults.values()]
-    results += _check_files(files, {folder: d for folder, (_, d) in defaults.items()}, jobs)
+    results += _check_files(files, {folder: d for folder, (_, d) in defaults.items()}, settings, jobs)
     charts = [r.chart for r in results if r.chart is not None]
-    diagnostics = [d for r in results for d in r.diagnostics] + rules.run_rules(charts, settings.enabled)
+    diagnostics = [d for r in results for d in r.diagnostics] + rules.run_corpus_rules(charts, settings.enabled)
     exemptions = {str(r.path): r.exemptions for r in results if r.exemptions}
     kept = [d for d in diagnostics
             if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
@@ -115,15 +115,18 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     )
 
 
-def check_file(path: Path, defaults: Defaults) -> FileResult:
+def check_file(path: Path, defaults: Defaults, settings: config.Settings = config.Settings()) -> FileResult:
+    """Load, validate and model one file, and run the rules that see one chart."""
     loaded = load_file(path)
     exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
     checked = validate(path, loaded.root, CHART)
     # every invalid value was reported, so a chart without diagnostics is whole
-    chart = None if checked.diagnostics else build_chart(path, checked.value, checked.positions, defaults)
-    return FileResult(path, loaded.text, chart, checked.diagnostics, exemptions)
+    if checked.diagnostics:
+        return FileResult(path, loaded.text, None, checked.diagnostics, exemptions)
+    chart = build_chart(path, checked.value, checked.positions, defaults)
+    return FileResult(path, loaded.text, chart, tuple(rules.run_chart_rules(chart, settings.enabled)), exemptions)
 
 
 def _check_defaults(path: Path) -> tuple[FileResult, Defaults]:
@@ -135,7 +138,8 @@ def _check_defaults(path: Path) -> tuple[FileResult, Defaults]:
     return FileResult(path, loaded.text, None, checked.diagnostics, {}), defaults
 
 
-def _check_files(files: list[Path], defaults: dict[Path, Defaults], jobs: int) -> list[FileResult]:
+def _check_files(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings,
+                 jobs: int) -> list[FileResult]:
     """Check every file, on several cores when there are many.
 
     Worker processes are forked, so they start at once with everything
@@ -144,18 +148,19 @@ def _check_files(files: list[Path], defaults: dict[Path, Defaults], jobs: int) -
     are read again on the rare occasion a diagnostic needs them.
     """
     if jobs < 2 or len(files) < PARALLEL_FROM or threading.active_count() > 1:
-        return [check_file(path, defaults.get(path.parent, Defaults())) for path in files]
+        return [check_file(path, defaults.get(path.parent, Defaults()), settings) for path in files]
     size = math.ceil(len(files) / jobs)
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        return [r for chunk in pool.map(_check_chunk, chunks, [defaults] * len(chunks)) for r in chunk]
+        return [r for chunk in pool.map(_check_chunk, chunks, [defaults] * len(chunks), [settings] * len(chunks))
+                for r in chunk]
 
 
-def _check_chunk(files: list[Path], defaults: dict[Path, Defaults]) -> list[FileResult]:
+def _check_chunk(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings) -> list[FileResult]:
     results = []
     for path in files:
-        result = check_file(path, defaults.get(path.parent, Defaults()))
+        result = check_file(path, defaults.get(path.parent, Defaults()), settings)
         chart = result.chart and replace(result.chart, positions=PositionsOnDemand(path))
         results.append(replace(result, text=None, chart=chart))
     return results

@@ -45,17 +45,17 @@ def corpus_rule(code: str):
     return register
 
 
+def run_chart_rules(chart: Chart, enabled: Callable[[str], bool] = lambda code: True) -> list[Diagnostic]:
+    return [d for rule in RULES.values() if not rule.corpus and enabled(rule.code) for d in rule.check(chart)]
+
+
+def run_corpus_rules(charts: list[Chart], enabled: Callable[[str], bool] = lambda code: True) -> list[Diagnostic]:
+    return [d for rule in RULES.values() if rule.corpus and enabled(rule.code) for d in rule.check(charts)]
+
+
 def run_rules(charts: list[Chart], enabled: Callable[[str], bool] = lambda code: True) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    for rule in RULES.values():
-        if not enabled(rule.code):
-            continue
-        if rule.corpus:
-            found.extend(rule.check(charts))
-        else:
-            for chart in charts:
-                found.extend(rule.check(chart))
-    return found
+    found = [d for chart in charts for d in run_chart_rules(chart, enabled)]
+    return found + run_corpus_rules(charts, enabled)
 
 
 def diagnostic_at(chart: Chart, path: tuple, code: str, message: str) -> Diagnostic:
