@@ -10,12 +10,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import multiprocessing
 import os
 import re
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
@@ -149,6 +147,9 @@ def _check_files(files: list[Path], defaults: dict[Path, Defaults], settings: co
     """
     if jobs < 2 or len(files) < PARALLEL_FROM or threading.active_count() > 1:
         return [check_file(path, defaults.get(path.parent, Defaults()), settings) for path in files]
+    import multiprocessing  # only here: it costs a lint of a few files more than their checks
+    from concurrent.futures import ProcessPoolExecutor
+
     size = math.ceil(len(files) / jobs)
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     context = multiprocessing.get_context("fork")
