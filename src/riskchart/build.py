@@ -24,7 +24,7 @@ from typing import Callable
 
 from . import __version__, files, layout, render, style
 from .diagnostics import Diagnostic
-from .lint import DEFAULTS_FILE, discover, lint_paths
+from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
 from .model import Chart
 
 MANIFEST = ".riskchart-manifest.json"
@@ -105,29 +105,35 @@ def _all_fresh(manifest: dict, fingerprints: dict, chart_files: list[Path], opti
 
 
 def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started):
-    linted = lint_paths(paths)
-    charts = {c.path: c for c in linted.charts}
-    broken = linted.failed_paths
+    # Charts whose files changed go to Graphviz at once if they pass their own
+    # checks; the whole set is linted while dot draws them, and a chart that
+    # then fails a cross-file rule (a repeated id or title) is not written.
+    changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options.out)]
+    early = charts_valid_alone(changed)
     outcomes: dict[Path, ChartOutcome] = {}
-    to_render: list[Chart] = []
-    for path in chart_files:
-        if str(path) in broken or path not in charts:
-            first = next(d for d in linted.diagnostics if d.path == str(path) and d.is_error)
-            outcomes[path] = ChartOutcome(path.stem, "failed", f"{first.line}:{first.column} {first.code} {first.message}")
-            progress(outcomes[path])
-        elif options.force or not _is_fresh(manifest, path, fingerprints[path], options.out):
-            to_render.append(charts[path])
-        else:
-            outcomes[path] = ChartOutcome(path.stem, "fresh")
-            progress(outcomes[path])
     removed = _remove_stale(manifest, stale, options.out)
     try:
-        if to_render:
-            for chart, outcome in _render_all(to_render, fingerprints, tools, options, manifest):
-                outcomes[chart.path] = outcome
-                progress(outcome)
+        with _Drawing(list(early.values()), tools, options) as drawing:
+            linted = lint_paths(paths)
+            charts = {c.path: c for c in linted.charts}
+            for path in chart_files:
+                problem = _first_error(linted, path) if path not in charts else None
+                if problem:
+                    outcomes[path] = ChartOutcome(path.stem, "failed", problem)
+                elif path not in changed:
+                    outcomes[path] = ChartOutcome(path.stem, "fresh")
+                elif path not in early:  # valid now, though not when first looked at: draw it too
+                    drawing.add(charts[path])
+                if path in outcomes:
+                    progress(outcomes[path])
+            for chart, result, seconds in drawing.results():
+                if chart.path in outcomes:
+                    continue  # failed a cross-file rule: nothing is written
+                outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path], options,
+                                                      manifest, seconds)
+                progress(outcomes[chart.path])
     finally:
-        if to_render or removed:
+        if changed or removed:
             _write_manifest(options.out, manifest)
     published = None
     if options.publish:
@@ -147,38 +153,57 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
     )
 
 
-def _render_all(charts: list[Chart], fingerprints, tools, options: BuildOptions, manifest: dict):
-    """Render in parallel batches, yielding (chart, outcome) in order.
+def _first_error(linted, path: Path) -> str:
+    first = next(d for d in linted.diagnostics if d.path == str(path) and d.is_error)
+    return f"{first.line}:{first.column} {first.code} {first.message}"
 
-    On Ctrl-C, batches not yet started are cancelled and the dot runs under
-    way are killed; a chart's files are written only after its run finished,
-    so every file in out/ is complete.
+
+class _Drawing:
+    """Charts drawn by dot in parallel batches, in a pool of threads.
+
+    On leaving with an exception (Ctrl-C among them) the dot runs under way
+    are killed and batches not yet started are cancelled; since files are
+    written only from finished results, every file in out/ is complete.
     """
-    size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
-    batches = [charts[start:start + size] for start in range(0, len(charts), size)]
-    runs = render.DotRuns()
-    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-    if "pdf" in options.formats or options.publish:
-        # pikepdf takes a tenth of a second to import: do it while the first dot runs
-        threading.Thread(target=importlib.import_module, args=("pikepdf",), daemon=True).start()
-    futures = [pool.submit(_render_batch, batch, fingerprints, tools, options, manifest, runs) for batch in batches]
-    try:
-        for batch, future in zip(batches, futures):
-            yield from zip(batch, future.result())
-    except BaseException:  # Ctrl-C: stop the dot runs under way; their charts are not written
-        runs.stop()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
+    def __init__(self, charts: list[Chart], tools, options: BuildOptions):
+        self._tools, self._options = tools, options
+        self._runs = render.DotRuns()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+        self._batches: list[tuple[list[Chart], object]] = []
+        if "pdf" in options.formats or options.publish:
+            # pikepdf takes a tenth of a second to import: do it while the first dot runs
+            threading.Thread(target=importlib.import_module, args=("pikepdf",), daemon=True).start()
+        size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
+        for start in range(0, len(charts), size):
+            self.add(*charts[start:start + size])
 
-def _render_batch(charts: list[Chart], fingerprints, tools, options: BuildOptions, manifest: dict, runs):
-    began = time.perf_counter()
-    results = render.render_many([layout.chart_dot(c, options.font) for c in charts], options.formats,
-                                 tools, options.timeout, runs)
-    seconds = (time.perf_counter() - began) / len(charts)
-    return [_write_outputs(chart, result, fingerprints[chart.path], options, manifest, seconds)
-            for chart, result in zip(charts, results)]
+    def add(self, *charts: Chart) -> None:
+        if charts:
+            future = self._pool.submit(self._draw, list(charts))
+            self._batches.append((list(charts), future))
+
+    def _draw(self, charts: list[Chart]):
+        began = time.perf_counter()
+        results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
+                                     self._options.formats, self._tools, self._options.timeout, self._runs)
+        return results, (time.perf_counter() - began) / len(charts)
+
+    def results(self):
+        """(chart, outputs or RenderFailure, seconds per chart), batch by batch."""
+        for charts, future in self._batches:
+            results, seconds = future.result()
+            for chart, result in zip(charts, results):
+                yield chart, result, seconds
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        if kind is not None:
+            self._runs.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        return False
 
 
 def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions, manifest: dict,
@@ -193,7 +218,6 @@ def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions
             names.append(target.name)
     except OSError as error:
         return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
-    # dict assignment is atomic under the GIL; each worker owns its key.
     manifest["charts"][chart.stem] = {"source": str(chart.path.resolve()), "fingerprint": fingerprint,
                                       "outputs": sorted(names)}
     return ChartOutcome(chart.stem, "built", "", seconds)

@@ -113,6 +113,22 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     )
 
 
+def charts_valid_alone(paths: list[Path]) -> dict[Path, Chart]:
+    """The charts among `paths` that pass every check of their own file.
+
+    Lets a build start drawing them before the whole set is linted; only
+    the cross-file rules can still fail them.
+    """
+    defaults = {folder: _check_defaults(folder / DEFAULTS_FILE)[1] if (folder / DEFAULTS_FILE).is_file()
+                else Defaults() for folder in {path.parent for path in paths}}
+    found = {}
+    for path in paths:
+        result = check_file(path, defaults[path.parent])
+        if result.chart is not None and not any(d.is_error for d in result.diagnostics):
+            found[path] = result.chart
+    return found
+
+
 def check_file(path: Path, defaults: Defaults, settings: config.Settings = config.Settings()) -> FileResult:
     """Load, validate and model one file, and run the rules that see one chart."""
     loaded = load_file(path)
