@@ -213,3 +213,15 @@ def test_missing_dot_stops_the_build_with_exit_2_and_writes_nothing(charts, tmp_
     assert result.exit_code == 2
     assert "找不到 Graphviz 的 dot 命令" in result.output
     assert not out.exists()
+
+
+def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_path):
+    # valid on its own, so it goes to dot at once; the set then finds its title twice
+    text = (charts / SAMPLE[2]).read_text(encoding="utf-8").replace("id: 15", "id: 16")
+    (charts / "16-同名.yaml").write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    report = build([charts], options(out))
+    failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
+    assert list(failed) == ["16-同名"] and "RC204" in failed["16-同名"]
+    assert not list(out.glob("16-同名.*"))
+    assert (out / "15-劳动用工备案.svg").is_file()
