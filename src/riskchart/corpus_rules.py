@@ -129,7 +129,11 @@ def near_duplicate_phrase(charts: list[Chart]):
     corpus_text = "\n".join(item for chart in charts for step in chart.steps for items in (step.risks, step.measures)
                             for item in items)
     # One split of the whole corpus; the newline keeps items apart.
-    counts = Counter(c for c in map(str.strip, _CORPUS_BREAK.split(corpus_text)) if len(c) >= MIN_CLAUSE)
+    counts: Counter = Counter()
+    for clause, count in Counter(_CORPUS_BREAK.split(corpus_text)).items():  # counted in C, then tidied
+        clause = clause.strip()
+        if len(clause) >= MIN_CLAUSE:
+            counts[clause] += count
     slips = near_phrases(counts, corpus_text)
     if not slips:
         return
@@ -184,14 +188,17 @@ def punctuation(chart: Chart):
     copied stock of phrases.
     """
     for i, step in enumerate(chart.steps):
-        for kind in ("risks", "measures"):
-            items = getattr(step, kind)
-            ending = sum(item.rstrip().endswith("。") for item in items)
-            for j, item in enumerate(items):
-                path = ("steps", i, kind, j)
-                yield from _punctuation_of(chart, path, item)
-                if len(items) >= 2 and ending == len(items) - 1 and not item.rstrip().endswith(("。", "：")):
-                    yield diagnostic_at(chart, path, "RC403", f"「{item}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
+        for kind, items in (("risks", step.risks), ("measures", step.measures)):
+            if items and _SUSPECT_PUNCTUATION.search("\n".join(items)):  # one search for the usual clean list
+                for j, item in enumerate(items):
+                    yield from _punctuation_of(chart, ("steps", i, kind, j), item)
+            if len(items) >= 2:
+                ends = [item.rstrip().endswith("。") for item in items]
+                if ends.count(False) == 1:
+                    j = ends.index(False)
+                    if not items[j].rstrip().endswith("："):
+                        yield diagnostic_at(chart, ("steps", i, kind, j), "RC403",
+                                            f"「{items[j]}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
 
 
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
@@ -201,8 +208,6 @@ _SUSPECT_PUNCTUATION = re.compile(r'[,;:()“”‘’"]|。。|，，')
 
 
 def _punctuation_of(chart: Chart, path: tuple, text: str):
-    if not _SUSPECT_PUNCTUATION.search(text):
-        return
     half = HALF_WIDTH.search(text)
     if half:
         mark = half.group()
