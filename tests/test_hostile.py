@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import markupsafe
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -16,7 +17,8 @@ from riskchart.build import BuildOptions, build
 from riskchart.layout import chart_dot
 from riskchart.lint import lint_paths
 
-HOSTILE = Path(__file__).parent / "fixtures" / "hostile-build"
+FIXTURES = Path(__file__).parent / "fixtures"
+HOSTILE_FOLDERS = [FIXTURES / "hostile-build", FIXTURES / "hostile"]
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
 
 
@@ -30,52 +32,58 @@ def svg_text(svg: bytes) -> str:
     return "".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
 
 
-@pytest.fixture(scope="module")
-def hostile_build(tmp_path_factory):
+@pytest.fixture(scope="module", params=HOSTILE_FOLDERS, ids=lambda folder: folder.name)
+def hostile_build(request, tmp_path_factory):
     render.toolchain.cache_clear()
     out = tmp_path_factory.mktemp("hostile")
-    report = build([HOSTILE], BuildOptions(out=out))
+    report = build([request.param], BuildOptions(out=out))
     assert report.ok, report.outcomes
-    (chart,) = lint_paths([HOSTILE]).charts
-    return out, chart
+    return out, lint_paths([request.param]).charts
 
 
 def all_text(chart):
     yield chart.title
+    yield from (t for t in (chart.department, chart.phones.service, chart.phones.supervision) if t)
     for step in chart.steps:
         yield step.name
         yield from step.risks
         yield from step.measures
-        yield step.owner
+        if step.owner:
+            yield step.owner
 
 
-def test_hostile_fixture_lints_without_errors():
-    result = lint_paths([HOSTILE])
+@pytest.mark.parametrize("folder", HOSTILE_FOLDERS, ids=lambda folder: folder.name)
+def test_hostile_fixtures_lint_without_errors(folder):
+    result = lint_paths([folder])
     assert [d for d in result.diagnostics if d.is_error] == []
-    assert len(result.charts) == 1
+    assert len(result.charts) == len(list(folder.glob("[0-9]*.yaml")))
 
 
 def test_hostile_text_is_verbatim_in_the_svg(hostile_build):
-    out, chart = hostile_build
-    text = squeeze(svg_text((out / f"{chart.stem}.svg").read_bytes()))
-    for piece in all_text(chart):
-        assert squeeze(piece) in text, piece
+    out, charts = hostile_build
+    for chart in charts:
+        text = squeeze(svg_text((out / f"{chart.stem}.svg").read_bytes()))
+        for piece in all_text(chart):
+            assert squeeze(piece) in text, piece
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
 def test_hostile_text_is_verbatim_in_the_pdf(hostile_build):
-    out, chart = hostile_build
-    text = squeeze(subprocess.run(["pdftotext", "-raw", str(out / f"{chart.stem}.pdf"), "-"],
-                                  capture_output=True, text=True, check=True).stdout)
-    for piece in all_text(chart):
-        assert squeeze(piece) in text, piece
+    out, charts = hostile_build
+    for chart in charts:
+        text = squeeze(subprocess.run(["pdftotext", "-raw", str(out / f"{chart.stem}.pdf"), "-"],
+                                      capture_output=True, text=True, check=True).stdout)
+        for piece in all_text(chart):
+            assert squeeze(piece) in text, piece
 
 
 def test_hostile_text_is_escaped_in_the_index(hostile_build):
-    out, _ = hostile_build
+    out, charts = hostile_build
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "<script>alert" not in page and "<TABLE>" not in page
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1  # the page's own
+    for chart in charts:
+        assert str(markupsafe.escape(chart.title)) in page  # escaped the way the page's Jinja2 does
 
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80)
