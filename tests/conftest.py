@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -65,3 +68,19 @@ def lint_text(tmp_path):
         return lint_files(folder, {name: text, **(files or {})}, settings)
 
     return run
+
+
+needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None,
+                                     reason="pdftotext (poppler-utils) is not installed")
+
+
+def squeeze(text: str) -> str:
+    """Text without white space: line breaks are the renderer's, and a space
+    where a line was broken is dropped."""
+    return re.sub(r"\s+", "", text)
+
+
+def pdf_text(path: Path) -> str:
+    """The text of a PDF in drawing order, squeezed."""
+    done = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True)
+    return squeeze(done.stdout)

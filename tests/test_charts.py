@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from riskchart.lint import lint_paths
-from riskchart.model import CATEGORY_ORDER
+from riskchart.schema import CATEGORIES as CATEGORY_ORDER
 
 from conftest import CHARTS
 

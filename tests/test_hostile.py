@@ -1,14 +1,12 @@
 """Text that looks like DOT, HTML or template code is data: it lints, builds,
 and comes out verbatim.  A property test extends this to arbitrary text."""
 
-import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 import markupsafe
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -17,14 +15,13 @@ from riskchart.build import BuildOptions, build
 from riskchart.layout import chart_dot
 from riskchart.lint import lint_paths
 
+from conftest import needs_pdftotext, pdf_text, squeeze
+
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE_FOLDERS = [FIXTURES / "hostile-build", FIXTURES / "hostile"]
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
 
 
-def squeeze(text: str) -> str:
-    # Line breaks are the renderer's; a space where a line was broken is dropped.
-    return re.sub(r"\s+", "", text)
 
 
 def svg_text(svg: bytes) -> str:
@@ -67,12 +64,11 @@ def test_hostile_text_is_verbatim_in_the_svg(hostile_build):
             assert squeeze(piece) in text, piece
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+@needs_pdftotext
 def test_hostile_text_is_verbatim_in_the_pdf(hostile_build):
     out, charts = hostile_build
     for chart in charts:
-        text = squeeze(subprocess.run(["pdftotext", "-raw", str(out / f"{chart.stem}.pdf"), "-"],
-                                      capture_output=True, text=True, check=True).stdout)
+        text = pdf_text(out / f"{chart.stem}.pdf")
         for piece in all_text(chart):
             assert squeeze(piece) in text, piece
 

@@ -13,6 +13,8 @@ from riskchart import render, style
 from riskchart.build import BuildOptions, build
 from riskchart.lint import lint_paths
 
+from conftest import needs_pdftotext, pdf_text, squeeze
+
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
 pytestmark = [pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed"),
@@ -28,8 +30,6 @@ def built(tmp_path_factory):
     return out, lint_paths([ROOT / "charts"]).charts
 
 
-def squeeze(text: str) -> str:
-    return re.sub(r"\s+", "", text)
 
 
 def node_texts(svg_path: Path) -> dict[str, str]:
@@ -77,12 +77,11 @@ def test_every_sentence_is_in_the_svg_text(built):
                 assert squeeze(f"责任人：{step.owner}") in squeeze(nodes[f"measure_{i}"])
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+@needs_pdftotext
 def test_every_sentence_is_in_the_pdf_text(built):
     out, charts = built
     for chart in charts:
-        text = squeeze(subprocess.run(["pdftotext", "-raw", str(out / f"{chart.stem}.pdf"), "-"],
-                                      capture_output=True, text=True, check=True).stdout)
+        text = pdf_text(out / f"{chart.stem}.pdf")
         assert squeeze(chart.title) in text
         for step in chart.steps:
             assert squeeze(step.name) in text

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from riskchart.diagnostics import Diagnostic, Severity, make
-from riskchart.report import FORMATTERS, display_width, format_github, format_json, format_text, summary
+from riskchart.report import FORMATTERS, terminal_width, format_github, format_json, format_text, summary
 
 from conftest import lint_files
 
@@ -34,13 +34,13 @@ def test_caret_is_placed_by_display_width():
     assert out[1] == " 3 | title: 中文中文: x"
     assert out[2] == "   | " + " " * (7 + 4 * 2) + "^"
     # the caret stands under the colon when both lines are drawn in a terminal
-    assert display_width(out[2].index("^") * " ") == display_width(" 3 | title: 中文中文")
+    assert terminal_width(out[2].index("^") * " ") == terminal_width(" 3 | title: 中文中文")
 
 
 @pytest.mark.parametrize("text, width", [("abc", 3), ("中文", 4), ("ａｂ", 4), ("「」", 4), ("é", 1), ("", 0),
                                          ("\u3000", 2), ("😀", 2)])
 def test_display_width(text, width):
-    assert display_width(text) == width
+    assert terminal_width(text) == width
 
 
 def test_gutter_widens_with_the_line_number():

@@ -29,5 +29,5 @@ class MissingFont(EnvironmentProblem):
     pass
 
 
-class OutputLocked(EnvironmentProblem):
+class OutputNotWritable(EnvironmentProblem):
     pass

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import OutputLocked
+from .errors import OutputNotWritable
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -49,23 +49,19 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(folder: Path, *, wait: bool = True):
+def locked(folder: Path):
     """Hold an exclusive lock on an output folder for one build.
 
     A second build into the same folder waits for the first, then finds its
     work done; the lock file itself is created once and never rewritten.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    lock_path = folder / ".riskchart.lock"
     try:
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        descriptor = os.open(folder / ".riskchart.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
-        raise OutputLocked(f"无法在 {folder} 中建立构建锁：{error.strerror}") from error
+        raise OutputNotWritable(f"无法在 {folder} 中建立构建锁：{error.strerror}") from error
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise OutputLocked(f"另一个 riskchart build 正在写入 {folder}") from None
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)

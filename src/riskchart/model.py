@@ -14,7 +14,6 @@ from types import MappingProxyType
 from typing import Mapping
 
 
-CATEGORY_ORDER = ("行政裁决", "行政给付", "行政检查", "行政强制", "行政确认", "其他权力")
 
 
 @dataclass(frozen=True)

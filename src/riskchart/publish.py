@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import __version__, files, layout, render, tables
-from .model import CATEGORY_ORDER, Chart, Phones
-from .schema import LEVELS
+from .model import Chart, Phones
+from .schema import CATEGORIES, LEVELS
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
@@ -123,7 +123,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     charts = sorted(charts, key=lambda c: c.id)
     stats = tables.statistics(charts)
     groups = []
-    for category in CATEGORY_ORDER:
+    for category in CATEGORIES:
         members = [c for c in charts if c.category == category]
         if members:
             groups.append((category, [_card(c, formats) for c in members]))

@@ -11,7 +11,8 @@ from .diagnostics import Diagnostic
 Formatter = Callable[[list[Diagnostic], Mapping[str, str]], str]
 
 
-def display_width(text: str) -> int:
+def terminal_width(text: str) -> int:
+    """Columns a terminal gives the text: East Asian wide and full-width take two."""
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
@@ -31,7 +32,7 @@ def format_text(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
             source_line = lines[d.line - 1][:160]
             gutter = " " * len(str(d.line))
             out.append(f" {d.line} | {source_line}")
-            out.append(f" {gutter} | {' ' * display_width(source_line[: d.column - 1])}^")
+            out.append(f" {gutter} | {' ' * terminal_width(source_line[: d.column - 1])}^")
     return "\n".join(out) + ("\n" if out else "")
 
 

@@ -11,8 +11,8 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
-from .model import CATEGORY_ORDER, Chart
-from .schema import LEVELS
+from .model import Chart
+from .schema import CATEGORIES, LEVELS
 
 REGISTER_COLUMNS = ("编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
 
@@ -100,7 +100,7 @@ class Statistics:
 
 def statistics(charts: list[Chart]) -> Statistics:
     total = Counts()
-    by_category = {name: Counts() for name in CATEGORY_ORDER}
+    by_category = {name: Counts() for name in CATEGORIES}
     for chart in charts:
         total.add(chart)
         by_category.setdefault(chart.category, Counts()).add(chart)
@@ -109,18 +109,18 @@ def statistics(charts: list[Chart]) -> Statistics:
 
 def statistics_text(stats: Statistics) -> str:
     """A terminal table, aligned by display width."""
-    from .wrap import display_width
+    from .report import terminal_width
 
     header = ("类别", "图", "环节", "风险点", "高", "中", "低")
     rows = [header]
     for name, counts in [*stats.by_category.items(), ("合计", stats.total)]:
         rows.append((name, str(counts.charts), str(counts.steps), str(counts.risk_total),
                      *(str(counts.risks[level]) for level in LEVELS)))
-    widths = [max(int(display_width(row[i])) for row in rows) for i in range(len(header))]
+    widths = [max(terminal_width(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row):
-        cells = [row[0] + " " * (widths[0] - int(display_width(row[0])))]
-        cells += [" " * (widths[i] - int(display_width(row[i]))) + row[i] for i in range(1, len(row))]
+        cells = [row[0] + " " * (widths[0] - terminal_width(row[0]))]
+        cells += [" " * (widths[i] - terminal_width(row[i])) + row[i] for i in range(1, len(row))]
         return "  ".join(cells)
 
     rule = "  ".join("-" * w for w in widths)
