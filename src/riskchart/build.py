@@ -79,23 +79,26 @@ def build(paths: list[Path], options: BuildOptions,
     # Outputs and the manifest are replaced by rename, so reading them
     # without the lock sees one build's state or another's, never a mix.
     if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
-        outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
-        for outcome in outcomes:
-            progress(outcome)
-        return BuildReport(outcomes, seconds=time.perf_counter() - started)
+        return _nothing_to_do(chart_files, progress, started)
     tools = render.toolchain(options.font)  # before anything is written
     with files.locked(options.out):
         manifest = _read_manifest(options.out)
-        stale = _stale_entries(manifest, chart_files)
         if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
-            outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
-            return BuildReport(outcomes, seconds=time.perf_counter() - started)
+            return _nothing_to_do(chart_files, progress, started)  # a build we waited for did the work
+        stale = _stale_entries(manifest, chart_files)
         files.remove_stale_temporaries(options.out)
         from . import publish
 
         layout.cache_compiled_templates(layout.environment(), publish.html_environment(),
                                         folder=options.out / publish.CACHE / "templates")
         return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+
+
+def _nothing_to_do(chart_files: list[Path], progress, started: float) -> BuildReport:
+    outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
+    for outcome in outcomes:
+        progress(outcome)
+    return BuildReport(outcomes, seconds=time.perf_counter() - started)
 
 
 def _all_fresh(manifest: dict, fingerprints: dict, chart_files: list[Path], options: BuildOptions) -> bool:
