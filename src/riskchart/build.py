@@ -19,10 +19,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, files, layout, render, style
+from . import __version__, files, layout, publish, render, style
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
 from .model import Chart
@@ -87,8 +88,6 @@ def build(paths: list[Path], options: BuildOptions,
             return _nothing_to_do(chart_files, progress, started)  # a build we waited for did the work
         stale = _stale_entries(manifest, chart_files)
         files.remove_stale_temporaries(options.out)
-        from . import publish
-
         layout.cache_compiled_templates(layout.environment(), publish.html_environment(),
                                         folder=options.out / publish.CACHE / "templates")
         return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
@@ -104,7 +103,7 @@ def _nothing_to_do(chart_files: list[Path], progress, started: float) -> BuildRe
 def _all_fresh(manifest: dict, fingerprints: dict, chart_files: list[Path], options: BuildOptions) -> bool:
     return not _stale_entries(manifest, chart_files) \
         and all(_is_fresh(manifest, p, f, options.out) for p, f in fingerprints.items()) \
-        and (not options.publish or _publish_fresh(manifest, fingerprints, options))
+        and (not options.publish or publish.is_fresh(manifest, fingerprints, options))
 
 
 def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started):
@@ -140,8 +139,6 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
             _write_manifest(options.out, manifest)
     published = None
     if options.publish:
-        from . import publish
-
         ready = [charts[p] for p in chart_files if p in charts and outcomes[p].status != "failed"]
         published = publish.publish_set(ready, fingerprints, manifest, options, tools)
         _write_manifest(options.out, manifest)
@@ -235,33 +232,22 @@ def _fingerprint(path: Path, options: BuildOptions) -> str:
     return digest.hexdigest()
 
 
-_STATIC: dict[tuple, str] = {}
-
-
+@lru_cache(maxsize=None)
 def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
-    """What every chart's output depends on besides its own files."""
-    key = (font, formats)
-    if key not in _STATIC:
-        digest = hashlib.sha256(f"{__version__}|{font}|{','.join(formats)}".encode())
-        for template in sorted(layout.template_folder().glob("*")):
-            digest.update(template.name.encode() + template.read_bytes())
-        package = Path(__file__).parent
-        for module in _RENDERING_MODULES:
-            digest.update((package / module).read_bytes())
-        _STATIC[key] = digest.hexdigest()
-    return _STATIC[key]
+    """What every chart's output depends on besides its own files: its
+    template (the set's templates are the publish stage's), the drawing code."""
+    digest = hashlib.sha256(f"{__version__}|{font}|{','.join(formats)}".encode())
+    digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
+    package = Path(__file__).parent
+    for module in _RENDERING_MODULES:
+        digest.update((package / module).read_bytes())
+    return digest.hexdigest()
 
 
 def _is_fresh(manifest: dict, path: Path, fingerprint: str, out: Path) -> bool:
     entry = manifest["charts"].get(path.stem)
     return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path.resolve()) \
         and all((out / name).is_file() for name in entry["outputs"])
-
-
-def _publish_fresh(manifest: dict, fingerprints: dict, options: BuildOptions) -> bool:
-    from . import publish
-
-    return publish.is_fresh(manifest, fingerprints, options)
 
 
 def _stale_entries(manifest: dict, chart_files: list[Path]) -> list[str]:

@@ -19,6 +19,9 @@ from .model import Chart
 from .wrap import wrap
 
 
+CHART_TEMPLATE = "chart.dot.j2"
+
+
 class Markup(str):
     """Text the template may print as it is (already DOT/HTML)."""
 
@@ -112,7 +115,7 @@ def rows(chart: Chart) -> list[Row]:
 
 def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
     """The DOT text of one chart."""
-    template = environment().get_template("chart.dot.j2")
+    template = environment().get_template(CHART_TEMPLATE)
     return template.render(
         chart=chart,
         heading=chart.heading,

@@ -48,9 +48,13 @@ def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: t
 
 
 def is_fresh(manifest: dict, fingerprints: dict[Path, str], options) -> bool:
+    """Whether the set built from all these charts is already in out/."""
+    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats), options.out)
+
+
+def _is_current(manifest: dict, fingerprint: str, out: Path) -> bool:
     entry = manifest.get("set") or {}
-    wanted = set_fingerprint(fingerprints, list(fingerprints), options.formats)
-    return entry.get("fingerprint") == wanted and all((options.out / n).is_file() for n in entry.get("outputs", ()))
+    return entry.get("fingerprint") == fingerprint and all((out / n).is_file() for n in entry.get("outputs", ()))
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     is then not recorded as done, so the next build tries again.
     """
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats)
-    entry = manifest.get("set") or {}
-    if not options.force and entry.get("fingerprint") == fingerprint and \
-            all((options.out / n).is_file() for n in entry.get("outputs", ())):
+    if not options.force and _is_current(manifest, fingerprint, options.out):
         return Published()
     out: Path = options.out
     today = date.today()
