@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed
 RUN_PKGS := graphviz fonts-noto-cjk
 TEST_PKGS := $(RUN_PKGS) poppler-utils chromium chromium-driver
 
-.PHONY: all setup system system-test lint build test bench golden clean
+.PHONY: all setup system system-test lint build test wheel-check bench golden clean
 
 all: build
 
@@ -56,6 +56,11 @@ build: lint
 
 test: system-test setup
 	$(BIN)/python -m pytest -q
+
+# Build the wheel, install it into a fresh venv outside the repository and run
+# every command on a temporary project (what an editable install cannot show).
+wheel-check: setup
+	bash .ci/wheel-check
 
 bench: setup
 	$(BIN)/python tests/bench/bench.py

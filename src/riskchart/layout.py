@@ -61,7 +61,10 @@ def template_folder() -> Path:
     in_tree = Path(__file__).resolve().parents[2] / "templates"
     if in_tree.is_dir():
         return in_tree
-    return Path(str(resources.files("riskchart.templates")))
+    # riskchart itself is a regular package, so files() gives a real folder
+    # here; files("riskchart.templates") would give a MultiplexedPath, whose
+    # str() is not a path (templates/ has no __init__.py).
+    return Path(str(resources.files("riskchart"))) / "templates"
 
 
 @lru_cache(maxsize=None)
