@@ -186,6 +186,8 @@ def only_code(result, code):
 @pytest.mark.parametrize("item, number", [
     ("1. 故意刁难。", "1."), ("2、故意刁难。", "2、"), ("（3）故意刁难。", "（3）"), ("(4)故意刁难。", "(4)"),
     ("５．故意刁难。", "５．"), ("12) 故意刁难。", "12)"), ("6，故意刁难。", "6，"), ("7：故意刁难。", "7："),
+    ("①故意刁难。", "①"), ("⑵ 故意刁难。", "⑵"), ("⒊故意刁难。", "⒊"), ("❹故意刁难。", "❹"),
+    ("一、故意刁难。", "一、"), ("十二、故意刁难。", "十二、"), ("（三）故意刁难。", "（三）"), ("(四)故意刁难。", "(四)"),
 ])
 def test_rc302_item_numbers(item, number, tmp_path):
     result = lint_files(tmp_path, {"01-a.yaml": HEAD + "steps:\n" + step(risks=(item,))})
@@ -193,7 +195,8 @@ def test_rc302_item_numbers(item, number, tmp_path):
 
 
 @pytest.mark.parametrize("item", ["2020年以后未办理。", "12345热线投诉未处理。", "3日内未告知。", "《条例》第3条。",
-                                  "1000元以下罚款。"])
+                                  "1000元以下罚款。", "一次性告知补正内容。", "十分重要的事项未报告。",
+                                  "三是未公开。", "二〇二〇年以后未办理。"])
 def test_rc302_numbers_that_are_not_item_numbers(item, tmp_path):
     result = lint_files(tmp_path, {"01-a.yaml": HEAD + "steps:\n" + step(risks=(item,))})
     assert places(result, "RC302") == set()

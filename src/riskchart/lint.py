@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
-from . import config, corpus_rules, rules  # noqa: F401 - corpus_rules registers its rules
+from . import config, corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
 from .diagnostics import Diagnostic
 from .errors import NoCharts
 from .load import load_file, source_text
@@ -135,12 +135,14 @@ def check_file(path: Path, defaults: Defaults, settings: config.Settings = confi
     exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
+    cut = tuple(slips.cut_by_comments(path, loaded.text, loaded.root)) if loaded.text else ()
     checked = validate(path, loaded.root, CHART)
     # every invalid value was reported, so a chart without diagnostics is whole
     if checked.diagnostics:
-        return FileResult(path, loaded.text, None, checked.diagnostics, exemptions)
+        return FileResult(path, loaded.text, None, cut + checked.diagnostics, exemptions)
     chart = build_chart(path, checked.value, checked.positions, defaults)
-    return FileResult(path, loaded.text, chart, tuple(rules.run_chart_rules(chart, settings.enabled)), exemptions)
+    return FileResult(path, loaded.text, chart, cut + tuple(rules.run_chart_rules(chart, settings.enabled)),
+                      exemptions)
 
 
 def _check_defaults(path: Path) -> tuple[FileResult, Defaults]:

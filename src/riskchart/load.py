@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import limits
+from . import limits, slips
 from .diagnostics import Diagnostic, make
 
 try:  # the C loader composes about ten times faster and keeps marks
@@ -85,6 +85,9 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     problem = _check_length(path, text) or _check_characters(path, text) or _check_nesting(path, text)
     if problem:
         return LoadedFile(path, text, None, (problem,))
+    typed = slips.typed_slips(path, text)
+    if typed:  # the parser would misread these, and report them a line late
+        return LoadedFile(path, text, None, tuple(typed))
     root, problems = _compose(path, text)
     return LoadedFile(path, text, root, tuple(problems))
 
@@ -172,9 +175,9 @@ def _compose(path: Path, text: str) -> tuple[yaml.Node | None, list[Diagnostic]]
             mark = error.problem_mark
             return None, [make(path, mark.line + 1, mark.column + 1, "RC007",
                 "一个文件只能写一张图：删除第二个“---”及其后的内容，或拆成两个文件")]
-        return None, [_syntax(path, error)]
+        return None, [_syntax(path, text, error)]
     except yaml.YAMLError as error:
-        return None, [_syntax(path, error)]
+        return None, [_syntax(path, text, error)]
     finally:
         loader.dispose()
     if root is None or (isinstance(root, yaml.ScalarNode) and root.tag.endswith(":null") and not root.value):
@@ -182,10 +185,11 @@ def _compose(path: Path, text: str) -> tuple[yaml.Node | None, list[Diagnostic]]
     return root, _check_nodes(path, text, root)
 
 
-def _syntax(path: Path, error: yaml.YAMLError) -> Diagnostic:
+def _syntax(path: Path, text: str, error: yaml.YAMLError) -> Diagnostic:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    return make(path, line, column, "RC006", "YAML 语法错误：" + _explain(error))
+    return make(path, line, column, "RC006",
+                "YAML 语法错误：" + (slips.explain_indentation(text, line) or _explain(error)))
 
 
 _EXPLANATIONS = (

@@ -16,9 +16,15 @@ from .diagnostics import Diagnostic, make
 from .model import Chart
 
 FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
-# "1." "2、" "（3）" — but not "1.5倍", "10，000元" or "3：30", where a digit follows.
-_NUMBER_STARTS = frozenset(" \u3000(（0123456789０１２３４５６７８９")
-ITEM_NUMBER = re.compile(r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）](?![0-9０-９])|[(（][0-9０-９]{1,3}[)）])\s*")
+# "1." "2、" "（3）" — but not "1.5倍", "10，000元" or "3：30", where a digit follows;
+# circled and parenthesised numbers "①" "⑴" "⒈" "❶"; Chinese "一、" "（二）".
+_CIRCLED = "\u2460-\u249b\u24ea-\u24ff\u2776-\u2793"
+_CHINESE_NUMERALS = "一二三四五六七八九十"
+_NUMBER_STARTS = frozenset(" \u3000(（0123456789０１２３４５６７８９" + _CHINESE_NUMERALS) \
+    | {chr(c) for c in (*range(0x2460, 0x249C), *range(0x24EA, 0x2500), *range(0x2776, 0x2794))}
+ITEM_NUMBER = re.compile(
+    r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）](?![0-9０-９])|[(（][0-9０-９]{1,3}[)）]"
+    rf"|[{_CIRCLED}]\s*[.．、]?|[{_CHINESE_NUMERALS}]{{1,3}}、|[(（][{_CHINESE_NUMERALS}]{{1,3}}[)）])\s*")
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,7 @@ def item_without_number(chart: Chart):
     """Items are written without their numbers; the renderer numbers them.
 
     passes: `- 故意刁难申请人。`
-    fails:  `- 1. 故意刁难申请人。` (also 2、 and （3）)
+    fails:  `- 1. 故意刁难申请人。` (also 2、 （3） ① ⑴ 一、 （一）)
     """
     for path, text in chart_texts(chart):
         if len(path) == 4 and text[:1] in _NUMBER_STARTS:

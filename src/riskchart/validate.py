@@ -90,6 +90,15 @@ def _describe(node: yaml.Node) -> str:
     return f"单个值「{node.value}」"
 
 
+def _colon_in_text(node: yaml.Node) -> bool:
+    """A list item `- 依据: 《…》` written as text: YAML made it a mapping of one pair."""
+    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
+        return False
+    key, value = node.value[0]
+    return isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode) \
+        and key.start_mark.line == value.end_mark.line
+
+
 def _label(where: tuple) -> str:
     """A path like ('steps', 2, 'risks', 0) as 第 3 个环节的 risks 第 1 条."""
     parts = []
@@ -201,6 +210,12 @@ class _Walker:
         return text
 
     def text(self, node, kind: Text, where: tuple):
+        if isinstance(where[-1], int) and _colon_in_text(node):
+            key, value = node.value[0]
+            self.report(node, "RC104",
+                f"{_label(where)} 中的「: 」（冒号加空格）使这条文字被读成了键值对：请用双引号把整条括起来，"
+                f"如 \"{key.value}: {value.value}\"")
+            return INVALID
         if not isinstance(node, yaml.ScalarNode):
             self.report(node, "RC104", f"{_label(where)} 应为文字，而不是{_describe(node)}")
             return INVALID
