@@ -14,10 +14,13 @@ from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, zh
+
+zh.install()  # click's own words (用法、选项、错误) in Chinese, before any command runs
 
 DEFAULT_CHARTS = Path("charts")
-_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[路径]...")
+_OPTIONS = "[选项]"  # the usage line's placeholders, in Chinese like the rest of the help
 
 
 def _chart_paths(paths: tuple[Path, ...]) -> list[Path]:
@@ -37,14 +40,15 @@ def _show_version(ctx, param, value) -> None:
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, options_metavar=_OPTIONS,
+             subcommand_metavar="命令 [参数]...")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
               help="显示 riskchart 和 Graphviz 的版本。")
 def main() -> None:
     """riskchart：权力运行廉政风险防控图编译器（YAML → 校验 → SVG/PDF）。"""
 
 
-@main.command()
+@main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
               default="text", show_default=True, help="输出格式：text 供人阅读，json 供脚本，github 供 GitHub Actions 标注。")
@@ -63,7 +67,7 @@ def lint(paths, output_format, strict, quiet):
     sys.exit(1 if has_errors(result.diagnostics, strict=strict) else 0)
 
 
-@main.command()
+@main.command(options_metavar=_OPTIONS)
 @click.option("--defaults", is_flag=True, help="输出 _defaults.yaml 的 schema。")
 def schema(defaults):
     """输出防控图格式的 JSON Schema，供编辑器校验和补全。"""
@@ -88,7 +92,7 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
     return chosen
 
 
-@main.command()
+@main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
               show_default=True, help="输出文件夹。")
@@ -156,7 +160,7 @@ def _valid_charts(paths):
     return list(result.charts), bool(errors)
 
 
-@main.command()
+@main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -177,7 +181,7 @@ def export(paths, output_format, output):
     sys.exit(1 if had_errors else 0)
 
 
-@main.command()
+@main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def stats(paths, output_format):
