@@ -207,3 +207,15 @@ def test_version_names_graphviz_even_when_it_is_missing(monkeypatch, tmp_path):
     result = run("--version")
     assert result.exit_code == 0
     assert result.stdout == f"riskchart {__version__}（未找到 Graphviz（dot））\n"
+
+
+def test_build_shows_warnings_with_their_count_and_quiet_hides_them(charts, tmp_path):
+    folder = charts(**{"01_a": CHART.replace("- 故意刁难申请人。", "- 1. 故意刁难申请人。")})
+    result = CliRunner().invoke(main, ["build", str(folder), "-o", str(tmp_path / "out"), "--format", "svg",
+                                       "--no-publish"])
+    assert result.exit_code == 0, result.output
+    assert "warning RC302" in result.output and "1 个警告" in result.output
+    quiet = CliRunner().invoke(main, ["build", str(folder), "-o", str(tmp_path / "out2"), "--format", "svg",
+                                      "--no-publish", "-q"])
+    assert quiet.exit_code == 0
+    assert "RC302" not in quiet.output and "个警告" not in quiet.output

@@ -105,7 +105,7 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=None,
               help="单张图 Graphviz 的时限，秒（默认 60）。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
-@click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总。")
+@click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
 def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
     """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
     import os
@@ -131,9 +131,13 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
     except KeyboardInterrupt:
         click.echo("已中断：已完成的图已保存，没有留下不完整的文件；再次运行 build 会继续。", err=True)
         sys.exit(130)
-    errors = [d for d in report.diagnostics if d.is_error]
-    if errors:
-        click.echo(format_text(errors, report.sources), nl=False, err=True)
+    # Warnings too (numbering left in an item would otherwise print silently); -q keeps errors only.
+    shown = [d for d in report.diagnostics if d.is_error or not quiet]
+    if shown:
+        click.echo(format_text(shown, report.sources), nl=False, err=True)
+    warnings = sum(not d.is_error for d in shown)
+    if warnings:
+        click.echo(f"{warnings} 个警告（不影响生成；riskchart lint 可单独查看）", err=True)
     for name in report.published:
         if not quiet:
             click.echo(f"  发布  {name}", err=True)
