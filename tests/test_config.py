@@ -105,3 +105,32 @@ def test_unknown_code_exits_2_in_the_cli(tmp_path):
     assert result.exit_code == 2
     assert "RC999" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("codes", [["RC107"], ["RC206"], ["RC304", "RC102", "RC207"]])
+def test_checks_that_keep_the_model_whole_cannot_be_disabled(tmp_path, codes):
+    charts = project(tmp_path, f"[tool.riskchart]\ndisable = {codes!r}\n".replace("'", '"'))
+    result = CliRunner().invoke(main, ["lint", str(charts)])
+    assert result.exit_code == 2
+    refused = [c for c in codes if c != "RC304"]
+    assert f"{'、'.join(refused)} 不能关闭" in result.stderr
+    assert "可以关闭的代码：" in result.stderr and "RC304" in result.stderr.split("可以关闭的代码：")[1]
+    assert "RC107" not in result.stderr.split("可以关闭的代码：")[1]
+
+
+def test_every_code_that_can_be_disabled_leaves_each_clean_file_a_chart():
+    """Switching off every allowed code over the whole bad-input corpus: a file
+    that then lints without error is a chart the later stages receive, never
+    one dropped silently (stats and export would show it missing)."""
+    from pathlib import Path
+
+    from riskchart.config import PROTECTED
+    from riskchart.diagnostics import CODES
+
+    settings = Settings(frozenset(CODES) - PROTECTED)
+    corpus = Path(__file__).parent / "fixtures" / "lint" / "bad"
+    for case in sorted(p for p in corpus.iterdir() if p.is_dir()):
+        result = lint_paths([case], settings)
+        failed = result.failed_paths
+        clean = [f for f in result.files if str(f) not in failed]
+        assert sorted(str(c.path) for c in result.charts) == sorted(map(str, clean)), case.name

@@ -14,6 +14,13 @@ from .diagnostics import CODES
 from .errors import EnvironmentProblem
 
 
+# Checks that keep the model whole: with one of them off, a file with that
+# fault would lint clean yet have no chart (structure, types, values), or
+# reach a renderer or a publisher that cannot take it (a level or owner
+# missing, a file name that is unsafe or collides).  They stay errors.
+PROTECTED = frozenset(code for code in CODES if code < "RC200") | {"RC206", "RC207", "RC211", "RC212"}
+
+
 @dataclass(frozen=True)
 class Settings:
     disabled: frozenset[str] = frozenset()
@@ -47,4 +54,10 @@ def read_settings(path: Path) -> Settings:
     unknown = [code for code in disabled if code not in CODES]
     if unknown:
         raise EnvironmentProblem(f"{path} 的 [tool.riskchart] disable 中有未知代码：{'、'.join(unknown)}")
+    protected = [code for code in disabled if code in PROTECTED]
+    if protected:
+        allowed = "、".join(sorted(set(CODES) - PROTECTED))
+        raise EnvironmentProblem(
+            f"{path} 的 [tool.riskchart] disable 中的 {'、'.join(protected)} 不能关闭：没有这些检查，"
+            f"有问题的图会画不出来或被悄悄漏掉。可以关闭的代码：{allowed}")
     return Settings(frozenset(disabled), path)
