@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from riskchart.config import find_settings
 from riskchart import render
 from riskchart.build import BuildOptions, build
 
@@ -24,7 +25,7 @@ pytestmark = [
 def site(tmp_path_factory):
     render.toolchain.cache_clear()
     out = tmp_path_factory.mktemp("site")
-    assert build([ROOT / "charts"], BuildOptions(out=out, formats=("svg", "pdf"))).ok
+    assert build([ROOT / "charts"], BuildOptions(out=out, formats=("svg", "pdf"), settings=find_settings(ROOT))).ok
     return out / "index.html"
 
 

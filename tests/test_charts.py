@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from riskchart.lint import lint_paths
-from riskchart.schema import CATEGORIES as CATEGORY_ORDER
+from riskchart.config import find_project
 
 from conftest import CHARTS
 
@@ -48,7 +48,13 @@ def test_category_counts(result):
     counts = Counter(c.category for c in result.charts)
     assert counts == EXPECTED_COUNTS
     assert sum(counts.values()) == 40
-    assert set(counts) == set(CATEGORY_ORDER)
+    assert set(counts) == set(find_project(CHARTS).settings.categories)
+
+
+def test_the_seed_project_lists_its_own_six_categories_in_its_order():
+    project = find_project(CHARTS)
+    assert project.config_file == CHARTS.parent / "riskchart.toml"
+    assert project.settings.categories == ("行政裁决", "行政给付", "行政检查", "行政强制", "行政确认", "其他权力")
 
 
 def test_ids_match_file_names(result):

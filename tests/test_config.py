@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from riskchart.cli import main
-from riskchart.config import Settings, find_settings, read_settings
+from riskchart.config import Settings, find_project, find_settings, read_settings
 from riskchart.errors import EnvironmentProblem
 from riskchart.lint import lint_paths
 
@@ -37,8 +40,9 @@ def test_without_disable_the_code_is_reported(tmp_path):
 
 
 def test_pyproject_without_the_table(tmp_path):
+    """Like ruff, a pyproject.toml without [tool.riskchart] is not a riskchart project."""
     charts = project(tmp_path, '[project]\nname = "x"\n')
-    assert find_settings(charts) == Settings(frozenset(), tmp_path / "pyproject.toml")
+    assert find_settings(charts) == Settings()
 
 
 def test_nearest_pyproject_wins(tmp_path):
@@ -134,3 +138,91 @@ def test_every_code_that_can_be_disabled_leaves_each_clean_file_a_chart():
         failed = result.failed_paths
         clean = [f for f in result.files if str(f) not in failed]
         assert sorted(str(c.path) for c in result.charts) == sorted(map(str, clean)), case.name
+
+
+# ---------------------------------------------------------------- riskchart.toml: the project file
+
+def test_project_file_is_found_from_any_sub_folder(tmp_path, monkeypatch):
+    write_files(tmp_path, {"riskchart.toml": 'charts = "图"\nout = "输出"\n'})
+    write_files(tmp_path / "图", {"01-a.yaml": CHART})
+    (tmp_path / "图" / "食品科").mkdir()
+    monkeypatch.chdir(tmp_path / "图" / "食品科")
+    project = find_project(Path.cwd())
+    assert project.root == tmp_path.resolve()
+    assert project.charts == tmp_path.resolve() / "图" and project.out == tmp_path.resolve() / "输出"
+    result = CliRunner().invoke(main, ["lint"])
+    assert result.exit_code == 0, result.output
+    assert "检查了 1 个文件" in result.stderr
+
+
+def test_commands_without_paths_use_the_project_folders(tmp_path, monkeypatch):
+    write_files(tmp_path, {"riskchart.toml": 'charts = "图"\nformats = ["svg"]\n'})
+    write_files(tmp_path / "图", {"01-a.yaml": CHART.replace("  - name: 申请\n", "  - name: 申请\n    # 开始\n")})
+    (tmp_path / "图" / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "图" / "sub")
+    bad = CliRunner().invoke(main, ["lint", "--format", "json"])
+    assert bad.exit_code == 0 and json.loads(bad.stdout) == []
+    stats = CliRunner().invoke(main, ["stats", "--format", "json"])
+    assert json.loads(stats.stdout)["total"]["charts"] == 1
+
+
+def test_settings_keys_are_read_from_riskchart_toml(tmp_path):
+    write_files(tmp_path, {"riskchart.toml": (
+        'font = "WenQuanYi Zen Hei"\nformats = ["pdf", "svg", "pdf"]\ndisable = ["RC304"]\n'
+        'extra_categories = ["行政审批"]\n')})
+    project = find_project(tmp_path)
+    assert project.font == "WenQuanYi Zen Hei" and project.formats == ("pdf", "svg")
+    assert project.settings.disabled == {"RC304"}
+    assert project.settings.categories[-1] == "行政审批" and "行政许可" in project.settings.categories
+
+
+def test_categories_replace_the_default_list_and_lint_follows_it(tmp_path):
+    write_files(tmp_path, {"riskchart.toml": 'categories = ["公共服务", "行政审批"]\n'})
+    charts = write_files(tmp_path / "charts", {"01-a.yaml": CHART.replace("行政裁决", "行政审批"),
+                                               "02-b.yaml": CHART.replace("id: 1", "id: 2").replace("测试", "另一")})
+    result = lint_paths([charts], find_project(charts).settings)
+    assert [(Path(d.path).name, d.code) for d in result.diagnostics] == [("02-b.yaml", "RC107")]
+    assert "须为 公共服务、行政审批 之一" in result.diagnostics[0].message
+
+
+def test_the_json_schema_follows_the_project_categories(tmp_path, monkeypatch):
+    write_files(tmp_path, {"riskchart.toml": 'extra_categories = ["行政审批"]\n'})
+    monkeypatch.chdir(tmp_path)
+    schema = json.loads(CliRunner().invoke(main, ["schema"]).stdout)
+    assert schema["properties"]["category"]["enum"][-1] == "行政审批"
+
+
+def test_pyproject_tool_table_takes_the_same_keys(tmp_path):
+    write_files(tmp_path, {"pyproject.toml": '[tool.riskchart]\nout = "网站"\ncategories = ["公共服务"]\n'})
+    project = find_project(tmp_path)
+    assert project.out == tmp_path.resolve() / "网站" and project.settings.categories == ("公共服务",)
+
+
+@pytest.mark.parametrize("toml, where, words", [
+    ('charts = "charts"\nfont_name = "黑体"\n', "riskchart.toml:2:1:", "未知的设置项 font_name，是否为 font？"),
+    ('"类别" = ["行政许可"]\n', "riskchart.toml:1:1:", "是否为 categories？"),
+    ('font = 黑体\n', "riskchart.toml:1:8:", "TOML 语法错误"),
+    ('\nformats = "svg"\n', "riskchart.toml:2:1:", 'formats 应为文字列表，如 formats = ["svg", "pdf"]'),
+    ('formats = ["svg", "xlsx"]\n', "riskchart.toml:1:1:", "xlsx 不是可用的格式"),
+    ('categories = []\n', "riskchart.toml:1:1:", "categories 不能为空列表"),
+    ('categories = ["公共服务", "公共服务"]\n', "riskchart.toml:1:1:", "「公共服务」重复"),
+    ('out = 3\n', "riskchart.toml:1:1:", "out 应为文件夹路径"),
+    ('font = "<黑体>"\n', "riskchart.toml:1:1:", "字体名称"),
+    ('  disable = ["RC107"]\n', "riskchart.toml:1:3:", "RC107 不能关闭"),
+])
+def test_settings_mistakes_are_located_with_a_suggestion_and_exit_2(tmp_path, monkeypatch, toml, where, words):
+    write_files(tmp_path, {"riskchart.toml": toml})
+    write_files(tmp_path / "charts", {"01-a.yaml": CHART})
+    monkeypatch.chdir(tmp_path)
+    for command in (["lint"], ["build"], ["stats"], ["export"], ["schema"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert f"{tmp_path.resolve()}/{where}" in result.stderr and words in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_every_settings_mistake_is_reported_at_once(tmp_path):
+    write_files(tmp_path, {"riskchart.toml": 'formats = "svg"\nfont_name = "x"\n'})
+    with pytest.raises(EnvironmentProblem) as raised:
+        find_project(tmp_path)
+    assert "formats 应为" in raised.value.message and "font_name" in raised.value.message

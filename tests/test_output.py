@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from riskchart.config import find_settings
 from riskchart import render, style
 from riskchart.build import BuildOptions, build
 from riskchart.lint import lint_paths
@@ -25,7 +26,8 @@ pytestmark = [pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (
 def built(tmp_path_factory):
     render.toolchain.cache_clear()
     out = tmp_path_factory.mktemp("out")
-    report = build([ROOT / "charts"], BuildOptions(out=out, formats=("svg", "pdf"), publish=False))
+    report = build([ROOT / "charts"], BuildOptions(out=out, formats=("svg", "pdf"), publish=False,
+                                                   settings=find_settings(ROOT)))
     assert report.ok, [o for o in report.outcomes if o.status == "failed"]
     return out, lint_paths([ROOT / "charts"]).charts
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from riskchart import render, tables
 from riskchart.build import BuildOptions, build
 from riskchart.cli import main
+from riskchart.config import find_settings
 from riskchart.lint import lint_paths
 from riskchart.publish import index_html
 
@@ -43,7 +44,7 @@ def test_register_has_one_row_per_risk_and_round_trips(charts):
 
 
 def test_statistics_agree_with_the_register_and_the_charts(charts):
-    stats = tables.statistics(charts)
+    stats = tables.statistics(charts, find_settings(ROOT).categories)
     rows = tables.register(charts)
     assert stats.total.charts == 40 and stats.total.drafts == 2
     assert stats.total.risk_total == len(rows)
@@ -107,7 +108,7 @@ def test_index_page_is_well_formed_and_counts_agree(charts, tmp_path):
     assert checker.problems == [] and checker.stack == []
     assert [i for i, n in checker.ids.items() if n > 1] == []
     assert page.count("<li class=\"card") == 40
-    stats = tables.statistics(charts)
+    stats = tables.statistics(charts, find_settings(ROOT).categories)
     footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
     assert re.findall(r"<td>(\d+)</td>", footer) == [str(n) for n in (
         stats.total.charts, stats.total.steps, stats.total.risk_total, *stats.total.risks.values())]
@@ -137,7 +138,7 @@ def test_booklet_has_cover_contents_and_one_page_per_chart(tmp_path):
     for name in names:
         shutil.copy(ROOT / "charts" / name, charts_dir / name)
     out = tmp_path / "out"
-    assert build([charts_dir], BuildOptions(out=out)).ok
+    assert build([charts_dir], BuildOptions(out=out, settings=find_settings(ROOT))).ok
     text = subprocess.run(["pdftotext", "-layout", str(out / "booklet.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout.split("\f")
     cover, contents = text[0], text[1]

@@ -24,8 +24,9 @@ def test_chart_schema_keys_and_required():
 
 def test_enums_are_the_schema_choices():
     p = json_schema(CHART)["properties"]
-    assert p["category"]["enum"] == list(schema.CATEGORIES) == ["行政裁决", "行政给付", "行政检查", "行政强制",
-                                                                "行政确认", "其他权力"]
+    assert p["category"]["enum"] == list(schema.CATEGORIES) == [
+        "行政许可", "行政处罚", "行政强制", "行政征收", "行政给付", "行政检查", "行政确认", "行政奖励", "行政裁决",
+        "其他行政权力", "其他权力", "公共服务"]
     assert p["status"]["enum"] == list(schema.STATUSES) == ["draft"]
     step = p["steps"]["items"]
     assert step["properties"]["level"]["enum"] == list(schema.LEVELS) == ["高", "中", "低"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import files, layout, render, style
 from .model import Chart
+from .schema import CATEGORIES
 from .wrap import wrap
 
 
@@ -30,10 +31,12 @@ class Entry:
 
 
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
-                department: str, built_on: date, cache: Path) -> bytes:
+                department: str, built_on: date, cache: Path, categories: tuple[str, ...] = CATEGORIES) -> bytes:
+    """Cover, contents and every chart, by category in the project's order, then by id."""
     import pikepdf
 
-    charts = sorted(charts, key=lambda c: c.id)
+    rank = {name: i for i, name in enumerate(categories)}
+    charts = sorted(charts, key=lambda c: (rank.get(c.category, len(rank)), c.id))
     contents_pages = max(1, math.ceil(len(charts) / style.TOC_ROWS_PER_PAGE))
     first_chart_page = 2 + contents_pages
     entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS)), c.draft,

@@ -23,14 +23,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, files, layout, publish, render, style
+from . import __version__, config, files, layout, publish, render, style
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
 from .model import Chart
 
 MANIFEST = ".riskchart-manifest.json"
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
-DEFAULT_FORMATS = ("svg", "pdf")
+DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("layout.py", "render.py", "style.py", "wrap.py", "model.py")
 
@@ -44,6 +44,7 @@ class BuildOptions:
     font: str = style.DEFAULT_FONT
     timeout: float = style.DOT_TIMEOUT_SECONDS
     publish: bool = True
+    settings: config.Settings = config.Settings()  # the project's: codes switched off, categories
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,12 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
     changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options.out)]
-    early = charts_valid_alone(changed)
+    early = charts_valid_alone(changed, options.settings)
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     try:
         with _Drawing(list(early.values()), tools, options) as drawing:
-            linted = lint_paths(paths)
+            linted = lint_paths(paths, options.settings)
             charts = {c.path: c for c in linted.charts}
             for path in chart_files:
                 problem = _first_error(linted, path) if path not in charts else None

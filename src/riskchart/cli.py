@@ -9,6 +9,7 @@ that need them, so `riskchart lint` starts fast.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,13 +19,21 @@ from . import __version__, zh
 
 zh.install()  # click's own words (用法、选项、错误) in Chinese, before any command runs
 
-DEFAULT_CHARTS = Path("charts")
 _paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[路径]...")
 _OPTIONS = "[选项]"  # the usage line's placeholders, in Chinese like the rest of the help
 
 
-def _chart_paths(paths: tuple[Path, ...]) -> list[Path]:
-    return list(paths) or [DEFAULT_CHARTS]
+def _project(paths: tuple[Path, ...]):
+    """The project of the first path given, or of the current folder."""
+    from .config import find_project
+
+    return find_project(paths[0] if paths else Path.cwd())
+
+
+def _chart_paths(paths: tuple[Path, ...], project) -> list[Path]:
+    """The paths given, or the project's charts folder as seen from here
+    (diagnostics then name files the way the user would type them)."""
+    return list(paths) or [Path(os.path.relpath(project.charts))]
 
 
 def _show_version(ctx, param, value) -> None:
@@ -60,7 +69,8 @@ def lint(paths, output_format, strict, quiet):
     from .lint import lint_paths
     from .report import FORMATTERS, summary
 
-    result = lint_paths(_chart_paths(paths))
+    project = _project(paths)
+    result = lint_paths(_chart_paths(paths, project), project.settings)
     click.echo(FORMATTERS[output_format](list(result.diagnostics), result.sources), nl=False)
     if output_format == "text" and not quiet:
         click.echo(summary(result.diagnostics, len(result.files)), err=True)
@@ -68,12 +78,31 @@ def lint(paths, output_format, strict, quiet):
 
 
 @main.command(options_metavar=_OPTIONS)
+@click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[文件夹]")
+def init(folder):
+    """新建项目：设置文件、部门信息、一张示例图、.gitignore、pre-commit 和 CI 示例。已有的文件不覆盖。"""
+    from .scaffold import init_project
+
+    try:
+        made = init_project(folder)
+    except OSError as error:
+        raise click.ClickException(f"无法在 {folder} 中新建项目：{error.strerror or error}") from None
+    for name in made.written:
+        click.echo(f"  新建  {folder / name}", err=True)
+    for name in made.skipped:
+        click.echo(f"  跳过  {folder / name}（已存在，未改动）", err=True)
+    click.echo(f"下一步：在 {folder / 'charts/_defaults.yaml'} 中填写部门名称和电话，"
+               "然后运行 riskchart lint 检查、riskchart build 生成。", err=True)
+
+
+@main.command(options_metavar=_OPTIONS)
 @click.option("--defaults", is_flag=True, help="输出 _defaults.yaml 的 schema。")
 def schema(defaults):
     """输出防控图格式的 JSON Schema，供编辑器校验和补全。"""
-    from .schema import CHART, DEFAULTS, json_schema
+    from .schema import DEFAULTS, chart_record, json_schema
 
-    click.echo(json.dumps(json_schema(DEFAULTS if defaults else CHART), ensure_ascii=False, indent=2))
+    record = DEFAULTS if defaults else chart_record(_project(()).settings.categories)
+    click.echo(json.dumps(json_schema(record), ensure_ascii=False, indent=2))
 
 
 def _font_name(value: str | None) -> str | None:
@@ -82,9 +111,11 @@ def _font_name(value: str | None) -> str | None:
     return value
 
 
-def _formats(ctx, param, value: str) -> tuple[str, ...]:
-    from .render import FORMATS
+def _formats(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    from .style import FORMATS
 
+    if value is None:
+        return None
     chosen = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown or not chosen:
@@ -94,30 +125,31 @@ def _formats(ctx, param, value: str) -> tuple[str, ...]:
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
-@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
-              show_default=True, help="输出文件夹。")
-@click.option("--format", "formats", default="svg,pdf", show_default=True, callback=_formats,
-              help="输出格式，逗号分隔：svg,pdf,png,dot。")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="输出文件夹（默认为项目设置的 out，即 out/）。")
+@click.option("--format", "formats", default=None, callback=_formats,
+              help="输出格式，逗号分隔：svg,pdf,png,dot（默认为项目设置的 formats，即 svg,pdf）。")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="并行数（默认为 CPU 核数）。")
 @click.option("--force", is_flag=True, help="忽略增量记录，全部重新生成。")
 @click.option("--font", default=None, callback=lambda ctx, param, value: _font_name(value),
-              help="中文字体（默认 Noto Sans CJK SC）。")
+              help="中文字体（默认为项目设置的 font，即 Noto Sans CJK SC）。")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=None,
               help="单张图 Graphviz 的时限，秒（默认 60）。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
 @click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
 def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
     """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
-    import os
 
     from . import style
     from .build import BuildOptions, build as run_build
     from .report import format_text
 
+    project = _project(paths)
+    out = out or Path(os.path.relpath(project.out))
     options = BuildOptions(
-        out=out, formats=formats, jobs=jobs or os.cpu_count() or 1, force=force,
-        font=font or style.DEFAULT_FONT, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
-        publish=not no_publish)
+        out=out, formats=formats or project.formats, jobs=jobs or os.cpu_count() or 1, force=force,
+        font=font or project.font, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
+        publish=not no_publish, settings=project.settings)
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 
     def progress(outcome):
@@ -127,7 +159,7 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
             click.echo(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s", err=True)
 
     try:
-        report = run_build(_chart_paths(paths), options, progress)
+        report = run_build(_chart_paths(paths, project), options, progress)
     except KeyboardInterrupt:
         click.echo("已中断：已完成的图已保存，没有留下不完整的文件；再次运行 build 会继续。", err=True)
         sys.exit(130)
@@ -152,12 +184,12 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
     sys.exit(0 if report.ok else 1)
 
 
-def _valid_charts(paths):
+def _valid_charts(paths, project):
     """Charts that lint without errors; the errors go to stderr."""
     from .lint import lint_paths
     from .report import format_text
 
-    result = lint_paths(_chart_paths(paths))
+    result = lint_paths(_chart_paths(paths, project), project.settings)
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
         click.echo(format_text(errors, result.sources), nl=False, err=True)
@@ -174,7 +206,7 @@ def export(paths, output_format, output):
     from .files import write_atomic
     from .tables import register_csv, register_json
 
-    charts, had_errors = _valid_charts(paths)
+    charts, had_errors = _valid_charts(paths, _project(paths))
     data = register_csv(charts) if output_format == "csv" else register_json(charts)
     if output is None:
         sys.stdout.buffer.write(data)
@@ -192,8 +224,9 @@ def stats(paths, output_format):
     """统计：各类别的图、环节和各等级风险点数量。"""
     from .tables import statistics, statistics_text
 
-    charts, had_errors = _valid_charts(paths)
-    numbers = statistics(charts)
+    project = _project(paths)
+    charts, had_errors = _valid_charts(paths, project)
+    numbers = statistics(charts, project.settings.categories)
     if output_format == "json":
         click.echo(json.dumps(numbers.as_json(), ensure_ascii=False, indent=2))
     else:

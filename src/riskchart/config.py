@@ -1,63 +1,209 @@
-"""Project settings from `[tool.riskchart]` in the nearest pyproject.toml.
+"""The project: its root, its settings file and what the settings say.
 
-    [tool.riskchart]
+A project is the folder holding `riskchart.toml` (or a `pyproject.toml`
+with a `[tool.riskchart]` table), found by walking up from where the
+command starts, like git or ruff.  It is computed once per command and
+handed down; no later stage looks for it again.
+
+    # riskchart.toml
+    charts = "charts"            # the charts folder, relative to the project root
+    out = "out"                  # the output folder
+    font = "Noto Sans CJK SC"
+    formats = ["svg", "pdf"]
+    categories = ["行政许可", …]  # replaces the default list of categories
+    extra_categories = ["…"]     # or: adds to it
     disable = ["RC304"]          # rule codes switched off everywhere
+
+Unknown keys and wrong types are errors at their line, with a suggestion.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .diagnostics import CODES
 from .errors import EnvironmentProblem
+from .schema import CATEGORIES
+from .style import DEFAULT_FONT, DEFAULT_FORMATS, FORMATS
 
-
+PROJECT_FILE = "riskchart.toml"
 # Checks that keep the model whole: with one of them off, a file with that
 # fault would lint clean yet have no chart (structure, types, values), or
 # reach a renderer or a publisher that cannot take it (a level or owner
 # missing, a file name that is unsafe or collides).  They stay errors.
 PROTECTED = frozenset(code for code in CODES if code < "RC200") | {"RC206", "RC207", "RC211", "RC212"}
+_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable")
+_SYNONYMS = {"类别": "categories", "字体": "font", "格式": "formats", "输出": "out", "图": "charts",
+             "ignore": "disable", "output": "out", "category": "categories", "format": "formats"}
 
 
 @dataclass(frozen=True)
 class Settings:
+    """What lint needs: the codes switched off and the allowed categories."""
+
     disabled: frozenset[str] = frozenset()
     source: Path | None = None
+    categories: tuple[str, ...] = CATEGORIES
 
     def enabled(self, code: str) -> bool:
         return code not in self.disabled
 
 
-def find_settings(start: Path) -> Settings:
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    config_file: Path | None
+    charts: Path
+    out: Path
+    font: str
+    formats: tuple[str, ...]
+    settings: Settings
+
+
+def find_project(start: Path) -> Project:
+    """The project that `start` (a file or folder) belongs to; without a
+    settings file anywhere above it, the folder itself with the defaults."""
     start = start.resolve()
-    for folder in (start, *start.parents) if start.is_dir() else start.parents:
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return read_settings(candidate)
-    return Settings()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        config = candidate / PROJECT_FILE
+        if config.is_file():
+            return _project(candidate, config, _table(config, in_pyproject=False))
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            table = _table(pyproject, in_pyproject=True)
+            if table is not None:
+                return _project(candidate, pyproject, table)
+    return _project(folder, None, {})
+
+
+def find_settings(start: Path) -> Settings:
+    return find_project(start).settings
 
 
 def read_settings(path: Path) -> Settings:
+    """The settings of one settings file (riskchart.toml or pyproject.toml)."""
+    table = _table(path, in_pyproject=path.name != PROJECT_FILE) or {}
+    return _project(path.parent, path, table).settings
+
+
+def _table(path: Path, *, in_pyproject: bool) -> dict | None:
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise EnvironmentProblem(f"无法读取 {path}：{error}") from error
-    tool = document.get("tool", {})
-    table = tool.get("riskchart", {}) if isinstance(tool, dict) else {}
-    if not isinstance(table, dict):
-        raise EnvironmentProblem(f"{path} 中的 [tool.riskchart] 应为一个表（table）")
-    disabled = table.get("disable", [])
-    if not isinstance(disabled, list) or not all(isinstance(code, str) for code in disabled):
-        raise EnvironmentProblem(f'{path} 的 [tool.riskchart] disable 应为代码列表，如 disable = ["RC304"]')
-    unknown = [code for code in disabled if code not in CODES]
-    if unknown:
-        raise EnvironmentProblem(f"{path} 的 [tool.riskchart] disable 中有未知代码：{'、'.join(unknown)}")
-    protected = [code for code in disabled if code in PROTECTED]
-    if protected:
-        allowed = "、".join(sorted(set(CODES) - PROTECTED))
+        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as error:
+        at = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        where = f"{at[1]}:{at[2]}" if at else "1:1"
         raise EnvironmentProblem(
-            f"{path} 的 [tool.riskchart] disable 中的 {'、'.join(protected)} 不能关闭：没有这些检查，"
-            f"有问题的图会画不出来或被悄悄漏掉。可以关闭的代码：{allowed}")
-    return Settings(frozenset(disabled), path)
+            f"{path}:{where}: 设置文件的 TOML 语法错误（{str(error).split(' (at ')[0]}）：文字要加双引号，"
+            '如 font = "黑体"；中文键名也要加引号') from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise EnvironmentProblem(f"无法读取 {path}：{error}") from error
+    if not in_pyproject:
+        return document
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict) or "riskchart" not in tool:
+        return None
+    if not isinstance(tool["riskchart"], dict):
+        raise EnvironmentProblem(f"{path} 中的 [tool.riskchart] 应为一个表（table）")
+    return tool["riskchart"]
+
+
+def _project(root: Path, config: Path | None, table: dict) -> Project:
+    checker = _Checker(config, table)
+    categories = checker.names("categories") or CATEGORIES
+    categories = tuple(dict.fromkeys(categories + checker.names("extra_categories")))
+    disabled = checker.codes()
+    formats = checker.choices("formats", FORMATS) or DEFAULT_FORMATS
+    project = Project(
+        root=root,
+        config_file=config,
+        charts=root / checker.folder("charts", "charts"),
+        out=root / checker.folder("out", "out"),
+        font=checker.font(),
+        formats=formats,
+        settings=Settings(frozenset(disabled), config, categories),
+    )
+    checker.finish()
+    return project
+
+
+class _Checker:
+    """Reads typed values out of the settings table, collecting every
+    problem with the line it is on, then reports them together."""
+
+    def __init__(self, path: Path | None, table: dict):
+        self.path, self.table, self.problems = path, table, []
+        self.section = "[tool.riskchart] " if path and path.name == "pyproject.toml" else ""
+        self.text = path.read_text(encoding="utf-8-sig") if path else ""
+        for key in table:
+            if key not in _KEYS:
+                guess = _SYNONYMS.get(key) or next(iter(difflib.get_close_matches(key, _KEYS, n=1, cutoff=0.6)), None)
+                self.problem(key, f"未知的设置项 {key}" + (f"，是否为 {guess}？" if guess else
+                                                          f"；可用的设置项：{'、'.join(_KEYS)}"))
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.path}:{self._line(key)}: {self.section}{message}")
+
+    def _line(self, key: str) -> str:
+        found = re.search(rf'^[ \t]*(?P<key>{re.escape(key)}|"{re.escape(key)}")[ \t]*=', self.text, re.MULTILINE)
+        if not found:
+            return "1:1"
+        start = found.start("key")
+        return f"{self.text.count(chr(10), 0, start) + 1}:{start - (self.text.rfind(chr(10), 0, start) + 1) + 1}"
+
+    def strings(self, key: str, example: str) -> tuple[str, ...]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem(key, f"{key} 应为文字列表，如 {key} = {example}")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def names(self, key: str) -> tuple[str, ...]:
+        names = self.strings(key, '["行政许可", "行政处罚"]')
+        if key in self.table and not names and isinstance(self.table[key], list):
+            self.problem(key, f"{key} 不能为空列表：不写这一项即用默认的类别")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            self.problem(key, f"{key} 中「{'、'.join(repeated)}」重复")
+        return names
+
+    def codes(self) -> tuple[str, ...]:
+        codes = self.strings("disable", '["RC304"]')
+        unknown = [c for c in codes if c not in CODES]
+        if unknown:
+            self.problem("disable", f"disable 中有未知代码：{'、'.join(unknown)}")
+        protected = [c for c in codes if c in PROTECTED]
+        if protected:
+            allowed = "、".join(sorted(set(CODES) - PROTECTED))
+            self.problem("disable", f"disable 中的 {'、'.join(protected)} 不能关闭：没有这些检查，"
+                                    f"有问题的图会画不出来或被悄悄漏掉。可以关闭的代码：{allowed}")
+        return codes
+
+    def choices(self, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+        values = self.strings(key, '["svg", "pdf"]')
+        wrong = [v for v in values if v not in allowed]
+        if wrong:
+            self.problem(key, f"{key} 中的 {'、'.join(wrong)} 不是可用的格式；可用：{'、'.join(allowed)}")
+        return tuple(v for v in dict.fromkeys(values) if v in allowed)
+
+    def folder(self, key: str, default: str) -> str:
+        value = self.table.get(key, default)
+        if not isinstance(value, str) or not value.strip() or "\0" in value:
+            self.problem(key, f'{key} 应为文件夹路径（相对于项目根目录），如 {key} = "{default}"')
+            return default
+        return value
+
+    def font(self) -> str:
+        value = self.table.get("font", DEFAULT_FONT)
+        if not isinstance(value, str) or not value.strip() or any(c in value for c in '"\\<>&\n'):
+            self.problem("font", '字体名称应为文字，不能为空，也不能含引号、反斜杠或尖括号，如 font = "Noto Sans CJK SC"')
+            return DEFAULT_FONT
+        return value.strip()
+
+    def finish(self) -> None:
+        if self.problems:
+            raise EnvironmentProblem("设置有误：\n" + "\n".join(self.problems))

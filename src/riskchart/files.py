@@ -30,6 +30,24 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def write_new(path: Path, data: bytes) -> bool:
+    """Write a file that must not exist yet: complete or not at all, and never
+    over a file that appeared meanwhile.  False if `path` already existed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)
+        os.link(temporary, path)  # unlike rename, fails on an existing name
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write only when the content differs, so an unchanged file keeps its time."""
     try:

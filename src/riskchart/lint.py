@@ -23,7 +23,7 @@ from .diagnostics import Diagnostic
 from .errors import NoCharts
 from .load import load_file, source_text
 from .model import Chart, Defaults, build_chart, build_defaults, sort_key
-from .schema import CHART, DEFAULTS
+from .schema import CHART, DEFAULTS, chart_record
 from .validate import validate
 
 DEFAULTS_FILE = "_defaults.yaml"
@@ -113,7 +113,7 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     )
 
 
-def charts_valid_alone(paths: list[Path]) -> dict[Path, Chart]:
+def charts_valid_alone(paths: list[Path], settings: config.Settings = config.Settings()) -> dict[Path, Chart]:
     """The charts among `paths` that pass every check of their own file.
 
     Lets a build start drawing them before the whole set is linted; only
@@ -123,7 +123,7 @@ def charts_valid_alone(paths: list[Path]) -> dict[Path, Chart]:
                 else Defaults() for folder in {path.parent for path in paths}}
     found = {}
     for path in paths:
-        result = check_file(path, defaults[path.parent])
+        result = check_file(path, defaults[path.parent], settings)
         if result.chart is not None and not any(d.is_error for d in result.diagnostics):
             found[path] = result.chart
     return found
@@ -136,7 +136,7 @@ def check_file(path: Path, defaults: Defaults, settings: config.Settings = confi
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
     cut = tuple(slips.cut_by_comments(path, loaded.text, loaded.root)) if loaded.text else ()
-    checked = validate(path, loaded.root, CHART)
+    checked = validate(path, loaded.root, chart_record(settings.categories))
     # every invalid value was reported, so a chart without diagnostics is whole
     if checked.diagnostics:
         return FileResult(path, loaded.text, None, cut + checked.diagnostics, exemptions)

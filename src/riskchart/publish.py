@@ -83,12 +83,14 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         from .booklet import booklet_pdf
 
         try:
-            files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today, out / CACHE))
+            files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today, out / CACHE,
+                                                                options.settings.categories))
             written.append(BOOKLET)
         except render.RenderFailure as failure:
             failures.append(f"{BOOKLET}：封面或目录无法生成：{failure}")
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today,
-                                               booklet=(out / BOOKLET).is_file(), register=True).encode("utf-8"))
+                                               booklet=(out / BOOKLET).is_file(), register=True,
+                                               categories=options.settings.categories).encode("utf-8"))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
@@ -121,11 +123,11 @@ def search_text(chart: Chart) -> str:
 
 
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
-               *, booklet: bool, register: bool) -> str:
+               *, booklet: bool, register: bool, categories: tuple[str, ...] = CATEGORIES) -> str:
     charts = sorted(charts, key=lambda c: c.id)
-    stats = tables.statistics(charts)
+    stats = tables.statistics(charts, categories)
     groups = []
-    for category in CATEGORIES:
+    for category in categories:
         members = [c for c in charts if c.category == category]
         if members:
             groups.append((category, [_card(c, formats) for c in members]))

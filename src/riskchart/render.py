@@ -24,7 +24,7 @@ from pathlib import Path
 from . import style
 from .errors import MissingFont, MissingGraphviz
 
-FORMATS = ("svg", "pdf", "png", "dot")
+FORMATS = style.FORMATS
 INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；"
                 "macOS：brew install graphviz font-noto-sans-cjk；"
                 "Windows：winget install Graphviz.Graphviz，并安装思源黑体/Noto Sans CJK")

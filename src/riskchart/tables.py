@@ -98,9 +98,10 @@ class Statistics:
                 "by_category": {name: one(c) for name, c in self.by_category.items()}}
 
 
-def statistics(charts: list[Chart]) -> Statistics:
+def statistics(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES) -> Statistics:
+    """Counts in total and per category, categories in the project's order."""
     total = Counts()
-    by_category = {name: Counts() for name in CATEGORIES}
+    by_category = {name: Counts() for name in categories}
     for chart in charts:
         total.add(chart)
         by_category.setdefault(chart.category, Counts()).add(chart)
