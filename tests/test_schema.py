@@ -141,3 +141,80 @@ def test_phone_numbers_may_be_digits_but_not_empty():
     for name in ("service", "supervision"):
         assert phones[name]["type"] == ["string", "integer"]
         assert phones[name]["minLength"] == 1 and phones[name]["minimum"] == 0
+
+
+# ---------------------------------------------------------------- the schema against the lint corpus
+
+CORPUS = __import__("pathlib").Path(__file__).parent / "fixtures" / "lint"
+# Codes the schema can express: structure, types, values, sizes.  (Duplicate
+# keys vanish when YAML becomes data; anchors, tags, syntax and the rules
+# that compare files are beyond any schema.)
+_STRUCTURE = {"RC101", "RC102", "RC103", "RC104", "RC105", "RC106", "RC107", "RC109", "RC110"}
+# Where lint judges the source text and the schema can only see the value
+# YAML 1.1 made of it: an unquoted 08 is the string "08" (lint reads id 8);
+# 0x10, 1_0 and +5 are integers, 2020-01-01 a date, 1:30 the number 90
+# (lint asks for an integer written plainly, or for quotes).
+_SCHEMA_SEES_ONLY_VALUES = {"id-zero-padded", "id-not-integer", "yaml11-owner-date", "yaml11-owner-timestamp",
+                            "yaml11-phone-sexagesimal"}
+
+
+def _as_json(path):
+    """The file as an editor's schema check sees it, or None where YAML itself
+    refuses it (the editor then shows that error instead)."""
+    import yaml
+
+    try:
+        return json.loads(json.dumps(yaml.safe_load(path.read_text(encoding="utf-8-sig")), default=str))
+    except (yaml.YAMLError, ValueError, TypeError):
+        return None
+
+
+def _expected(case):
+    lines = (case / "expected.txt").read_text(encoding="utf-8").splitlines() if (case / "expected.txt").exists() else []
+    return [line.split()[:2] for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def validator():
+    """Draft 2020-12 with ECMA-262 patterns, as editors (and check-jsonschema)
+    apply them: Python's re lets `$` match before a final newline, ECMA does not."""
+    import jsonschema
+    import regress
+
+    def ecma_pattern(checker, pattern, instance, schema):
+        if isinstance(instance, str) and regress.Regex(pattern).find(instance) is None:
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+    ecma = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": ecma_pattern})
+    return ecma(json_schema(CHART))
+
+
+def test_a_real_validator_accepts_every_good_chart_of_the_corpus(validator):
+    checked = 0
+    for case in sorted((CORPUS / "good").iterdir()):
+        if case.name in _SCHEMA_SEES_ONLY_VALUES:
+            continue
+        for chart in sorted(case.glob("[0-9]*.y*ml")):
+            errors = [e.message for e in validator.iter_errors(_as_json(chart))]
+            assert errors == [], f"{case.name}/{chart.name}: {errors}"
+            checked += 1
+    assert checked > 20
+
+
+def test_a_real_validator_rejects_every_structurally_bad_chart_of_the_corpus(validator):
+    checked = 0
+    for case in sorted((CORPUS / "bad").iterdir()):
+        expected = _expected(case)
+        codes = {code for _, code in expected}
+        if not codes or not codes <= _STRUCTURE or case.name in _SCHEMA_SEES_ONLY_VALUES:
+            continue
+        for name in sorted({where.split(":")[0] for where, _ in expected}):
+            data = _as_json(case / name)
+            assert data is None or not validator.is_valid(data), f"{case.name}/{name} ({', '.join(sorted(codes))})"
+            checked += 1
+    assert checked > 40
+
+
+def test_a_block_scalar_title_that_lint_accepts_passes_the_schema(validator):
+    assert validator.is_valid({"id": 1, "category": "行政裁决", "title": "劳动用工备案\n", "status": "draft"})
+    assert not validator.is_valid({"id": 1, "category": "行政裁决", "title": "劳动\n用工\n", "status": "draft"})
