@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -207,3 +208,24 @@ def test_version_names_graphviz_even_when_it_is_missing(monkeypatch, tmp_path):
     result = run("--version")
     assert result.exit_code == 0
     assert result.stdout == f"riskchart {__version__}（未找到 Graphviz（dot））\n"
+
+
+# ESC, BEL and a one-character CSI: what would retitle or recolour the terminal.
+TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def test_missing_path_with_an_escape_is_printed_escaped(tmp_path):
+    result = CliRunner().invoke(main, ["lint", str(tmp_path / "\x1b]0;PWNED\x07")])
+    assert result.exit_code == 2
+    assert "\\x1b]0;PWNED\\x07" in result.output and not TERMINAL_CONTROLS.search(result.output)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
+def test_build_prints_a_file_name_with_an_escape_escaped(charts, tmp_path):
+    folder = charts(**{"01_a": CHART})
+    (folder / "02-\x1b]0;PWNED\x07\x9b31m.yaml").write_text(CHART.replace("id: 1", "id: 2").replace("测试", "测试二"),
+                                                          encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "-o", str(tmp_path / "out"), "--format", "svg", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert "02-\\x1b]0;PWNED\\x07\\x9b31m" in result.output and "RC211" in result.output
+    assert not TERMINAL_CONTROLS.search(result.output), repr(result.output)
