@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from . import limits
+from .characters import BIDI_CONTROLS, code_point
 from .diagnostics import Diagnostic, make
 
 try:  # the C loader composes about ten times faster and keeps marks
@@ -85,6 +86,9 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     problem = _check_length(path, text) or _check_characters(path, text) or _check_nesting(path, text)
     if problem:
         return LoadedFile(path, text, None, (problem,))
+    reordering = _check_bidi(path, text)
+    if reordering:
+        return LoadedFile(path, text, None, reordering)
     root, problems = _compose(path, text)
     return LoadedFile(path, text, root, tuple(problems))
 
@@ -139,6 +143,25 @@ def _check_characters(path: Path, text: str) -> Diagnostic | None:
         line, column = position(text, tab)
         return make(path, line, column, "RC005", "含制表符（Tab）：YAML 缩进只能用空格，请把 Tab 换成空格")
     return None
+
+
+def _check_bidi(path: Path, text: str) -> tuple[Diagnostic, ...]:
+    """Each bidi control, comments included: they make a line display in
+    another order than it is read (the "Trojan Source" trick)."""
+    if not BIDI_CONTROLS.search(text):
+        return ()
+    found = []
+    for match in BIDI_CONTROLS.finditer(text):
+        if len(found) == limits.MAX_PROBLEMS:
+            break
+        line, column = position(text, match.start())
+        found.append(make(path, line, column, "RC013", bidi_message(match.group())))
+    return tuple(found)
+
+
+def bidi_message(character: str) -> str:
+    return (f"含双向控制字符 {code_point(character)}：它让这一行显示的顺序与实际内容不同，"
+            "请删除（常见于从网页复制的文字）")
 
 
 def _check_nesting(path: Path, text: str) -> Diagnostic | None:
