@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
 import shutil
 import subprocess
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -84,3 +88,29 @@ def pdf_text(path: Path) -> str:
     """The text of a PDF in drawing order, squeezed."""
     done = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True)
     return squeeze(done.stdout)
+
+
+@contextlib.contextmanager
+def fifo(path: Path):
+    """A FIFO at `path`, with a helper that opens and closes its writing end
+    whenever a reader waits: code that wrongly reads the FIFO then sees an
+    empty file and fails its test instead of hanging the suite."""
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def release_readers():
+        while not done.is_set():
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError as error:  # ENXIO: nobody is reading
+                if error.errno != errno.ENXIO:
+                    raise
+            done.wait(0.01)
+
+    helper = threading.Thread(target=release_readers, daemon=True)
+    helper.start()
+    try:
+        yield path
+    finally:
+        done.set()
+        helper.join()

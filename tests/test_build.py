@@ -240,3 +240,13 @@ def test_a_file_name_that_would_be_a_script_link_is_not_built(charts, tmp_path):
     page = (out / "index.html").read_text(encoding="utf-8")
     assert not [link for link in re.findall(r'(?:href|src)="([^"]*)"', page) if ":" in link]
     assert not list(out.glob("javascript*"))
+
+
+def test_a_fifo_named_like_a_chart_fails_without_being_opened(charts, tmp_path):
+    from conftest import fifo
+
+    with fifo(charts / "42-x.yaml"):
+        report = build([charts], options(tmp_path / "out"))
+    assert [(o.stem, o.status) for o in report.outcomes if o.status != "built"] == [("42-x", "failed")]
+    (failure,) = [d for d in report.diagnostics if d.is_error]
+    assert failure.code == "RC001" and "命名管道（FIFO）" in failure.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -229,3 +230,21 @@ def test_build_prints_a_file_name_with_an_escape_escaped(charts, tmp_path):
     assert result.exit_code == 1, result.output
     assert "02-\\x1b]0;PWNED\\x07\\x9b31m" in result.output and "RC211" in result.output
     assert not TERMINAL_CONTROLS.search(result.output), repr(result.output)
+
+
+def _memory_capped():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # a bug here must not exhaust the machine
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_lint_of_a_device_or_fifo_ends_with_a_located_error(target, tmp_path):
+    if target == "fifo":
+        target = tmp_path / "42-x.yaml"
+        os.mkfifo(target)
+    done = subprocess.run([sys.executable, "-m", "riskchart", "lint", str(target)], capture_output=True,
+                          timeout=60, preexec_fn=_memory_capped)
+    assert done.returncode == 1
+    first = done.stdout.decode().splitlines()[0]
+    assert first.startswith(f"{target}:1:1: error RC001 无法读取文件：这是"), first

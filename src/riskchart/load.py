@@ -10,7 +10,9 @@ before any YAML parser sees the file.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,27 +54,84 @@ def position(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+class NotARegularFile(OSError):
+    """A FIFO, device, socket or folder where a chart file was expected."""
+
+
+_SPECIAL_KINDS = ((stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"), (stat.S_ISCHR, "字符设备"),
+                  (stat.S_ISBLK, "块设备"), (stat.S_ISSOCK, "套接字"))
+
+
+def _refuse_special(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for is_kind, name in _SPECIAL_KINDS if is_kind(mode)), "特殊文件")
+        raise NotARegularFile(f"这是{kind}，不是普通文件；防控图必须是普通的 .yaml 文件")
+
+
+def read_chart_bytes(path: Path, limit: int = limits.MAX_FILE_BYTES) -> bytes:
+    """The bytes of a chart file, at most `limit` + 1 of them (enough to tell
+    that it is too large).
+
+    Only a regular file is opened: reading a FIFO waits for a writer forever
+    and a device such as /dev/zero never ends.  The type is checked before
+    opening and again on the open file, which is opened without waiting, in
+    case the name was replaced in between.  Raises OSError (NotARegularFile
+    with a reason in Chinese).
+    """
+    _refuse_special(os.stat(path).st_mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        _refuse_special(os.fstat(descriptor).st_mode)
+        chunks, wanted = [], limit + 1
+        while wanted > 0:
+            chunk = os.read(descriptor, min(wanted, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
 def load_file(path: Path) -> LoadedFile:
     try:
-        size = path.stat().st_size
-        if size > limits.MAX_FILE_BYTES:
-            return _failed(path, make(path, 1, 1, "RC003",
-                f"文件有 {size:,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节；"
-                "一张防控图通常不到 10 KB，请检查是否选错了文件"))
-        data = path.read_bytes()
+        data = read_chart_bytes(path)
     except OSError as error:
-        return _failed(path, make(path, 1, 1, "RC001", f"无法读取文件：{error.strerror or error}"))
+        return _failed(path, make(path, 1, 1, "RC001", f"无法读取文件：{_reason(error)}"))
+    if len(data) > limits.MAX_FILE_BYTES:
+        size = max(_size(path), len(data))
+        return _failed(path, make(path, 1, 1, "RC003",
+            f"文件有 {size:,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节；"
+            "一张防控图通常不到 10 KB，请检查是否选错了文件"))
     return load_bytes(path, data)
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "文件不存在（也可能是指向不存在文件的链接）"
+    if isinstance(error, PermissionError):
+        return "没有读取权限"
+    return error.strerror or str(error)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def source_text(path: Path) -> str | None:
     """The text of a file as the loader sees it, or None if it has none."""
     try:
-        if path.stat().st_size > limits.MAX_FILE_BYTES:
-            return None
-        text, problem = _decode(path, path.read_bytes())
+        data = read_chart_bytes(path)
     except OSError:
         return None
+    if len(data) > limits.MAX_FILE_BYTES:
+        return None
+    text, problem = _decode(path, data)
     return None if problem and problem.code == "RC002" else text
 
 
