@@ -111,7 +111,7 @@ def test_links_named_after_hostile_file_names_open_their_files(browser, tmp_path
     from riskchart.lint import lint_paths
     from riskchart.publish import index_html
 
-    from test_publish import HOSTILE_STEMS
+    from conftest import HOSTILE_STEMS
 
     charts = lint_paths([ROOT / "charts"]).charts
     named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS)]

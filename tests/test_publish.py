@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,8 @@ from riskchart.build import BuildOptions, build
 from riskchart.cli import main
 from riskchart.lint import lint_paths
 from riskchart.publish import href, index_html
+
+from conftest import HOSTILE_STEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
@@ -114,12 +115,6 @@ def test_index_page_is_well_formed_and_counts_agree(charts, tmp_path):
         stats.total.charts, stats.total.steps, stats.total.risk_total, *stats.total.risks.values())]
     assert "http://" not in page and "https://" not in page  # works offline
     assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
-
-
-# Names a chart file may have on disk: lint refuses most of them (RC211),
-# yet the page links them safely (a failing chart's old outputs stay listed).
-HOSTILE_STEMS = ("javascript:alert(document.domain)", "01-a#b", "02-50%25", "03-a?b=1", "04-a b", "05-中文（全角）、顿号",
-                 "06-" + os.fsdecode(b"\xff\xfe"), "..", "08-..%2F..", "07-a&amp;b\"<i>")
 
 
 def test_every_link_is_a_relative_path_to_its_file(charts, tmp_path):

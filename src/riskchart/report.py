@@ -8,14 +8,12 @@ as escapes, so printing a diagnostic can never drive the terminal.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from typing import Callable, Iterable, Mapping
 
-from .characters import printable
+from .characters import UNPRINTABLE_BEYOND_C0, printable
 from .diagnostics import Diagnostic
 
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 Formatter = Callable[[list[Diagnostic], Mapping[str, str]], str]
 
 
@@ -53,7 +51,7 @@ def format_json(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
     # json.dumps escapes C0 controls but not DEL, C1, bidi controls or the
     # surrogates of an undecodable file name: escape those too (same data).
     text = json.dumps(rows, ensure_ascii=False, indent=2)
-    return _JSON_UNSAFE.sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
+    return UNPRINTABLE_BEYOND_C0.sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
 
 
 def _escape_data(text: str) -> str:
