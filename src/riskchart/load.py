@@ -1,8 +1,9 @@
 """Stage 1 — load: bytes on disk → one YAML node tree with positions.
 
 Everything that can go wrong before the structure is looked at is caught
-here and returned as diagnostics: size, encoding, control characters, tabs,
-nesting, syntax, several documents, tags and aliases.  PyYAML's C composer
+here and returned as diagnostics: file type, size, encoding, control
+characters, tabs, bidi controls, nesting, syntax, several documents, tags
+and aliases.  PyYAML's C composer
 is used for speed (it keeps line and column marks); because it recurses in
 C and is quadratic on deep flow nesting, nesting is bounded by a text scan
 before any YAML parser sees the file.
