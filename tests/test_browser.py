@@ -2,6 +2,7 @@
 box and we check which charts remain.  Skips only when Chromium, its driver
 or selenium is missing (CI installs them)."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -95,3 +96,53 @@ def test_previews_load_from_the_file_system(site, browser):
         "const i = arguments[0]; return new Promise(r => i.complete ? r(i.naturalWidth) : i.onload = () => r(i.naturalWidth));",
         image)
     assert loaded > 0
+
+
+def test_links_named_after_hostile_file_names_open_their_files(browser, tmp_path):
+    """A file name like `javascript:alert(document.domain).yaml`, or one with
+    # % ? or a space, is linked as a relative path: the browser resolves
+    every link and preview to the real file and never runs a script."""
+    from dataclasses import replace
+    from datetime import date
+    from urllib.parse import unquote, urlsplit
+
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    from riskchart.lint import lint_paths
+    from riskchart.publish import index_html
+
+    from conftest import HOSTILE_STEMS
+
+    charts = lint_paths([ROOT / "charts"]).charts
+    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS)]
+    out = tmp_path / "site"
+    out.mkdir()
+    for chart in named:
+        (out / f"{chart.stem}.svg").write_text(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="90" height="120">'
+            f'<title>chart {chart.id}</title><rect width="90" height="120" fill="#c00"/></svg>', encoding="utf-8")
+        (out / f"{chart.stem}.pdf").write_bytes(b"%PDF-1.4\n")
+    (out / "index.html").write_text(index_html(named, out, ("svg", "pdf"), date(2026, 1, 1), booklet=False,
+                                               register=False), encoding="utf-8")
+    browser.get((out / "index.html").as_uri())
+    anchors = browser.find_elements(By.CSS_SELECTOR, ".card a")
+    assert len(anchors) == 4 * len(named)  # preview, title, SVG and PDF of each card
+    on_disk = {os.fsencode(out / name) for name in os.listdir(out)}
+    for anchor in anchors:
+        resolved = urlsplit(anchor.get_property("href"))
+        assert resolved.scheme == "file" and not resolved.query and not resolved.fragment, resolved
+        assert os.fsencode(unquote(resolved.path, errors="surrogateescape")) in on_disk, resolved
+    for image in browser.find_elements(By.CSS_SELECTOR, ".card img"):
+        browser.execute_script("arguments[0].scrollIntoView()", image)
+        width = browser.execute_script(
+            "const i = arguments[0]; return new Promise(r => i.complete ? r(i.naturalWidth)"
+            " : (i.onload = () => r(i.naturalWidth), i.onerror = () => r(0)));", image)
+        assert width == 90, image.get_attribute("src")
+    title_link = browser.find_element(By.CSS_SELECTOR, f"#chart-{named[0].id} h3 a")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", title_link)
+    title_link.click()
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text
+    assert unquote(urlsplit(browser.current_url).path) == str(out / "javascript:alert(document.domain).svg")
+    assert browser.title == f"chart {named[0].id}"

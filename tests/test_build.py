@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from riskchart import render
 from riskchart.build import MANIFEST, BuildOptions, build
 from riskchart.cli import main
+from riskchart.publish import href
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOT = shutil.which("dot")
@@ -140,7 +142,8 @@ def test_deleted_chart_outputs_are_removed_and_unlisted(charts, tmp_path):
     assert set(report.removed) == {"01-劳动人事争议调解仲裁.svg", "01-劳动人事争议调解仲裁.pdf"}
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     assert "01-劳动人事争议调解仲裁" not in manifest["charts"]
-    assert "01-劳动人事争议调解仲裁.svg" not in (out / "index.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert href("01-劳动人事争议调解仲裁.svg") not in page and href("01-劳动争议仲裁.svg") in page
 
 
 def run_cli(*args, **kwargs):
@@ -225,3 +228,25 @@ def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_
     assert list(failed) == ["16-同名"] and "RC204" in failed["16-同名"]
     assert not list(out.glob("16-同名.*"))
     assert (out / "15-劳动用工备案.svg").is_file()
+
+
+def test_a_file_name_that_would_be_a_script_link_is_not_built(charts, tmp_path):
+    hostile = charts / "javascript:alert(document.domain).yaml"
+    (charts / SAMPLE[2]).rename(hostile)
+    out = tmp_path / "out"
+    report = build([charts], options(out))
+    assert [(o.stem, o.status) for o in report.outcomes if o.status == "failed"] == [(hostile.stem, "failed")]
+    assert [d.code for d in report.diagnostics if d.is_error] == ["RC211"]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert not [link for link in re.findall(r'(?:href|src)="([^"]*)"', page) if ":" in link]
+    assert not list(out.glob("javascript*"))
+
+
+def test_a_fifo_named_like_a_chart_fails_without_being_opened(charts, tmp_path):
+    from conftest import fifo
+
+    with fifo(charts / "42-x.yaml"):
+        report = build([charts], options(tmp_path / "out"))
+    assert [(o.stem, o.status) for o in report.outcomes if o.status != "built"] == [("42-x", "failed")]
+    (failure,) = [d for d in report.diagnostics if d.is_error]
+    assert failure.code == "RC001" and "命名管道（FIFO）" in failure.message

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -219,3 +221,42 @@ def test_build_shows_warnings_with_their_count_and_quiet_hides_them(charts, tmp_
                                       "--no-publish", "-q"])
     assert quiet.exit_code == 0
     assert "RC302" not in quiet.output and "个警告" not in quiet.output
+
+
+# ESC, BEL and a one-character CSI: what would retitle or recolour the terminal.
+TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def test_missing_path_with_an_escape_is_printed_escaped(tmp_path):
+    result = CliRunner().invoke(main, ["lint", str(tmp_path / "\x1b]0;PWNED\x07")])
+    assert result.exit_code == 2
+    assert "\\x1b]0;PWNED\\x07" in result.output and not TERMINAL_CONTROLS.search(result.output)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
+def test_build_prints_a_file_name_with_an_escape_escaped(charts, tmp_path):
+    folder = charts(**{"01_a": CHART})
+    (folder / "02-\x1b]0;PWNED\x07\x9b31m.yaml").write_text(CHART.replace("id: 1", "id: 2").replace("测试", "测试二"),
+                                                          encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "-o", str(tmp_path / "out"), "--format", "svg", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert "02-\\x1b]0;PWNED\\x07\\x9b31m" in result.output and "RC211" in result.output
+    assert not TERMINAL_CONTROLS.search(result.output), repr(result.output)
+
+
+def _memory_capped():
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # a bug here must not exhaust the machine
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_lint_of_a_device_or_fifo_ends_with_a_located_error(target, tmp_path):
+    if target == "fifo":
+        target = tmp_path / "42-x.yaml"
+        os.mkfifo(target)
+    done = subprocess.run([sys.executable, "-m", "riskchart", "lint", str(target)], capture_output=True,
+                          timeout=60, preexec_fn=_memory_capped)
+    assert done.returncode == 1
+    first = done.stdout.decode().splitlines()[0]
+    assert first.startswith(f"{target}:1:1: error RC001 无法读取文件：这是"), first

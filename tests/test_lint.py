@@ -13,7 +13,7 @@ from riskchart.diagnostics import Diagnostic
 from riskchart.errors import EnvironmentProblem, NoCharts
 from riskchart.lint import LintResult, discover, lint_paths
 
-from conftest import CHART, HEAD, STEPS, found, lint_files, write_files
+from conftest import CHART, HEAD, STEPS, fifo, found, lint_files, write_files
 
 
 def chart(id, title):
@@ -25,8 +25,35 @@ def chart(id, title):
 def test_discover_takes_yaml_and_yml_in_name_order(tmp_path):
     write_files(tmp_path, {"02-b.yaml": "", "01-a.yml": "", "10-c.yaml": "", "_defaults.yaml": "", "_x.yaml": "",
                            ".hidden.yaml": "", "readme.txt": "", "01-a.yaml.bak": ""})
-    (tmp_path / "sub.yaml").mkdir()
     assert [p.name for p in discover([tmp_path])] == ["01-a.yml", "02-b.yaml", "10-c.yaml"]
+
+
+def test_things_named_like_charts_that_are_not_files_are_reported_not_opened(tmp_path):
+    import socket
+
+    write_files(tmp_path, {"01-a.yaml": chart(1, "甲")})
+    (tmp_path / "02-folder.yaml").mkdir()
+    (tmp_path / "03-link.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "04-socket.yaml"))
+    try:
+        with fifo(tmp_path / "05-fifo.yaml"):
+            result = lint_paths([tmp_path], Settings())
+    finally:
+        server.close()
+    assert found(result) == {(f"0{n}-{name}.yaml", 1, 1, "RC001"): 1
+                             for n, name in ((2, "folder"), (3, "link"), (4, "socket"), (5, "fifo"))}
+    reasons = {Path(d.path).name: d.message for d in result.diagnostics}
+    assert "文件夹" in reasons["02-folder.yaml"] and "不存在" in reasons["03-link.yaml"]
+    assert "套接字" in reasons["04-socket.yaml"] and "命名管道（FIFO）" in reasons["05-fifo.yaml"]
+    assert [c.title for c in result.charts] == ["甲"]
+
+
+def test_an_explicit_device_or_fifo_is_reported_not_read(tmp_path):
+    with fifo(tmp_path / "42-x.yaml") as pipe:
+        result = lint_paths([Path("/dev/zero"), pipe], Settings())
+    assert found(result) == {("zero", 1, 1, "RC001"): 1, ("42-x.yaml", 1, 1, "RC001"): 1}
+    assert "字符设备" in result.diagnostics[0].message
 
 
 def test_discover_keeps_an_explicit_file_and_drops_repeats(tmp_path):

@@ -19,7 +19,9 @@ from riskchart.build import BuildOptions, build
 from riskchart.cli import main
 from riskchart.config import find_settings
 from riskchart.lint import lint_paths
-from riskchart.publish import index_html
+from riskchart.publish import href, index_html
+
+from conftest import HOSTILE_STEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
@@ -114,6 +116,22 @@ def test_index_page_is_well_formed_and_counts_agree(charts, tmp_path):
         stats.total.charts, stats.total.steps, stats.total.risk_total, *stats.total.risks.values())]
     assert "http://" not in page and "https://" not in page  # works offline
     assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
+
+
+def test_every_link_is_a_relative_path_to_its_file(charts, tmp_path):
+    from dataclasses import replace
+    from urllib.parse import unquote, urlsplit
+
+    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS)]
+    page = index_html(named, tmp_path, ("svg", "pdf"), date(2026, 1, 1), booklet=True, register=True)
+    links = re.findall(r'(?:href|src)="([^"]*)"', page)
+    targets = {unquote(link, errors="surrogateescape") for link in links}
+    wanted = {f"{stem}.{fmt}" for stem in HOSTILE_STEMS for fmt in ("svg", "pdf")} | {"booklet.pdf", "risk-register.csv"}
+    assert targets == wanted
+    for link in links:
+        parts = urlsplit(link)
+        assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("", "", "", ""), link
+        assert "/" not in link and ":" not in link and "&" not in link, link
 
 
 def test_index_escapes_chart_text(charts, tmp_path):

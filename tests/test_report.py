@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -162,3 +163,47 @@ def test_formatters_on_a_real_result(tmp_path):
 ])
 def test_summary(diagnostics, files, expected):
     assert summary(diagnostics, files) == expected
+
+
+# ---------------------------------------------------------------- control characters never reach the terminal
+
+# What a terminal acts on or reorders: C0 (but the line feed ending each line),
+# DEL, C1 (U+009B is a one-character CSI), bidi controls, lone surrogates.
+TERMINAL_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+PWNED = "\x1b]0;PWNED\x07"
+
+
+@pytest.mark.parametrize("name", sorted(FORMATTERS))
+def test_no_format_prints_control_characters(name):
+    diagnostics = [d(1, 9, "RC102", f"未知键 {PWNED}\x9b31m\u202e", path=f"charts/01-{PWNED}\udcff.yaml")]
+    out = FORMATTERS[name](diagnostics, {diagnostics[0].path: f"title: 测{PWNED}\u202e试\n"})
+    assert not TERMINAL_CONTROLS.search(out), repr(out)
+    out.encode("utf-8")  # a file name that is not UTF-8 cannot break printing either
+    if name == "json":  # the data itself is kept exactly
+        row = json.loads(out)[0]
+        assert (row["path"], row["message"]) == (diagnostics[0].path, diagnostics[0].message)
+    else:
+        assert "\\x1b]0;PWNED\\x07" in out and "\\x9b31m\\u202e" in out and "\\udcff" in out
+
+
+def test_text_caret_stands_under_an_escaped_character():
+    out = format_text([d(1, 9, "RC004", "含控制字符")], {PATH: "title: 测\x1b试\n"}).splitlines()
+    assert out[1] == " 1 | title: 测\\x1b试"
+    assert out[2].index("^") == out[1].index("\\") + 1  # 测 takes two columns in both lines
+
+
+def test_lint_of_an_escape_in_a_key_and_a_file_name(tmp_path):
+    from click.testing import CliRunner
+
+    from riskchart.cli import main
+
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    (folder / "01-a.yaml").write_text('id: 1\ncategory: 行政裁决\ntitle: 测试\n"\\e]0;PWNED\\a": x\n', encoding="utf-8")
+    (folder / f"02-{PWNED}.yaml").write_text("id: 2\ncategory: 行政裁决\ntitle: 测\x1b]0;PWNED\x07试\n",
+                                             encoding="utf-8")
+    for output_format in sorted(FORMATTERS):
+        result = CliRunner().invoke(main, ["lint", "--format", output_format, str(folder)])
+        assert result.exit_code == 1, result.output
+        assert not TERMINAL_CONTROLS.search(result.output), repr(result.output)
+        assert "PWNED" in result.output

@@ -3,6 +3,7 @@ with the exact place each failure is reported."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import pytest
 import riskchart.lint  # noqa: F401 - importing lint registers every rule module
 from riskchart import diagnostics, rules
 from riskchart.config import Settings
+from riskchart.characters import file_name_problem
 from riskchart.diagnostics import CODES, Severity
+from riskchart.lint import lint_paths
 
 from conftest import HEAD, PROJECT, STEPS, lint_files
 
@@ -69,6 +72,9 @@ RULE_CASES = {
     "RC210": ({"01-a.yaml": HEAD + "status: draft\n"},
               {"01-a.yaml": HEAD + "department: 组织部\n"},
               {("01-a.yaml", 1, 1)}),
+    "RC211": ({"07-带薪年休假（试行）.yaml": head(7) + STEPS},
+              {"07-javascript:alert(document.domain).yaml": head(7) + STEPS},
+              {("07-javascript:alert(document.domain).yaml", 1, 1)}),
     "RC301": ({"01-a.yaml": HEAD + STEPS},
               {"01-a.yaml": HEAD + "status: draft\n"},
               {("01-a.yaml", 4, 9)}),
@@ -220,6 +226,40 @@ def test_rc304_exemption_on_the_name_line(tmp_path):
         "    measures:\n      - 归档。\n    owner: 办理人\n"
     result = lint_files(tmp_path, {"01-a.yaml": text})
     assert result.diagnostics == ()
+
+
+@pytest.mark.parametrize("name", [
+    "01-劳动人事争议调解仲裁.yaml", "07-带薪年休假（试行）.yaml", "08-《条例》执行检查、备案.yaml", "09-a_b.c-D.yml",
+    "10-工伤认定——复核.yaml", "11-①号·办法.yaml", "12-是否按时？办结！.yaml",
+])
+def test_rc211_chinese_names_and_punctuation_pass(name, tmp_path):
+    result = lint_files(tmp_path, {name: head(int(name[:2])) + STEPS})
+    assert places(result, "RC211") == set()
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("01-javascript:alert(document.domain).yaml", "「:」"), ("01-a#b.yaml", "「#」"), ("01-a%20b.yaml", "「%」"),
+    ("01-a?b.yaml", "「?」"), ("01-a b.yaml", "U+0020"), ("01-a\u3000b.yaml", "U+3000"), ("01-a\\b.yaml", "「\\」"),
+    ("01-a\x1b]0;PWNED\x07.yaml", "U+001B"), ("01-a\u202eb.yaml", "U+202E"), ("01-a\u200bb.yaml", "U+200B"),
+    ("01-a'b.yaml", "「'」"), ("01-a;b.yaml", "「;」"), ("01-a$b.yaml", "「$」"), ("01-a(b).yaml", "「(」"),
+    ("-01-a.yaml", "以「-」开头"),
+])
+def test_rc211_unsafe_names_are_errors_with_a_new_name(name, shown, tmp_path):
+    result = lint_files(tmp_path, {name: head(1) + STEPS})
+    d = only_code(result, "RC211")
+    assert d.is_error and (d.line, d.column) == (1, 1)
+    assert shown in d.message
+    suggested = d.message.rsplit("请改名，如 ", 1)[1]
+    assert suggested.startswith("01-") and file_name_problem(suggested) is None
+    assert result.charts == ()
+
+
+def test_rc211_names_that_are_not_utf8(tmp_path):
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    (folder / os.fsdecode(b"01-\xff.yaml")).write_text(head(1) + STEPS, encoding="utf-8")
+    d = only_code(lint_paths([folder], Settings()), "RC211")
+    assert "U+DCFF" in d.message
 
 
 def test_corpus_rules_compare_only_valid_charts(tmp_path):

@@ -26,6 +26,7 @@ from typing import Callable
 from . import __version__, config, files, layout, publish, render, style
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
+from .load import read_chart_bytes
 from .model import Chart
 
 MANIFEST = ".riskchart-manifest.json"
@@ -227,9 +228,9 @@ def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats).encode())
-    digest.update(path.read_bytes() if path.is_file() else b"")
+    digest.update(read_chart_bytes(path) if path.is_file() else b"")
     defaults = path.parent / DEFAULTS_FILE
-    digest.update(defaults.read_bytes() if defaults.is_file() else b"")
+    digest.update(read_chart_bytes(defaults) if defaults.is_file() else b"")
     return digest.hexdigest()
 
 

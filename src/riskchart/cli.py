@@ -142,6 +142,7 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
 
     from . import style
     from .build import BuildOptions, build as run_build
+    from .characters import printable
     from .report import format_text
 
     project = _project(paths)
@@ -154,9 +155,9 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
 
     def progress(outcome):
         if outcome.status == "failed":
-            click.echo(f"  {labels['failed']}  {outcome.stem}：{outcome.reason}", err=True)
+            click.echo(printable(f"  {labels['failed']}  {outcome.stem}：{outcome.reason}"), err=True)
         elif not quiet and outcome.status == "built":
-            click.echo(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s", err=True)
+            click.echo(printable(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s"), err=True)
 
     try:
         report = run_build(_chart_paths(paths, project), options, progress)
@@ -177,7 +178,7 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
         click.echo(f"  失败  {problem}", err=True)
     for name in report.removed:
         if not quiet:
-            click.echo(f"  删除  {name}（对应的图已不存在）", err=True)
+            click.echo(printable(f"  删除  {name}（对应的图已不存在）"), err=True)
     click.echo(
         f"生成 {report.count('built')} 张，最新 {report.count('fresh')} 张，失败 {report.count('failed')} 张；"
         f"用时 {report.seconds:.2f} 秒 → {out}/", err=True)

@@ -56,6 +56,7 @@ CODES: dict[str, Code] = {
         Code("RC010", _E, "嵌套过深"),
         Code("RC011", _E, "不支持 YAML 标签（!! 或 !）"),
         Code("RC012", _E, "问题过多，文件其余部分未检查"),
+        Code("RC013", _E, "含改变文字显示顺序的双向控制字符"),
         # Structure: keys, types and values.
         Code("RC101", _E, "顶层必须是键值映射"),
         Code("RC102", _E, "未知的键"),
@@ -78,6 +79,7 @@ CODES: dict[str, Code] = {
         Code("RC208", _W, "有风险等级但没有风险点"),
         Code("RC209", _W, "有责任人但没有防控措施"),
         Code("RC210", _E, "正式图没有任何环节"),
+        Code("RC211", _E, "文件名含链接或命令行中不安全的字符"),
         # Style: likely slips that do not stop a build.
         Code("RC301", _W, "草稿图"),
         Code("RC302", _W, "条目以自己的序号开头"),

@@ -6,6 +6,8 @@ print one clear sentence through click, with exit status 2.
 
 import click
 
+from .characters import printable
+
 
 class EnvironmentProblem(click.ClickException):
     exit_code = 2
@@ -14,7 +16,7 @@ class EnvironmentProblem(click.ClickException):
         return self.message
 
     def show(self, file=None) -> None:
-        click.echo(f"riskchart：错误：{self.format_message()}", err=True, file=file)
+        click.echo(f"riskchart：错误：{printable(self.format_message())}", err=True, file=file)
 
 
 class NoCharts(EnvironmentProblem):

@@ -45,12 +45,17 @@ class LintResult:
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """Chart files under the given files and folders, in name order."""
+    """Chart files under the given files and folders, in name order.
+
+    Everything named like a chart is listed, even a folder, FIFO or device
+    of that name: loading it then says what it is (RC001) instead of the
+    name being skipped in silence, and it is never opened.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found.extend(p for p in sorted(path.iterdir())
-                         if p.suffix.lower() in CHART_SUFFIXES and not p.name.startswith(("_", ".")) and p.is_file())
+                         if p.suffix.lower() in CHART_SUFFIXES and not p.name.startswith(("_", ".")))
         elif path.exists():
             found.append(path)
         else:
@@ -95,7 +100,7 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     if settings is None:
         settings = config.find_settings(paths[0])
     defaults_files = {path.parent: path.parent / DEFAULTS_FILE for path in files}
-    defaults = {folder: _check_defaults(path) for folder, path in defaults_files.items() if path.is_file()}
+    defaults = {folder: _check_defaults(path) for folder, path in defaults_files.items() if path.exists()}
     results = [r for r, _ in defaults.values()]
     results += _check_files(files, {folder: d for folder, (_, d) in defaults.items()}, settings, jobs)
     charts = [r.chart for r in results if r.chart is not None]

@@ -1,8 +1,9 @@
 """Stage 1 — load: bytes on disk → one YAML node tree with positions.
 
 Everything that can go wrong before the structure is looked at is caught
-here and returned as diagnostics: size, encoding, control characters, tabs,
-nesting, syntax, several documents, tags and aliases.  PyYAML's C composer
+here and returned as diagnostics: file type, size, encoding, control
+characters, tabs, bidi controls, nesting, syntax, several documents, tags
+and aliases.  PyYAML's C composer
 is used for speed (it keeps line and column marks); because it recurses in
 C and is quadratic on deep flow nesting, nesting is bounded by a text scan
 before any YAML parser sees the file.
@@ -10,13 +11,16 @@ before any YAML parser sees the file.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from . import limits, slips
+from .characters import BIDI_CONTROLS, code_point
 from .diagnostics import Diagnostic, make
 
 try:  # the C loader composes about ten times faster and keeps marks
@@ -51,27 +55,84 @@ def position(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+class NotARegularFile(OSError):
+    """A FIFO, device, socket or folder where a chart file was expected."""
+
+
+_SPECIAL_KINDS = ((stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"), (stat.S_ISCHR, "字符设备"),
+                  (stat.S_ISBLK, "块设备"), (stat.S_ISSOCK, "套接字"))
+
+
+def _refuse_special(mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for is_kind, name in _SPECIAL_KINDS if is_kind(mode)), "特殊文件")
+        raise NotARegularFile(f"这是{kind}，不是普通文件；防控图必须是普通的 .yaml 文件")
+
+
+def read_chart_bytes(path: Path, limit: int = limits.MAX_FILE_BYTES) -> bytes:
+    """The bytes of a chart file, at most `limit` + 1 of them (enough to tell
+    that it is too large).
+
+    Only a regular file is opened: reading a FIFO waits for a writer forever
+    and a device such as /dev/zero never ends.  The type is checked before
+    opening and again on the open file, which is opened without waiting, in
+    case the name was replaced in between.  Raises OSError (NotARegularFile
+    with a reason in Chinese).
+    """
+    _refuse_special(os.stat(path).st_mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(path, flags)
+    try:
+        _refuse_special(os.fstat(descriptor).st_mode)
+        chunks, wanted = [], limit + 1
+        while wanted > 0:
+            chunk = os.read(descriptor, min(wanted, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
 def load_file(path: Path) -> LoadedFile:
     try:
-        size = path.stat().st_size
-        if size > limits.MAX_FILE_BYTES:
-            return _failed(path, make(path, 1, 1, "RC003",
-                f"文件有 {size:,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节；"
-                "一张防控图通常不到 10 KB，请检查是否选错了文件"))
-        data = path.read_bytes()
+        data = read_chart_bytes(path)
     except OSError as error:
-        return _failed(path, make(path, 1, 1, "RC001", f"无法读取文件：{error.strerror or error}"))
+        return _failed(path, make(path, 1, 1, "RC001", f"无法读取文件：{_reason(error)}"))
+    if len(data) > limits.MAX_FILE_BYTES:
+        size = max(_size(path), len(data))
+        return _failed(path, make(path, 1, 1, "RC003",
+            f"文件有 {size:,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节；"
+            "一张防控图通常不到 10 KB，请检查是否选错了文件"))
     return load_bytes(path, data)
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "文件不存在（也可能是指向不存在文件的链接）"
+    if isinstance(error, PermissionError):
+        return "没有读取权限"
+    return error.strerror or str(error)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def source_text(path: Path) -> str | None:
     """The text of a file as the loader sees it, or None if it has none."""
     try:
-        if path.stat().st_size > limits.MAX_FILE_BYTES:
-            return None
-        text, problem = _decode(path, path.read_bytes())
+        data = read_chart_bytes(path)
     except OSError:
         return None
+    if len(data) > limits.MAX_FILE_BYTES:
+        return None
+    text, problem = _decode(path, data)
     return None if problem and problem.code == "RC002" else text
 
 
@@ -85,6 +146,9 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     problem = _check_length(path, text) or _check_characters(path, text) or _check_nesting(path, text)
     if problem:
         return LoadedFile(path, text, None, (problem,))
+    reordering = _check_bidi(path, text)
+    if reordering:
+        return LoadedFile(path, text, None, reordering)
     typed = slips.typed_slips(path, text)
     if typed:  # the parser would misread these, and report them a line late
         return LoadedFile(path, text, None, tuple(typed))
@@ -142,6 +206,25 @@ def _check_characters(path: Path, text: str) -> Diagnostic | None:
         line, column = position(text, tab)
         return make(path, line, column, "RC005", "含制表符（Tab）：YAML 缩进只能用空格，请把 Tab 换成空格")
     return None
+
+
+def _check_bidi(path: Path, text: str) -> tuple[Diagnostic, ...]:
+    """Each bidi control, comments included: they make a line display in
+    another order than it is read (the "Trojan Source" trick)."""
+    if not BIDI_CONTROLS.search(text):
+        return ()
+    found = []
+    for match in BIDI_CONTROLS.finditer(text):
+        if len(found) == limits.MAX_PROBLEMS:
+            break
+        line, column = position(text, match.start())
+        found.append(make(path, line, column, "RC013", bidi_message(match.group())))
+    return tuple(found)
+
+
+def bidi_message(character: str) -> str:
+    return (f"含双向控制字符 {code_point(character)}：它让这一行显示的顺序与实际内容不同，"
+            "请删除（常见于从网页复制的文字）")
 
 
 def _check_nesting(path: Path, text: str) -> Diagnostic | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from . import __version__, files, layout, render, tables
 from .model import Chart, Phones
@@ -136,16 +137,24 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     return html_environment().get_template("index.html.j2").render(
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
-        booklet=BOOKLET if booklet else None, register=REGISTER if register else None, phones=phones)
+        booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones)
+
+
+def href(name: str) -> str:
+    """A relative link to a file in out/: every character but letters,
+    digits and -_.~ percent-encoded (the bytes of a name that is not UTF-8
+    as they are on disk), so a name can never become a scheme
+    (javascript:), a fragment (#), a query (?) or another folder."""
+    return quote(name, safe="", errors="surrogateescape")
 
 
 def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
-    links = tuple((fmt, f"{chart.stem}.{fmt}") for fmt in ("svg", "pdf", "png") if fmt in formats)
+    links = tuple((fmt, href(f"{chart.stem}.{fmt}")) for fmt in ("svg", "pdf", "png") if fmt in formats)
     return Card(
         chart=chart,
         search=search_text(chart),
         levels=tuple(level for level in LEVELS if chart.risk_count(level)),
-        svg=f"{chart.stem}.svg" if "svg" in formats else None,
+        svg=href(f"{chart.stem}.svg") if "svg" in formats else None,
         link=links[0][1] if links else "#",
         files=links,
     )

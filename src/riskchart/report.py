@@ -1,4 +1,9 @@
-"""Formatters for diagnostics, chosen by name from `FORMATTERS`."""
+"""Formatters for diagnostics, chosen by name from `FORMATTERS`.
+
+Paths, messages and source lines may hold control characters (a key
+written as "\\e]0;…\\a", a file name with ESC): every format shows them
+as escapes, so printing a diagnostic can never drive the terminal.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import unicodedata
 from typing import Callable, Iterable, Mapping
 
+from .characters import UNPRINTABLE_BEYOND_C0, printable
 from .diagnostics import Diagnostic
 
 Formatter = Callable[[list[Diagnostic], Mapping[str, str]], str]
@@ -21,7 +27,7 @@ def format_text(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
     out = []
     lines_of: dict[str, list[str]] = {}
     for d in diagnostics:
-        out.append(f"{d.path}:{d.line}:{d.column}: {d.severity.value} {d.code} {d.message}")
+        out.append(printable(f"{d.path}:{d.line}:{d.column}: {d.severity.value} {d.code} {d.message}"))
         text = sources.get(d.path)
         if text is None:
             continue
@@ -31,8 +37,8 @@ def format_text(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
         if 0 < d.line <= len(lines) and lines[d.line - 1].strip():
             source_line = lines[d.line - 1][:160]
             gutter = " " * len(str(d.line))
-            out.append(f" {d.line} | {source_line}")
-            out.append(f" {gutter} | {' ' * terminal_width(source_line[: d.column - 1])}^")
+            out.append(f" {d.line} | {printable(source_line)}")
+            out.append(f" {gutter} | {' ' * terminal_width(printable(source_line[: d.column - 1]))}^")
     return "\n".join(out) + ("\n" if out else "")
 
 
@@ -42,11 +48,14 @@ def format_json(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
          "severity": d.severity.value, "message": d.message}
         for d in diagnostics
     ]
-    return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    # json.dumps escapes C0 controls but not DEL, C1, bidi controls or the
+    # surrogates of an undecodable file name: escape those too (same data).
+    text = json.dumps(rows, ensure_ascii=False, indent=2)
+    return UNPRINTABLE_BEYOND_C0.sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from .characters import file_name_problem, safe_file_name
 from .diagnostics import Diagnostic, make
 from .model import Chart
 
@@ -104,6 +105,21 @@ def file_name_has_number(chart: Chart):
     if not FILE_NAME.fullmatch(chart.stem):
         yield make(chart.path, 1, 1, "RC202",
             f"文件名应为「编号-简称.yaml」，如 {chart.id:02d}-{chart.title[:6]}.yaml，以便按编号排序")
+
+
+@chart_rule("RC211")
+def file_name_is_safe(chart: Chart):
+    """File names become links in index.html and words on command lines:
+    only letters, digits, Chinese punctuation and - _ . , no leading - or .
+
+    passes: 07-带薪年休假（试行）.yaml
+    fails:  javascript:alert(1).yaml, 07 带薪年休假.yaml, -07-带薪年休假.yaml
+    """
+    problem = file_name_problem(chart.path.name)
+    if problem:
+        yield make(chart.path, 1, 1, "RC211",
+            f"{problem}：文件名只能用汉字等文字、数字、中文标点和 - _ .，且不能以 - 或 . 开头；"
+            f"请改名，如 {safe_file_name(chart.path.name)}")
 
 
 @corpus_rule("RC203")

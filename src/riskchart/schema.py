@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import limits
+from .characters import invisible_ranges
 
 # The national 权力清单 types ("9+X") and two that local lists add; a project
 # replaces or extends the list in riskchart.toml.  Index and booklet follow its order.
@@ -166,6 +167,7 @@ def _json(kind) -> dict:
         text = {"type": ["string", "integer"] if kind.digits_allowed else "string",
                 "description": kind.description, "minLength": 1, "maxLength": kind.max_length,
                 # a block scalar (`title: |`) of one line ends in a newline, which lint accepts
-                "pattern": r"^[^\n\r\t]*\S[^\n\r\t]*\n?$"}
+                # and at least one character that shows: not blank, not zero-width
+                "pattern": rf"^[^\n\r\t]*[^\s{invisible_ranges()}][^\n\r\t]*\n?$"}
         return text | ({"minimum": 0} if kind.digits_allowed else {})
     raise TypeError(kind)  # pragma: no cover - every kind is handled above

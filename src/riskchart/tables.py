@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 from .model import Chart
 from .schema import CATEGORIES, LEVELS
 
+# A cell starting with one of these is a formula to Excel and LibreOffice
+# (=1+1, +SUM(…), -2+3, @SUM(…)), and tab or CR can hide such a start.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REGISTER_COLUMNS = ("编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
 
 
@@ -50,13 +53,21 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
     return rows
 
 
+def spreadsheet_cell(text: str) -> str:
+    """Text as a spreadsheet shows it, never run as a formula: a cell that
+    would start a formula gets a leading ' (OWASP's advice against CSV
+    injection).  Only for spreadsheet exports; the charts, the index page
+    and JSON keep the text verbatim."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def register_csv(charts: list[Chart]) -> bytes:
     """UTF-8 with a BOM, so Excel on a Chinese Windows machine reads it right."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REGISTER_COLUMNS)
     for row in register(charts):
-        writer.writerow(asdict(row).values())
+        writer.writerow(spreadsheet_cell(cell) for cell in asdict(row).values())
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import yaml
 
 from . import limits
+from .characters import BIDI_CONTROLS, is_invisible
 from .diagnostics import Diagnostic, make
-from .load import CONTROL_CHARACTERS
+from .load import CONTROL_CHARACTERS, bidi_message
 from .schema import Choice, Integer, ListOf, Record, Text
 
 _TAG = "tag:yaml.org,2002:"
@@ -237,6 +238,13 @@ class _Walker:
         if hidden:
             self.report(node, "RC004",
                 f"{_label(where)} 含不可见的控制字符 U+{ord(hidden.group()):04X}（可能来自转义写法），请删除")
+            return INVALID
+        reordering = BIDI_CONTROLS.search(value)
+        if reordering:
+            self.report(node, "RC013", f"{_label(where)} {bidi_message(reordering.group())}")
+            return INVALID
+        if is_invisible(value):
+            self.report(node, "RC106", f"{_label(where)} 只含不可见字符（如零宽空格），看起来有字其实为空：请删除后重新输入")
             return INVALID
         if "\n" in value:
             self.report(node, "RC104", f"{_label(where)} 不能分成多行：长文字会按栏宽自动换行")

