@@ -31,3 +31,7 @@ class MissingFont(EnvironmentProblem):
 
 class OutputNotWritable(EnvironmentProblem):
     pass
+
+
+class LockTimeout(EnvironmentProblem):
+    pass
