@@ -47,6 +47,15 @@ def snapshot(folder: Path) -> dict:
             for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+def copies(charts: Path, count: int, start: int = 20) -> None:
+    """`count` more valid charts, copies of one sample with their own id and title."""
+    text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
+    for n in range(count):
+        (charts / f"{start + n}-副本{n}.yaml").write_text(
+            text.replace("id: 15", f"id: {start + n}").replace("title: 劳动用工备案", f"title: 劳动用工备案{n}"),
+            encoding="utf-8")
+
+
 def options(out: Path, **more) -> BuildOptions:
     return BuildOptions(out=out, **{"jobs": 2, **more})
 
@@ -169,11 +178,7 @@ def test_ctrl_c_leaves_no_partial_file_and_the_next_build_finishes(charts, tmp_p
     slow.mkdir()
     (slow / "dot").write_text(f'#!/bin/sh\nsleep 0.7\nexec {REAL_DOT} "$@"\n')
     (slow / "dot").chmod(0o755)
-    for n in range(5):  # more charts than workers, so some are still queued
-        text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
-        (charts / f"{20 + n}-副本{n}.yaml").write_text(
-            text.replace("id: 15", f"id: {20 + n}").replace("title: 劳动用工备案", f"title: 劳动用工备案{n}"),
-            encoding="utf-8")
+    copies(charts, 5)  # more charts than workers, so some are still queued
     out = tmp_path / "out"
     env = {**os.environ, "PATH": f"{slow}:{os.environ['PATH']}"}
     process = run_cli("build", str(charts), "-o", str(out), "-j", "1", env=env)
@@ -230,15 +235,6 @@ def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_
 
 
 # ------------------------------------------------ out/ is not trusted: it never runs code or deletes
-
-def copies(charts: Path, count: int, start: int = 20) -> None:
-    """`count` more valid charts, copies of one sample with their own id and title."""
-    text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
-    for n in range(count):
-        (charts / f"{start + n}-副本{n}.yaml").write_text(
-            text.replace("id: 15", f"id: {start + n}").replace("title: 劳动用工备案", f"title: 劳动用工备案{n}"),
-            encoding="utf-8")
-
 
 def touch_payload(marker: Path) -> bytes:
     """What Jinja2's bytecode cache would unpickle: creating `marker` when loaded."""
@@ -477,7 +473,6 @@ def test_an_error_in_defaults_fails_every_chart_under_it_and_keeps_their_outputs
 def test_a_chart_named_like_a_set_output_or_like_another_chart_fails_with_rc212(charts, tmp_path):
     import pikepdf
 
-    shutil.copy(charts / SAMPLE[2], charts / "booklet.yaml")
     text = (charts / SAMPLE[1]).read_text(encoding="utf-8")
     other = charts.parent / "more"
     other.mkdir()
