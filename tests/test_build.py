@@ -69,6 +69,7 @@ def test_first_build_writes_every_output(charts, tmp_path):
         ET.parse(out / f"{stem}.svg")
         assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
     assert {"index.html", "booklet.pdf", "risk-register.csv", MANIFEST} <= {p.name for p in out.iterdir()}
+    assert not (out / ".riskchart-tmp").exists()  # dot's working files are gone with the build
 
 
 def test_no_op_build_touches_nothing(charts, tmp_path):

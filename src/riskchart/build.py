@@ -106,6 +106,7 @@ def build(paths: list[Path], options: BuildOptions,
             # even one whose writer was stopped between creating and removing it
             files.remove_stale_temporaries(options.out, publish.CACHE)
             raise
+        files.remove_scratch_folder(options.out)  # empty by now: each dot run removes its own
         return replace(report, warnings=tuple(warnings))
 
 

@@ -74,6 +74,11 @@ def remove_stale_temporaries(folder: Path, *subfolders: str) -> None:
         shutil.rmtree(scratch, ignore_errors=True)  # rmtree never follows links inside
 
 
+def remove_scratch_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        (folder / SCRATCH).rmdir()
+
+
 def scratch_folder(folder: Path) -> Path:
     """The output folder's own temporary area (a later build cleans it)."""
     scratch = folder / SCRATCH
