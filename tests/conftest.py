@@ -66,6 +66,13 @@ def found(result: LintResult) -> Counter:
     return Counter((Path(d.path).name, d.line, d.column, d.code) for d in result.diagnostics)
 
 
+@pytest.fixture(autouse=True)
+def private_user_cache(tmp_path_factory, monkeypatch):
+    """Builds keep compiled templates in $XDG_CACHE_HOME: one for the test
+    session, never the user's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
 @pytest.fixture
 def lint_text(tmp_path):
     """lint_text(text, name="01-a.yaml", **more_files) → LintResult."""

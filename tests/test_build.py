@@ -7,12 +7,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 
 from riskchart import render
 from riskchart.build import MANIFEST, BuildOptions, build
@@ -47,8 +49,17 @@ def snapshot(folder: Path) -> dict:
             for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+def copies(charts: Path, count: int, start: int = 20) -> None:
+    """`count` more valid charts, copies of one sample with their own id and title."""
+    text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
+    for n in range(count):
+        (charts / f"{start + n}-副本{n}.yaml").write_text(
+            text.replace("id: 15", f"id: {start + n}").replace("title: 劳动用工备案", f"title: 劳动用工备案{n}"),
+            encoding="utf-8")
+
+
 def options(out: Path, **more) -> BuildOptions:
-    return BuildOptions(out=out, jobs=2, **more)
+    return BuildOptions(out=out, **{"jobs": 2, **more})
 
 
 def test_first_build_writes_every_output(charts, tmp_path):
@@ -60,6 +71,7 @@ def test_first_build_writes_every_output(charts, tmp_path):
         ET.parse(out / f"{stem}.svg")
         assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
     assert {"index.html", "booklet.pdf", "risk-register.csv", MANIFEST} <= {p.name for p in out.iterdir()}
+    assert not (out / ".riskchart-tmp").exists()  # dot's working files are gone with the build
 
 
 def test_no_op_build_touches_nothing(charts, tmp_path):
@@ -170,11 +182,7 @@ def test_ctrl_c_leaves_no_partial_file_and_the_next_build_finishes(charts, tmp_p
     slow.mkdir()
     (slow / "dot").write_text(f'#!/bin/sh\nsleep 0.7\nexec {REAL_DOT} "$@"\n')
     (slow / "dot").chmod(0o755)
-    for n in range(5):  # more charts than workers, so some are still queued
-        text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
-        (charts / f"{20 + n}-副本{n}.yaml").write_text(
-            text.replace("id: 15", f"id: {20 + n}").replace("title: 劳动用工备案", f"title: 劳动用工备案{n}"),
-            encoding="utf-8")
+    copies(charts, 5)  # more charts than workers, so some are still queued
     out = tmp_path / "out"
     env = {**os.environ, "PATH": f"{slow}:{os.environ['PATH']}"}
     process = run_cli("build", str(charts), "-o", str(out), "-j", "1", env=env)
@@ -250,3 +258,401 @@ def test_a_fifo_named_like_a_chart_fails_without_being_opened(charts, tmp_path):
     assert [(o.stem, o.status) for o in report.outcomes if o.status != "built"] == [("42-x", "failed")]
     (failure,) = [d for d in report.diagnostics if d.is_error]
     assert failure.code == "RC001" and "命名管道（FIFO）" in failure.message
+
+
+# ------------------------------------------------ out/ is not trusted: it never runs code or deletes
+
+def touch_payload(marker: Path) -> bytes:
+    """What Jinja2's bytecode cache would unpickle: creating `marker` when loaded."""
+    import pickle
+
+    from jinja2.bccache import bc_magic
+
+    class Payload:
+        def __reduce__(self):
+            return os.mkdir, (str(marker),)
+
+    return bc_magic + pickle.dumps(Payload())
+
+
+def test_compiled_templates_planted_in_out_never_run(charts, tmp_path):
+    import jinja2.bccache
+
+    from riskchart.layout import template_folder
+
+    out = tmp_path / "out"
+    assert run_cli("build", str(charts), "-o", str(out)).wait(120) == 0
+    marker = tmp_path / "ran"
+    planted = out / ".riskchart-cache" / "templates"
+    planted.mkdir(parents=True, exist_ok=True)
+    for name in ("chart.dot.j2", "cover.dot.j2", "contents.dot.j2", "index.html.j2"):
+        key = jinja2.bccache.BytecodeCache().get_cache_key(name, str(template_folder() / name))
+        (planted / f"__jinja2_{key}.cache").write_bytes(touch_payload(marker))
+    build_again = run_cli("build", str(charts), "-o", str(out), "--force")
+    assert build_again.wait(120) == 0, build_again.stderr.read().decode()
+    assert not marker.exists()
+
+
+def test_compiled_templates_are_kept_per_user_and_damage_is_a_miss(charts, tmp_path, monkeypatch):
+    cache = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    out = tmp_path / "out"
+    assert run_cli("build", str(charts), "-o", str(out)).wait(120) == 0
+    folder = cache / "riskchart" / "templates"
+    assert (folder.stat().st_mode & 0o777) == 0o700 and (folder.parent.stat().st_mode & 0o777) == 0o700
+    entries = list(folder.iterdir())
+    assert entries
+    marker = tmp_path / "ran"
+    for number, entry in enumerate(entries):
+        entry.write_bytes([b"", b"riskchart", entry.read_bytes()[:40], touch_payload(marker)][number % 4])
+    again = run_cli("build", str(charts), "-o", str(out), "--force")
+    assert again.wait(120) == 0, again.stderr.read().decode()
+    assert not marker.exists()
+    assert not (out / ".riskchart-cache" / "templates").exists()
+
+
+def test_the_manifest_deletes_nothing_it_could_not_have_written(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    victims = [tmp_path / "victim.txt", out / "notes.txt", out / "index.html"]
+    for victim in victims[:2]:
+        victim.write_text("keep me")
+    (out / "99-旧图.svg").write_text("<svg/>")
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    gone = {"source": str(tmp_path / "gone.yaml"), "fingerprint": "x"}
+    manifest["charts"].update({
+        "99-旧图": {**gone, "outputs": ["99-旧图.svg"]},  # really stale: removed
+        "98-a": {**gone, "outputs": [str(victims[0])]},
+        "97-b": {**gone, "outputs": ["../victim.txt"]},
+        "96-c": {**gone, "outputs": ["notes.txt"]},
+        "index": {**gone, "outputs": ["index.svg", "index.html"]},
+        "../victim": {**gone, "outputs": ["../victim.txt"]},
+        "../charts/_defaults": {**gone, "outputs": ["../charts/_defaults.yaml"]},
+    })
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out))
+    assert report.ok and report.removed == ("99-旧图.svg",)
+    assert all(victim.exists() for victim in victims) and (charts / "_defaults.yaml").exists()
+    assert len(report.warnings) == 6 and all("已忽略" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("content", [
+    "[]", "null", '"manifest"', '{"version": 1}', '{"version": 1, "charts": [], "set": []}',
+    '{"version": 1, "charts": {"01-劳动人事争议调解仲裁": []}}',
+    '{"version": 1, "charts": {"01-劳动人事争议调解仲裁": {"source": 1, "fingerprint": null, "outputs": "x"}}}',
+    '{"version": 1, "charts": {}, "set": {"fingerprint": 5, "outputs": ["/etc/passwd"]}}',
+    '{"version": 1, "charts": {}, "set": {"fingerprint": "x", "outputs": [1]}}',
+    "{", "\udcff".encode("utf-8", "surrogatepass").decode("latin-1"),
+])
+def test_a_manifest_of_the_wrong_shape_counts_as_absent(charts, tmp_path, content):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_text(content, encoding="utf-8")
+    report = build([charts], options(out))
+    assert report.ok and report.count("built") == 3
+    assert build([charts], options(out)).count("fresh") == 3
+
+
+def test_damaged_pdfs_in_out_and_in_the_booklet_cache_are_drawn_again(charts, tmp_path):
+    import pikepdf
+
+    out = tmp_path / "out"
+    build([charts], options(out))
+    (out / "04-失业保险待遇给付.pdf").write_bytes(b"")   # `: > out/04-….pdf`
+    (out / "15-劳动用工备案.pdf").write_bytes((out / "15-劳动用工备案.pdf").read_bytes()[:5000])
+    cached = list((out / ".riskchart-cache").glob("*.pdf"))
+    assert cached
+    for page in cached:
+        page.write_bytes(b"%PDF-1.4 garbage %%EOF")
+    (out / "booklet.pdf").unlink()  # the booklet is made again, from the damaged cache
+    report = build([charts], options(out))
+    assert report.ok, report.publish_failures
+    assert sorted(o.stem for o in report.outcomes if o.status == "built") == ["04-失业保险待遇给付", "15-劳动用工备案"]
+    with pikepdf.Pdf.open(out / "booklet.pdf") as booklet:
+        assert len(booklet.pages) == 2 + 3
+
+
+def test_hidden_tmp_files_riskchart_did_not_make_are_kept(charts, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = [out / ".draft.yaml.tmp", out / ".x.tmp"]
+    for path in theirs:
+        path.write_text("someone's work")
+    (out / ".riskchart-index.html.abc123.tmp").write_text("left by a killed build")
+    build([charts], options(out))
+    assert all(path.read_text() == "someone's work" for path in theirs)
+    assert not (out / ".riskchart-index.html.abc123.tmp").exists()
+
+
+# ------------------------------------------------------------------ waits, hangs and signals
+
+def hold_lock(out: Path) -> subprocess.Popen:
+    """Another build's process holding out/'s lock until killed."""
+    out.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom pathlib import Path\nfrom riskchart.files import locked\n"
+        f"with locked(Path({str(out)!r})):\n    print('held', flush=True)\n    time.sleep(600)\n")],
+        stdout=subprocess.PIPE)
+    assert holder.stdout.readline() == b"held\n"
+    return holder
+
+
+@pytest.mark.parametrize("stopped", [False, True])
+def test_a_build_says_who_holds_the_lock_and_gives_up_after_lock_timeout(charts, tmp_path, stopped):
+    out = tmp_path / "out"
+    holder = hold_lock(out)
+    try:
+        if stopped:
+            holder.send_signal(signal.SIGSTOP)
+        waiting = run_cli("build", str(charts), "-o", str(out), "--lock-timeout", "1")
+        assert waiting.wait(60) == 2
+        message = waiting.stderr.read().decode()
+        assert f"进程 {holder.pid}" in message and "等待" in message
+        assert message.strip().splitlines()[-1].startswith("riskchart：错误：")
+        assert "--lock-timeout" in message and "Traceback" not in message
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("build", str(charts), "-o", str(out)).wait(120) == 0
+
+
+def test_a_chart_renamed_while_the_build_waits_for_the_lock(charts, tmp_path):
+    out = tmp_path / "out"
+    holder = hold_lock(out)
+    log = tmp_path / "log"
+    with open(log, "wb") as stderr:
+        waiting = subprocess.Popen([sys.executable, "-m", "riskchart", "build", str(charts), "-o", str(out)],
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.time() + 20
+    while "等待" not in log.read_text(encoding="utf-8") and time.time() < deadline:
+        time.sleep(0.05)
+    (charts / SAMPLE[0]).rename(charts / "01-劳动争议仲裁.yaml")
+    holder.kill()
+    holder.wait()
+    assert waiting.wait(120) == 0, log.read_text(encoding="utf-8")
+    assert (out / "01-劳动争议仲裁.svg").is_file() and not (out / "01-劳动人事争议调解仲裁.svg").exists()
+
+
+def hanging_dot(tmp_path: Path, title: str) -> Path:
+    """A `dot` that hangs whenever the chart titled `title` is among its inputs."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    (folder / "dot").write_text(
+        f'#!/bin/sh\necho $$ >> {tmp_path}/dot-pids\nfor a in "$@"; do case $a in *.dot) '
+        f'if grep -q "{title}" "$a"; then sleep 600; fi;; esac; done\nexec {REAL_DOT} "$@"\n')
+    (folder / "dot").chmod(0o755)
+    return folder
+
+
+def test_the_timeout_holds_per_chart_not_per_batch(charts, tmp_path, monkeypatch):
+    copies(charts, 13)  # 16 charts: batches of 8 with one worker
+    monkeypatch.setenv("PATH", f"{hanging_dot(tmp_path, '劳动用工备案7')}:/usr/bin:/bin")
+    render.toolchain.cache_clear()
+    began = time.monotonic()
+    report = build([charts], options(tmp_path / "out", jobs=1, timeout=2, publish=False))
+    took = time.monotonic() - began
+    failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
+    assert list(failed) == ["27-副本7"] and "超时" in failed["27-副本7"]
+    assert report.count("built") == 15
+    # a limit per batch let the hanging chart hold its batch for 8 × 2 s, then 2 s more alone
+    assert took < 10, took
+
+
+def test_sigterm_stops_dot_and_leaves_no_temporaries_anywhere(charts, tmp_path):
+    copies(charts, 3)
+    temp = tmp_path / "system-tmp"
+    temp.mkdir()
+    out = tmp_path / "out"
+    env = {**os.environ, "PATH": f"{hanging_dot(tmp_path, '劳动用工备案')}:{os.environ['PATH']}", "TMPDIR": str(temp)}
+    process = run_cli("build", str(charts), "-o", str(out), "-j", "2", env=env)
+    deadline = time.time() + 30
+    while not (tmp_path / "dot-pids").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 128 + signal.SIGTERM
+    assert "已中断" in process.stderr.read().decode()
+    for pid in map(int, (tmp_path / "dot-pids").read_text().split()):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.suffix == ".dot"]
+    assert not list(temp.iterdir())
+
+
+# ------------------------------------------------------------- crashes and silent wrong output
+
+def test_an_error_in_defaults_fails_every_chart_under_it_and_keeps_their_outputs(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    before = snapshot(out)
+    defaults = charts / "_defaults.yaml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("department", "departmnet"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(charts), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "失败 3 张" in result.output and "_defaults.yaml 有错误" in result.output
+    after = snapshot(out)
+    for name in SAMPLE:
+        for fmt in ("svg", "pdf"):
+            assert after[f"{Path(name).stem}.{fmt}"] == before[f"{Path(name).stem}.{fmt}"]
+
+
+def test_a_chart_named_like_a_set_output_or_like_another_chart_fails_with_rc212(charts, tmp_path):
+    import pikepdf
+
+    text = (charts / SAMPLE[1]).read_text(encoding="utf-8")
+    other = charts.parent / "more"
+    other.mkdir()
+    (other / SAMPLE[1]).write_text(text.replace("id: 4", "id: 44").replace("title: ", "title: 另一", 1),
+                                   encoding="utf-8")
+    (charts / "booklet.yaml").write_text(
+        (charts / SAMPLE[2]).read_text(encoding="utf-8").replace("id: 15", "id: 16").replace(
+            "title: 劳动用工备案", "title: 另一备案"), encoding="utf-8")
+    out = tmp_path / "out"
+    for _ in range(2):
+        report = build([charts, other], options(out))
+        failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
+        assert set(failed) == {"booklet", "04-失业保险待遇给付"} and all("RC212" in r for r in failed.values())
+        with pikepdf.Pdf.open(out / "booklet.pdf") as booklet:
+            assert len(booklet.pages) == 2 + 3  # never the old booklet nested inside
+
+
+def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
+    from riskchart import build as build_module, load
+
+    unreadable = charts / SAMPLE[1]
+    real = load.read_chart_bytes
+
+    def read_chart_bytes(path, *args):
+        if Path(path).name == unreadable.name:
+            raise PermissionError(13, "Permission denied")  # as root, chmod 000 would not stop a read
+        return real(path, *args)
+
+    for module in (load, build_module):
+        monkeypatch.setattr(module, "read_chart_bytes", read_chart_bytes)
+    report = build([charts], options(tmp_path / "out"))
+    failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
+    assert list(failed) == [unreadable.stem] and "RC001" in failed[unreadable.stem]
+    assert report.count("built") == 2
+
+
+def test_a_file_name_that_is_not_utf8_fails_with_a_message(charts, tmp_path):
+    odd = os.fsencode(charts) + b"/16-\xff\xfe.yaml"
+    with open(odd, "wb") as stream:
+        stream.write((charts / SAMPLE[2]).read_bytes().replace(b"id: 15", b"id: 16").replace(
+            "劳动用工备案".encode(), "另一备案".encode()))
+    out = tmp_path / "out"
+    for _ in range(2):
+        process = run_cli("build", str(charts), "-o", str(out))
+        assert process.wait(120) == 1
+        message = process.stderr.read().decode("utf-8", "replace")
+        assert "Traceback" not in message and "不是有效的 UTF-8" in message
+    assert len(list(out.glob("*.svg"))) == 3
+
+
+def test_an_output_folder_under_a_file_is_a_one_line_error(charts, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(main, ["build", str(charts), "-o", str(tmp_path / "file" / "sub")])
+    assert result.exit_code == 2
+    assert result.output.startswith("riskchart：错误：") and len(result.output.strip().splitlines()) == 1
+
+
+def test_export_with_stdout_closed_is_a_one_line_error(charts):
+    process = subprocess.run(f'"{sys.executable}" -m riskchart export "{charts}" >&-', shell=True,
+                             capture_output=False, stderr=subprocess.PIPE)
+    assert process.returncode == 2
+    message = process.stderr.decode()
+    assert message.startswith("riskchart：错误：") and "Traceback" not in message
+
+
+def test_a_chart_with_errors_stays_in_the_index_marked_but_leaves_register_and_booklet(charts, tmp_path):
+    import pikepdf
+
+    out = tmp_path / "out"
+    build([charts], options(out))
+    broken = charts / SAMPLE[2]
+    good = broken.read_text(encoding="utf-8")
+    broken.write_text(good.replace("level: 中", "level: 很高", 1), encoding="utf-8")
+    for _ in range(2):  # the second build finds the same failure and the same index
+        assert not build([charts], options(out)).ok
+        index = (out / "index.html").read_text(encoding="utf-8")
+        assert "本图有错误，未更新" in index and f'href="{href("15-劳动用工备案.svg")}"' in index
+        assert "劳动用工备案" in index
+        assert "15" not in {row.split(",")[0] for row in (out / "risk-register.csv").read_text(
+            encoding="utf-8-sig").splitlines()[1:]}
+        with pikepdf.Pdf.open(out / "booklet.pdf") as booklet:
+            assert len(booklet.pages) == 2 + 2
+    broken.write_text(good, encoding="utf-8")
+    assert build([charts], options(out)).ok
+    assert "本图有错误" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_svg_only_build_does_not_link_the_old_booklet(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    assert 'href="booklet.pdf"' in (out / "index.html").read_text(encoding="utf-8")
+    assert build([charts], options(out, formats=("svg",))).ok
+    assert "booklet.pdf" not in (out / "index.html").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------- property: no content of out/ is trusted
+
+_NAMES = st.sampled_from(["01-a", "01-a.svg", "01-a.pdf", "notes.txt", "index.html", "index", "booklet.pdf",
+                          "../outside/victim.txt", "../outside/victim", "/tmp", ".", "..", "", "a/b.svg",
+                          ".riskchart-manifest.json", "01-a.svg\x00", "victim.txt"])
+_TEXT = st.one_of(_NAMES, st.text(max_size=12))
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | _TEXT,
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+                     max_leaves=12)
+_ENTRY = st.fixed_dictionaries({"source": _TEXT, "fingerprint": _TEXT, "outputs": st.lists(_TEXT, max_size=4)})
+_MANIFEST = st.one_of(
+    _JSON,
+    st.fixed_dictionaries({"version": st.just(1), "charts": st.dictionaries(_TEXT, _ENTRY | _JSON, max_size=4),
+                           "set": st.fixed_dictionaries({"fingerprint": _TEXT, "outputs": st.lists(_TEXT)}) | _JSON}),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=_MANIFEST | st.binary(max_size=64))
+def test_no_manifest_makes_the_clean_up_touch_what_riskchart_did_not_write(content):
+    from riskchart.build import _read_manifest, _remove_stale, _stale_entries, _write_manifest
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        outside, out = root / "outside", root / "out"
+        for folder in (outside, out):
+            folder.mkdir()
+        kept = [outside / "victim.txt", outside / "victim", out / "notes.txt", out / "index.html",
+                out / "booklet.pdf", out / "index.svg"]
+        for path in kept + [out / "01-a.svg"]:
+            path.write_text("x")
+        data = content if isinstance(content, bytes) else json.dumps(content).encode()
+        (out / MANIFEST).write_bytes(data)
+        manifest = _read_manifest(out, [])
+        _remove_stale(manifest, _stale_entries(manifest, []), out)
+        _write_manifest(out, manifest)
+        assert all(path.read_text() == "x" for path in kept)
+        assert {p.name for p in outside.iterdir()} == {"victim.txt", "victim"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(garbage=st.binary(max_size=200) | st.builds(lambda tail: touch_payload(Path("/nonexistent/ran")) + tail,
+                                                  st.binary(max_size=8)))
+def test_no_cache_content_runs_code_or_stops_a_build(garbage):
+    import jinja2
+
+    from riskchart.booklet import _readable_pdf
+    from riskchart.layout import compiled_template_cache
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        marker = folder / "ran"
+        env = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ 1 + 1 }}"}),
+                                 bytecode_cache=compiled_template_cache(folder))
+        key = jinja2.bccache.BytecodeCache().get_cache_key("t", None)
+        payload = garbage.replace(b"/nonexistent/ran", str(marker).encode())
+        (folder / f"{key}.code").write_bytes(payload)
+        (folder / f"__jinja2_{key}.cache").write_bytes(payload)
+        assert env.get_template("t").render() == "2"
+        (folder / "page.pdf").write_bytes(payload)
+        assert _readable_pdf(folder / "page.pdf") is None
+        assert not marker.exists()

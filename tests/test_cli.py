@@ -149,7 +149,7 @@ def test_several_paths(charts, tmp_path):
     other = write_files(tmp_path / "more", {"01-a.yaml": CHART})
     result = run("lint", "--format", "json", folder, other)
     assert result.exit_code == 1
-    assert {r["code"] for r in json.loads(result.stdout)} == {"RC203", "RC204"}
+    assert {r["code"] for r in json.loads(result.stdout)} == {"RC203", "RC204", "RC212"}
 
 
 def test_pyproject_disable_applies(tmp_path):

@@ -136,7 +136,8 @@ def test_every_code_that_can_be_disabled_leaves_each_clean_file_a_chart():
     for case in sorted(p for p in corpus.iterdir() if p.is_dir()):
         result = lint_paths([case], settings)
         failed = result.failed_paths
-        clean = [f for f in result.files if str(f) not in failed]
+        # a chart under a broken _defaults.yaml fails with it (reported on that file)
+        clean = [f for f in result.files if str(f) not in failed and str(f.parent / "_defaults.yaml") not in failed]
         assert sorted(str(c.path) for c in result.charts) == sorted(map(str, clean)), case.name
 
 

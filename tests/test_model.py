@@ -88,7 +88,7 @@ def test_broken_defaults_are_not_used(tmp_path):
     result = lint_files(tmp_path, {"_defaults.yaml": "department: [组织部]\n",
                                    "01-a.yaml": "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS})
     assert [(Path(d.path).name, d.code) for d in result.diagnostics] == [("_defaults.yaml", "RC104")]
-    assert result.charts[0].department == ""
+    assert result.charts == ()  # every chart under it fails, rather than lose its department
 
 
 def test_defaults_apply_per_folder(tmp_path):

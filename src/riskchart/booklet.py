@@ -11,6 +11,7 @@ import contextlib
 import io
 import math
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,6 +20,9 @@ from . import files, layout, render, style
 from .model import Chart
 from .schema import CATEGORIES
 from .wrap import wrap
+
+
+_CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,17 @@ class Entry:
     page: int
 
 
+class DamagedPdf(Exception):
+    """A chart's PDF in out/ cannot be read; the chart is drawn again next time."""
+
+    def __init__(self, stem: str, path: Path):
+        super().__init__(f"{path} 已损坏，无法编入汇编；下次 build 会重新生成它")
+        self.stem = stem
+
+
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
-                department: str, built_on: date, cache: Path, categories: tuple[str, ...] = CATEGORIES) -> bytes:
+                department: str, built_on: date, cache: Path, scratch: Path | None = None,
+                categories: tuple[str, ...] = CATEGORIES) -> bytes:
     """Cover, contents and every chart, by category in the project's order, then by id."""
     import pikepdf
 
@@ -51,13 +64,17 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
             font=tools.font, s=style))
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
-        for pdf in front_matter(pages, tools, cache):
+        for pdf in front_matter(pages, tools, cache, scratch):
             booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
         with booklet.open_outline() as outline:
             categories: dict[str, pikepdf.OutlineItem] = {}
             for chart in charts:
                 page_index = len(booklet.pages)
-                booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.stem])).pages)
+                try:
+                    chart_pdf = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.stem]))
+                except (pikepdf.PdfError, OSError):
+                    raise DamagedPdf(chart.stem, chart_pdfs[chart.stem]) from None
+                booklet.pages.extend(chart_pdf.pages)
                 if chart.category not in categories:
                     categories[chart.category] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
                     outline.root.append(categories[chart.category])
@@ -71,23 +88,43 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     return buffer.getvalue()
 
 
-def front_matter(pages: list[str], tools: render.Toolchain, cache: Path) -> list[bytes]:
+def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None) -> list[bytes]:
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
     is kept in `cache` under the hash of its DOT text; a rebuild after one
     chart's wording changed then only joins pages.  Pages no longer used
-    are removed from the cache.
+    are removed from the cache, and a page that does not open as a PDF
+    (the cache lives in out/, which anyone may have touched) is drawn again.
     """
     names = [hashlib.sha256(f"{tools.font}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf" for dot_text in pages]
-    missing = [i for i, name in enumerate(names) if not (cache / name).is_file()]
+    if cache.is_symlink() or (cache.exists() and not cache.is_dir()):
+        cache = None  # not the folder riskchart made: neither read nor write through it
+    found = {i: _readable_pdf(cache / name) if cache else None for i, name in enumerate(names)}
+    missing = [i for i, pdf in found.items() if pdf is None]
     if missing:
-        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools)
+        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, scratch=scratch)
         for i, result in zip(missing, drawn):
             if isinstance(result, render.RenderFailure):
                 raise result
-            files.write_atomic(cache / names[i], result["pdf"])
-    for old in cache.glob("*.pdf"):
-        if old.name not in names:
-            old.unlink()
-    return [(cache / name).read_bytes() for name in names]
+            if cache:
+                files.write_atomic(cache / names[i], result["pdf"])
+            found[i] = result["pdf"]
+    for old in cache.glob("*.pdf") if cache else ():
+        if old.name not in names and _CACHED_PAGE.fullmatch(old.name):
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return [found[i] for i in range(len(names))]
+
+
+def _readable_pdf(path: Path) -> bytes | None:
+    import pikepdf
+
+    try:
+        data = path.read_bytes()
+        with pikepdf.Pdf.open(io.BytesIO(data)) as document:
+            if len(document.pages) == 1:
+                return data
+    except (OSError, pikepdf.PdfError):
+        pass
+    return None

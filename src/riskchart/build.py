@@ -15,10 +15,11 @@ import importlib
 import json
 import math
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -46,6 +47,7 @@ class BuildOptions:
     timeout: float = style.DOT_TIMEOUT_SECONDS
     publish: bool = True
     settings: config.Settings = config.Settings()  # the project's: codes switched off, categories
+    lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class BuildReport:
     published: tuple[str, ...] = ()
     publish_failures: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     seconds: float = 0.0
 
     def count(self, status: str) -> int:
@@ -75,7 +78,10 @@ class BuildReport:
 
 
 def build(paths: list[Path], options: BuildOptions,
-          progress: Callable[[ChartOutcome], None] = lambda outcome: None) -> BuildReport:
+          progress: Callable[[ChartOutcome], None] = lambda outcome: None,
+          waiting: Callable[[str], None] = lambda holder: None) -> BuildReport:
+    """`waiting(holder)` is called at once when another build holds the
+    output folder's lock, before this one waits for it."""
     started = time.perf_counter()
     chart_files = discover(paths)
     fingerprints = {p: _fingerprint(p, options) for p in chart_files}
@@ -84,15 +90,26 @@ def build(paths: list[Path], options: BuildOptions,
     if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
         return _nothing_to_do(chart_files, progress, started)
     tools = render.toolchain(options.font)  # before anything is written
-    with files.locked(options.out):
-        manifest = _read_manifest(options.out)
+    with files.locked(options.out, options.lock_timeout, waiting):
+        # the charts may have changed while this build waited for the lock
+        chart_files = discover(paths)
+        fingerprints = {p: _fingerprint(p, options) for p in chart_files}
+        warnings: list[str] = []
+        manifest = _read_manifest(options.out, warnings)
         if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
             return _nothing_to_do(chart_files, progress, started)  # a build we waited for did the work
         stale = _stale_entries(manifest, chart_files)
-        files.remove_stale_temporaries(options.out)
-        layout.cache_compiled_templates(layout.environment(), publish.html_environment(),
-                                        folder=options.out / publish.CACHE / "templates")
-        return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+        files.remove_stale_temporaries(options.out, publish.CACHE)
+        layout.cache_compiled_templates(layout.environment(), publish.html_environment())
+        try:
+            report = _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM) or failed: no temporary outlives the build,
+            # even one whose writer was stopped between creating and removing it
+            files.remove_stale_temporaries(options.out, publish.CACHE)
+            raise
+        files.remove_scratch_folder(options.out)  # empty by now: each dot run removes its own
+        return replace(report, warnings=tuple(warnings))
 
 
 def _nothing_to_do(chart_files: list[Path], progress, started: float) -> BuildReport:
@@ -113,17 +130,18 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
     changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options.out)]
-    early = charts_valid_alone(changed, options.settings)
+    early = charts_valid_alone([p for p in changed if not _name_problem(p)], options.settings)
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
+    scratch = files.scratch_folder(options.out)
     try:
-        with _Drawing(list(early.values()), tools, options) as drawing:
+        with _Drawing(list(early.values()), tools, options, scratch) as drawing:
             linted = lint_paths(paths, options.settings)
             charts = {c.path: c for c in linted.charts}
             for path in chart_files:
-                problem = _first_error(linted, path) if path not in charts else None
+                problem = _name_problem(path) or (_first_error(linted, path) if path not in charts else None)
                 if problem:
-                    outcomes[path] = ChartOutcome(path.stem, "failed", problem)
+                    outcomes[path] = ChartOutcome(_printable(path.stem), "failed", problem)
                 elif path not in changed:
                     outcomes[path] = ChartOutcome(path.stem, "fresh")
                 elif path not in early:  # valid now, though not when first looked at: draw it too
@@ -142,7 +160,9 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
     published = None
     if options.publish:
         ready = [charts[p] for p in chart_files if p in charts and outcomes[p].status != "failed"]
-        published = publish.publish_set(ready, fingerprints, manifest, options, tools)
+        failing = [p.stem for p in chart_files if outcomes[p].status == "failed" and not _name_problem(p)
+                   and _has_outputs(manifest, p.stem, options.out)]
+        published = publish.publish_set(ready, fingerprints, manifest, options, tools, failing, scratch)
         _write_manifest(options.out, manifest)
     return BuildReport(
         outcomes=tuple(outcomes[p] for p in chart_files),
@@ -156,8 +176,28 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
 
 
 def _first_error(linted, path: Path) -> str:
-    first = next(d for d in linted.diagnostics if d.path == str(path) and d.is_error)
-    return f"{first.line}:{first.column} {first.code} {first.message}"
+    """Why a chart cannot be built: its first error, or its folder's
+    _defaults.yaml's (charts under a broken _defaults.yaml all fail)."""
+    defaults = str(path.parent / DEFAULTS_FILE)
+    for wanted, prefix in ((str(path), ""), (defaults, f"{DEFAULTS_FILE} 有错误，本图不能生成："),):
+        first = next((d for d in linted.diagnostics if d.path == wanted and d.is_error), None)
+        if first:
+            return f"{prefix}{first.line}:{first.column} {first.code} {first.message}"
+    return "构建期间文件被改名或删除"
+
+
+def _name_problem(path: Path) -> str | None:
+    """A file name that cannot be written into the manifest, the index or a
+    terminal (bytes that are not UTF-8) is refused before anything is drawn."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return "文件名不是有效的 UTF-8 编码：请用正常的中文或英文重新命名这个文件"
+    return None
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class _Drawing:
@@ -168,8 +208,8 @@ class _Drawing:
     written only from finished results, every file in out/ is complete.
     """
 
-    def __init__(self, charts: list[Chart], tools, options: BuildOptions):
-        self._tools, self._options = tools, options
+    def __init__(self, charts: list[Chart], tools, options: BuildOptions, scratch: Path):
+        self._tools, self._options, self._scratch = tools, options, scratch
         self._runs = render.DotRuns()
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         self._batches: list[tuple[list[Chart], object]] = []
@@ -188,7 +228,8 @@ class _Drawing:
     def _draw(self, charts: list[Chart]):
         began = time.perf_counter()
         results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
-                                     self._options.formats, self._tools, self._options.timeout, self._runs)
+                                     self._options.formats, self._tools, self._options.timeout, self._runs,
+                                     self._scratch)
         return results, (time.perf_counter() - began) / len(charts)
 
     def results(self):
@@ -221,17 +262,26 @@ def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions
     except OSError as error:
         return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
     manifest["charts"][chart.stem] = {"source": str(chart.path.resolve()), "fingerprint": fingerprint,
-                                      "outputs": sorted(names)}
+                                      "outputs": sorted(names), "title": chart.title}
     return ChartOutcome(chart.stem, "built", "", seconds)
 
 
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats).encode())
-    digest.update(read_chart_bytes(path) if path.is_file() else b"")
-    defaults = path.parent / DEFAULTS_FILE
-    digest.update(read_chart_bytes(defaults) if defaults.is_file() else b"")
+    digest.update(_contents(path))
+    digest.update(_contents(path.parent / DEFAULTS_FILE))
     return digest.hexdigest()
+
+
+def _contents(path: Path) -> bytes:
+    """A file's bytes (never more than the size limit + 1, never waiting on a
+    FIFO); a missing or unreadable one gets a fingerprint of its own, and
+    lint then says what is wrong with it."""
+    try:
+        return read_chart_bytes(path) if path.exists() else b"\0absent"
+    except OSError:
+        return b"\0unreadable"
 
 
 @lru_cache(maxsize=None)
@@ -249,7 +299,12 @@ def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
 def _is_fresh(manifest: dict, path: Path, fingerprint: str, out: Path) -> bool:
     entry = manifest["charts"].get(path.stem)
     return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path.resolve()) \
-        and all((out / name).is_file() for name in entry["outputs"])
+        and all(files.looks_complete(out / name) for name in entry["outputs"])
+
+
+def _has_outputs(manifest: dict, stem: str, out: Path) -> bool:
+    entry = manifest["charts"].get(stem)
+    return bool(entry) and any((out / name).is_file() for name in entry["outputs"])
 
 
 def _stale_entries(manifest: dict, chart_files: list[Path]) -> list[str]:
@@ -260,27 +315,68 @@ def _stale_entries(manifest: dict, chart_files: list[Path]) -> list[str]:
 
 
 def _remove_stale(manifest: dict, stale: list[str], out: Path) -> list[str]:
+    """Delete the outputs of charts that are gone.  Only names the manifest
+    check let through (`<stem>.<format>`, inside `out`) ever get here."""
     removed = []
     for stem in stale:
         for name in manifest["charts"][stem]["outputs"]:
             target = out / name
-            if target.is_file():
+            if target.is_file() or target.is_symlink():
                 target.unlink()
                 removed.append(name)
         del manifest["charts"][stem]
     return removed
 
 
-def _read_manifest(out: Path) -> dict:
+# --- The manifest: read from out/, so trusted for nothing -----------------
+
+_SAFE_STEM = re.compile(r"[^/\\\x00-\x1f\x7f]+")
+
+
+def _read_manifest(out: Path, warnings: list[str] | None = None) -> dict:
+    """The manifest of the last build, with every entry this build could not
+    have written dropped (with a warning): a damaged or hand-made manifest
+    can make charts rebuild, never make a file outside `out/` (or one that
+    riskchart did not write) be deleted or trusted."""
+    warn = warnings.append if warnings is not None else (lambda message: None)
     try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("version") == 1:
-            return manifest
+        found = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        pass
+        return _fresh_manifest()
+    if not isinstance(found, dict) or found.get("version") != 1:
+        warn(f"{out / MANIFEST} 格式不对，已忽略：全部重新生成")
+        return _fresh_manifest()
+    charts = found.get("charts") if isinstance(found.get("charts"), dict) else {}
+    manifest = _fresh_manifest()
+    for stem, entry in charts.items():
+        if _valid_entry(stem, entry):
+            manifest["charts"][stem] = entry
+        else:
+            warn(f"{out / MANIFEST} 中「{_printable(repr(stem))}」的记录不是 riskchart 写的，已忽略（不删除任何文件）")
+    entry = found.get("set")
+    if isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str) \
+            and isinstance(entry.get("outputs"), list) and set(entry["outputs"]) <= set(publish.SET_OUTPUTS):
+        manifest["set"] = entry
+    return manifest
+
+
+def _fresh_manifest() -> dict:
     return {"version": 1, "charts": {}, "set": {}}
 
 
+def _valid_entry(stem, entry) -> bool:
+    """An entry this build's rules could have written: a plain file stem and
+    outputs named `<stem>.<format>` only."""
+    if not (isinstance(stem, str) and _SAFE_STEM.fullmatch(stem) and not stem.startswith(".")
+            and stem.casefold() not in publish.RESERVED_STEMS and isinstance(entry, dict)):
+        return False
+    outputs = entry.get("outputs")
+    return isinstance(entry.get("source"), str) and isinstance(entry.get("fingerprint"), str) \
+        and isinstance(entry.get("title", ""), str) and isinstance(outputs, list) \
+        and all(name in {f"{stem}.{fmt}" for fmt in render.FORMATS} for name in outputs)
+
+
 def _write_manifest(out: Path, manifest: dict) -> None:
-    data = json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    # ASCII escapes: a file name that is not valid UTF-8 still round-trips
+    data = json.dumps(manifest, ensure_ascii=True, indent=1, sort_keys=True).encode("ascii")
     files.write_if_changed(out / MANIFEST, data)

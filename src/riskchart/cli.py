@@ -135,9 +135,11 @@ def _formats(ctx, param, value: str | None) -> tuple[str, ...] | None:
               help="中文字体（默认为项目设置的 font，即 Noto Sans CJK SC）。")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=None,
               help="单张图 Graphviz 的时限，秒（默认 60）。")
+@click.option("--lock-timeout", type=click.FloatRange(0, 86400), default=None,
+              help="另一个 build 正在写入同一输出文件夹时，最多等待的秒数（默认 600）。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
 @click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
-def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
+def build(paths, out, formats, jobs, force, font, timeout, lock_timeout, no_publish, quiet):
     """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
 
     from . import style
@@ -150,7 +152,8 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
     options = BuildOptions(
         out=out, formats=formats or project.formats, jobs=jobs or os.cpu_count() or 1, force=force,
         font=font or project.font, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
-        publish=not no_publish, settings=project.settings)
+        publish=not no_publish, settings=project.settings,
+        lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout)
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 
     def progress(outcome):
@@ -159,11 +162,17 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
         elif not quiet and outcome.status == "built":
             click.echo(printable(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s"), err=True)
 
+    def waiting(holder):
+        click.echo(f"另一个 build（{holder}）正在写入 {out}/，等待它结束（最多 {options.lock_timeout:g} 秒）…", err=True)
+
     try:
-        report = run_build(_chart_paths(paths, project), options, progress)
-    except KeyboardInterrupt:
+        with _terminate_as_interrupt():
+            report = run_build(_chart_paths(paths, project), options, progress, waiting)
+    except KeyboardInterrupt as interrupt:
         click.echo("已中断：已完成的图已保存，没有留下不完整的文件；再次运行 build 会继续。", err=True)
-        sys.exit(130)
+        sys.exit(128 + getattr(interrupt, "signal", 2))
+    for warning in report.warnings:
+        click.echo(f"  警告  {warning}", err=True)
     # Warnings too (numbering left in an item would otherwise print silently); -q keeps errors only.
     shown = [d for d in report.diagnostics if d.is_error or not quiet]
     if shown:
@@ -183,6 +192,33 @@ def build(paths, out, formats, jobs, force, font, timeout, no_publish, quiet):
         f"生成 {report.count('built')} 张，最新 {report.count('fresh')} 张，失败 {report.count('failed')} 张；"
         f"用时 {report.seconds:.2f} 秒 → {out}/", err=True)
     sys.exit(0 if report.ok else 1)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, stopped like Ctrl-C: dot runs killed, temporaries removed."""
+    signal = 15
+
+
+def _terminate_as_interrupt():
+    import contextlib
+    import signal
+
+    @contextlib.contextmanager
+    def handled():
+        def stop(number, frame):
+            raise Terminated()
+
+        try:
+            previous = signal.signal(signal.SIGTERM, stop)
+        except ValueError:  # not the main thread (an embedding program): leave signals alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return handled()
 
 
 def _valid_charts(paths, project):
@@ -210,8 +246,13 @@ def export(paths, output_format, output):
     charts, had_errors = _valid_charts(paths, _project(paths))
     data = register_csv(charts) if output_format == "csv" else register_json(charts)
     if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except (AttributeError, OSError, ValueError):  # stdout closed (None), a closed pipe, a full disk
+            from .errors import OutputNotWritable
+
+            raise OutputNotWritable("无法写到标准输出（已关闭或不可写）：请用 -o 指定文件") from None
     else:
         write_atomic(output, data)
         click.echo(f"已写入 {output}", err=True)

@@ -33,3 +33,7 @@ class MissingFont(EnvironmentProblem):
 
 class OutputNotWritable(EnvironmentProblem):
     pass
+
+
+class LockTimeout(EnvironmentProblem):
+    pass

@@ -1,14 +1,28 @@
-"""Writing into out/: every file appears complete or not at all."""
+"""Writing into out/: every file appears complete or not at all.
+
+Nothing riskchart reads back from an output folder is trusted: it may come
+from a CI artifact or another user.  Temporaries carry riskchart's own
+prefix, so a clean-up never removes a file it did not make.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
-from .errors import OutputNotWritable
+from .errors import LockTimeout, OutputNotWritable
+
+TEMP_PREFIX = ".riskchart-"
+TEMP_SUFFIX = ".tmp"
+SCRATCH = ".riskchart-tmp"  # dot's inputs and outputs while it draws, inside the output folder
+LOCK = ".riskchart.lock"
+_LOCK_POLL_SECONDS = 0.1
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -18,7 +32,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     one, never half of one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -34,7 +48,7 @@ def write_new(path: Path, data: bytes) -> bool:
     """Write a file that must not exist yet: complete or not at all, and never
     over a file that appeared meanwhile.  False if `path` already existed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -59,27 +73,103 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def remove_stale_temporaries(folder: Path) -> None:
-    """Remove temporaries an interrupted build left behind (never finished files)."""
-    for leftover in folder.glob(".*.tmp"):
+def remove_stale_temporaries(folder: Path, *subfolders: str) -> None:
+    """Remove what an interrupted build left behind: its own temporary files
+    (named `.riskchart-….tmp`, here and in `subfolders`) and its scratch
+    folder, never anything else.  Only under the folder's lock."""
+    for place in (folder, *(folder / name for name in subfolders)):
+        if place.is_symlink():
+            continue
+        for leftover in place.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            if leftover.is_file() and not leftover.is_symlink():
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+    scratch = folder / SCRATCH
+    if scratch.is_symlink():
         with contextlib.suppress(OSError):
-            leftover.unlink()
+            scratch.unlink()
+    elif scratch.is_dir():
+        shutil.rmtree(scratch, ignore_errors=True)  # rmtree never follows links inside
+
+
+def remove_scratch_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        (folder / SCRATCH).rmdir()
+
+
+def scratch_folder(folder: Path) -> Path:
+    """The output folder's own temporary area (a later build cleans it)."""
+    scratch = folder / SCRATCH
+    scratch.mkdir(mode=0o700, exist_ok=True)
+    if scratch.is_symlink() or not scratch.is_dir():
+        raise OutputNotWritable(f"{scratch} 不是 riskchart 的临时文件夹：请删除它后重试")
+    return scratch
+
+
+_SIGNATURES = {  # start and end of a complete file of each format
+    "pdf": (b"%PDF-", b"%%EOF"),
+    "svg": (b"", b"</svg>"),
+    "png": (b"\x89PNG\r\n\x1a\n", b"IEND"),
+}
+
+
+def looks_complete(path: Path) -> bool:
+    """A cheap check that an output is a whole file of its kind (an emptied
+    or cut-off PDF in out/ is then rebuilt instead of breaking the booklet)."""
+    try:
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            head = stream.read(16)
+            stream.seek(max(0, size - 1024))
+            tail = stream.read()
+    except OSError:
+        return False
+    start, end = _SIGNATURES.get(path.suffix.lower().lstrip("."), (b"", b""))
+    return size > 0 and head.startswith(start) and end in tail
 
 
 @contextlib.contextmanager
-def locked(folder: Path):
+def locked(folder: Path, timeout: float = 600.0, waiting: Callable[[str], None] = lambda holder: None):
     """Hold an exclusive lock on an output folder for one build.
 
-    A second build into the same folder waits for the first, then finds its
-    work done; the lock file itself is created once and never rewritten.
+    A second build into the same folder says at once who holds the lock and
+    waits for it (at most `timeout` seconds), then finds its work done.  The
+    holder's process id is written into the lock file for that message.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     try:
-        descriptor = os.open(folder / ".riskchart.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        folder.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as error:
-        raise OutputNotWritable(f"无法在 {folder} 中建立构建锁：{error.strerror}") from error
+        raise OutputNotWritable(f"无法使用输出文件夹 {folder}：{error.strerror or error}") from error
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if not _try_lock(descriptor):
+            holder = _holder(descriptor)
+            waiting(holder)
+            deadline = time.monotonic() + timeout
+            while not _try_lock(descriptor):
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"等待 {timeout:g} 秒后，另一个 build（{holder}）仍在写入 {folder}，"
+                                      f"本次放弃；可用 --lock-timeout 调整等待时间")
+                time.sleep(_LOCK_POLL_SECONDS)
+        with contextlib.suppress(OSError):
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(descriptor)
+
+
+def _try_lock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _holder(descriptor: int) -> str:
+    try:
+        text = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        text = ""
+    return f"进程 {text}" if text.isdigit() else "进程号未知"

@@ -9,6 +9,8 @@ unless it is marked as markup, so user text can never become DOT or HTML.
 from __future__ import annotations
 
 import html
+import os
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -84,17 +86,74 @@ def environment(folder: Path | None = None):
     return env
 
 
-def cache_compiled_templates(*environments, folder: Path) -> None:
-    """Keep compiled templates in `folder`: compiling them anew costs a
-    tenth of a second, a fifth of a rebuild after a one-line change."""
+def cache_compiled_templates(*environments) -> None:
+    """Keep compiled templates in the user's own cache folder: compiling
+    them anew costs a tenth of a second, a fifth of a rebuild after a
+    one-line change.  Never in out/: a compiled template is code, and out/
+    may come from anyone (a CI artifact, a shared folder)."""
+    folder = user_cache_folder("templates")
+    if folder is None:
+        return  # a cache is an optimisation; without it templates just compile
+    cache = compiled_template_cache(folder)
+    for env in environments:
+        env.bytecode_cache = cache
+
+
+def compiled_template_cache(folder: Path):
+    """A Jinja2 bytecode cache in `folder` that stores marshalled code behind
+    a plain-text header (Jinja2's own cache unpickles its header).  An entry
+    for another template text, riskchart or Python version, or one that is
+    damaged, is a miss."""
+    import marshal
+    import sys
+    import types
+
     import jinja2
 
+    from . import __version__, files
+
+    class UserCache(jinja2.BytecodeCache):
+        def _header(self, bucket) -> bytes:
+            return f"riskchart {__version__} {sys.implementation.cache_tag} {bucket.checksum}\n".encode()
+
+        def load_bytecode(self, bucket) -> None:
+            try:
+                data = (folder / f"{bucket.key}.code").read_bytes()
+                header = self._header(bucket)
+                if data.startswith(header):
+                    code = marshal.loads(data[len(header):])
+                    if isinstance(code, types.CodeType):
+                        bucket.code = code
+            except Exception:  # unreadable or damaged: compile anew
+                bucket.reset()
+
+        def dump_bytecode(self, bucket) -> None:
+            try:
+                files.write_atomic(folder / f"{bucket.key}.code", self._header(bucket) + marshal.dumps(bucket.code))
+            except OSError:
+                pass
+
+    return UserCache()
+
+
+def user_cache_folder(name: str) -> Path | None:
+    """`$XDG_CACHE_HOME/riskchart/<name>` (default ~/.cache), private to the
+    user (0700), or None when it cannot be made or is not the user's own."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    folder = Path(base) / "riskchart" / name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        Path(base).mkdir(parents=True, exist_ok=True)
+        for owned in (folder.parent, folder):
+            owned.mkdir(mode=0o700, exist_ok=True)
+        for owned in (folder.parent, folder):
+            state = owned.lstat()
+            if not stat.S_ISDIR(state.st_mode) or state.st_uid != os.getuid() or state.st_mode & 0o077:
+                return None
     except OSError:
-        return  # a cache is an optimisation; without it templates just compile
-    for env in environments:
-        env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(folder))
+        return None
+    return folder
 
 
 def _items(texts: tuple[str, ...]) -> tuple[Item, ...]:

@@ -109,8 +109,10 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     kept = [d for d in diagnostics
             if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
     broken = {d.path for d in kept if d.is_error}
+    # an error in _defaults.yaml is an error of every chart under it
     return LintResult(
-        charts=tuple(sorted((c for c in charts if str(c.path) not in broken), key=sort_key)),
+        charts=tuple(sorted((c for c in charts if str(c.path) not in broken
+                             and str(c.path.parent / DEFAULTS_FILE) not in broken), key=sort_key)),
         diagnostics=tuple(sorted(set(kept))),
         sources=SourceTexts({str(r.path): r.text for r in results if r.text is not None},
                             [str(r.path) for r in results]),
@@ -124,11 +126,14 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = config.Set
     Lets a build start drawing them before the whole set is linted; only
     the cross-file rules can still fail them.
     """
-    defaults = {folder: _check_defaults(folder / DEFAULTS_FILE)[1] if (folder / DEFAULTS_FILE).is_file()
-                else Defaults() for folder in {path.parent for path in paths}}
+    defaults = {folder: _check_defaults(folder / DEFAULTS_FILE) if (folder / DEFAULTS_FILE).is_file()
+                else (None, Defaults()) for folder in {path.parent for path in paths}}
     found = {}
     for path in paths:
-        result = check_file(path, defaults[path.parent], settings)
+        checked, folder_defaults = defaults[path.parent]
+        if checked is not None and any(d.is_error for d in checked.diagnostics):
+            continue  # a broken _defaults.yaml fails every chart under it
+        result = check_file(path, folder_defaults, settings)
         if result.chart is not None and not any(d.is_error for d in result.diagnostics):
             found[path] = result.chart
     return found

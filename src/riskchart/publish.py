@@ -24,6 +24,9 @@ INDEX = "index.html"
 REGISTER = "risk-register.csv"
 BOOKLET = "booklet.pdf"
 CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
+SET_OUTPUTS = (INDEX, REGISTER, BOOKLET)
+RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
+FAILING_NOTE = "本图有错误，未更新"
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 
@@ -38,8 +41,9 @@ class Card:
     files: tuple[tuple[str, str], ...]
 
 
-def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...]) -> str:
-    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}".encode())
+def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
+                    failing: tuple[str, ...] = ()) -> str:
+    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}".encode())
     folder = layout.template_folder()
     for name in _SET_TEMPLATES:
         digest.update((folder / name).read_bytes())
@@ -65,13 +69,17 @@ class Published:
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict, options,
-                tools: render.Toolchain) -> Published:
+                tools: render.Toolchain, failing: list[str] = (), scratch: Path | None = None) -> Published:
     """Write index, register and booklet unless the set is unchanged.
 
-    A booklet that cannot be made is reported and its old file kept; the set
-    is then not recorded as done, so the next build tries again.
+    `failing` are charts that failed this build but keep their old outputs:
+    the index lists them, marked, with their last title; the register and
+    booklet leave them out rather than print what the chart no longer says.
+    A booklet that cannot be made is reported and its old file kept; the
+    set is then not recorded as done, so the next build tries again.
     """
-    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats)
+    failing = tuple(sorted(failing))
+    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing)
     if not options.force and _is_current(manifest, fingerprint, options.out):
         return Published()
     out: Path = options.out
@@ -81,21 +89,42 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     written.append(REGISTER)
     pdfs = {c.stem: out / f"{c.stem}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
-        from .booklet import booklet_pdf
+        from .booklet import DamagedPdf, booklet_pdf
 
         try:
-            files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today, out / CACHE,
-                                                                options.settings.categories))
+            files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today,
+                                                          out / CACHE, scratch,
+                                                          options.settings.categories))
             written.append(BOOKLET)
         except render.RenderFailure as failure:
             failures.append(f"{BOOKLET}：封面或目录无法生成：{failure}")
-    files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today,
-                                               booklet=(out / BOOKLET).is_file(), register=True,
+        except DamagedPdf as damaged:
+            manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
+            failures.append(f"{BOOKLET}：{damaged}")
+    # an old booklet is linked only while this build makes PDFs
+    booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
+    missing = [_missing_card(stem, manifest, options.formats, out) for stem in failing]
+    files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today, booklet=booklet, register=True,
+                                               failing=missing,
                                                categories=options.settings.categories).encode("utf-8"))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
     return Published(tuple(written), tuple(failures))
+
+
+@dataclass(frozen=True)
+class FailingCard:
+    """A chart with errors: its outputs from the last good build."""
+    stem: str
+    title: str
+    files: tuple[tuple[str, str], ...]
+
+
+def _missing_card(stem: str, manifest: dict, formats: tuple[str, ...], out: Path) -> FailingCard:
+    entry = manifest["charts"].get(stem) or {}
+    kept = tuple((fmt, href(f"{stem}.{fmt}")) for fmt in ("svg", "pdf", "png") if (out / f"{stem}.{fmt}").is_file())
+    return FailingCard(stem, entry.get("title") or stem, kept)
 
 
 def _department(charts: list[Chart]) -> str:
@@ -124,7 +153,8 @@ def search_text(chart: Chart) -> str:
 
 
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
-               *, booklet: bool, register: bool, categories: tuple[str, ...] = CATEGORIES) -> str:
+               *, booklet: bool, register: bool, failing: list[FailingCard] = (),
+               categories: tuple[str, ...] = CATEGORIES) -> str:
     charts = sorted(charts, key=lambda c: c.id)
     stats = tables.statistics(charts, categories)
     groups = []
@@ -137,7 +167,8 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     return html_environment().get_template("index.html.j2").render(
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
-        booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones)
+        booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
+        failing=failing, failing_note=FAILING_NOTE)
 
 
 def href(name: str) -> str:

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,7 @@ INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；
 # stderr lines that mean the drawing is wrong even though dot exited 0.
 _FATAL_WARNINGS = re.compile(r"non-ASCII character|too small for content|Could not find|"
                              r"Error|syntax error")
+_POLL_SECONDS = 0.1  # how often a waiting build looks at dot's progress
 _RESOLVED = re.compile(r'fontname: "(?P<asked>[^"]*)" resolved to: .*?"(?P<got>[^",]*)')
 
 
@@ -95,22 +97,25 @@ def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
 
 def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
                 timeout: float = style.DOT_TIMEOUT_SECONDS,
-                runs: DotRuns | None = None) -> list[dict[str, bytes] | RenderFailure]:
+                runs: DotRuns | None = None, scratch: Path | None = None) -> list[dict[str, bytes] | RenderFailure]:
     """Lay several charts out in one `dot` process, each once for all formats.
 
     Starting dot and loading the CJK font cost more than laying a chart out,
     so one process for many charts is over twice as fast.  If that run fails
     in any way, each chart is run on its own, so a failure is pinned to its
-    chart and the others still come out.
+    chart and the others still come out.  `timeout` holds for each chart:
+    the run is stopped when dot finished no chart for that long.  Working
+    files go into a new folder inside `scratch` (the output folder's
+    temporary area, so that a later build removes what a killed one left).
     """
     drawn = tuple(f for f in formats if f != "dot")
     runs = runs or DotRuns()
     results: list = [{} for _ in dot_texts]
     if drawn:
-        with tempfile.TemporaryDirectory(prefix="riskchart-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="riskchart-", dir=scratch) as work:
             inputs = []
             for number, dot_text in enumerate(dot_texts):
-                inputs.append(Path(scratch) / f"{number:05d}.dot")
+                inputs.append(Path(work) / f"{number:05d}.dot")
                 inputs[-1].write_text(dot_text, encoding="utf-8")
             try:
                 _run_dot(runs, tools, drawn, inputs, timeout)
@@ -158,7 +163,7 @@ def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: li
     except OSError as error:
         raise RenderFailure(f"无法运行 Graphviz：{error}") from None
     try:
-        _, stderr = process.communicate(timeout=timeout * len(inputs))
+        stderr = _wait(process, [[path.with_name(f"{path.name}.{fmt}") for fmt in drawn] for path in inputs], timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         process.communicate()
@@ -179,6 +184,25 @@ def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: li
     fatal = [line for line in log.splitlines() if _FATAL_WARNINGS.search(line)]
     if fatal:
         raise RenderFailure("Graphviz 警告，生成的图不可靠：" + "；".join(fatal[:3]))
+
+
+def _wait(process: subprocess.Popen, outputs: list[list[Path]], timeout: float) -> bytes:
+    """dot's log once it exits; TimeoutExpired when it finished no chart (wrote
+    all of that chart's outputs) for `timeout` seconds."""
+    finished = 0
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return process.communicate(timeout=max(0.0, min(_POLL_SECONDS, deadline - time.monotonic())))[1]
+        except subprocess.TimeoutExpired:
+            pass
+        before = finished
+        while finished < len(outputs) and all(path.exists() for path in outputs[finished]):
+            finished += 1
+        if finished > before:
+            deadline = time.monotonic() + timeout
+        elif time.monotonic() >= deadline:
+            raise subprocess.TimeoutExpired(process.args, timeout)
 
 
 def _problems(log: str) -> str:

@@ -142,6 +142,31 @@ def unique_titles(charts: list[Chart]):
     yield from _duplicates(charts, lambda c: c.title, ("title",), "RC204", "职权名称「{value}」")
 
 
+# Names of the set's own outputs (index.html, booklet.pdf, risk-register.csv)
+_SET_STEMS = {"index": "index.html", "booklet": "booklet.pdf", "risk-register": "risk-register.csv"}
+
+
+@corpus_rule("RC212")
+def unique_output_names(charts: list[Chart]):
+    """Every chart's outputs get a name of their own: no file stem equal to
+    a set output's, nor to another chart's in another folder (case ignored).
+
+    passes: 01-a.yaml and 02-b.yaml
+    fails:  booklet.yaml; or a/01-a.yaml and b/01-a.yaml
+    """
+    holders = defaultdict(list)
+    for chart in sorted(charts, key=lambda c: str(c.path)):
+        holders[chart.stem.casefold()].append(chart)
+        if chart.stem.casefold() in _SET_STEMS:
+            yield make(chart.path, 1, 1, "RC212",
+                f"文件名「{chart.stem}」与汇编输出 {_SET_STEMS[chart.stem.casefold()]} 重名，会互相覆盖：请改名，"
+                f"如 {chart.id:02d}-{chart.stem}.yaml")
+    for same in holders.values():
+        for chart in same[1:]:
+            yield make(chart.path, 1, 1, "RC212",
+                f"文件名「{chart.stem}」与 {same[0].path} 相同，两图的输出文件会互相覆盖：请改名")
+
+
 def _duplicates(charts, key, path, code, what):
     holders = defaultdict(list)
     for chart in sorted(charts, key=lambda c: str(c.path)):

@@ -60,7 +60,8 @@ A4_HEIGHT = 842
 A4_MARGIN = 28
 A4_MAX_SCALE = 1.5  # a very small drawing is enlarged at most this much
 
-DOT_TIMEOUT_SECONDS = 60
+DOT_TIMEOUT_SECONDS = 60  # per chart
+LOCK_TIMEOUT_SECONDS = 600  # how long a build waits for another one into the same folder
 
 # The booklet (风险防控图汇编): contents rows per page and title column width.
 TOC_ROWS_PER_PAGE = 38
