@@ -32,7 +32,7 @@ MANIFEST = ".riskchart-manifest.json"
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = ("svg", "pdf")
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "style.py", "wrap.py", "model.py")
+_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "style.py", "wrap.py", "model.py")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import style
+from . import glyphs, style
 from .errors import MissingFont, MissingGraphviz
 
 FORMATS = ("svg", "pdf", "png", "dot")
@@ -141,11 +141,15 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
     return outputs
 
 
-def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...], tools: Toolchain) -> dict:
+def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
+            tools: Toolchain) -> dict | RenderFailure:
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
-        outputs["pdf"] = fit_to_a4(outputs["pdf"])
+        try:
+            outputs["pdf"] = fit_to_a4(outputs["pdf"])
+        except glyphs.UndrawableGlyphs as failure:
+            return RenderFailure(str(failure))
     if "svg" in outputs:
         outputs["svg"] = with_font_fallbacks(outputs["svg"], tools.font)
     return outputs
@@ -222,7 +226,9 @@ def fit_to_a4(pdf: bytes) -> bytes:
     """Scale and centre the one-page drawing onto an A4 portrait page.
 
     The page's content is wrapped in one transformation and its box set to
-    A4; fonts and images stay as cairo wrote them.
+    A4; images stay as cairo wrote them, and so do fonts, except outlines
+    that cannot be drawn, which are redrawn from the installed font
+    (glyphs.py; raises UndrawableGlyphs for what cannot be repaired).
     """
     import pikepdf
 
@@ -239,6 +245,7 @@ def fit_to_a4(pdf: bytes) -> bytes:
                           prepend=True)
         page.contents_add(pikepdf.Stream(document, b"\nQ\n"), prepend=False)
         page.MediaBox = pikepdf.Array([0, 0, style.A4_WIDTH, style.A4_HEIGHT])
+        glyphs.repair_fonts(document)
         for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
             if other in page.obj:
                 del page.obj[other]
