@@ -145,3 +145,9 @@ def test_fit_to_a4_centres_and_scales():
     bottom = (842 - height * scale) / 2
     assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {style.A4_MARGIN:.3f} {bottom:.3f} cm")
     assert content.rstrip().endswith("Q")
+
+
+def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
+    log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
+    with pytest.raises(MissingFont, match="fonts-noto-cjk"):
+        render._check_text_layout(log, "Noto Sans CJK SC")

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, files, layout, publish, render, style
+from . import __version__, files, fonts, layout, publish, render, style
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
 from .model import Chart
@@ -32,7 +32,7 @@ MANIFEST = ".riskchart-manifest.json"
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = ("svg", "pdf")
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "style.py", "wrap.py", "model.py")
+_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
 
 
 @dataclass(frozen=True)
@@ -235,8 +235,10 @@ def _fingerprint(path: Path, options: BuildOptions) -> str:
 @lru_cache(maxsize=None)
 def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
     """What every chart's output depends on besides its own files: its
-    template (the set's templates are the publish stage's), the drawing code."""
-    digest = hashlib.sha256(f"{__version__}|{font}|{','.join(formats)}".encode())
+    template (the set's templates are the publish stage's), the drawing
+    code and the font file fontconfig resolves (path, size, mtime)."""
+    font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
+    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}".encode())
     digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
     package = Path(__file__).parent
     for module in _RENDERING_MODULES:

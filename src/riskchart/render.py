@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import glyphs, style
+from . import fonts, glyphs, style
 from .errors import MissingFont, MissingGraphviz
 
 FORMATS = ("svg", "pdf", "png", "dot")
@@ -31,6 +31,7 @@ INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；
 # stderr lines that mean the drawing is wrong even though dot exited 0.
 _FATAL_WARNINGS = re.compile(r"non-ASCII character|too small for content|Could not find|"
                              r"Error|syntax error")
+_UNRESOLVED = re.compile(r"fontname: unable to resolve")
 _RESOLVED = re.compile(r'fontname: "(?P<asked>[^"]*)" resolved to: .*?"(?P<got>[^",]*)')
 
 
@@ -42,16 +43,27 @@ class RenderFailure(Exception):
 class Toolchain:
     dot: str
     font: str
+    font_file: fonts.FontFile | None = None
 
 
 @lru_cache(maxsize=None)
 def toolchain(font: str = style.DEFAULT_FONT) -> Toolchain:
-    """Find `dot`.  Whether it measures text with pango in a real CJK font is
+    """Find `dot` and the file fontconfig draws `font` with, before anything
+    is written.  Whether dot measures text with pango in that font is also
     checked on every run, from its verbose log, at no extra cost."""
     dot = shutil.which("dot")
     if dot is None:
         raise MissingGraphviz(f"找不到 Graphviz 的 dot 命令，无法生成图。请先安装：{INSTALL_HINT}")
-    return Toolchain(dot, font)
+    font_file = fonts.resolve(font)
+    if font_file is None:
+        raise missing_font(font)
+    return Toolchain(dot, font, font_file)
+
+
+def missing_font(font: str, substitute: str = "") -> MissingFont:
+    instead = f"（Graphviz 用了「{substitute}」代替，中文会显示成方框）" if substitute else "（中文会显示成方框）"
+    return MissingFont(f"找不到字体「{font}」{instead}。请安装：{INSTALL_HINT}；"
+                       "或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
 
 
 class DotRuns:
@@ -200,12 +212,12 @@ def _check_text_layout(log: str, font: str) -> None:
         raise MissingGraphviz(
             "这个 Graphviz 没有 pango 文字排版插件，中文宽度会算错、方框会太窄。"
             f"请安装完整版：{INSTALL_HINT}")
+    if _UNRESOLVED.search(log):
+        raise missing_font(font)
     wanted = font.split(",")[0].strip().lower()
     for resolved in _RESOLVED.finditer(log):
         if resolved["asked"].lower() == font.lower() and not resolved["got"].lower().startswith(wanted):
-            raise MissingFont(
-                f"找不到字体「{font}」（Graphviz 用了「{resolved['got']}」代替，中文会显示成方框）。"
-                f"请安装：{INSTALL_HINT}；或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
+            raise missing_font(font, resolved["got"])
 
 
 def _kill_group(process: subprocess.Popen) -> None:
