@@ -162,3 +162,41 @@ def _write_cache(font_file: FontFile, found: Metrics) -> None:
         os.replace(temporary, _cache_file(font_file))
     except OSError:
         pass
+
+
+# Without the font, these are known not to print: the emoji planes, the
+# emoji variation selector and the private-use areas.
+def _surely_missing(char: str) -> bool:
+    import unicodedata
+
+    return ord(char) >= 0x1F000 or char == "\ufe0f" or unicodedata.category(char) == "Co"
+
+
+_VERDICTS: dict[tuple[str, str], bool] = {}
+
+
+def lacks(font: str, char: str) -> bool:
+    """Whether the installed `font` has no glyph for `char` (line breaks and
+    spaces aside); private-use characters count as lacking in any font."""
+    key = (font, char)
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        found = metrics(font)
+        private = ord(char) >= 0xE000 and (ord(char) <= 0xF8FF or ord(char) >= 0xF0000)
+        import unicodedata
+
+        invisible = unicodedata.category(char) == "Cf"  # zero-width space and the like draw nothing anyway
+        verdict = char not in "\n\r " and not invisible \
+            and (private or (not found.has(char) if found else _surely_missing(char)))
+        _VERDICTS[key] = verdict
+    return verdict
+
+
+def describe(char: str) -> str:
+    """How a lint message names a character the font lacks."""
+    code = f"U+{ord(char):04X}"
+    if ord(char) >= 0xE000 and (ord(char) <= 0xF8FF or ord(char) >= 0xF0000):
+        return f"私用区字符 {code}（输入法造字或 Word 特殊符号，别的电脑上显示不出来）"
+    if ord(char) >= 0x1F000 or char == "\ufe0f":
+        return f"表情符号「{char}」({code})"
+    return f"「{char}」({code})"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from . import limits
+from . import fonts, limits, style
 from .diagnostics import Diagnostic, make
 
 try:  # the C loader composes about ten times faster and keeps marks
@@ -86,7 +86,7 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     if problem:
         return LoadedFile(path, text, None, (problem,))
     root, problems = _compose(path, text)
-    return LoadedFile(path, text, root, tuple(problems))
+    return LoadedFile(path, text, root, tuple(problems) + tuple(_check_font_coverage(path, text)))
 
 
 def _failed(path: Path, diagnostic: Diagnostic) -> LoadedFile:
@@ -139,6 +139,23 @@ def _check_characters(path: Path, text: str) -> Diagnostic | None:
         line, column = position(text, tab)
         return make(path, line, column, "RC005", "含制表符（Tab）：YAML 缩进只能用空格，请把 Tab 换成空格")
     return None
+
+
+def _check_font_coverage(path: Path, text: str, font: str = style.DEFAULT_FONT) -> list[Diagnostic]:
+    """Every character the chart font cannot draw (it would print as an
+    empty box), at its place; whole-line comments are never drawn."""
+    lacking = {char for char in set(text) if fonts.lacks(font, char)}
+    if not lacking:
+        return []
+    found = []
+    for offset, char in enumerate(text):
+        if char in lacking:
+            line, column = position(text, offset)
+            if not text.split("\n", line)[line - 1].lstrip().startswith("#"):
+                found.append(make(path, line, column, "RC016",
+                                  f"字体「{font}」中没有{fonts.describe(char)}，生成的图上会是空白或方框；"
+                                  "请删除或改用常用字"))
+    return found
 
 
 def _check_nesting(path: Path, text: str) -> Diagnostic | None:
