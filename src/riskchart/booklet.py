@@ -36,7 +36,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     charts = sorted(charts, key=lambda c: c.id)
     contents_pages = max(1, math.ceil(len(charts) / style.TOC_ROWS_PER_PAGE))
     first_chart_page = 2 + contents_pages
-    entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS)), c.draft,
+    entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
                      first_chart_page + i) for i, c in enumerate(charts)]
     env = layout.environment()
     pages = [env.get_template("cover.dot.j2").render(
