@@ -90,7 +90,13 @@ def build(paths: list[Path], options: BuildOptions,
         files.remove_stale_temporaries(options.out)
         layout.cache_compiled_templates(layout.environment(), publish.html_environment(),
                                         folder=options.out / publish.CACHE / "templates")
-        return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+        try:
+            return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+        except KeyboardInterrupt:
+            # Ctrl-C may land between a temporary file's creation and the
+            # cleanup that guards it; under the lock every temporary is ours.
+            files.remove_stale_temporaries(options.out)
+            raise
 
 
 def _nothing_to_do(chart_files: list[Path], progress, started: float) -> BuildReport:
