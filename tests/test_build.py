@@ -253,6 +253,7 @@ def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch
 
     from riskchart import build as build_module, fonts
 
+    fonts.resolve.cache_clear()
     out = tmp_path / "out"
     build_module._static_inputs.cache_clear()
     assert build([charts], options(out)).count("built") == 3

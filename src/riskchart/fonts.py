@@ -39,10 +39,12 @@ class FontFile:
         return f"{self.path}|{self.index}|{self.size}|{self.mtime_ns}"
 
 
+@lru_cache(maxsize=None)
 def resolve(font: str) -> FontFile | None:
     """The file fontconfig draws `font` with, or None when it would draw
     with some other family (the font is not installed) or there is no
-    fontconfig to ask."""
+    fontconfig to ask.  Asked once per process: toolchain, fingerprint
+    and metrics all want it."""
     fc_match = shutil.which("fc-match")
     if fc_match is None:
         return None
