@@ -229,3 +229,28 @@ def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character
         render.fit_to_a4(broken)
     failed = render._finish({"pdf": broken}, "", ("pdf",), render.toolchain())
     assert isinstance(failed, render.RenderFailure) and "「实」(U+5B9E)" in str(failed)
+
+
+def subrs_index(*items: bytes) -> glyphs._Index:
+    offsets, total = [1], 1
+    for item in items:
+        total += len(item)
+        offsets.append(total)
+    return glyphs._Index(len(items).to_bytes(2, "big") + bytes([1]) + bytes(offsets) + b"".join(items), 0)
+
+
+def test_an_outline_is_judged_again_when_a_subroutine_it_calls_differs():
+    """Verdicts are reused across PDFs only while the outline's bytes and
+    every subroutine it called (and their count) are the same."""
+    calls_subr_0 = bytes([139 - 107, 10, 14])  # callsubr 0 (bias 107), endchar
+    good = subrs_index(bytes([139, 139, 5, 11]), b"\x0b")  # rlineto 0 0, return
+    broken = subrs_index(bytes([139, 8, 11]), b"\x0b")      # rrcurveto with one operand
+    font_dict = glyphs._FontDict(b"", None)
+    font_dict.subrs = good
+    assert glyphs._draw(calls_subr_0, font_dict, subrs_index()).drawable
+    verdict = glyphs._draw(calls_subr_0, font_dict, subrs_index())
+    assert verdict.holds_for(good, subrs_index())
+    assert not verdict.holds_for(broken, subrs_index())
+    assert not verdict.holds_for(subrs_index(bytes([139, 139, 5, 11])), subrs_index())  # fewer subroutines
+    font_dict.subrs = broken
+    assert not glyphs._draw(calls_subr_0, font_dict, subrs_index()).drawable

@@ -55,8 +55,8 @@ def toolchain(font: str = style.DEFAULT_FONT) -> Toolchain:
     if dot is None:
         raise MissingGraphviz(f"找不到 Graphviz 的 dot 命令，无法生成图。请先安装：{INSTALL_HINT}")
     font_file = fonts.resolve(font)
-    if font_file is None:
-        raise missing_font(font)
+    if font_file is None and shutil.which("fc-match"):
+        raise missing_font(font)  # without fc-match to ask, dot's log is still checked on every run
     return Toolchain(dot, font, font_file)
 
 
