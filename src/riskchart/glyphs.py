@@ -100,6 +100,7 @@ class _Index:
     def __init__(self, data: bytes, start: int):
         self.data = data
         self.called: dict[int, bytes] = {}
+        self._items: dict[int, bytes] = {}  # the same subroutines are compared for many outlines
         self.count = int.from_bytes(data[start:start + 2], "big")
         if self.count == 0:
             self.size, self.first, self.base, self.end = 1, start + 2, start + 1, start + 2
@@ -117,9 +118,13 @@ class _Index:
         return self.count
 
     def item(self, number: int) -> bytes:
-        if not 0 <= number < self.count:
-            raise IndexError(number)
-        return self.data[self.base + self._offset(number):self.base + self._offset(number + 1)]
+        found = self._items.get(number)
+        if found is None:
+            if not 0 <= number < self.count:
+                raise IndexError(number)
+            found = self._items[number] = self.data[self.base + self._offset(number):
+                                                    self.base + self._offset(number + 1)]
+        return found
 
     def __getitem__(self, number: int):
         """As a subroutine, for fontTools' interpreter."""
@@ -269,7 +274,7 @@ class _Verdict:
     drawable: bool
 
     def holds_for(self, local: _Index, global_subrs: _Index) -> bool:
-        return len(local) == self.local_count and len(global_subrs) == self.global_count \
+        return local.count == self.local_count and global_subrs.count == self.global_count \
             and all(local.item(n) == data for n, data in self.local_called) \
             and all(global_subrs.item(n) == data for n, data in self.global_called)
 
