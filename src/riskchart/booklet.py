@@ -8,6 +8,7 @@ and per chart.  Every page is A4 portrait.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import hashlib
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import files, layout, render, style
+from . import files, glyphs, layout, render, style
 from .model import Chart
 from .wrap import wrap
 
@@ -72,11 +73,13 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path) -> list
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
-    is kept in `cache` under the hash of its DOT text; a rebuild after one
+    is kept in `cache` under the hash of its DOT text and of the code that
+    finishes a PDF (a page cached before a fix is drawn anew); a rebuild after one
     chart's wording changed then only joins pages.  Pages no longer used
     are removed from the cache.
     """
-    names = [hashlib.sha256(f"{tools.font}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf" for dot_text in pages]
+    names = [hashlib.sha256(f"{tools.font}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
+             for dot_text in pages]
     missing = [i for i, name in enumerate(names) if not (cache / name).is_file()]
     if missing:
         drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools)
@@ -88,3 +91,12 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path) -> list
         if old.name not in names:
             old.unlink()
     return [(cache / name).read_bytes() for name in names]
+
+
+@functools.lru_cache(maxsize=1)
+def _drawing_code() -> str:
+    """A digest of the modules that finish a PDF (A4 fitting, glyph repair)."""
+    digest = hashlib.sha256()
+    for module in (render, glyphs):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
