@@ -254,3 +254,45 @@ def test_an_outline_is_judged_again_when_a_subroutine_it_calls_differs():
     assert not verdict.holds_for(subrs_index(bytes([139, 139, 5, 11])), subrs_index())  # fewer subroutines
     font_dict.subrs = broken
     assert not glyphs._draw(calls_subr_0, font_dict, subrs_index()).drawable
+
+
+@pytest.fixture
+def fresh_verdicts(tmp_path, monkeypatch):
+    """No verdicts in memory, and a cache folder of the test's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(glyphs, "_VERDICTS", {})
+    monkeypatch.setattr(glyphs, "_STORED", {"loaded": False, "count": 0, "drawn": 0})
+    monkeypatch.setattr(glyphs, "_USED", set())
+
+    def forget():
+        glyphs._VERDICTS.clear()
+        glyphs._USED.clear()
+        glyphs._STORED.update(loaded=False, count=0, drawn=0)
+
+    return forget
+
+
+def embedded_fonts(pdf: bytes) -> list[bytes]:
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        return [font.DescendantFonts[0].FontDescriptor.FontFile3.read_bytes() for font in glyphs._fonts(document)]
+
+
+def test_verdicts_are_kept_between_builds_and_a_bad_file_is_ignored(fresh_verdicts, tmp_path, monkeypatch):
+    fonts_data = embedded_fonts(chart_pdf("情况不属实，核实后上报。"))
+    assert all(glyphs.undrawable(data) == [] for data in fonts_data)
+    glyphs.remember_verdicts()
+    (stored,) = (tmp_path / "cache" / "riskchart").glob("glyph-verdicts-*.json")
+
+    fresh_verdicts()
+    drawn = []
+    real_draw = glyphs._draw
+    monkeypatch.setattr(glyphs, "_draw", lambda *args: drawn.append(args) or real_draw(*args))
+    assert all(glyphs.undrawable(data) == [] for data in fonts_data)
+    assert drawn == []  # every outline was recognised from the stored verdicts
+
+    for bad in ("{", '{"verdicts": [["zz", 1, 1, [], [], true]]}', '{"verdicts": [["00", "1", 1, [], [], true]]}'):
+        stored.write_text(bad, encoding="utf-8")
+        fresh_verdicts()
+        assert all(glyphs.undrawable(data) == [] for data in fonts_data)
+        assert drawn  # nothing was taken from a malformed file
+        drawn.clear()

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, files, fonts, layout, publish, render, style
+from . import __version__, files, fonts, glyphs, layout, publish, render, style
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
 from .model import Chart
@@ -91,7 +91,9 @@ def build(paths: list[Path], options: BuildOptions,
         layout.cache_compiled_templates(layout.environment(), publish.html_environment(),
                                         folder=options.out / publish.CACHE / "templates")
         try:
-            return _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+            report = _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+            glyphs.remember_verdicts()
+            return report
         except KeyboardInterrupt:
             # Ctrl-C may land between a temporary file's creation and the
             # cleanup that guards it; under the lock every temporary is ours.

@@ -282,9 +282,12 @@ class _Verdict:
 # Whether an outline draws depends only on its bytes and on the subroutines
 # it calls (and how many there are: that sets their numbering).  cairo keeps
 # a subset's subroutines in place, so a character has the same outline in
-# every chart: it is drawn once per process (~0.4 ms), then recognised.
+# every chart: it is drawn once (~0.3 ms), then recognised.  Verdicts are
+# also kept between builds in the per-user cache folder (fonts.py), as JSON.
 _VERDICTS: dict[bytes, list[_Verdict]] = {}
 _VERDICTS_LOCK = threading.Lock()
+_STORED = {"loaded": False, "count": 0, "drawn": 0}
+_USED: set[_Verdict] = set()  # only these are kept: the verdicts of the charts built last
 
 
 def undrawable(cff_data: bytes) -> list[int]:
@@ -293,6 +296,9 @@ def undrawable(cff_data: bytes) -> list[int]:
 
 
 def _undrawable(cff: _Cff) -> list[int]:
+    with _VERDICTS_LOCK:
+        if not _STORED["loaded"]:
+            _load_verdicts()
     bad = []
     for number in range(len(cff.charstrings)):
         bytecode = cff.charstrings.item(number)
@@ -304,9 +310,66 @@ def _undrawable(cff: _Cff) -> list[int]:
             verdict = _draw(bytecode, font_dict, cff.global_subrs)
             with _VERDICTS_LOCK:
                 _VERDICTS.setdefault(bytecode, []).append(verdict)
+                _STORED["drawn"] += 1
+        _USED.add(verdict)
         if not verdict.drawable:
             bad.append(number)
     return bad
+
+
+def _verdicts_file():
+    from fontTools import version
+
+    from .fonts import cache_folder
+
+    return cache_folder() / f"glyph-verdicts-{version}.json"
+
+
+def _load_verdicts() -> None:
+    """Read the verdicts of earlier builds; anything odd makes them unknown."""
+    import json
+
+    _STORED["loaded"] = True
+    try:
+        entries = json.loads(_verdicts_file().read_text(encoding="utf-8"))["verdicts"]
+        loaded: dict[bytes, list[_Verdict]] = {}
+        for bytecode, local_count, global_count, local_called, global_called, drawable in entries:
+            if not (isinstance(local_count, int) and isinstance(global_count, int) and isinstance(drawable, bool)):
+                return
+            loaded.setdefault(bytes.fromhex(bytecode), []).append(_Verdict(
+                local_count, global_count, tuple((int(n), bytes.fromhex(d)) for n, d in local_called),
+                tuple((int(n), bytes.fromhex(d)) for n, d in global_called), drawable))
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for bytecode, verdicts in loaded.items():
+        _VERDICTS.setdefault(bytecode, []).extend(verdicts)
+    _STORED["count"] = sum(map(len, _VERDICTS.values()))
+
+
+def remember_verdicts() -> None:
+    """Keep this process's verdicts for the next build (best effort)."""
+    import json
+    import os
+    import tempfile
+
+    with _VERDICTS_LOCK:
+        # nothing drawn anew and every stored verdict used: the file already says it all
+        if not _USED or (_STORED["drawn"] == 0 and len(_USED) == _STORED["count"]):
+            return
+        everything = [(b, v) for b, verdicts in _VERDICTS.items() for v in verdicts if v in _USED]
+        _STORED["count"], _STORED["drawn"] = len(everything), 0
+    data = json.dumps({"verdicts": [
+        [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
+         [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything]}, separators=(",", ":"))
+    target = _verdicts_file()
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".glyphs-", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except OSError:
+        pass
 
 
 def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdict:
