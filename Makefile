@@ -10,7 +10,7 @@ VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 RUN_PKGS := graphviz fonts-noto-cjk
-TEST_PKGS := $(RUN_PKGS) poppler-utils chromium chromium-driver
+TEST_PKGS := $(RUN_PKGS) poppler-utils mupdf-tools ghostscript chromium chromium-driver
 
 .PHONY: all setup system system-test lint build test wheel-check bench golden clean
 

@@ -86,6 +86,23 @@ def lint_text(tmp_path):
     return run
 
 
+@pytest.fixture(scope="session")
+def built_set(tmp_path_factory) -> Path:
+    """The folder of the 40 real charts built once for the whole session:
+    SVG, PDF, index.html and booklet.pdf.  Read it; never change it."""
+    from riskchart import render
+    from riskchart.build import BuildOptions, build
+    from riskchart.config import find_settings
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz (dot) is not installed")
+    render.toolchain.cache_clear()
+    out = tmp_path_factory.mktemp("set")
+    report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=find_settings(CHARTS)))
+    assert report.ok, [o for o in report.outcomes if o.status == "failed"]
+    return out
+
+
 needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None,
                                      reason="pdftotext (poppler-utils) is not installed")
 

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from riskchart.config import find_settings
-from riskchart import render
-from riskchart.build import BuildOptions, build
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -23,11 +20,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    render.toolchain.cache_clear()
-    out = tmp_path_factory.mktemp("site")
-    assert build([ROOT / "charts"], BuildOptions(out=out, formats=("svg", "pdf"), settings=find_settings(ROOT))).ok
-    return out / "index.html"
+def site(built_set):
+    return built_set / "index.html"
 
 
 @pytest.fixture(scope="module")

@@ -656,3 +656,41 @@ def test_no_cache_content_runs_code_or_stops_a_build(garbage):
         (folder / "page.pdf").write_bytes(payload)
         assert _readable_pdf(folder / "page.pdf") is None
         assert not marker.exists()
+
+
+EMPTY_FONTCONFIG = ('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n'
+                    "<fontconfig></fontconfig>\n")
+
+
+def test_no_cjk_font_exits_2_and_writes_nothing(charts, tmp_path, monkeypatch):
+    from riskchart import build as build_module
+
+    config = tmp_path / "fonts.conf"
+    config.write_text(EMPTY_FONTCONFIG, encoding="utf-8")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+    build_module._static_inputs.cache_clear()
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "riskchart", "build", str(charts), "-o", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "找不到字体「Noto Sans CJK SC」" in result.stderr and "fonts-noto-cjk" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+    build_module._static_inputs.cache_clear()
+
+
+def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from riskchart import build as build_module, fonts
+
+    fonts.resolve.cache_clear()
+    out = tmp_path / "out"
+    build_module._static_inputs.cache_clear()
+    assert build([charts], options(out)).count("built") == 3
+    assert build([charts], options(out)).count("fresh") == 3
+    real = fonts.resolve
+    monkeypatch.setattr(fonts, "resolve", lambda font: replace(real(font), mtime_ns=real(font).mtime_ns + 1))
+    build_module._static_inputs.cache_clear()
+    assert build([charts], options(out)).count("built") == 3
+    build_module._static_inputs.cache_clear()

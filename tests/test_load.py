@@ -192,11 +192,24 @@ def test_control_characters_are_rc004_at_their_position(char):
     assert f"U+{ord(char):04X}" in d.message
 
 
-@pytest.mark.parametrize("char", ["\u200b", "\u00a0", "\u3000", "\ue000", "\U0001f600", "\U00020bb7"])
+@pytest.mark.parametrize("char", ["\u200b", "\u00a0", "\u3000", "\U00020bb7"])
 def test_other_invisible_or_unusual_characters_load(char):
     loaded = load(f"id: 1\ncategory: 行政裁决\ntitle: 测{char}试\n" + ONE_STEP)
     assert loaded.diagnostics == ()
     assert loaded.root.value[2][1].value == f"测{char}试"
+
+
+@pytest.mark.parametrize("char", ["\ue000", "\U000f0001", "\U0001f600", "\U0001fa90", "\ufe0f"])
+def test_characters_the_font_lacks_are_rc016_at_their_position(char):
+    loaded = load(f"id: 1\ncategory: 行政裁决\ntitle: 测{char}试\n" + ONE_STEP)
+    d = the(loaded)
+    assert (d.line, d.column, d.code) == (3, 9, "RC016")
+    assert f"U+{ord(char):04X}" in d.message
+    assert loaded.root is not None  # the rest of the file is still checked
+
+
+def test_a_character_lacking_only_in_a_comment_line_is_fine():
+    assert load("# 👍 好\nid: 1\ncategory: 行政裁决\ntitle: 测试\n" + ONE_STEP).diagnostics == ()
 
 
 def test_lone_cr_is_rc004():

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from riskchart.config import find_settings
-from riskchart import render, style
-from riskchart.build import BuildOptions, build
+from riskchart import style
 from riskchart.lint import lint_paths
 
 from conftest import needs_pdftotext, pdf_text, squeeze
@@ -23,13 +21,8 @@ pytestmark = [pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    render.toolchain.cache_clear()
-    out = tmp_path_factory.mktemp("out")
-    report = build([ROOT / "charts"], BuildOptions(out=out, formats=("svg", "pdf"), publish=False,
-                                                   settings=find_settings(ROOT)))
-    assert report.ok, [o for o in report.outcomes if o.status == "failed"]
-    return out, lint_paths([ROOT / "charts"]).charts
+def built(built_set):
+    return built_set, lint_paths([ROOT / "charts"]).charts
 
 
 

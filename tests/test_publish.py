@@ -177,3 +177,20 @@ def test_booklet_has_cover_contents_and_one_page_per_chart(tmp_path):
     }
     # the contents page numbers point at the right pages (1-based)
     assert re.search(r"劳动用工备案\s*6", contents)
+
+
+@needs_dot
+def test_a_front_matter_page_cached_by_older_finishing_code_is_drawn_anew(tmp_path, monkeypatch):
+    """A cover cached before the glyph repair existed must not reach a new booklet."""
+    from riskchart import booklet
+
+    render.toolchain.cache_clear()
+    tools = render.toolchain()
+    page = 'digraph { node [fontname="Noto Sans CJK SC"]; a [label="如实"] }'
+    cache = tmp_path / "cache"
+    booklet.front_matter([page], tools, cache)
+    (first,) = cache.glob("*.pdf")
+    monkeypatch.setattr(booklet, "_drawing_code", lambda: "older code")
+    booklet.front_matter([page], tools, cache)
+    (second,) = cache.glob("*.pdf")
+    assert first.name != second.name

@@ -1,5 +1,6 @@
 """Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
 
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -145,3 +146,26 @@ def test_fit_to_a4_centres_and_scales():
     bottom = (842 - height * scale) / 2
     assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {style.A4_MARGIN:.3f} {bottom:.3f} cm")
     assert content.rstrip().endswith("Q")
+
+
+def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
+    log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
+    with pytest.raises(MissingFont, match="fonts-noto-cjk"):
+        render._check_text_layout(log, "Noto Sans CJK SC")
+
+
+def svg_width(svg: bytes) -> float:
+    return float(re.search(rb'<svg width="([\d.]+)pt"', svg).group(1))
+
+
+@needs_dot
+@pytest.mark.parametrize("run", ["→" * 35, "※" * 35, "W" * 40, "@" * 40, "1234567890" * 6, "→※W@1" * 12])
+def test_runs_of_wide_symbols_wrap_inside_their_column(run):
+    """Widths come from the font: a run of arrows must wrap, not widen the chart."""
+    import dataclasses
+
+    tools = render.toolchain()
+    normal = svg_width(render.render(chart_dot(CHART), ("svg",), tools)["svg"])
+    step = dataclasses.replace(CHART.steps[1], risks=(run,), measures=(run,))
+    wide = dataclasses.replace(CHART, steps=(CHART.steps[0], step))
+    assert svg_width(render.render(chart_dot(wide), ("svg",), tools)["svg"]) == normal

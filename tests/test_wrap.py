@@ -8,10 +8,23 @@ from riskchart.wrap import NO_LINE_END, NO_LINE_START, display_width, wrap
 SENTENCE = "严格履行服务承诺制度，做到首问负责和一次性告知。政务公开，明确工作程序、时限等，按照项目核准规定办理。"
 
 
-def test_cjk_counts_double_ascii_single():
+def test_widths_are_the_fonts_advance_widths_in_half_ems():
     assert display_width("受理") == 4
-    assert display_width("ab1") == 3
-    assert display_width("受理a") == 5
+    assert display_width("→※") == 4  # full-width in the font, though "ambiguous" to Unicode
+    assert 3 < display_width("ab1") < 3.6  # proportional Latin: a 563, b 579, 1 555 units of 1000
+    assert display_width("W") > display_width("i") * 2
+
+
+def test_without_the_font_widths_are_guessed(monkeypatch):
+    from riskchart import fonts, wrap as wrap_module
+
+    monkeypatch.setattr(fonts, "metrics", lambda font: None)
+    wrap_module.char_width.cache_clear()
+    try:
+        assert display_width("受理") == 4 and display_width("ab1") == 3 and display_width("W") == 1.5
+    finally:
+        monkeypatch.undo()
+        wrap_module.char_width.cache_clear()
 
 
 @pytest.mark.parametrize("columns", [6, 10, 12, 20, 34, 35])

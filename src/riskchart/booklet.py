@@ -8,6 +8,7 @@ and per chart.  Every page is A4 portrait.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import hashlib
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from . import files, layout, render, style
+from . import files, glyphs, layout, render, style
 from .model import Chart
 from .schema import CATEGORIES
 from .wrap import wrap
@@ -52,7 +53,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     charts = sorted(charts, key=lambda c: (rank.get(c.category, len(rank)), c.id))
     contents_pages = max(1, math.ceil(len(charts) / style.TOC_ROWS_PER_PAGE))
     first_chart_page = 2 + contents_pages
-    entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS)), c.draft,
+    entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
                      first_chart_page + i) for i, c in enumerate(charts)]
     env = layout.environment()
     pages = [env.get_template("cover.dot.j2").render(
@@ -92,12 +93,14 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
-    is kept in `cache` under the hash of its DOT text; a rebuild after one
+    is kept in `cache` under the hash of its DOT text and of the code that
+    finishes a PDF (a page cached before a fix is drawn anew); a rebuild after one
     chart's wording changed then only joins pages.  Pages no longer used
     are removed from the cache, and a page that does not open as a PDF
     (the cache lives in out/, which anyone may have touched) is drawn again.
     """
-    names = [hashlib.sha256(f"{tools.font}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf" for dot_text in pages]
+    names = [hashlib.sha256(f"{tools.font}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
+             for dot_text in pages]
     if cache.is_symlink() or (cache.exists() and not cache.is_dir()):
         cache = None  # not the folder riskchart made: neither read nor write through it
     found = {i: _readable_pdf(cache / name) if cache else None for i, name in enumerate(names)}
@@ -128,3 +131,12 @@ def _readable_pdf(path: Path) -> bytes | None:
     except (OSError, pikepdf.PdfError):
         pass
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _drawing_code() -> str:
+    """A digest of the modules that finish a PDF (A4 fitting, glyph repair)."""
+    digest = hashlib.sha256()
+    for module in (render, glyphs):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, config, files, layout, publish, render, style
+from . import __version__, config, files, fonts, glyphs, layout, publish, render, style
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
@@ -34,7 +34,7 @@ MANIFEST = ".riskchart-manifest.json"
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "style.py", "wrap.py", "model.py")
+_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ def build(paths: list[Path], options: BuildOptions,
         layout.cache_compiled_templates(layout.environment(), publish.html_environment())
         try:
             report = _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+            glyphs.remember_verdicts()
         except BaseException:
             # interrupted (Ctrl-C, SIGTERM) or failed: no temporary outlives the build,
             # even one whose writer was stopped between creating and removing it
@@ -287,8 +288,10 @@ def _contents(path: Path) -> bytes:
 @lru_cache(maxsize=None)
 def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
     """What every chart's output depends on besides its own files: its
-    template (the set's templates are the publish stage's), the drawing code."""
-    digest = hashlib.sha256(f"{__version__}|{font}|{','.join(formats)}".encode())
+    template (the set's templates are the publish stage's), the drawing
+    code and the font file fontconfig resolves (path, size, mtime)."""
+    font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
+    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}".encode())
     digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
     package = Path(__file__).parent
     for module in _RENDERING_MODULES:

@@ -57,6 +57,7 @@ CODES: dict[str, Code] = {
         Code("RC011", _E, "不支持 YAML 标签（!! 或 !）"),
         Code("RC012", _E, "问题过多，文件其余部分未检查"),
         Code("RC013", _E, "含改变文字显示顺序的双向控制字符"),
+        Code("RC016", _E, "字体中没有这个字（表情符号、私用区字符等）"),
         # Structure: keys, types and values.
         Code("RC101", _E, "顶层必须是键值映射"),
         Code("RC102", _E, "未知的键"),

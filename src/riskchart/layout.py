@@ -156,19 +156,19 @@ def user_cache_folder(name: str) -> Path | None:
     return folder
 
 
-def _items(texts: tuple[str, ...]) -> tuple[Item, ...]:
-    return tuple(Item(n, tuple(wrap(t.strip(), style.SIDE_COLUMNS))) for n, t in enumerate(texts, 1))
+def _items(texts: tuple[str, ...], font: str) -> tuple[Item, ...]:
+    return tuple(Item(n, tuple(wrap(t.strip(), style.SIDE_COLUMNS, font))) for n, t in enumerate(texts, 1))
 
 
-def rows(chart: Chart) -> list[Row]:
+def rows(chart: Chart, font: str = style.DEFAULT_FONT) -> list[Row]:
     return [
         Row(
             index=i,
-            name_lines=tuple(wrap(step.name.strip(), style.STEP_COLUMNS)),
+            name_lines=tuple(wrap(step.name.strip(), style.STEP_COLUMNS, font)),
             level=step.level if step.risks else None,
-            risks=_items(step.risks),
-            measures=_items(step.measures),
-            owner_lines=tuple(wrap("责任人：" + step.owner.strip(), style.SIDE_COLUMNS))
+            risks=_items(step.risks, font),
+            measures=_items(step.measures, font),
+            owner_lines=tuple(wrap("责任人：" + step.owner.strip(), style.SIDE_COLUMNS, font))
             if step.owner and step.measures else (),
         )
         for i, step in enumerate(chart.steps)
@@ -181,8 +181,8 @@ def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
     return template.render(
         chart=chart,
         heading=chart.heading,
-        power_lines=wrap("职权名称：" + chart.title.strip(), style.HEADER_COLUMNS),
-        rows=rows(chart),
+        power_lines=wrap("职权名称：" + chart.title.strip(), style.HEADER_COLUMNS, font),
+        rows=rows(chart, font),
         font=font,
         s=style,
         levels=[(name, style.LEVEL_STYLES[name]) for name in style.LEVEL_ORDER],

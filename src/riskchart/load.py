@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from . import limits, slips
+from . import fonts, limits, slips, style
 from .characters import BIDI_CONTROLS, code_point
 from .diagnostics import Diagnostic, make
 
@@ -153,7 +153,7 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     if typed:  # the parser would misread these, and report them a line late
         return LoadedFile(path, text, None, tuple(typed))
     root, problems = _compose(path, text)
-    return LoadedFile(path, text, root, tuple(problems))
+    return LoadedFile(path, text, root, tuple(problems) + tuple(_check_font_coverage(path, text)))
 
 
 def _failed(path: Path, diagnostic: Diagnostic) -> LoadedFile:
@@ -225,6 +225,23 @@ def _check_bidi(path: Path, text: str) -> tuple[Diagnostic, ...]:
 def bidi_message(character: str) -> str:
     return (f"含双向控制字符 {code_point(character)}：它让这一行显示的顺序与实际内容不同，"
             "请删除（常见于从网页复制的文字）")
+
+
+def _check_font_coverage(path: Path, text: str, font: str = style.DEFAULT_FONT) -> list[Diagnostic]:
+    """Every character the chart font cannot draw (it would print as an
+    empty box), at its place; whole-line comments are never drawn."""
+    lacking = {char for char in set(text) if fonts.lacks(font, char)}
+    if not lacking:
+        return []
+    found = []
+    for offset, char in enumerate(text):
+        if char in lacking:
+            line, column = position(text, offset)
+            if not text.split("\n", line)[line - 1].lstrip().startswith("#"):
+                found.append(make(path, line, column, "RC016",
+                                  f"字体「{font}」中没有{fonts.describe(char)}，生成的图上会是空白或方框；"
+                                  "请删除或改用常用字"))
+    return found
 
 
 def _check_nesting(path: Path, text: str) -> Diagnostic | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import style
+from . import fonts, glyphs, style
 from .errors import MissingFont, MissingGraphviz
 
 FORMATS = style.FORMATS
@@ -33,6 +33,7 @@ INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；
 _FATAL_WARNINGS = re.compile(r"non-ASCII character|too small for content|Could not find|"
                              r"Error|syntax error")
 _POLL_SECONDS = 0.1  # how often a waiting build looks at dot's progress
+_UNRESOLVED = re.compile(r"fontname: unable to resolve")
 _RESOLVED = re.compile(r'fontname: "(?P<asked>[^"]*)" resolved to: .*?"(?P<got>[^",]*)')
 
 
@@ -44,16 +45,27 @@ class RenderFailure(Exception):
 class Toolchain:
     dot: str
     font: str
+    font_file: fonts.FontFile | None = None
 
 
 @lru_cache(maxsize=None)
 def toolchain(font: str = style.DEFAULT_FONT) -> Toolchain:
-    """Find `dot`.  Whether it measures text with pango in a real CJK font is
+    """Find `dot` and the file fontconfig draws `font` with, before anything
+    is written.  Whether dot measures text with pango in that font is also
     checked on every run, from its verbose log, at no extra cost."""
     dot = shutil.which("dot")
     if dot is None:
         raise MissingGraphviz(f"找不到 Graphviz 的 dot 命令，无法生成图。请先安装：{INSTALL_HINT}")
-    return Toolchain(dot, font)
+    font_file = fonts.resolve(font)
+    if font_file is None and shutil.which("fc-match"):
+        raise missing_font(font)  # without fc-match to ask, dot's log is still checked on every run
+    return Toolchain(dot, font, font_file)
+
+
+def missing_font(font: str, substitute: str = "") -> MissingFont:
+    instead = f"（Graphviz 用了「{substitute}」代替，中文会显示成方框）" if substitute else "（中文会显示成方框）"
+    return MissingFont(f"找不到字体「{font}」{instead}。请安装：{INSTALL_HINT}；"
+                       "或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
 
 
 class DotRuns:
@@ -146,11 +158,15 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
     return outputs
 
 
-def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...], tools: Toolchain) -> dict:
+def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
+            tools: Toolchain) -> dict | RenderFailure:
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
-        outputs["pdf"] = fit_to_a4(outputs["pdf"])
+        try:
+            outputs["pdf"] = fit_to_a4(outputs["pdf"])
+        except glyphs.UndrawableGlyphs as failure:
+            return RenderFailure(str(failure))
     if "svg" in outputs:
         outputs["svg"] = with_font_fallbacks(outputs["svg"], tools.font)
     return outputs
@@ -220,12 +236,12 @@ def _check_text_layout(log: str, font: str) -> None:
         raise MissingGraphviz(
             "这个 Graphviz 没有 pango 文字排版插件，中文宽度会算错、方框会太窄。"
             f"请安装完整版：{INSTALL_HINT}")
+    if _UNRESOLVED.search(log):
+        raise missing_font(font)
     wanted = font.split(",")[0].strip().lower()
     for resolved in _RESOLVED.finditer(log):
         if resolved["asked"].lower() == font.lower() and not resolved["got"].lower().startswith(wanted):
-            raise MissingFont(
-                f"找不到字体「{font}」（Graphviz 用了「{resolved['got']}」代替，中文会显示成方框）。"
-                f"请安装：{INSTALL_HINT}；或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
+            raise missing_font(font, resolved["got"])
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -246,7 +262,9 @@ def fit_to_a4(pdf: bytes) -> bytes:
     """Scale and centre the one-page drawing onto an A4 portrait page.
 
     The page's content is wrapped in one transformation and its box set to
-    A4; fonts and images stay as cairo wrote them.
+    A4; images stay as cairo wrote them, and so do fonts, except outlines
+    that cannot be drawn, which are redrawn from the installed font
+    (glyphs.py; raises UndrawableGlyphs for what cannot be repaired).
     """
     import pikepdf
 
@@ -263,6 +281,7 @@ def fit_to_a4(pdf: bytes) -> bytes:
                           prepend=True)
         page.contents_add(pikepdf.Stream(document, b"\nQ\n"), prepend=False)
         page.MediaBox = pikepdf.Array([0, 0, style.A4_WIDTH, style.A4_HEIGHT])
+        glyphs.repair_fonts(document)
         for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
             if other in page.obj:
                 del page.obj[other]

@@ -1,0 +1,568 @@
+"""Every glyph a PDF carries must draw.
+
+cairo 1.16 (Debian 12) writes a broken CFF outline for 如 when it subsets
+Noto Sans CJK SC Regular: the text extracts, yet every viewer draws a
+blank.  After dot writes a PDF, each outline of each embedded CFF subset is
+drawn with fontTools' charstring interpreter; an outline that cannot be
+drawn is redrawn from the installed font, found through the PDF's
+ToUnicode map and the font's cmap.  What cannot be repaired is reported by
+character, so the chart fails instead of printing a blank.
+
+The CFF structures are read in place, from their offsets: fontTools' own
+reader would first read every offset of INDEXes holding tens of
+thousands of subroutines, and rewriting a subset through it takes a second.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+_SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
+_BFCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
+_BFRANGE = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
+# Top DICT operators (escaped ones as (12, n)).
+_CHARSET, _CHARSTRINGS, _PRIVATE, _SUBRS = 15, 17, 18, 19
+_DEFAULT_WIDTH, _NOMINAL_WIDTH = 20, 21
+_ROS, _FDARRAY, _FDSELECT = (12, 30), (12, 36), (12, 37)
+
+
+class UndrawableGlyphs(Exception):
+    """Glyphs that no renderer can draw and that could not be repaired."""
+
+    def __init__(self, characters: list[str]):
+        self.characters = characters
+        shown = "、".join(f"「{c}」(U+{ord(c):04X})" if len(c) == 1 else f"「{c}」" for c in characters)
+        super().__init__(f"PDF 中的字形无法绘制，查看时会显示为空白：{shown}")
+
+
+def repair_fonts(document) -> int:
+    """Repair, in the pikepdf `document`, every embedded CFF font whose
+    outlines cannot all be drawn; return how many glyphs were redrawn.
+    Raise UndrawableGlyphs naming the characters that stay broken."""
+    import pikepdf
+
+    repaired, broken, seen = 0, [], set()
+    for font in _fonts(document):
+        described = font.DescendantFonts[0] if pikepdf.Name.DescendantFonts in font else font
+        descriptor = described.get(pikepdf.Name.FontDescriptor)
+        if descriptor is None or pikepdf.Name.FontFile3 not in descriptor:
+            continue
+        stream = descriptor.FontFile3
+        if stream.objgen in seen:
+            continue
+        seen.add(stream.objgen)
+        fixed, count, lost = _repair_cff(stream.read_bytes(), font)
+        repaired += count
+        broken += lost
+        if fixed is not None:
+            stream.write(fixed)
+    if broken:
+        raise UndrawableGlyphs(list(dict.fromkeys(broken)))
+    return repaired
+
+
+def _fonts(document):
+    """Every font dictionary used by the document's pages and their forms."""
+    import pikepdf
+
+    pending = [page.obj.get(pikepdf.Name.Resources) for page in document.pages]
+    visited: set = set()
+    while pending:
+        resources = pending.pop()
+        if not isinstance(resources, pikepdf.Dictionary):
+            continue
+        if resources.is_indirect:
+            if resources.objgen in visited:
+                continue
+            visited.add(resources.objgen)
+        fonts = resources.get(pikepdf.Name.Font)
+        if isinstance(fonts, pikepdf.Dictionary):
+            yield from (fonts[name] for name in fonts.keys())
+        forms = resources.get(pikepdf.Name.XObject)
+        if isinstance(forms, pikepdf.Dictionary):
+            for name in forms.keys():
+                form = forms[name]
+                if isinstance(form, pikepdf.Stream) and form.get(pikepdf.Name.Subtype) == pikepdf.Name.Form:
+                    pending.append(form.get(pikepdf.Name.Resources))
+
+
+# ---------------------------------------------------------------- CFF, in place
+
+class _Index:
+    """A CFF INDEX read in place; `called` notes the items a drawing used."""
+
+    def __init__(self, data: bytes, start: int):
+        self.data = data
+        self.called: dict[int, bytes] = {}
+        self._items: dict[int, bytes] = {}  # the same subroutines are compared for many outlines
+        self.count = int.from_bytes(data[start:start + 2], "big")
+        if self.count == 0:
+            self.size, self.first, self.base, self.end = 1, start + 2, start + 1, start + 2
+            return
+        self.size = data[start + 2]
+        self.first = start + 3
+        self.base = self.first + (self.count + 1) * self.size - 1
+        self.end = self.base + self._offset(self.count)
+
+    def _offset(self, number: int) -> int:
+        at = self.first + number * self.size
+        return int.from_bytes(self.data[at:at + self.size], "big")
+
+    def __len__(self) -> int:
+        return self.count
+
+    def item(self, number: int) -> bytes:
+        found = self._items.get(number)
+        if found is None:
+            if not 0 <= number < self.count:
+                raise IndexError(number)
+            found = self._items[number] = bytes(self.data[self.base + self._offset(number):
+                                                          self.base + self._offset(number + 1)])
+        return found
+
+    def __getitem__(self, number: int):
+        """As a subroutine, for fontTools' interpreter."""
+        from fontTools.misc.psCharStrings import T2CharString
+
+        self.called[number] = self.item(number)
+        return T2CharString(bytecode=self.called[number])
+
+
+class _FontDict:
+    """What drawing needs from a Private DICT: widths and local subroutines."""
+
+    def __init__(self, data: bytes, private: list | None):
+        operands, start = {}, 0
+        if private and len(private) == 2:
+            size, start = int(private[0]), int(private[1])
+            operands = _dict(data, start, start + size)
+        self.nominalWidthX = operands.get(_NOMINAL_WIDTH, [0])[-1]
+        self.defaultWidthX = operands.get(_DEFAULT_WIDTH, [0])[-1]
+        self.subrs = _Index(data, start + int(operands[_SUBRS][-1])) if _SUBRS in operands else _Index(b"\0\0", 0)
+
+
+class _Cff:
+    """One CFF font (the first of its FontSet), as cairo embeds it."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        names = _Index(data, data[2])
+        tops = _Index(data, names.end)
+        self.top_start = tops.base + tops._offset(0)
+        self.top = _dict(data, self.top_start, tops.base + tops._offset(1))
+        strings = _Index(data, tops.end)
+        self.global_subrs = _Index(data, strings.end)
+        self.charstrings = _Index(data, int(self.top[_CHARSTRINGS][-1]))
+        self.cid_keyed = _ROS in self.top
+        if _FDARRAY in self.top:
+            dicts = _Index(data, int(self.top[_FDARRAY][-1]))
+            self.font_dicts = [_FontDict(data, _dict(data, dicts.base + dicts._offset(i),
+                                                     dicts.base + dicts._offset(i + 1)).get(_PRIVATE))
+                               for i in range(len(dicts))]
+            self.font_dict_of = _fd_select(data, int(self.top[_FDSELECT][-1]), len(self.charstrings))
+        else:
+            self.font_dicts = [_FontDict(data, self.top.get(_PRIVATE))]
+            self.font_dict_of = [0] * len(self.charstrings)
+
+    def codes(self) -> list[int]:
+        """The character code of each glyph: its CID in a CID-keyed font
+        (cairo writes Identity-H, so the code is the CID), else its index."""
+        if not self.cid_keyed or _CHARSET not in self.top:
+            return list(range(len(self.charstrings)))
+        return _charset(self.data, int(self.top[_CHARSET][-1]), len(self.charstrings))
+
+
+def _dict(data: bytes, at: int, end: int) -> dict:
+    """Operator → operands of a CFF DICT."""
+    found, operands = {}, []
+    while at < end:
+        byte = data[at]
+        if byte <= 21:
+            operator = (12, data[at + 1]) if byte == 12 else byte
+            found[operator] = operands
+            operands = []
+            at += 2 if byte == 12 else 1
+        elif byte == 28:
+            operands.append(int.from_bytes(data[at + 1:at + 3], "big", signed=True))
+            at += 3
+        elif byte == 29:
+            operands.append(int.from_bytes(data[at + 1:at + 5], "big", signed=True))
+            at += 5
+        elif byte == 30:
+            at += 1
+            while at < end and (data[at] & 0x0F) != 0x0F and (data[at] >> 4) != 0x0F:
+                at += 1
+            at += 1
+            operands.append(0.0)  # reals are never offsets or widths cairo writes
+        elif byte >= 251:
+            operands.append(-(byte - 251) * 256 - data[at + 1] - 108)
+            at += 2
+        elif byte >= 247:
+            operands.append((byte - 247) * 256 + data[at + 1] + 108)
+            at += 2
+        else:
+            operands.append(byte - 139)
+            at += 1
+    return found
+
+
+def _operand_at(data: bytes, start: int, operator) -> int | None:
+    """Where the last operand of `operator` starts in the DICT at `start`,
+    if it is a 5-byte integer (cairo writes offsets so, to patch them)."""
+    at, operand = start, None
+    while True:
+        byte = data[at]
+        if byte <= 21:
+            if ((12, data[at + 1]) if byte == 12 else byte) == operator:
+                return operand if operand is not None and data[operand] == 29 else None
+            at, operand = at + (2 if byte == 12 else 1), None
+            continue
+        operand = at
+        if byte == 30:
+            at += 1
+            while (data[at] & 0x0F) != 0x0F and (data[at] >> 4) != 0x0F:
+                at += 1
+            at += 1
+        else:
+            at += {28: 3, 29: 5}.get(byte, 2 if byte >= 247 else 1)
+
+
+def _fd_select(data: bytes, at: int, glyphs: int) -> list[int]:
+    if data[at] == 0:
+        return list(data[at + 1:at + 1 + glyphs])
+    if data[at] != 3:
+        raise ValueError(f"FDSelect format {data[at]}")
+    ranges = int.from_bytes(data[at + 1:at + 3], "big")
+    chosen = [0] * glyphs
+    for number in range(ranges):
+        entry = at + 3 + 3 * number
+        first = int.from_bytes(data[entry:entry + 2], "big")
+        following = int.from_bytes(data[entry + 3:entry + 5], "big")
+        chosen[first:following] = [data[entry + 2]] * (min(following, glyphs) - first)
+    return chosen
+
+
+def _charset(data: bytes, at: int, glyphs: int) -> list[int]:
+    """The CID (or SID) of each glyph; glyph 0 is always 0."""
+    kind, at, found = data[at], at + 1, [0]
+    while len(found) < glyphs:
+        first = int.from_bytes(data[at:at + 2], "big")
+        if kind == 0:
+            found.append(first)
+            at += 2
+            continue
+        left = data[at + 2] if kind == 1 else int.from_bytes(data[at + 2:at + 4], "big")
+        found.extend(range(first, first + left + 1))
+        at += 3 if kind == 1 else 4
+    return found[:glyphs]
+
+
+# ---------------------------------------------------------------- drawing
+
+@dataclass(frozen=True)
+class _Verdict:
+    local_count: int
+    global_count: int
+    local_called: tuple[tuple[int, bytes], ...]
+    global_called: tuple[tuple[int, bytes], ...]
+    drawable: bool
+
+    def holds_for(self, local: _Index, global_subrs: _Index) -> bool:
+        return local.count == self.local_count and global_subrs.count == self.global_count \
+            and all(local.item(n) == data for n, data in self.local_called) \
+            and all(global_subrs.item(n) == data for n, data in self.global_called)
+
+
+# Whether an outline draws depends only on its bytes and on the subroutines
+# it calls (and how many there are: that sets their numbering).  cairo keeps
+# a subset's subroutines in place, so a character has the same outline in
+# every chart: it is drawn once (~0.3 ms), then recognised.  Verdicts are
+# also kept between builds in the per-user cache folder (fonts.py), as JSON.
+_VERDICTS: dict[bytes, list[_Verdict]] = {}
+_VERDICTS_LOCK = threading.Lock()
+_STORED = {"loaded": False, "count": 0, "drawn": 0}
+_USED: set[_Verdict] = set()  # only these are kept: the verdicts of the charts built last
+
+
+def undrawable(cff_data: bytes) -> list[int]:
+    """Indexes of the glyphs of a CFF font whose outlines cannot be drawn."""
+    return _undrawable(_Cff(cff_data))
+
+
+def _undrawable(cff: _Cff) -> list[int]:
+    with _VERDICTS_LOCK:
+        if not _STORED["loaded"]:
+            _load_verdicts()
+    bad = []
+    for number in range(len(cff.charstrings)):
+        bytecode = cff.charstrings.item(number)
+        font_dict = cff.font_dicts[cff.font_dict_of[number]]
+        with _VERDICTS_LOCK:
+            known = list(_VERDICTS.get(bytecode, ()))
+        verdict = next((v for v in known if v.holds_for(font_dict.subrs, cff.global_subrs)), None)
+        if verdict is None:
+            verdict = _draw(bytecode, font_dict, cff.global_subrs)
+            with _VERDICTS_LOCK:
+                _VERDICTS.setdefault(bytecode, []).append(verdict)
+                _STORED["drawn"] += 1
+        _USED.add(verdict)
+        if not verdict.drawable:
+            bad.append(number)
+    return bad
+
+
+def _verdicts_file():
+    from fontTools import version
+
+    from .fonts import cache_folder
+
+    return cache_folder() / f"glyph-verdicts-{version}.json"
+
+
+def _load_verdicts() -> None:
+    """Read the verdicts of earlier builds; anything odd makes them unknown."""
+    import json
+
+    _STORED["loaded"] = True
+    try:
+        entries = json.loads(_verdicts_file().read_text(encoding="utf-8"))["verdicts"]
+        loaded: dict[bytes, list[_Verdict]] = {}
+        for bytecode, local_count, global_count, local_called, global_called, drawable in entries:
+            if not (isinstance(local_count, int) and isinstance(global_count, int) and isinstance(drawable, bool)):
+                return
+            loaded.setdefault(bytes.fromhex(bytecode), []).append(_Verdict(
+                local_count, global_count, tuple((int(n), bytes.fromhex(d)) for n, d in local_called),
+                tuple((int(n), bytes.fromhex(d)) for n, d in global_called), drawable))
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for bytecode, verdicts in loaded.items():
+        _VERDICTS.setdefault(bytecode, []).extend(verdicts)
+    _STORED["count"] = sum(map(len, _VERDICTS.values()))
+
+
+def remember_verdicts() -> None:
+    """Keep this process's verdicts for the next build (best effort)."""
+    import json
+    import os
+    import tempfile
+
+    with _VERDICTS_LOCK:
+        # nothing drawn anew and every stored verdict used: the file already says it all
+        if not _USED or (_STORED["drawn"] == 0 and len(_USED) == _STORED["count"]):
+            return
+        everything = [(b, v) for b, verdicts in _VERDICTS.items() for v in verdicts if v in _USED]
+        _STORED["count"], _STORED["drawn"] = len(everything), 0
+    data = json.dumps({"verdicts": [
+        [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
+         [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything]}, separators=(",", ":"))
+    target = _verdicts_file()
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".glyphs-", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(data)
+        os.replace(temporary, target)
+    except OSError:
+        pass
+
+
+def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdict:
+    from fontTools.misc.psCharStrings import T2CharString, T2OutlineExtractor
+    from fontTools.pens.basePen import NullPen
+
+    local = font_dict.subrs
+    local.called, global_subrs.called = {}, {}
+    extractor = T2OutlineExtractor(NullPen(), local, global_subrs,
+                                   font_dict.nominalWidthX, font_dict.defaultWidthX)
+    try:
+        extractor.execute(T2CharString(bytecode=bytecode))
+        drawable = True
+    except Exception:  # a broken charstring fails in many ways inside fontTools
+        drawable = False
+    return _Verdict(len(local), len(global_subrs), tuple(local.called.items()),
+                    tuple(global_subrs.called.items()), drawable)
+
+
+# ---------------------------------------------------------------- repair
+
+def _repair_cff(cff_data: bytes, font) -> tuple[bytes | None, int, list[str]]:
+    """(new CFF bytes or None, glyphs redrawn, characters left broken)."""
+    name = _font_name(font)
+    try:
+        cff = _Cff(cff_data)
+        bad = _undrawable(cff)
+    except Exception:  # not even readable: none of its glyphs can be trusted
+        return None, 0, [f"字体 {name} 无法读取"]
+    if not bad:
+        return None, 0, []
+    to_unicode = _to_unicode(font)
+    codes = cff.codes()
+    texts = {number: to_unicode.get(codes[number], "") for number in bad}
+    redrawn = {}
+    for number in bad:
+        outline = _redraw(name, cff, number, texts[number])
+        if outline is not None:
+            redrawn[number] = outline
+    fixed = _with_charstrings(cff, redrawn) if redrawn else None
+    try:
+        still = _undrawable(_Cff(fixed)) if fixed else bad
+    except Exception:
+        still = bad
+    lost = [texts[n] or f"{name} 的第 {n} 个字形" for n in still]
+    return (None if still else fixed), (0 if still else len(redrawn)), lost
+
+
+def _font_name(font) -> str:
+    return _SUBSET_TAG.sub("", str(font.get("/BaseFont", "")).lstrip("/"))
+
+
+
+def _to_unicode(font) -> dict[int, str]:
+    stream = font.get("/ToUnicode")
+    if stream is None:
+        return {}
+    data = stream.read_bytes()
+    found: dict[int, str] = {}
+    for block in re.findall(rb"beginbfrange(.*?)endbfrange", data, re.S):
+        for first, last, target in _BFRANGE.findall(block):
+            start = int(target, 16)
+            for offset in range(int(last, 16) - int(first, 16) + 1):
+                found[int(first, 16) + offset] = chr(start + offset)
+    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.S):
+        for code, target in _BFCHAR.findall(block):
+            found[int(code, 16)] = bytes.fromhex(target.decode()).decode("utf-16-be", "replace")
+    return found
+
+
+class _InstalledFont:
+    """Outlines of an installed font, read in place: its CFF table and its
+    cmap (format 12).  fontTools' own reader takes most of a second to open
+    a CJK font's 65,535 glyphs; this takes a few milliseconds."""
+
+    def __init__(self, path: str, index: int):
+        tables = _sfnt_tables(path, index, (b"CFF ", b"cmap"))
+        self.cff = _Cff(tables[b"CFF "])
+        self.groups = _cmap_groups(tables[b"cmap"])
+        self.starts = [group[0] for group in self.groups]
+
+    def glyph(self, char: str) -> int | None:
+        import bisect
+
+        at = bisect.bisect_right(self.starts, ord(char)) - 1
+        if at < 0 or ord(char) > self.groups[at][1]:
+            return None
+        return self.groups[at][2] + ord(char) - self.groups[at][0]
+
+    def charstring(self, char: str, nominal_width: float) -> bytes | None:
+        """The outline of `char` as charstring bytes for a font whose
+        nominalWidthX is `nominal_width`, without subroutines."""
+        from fontTools.misc.psCharStrings import T2CharString, T2OutlineExtractor
+        from fontTools.pens.recordingPen import RecordingPen
+        from fontTools.pens.t2CharStringPen import T2CharStringPen
+
+        number = self.glyph(char)
+        if number is None or number >= len(self.cff.charstrings):
+            return None
+        font_dict = self.cff.font_dicts[self.cff.font_dict_of[number]]
+        recording = RecordingPen()
+        extractor = T2OutlineExtractor(recording, font_dict.subrs, self.cff.global_subrs,
+                                       font_dict.nominalWidthX, font_dict.defaultWidthX)
+        try:
+            extractor.execute(T2CharString(bytecode=self.cff.charstrings.item(number)))
+        except Exception:  # the installed font is broken too
+            return None
+        pen = T2CharStringPen(extractor.width - nominal_width, None)
+        recording.replay(pen)
+        charstring = pen.getCharString()
+        charstring.compile()
+        return charstring.bytecode
+
+
+def _cmap_groups(cmap: bytes) -> list[tuple[int, int, int]]:
+    """(first, last, first glyph) of the font's Unicode format 12 subtable."""
+    tables = int.from_bytes(cmap[2:4], "big")
+    for record in range(tables):
+        at = 4 + 8 * record
+        platform, encoding = int.from_bytes(cmap[at:at + 2], "big"), int.from_bytes(cmap[at + 2:at + 4], "big")
+        offset = int.from_bytes(cmap[at + 4:at + 8], "big")
+        if (platform, encoding) in ((3, 10), (0, 4), (0, 6)) and int.from_bytes(cmap[offset:offset + 2], "big") == 12:
+            count = int.from_bytes(cmap[offset + 12:offset + 16], "big")
+            return list(struct.iter_unpack(">III", cmap[offset + 16:offset + 16 + 12 * count]))
+    return []
+
+
+def _sfnt_tables(path: str, index: int, tags: tuple[bytes, ...]) -> dict[bytes, memoryview]:
+    """Some tables of one font of a font file or collection (.ttc), mapped
+    rather than read: a CJK font's CFF table is 15 MB, of which one outline
+    is wanted."""
+    import mmap
+
+    with open(path, "rb") as file:
+        mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    whole = memoryview(mapped)
+    start = int.from_bytes(whole[12 + 4 * index:16 + 4 * index], "big") if whole[:4] == b"ttcf" else 0
+    count = int.from_bytes(whole[start + 4:start + 6], "big")
+    found = {}
+    for record in range(count):
+        at = start + 12 + 16 * record
+        tag, _, offset, length = struct.unpack(">4sIII", whole[at:at + 16])
+        if tag in tags:
+            found[tag] = whole[offset:offset + length]
+    return found
+
+
+_INSTALLED_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _installed_font(postscript_name: str) -> _InstalledFont | None:
+    """The installed font with this PostScript name, kept for the process."""
+    fc_match = shutil.which("fc-match")
+    if not fc_match or not postscript_name:
+        return None
+    try:
+        done = subprocess.run([fc_match, "-f", "%{file}\n%{index}\n%{postscriptname}",
+                               f":postscriptname={postscript_name}"],
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        path, index, found = done.stdout.split("\n")[:3]
+        if found != postscript_name:
+            return None
+        return _InstalledFont(path, int(index or 0))
+    except (OSError, ValueError, KeyError, IndexError, subprocess.SubprocessError):
+        return None
+
+
+def _redraw(font_name: str, cff: _Cff, number: int, text: str) -> bytes | None:
+    """The installed font's outline of the character `text`, as charstring
+    bytes for glyph `number` of the subset (None if there is none)."""
+    if len(text) != 1:
+        return None
+    with _INSTALLED_LOCK:
+        source = _installed_font(font_name)
+    if source is None:
+        return None
+    return source.charstring(text, cff.font_dicts[cff.font_dict_of[number]].nominalWidthX)
+
+
+def _with_charstrings(cff: _Cff, replaced: dict[int, bytes]) -> bytes | None:
+    """The CFF with some charstrings replaced.  The new CharStrings INDEX is
+    appended and the Top DICT's offset to it patched in place (cairo writes
+    offsets as 5-byte integers for this); None if it is stored otherwise."""
+    data = cff.data
+    operand = _operand_at(data, cff.top_start, _CHARSTRINGS)
+    if operand is None:
+        return None
+    items = [replaced.get(n) or cff.charstrings.item(n) for n in range(len(cff.charstrings))]
+    offsets, total = [1], 1
+    for item in items:
+        total += len(item)
+        offsets.append(total)
+    appended = (len(items).to_bytes(2, "big") + bytes([4]) + b"".join(o.to_bytes(4, "big") for o in offsets)
+                + b"".join(items))
+    return data[:operand] + bytes([29]) + len(data).to_bytes(4, "big") + data[operand + 5:] + appended
