@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -152,7 +153,7 @@ def build(paths, out, formats, jobs, force, font, timeout, lock_timeout, no_publ
     options = BuildOptions(
         out=out, formats=formats or project.formats, jobs=jobs or os.cpu_count() or 1, force=force,
         font=font or project.font, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
-        publish=not no_publish, settings=project.settings,
+        publish=not no_publish, settings=replace(project.settings, font=font or project.font),
         lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout)
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 

@@ -43,11 +43,13 @@ _SYNONYMS = {"类别": "categories", "字体": "font", "格式": "formats", "输
 
 @dataclass(frozen=True)
 class Settings:
-    """What lint needs: the codes switched off and the allowed categories."""
+    """What lint needs: the codes switched off, the allowed categories and
+    the font the charts are drawn in (RC016: characters it lacks)."""
 
     disabled: frozenset[str] = frozenset()
     source: Path | None = None
     categories: tuple[str, ...] = CATEGORIES
+    font: str = DEFAULT_FONT
 
     def enabled(self, code: str) -> bool:
         return code not in self.disabled
@@ -118,14 +120,15 @@ def _project(root: Path, config: Path | None, table: dict) -> Project:
     categories = tuple(dict.fromkeys(categories + checker.names("extra_categories")))
     disabled = checker.codes()
     formats = checker.choices("formats", FORMATS) or DEFAULT_FORMATS
+    font = checker.font()
     project = Project(
         root=root,
         config_file=config,
         charts=root / checker.folder("charts", "charts"),
         out=root / checker.folder("out", "out"),
-        font=checker.font(),
+        font=font,
         formats=formats,
-        settings=Settings(frozenset(disabled), config, categories),
+        settings=Settings(frozenset(disabled), config, categories, font),
     )
     checker.finish()
     return project

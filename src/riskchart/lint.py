@@ -141,7 +141,7 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = config.Set
 
 def check_file(path: Path, defaults: Defaults, settings: config.Settings = config.Settings()) -> FileResult:
     """Load, validate and model one file, and run the rules that see one chart."""
-    loaded = load_file(path)
+    loaded = load_file(path, settings.font)
     exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)

@@ -96,7 +96,7 @@ def read_chart_bytes(path: Path, limit: int = limits.MAX_FILE_BYTES) -> bytes:
         os.close(descriptor)
 
 
-def load_file(path: Path) -> LoadedFile:
+def load_file(path: Path, font: str = style.DEFAULT_FONT) -> LoadedFile:
     try:
         data = read_chart_bytes(path)
     except OSError as error:
@@ -106,7 +106,7 @@ def load_file(path: Path) -> LoadedFile:
         return _failed(path, make(path, 1, 1, "RC003",
             f"文件有 {size:,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节；"
             "一张防控图通常不到 10 KB，请检查是否选错了文件"))
-    return load_bytes(path, data)
+    return load_bytes(path, data, font)
 
 
 def _reason(error: OSError) -> str:
@@ -136,7 +136,8 @@ def source_text(path: Path) -> str | None:
     return None if problem and problem.code == "RC002" else text
 
 
-def load_bytes(path: Path, data: bytes) -> LoadedFile:
+def load_bytes(path: Path, data: bytes, font: str = style.DEFAULT_FONT) -> LoadedFile:
+    """Text → nodes; `font` is the one the charts are drawn in (RC016 checks it has every character)."""
     if len(data) > limits.MAX_FILE_BYTES:
         return _failed(path, make(path, 1, 1, "RC003",
             f"文件有 {len(data):,} 字节，超过上限 {limits.MAX_FILE_BYTES:,} 字节"))
@@ -153,7 +154,7 @@ def load_bytes(path: Path, data: bytes) -> LoadedFile:
     if typed:  # the parser would misread these, and report them a line late
         return LoadedFile(path, text, None, tuple(typed))
     root, problems = _compose(path, text)
-    return LoadedFile(path, text, root, tuple(problems) + tuple(_check_font_coverage(path, text)))
+    return LoadedFile(path, text, root, tuple(problems) + tuple(_check_font_coverage(path, text, font)))
 
 
 def _failed(path: Path, diagnostic: Diagnostic) -> LoadedFile:
