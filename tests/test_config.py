@@ -227,3 +227,14 @@ def test_every_settings_mistake_is_reported_at_once(tmp_path):
     with pytest.raises(EnvironmentProblem) as raised:
         find_project(tmp_path)
     assert "formats 应为" in raised.value.message and "font_name" in raised.value.message
+
+
+def test_lint_checks_characters_against_the_project_font(tmp_path, monkeypatch):
+    from riskchart import fonts
+
+    asked = set()
+    monkeypatch.setattr(fonts, "lacks", lambda font, char: asked.add(font) or False)
+    write_files(tmp_path, {"riskchart.toml": 'font = "Noto Serif CJK SC"\n'})
+    charts = write_files(tmp_path / "charts", {"01-a.yaml": CHART})
+    lint_paths([charts], find_project(charts).settings, jobs=1)
+    assert asked == {"Noto Serif CJK SC"}
