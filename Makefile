@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed
 RUN_PKGS := graphviz fonts-noto-cjk
 TEST_PKGS := $(RUN_PKGS) poppler-utils chromium chromium-driver
 
-.PHONY: all setup system system-test lint build test bench golden clean
+.PHONY: all setup system system-test lint build test check test-fast mutation bench golden clean
 
 all: build
 
@@ -54,8 +54,25 @@ lint: setup
 build: lint
 	$(BIN)/riskchart build charts/ -o out/
 
-test: system-test setup
+test: system-test setup check
 	$(BIN)/python -m pytest -q
+
+# Static checks, also run by `make test`.
+check: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+# The suite without the tests marked slow (every real chart through Graphviz).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); slow:
+# tens of minutes.  Tests that start `python -m riskchart` import the mutants
+# through PYTHONPATH.  `$(BIN)/mutmut results` lists what survived.
+mutation: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,mutation]' --config-settings editable_mode=compat
+	PYTHONPATH=$(CURDIR)/mutants/src nice $(BIN)/mutmut run --max-children 2
+	$(BIN)/python tests/mutation_score.py
 
 bench: setup
 	$(BIN)/python tests/bench/bench.py
@@ -65,4 +82,4 @@ golden: setup
 	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py -k golden
 
 clean:
-	rm -rf $(VENV) out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/.riskchart-*
+	rm -rf $(VENV) mutants out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/.riskchart-*
