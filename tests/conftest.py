@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -70,8 +71,64 @@ def lint_text(tmp_path):
     return run
 
 
-needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None,
-                                     reason="pdftotext (poppler-utils) is not installed")
+# ---------------------------------------------------------------- external tools
+#
+# A test that uses a program or font outside Python says so with
+# `@pytest.mark.needs("dot", "pdftotext")`.  Locally a missing tool skips the
+# test with the reason; when the environment variable CI is set it fails it,
+# so a CI machine without Graphviz cannot pass by skipping half the suite.
+
+TOOLS = {
+    # name: (what to install, programs of which one must be on PATH)
+    "dot": ("Graphviz (Debian package graphviz)", ("dot",)),
+    "pdftotext": ("pdftotext (Debian package poppler-utils)", ("pdftotext",)),
+    "pdfinfo": ("pdfinfo (Debian package poppler-utils)", ("pdfinfo",)),
+    "pdffonts": ("pdffonts (Debian package poppler-utils)", ("pdffonts",)),
+    "mutool": ("mutool (Debian package mupdf-tools)", ("mutool",)),
+    "gs": ("Ghostscript (Debian package ghostscript)", ("gs",)),
+    "chromium": ("Chromium (Debian package chromium)", ("chromium", "chromium-browser")),
+    "chromedriver": ("chromedriver (Debian package chromium-driver)", ("chromedriver",)),
+    "cjk-font": ("a Chinese font (Debian package fonts-noto-cjk)", ()),
+}
+
+
+def _has_cjk_font() -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    return bool(listed.strip())
+
+
+def tool_missing(name: str) -> str | None:
+    """What to install when `name` is missing, or None when it is there."""
+    what, programs = TOOLS[name]
+    present = _has_cjk_font() if name == "cjk-font" else any(shutil.which(p) for p in programs)
+    return None if present else what
+
+
+def missing_tool_verdict(names: tuple[str, ...], environ) -> tuple[str, str] | None:
+    """("fail" or "skip", reason) for the first missing tool, or None."""
+    for name in names:
+        what = tool_missing(name)
+        if what:
+            if environ.get("CI"):
+                return "fail", f"{what} is not installed, and CI must run every test (CI is set)"
+            return "skip", f"{what} is not installed"
+    return None
+
+
+def pytest_runtest_setup(item):
+    names = tuple(name for mark in item.iter_markers("needs") for name in mark.args)
+    verdict = missing_tool_verdict(names, os.environ)
+    if verdict:
+        kind, reason = verdict
+        if kind == "fail":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+needs_dot = pytest.mark.needs("dot")
+needs_pdftotext = pytest.mark.needs("pdftotext")
 
 
 def squeeze(text: str) -> str:
