@@ -1,5 +1,6 @@
 """`riskchart build`: incremental, atomic, parallel, and robust to failures."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,13 +14,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from riskchart import render
+from riskchart import build as build_module, files, render, style
 from riskchart.build import MANIFEST, BuildOptions, build
 from riskchart.cli import main
+from riskchart.lint import lint_paths
+
+from conftest import pdf_text, squeeze
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOT = shutil.which("dot")
-pytestmark = pytest.mark.skipif(REAL_DOT is None, reason="Graphviz (dot) is not installed")
+pytestmark = pytest.mark.needs("dot", "cjk-font")
 SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
 
 
@@ -49,14 +53,20 @@ def options(out: Path, **more) -> BuildOptions:
     return BuildOptions(out=out, jobs=2, **more)
 
 
+@pytest.mark.needs("pdftotext")
 def test_first_build_writes_every_output(charts, tmp_path):
     out = tmp_path / "out"
     report = build([charts], options(out))
     assert report.ok and report.count("built") == 3
-    for name in SAMPLE:
-        stem = Path(name).stem
-        ET.parse(out / f"{stem}.svg")
-        assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+    for chart in lint_paths([charts]).charts:
+        svg_text = squeeze("".join(ET.parse(out / f"{chart.stem}.svg").getroot().itertext()))
+        for text in (svg_text, pdf_text(out / f"{chart.stem}.pdf")):
+            assert squeeze(chart.title) in text
+            if chart.draft:
+                assert style.DRAFT_NOTICE in text
+            else:
+                assert squeeze(chart.steps[-1].name) in text
+                assert squeeze(next(r for s in chart.steps for r in s.risks)) in text
     assert {"index.html", "booklet.pdf", "risk-register.csv", MANIFEST} <= {p.name for p in out.iterdir()}
 
 
@@ -148,6 +158,7 @@ def run_cli(*args, **kwargs):
                             stderr=subprocess.PIPE, **kwargs)
 
 
+@pytest.mark.slow  # two riskchart processes
 def test_two_builds_at_once_leave_complete_files(charts, tmp_path):
     out = tmp_path / "out"
     first = run_cli("build", str(charts), "-o", str(out), "--force")
@@ -162,6 +173,7 @@ def test_two_builds_at_once_leave_complete_files(charts, tmp_path):
     assert set(manifest["charts"]) == {Path(n).stem for n in SAMPLE}
 
 
+@pytest.mark.slow  # two riskchart processes
 def test_ctrl_c_leaves_no_partial_file_and_the_next_build_finishes(charts, tmp_path):
     slow = tmp_path / "bin"
     slow.mkdir()
@@ -225,3 +237,92 @@ def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_
     assert list(failed) == ["16-同名"] and "RC204" in failed["16-同名"]
     assert not list(out.glob("16-同名.*"))
     assert (out / "15-劳动用工备案.svg").is_file()
+
+
+def built_stems(report) -> set[str]:
+    return {o.stem for o in report.outcomes if o.status == "built"}
+
+
+def test_a_missing_output_is_made_again(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    (out / "04-失业保险待遇给付.pdf").unlink()
+    report = build([charts], options(out))
+    assert built_stems(report) == {"04-失业保险待遇给付"}
+    assert (out / "04-失业保险待遇给付.pdf").is_file()
+
+
+def test_the_same_chart_from_another_folder_is_built_again(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    other = tmp_path / "other"
+    shutil.copytree(charts, other)
+    assert built_stems(build([other], options(out))) == {Path(n).stem for n in SAMPLE}
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert {entry["source"] for entry in manifest["charts"].values()} == {str((other / n).resolve()) for n in SAMPLE}
+
+
+def test_building_one_chart_keeps_the_other_charts_outputs(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    before = snapshot(out)
+    report = build([charts / SAMPLE[0]], options(out, force=True))
+    assert built_stems(report) == {Path(SAMPLE[0]).stem} and report.removed == ()
+    after = snapshot(out)
+    for name in SAMPLE[1:]:
+        for fmt in ("svg", "pdf"):
+            assert after[f"{Path(name).stem}.{fmt}"] == before[f"{Path(name).stem}.{fmt}"]
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert set(manifest["charts"]) == {Path(n).stem for n in SAMPLE}
+
+
+def test_changing_the_font_rebuilds_every_chart(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    report = build([charts], options(out, publish=False, font="Noto Sans CJK TC"))
+    assert built_stems(report) == {Path(n).stem for n in SAMPLE}
+    assert 'font-family="Noto Sans CJK TC' in (out / "01-劳动人事争议调解仲裁.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("changed", ["chart.dot.j2", "layout.py", "render.py", "style.py", "wrap.py", "model.py"])
+def test_a_change_in_the_drawing_code_or_template_rebuilds_every_chart(charts, tmp_path, monkeypatch, changed):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    real_read_bytes = Path.read_bytes
+    package = Path(render.__file__).resolve().parent
+
+    def edited(path: Path) -> bytes:  # as if this one file had been edited since the last build
+        data = real_read_bytes(path)
+        resolved = path.resolve()
+        if resolved.name == changed and (resolved.parent == package or resolved.suffix == ".j2"):
+            data += b"\n# edited\n"
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    monkeypatch.setattr(Path, "read_text", lambda path, *a, **k: edited(path).decode(*a, **k))
+    fingerprint_caches = [f for f in vars(build_module).values() if hasattr(f, "cache_clear")]
+    for cached in fingerprint_caches:
+        cached.cache_clear()
+    try:
+        assert built_stems(build([charts], options(out, publish=False))) == {Path(n).stem for n in SAMPLE}
+    finally:
+        for cached in fingerprint_caches:
+            cached.cache_clear()
+
+
+def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, monkeypatch):
+    # another build holds the folder and does all the work while this one waits
+    out = tmp_path / "out"
+    real_locked = files.locked
+
+    @contextlib.contextmanager
+    def other_build_first(folder):
+        monkeypatch.setattr(files, "locked", real_locked)
+        build([charts], options(out))
+        monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
+        with real_locked(folder):
+            yield
+
+    monkeypatch.setattr(files, "locked", other_build_first)
+    report = build([charts], options(out))
+    assert report.count("fresh") == 3 and report.count("built") == 0 and report.published == ()

@@ -106,3 +106,54 @@ def test_helpers():
     assert edit_distance("加强内部单簧管", "加强内部监管", 2) == 2
     assert edit_distance("abcdef", "uvwxyz", 2) == 3  # stops early past the limit
     assert is_common_character("审") and not is_common_character("鶐")
+
+
+# ---------------------------------------------------------------- thresholds, on small made-up sets
+
+def made_up(*steps_per_chart, category="行政检查") -> list:
+    """One chart per argument, each a list of (step name, risks)."""
+    from riskchart.model import Chart, Phones, Step
+
+    return [Chart(path=Path(f"{n:02d}-x.yaml"), id=n, category=category, title=f"图{n}",
+                  steps=tuple(Step(name, "中", tuple(risks), ("落实责任。",), "人") for name, risks in steps),
+                  department="", phones=Phones())
+            for n, steps in enumerate(steps_per_chart, 1)]
+
+
+def codes_found(charts, code) -> list[str]:
+    from riskchart.rules import run_corpus_rules
+
+    return [d.message for d in run_corpus_rules(charts, lambda c: True) if d.code == code]
+
+
+@pytest.mark.parametrize("usual_charts, flagged", [(2, False), (3, True), (5, True)])
+def test_step_spelling_is_compared_with_names_used_in_three_or_more_charts(usual_charts, flagged):
+    charts = made_up(*[[("事后监管", ["甲。"])]] * usual_charts, [("事后监督", ["甲。"])])
+    assert bool(codes_found(charts, "RC404")) == flagged
+
+
+def test_a_step_spelling_used_twice_is_not_a_slip():
+    charts = made_up(*[[("事后监管", ["甲。"])]] * 5, [("事后监督", ["甲。"])], [("事后监督", ["甲。"])])
+    assert codes_found(charts, "RC404") == []
+
+
+@pytest.mark.parametrize("uses, flagged", [(1, True), (2, True), (3, False)])
+def test_a_character_outside_gb2312_is_odd_when_used_at_most_twice(uses, flagged):
+    charts = made_up(*[[("受理", ["鶐申报等级的证书。"])]] * uses, [("受理", ["审核申报等级的证书。"])])
+    found = codes_found(charts, "RC402")
+    assert bool(found) == flagged
+    assert all(f"仅出现 {uses} 次" in message for message in found) and len(found) == (uses if flagged else 0)
+
+
+@pytest.mark.parametrize("common, slips, flagged", [
+    (5, 1, True), (5, 2, True), (5, 3, False),   # a slip is rare: at most twice
+    (2, 1, True),                                # the intended phrase is common: twice or more
+    (1, 1, False), (2, 2, False),                # and more common than the slip
+])
+def test_a_near_phrase_is_a_slip_only_when_rare_beside_a_common_one(common, slips, flagged):
+    charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * common,
+                     *[[("受理", ["朱按承诺时限办理事项。"])]] * slips)
+    found = codes_found(charts, "RC401")
+    assert bool(found) == flagged
+    if flagged:
+        assert len(found) == slips and all(f"与 {common} 处的「未按承诺时限办理事项」仅差 1 字" in m for m in found)

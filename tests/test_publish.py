@@ -18,10 +18,9 @@ from riskchart import render, tables
 from riskchart.build import BuildOptions, build
 from riskchart.cli import main
 from riskchart.lint import lint_paths
-from riskchart.publish import index_html
+from riskchart.publish import index_html, search_text
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +123,7 @@ def test_index_escapes_chart_text(charts, tmp_path):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
-@needs_dot
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+@pytest.mark.needs("dot", "cjk-font", "pdftotext")
 def test_booklet_has_cover_contents_and_one_page_per_chart(tmp_path):
     import pikepdf
 
@@ -158,3 +156,53 @@ def test_booklet_has_cover_contents_and_one_page_per_chart(tmp_path):
     }
     # the contents page numbers point at the right pages (1-based)
     assert re.search(r"劳动用工备案\s*6", contents)
+
+
+@pytest.fixture
+def three_charts(tmp_path) -> Path:
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    for name in ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml", "_defaults.yaml"):
+        shutil.copy(ROOT / "charts" / name, folder / name)
+    render.toolchain.cache_clear()
+    yield folder
+    render.toolchain.cache_clear()
+
+
+def test_search_text_holds_everything_a_user_may_type(charts):
+    chart = next(c for c in charts if any(s.owner for s in c.steps))
+    text = search_text(chart)
+    for step in chart.steps:
+        for part in (step.name, step.level, *step.risks, *step.measures, step.owner):
+            assert not part or part in text
+    assert chart.title in text and chart.category in text and str(chart.id) in text
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_deleted_index_page_is_made_again(three_charts, tmp_path):
+    out = tmp_path / "out"
+    build([three_charts], BuildOptions(out=out))
+    (out / "index.html").unlink()
+    report = build([three_charts], BuildOptions(out=out))
+    assert "index.html" in report.published
+    assert "15-劳动用工备案.svg" in (out / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_booklet_that_failed_is_tried_again_by_the_next_build(three_charts, tmp_path, monkeypatch):
+    # a dot that cannot draw the booklet's cover
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text(f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "digraph cover" "$a"; then '
+                              f'echo "Error: no cover" >&2; exit 1; fi;; esac; done\nexec {shutil.which("dot")} "$@"\n')
+    (fake / "dot").chmod(0o755)
+    out = tmp_path / "out"
+    with monkeypatch.context() as patched:
+        patched.setenv("PATH", f"{fake}:/usr/bin:/bin")
+        render.toolchain.cache_clear()
+        failed = build([three_charts], BuildOptions(out=out))
+    assert not failed.ok and "booklet.pdf" in failed.publish_failures[0]
+    assert not (out / "booklet.pdf").exists()
+    render.toolchain.cache_clear()
+    again = build([three_charts], BuildOptions(out=out))
+    assert again.ok and "booklet.pdf" in again.published and (out / "booklet.pdf").is_file()

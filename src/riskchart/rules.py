@@ -31,14 +31,14 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def chart_rule(code: str):
+def chart_rule(code: str):  # pragma: no mutate function (runs at import, before a mutant is chosen)
     def register(check):
         RULES[code] = Rule(code, check)
         return check
     return register
 
 
-def corpus_rule(code: str):
+def corpus_rule(code: str):  # pragma: no mutate function (runs at import, before a mutant is chosen)
     def register(check):
         RULES[code] = Rule(code, check, corpus=True)
         return check
