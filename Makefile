@@ -26,7 +26,7 @@ define need_packages
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "缺少系统软件包:$$missing —— 请按 README 中 macOS/Windows 的说明安装 Graphviz 和中文字体。"; \
+	    echo "缺少系统软件包:$$missing —— 请按 README「支持的系统」一节安装 Graphviz 和中文字体（Windows 请使用 WSL）。"; \
 	  elif [ "$$(id -u)" = 0 ]; then \
 	    echo "安装系统软件包:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
