@@ -74,7 +74,11 @@ def test_no_op_build_touches_nothing(charts, tmp_path):
     out = tmp_path / "out"
     build([charts], options(out))
     before = snapshot(out)
-    report = build([charts], options(out))
+    shown = []
+    started = time.perf_counter()
+    report = build([charts], options(out), progress=shown.append)
+    assert 0 <= report.seconds <= time.perf_counter() - started
+    assert [(o.stem, o.status) for o in shown] == [(Path(n).stem, "fresh") for n in sorted(SAMPLE)]
     assert report.count("fresh") == 3 and report.count("built") == 0
     assert report.published == ()
     assert snapshot(out) == before
@@ -116,6 +120,12 @@ def test_a_chart_with_errors_fails_alone_and_keeps_its_old_outputs(charts, tmp_p
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["15-劳动用工备案"] and "RC107" in failed["15-劳动用工备案"]
     assert not report.ok
+    # a second broken chart fails with its own first error, not the other's
+    other = charts / SAMPLE[0]
+    other.write_text(other.read_text(encoding="utf-8").replace("category: 行政裁决", "category: 行政审批", 1),
+                     encoding="utf-8")
+    failed = {o.stem: o.reason for o in build([charts], options(out)).outcomes if o.status == "failed"}
+    assert "「很高」" in failed["15-劳动用工备案"] and "「行政审批」" in failed["01-劳动人事争议调解仲裁"]
     assert (out / "15-劳动用工备案.svg").read_bytes() == old_svg
 
 

@@ -157,3 +157,28 @@ def test_a_near_phrase_is_a_slip_only_when_rare_beside_a_common_one(common, slip
     assert bool(found) == flagged
     if flagged:
         assert len(found) == slips and all(f"与 {common} 处的「未按承诺时限办理事项」仅差 1 字" in m for m in found)
+
+
+@pytest.mark.parametrize("risk, message", [
+    ("甲乙，，丙。", "标点重复（“。。”或“，，”），请删去一个"),
+    ("甲乙。。", "标点重复（“。。”或“，，”），请删去一个"),
+    ("甲“乙。", "引号不成对：可能多打或漏打了一个引号"),
+    ("甲‘乙。", "引号不成对：可能多打或漏打了一个引号"),
+    ("甲’乙。", "引号不成对：可能多打或漏打了一个引号"),
+    ('甲"乙。', "引号不成对：可能多打或漏打了一个引号"),
+    ("甲乙,丙。", "中文里用了半角“,”，应为全角“，”"),
+    ("甲“乙”‘丙’\"丁\"。", None),
+])
+def test_each_punctuation_slip_has_its_own_message(risk, message):
+    from riskchart.rules import run_rules
+
+    found = [d.message for d in run_rules(made_up([("受理", [risk])])) if d.code == "RC403"]
+    assert found == ([message] if message else [])
+
+
+def test_disabled_corpus_rules_are_not_run():
+    from riskchart.rules import run_rules
+
+    charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5, [("受理", ["朱按承诺时限办理事项。"])])
+    assert any(d.code == "RC401" for d in run_rules(charts))
+    assert not any(d.code == "RC401" for d in run_rules(charts, lambda code: code != "RC401"))

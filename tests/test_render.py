@@ -1,9 +1,12 @@
 """Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
 
 import io
+import os
 import shutil
+import signal
 import struct
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -198,3 +201,25 @@ def test_a_batch_has_the_timeout_of_all_its_charts(tmp_path, monkeypatch):
     results = render.render_many([chart_dot(CHART)] * 3, ("svg",), render.toolchain(), timeout=1.5)
     assert all(isinstance(r, dict) for r in results)
     assert runs.read_text().count("run") == 1  # not retried chart by chart after a timeout
+
+
+def test_a_signal_without_a_name_is_shown_by_number():
+    assert render._signal_name(9) == "SIGKILL"
+    assert render._signal_name(200) == "200"
+
+
+def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tmp_path):
+    runs = render.DotRuns()
+    child = tmp_path / "child.pid"
+    process = runs.start(["sh", "-c", f"sleep 30 & echo $! > {child}; wait"])
+    while not child.is_file() or not child.read_text().strip():
+        time.sleep(0.01)
+    runs.stop()
+    assert process.wait(10) == -signal.SIGKILL
+    grandchild = int(child.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(1000):  # killed with its group; give the kernel a moment to reap it
+            os.kill(grandchild, 0)
+            time.sleep(0.01)
+    with pytest.raises(render.RenderFailure, match="已中断"):
+        runs.start(["true"])
