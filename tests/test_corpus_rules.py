@@ -182,3 +182,20 @@ def test_disabled_corpus_rules_are_not_run():
     charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5, [("受理", ["朱按承诺时限办理事项。"])])
     assert any(d.code == "RC401" for d in run_rules(charts))
     assert not any(d.code == "RC401" for d in run_rules(charts, lambda code: code != "RC401"))
+
+
+@pytest.mark.parametrize("common, slip, elsewhere", [
+    ("受理材料。", "受里材料。", []),                                  # a clause of the shortest length compared
+    ("未按承诺时限办理事项。", "未按承诺时限办理事理。", []),            # the last character slipped into a common one
+    ("未按承诺时限办理事项。", "朱按承诺时限办理事项。", ["朱按钮。"]),  # its new pair once elsewhere: still a slip
+])
+def test_slips_at_the_edges_are_flagged(common, slip, elsewhere):
+    charts = made_up(*[[("受理", [common])]] * 5, [("受理", [slip, *elsewhere])])
+    (message,) = codes_found(charts, "RC401")
+    assert f"是否应为「{common.rstrip('。')}」" in message
+
+
+def test_a_new_pair_used_often_elsewhere_is_a_word_not_a_slip():
+    charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5,
+                     [("受理", ["朱按承诺时限办理事项。", "朱按钮。", "朱按键。"])])
+    assert codes_found(charts, "RC401") == []
