@@ -203,6 +203,61 @@ def test_a_booklet_that_failed_is_tried_again_by_the_next_build(three_charts, tm
         failed = build([three_charts], BuildOptions(out=out))
     assert not failed.ok and "booklet.pdf" in failed.publish_failures[0]
     assert not (out / "booklet.pdf").exists()
+    assert 'href="booklet.pdf"' not in (out / "index.html").read_text(encoding="utf-8")
     render.toolchain.cache_clear()
     again = build([three_charts], BuildOptions(out=out))
     assert again.ok and "booklet.pdf" in again.published and (out / "booklet.pdf").is_file()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
+
+
+def test_index_page_names_the_department_version_date_and_the_set(charts, tmp_path):
+    from riskchart import __version__
+
+    page = index_html(charts, tmp_path, ("svg", "pdf"), date(2026, 11, 27), booklet=True, register=True)
+    assert "<title>长治高新区组织和人力资源部权力运行廉政风险防控图</title>" in page
+    assert f'<meta name="generator" content="riskchart {__version__}">' in page
+    assert "生成于 2026-11-27" in page
+    assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
+    bare = index_html(charts, tmp_path, ("svg",), date(2026, 11, 27), booklet=False, register=False)
+    assert 'href="booklet.pdf"' not in bare and 'href="risk-register.csv"' not in bare
+
+
+def test_index_page_without_a_department_or_phones_prints_nothing_for_them(charts, tmp_path):
+    from dataclasses import replace
+
+    from riskchart.model import Phones
+
+    plain = [replace(c, department="", phones=Phones()) for c in charts]
+    page = index_html(plain, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert "<title>权力运行廉政风险防控图</title>" in page and '<p class="department"></p>' in page
+    assert "服务电话" not in page and "监管电话" not in page
+    # one chart knowing only its service number is enough for the footer
+    plain[5] = replace(plain[5], phones=Phones(service="8583591"))
+    page = index_html(plain, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert "服务电话：8583591" in page and "监管电话" not in page
+
+
+def test_a_category_with_one_risk_fills_its_bar(charts, tmp_path):
+    from dataclasses import replace
+
+    from riskchart.model import Step
+
+    one = replace(charts[0], steps=(Step("受理", "中", ("一个风险。",), ("一项措施。",), "人"),))
+    page = index_html([one], tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert 'style="width: 100.0%"' in page
+
+
+def test_an_unchanged_set_is_not_written_again_and_an_empty_set_has_no_booklet(charts, tmp_path):
+    from riskchart.publish import publish_set
+
+    out = tmp_path / "out"
+    options = BuildOptions(out=out, formats=("svg",))
+    fingerprints = {c.path: "f" for c in charts}
+    manifest = {"version": 1, "charts": {}, "set": {}}
+    tools = render.Toolchain("dot", "Noto Sans CJK SC")  # no booklet without PDFs: dot is not run
+    first = publish_set(charts, fingerprints, manifest, options, tools)
+    assert set(first.written) == {"index.html", "risk-register.csv"}
+    assert publish_set(charts, fingerprints, manifest, options, tools).written == ()
+    empty = publish_set([], {}, {"version": 1, "charts": {}, "set": {}}, BuildOptions(out=tmp_path / "empty"), tools)
+    assert "booklet.pdf" not in empty.written and not (tmp_path / "empty" / "booklet.pdf").exists()
