@@ -1,6 +1,7 @@
 """The publication set: index page, register, statistics and booklet agree."""
 
 import csv
+import html
 import io
 import json
 import re
@@ -261,3 +262,42 @@ def test_an_unchanged_set_is_not_written_again_and_an_empty_set_has_no_booklet(c
     assert publish_set(charts, fingerprints, manifest, options, tools).written == ()
     empty = publish_set([], {}, {"version": 1, "charts": {}, "set": {}}, BuildOptions(out=tmp_path / "empty"), tools)
     assert "booklet.pdf" not in empty.written and not (tmp_path / "empty" / "booklet.pdf").exists()
+
+
+def card_of(page: str, chart_id: int) -> str:
+    return re.search(rf'<li class="card[^"]*" id="chart-{chart_id}".*?</li>', page, re.DOTALL).group(0)
+
+
+@pytest.mark.parametrize("formats, preview, link, files", [
+    (("svg", "pdf"), True, "svg", ["svg", "pdf"]),
+    (("pdf", "png"), False, "pdf", ["pdf", "png"]),
+    (("png",), False, "png", ["png"]),
+    (("dot",), False, None, []),
+])
+def test_each_card_previews_and_links_the_formats_that_were_built(charts, tmp_path, formats, preview, link, files):
+    chart = next(c for c in charts if c.id == 1)
+    card = card_of(index_html(charts, tmp_path, formats, date(2026, 1, 1), booklet=False, register=False), 1)
+    assert (f'<img src="{chart.stem}.svg"' in card) == preview
+    assert ('<span class="no-preview">无预览</span>' in card) != preview
+    target = f"{chart.stem}.{link}" if link else "#"
+    assert card.count(f'href="{target}"') == 2 + (link is not None)  # preview, title, and its own file link
+    assert re.findall(r'<p class="links">(.*?)</p>', card)[0].count("<a ") == len(files)
+    for fmt in files:
+        assert f'<a href="{chart.stem}.{fmt}">{fmt.upper()}</a>' in card
+
+
+def test_each_card_carries_its_search_text_and_levels(charts, tmp_path):
+    page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    for chart in charts:
+        card = card_of(page, chart.id)
+        assert f'data-search="{html.escape(search_text(chart))}"' in card
+        levels = " ".join(level for level in ("高", "中", "低") if chart.risk_count(level))
+        assert f'data-levels="{levels}"' in card
+
+
+def test_search_text_is_the_chart_s_words_separated_by_single_spaces():
+    from riskchart.model import Chart, Phones, Step
+
+    chart = Chart(path=Path("03-x.yaml"), id=3, category="行政检查", title="检查",
+                  steps=(Step("申请"), Step("受理", "高", ("甲。",), ("乙。",), "科长")), department="", phones=Phones())
+    assert search_text(chart) == "3 行政检查 检查 申请 受理 高 甲。 乙。 科长"

@@ -223,3 +223,19 @@ def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tm
             time.sleep(0.01)
     with pytest.raises(render.RenderFailure, match="已中断"):
         runs.start(["true"])
+
+
+def test_fit_to_a4_moves_a_page_whose_box_does_not_start_at_zero():
+    import pikepdf
+
+    document = pikepdf.new()
+    document.add_blank_page(page_size=(300, 400))
+    document.pages[0].MediaBox = pikepdf.Array([100, 200, 400, 600])  # 300 × 400 pt, away from the origin
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(buffer.getvalue()))) as fitted:
+        content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
+    scale = min((595 - 2 * style.A4_MARGIN) / 300, (842 - 2 * style.A4_MARGIN) / 400, style.A4_MAX_SCALE)
+    x = (595 - 300 * scale) / 2 - 100 * scale
+    y = (842 - 400 * scale) / 2 - 200 * scale
+    assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm")
