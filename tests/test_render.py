@@ -231,10 +231,14 @@ def test_fit_to_a4_moves_a_page_whose_box_does_not_start_at_zero():
     document = pikepdf.new()
     document.add_blank_page(page_size=(300, 400))
     document.pages[0].MediaBox = pikepdf.Array([100, 200, 400, 600])  # 300 × 400 pt, away from the origin
+    boxes = ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox")
+    for box in boxes:  # a viewer would show only these old boxes of the new page
+        document.pages[0].obj[box] = pikepdf.Array([100, 200, 400, 600])
     buffer = io.BytesIO()
     document.save(buffer)
     with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(buffer.getvalue()))) as fitted:
         content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
+        assert [box for box in boxes if box in fitted.pages[0].obj] == []
     scale = min((595 - 2 * style.A4_MARGIN) / 300, (842 - 2 * style.A4_MARGIN) / 400, style.A4_MAX_SCALE)
     x = (595 - 300 * scale) / 2 - 100 * scale
     y = (842 - 400 * scale) / 2 - 200 * scale
