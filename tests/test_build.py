@@ -336,3 +336,12 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     monkeypatch.setattr(files, "locked", other_build_first)
     report = build([charts], options(out))
     assert report.count("fresh") == 3 and report.count("built") == 0 and report.published == ()
+
+
+def test_compiled_templates_are_kept_in_the_output_folder(charts, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working folder
+    build([charts], options(out))
+    cached = list((out / ".riskchart-cache" / "templates").iterdir())
+    assert len(cached) >= 2  # the chart template and the index page's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out"]
