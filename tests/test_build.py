@@ -91,7 +91,8 @@ def test_changing_one_chart_rebuilds_only_that_chart(charts, tmp_path):
     target = charts / SAMPLE[2]
     target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
     report = build([charts], options(out))
-    assert [o.stem for o in report.outcomes if o.status == "built"] == ["15-劳动用工备案"]
+    assert [(o.stem, o.status) for o in report.outcomes] == [
+        ("01-劳动人事争议调解仲裁", "fresh"), ("04-失业保险待遇给付", "fresh"), ("15-劳动用工备案", "built")]
     after = snapshot(out)
     unchanged = "01-劳动人事争议调解仲裁.svg"
     assert after[unchanged] == before[unchanged]
@@ -241,12 +242,17 @@ def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_
     # valid on its own, so it goes to dot at once; the set then finds its title twice
     text = (charts / SAMPLE[2]).read_text(encoding="utf-8").replace("id: 15", "id: 16")
     (charts / "16-同名.yaml").write_text(text, encoding="utf-8")
+    later = text.replace("id: 16", "id: 17").replace("title: 劳动用工备案", "title: 劳动用工备案（续）")
+    (charts / "17-后面.yaml").write_text(later, encoding="utf-8")  # drawn after the failing one
     out = tmp_path / "out"
-    report = build([charts], options(out))
+    report = build([charts], BuildOptions(out=out, jobs=1))
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["16-同名"] and "RC204" in failed["16-同名"]
     assert not list(out.glob("16-同名.*"))
-    assert (out / "15-劳动用工备案.svg").is_file()
+    assert (out / "15-劳动用工备案.svg").is_file() and (out / "17-后面.svg").is_file()
+    assert "16-同名" not in (out / "index.html").read_text(encoding="utf-8")
+    (error,) = [d for d in report.diagnostics if d.is_error]  # with the warnings, for the report after the build
+    assert error.code == "RC204" and "id: 16" in report.sources[error.path]
 
 
 def built_stems(report) -> set[str]:
@@ -345,3 +351,12 @@ def test_compiled_templates_are_kept_in_the_output_folder(charts, tmp_path, monk
     cached = list((out / ".riskchart-cache" / "templates").iterdir())
     assert len(cached) >= 2  # the chart template and the index page's
     assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out"]
+
+
+def test_a_build_without_the_set_still_records_what_it_built(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    target = charts / SAMPLE[2]
+    target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
+    assert built_stems(build([charts], options(out, publish=False))) == {"15-劳动用工备案"}
+    assert built_stems(build([charts], options(out, publish=False))) == set()
