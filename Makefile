@@ -12,7 +12,7 @@ STAMP    := $(VENV)/.installed
 RUN_PKGS := graphviz fonts-noto-cjk
 TEST_PKGS := $(RUN_PKGS) poppler-utils mupdf-tools ghostscript chromium chromium-driver
 
-.PHONY: all setup system system-test lint build test wheel-check bench golden clean
+.PHONY: all setup system system-test lint build test check test-fast wheel-check mutation bench golden clean
 
 all: build
 
@@ -26,7 +26,7 @@ define need_packages
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "缺少系统软件包:$$missing —— 请按 README 中 macOS/Windows 的说明安装 Graphviz 和中文字体。"; \
+	    echo "缺少系统软件包:$$missing —— 请按 README「支持的系统」一节安装 Graphviz 和中文字体（Windows 请使用 WSL）。"; \
 	  elif [ "$$(id -u)" = 0 ]; then \
 	    echo "安装系统软件包:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
@@ -54,13 +54,30 @@ lint: setup
 build: lint
 	$(BIN)/riskchart build charts/ -o out/
 
-test: system-test setup
+test: system-test setup check
 	$(BIN)/python -m pytest -q
 
 # Build the wheel, install it into a fresh venv outside the repository and run
 # every command on a temporary project (what an editable install cannot show).
 wheel-check: setup
 	bash .ci/wheel-check
+
+# Static checks, also run by `make test`.
+check: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+# The suite without the tests marked slow (every real chart through Graphviz).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); slow:
+# tens of minutes.  Tests that start `python -m riskchart` import the mutants
+# through PYTHONPATH.  `$(BIN)/mutmut results` lists what survived.
+mutation: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,mutation]' --config-settings editable_mode=compat
+	PYTHONPATH=$(CURDIR)/mutants/src nice $(BIN)/mutmut run --max-children 2
+	$(BIN)/python tests/mutation_score.py
 
 bench: setup
 	$(BIN)/python tests/bench/bench.py
@@ -70,4 +87,4 @@ golden: setup
 	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py -k golden
 
 clean:
-	rm -rf $(VENV) out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/.riskchart-*
+	rm -rf $(VENV) mutants out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/.riskchart-*

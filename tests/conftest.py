@@ -86,6 +86,66 @@ def lint_text(tmp_path):
     return run
 
 
+# ---------------------------------------------------------------- external tools
+#
+# A test that uses a program or font outside Python says so with
+# `@pytest.mark.needs("dot", "pdftotext")`.  Locally a missing tool skips the
+# test with the reason; when the environment variable CI is set it fails it,
+# so a CI machine without Graphviz cannot pass by skipping half the suite.
+
+TOOLS = {
+    # name: (what to install, programs of which one must be on PATH)
+    "dot": ("Graphviz (Debian package graphviz)", ("dot",)),
+    "pdftotext": ("pdftotext (Debian package poppler-utils)", ("pdftotext",)),
+    "pdfinfo": ("pdfinfo (Debian package poppler-utils)", ("pdfinfo",)),
+    "pdffonts": ("pdffonts (Debian package poppler-utils)", ("pdffonts",)),
+    "mutool": ("mutool (Debian package mupdf-tools)", ("mutool",)),
+    "gs": ("Ghostscript (Debian package ghostscript)", ("gs",)),
+    "chromium": ("Chromium (Debian package chromium)", ("chromium", "chromium-browser")),
+    "chromedriver": ("chromedriver (Debian package chromium-driver)", ("chromedriver",)),
+    "cjk-font": ("a Chinese font (Debian package fonts-noto-cjk)", ()),
+}
+
+
+def _has_cjk_font() -> bool:
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    return bool(listed.strip())
+
+
+def tool_missing(name: str) -> str | None:
+    """What to install when `name` is missing, or None when it is there."""
+    what, programs = TOOLS[name]
+    present = _has_cjk_font() if name == "cjk-font" else any(shutil.which(p) for p in programs)
+    return None if present else what
+
+
+def missing_tool_verdict(names: tuple[str, ...], environ) -> tuple[str, str] | None:
+    """("fail" or "skip", reason) for the first missing tool, or None."""
+    for name in names:
+        what = tool_missing(name)
+        if what:
+            if environ.get("CI"):
+                return "fail", f"{what} is not installed, and CI must run every test (CI is set)"
+            return "skip", f"{what} is not installed"
+    return None
+
+
+def pytest_runtest_setup(item):
+    names = tuple(name for mark in item.iter_markers("needs") for name in mark.args)
+    verdict = missing_tool_verdict(names, os.environ)
+    if verdict:
+        kind, reason = verdict
+        if kind == "fail":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+
+
+needs_dot = pytest.mark.needs("dot")
+needs_pdftotext = pytest.mark.needs("pdftotext")
+
+
 @pytest.fixture(scope="session")
 def built_set(tmp_path_factory) -> Path:
     """The folder of the 40 real charts built once for the whole session:
@@ -94,8 +154,9 @@ def built_set(tmp_path_factory) -> Path:
     from riskchart.build import BuildOptions, build
     from riskchart.config import find_settings
 
-    if shutil.which("dot") is None:
-        pytest.skip("Graphviz (dot) is not installed")
+    verdict = missing_tool_verdict(("dot", "cjk-font"), os.environ)
+    if verdict:
+        (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
     render.toolchain.cache_clear()
     out = tmp_path_factory.mktemp("set")
     report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=find_settings(CHARTS)))
@@ -103,8 +164,6 @@ def built_set(tmp_path_factory) -> Path:
     return out
 
 
-needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None,
-                                     reason="pdftotext (poppler-utils) is not installed")
 
 
 def squeeze(text: str) -> str:

@@ -1,22 +1,19 @@
 """The index page in a real browser: headless Chromium types into the search
-box and we check which charts remain.  Skips only when Chromium, its driver
-or selenium is missing (CI installs them)."""
+box and we check which charts remain.  Skips only when Chromium or its driver
+is missing, and fails instead when CI is set."""
 
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from selenium import webdriver  # a test dependency: missing, the module fails to load
 
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-pytestmark = [
-    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="Debian packages chromium and chromium-driver are not installed"),
-    pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed"),
-]
+pytestmark = [pytest.mark.needs("chromium", "chromedriver", "dot", "cjk-font"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """`riskchart build`: incremental, atomic, parallel, and robust to failures."""
 
+import contextlib
 import json
 import os
 import re
@@ -16,14 +17,17 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
-from riskchart import render
+from riskchart import build as build_module, files, render, style
 from riskchart.build import MANIFEST, BuildOptions, build
 from riskchart.cli import main
 from riskchart.publish import href
+from riskchart.lint import lint_paths
+
+from conftest import pdf_text, squeeze
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOT = shutil.which("dot")
-pytestmark = pytest.mark.skipif(REAL_DOT is None, reason="Graphviz (dot) is not installed")
+pytestmark = pytest.mark.needs("dot", "cjk-font")
 SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
 
 
@@ -62,14 +66,20 @@ def options(out: Path, **more) -> BuildOptions:
     return BuildOptions(out=out, **{"jobs": 2, **more})
 
 
+@pytest.mark.needs("pdftotext")
 def test_first_build_writes_every_output(charts, tmp_path):
     out = tmp_path / "out"
     report = build([charts], options(out))
     assert report.ok and report.count("built") == 3
-    for name in SAMPLE:
-        stem = Path(name).stem
-        ET.parse(out / f"{stem}.svg")
-        assert (out / f"{stem}.pdf").read_bytes().startswith(b"%PDF")
+    for chart in lint_paths([charts]).charts:
+        svg_text = squeeze("".join(ET.parse(out / f"{chart.stem}.svg").getroot().itertext()))
+        for text in (svg_text, pdf_text(out / f"{chart.stem}.pdf")):
+            assert squeeze(chart.title) in text
+            if chart.draft:
+                assert style.DRAFT_NOTICE in text
+            else:
+                assert squeeze(chart.steps[-1].name) in text
+                assert squeeze(next(r for s in chart.steps for r in s.risks)) in text
     assert {"index.html", "booklet.pdf", "risk-register.csv", MANIFEST} <= {p.name for p in out.iterdir()}
     assert not (out / ".riskchart-tmp").exists()  # dot's working files are gone with the build
 
@@ -78,7 +88,11 @@ def test_no_op_build_touches_nothing(charts, tmp_path):
     out = tmp_path / "out"
     build([charts], options(out))
     before = snapshot(out)
-    report = build([charts], options(out))
+    shown = []
+    started = time.perf_counter()
+    report = build([charts], options(out), progress=shown.append)
+    assert 0 <= report.seconds <= time.perf_counter() - started
+    assert [(o.stem, o.status) for o in shown] == [(Path(n).stem, "fresh") for n in sorted(SAMPLE)]
     assert report.count("fresh") == 3 and report.count("built") == 0
     assert report.published == ()
     assert snapshot(out) == before
@@ -91,7 +105,8 @@ def test_changing_one_chart_rebuilds_only_that_chart(charts, tmp_path):
     target = charts / SAMPLE[2]
     target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
     report = build([charts], options(out))
-    assert [o.stem for o in report.outcomes if o.status == "built"] == ["15-劳动用工备案"]
+    assert [(o.stem, o.status) for o in report.outcomes] == [
+        ("01-劳动人事争议调解仲裁", "fresh"), ("04-失业保险待遇给付", "fresh"), ("15-劳动用工备案", "built")]
     after = snapshot(out)
     unchanged = "01-劳动人事争议调解仲裁.svg"
     assert after[unchanged] == before[unchanged]
@@ -120,6 +135,12 @@ def test_a_chart_with_errors_fails_alone_and_keeps_its_old_outputs(charts, tmp_p
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["15-劳动用工备案"] and "RC107" in failed["15-劳动用工备案"]
     assert not report.ok
+    # a second broken chart fails with its own first error, not the other's
+    other = charts / SAMPLE[0]
+    other.write_text(other.read_text(encoding="utf-8").replace("category: 行政裁决", "category: 行政审批", 1),
+                     encoding="utf-8")
+    failed = {o.stem: o.reason for o in build([charts], options(out)).outcomes if o.status == "failed"}
+    assert "「很高」" in failed["15-劳动用工备案"] and "「行政审批」" in failed["01-劳动人事争议调解仲裁"]
     assert (out / "15-劳动用工备案.svg").read_bytes() == old_svg
 
 
@@ -163,6 +184,7 @@ def run_cli(*args, **kwargs):
                             stderr=subprocess.PIPE, **kwargs)
 
 
+@pytest.mark.slow  # two riskchart processes
 def test_two_builds_at_once_leave_complete_files(charts, tmp_path):
     out = tmp_path / "out"
     first = run_cli("build", str(charts), "-o", str(out), "--force")
@@ -177,6 +199,7 @@ def test_two_builds_at_once_leave_complete_files(charts, tmp_path):
     assert set(manifest["charts"]) == {Path(n).stem for n in SAMPLE}
 
 
+@pytest.mark.slow  # two riskchart processes
 def test_ctrl_c_leaves_no_partial_file_and_the_next_build_finishes(charts, tmp_path):
     slow = tmp_path / "bin"
     slow.mkdir()
@@ -230,8 +253,10 @@ def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_
     # valid on its own, so it goes to dot at once; the set then finds its title twice
     text = (charts / SAMPLE[2]).read_text(encoding="utf-8").replace("id: 15", "id: 16")
     (charts / "16-同名.yaml").write_text(text, encoding="utf-8")
+    later = text.replace("id: 16", "id: 17").replace("title: 劳动用工备案", "title: 劳动用工备案（续）")
+    (charts / "17-后面.yaml").write_text(later, encoding="utf-8")  # drawn after the failing one
     out = tmp_path / "out"
-    report = build([charts], options(out))
+    report = build([charts], BuildOptions(out=out, jobs=1))
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["16-同名"] and "RC204" in failed["16-同名"]
     assert not list(out.glob("16-同名.*"))
@@ -694,3 +719,118 @@ def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch
     build_module._static_inputs.cache_clear()
     assert build([charts], options(out)).count("built") == 3
     build_module._static_inputs.cache_clear()
+    assert (out / "15-劳动用工备案.svg").is_file() and (out / "17-后面.svg").is_file()
+    assert "16-同名" not in (out / "index.html").read_text(encoding="utf-8")
+    (error,) = [d for d in report.diagnostics if d.is_error]  # with the warnings, for the report after the build
+    assert error.code == "RC204" and "id: 16" in report.sources[error.path]
+
+
+def built_stems(report) -> set[str]:
+    return {o.stem for o in report.outcomes if o.status == "built"}
+
+
+def test_a_missing_output_is_made_again(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    (out / "04-失业保险待遇给付.pdf").unlink()
+    report = build([charts], options(out))
+    assert built_stems(report) == {"04-失业保险待遇给付"}
+    assert (out / "04-失业保险待遇给付.pdf").is_file()
+
+
+def test_the_same_chart_from_another_folder_is_built_again(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    other = tmp_path / "other"
+    shutil.copytree(charts, other)
+    assert built_stems(build([other], options(out))) == {Path(n).stem for n in SAMPLE}
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert {entry["source"] for entry in manifest["charts"].values()} == {str((other / n).resolve()) for n in SAMPLE}
+
+
+def test_building_one_chart_keeps_the_other_charts_outputs(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    before = snapshot(out)
+    report = build([charts / SAMPLE[0]], options(out, force=True))
+    assert built_stems(report) == {Path(SAMPLE[0]).stem} and report.removed == ()
+    after = snapshot(out)
+    for name in SAMPLE[1:]:
+        for fmt in ("svg", "pdf"):
+            assert after[f"{Path(name).stem}.{fmt}"] == before[f"{Path(name).stem}.{fmt}"]
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    assert set(manifest["charts"]) == {Path(n).stem for n in SAMPLE}
+
+
+def test_changing_the_font_rebuilds_every_chart(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    report = build([charts], options(out, publish=False, font="Noto Sans CJK TC"))
+    assert built_stems(report) == {Path(n).stem for n in SAMPLE}
+    assert 'font-family="Noto Sans CJK TC' in (out / "01-劳动人事争议调解仲裁.svg").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("changed", ["chart.dot.j2", "layout.py", "render.py", "style.py", "wrap.py", "model.py"])
+def test_a_change_in_the_drawing_code_or_template_rebuilds_every_chart(charts, tmp_path, monkeypatch, changed):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    real_read_bytes = Path.read_bytes
+    package = Path(render.__file__).resolve().parent
+
+    def edited(path: Path) -> bytes:  # as if this one file had been edited since the last build
+        data = real_read_bytes(path)
+        resolved = path.resolve()
+        if resolved.name == changed and (resolved.parent == package or resolved.suffix == ".j2"):
+            data += b"\n# edited\n"
+        return data
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    monkeypatch.setattr(Path, "read_text", lambda path, *a, **k: edited(path).decode(*a, **k))
+    fingerprint_caches = [f for f in vars(build_module).values() if hasattr(f, "cache_clear")]
+    for cached in fingerprint_caches:
+        cached.cache_clear()
+    try:
+        assert built_stems(build([charts], options(out, publish=False))) == {Path(n).stem for n in SAMPLE}
+    finally:
+        for cached in fingerprint_caches:
+            cached.cache_clear()
+
+
+def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, monkeypatch):
+    # another build holds the folder and does all the work while this one waits
+    out = tmp_path / "out"
+    real_locked = files.locked
+
+    @contextlib.contextmanager
+    def other_build_first(folder):
+        monkeypatch.setattr(files, "locked", real_locked)
+        build([charts], options(out))
+        monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
+        with real_locked(folder):
+            yield
+
+    monkeypatch.setattr(files, "locked", other_build_first)
+    report = build([charts], options(out))
+    assert report.count("fresh") == 3 and report.count("built") == 0 and report.published == ()
+
+
+def test_compiled_templates_are_kept_in_the_output_folder(charts, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working folder
+    from riskchart import layout, publish
+
+    for environment in (layout.environment(), publish.html_environment()):
+        environment.cache.clear()  # compile the templates as a fresh process would
+    build([charts], options(out))
+    cached = list((out / ".riskchart-cache" / "templates").iterdir())
+    assert len(cached) >= 2  # the chart template and the index page's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out"]
+
+
+def test_a_build_without_the_set_still_records_what_it_built(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    target = charts / SAMPLE[2]
+    target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
+    assert built_stems(build([charts], options(out, publish=False))) == {"15-劳动用工备案"}
+    assert built_stems(build([charts], options(out, publish=False))) == set()

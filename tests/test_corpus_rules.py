@@ -106,3 +106,96 @@ def test_helpers():
     assert edit_distance("加强内部单簧管", "加强内部监管", 2) == 2
     assert edit_distance("abcdef", "uvwxyz", 2) == 3  # stops early past the limit
     assert is_common_character("审") and not is_common_character("鶐")
+
+
+# ---------------------------------------------------------------- thresholds, on small made-up sets
+
+def made_up(*steps_per_chart, category="行政检查") -> list:
+    """One chart per argument, each a list of (step name, risks)."""
+    from riskchart.model import Chart, Phones, Step
+
+    return [Chart(path=Path(f"{n:02d}-x.yaml"), id=n, category=category, title=f"图{n}",
+                  steps=tuple(Step(name, "中", tuple(risks), ("落实责任。",), "人") for name, risks in steps),
+                  department="", phones=Phones())
+            for n, steps in enumerate(steps_per_chart, 1)]
+
+
+def codes_found(charts, code) -> list[str]:
+    from riskchart.rules import run_corpus_rules
+
+    return [d.message for d in run_corpus_rules(charts, lambda c: True) if d.code == code]
+
+
+@pytest.mark.parametrize("usual_charts, flagged", [(2, False), (3, True), (5, True)])
+def test_step_spelling_is_compared_with_names_used_in_three_or_more_charts(usual_charts, flagged):
+    charts = made_up(*[[("事后监管", ["甲。"])]] * usual_charts, [("事后监督", ["甲。"])])
+    assert bool(codes_found(charts, "RC404")) == flagged
+
+
+def test_a_step_spelling_used_twice_is_not_a_slip():
+    charts = made_up(*[[("事后监管", ["甲。"])]] * 5, [("事后监督", ["甲。"])], [("事后监督", ["甲。"])])
+    assert codes_found(charts, "RC404") == []
+
+
+@pytest.mark.parametrize("uses, flagged", [(1, True), (2, True), (3, False)])
+def test_a_character_outside_gb2312_is_odd_when_used_at_most_twice(uses, flagged):
+    charts = made_up(*[[("受理", ["鶐申报等级的证书。"])]] * uses, [("受理", ["审核申报等级的证书。"])])
+    found = codes_found(charts, "RC402")
+    assert bool(found) == flagged
+    assert all(f"仅出现 {uses} 次" in message for message in found) and len(found) == (uses if flagged else 0)
+
+
+@pytest.mark.parametrize("common, slips, flagged", [
+    (5, 1, True), (5, 2, True), (5, 3, False),   # a slip is rare: at most twice
+    (2, 1, True),                                # the intended phrase is common: twice or more
+    (1, 1, False), (2, 2, False),                # and more common than the slip
+])
+def test_a_near_phrase_is_a_slip_only_when_rare_beside_a_common_one(common, slips, flagged):
+    charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * common,
+                     *[[("受理", ["朱按承诺时限办理事项。"])]] * slips)
+    found = codes_found(charts, "RC401")
+    assert bool(found) == flagged
+    if flagged:
+        assert len(found) == slips and all(f"与 {common} 处的「未按承诺时限办理事项」仅差 1 字" in m for m in found)
+
+
+@pytest.mark.parametrize("risk, message", [
+    ("甲乙，，丙。", "标点重复（“。。”或“，，”），请删去一个"),
+    ("甲乙。。", "标点重复（“。。”或“，，”），请删去一个"),
+    ("甲“乙。", "引号不成对：可能多打或漏打了一个引号"),
+    ("甲‘乙。", "引号不成对：可能多打或漏打了一个引号"),
+    ("甲’乙。", "引号不成对：可能多打或漏打了一个引号"),
+    ('甲"乙。', "引号不成对：可能多打或漏打了一个引号"),
+    ("甲乙,丙。", "中文里用了半角“,”，应为全角“，”"),
+    ("甲“乙”‘丙’\"丁\"。", None),
+])
+def test_each_punctuation_slip_has_its_own_message(risk, message):
+    from riskchart.rules import run_rules
+
+    found = [d.message for d in run_rules(made_up([("受理", [risk])])) if d.code == "RC403"]
+    assert found == ([message] if message else [])
+
+
+def test_disabled_corpus_rules_are_not_run():
+    from riskchart.rules import run_rules
+
+    charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5, [("受理", ["朱按承诺时限办理事项。"])])
+    assert any(d.code == "RC401" for d in run_rules(charts))
+    assert not any(d.code == "RC401" for d in run_rules(charts, lambda code: code != "RC401"))
+
+
+@pytest.mark.parametrize("common, slip, elsewhere", [
+    ("受理材料。", "受里材料。", []),                                  # a clause of the shortest length compared
+    ("未按承诺时限办理事项。", "未按承诺时限办理事理。", []),            # the last character slipped into a common one
+    ("未按承诺时限办理事项。", "朱按承诺时限办理事项。", ["朱按钮。"]),  # its new pair once elsewhere: still a slip
+])
+def test_slips_at_the_edges_are_flagged(common, slip, elsewhere):
+    charts = made_up(*[[("受理", [common])]] * 5, [("受理", [slip, *elsewhere])])
+    (message,) = codes_found(charts, "RC401")
+    assert f"是否应为「{common.rstrip('。')}」" in message
+
+
+def test_a_new_pair_used_often_elsewhere_is_a_word_not_a_slip():
+    charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5,
+                     [("受理", ["朱按承诺时限办理事项。", "朱按钮。", "朱按键。"])])
+    assert codes_found(charts, "RC401") == []

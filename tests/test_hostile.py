@@ -1,7 +1,6 @@
 """Text that looks like DOT, HTML or template code is data: it lints, builds,
 and comes out verbatim.  A property test extends this to arbitrary text."""
 
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from conftest import needs_pdftotext, pdf_text, squeeze
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE_FOLDERS = [FIXTURES / "hostile-build", FIXTURES / "hostile"]
-pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
+pytestmark = pytest.mark.needs("dot", "cjk-font")
 
 
 

@@ -240,8 +240,25 @@ def test_many_files_are_checked_in_worker_processes_with_the_same_result(tmp_pat
     assert {d.code for d in serial.diagnostics} == {"RC107", "RC401"}
     assert [c.title for c in parallel.charts] == [c.title for c in serial.charts]
     assert parallel.charts == serial.charts  # positions are not compared
+    # the positions came with the charts from the workers: editing a file now does not move them
     late = parallel.charts[-1]
-    assert isinstance(late.positions, lint_module.PositionsOnDemand)  # it did come from a worker
+    late.path.write_text("# 新加的一行\n" + late.path.read_text(encoding="utf-8"), encoding="utf-8")
     assert late.where("steps", 1, "risks", 0) == serial.charts[-1].where("steps", 1, "risks", 0) != (1, 1)
+    assert [dict(c.positions) for c in parallel.charts] == [dict(c.positions) for c in serial.charts]
+    with pytest.raises(TypeError):
+        late.positions[("id",)] = (9, 9)  # read-only, like a chart from this process
     warned = next(d for d in parallel.diagnostics if d.code == "RC401")
     assert parallel.sources[warned.path].split("\n")[warned.line - 1].strip().startswith("- 严格限行")
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_lint_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled_before):
+    import gc
+
+    write_files(tmp_path, {"01-a.yaml": CHART, "02-b.yaml": "id: ["})
+    gc.enable() if enabled_before else gc.disable()
+    try:
+        lint_paths([tmp_path])
+        assert gc.isenabled() == enabled_before
+    finally:
+        gc.enable()

@@ -10,7 +10,6 @@ import pytest
 
 from riskchart.model import (Chart, Defaults, Phones, Step, build_chart, build_defaults,
                              sort_key)
-from riskchart.validate import INVALID
 
 from conftest import STEPS, lint_files
 

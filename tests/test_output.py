@@ -2,7 +2,6 @@
 columns are straight and bands aligned, PDFs are single A4 pages."""
 
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,8 +15,7 @@ from conftest import needs_pdftotext, pdf_text, squeeze
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
-pytestmark = [pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed"),
-              pytest.mark.slow]
+pytestmark = [pytest.mark.needs("dot", "cjk-font"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +82,7 @@ def test_every_sentence_is_in_the_pdf_text(built):
                 assert squeeze(item) in text, (chart.stem, item)
 
 
-@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="pdfinfo (poppler-utils) is not installed")
+@pytest.mark.needs("pdfinfo")
 def test_every_pdf_is_one_a4_page(built):
     out, charts = built
     for chart in charts:

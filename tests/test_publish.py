@@ -1,6 +1,7 @@
 """The publication set: index page, register, statistics and booklet agree."""
 
 import csv
+import html
 import io
 import json
 import re
@@ -19,12 +20,11 @@ from riskchart.build import BuildOptions, build
 from riskchart.cli import main
 from riskchart.config import find_settings
 from riskchart.lint import lint_paths
-from riskchart.publish import href, index_html
+from riskchart.publish import href, index_html, search_text
 
 from conftest import HOSTILE_STEMS
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,7 @@ def test_index_escapes_chart_text(charts, tmp_path):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
-@needs_dot
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+@pytest.mark.needs("dot", "cjk-font", "pdftotext")
 def test_booklet_has_cover_contents_and_one_page_per_chart(tmp_path):
     import pikepdf
 
@@ -194,3 +193,147 @@ def test_a_front_matter_page_cached_by_older_finishing_code_is_drawn_anew(tmp_pa
     booklet.front_matter([page], tools, cache)
     (second,) = cache.glob("*.pdf")
     assert first.name != second.name
+
+
+@pytest.fixture
+def three_charts(tmp_path) -> Path:
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    for name in ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml", "_defaults.yaml"):
+        shutil.copy(ROOT / "charts" / name, folder / name)
+    render.toolchain.cache_clear()
+    yield folder
+    render.toolchain.cache_clear()
+
+
+def test_search_text_holds_everything_a_user_may_type(charts):
+    chart = next(c for c in charts if any(s.owner for s in c.steps))
+    text = search_text(chart)
+    for step in chart.steps:
+        for part in (step.name, step.level, *step.risks, *step.measures, step.owner):
+            assert not part or part in text
+    assert chart.title in text and chart.category in text and str(chart.id) in text
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_deleted_index_page_is_made_again(three_charts, tmp_path):
+    out = tmp_path / "out"
+    build([three_charts], BuildOptions(out=out))
+    (out / "index.html").unlink()
+    report = build([three_charts], BuildOptions(out=out))
+    assert "index.html" in report.published
+    assert "15-劳动用工备案.svg" in (out / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_booklet_that_failed_is_tried_again_by_the_next_build(three_charts, tmp_path, monkeypatch):
+    # a dot that cannot draw the booklet's cover
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text(f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "digraph cover" "$a"; then '
+                              f'echo "Error: no cover" >&2; exit 1; fi;; esac; done\nexec {shutil.which("dot")} "$@"\n')
+    (fake / "dot").chmod(0o755)
+    out = tmp_path / "out"
+    with monkeypatch.context() as patched:
+        patched.setenv("PATH", f"{fake}:/usr/bin:/bin")
+        render.toolchain.cache_clear()
+        failed = build([three_charts], BuildOptions(out=out))
+    assert not failed.ok and "booklet.pdf" in failed.publish_failures[0]
+    assert not (out / "booklet.pdf").exists()
+    assert 'href="booklet.pdf"' not in (out / "index.html").read_text(encoding="utf-8")
+    render.toolchain.cache_clear()
+    again = build([three_charts], BuildOptions(out=out))
+    assert again.ok and "booklet.pdf" in again.published and (out / "booklet.pdf").is_file()
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
+
+
+def test_index_page_names_the_department_version_date_and_the_set(charts, tmp_path):
+    from riskchart import __version__
+
+    page = index_html(charts, tmp_path, ("svg", "pdf"), date(2026, 11, 27), booklet=True, register=True)
+    assert "<title>长治高新区组织和人力资源部权力运行廉政风险防控图</title>" in page
+    assert f'<meta name="generator" content="riskchart {__version__}">' in page
+    assert "生成于 2026-11-27" in page
+    assert 'href="booklet.pdf"' in page and 'href="risk-register.csv"' in page
+    bare = index_html(charts, tmp_path, ("svg",), date(2026, 11, 27), booklet=False, register=False)
+    assert 'href="booklet.pdf"' not in bare and 'href="risk-register.csv"' not in bare
+
+
+def test_index_page_without_a_department_or_phones_prints_nothing_for_them(charts, tmp_path):
+    from dataclasses import replace
+
+    from riskchart.model import Phones
+
+    plain = [replace(c, department="", phones=Phones()) for c in charts]
+    page = index_html(plain, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert "<title>权力运行廉政风险防控图</title>" in page and '<p class="department"></p>' in page
+    assert "服务电话" not in page and "监管电话" not in page
+    # one chart knowing only its service number is enough for the footer
+    plain[5] = replace(plain[5], phones=Phones(service="8583591"))
+    page = index_html(plain, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert "服务电话：8583591" in page and "监管电话" not in page
+
+
+def test_a_category_with_one_risk_fills_its_bar(charts, tmp_path):
+    from dataclasses import replace
+
+    from riskchart.model import Step
+
+    one = replace(charts[0], steps=(Step("受理", "中", ("一个风险。",), ("一项措施。",), "人"),))
+    page = index_html([one], tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert 'style="width: 100.0%"' in page
+
+
+def test_an_unchanged_set_is_not_written_again_and_an_empty_set_has_no_booklet(charts, tmp_path):
+    from riskchart.publish import publish_set
+
+    out = tmp_path / "out"
+    options = BuildOptions(out=out, formats=("svg",))
+    fingerprints = {c.path: "f" for c in charts}
+    manifest = {"version": 1, "charts": {}, "set": {}}
+    tools = render.Toolchain("dot", "Noto Sans CJK SC")  # no booklet without PDFs: dot is not run
+    first = publish_set(charts, fingerprints, manifest, options, tools)
+    assert set(first.written) == {"index.html", "risk-register.csv"}
+    assert publish_set(charts, fingerprints, manifest, options, tools).written == ()
+    empty = publish_set([], {}, {"version": 1, "charts": {}, "set": {}}, BuildOptions(out=tmp_path / "empty"), tools)
+    assert "booklet.pdf" not in empty.written and not (tmp_path / "empty" / "booklet.pdf").exists()
+
+
+def card_of(page: str, chart_id: int) -> str:
+    return re.search(rf'<li class="card[^"]*" id="chart-{chart_id}".*?</li>', page, re.DOTALL).group(0)
+
+
+@pytest.mark.parametrize("formats, preview, link, files", [
+    (("svg", "pdf"), True, "svg", ["svg", "pdf"]),
+    (("pdf", "png"), False, "pdf", ["pdf", "png"]),
+    (("png",), False, "png", ["png"]),
+    (("dot",), False, None, []),
+])
+def test_each_card_previews_and_links_the_formats_that_were_built(charts, tmp_path, formats, preview, link, files):
+    chart = next(c for c in charts if c.id == 1)
+    card = card_of(index_html(charts, tmp_path, formats, date(2026, 1, 1), booklet=False, register=False), 1)
+    assert (f'<img src="{chart.stem}.svg"' in card) == preview
+    assert ('<span class="no-preview">无预览</span>' in card) != preview
+    target = f"{chart.stem}.{link}" if link else "#"
+    assert card.count(f'href="{target}"') == 2 + (link is not None)  # preview, title, and its own file link
+    assert re.findall(r'<p class="links">(.*?)</p>', card)[0].count("<a ") == len(files)
+    for fmt in files:
+        assert f'<a href="{chart.stem}.{fmt}">{fmt.upper()}</a>' in card
+
+
+def test_each_card_carries_its_search_text_and_levels(charts, tmp_path):
+    page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    for chart in charts:
+        card = card_of(page, chart.id)
+        assert f'data-search="{html.escape(search_text(chart))}"' in card
+        levels = " ".join(level for level in ("高", "中", "低") if chart.risk_count(level))
+        assert f'data-levels="{levels}"' in card
+
+
+def test_search_text_is_the_chart_s_words_separated_by_single_spaces():
+    from riskchart.model import Chart, Phones, Step
+
+    chart = Chart(path=Path("03-x.yaml"), id=3, category="行政检查", title="检查",
+                  steps=(Step("申请"), Step("受理", "高", ("甲。",), ("乙。",), "科长")), department="", phones=Phones())
+    assert search_text(chart) == "3 行政检查 检查 申请 受理 高 甲。 乙。 科长"

@@ -1,8 +1,13 @@
 """Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
 
+import io
+import os
 import re
 import shutil
+import signal
+import struct
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,8 +18,10 @@ from riskchart.errors import MissingFont, MissingGraphviz
 from riskchart.layout import chart_dot
 from riskchart.model import Chart, Phones, Step
 
+from conftest import pdf_text, squeeze
+
 REAL_DOT = shutil.which("dot")
-needs_dot = pytest.mark.skipif(REAL_DOT is None, reason="Graphviz (dot) is not installed")
+needs_dot = pytest.mark.needs("dot", "cjk-font")
 
 CHART = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="调解仲裁劳动人事争议",
               steps=(Step("申请"), Step("受理", "高", ("故意刁难申请人。",), ("建立受理单制度。",), "受理人")),
@@ -95,13 +102,18 @@ def test_a_batch_pins_a_failure_to_its_chart(tmp_path, monkeypatch):
 
 
 @needs_dot
-def test_one_layout_gives_every_format():
+@pytest.mark.needs("pdftotext")
+def test_one_layout_gives_every_format(tmp_path):
     outputs = render.render(chart_dot(CHART), ("svg", "pdf", "png", "dot"), render.toolchain())
     assert set(outputs) == {"svg", "pdf", "png", "dot"}
+    assert outputs["dot"].decode() == chart_dot(CHART)
+    svg_text = "".join(ET.fromstring(outputs["svg"]).itertext())
+    (tmp_path / "c.pdf").write_bytes(outputs["pdf"])
+    for text in (svg_text, pdf_text(tmp_path / "c.pdf")):
+        assert "调解仲裁劳动人事争议" in text and "故意刁难申请人。" in squeeze(text) and "建立受理单制度。" in squeeze(text)
     assert outputs["png"].startswith(b"\x89PNG")
-    assert outputs["pdf"].startswith(b"%PDF")
-    assert outputs["dot"].decode().startswith("digraph riskchart")
-    ET.fromstring(outputs["svg"])  # well-formed
+    width, height = struct.unpack(">II", outputs["png"][16:24])
+    assert width > 400 and height > 300  # the whole chart, not an empty canvas
 
 
 @needs_dot
@@ -112,6 +124,7 @@ def test_svg_keeps_text_as_text_with_font_fallbacks():
 
 
 @needs_dot
+@pytest.mark.needs("pdffonts")
 def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
     import pikepdf
 
@@ -120,32 +133,117 @@ def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
         assert len(document.pages) == 1
         assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, style.A4_WIDTH, style.A4_HEIGHT]
         assert len(document.pages[0].Resources.Font) >= 1
-    if shutil.which("pdffonts"):
-        path = tmp_path / "c.pdf"
-        path.write_bytes(pdf)
-        listing = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
-        assert "NotoSansCJK" in listing
-        assert all(line.split()[-5] == "yes" for line in listing.splitlines()[2:])  # emb column
+    path = tmp_path / "c.pdf"
+    path.write_bytes(pdf)
+    listing = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+    assert "NotoSansCJK" in listing
+    assert all(line.split()[-5] == "yes" for line in listing.splitlines()[2:])  # emb column
 
 
-@needs_dot
-def test_fit_to_a4_centres_and_scales():
-    from io import BytesIO
-
+def fitted_box(width_inch: float, height_inch: float) -> tuple[float, float, float, float, float]:
+    """Where a drawing of that size lands on the A4 page: (left, bottom, right, top) in points,
+    and its scale."""
     import pikepdf
 
-    drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=b'digraph { a [width=14, height=2] }',
+    drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=f"digraph {{ a [width={width_inch}, height={height_inch}] }}".encode(),
                            capture_output=True, check=True).stdout
-    with pikepdf.Pdf.open(BytesIO(drawn)) as document:
+    with pikepdf.Pdf.open(io.BytesIO(drawn)) as document:
         _, _, width, height = (float(v) for v in document.pages[0].MediaBox)
-    with pikepdf.Pdf.open(BytesIO(render.fit_to_a4(drawn))) as document:
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(drawn))) as document:
         fitted = document.pages[0]
         assert [float(v) for v in fitted.MediaBox] == [0, 0, 595, 842]
         content = b"".join(s.read_bytes() for s in fitted.Contents).decode("latin-1")
-    scale = (595 - 2 * style.A4_MARGIN) / width          # a wide drawing: width decides
-    bottom = (842 - height * scale) / 2
-    assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {style.A4_MARGIN:.3f} {bottom:.3f} cm")
     assert content.rstrip().endswith("Q")
+    scale, _, _, _, x, y = (float(v) for v in content.split()[1:7])
+    return x, y, x + width * scale, y + height * scale, scale
+
+
+@needs_dot
+@pytest.mark.parametrize("width, height, fills", [(14, 2, "width"), (2, 20, "height"), (5, 9, "height")])
+def test_fit_to_a4_centres_and_fills_the_page_along_the_limiting_side(width, height, fills):
+    left, bottom, right, top, _ = fitted_box(width, height)
+    margin = style.A4_MARGIN
+    assert left >= margin - 0.01 and bottom >= margin - 0.01          # inside the margins
+    assert right <= 595 - margin + 0.01 and top <= 842 - margin + 0.01
+    assert abs(left - (595 - right)) < 0.01 and abs(bottom - (842 - top)) < 0.01  # centred
+    if fills == "width":
+        assert abs(right - left - (595 - 2 * margin)) < 0.01
+    else:
+        assert abs(top - bottom - (842 - 2 * margin)) < 0.01
+
+
+@needs_dot
+def test_a_tiny_drawing_is_enlarged_no_more_than_the_maximum():
+    left, bottom, right, top, scale = fitted_box(1, 0.5)
+    assert scale == pytest.approx(style.A4_MAX_SCALE)
+    assert abs(left - (595 - right)) < 0.01 and abs(bottom - (842 - top)) < 0.01
+
+
+@needs_dot
+def test_a_warning_that_spoils_the_drawing_fails_even_with_exit_0(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\necho "Warning: node risk_0, port x, size too small for content" >&2')
+    with pytest.raises(render.RenderFailure, match="too small for content"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+
+
+@needs_dot
+def test_an_empty_output_file_is_a_failure(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nfor a in "$@"; do case $a in *.dot) : > "$a.svg";; esac; done')
+    with pytest.raises(render.RenderFailure, match="没有写出 svg"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+
+
+@needs_dot
+def test_a_batch_has_the_timeout_of_all_its_charts(tmp_path, monkeypatch):
+    # dot takes 1 s per chart: 3 charts in one run need 3 s, within 3 × 1.5 s
+    runs = tmp_path / "runs"
+    fake_dot(tmp_path, monkeypatch, f'echo run >> {runs}\n'
+                                    'for a in "$@"; do case $a in *.dot) sleep 1;; esac; done\nexec $REAL "$@"')
+    results = render.render_many([chart_dot(CHART)] * 3, ("svg",), render.toolchain(), timeout=1.5)
+    assert all(isinstance(r, dict) for r in results)
+    assert runs.read_text().count("run") == 1  # not retried chart by chart after a timeout
+
+
+def test_a_signal_without_a_name_is_shown_by_number():
+    assert render._signal_name(9) == "SIGKILL"
+    assert render._signal_name(200) == "200"
+
+
+def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tmp_path):
+    runs = render.DotRuns()
+    child = tmp_path / "child.pid"
+    process = runs.start(["sh", "-c", f"sleep 30 & echo $! > {child}; wait"])
+    while not child.is_file() or not child.read_text().strip():
+        time.sleep(0.01)
+    runs.stop()
+    assert process.wait(10) == -signal.SIGKILL
+    grandchild = int(child.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(1000):  # killed with its group; give the kernel a moment to reap it
+            os.kill(grandchild, 0)
+            time.sleep(0.01)
+    with pytest.raises(render.RenderFailure, match="已中断"):
+        runs.start(["true"])
+
+
+def test_fit_to_a4_moves_a_page_whose_box_does_not_start_at_zero():
+    import pikepdf
+
+    document = pikepdf.new()
+    document.add_blank_page(page_size=(300, 400))
+    document.pages[0].MediaBox = pikepdf.Array([100, 200, 400, 600])  # 300 × 400 pt, away from the origin
+    boxes = ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox")
+    for box in boxes:  # a viewer would show only these old boxes of the new page
+        document.pages[0].obj[box] = pikepdf.Array([100, 200, 400, 600])
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(buffer.getvalue()))) as fitted:
+        content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
+        assert [box for box in boxes if box in fitted.pages[0].obj] == []
+    scale = min((595 - 2 * style.A4_MARGIN) / 300, (842 - 2 * style.A4_MARGIN) / 400, style.A4_MAX_SCALE)
+    x = (595 - 300 * scale) / 2 - 100 * scale
+    y = (842 - 400 * scale) / 2 - 200 * scale
+    assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm")
 
 
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Iterator
 
 from .errors import LockTimeout, OutputNotWritable
 
@@ -31,32 +31,36 @@ def write_atomic(path: Path, data: bytes) -> None:
     A reader (or a build interrupted by Ctrl-C) sees the old file or the new
     one, never half of one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
+    with _written_aside(path, data) as temporary:
         os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def write_new(path: Path, data: bytes) -> bool:
     """Write a file that must not exist yet: complete or not at all, and never
     over a file that appeared meanwhile.  False if `path` already existed."""
+    with _written_aside(path, data) as temporary:
+        try:
+            os.link(temporary, path)  # unlike rename, fails on an existing name
+        except FileExistsError:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _written_aside(path: Path, data: bytes) -> Iterator[Path]:
+    """`data` in a temporary file beside `path`, removed on leaving unless
+    the body renamed it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX)
+    # The name is chosen before the file exists, so that an interrupt at any
+    # moment after its creation (Ctrl-C arrives between any two bytecodes)
+    # still finds and removes it.
+    temporary = path.parent / f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
     try:
-        with os.fdopen(handle, "wb") as stream:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
         os.chmod(temporary, 0o644)
-        os.link(temporary, path)  # unlike rename, fails on an existing name
-        return True
-    except FileExistsError:
-        return False
+        yield temporary
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Iterable
 
 from . import config, corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
@@ -182,43 +183,26 @@ def _check_files(files: list[Path], defaults: dict[Path, Defaults], settings: co
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        return [r for chunk in pool.map(_check_chunk, chunks, [defaults] * len(chunks), [settings] * len(chunks))
+        return [_read_only_positions(r)
+                for chunk in pool.map(_check_chunk, chunks, [defaults] * len(chunks), [settings] * len(chunks))
                 for r in chunk]
 
 
 def _check_chunk(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings) -> list[FileResult]:
+    """Check files in a worker; the texts stay behind, the positions travel
+    with each chart (as a plain dict: a read-only mapping does not pickle)."""
     results = []
     for path in files:
         result = check_file(path, defaults.get(path.parent, Defaults()), settings)
-        chart = result.chart and replace(result.chart, positions=PositionsOnDemand(path))
+        chart = result.chart and replace(result.chart, positions=dict(result.chart.positions))
         results.append(replace(result, text=None, chart=chart))
     return results
 
 
-class PositionsOnDemand(Mapping):
-    """A chart's positions, found again from its file when first needed."""
-
-    def __init__(self, path: Path):
-        self._path = path
-        self._found: dict | None = None
-
-    def _positions(self) -> dict:
-        if self._found is None:
-            loaded = load_file(self._path)
-            self._found = {} if loaded.root is None else validate(self._path, loaded.root, CHART).positions
-        return self._found
-
-    def __getitem__(self, key):
-        return self._positions()[key]
-
-    def __iter__(self):
-        return iter(self._positions())
-
-    def __len__(self) -> int:
-        return len(self._positions())
-
-    def __reduce__(self):
-        return PositionsOnDemand, (self._path,)
+def _read_only_positions(result: FileResult) -> FileResult:
+    if result.chart is None:
+        return result
+    return replace(result, chart=replace(result.chart, positions=MappingProxyType(dict(result.chart.positions))))
 
 
 class SourceTexts(Mapping):

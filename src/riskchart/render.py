@@ -28,7 +28,7 @@ from .errors import MissingFont, MissingGraphviz
 FORMATS = style.FORMATS
 INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；"
                 "macOS：brew install graphviz font-noto-sans-cjk；"
-                "Windows：winget install Graphviz.Graphviz，并安装思源黑体/Noto Sans CJK")
+                "Windows：请在 WSL 中按 Debian/Ubuntu 的方法安装")
 # stderr lines that mean the drawing is wrong even though dot exited 0.
 _FATAL_WARNINGS = re.compile(r"non-ASCII character|too small for content|Could not find|"
                              r"Error|syntax error")
