@@ -194,6 +194,22 @@ def lacks(font: str, char: str) -> bool:
     return verdict
 
 
+_PRESENT: dict[str, set[str]] = {}
+
+
+def lacking(font: str, chars: set[str]) -> set[str]:
+    """The characters among `chars` that `font` lacks (see `lacks`).  The
+    characters found present are remembered as one set per font, so a file
+    costs one set difference once the common characters have been seen."""
+    present = _PRESENT.setdefault(font, set())
+    unknown = chars - present
+    if not unknown:
+        return set()
+    missing = {char for char in unknown if lacks(font, char)}
+    present |= unknown - missing
+    return missing
+
+
 def describe(char: str) -> str:
     """How a lint message names a character the font lacks."""
     code = f"U+{ord(char):04X}"

@@ -202,7 +202,8 @@ def _check_chunk(files: list[Path], defaults: dict[Path, Defaults], settings: co
 def _read_only_positions(result: FileResult) -> FileResult:
     if result.chart is None:
         return result
-    return replace(result, chart=replace(result.chart, positions=MappingProxyType(dict(result.chart.positions))))
+    # the dict arrived by pickle and is this result's alone: wrap it, no copy
+    return replace(result, chart=replace(result.chart, positions=MappingProxyType(result.chart.positions)))
 
 
 class SourceTexts(Mapping):

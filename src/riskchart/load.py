@@ -231,7 +231,7 @@ def bidi_message(character: str) -> str:
 def _check_font_coverage(path: Path, text: str, font: str = style.DEFAULT_FONT) -> list[Diagnostic]:
     """Every character the chart font cannot draw (it would print as an
     empty box), at its place; whole-line comments are never drawn."""
-    lacking = {char for char in set(text) if fonts.lacks(font, char)}
+    lacking = fonts.lacking(font, set(text))
     if not lacking:
         return []
     found = []
