@@ -45,6 +45,9 @@ def _escape(found: re.Match) -> str:
 def is_invisible(text: str) -> bool:
     """Whether text has characters yet shows nothing (only zero-width and
     other invisible characters, perhaps among spaces)."""
+    first = text[:1]
+    if first.isprintable() and not first.isspace() and first not in _BLANK_LOOKING:
+        return False  # nearly every text: its first character shows
     if text.isprintable() and _BLANK_LOOKING.isdisjoint(text):
         return text.isspace()  # the usual case, decided in C: format characters are not printable
     return bool(text) and all(c.isspace() or c in _BLANK_LOOKING or unicodedata.category(c) == "Cf" for c in text)
