@@ -14,15 +14,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import HOSTILE_STEMS, needs_dot
 
 from riskchart import render, tables
 from riskchart.build import BuildOptions, build
 from riskchart.cli import main
 from riskchart.config import find_settings
 from riskchart.lint import lint_paths
-from riskchart.publish import href, index_html, search_text
-
-from conftest import HOSTILE_STEMS
+from riskchart.publish import index_html, search_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +78,7 @@ def test_export_writes_a_file(tmp_path):
 
 class _Checker(HTMLParser):
     """Enough of a validator for our own page: nesting, ids, required attributes."""
-    VOID = {"meta", "link", "img", "br", "input", "hr"}
+    VOID = frozenset({"meta", "link", "img", "br", "input", "hr"})
 
     def __init__(self):
         super().__init__()
@@ -111,7 +110,7 @@ def test_index_page_is_well_formed_and_counts_agree(charts, tmp_path):
     assert [i for i, n in checker.ids.items() if n > 1] == []
     assert page.count("<li class=\"card") == 40
     stats = tables.statistics(charts, find_settings(ROOT).categories)
-    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
+    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.DOTALL).group(1)
     assert re.findall(r"<td>(\d+)</td>", footer) == [str(n) for n in (
         stats.total.charts, stats.total.steps, stats.total.risk_total, *stats.total.risks.values())]
     assert "http://" not in page and "https://" not in page  # works offline
@@ -122,7 +121,7 @@ def test_every_link_is_a_relative_path_to_its_file(charts, tmp_path):
     from dataclasses import replace
     from urllib.parse import unquote, urlsplit
 
-    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS)]
+    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS, strict=False)]
     page = index_html(named, tmp_path, ("svg", "pdf"), date(2026, 1, 1), booklet=True, register=True)
     links = re.findall(r'(?:href|src)="([^"]*)"', page)
     targets = {unquote(link, errors="surrogateescape") for link in links}

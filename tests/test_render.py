@@ -12,13 +12,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import pdf_text, squeeze
 
 from riskchart import render, style
 from riskchart.errors import MissingFont, MissingGraphviz
 from riskchart.layout import chart_dot
 from riskchart.model import Chart, Phones, Step
-
-from conftest import pdf_text, squeeze
 
 REAL_DOT = shutil.which("dot")
 needs_dot = pytest.mark.needs("dot", "cjk-font")

@@ -1,7 +1,8 @@
 """Line breaking by display width, with Chinese line-breaking rules."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskchart.wrap import NO_LINE_END, NO_LINE_START, display_width, wrap
 
@@ -16,7 +17,8 @@ def test_widths_are_the_fonts_advance_widths_in_half_ems():
 
 
 def test_without_the_font_widths_are_guessed(monkeypatch):
-    from riskchart import fonts, wrap as wrap_module
+    from riskchart import fonts
+    from riskchart import wrap as wrap_module
 
     monkeypatch.setattr(fonts, "metrics", lambda font: None)
     wrap_module.char_width.cache_clear()
