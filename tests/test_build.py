@@ -804,11 +804,11 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     real_locked = files.locked
 
     @contextlib.contextmanager
-    def other_build_first(folder):
+    def other_build_first(folder, *waiting):  # (folder, timeout, waiting) as the build passes them
         monkeypatch.setattr(files, "locked", real_locked)
         build([charts], options(out))
         monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
-        with real_locked(folder):
+        with real_locked(folder, *waiting):
             yield
 
     monkeypatch.setattr(files, "locked", other_build_first)
@@ -816,17 +816,19 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     assert report.count("fresh") == 3 and report.count("built") == 0 and report.published == ()
 
 
-def test_compiled_templates_are_kept_in_the_output_folder(charts, tmp_path, monkeypatch):
+def test_compiled_templates_are_kept_in_the_user_cache_folder_and_nowhere_else(charts, tmp_path, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)  # nothing may land in the working folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     from riskchart import layout, publish
 
     for environment in (layout.environment(), publish.html_environment()):
         environment.cache.clear()  # compile the templates as a fresh process would
     build([charts], options(out))
-    cached = list((out / ".riskchart-cache" / "templates").iterdir())
+    cached = list((tmp_path / "xdg" / "riskchart" / "templates").iterdir())
     assert len(cached) >= 2  # the chart template and the index page's
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out", "xdg"]
+    assert not (out / ".riskchart-cache" / "templates").exists()  # compiled code never in out/
 
 
 def test_a_build_without_the_set_still_records_what_it_built(charts, tmp_path):

@@ -21,7 +21,7 @@ from riskchart.build import BuildOptions, build
 from riskchart.cli import main
 from riskchart.config import find_settings
 from riskchart.lint import lint_paths
-from riskchart.publish import index_html, search_text
+from riskchart.publish import href, index_html, search_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,7 +221,7 @@ def test_a_deleted_index_page_is_made_again(three_charts, tmp_path):
     (out / "index.html").unlink()
     report = build([three_charts], BuildOptions(out=out))
     assert "index.html" in report.published
-    assert "15-劳动用工备案.svg" in (out / "index.html").read_text(encoding="utf-8")
+    assert href("15-劳动用工备案.svg") in (out / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.needs("dot", "cjk-font")
@@ -312,13 +312,14 @@ def card_of(page: str, chart_id: int) -> str:
 def test_each_card_previews_and_links_the_formats_that_were_built(charts, tmp_path, formats, preview, link, files):
     chart = next(c for c in charts if c.id == 1)
     card = card_of(index_html(charts, tmp_path, formats, date(2026, 1, 1), booklet=False, register=False), 1)
-    assert (f'<img src="{chart.stem}.svg"' in card) == preview
+    # links are percent-encoded (href), so a file name can never become a scheme or a query
+    assert (f'<img src="{href(chart.stem + ".svg")}"' in card) == preview
     assert ('<span class="no-preview">无预览</span>' in card) != preview
-    target = f"{chart.stem}.{link}" if link else "#"
+    target = href(f"{chart.stem}.{link}") if link else "#"
     assert card.count(f'href="{target}"') == 2 + (link is not None)  # preview, title, and its own file link
     assert re.findall(r'<p class="links">(.*?)</p>', card)[0].count("<a ") == len(files)
     for fmt in files:
-        assert f'<a href="{chart.stem}.{fmt}">{fmt.upper()}</a>' in card
+        assert f'<a href="{href(f"{chart.stem}.{fmt}")}">{fmt.upper()}</a>' in card
 
 
 def test_each_card_carries_its_search_text_and_levels(charts, tmp_path):
