@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from selenium import webdriver  # a test dependency: missing, the module fails to load
 
-
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -97,16 +96,15 @@ def test_links_named_after_hostile_file_names_open_their_files(browser, tmp_path
     from datetime import date
     from urllib.parse import unquote, urlsplit
 
+    from conftest import HOSTILE_STEMS
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
     from riskchart.lint import lint_paths
     from riskchart.publish import index_html
 
-    from conftest import HOSTILE_STEMS
-
     charts = lint_paths([ROOT / "charts"]).charts
-    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS)]
+    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS, strict=False)]
     out = tmp_path / "site"
     out.mkdir()
     for chart in named:
@@ -134,6 +132,6 @@ def test_links_named_after_hostile_file_names_open_their_files(browser, tmp_path
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", title_link)
     title_link.click()
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text
+        _ = browser.switch_to.alert.text
     assert unquote(urlsplit(browser.current_url).path) == str(out / "javascript:alert(document.domain).svg")
     assert browser.title == f"chart {named[0].id}"

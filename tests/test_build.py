@@ -15,15 +15,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from conftest import pdf_text, squeeze
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from riskchart import build as build_module, files, render, style
+from riskchart import build as build_module
+from riskchart import files, render, style
 from riskchart.build import MANIFEST, BuildOptions, build
 from riskchart.cli import main
-from riskchart.publish import href
 from riskchart.lint import lint_paths
-
-from conftest import pdf_text, squeeze
+from riskchart.publish import href
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOT = shutil.which("dot")
@@ -260,7 +261,10 @@ def test_a_chart_failing_a_cross_file_rule_is_drawn_but_not_written(charts, tmp_
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["16-同名"] and "RC204" in failed["16-同名"]
     assert not list(out.glob("16-同名.*"))
-    assert (out / "15-劳动用工备案.svg").is_file()
+    assert (out / "15-劳动用工备案.svg").is_file() and (out / "17-后面.svg").is_file()
+    assert "16-同名" not in (out / "index.html").read_text(encoding="utf-8")
+    (error,) = [d for d in report.diagnostics if d.is_error]  # with the warnings, for the report after the build
+    assert error.code == "RC204" and "id: 16" in report.sources[error.path]
 
 
 def test_a_file_name_that_would_be_a_script_link_is_not_built(charts, tmp_path):
@@ -542,7 +546,8 @@ def test_a_chart_named_like_a_set_output_or_like_another_chart_fails_with_rc212(
 
 
 def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
-    from riskchart import build as build_module, load
+    from riskchart import build as build_module
+    from riskchart import load
 
     unreadable = charts / SAMPLE[1]
     real = load.read_chart_bytes
@@ -648,7 +653,7 @@ def test_no_manifest_makes_the_clean_up_touch_what_riskchart_did_not_write(conte
             folder.mkdir()
         kept = [outside / "victim.txt", outside / "victim", out / "notes.txt", out / "index.html",
                 out / "booklet.pdf", out / "index.svg"]
-        for path in kept + [out / "01-a.svg"]:
+        for path in [*kept, out / "01-a.svg"]:
             path.write_text("x")
         data = content if isinstance(content, bytes) else json.dumps(content).encode()
         (out / MANIFEST).write_bytes(data)
@@ -707,7 +712,8 @@ def test_no_cjk_font_exits_2_and_writes_nothing(charts, tmp_path, monkeypatch):
 def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from riskchart import build as build_module, fonts
+    from riskchart import build as build_module
+    from riskchart import fonts
 
     fonts.resolve.cache_clear()
     out = tmp_path / "out"
@@ -719,10 +725,6 @@ def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch
     build_module._static_inputs.cache_clear()
     assert build([charts], options(out)).count("built") == 3
     build_module._static_inputs.cache_clear()
-    assert (out / "15-劳动用工备案.svg").is_file() and (out / "17-后面.svg").is_file()
-    assert "16-同名" not in (out / "index.html").read_text(encoding="utf-8")
-    (error,) = [d for d in report.diagnostics if d.is_error]  # with the warnings, for the report after the build
-    assert error.code == "RC204" and "id: 16" in report.sources[error.path]
 
 
 def built_stems(report) -> set[str]:
@@ -802,11 +804,11 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     real_locked = files.locked
 
     @contextlib.contextmanager
-    def other_build_first(folder):
+    def other_build_first(folder, *waiting):  # (folder, timeout, waiting) as the build passes them
         monkeypatch.setattr(files, "locked", real_locked)
         build([charts], options(out))
         monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
-        with real_locked(folder):
+        with real_locked(folder, *waiting):
             yield
 
     monkeypatch.setattr(files, "locked", other_build_first)
@@ -814,17 +816,19 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     assert report.count("fresh") == 3 and report.count("built") == 0 and report.published == ()
 
 
-def test_compiled_templates_are_kept_in_the_output_folder(charts, tmp_path, monkeypatch):
+def test_compiled_templates_are_kept_in_the_user_cache_folder_and_nowhere_else(charts, tmp_path, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)  # nothing may land in the working folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     from riskchart import layout, publish
 
     for environment in (layout.environment(), publish.html_environment()):
         environment.cache.clear()  # compile the templates as a fresh process would
     build([charts], options(out))
-    cached = list((out / ".riskchart-cache" / "templates").iterdir())
+    cached = list((tmp_path / "xdg" / "riskchart" / "templates").iterdir())
     assert len(cached) >= 2  # the chart template and the index page's
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["charts", "out", "xdg"]
+    assert not (out / ".riskchart-cache" / "templates").exists()  # compiled code never in out/
 
 
 def test_a_build_without_the_set_still_records_what_it_built(charts, tmp_path):

@@ -6,11 +6,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from riskchart.lint import lint_paths
-from riskchart.config import find_project
-
 from conftest import CHARTS
+
+from riskchart.config import find_project
+from riskchart.lint import lint_paths
 
 EXPECTED_COUNTS = {"行政裁决": 1, "行政给付": 4, "行政检查": 3, "行政强制": 2, "行政确认": 4, "其他权力": 26}
 DRAFTS = {4, 11}

@@ -11,11 +11,10 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import CHART, HEAD, write_files
 
 from riskchart import __version__
 from riskchart.cli import main
-
-from conftest import CHART, HEAD, write_files
 
 WARNING_ONLY = HEAD + "status: draft\n"
 ERROR = HEAD + "steps:\n  - name: 受理\n    level: 很高\n"

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import CHART, HEAD, write_files
 
 from riskchart.cli import main
 from riskchart.config import Settings, find_project, find_settings, read_settings
 from riskchart.errors import EnvironmentProblem
 from riskchart.lint import lint_paths
-
-from conftest import CHART, HEAD, write_files
 
 WARNS_RC304 = HEAD + "steps:\n  - name: 办结\n    measures:\n      - 归档。\n    owner: 办理人\n"
 

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import TESTS, missing_tool_verdict, tool_missing
 
 

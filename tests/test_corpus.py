@@ -23,12 +23,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS, HOSTILE, found
 
 from riskchart import limits
 from riskchart.config import Settings
 from riskchart.lint import lint_paths
-
-from conftest import CORPUS, HOSTILE, found
 
 _LINE = re.compile(r"(?P<file>[^:#]+):(?P<line>[0-9]+):(?P<column>[0-9]+)\s+(?P<code>RC[0-9]{3})(?:\s+(?P<words>.+))?")
 SLOW_SECONDS = 2.0

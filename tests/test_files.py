@@ -68,7 +68,7 @@ def test_the_lock_excludes_a_second_build_while_held(tmp_path):
 
 
 def test_stale_temporaries_are_removed_and_finished_files_kept(tmp_path):
-    (tmp_path / ".a.svg.x1.tmp").write_bytes(b"half")
+    (tmp_path / f"{files.TEMP_PREFIX}a.svg.x1{files.TEMP_SUFFIX}").write_bytes(b"half")  # as write_atomic names it
     (tmp_path / "a.svg").write_bytes(b"whole")
     files.remove_stale_temporaries(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["a.svg"]

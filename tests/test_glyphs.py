@@ -21,17 +21,16 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from conftest import CHARTS
 
 from riskchart import glyphs, render
 from riskchart.build import BuildOptions, build
 from riskchart.layout import chart_dot
 
-from conftest import CHARTS
-
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
 
 # Lines of MuPDF's and Ghostscript's logs that mean a glyph was not drawn.
-GLYPH_TROUBLE = re.compile(r"cannot render glyph|FT_Load_Glyph|broken file|error", re.I)
+GLYPH_TROUBLE = re.compile(r"cannot render glyph|FT_Load_Glyph|broken file|error", re.IGNORECASE)
 INK_CONTRAST = 60      # grey levels between the lightest and darkest pixel of a drawn glyph
 RASTER_DPI = 80
 
@@ -71,7 +70,7 @@ def glyph_boxes(pdf: Path) -> list[list[tuple[str, float, float, float, float]]]
     pages = []
     for page in done.stdout.split("<page ")[1:]:
         boxes = []
-        for size, body in re.findall(r'<font name="[^"]*" size="([\d.]+)">(.*?)</font>', page, re.S):
+        for size, body in re.findall(r'<font name="[^"]*" size="([\d.]+)">(.*?)</font>', page, re.DOTALL):
             for quad, baseline, char in re.findall(r'<char quad="([^"]+)" x="[^"]+" y="([^"]+)"[^>]* c="([^"]*)"',
                                                   body):
                 char = re.sub(r"&#x([0-9a-fA-F]+);", lambda m: chr(int(m[1], 16)), char)

@@ -7,14 +7,14 @@ from pathlib import Path
 import markupsafe
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import needs_pdftotext, pdf_text, squeeze
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from riskchart import render
 from riskchart.build import BuildOptions, build
 from riskchart.layout import chart_dot
 from riskchart.lint import lint_paths
-
-from conftest import needs_pdftotext, pdf_text, squeeze
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE_FOLDERS = [FIXTURES / "hostile-build", FIXTURES / "hostile"]

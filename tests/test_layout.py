@@ -11,13 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import needs_dot
 
 from riskchart import render, style
 from riskchart.layout import chart_dot, escape_label, rows
 from riskchart.lint import lint_paths
 from riskchart.model import Chart, Phones, Step
-
-from conftest import needs_dot
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"

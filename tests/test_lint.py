@@ -6,14 +6,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import CHART, HEAD, STEPS, fifo, found, lint_files, write_files
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from riskchart.config import Settings
 from riskchart.diagnostics import Diagnostic
 from riskchart.errors import EnvironmentProblem, NoCharts
 from riskchart.lint import LintResult, discover, lint_paths
-
-from conftest import CHART, HEAD, STEPS, fifo, found, lint_files, write_files
 
 
 def chart(id, title):
@@ -111,7 +111,7 @@ def test_diagnostics_are_sorted_and_unique(tmp_path):
     result = lint_files(tmp_path, {"02-b.yaml": "id: x\ntitle: [a]\n", "01-a.yaml": "id: y\n"})
     assert list(result.diagnostics) == sorted(set(result.diagnostics))
     assert all(isinstance(d, Diagnostic) for d in result.diagnostics)
-    assert [Path(d.path).name for d in result.diagnostics][0] == "01-a.yaml"
+    assert Path(result.diagnostics[0].path).name == "01-a.yaml"
 
 
 def test_sources_hold_the_text_as_checked(tmp_path):

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import CHART, HEAD
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from riskchart import limits
 from riskchart.diagnostics import Diagnostic, Severity
 from riskchart.load import LoadedFile, load_bytes, load_file, position, read_chart_bytes
-
-from conftest import CHART, HEAD
 
 X = Path("x.yaml")
 ONE_STEP = "steps:\n  - name: 申请\n"
@@ -50,7 +50,7 @@ def test_position_is_one_based_in_characters(text, offset, expected):
 def test_node_marks_count_characters_after_cjk():
     loaded = load("id: 1\ncategory: 行政裁决\ntitle: 中文中文\nsteps:\n  - name: 申请\n")
     assert loaded.diagnostics == ()
-    title_key, title_value = loaded.root.value[2]
+    _, title_value = loaded.root.value[2]
     assert title_value.value == "中文中文"
     assert (title_value.start_mark.line, title_value.start_mark.column) == (2, 7)
     assert loaded.text[title_value.start_mark.index:].startswith("中文中文")
@@ -359,7 +359,7 @@ def test_any_bytes_load_without_raising(data):
 _YAMLISH = st.one_of(
     st.text(max_size=200),
     st.lists(st.sampled_from(
-        list("abc: -[]{}&*!|>'\"#\n \t\r,?%@`~1.0中") + ["\u3000", "\ufeff", "\u2028", "\ufffe", "\x85", "\x00",
+        [*"abc: -[]{}&*!|>'\"#\n \t\r,?%@`~1.0中", "\u3000", "\ufeff", "\u2028", "\ufffe", "\x85", "\x00",
          "id: ", "steps:", "\n  - ", "name: ", "\n    ", "---\n", "...\n", "!!python/object:x ", "&a ", "*a",
          "level: 高", "risks:", "measures:", "owner: ", "\\", '\\"', "\\x07"]), max_size=80).map("".join),
 )

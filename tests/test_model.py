@@ -7,11 +7,9 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
-
-from riskchart.model import (Chart, Defaults, Phones, Step, build_chart, build_defaults,
-                             sort_key)
-
 from conftest import STEPS, lint_files
+
+from riskchart.model import Chart, Defaults, Phones, Step, build_chart, build_defaults, sort_key
 
 
 def chart(tmp_path, text, defaults=None, name="01-a.yaml") -> Chart:

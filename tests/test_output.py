@@ -7,11 +7,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import needs_pdftotext, pdf_text, squeeze
 
 from riskchart import style
 from riskchart.lint import lint_paths
-
-from conftest import needs_pdftotext, pdf_text, squeeze
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import HOSTILE_STEMS, needs_dot
 
 from riskchart import render, tables
 from riskchart.build import BuildOptions, build
@@ -21,8 +22,6 @@ from riskchart.cli import main
 from riskchart.config import find_settings
 from riskchart.lint import lint_paths
 from riskchart.publish import href, index_html, search_text
-
-from conftest import HOSTILE_STEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +78,7 @@ def test_export_writes_a_file(tmp_path):
 
 class _Checker(HTMLParser):
     """Enough of a validator for our own page: nesting, ids, required attributes."""
-    VOID = {"meta", "link", "img", "br", "input", "hr"}
+    VOID = frozenset({"meta", "link", "img", "br", "input", "hr"})
 
     def __init__(self):
         super().__init__()
@@ -111,7 +110,7 @@ def test_index_page_is_well_formed_and_counts_agree(charts, tmp_path):
     assert [i for i, n in checker.ids.items() if n > 1] == []
     assert page.count("<li class=\"card") == 40
     stats = tables.statistics(charts, find_settings(ROOT).categories)
-    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.S).group(1)
+    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.DOTALL).group(1)
     assert re.findall(r"<td>(\d+)</td>", footer) == [str(n) for n in (
         stats.total.charts, stats.total.steps, stats.total.risk_total, *stats.total.risks.values())]
     assert "http://" not in page and "https://" not in page  # works offline
@@ -122,7 +121,7 @@ def test_every_link_is_a_relative_path_to_its_file(charts, tmp_path):
     from dataclasses import replace
     from urllib.parse import unquote, urlsplit
 
-    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS)]
+    named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS, strict=False)]
     page = index_html(named, tmp_path, ("svg", "pdf"), date(2026, 1, 1), booklet=True, register=True)
     links = re.findall(r'(?:href|src)="([^"]*)"', page)
     targets = {unquote(link, errors="surrogateescape") for link in links}
@@ -222,7 +221,7 @@ def test_a_deleted_index_page_is_made_again(three_charts, tmp_path):
     (out / "index.html").unlink()
     report = build([three_charts], BuildOptions(out=out))
     assert "index.html" in report.published
-    assert "15-劳动用工备案.svg" in (out / "index.html").read_text(encoding="utf-8")
+    assert href("15-劳动用工备案.svg") in (out / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.needs("dot", "cjk-font")
@@ -313,13 +312,14 @@ def card_of(page: str, chart_id: int) -> str:
 def test_each_card_previews_and_links_the_formats_that_were_built(charts, tmp_path, formats, preview, link, files):
     chart = next(c for c in charts if c.id == 1)
     card = card_of(index_html(charts, tmp_path, formats, date(2026, 1, 1), booklet=False, register=False), 1)
-    assert (f'<img src="{chart.stem}.svg"' in card) == preview
+    # links are percent-encoded (href), so a file name can never become a scheme or a query
+    assert (f'<img src="{href(chart.stem + ".svg")}"' in card) == preview
     assert ('<span class="no-preview">无预览</span>' in card) != preview
-    target = f"{chart.stem}.{link}" if link else "#"
+    target = href(f"{chart.stem}.{link}") if link else "#"
     assert card.count(f'href="{target}"') == 2 + (link is not None)  # preview, title, and its own file link
     assert re.findall(r'<p class="links">(.*?)</p>', card)[0].count("<a ") == len(files)
     for fmt in files:
-        assert f'<a href="{chart.stem}.{fmt}">{fmt.upper()}</a>' in card
+        assert f'<a href="{href(f"{chart.stem}.{fmt}")}">{fmt.upper()}</a>' in card
 
 
 def test_each_card_carries_its_search_text_and_levels(charts, tmp_path):

@@ -6,11 +6,10 @@ import json
 import re
 
 import pytest
+from conftest import lint_files
 
 from riskchart.diagnostics import Diagnostic, Severity, make
-from riskchart.report import FORMATTERS, terminal_width, format_github, format_json, format_text, summary
-
-from conftest import lint_files
+from riskchart.report import FORMATTERS, format_github, format_json, format_text, summary, terminal_width
 
 SOURCE = "id: 1\ncategory: 行政裁决\ntitle: 中文中文: x\nsteps:\n  - name: 申请\n    level: 很高\n"
 PATH = "charts/01-a.yaml"

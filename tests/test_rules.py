@@ -8,15 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import HEAD, PROJECT, STEPS, lint_files
 
 import riskchart.lint  # noqa: F401 - importing lint registers every rule module
 from riskchart import diagnostics, rules
-from riskchart.config import Settings
 from riskchart.characters import file_name_problem
+from riskchart.config import Settings
 from riskchart.diagnostics import CODES, Severity
 from riskchart.lint import lint_paths
-
-from conftest import HEAD, PROJECT, STEPS, lint_files
 
 
 def head(id=1, category="行政裁决", title="测试"):

@@ -14,7 +14,6 @@ from riskchart.lint import lint_paths
 from riskchart.scaffold import SCAFFOLD, init_project
 
 
-
 def test_init_writes_every_scaffold_file(tmp_path):
     made = init_project(tmp_path / "新项目")
     assert made.written == tuple(SCAFFOLD) and made.skipped == ()

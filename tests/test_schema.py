@@ -127,7 +127,8 @@ def test_synonyms_point_at_real_keys(record):
 
 
 def test_defaults_suggestion_is_a_key_of_defaults(tmp_path):
-    from conftest import CHART as CHART_TEXT, lint_files
+    from conftest import CHART as CHART_TEXT
+    from conftest import lint_files
 
     result = lint_files(tmp_path, {"_defaults.yaml": 'department: 组织部\n服务电话: "8583591"\n', "01-a.yaml": CHART_TEXT})
     (d,) = result.diagnostics

@@ -6,11 +6,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import lint_files
 
 from riskchart import tables
 from riskchart.cli import main
-
-from conftest import lint_files
 
 # Text a clerk may paste that a spreadsheet would run: a formula, a sum, a
 # negative calculation, an at-function, and a hyperlink that leaks data.

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings, strategies as st
+from conftest import CHART as CHART_TEXT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskchart import limits
 from riskchart.load import load_bytes
 from riskchart.schema import CHART, DEFAULTS, Choice, Field, Integer, ListOf, Record, Text
 from riskchart.validate import INVALID, Validated, validate
-
-from conftest import CHART as CHART_TEXT
 
 X = Path("x.yaml")
 
@@ -255,7 +255,7 @@ def test_record_missing_required():
 def test_record_unknown_key_with_synonym():
     d = one(check("v: 一\n值: 二\n", record(Text())))
     assert (d.line, d.column, d.code) == (2, 1, "RC102")
-    assert "未知键 值，是否为 v？" == d.message
+    assert d.message == "未知键 值，是否为 v？"
 
 
 def test_record_unknown_key_close_match():

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
 import math
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +21,6 @@ from . import files, glyphs, layout, render, style
 from .model import Chart
 from .schema import CATEGORIES
 from .wrap import wrap
-
 
 _CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
 
@@ -68,7 +67,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         for pdf in front_matter(pages, tools, cache, scratch):
             booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
         with booklet.open_outline() as outline:
-            categories: dict[str, pikepdf.OutlineItem] = {}
+            headings: dict[str, pikepdf.OutlineItem] = {}
             for chart in charts:
                 page_index = len(booklet.pages)
                 try:
@@ -76,10 +75,10 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
                 except (pikepdf.PdfError, OSError):
                     raise DamagedPdf(chart.stem, chart_pdfs[chart.stem]) from None
                 booklet.pages.extend(chart_pdf.pages)
-                if chart.category not in categories:
-                    categories[chart.category] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
-                    outline.root.append(categories[chart.category])
-                categories[chart.category].children.append(
+                if chart.category not in headings:
+                    headings[chart.category] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
+                    outline.root.append(headings[chart.category])
+                headings[chart.category].children.append(
                     pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
         booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
         booklet.docinfo["/Creator"] = "riskchart"
@@ -101,23 +100,24 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     """
     names = [hashlib.sha256(f"{tools.font}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
              for dot_text in pages]
-    if cache.is_symlink() or (cache.exists() and not cache.is_dir()):
-        cache = None  # not the folder riskchart made: neither read nor write through it
-    found = {i: _readable_pdf(cache / name) if cache else None for i, name in enumerate(names)}
+    # not the folder riskchart made: neither read nor write through it
+    folder = None if cache.is_symlink() or (cache.exists() and not cache.is_dir()) else cache
+    found = {i: _readable_pdf(folder / name) if folder else None for i, name in enumerate(names)}
     missing = [i for i, pdf in found.items() if pdf is None]
+    ready = {i: pdf for i, pdf in found.items() if pdf is not None}
     if missing:
         drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, scratch=scratch)
-        for i, result in zip(missing, drawn):
+        for i, result in zip(missing, drawn, strict=True):
             if isinstance(result, render.RenderFailure):
                 raise result
-            if cache:
-                files.write_atomic(cache / names[i], result["pdf"])
-            found[i] = result["pdf"]
-    for old in cache.glob("*.pdf") if cache else ():
+            if folder:
+                files.write_atomic(folder / names[i], result["pdf"])
+            ready[i] = result["pdf"]
+    for old in folder.glob("*.pdf") if folder else ():
         if old.name not in names and _CACHED_PAGE.fullmatch(old.name):
             with contextlib.suppress(OSError):
                 old.unlink()
-    return [found[i] for i in range(len(names))]
+    return [ready[i] for i in range(len(names))]
 
 
 def _readable_pdf(path: Path) -> bytes | None:
@@ -138,5 +138,5 @@ def _drawing_code() -> str:
     """A digest of the modules that finish a PDF (A4 fitting, glyph repair)."""
     digest = hashlib.sha256()
     for module in (render, glyphs):
-        digest.update(Path(module.__file__).read_bytes())
+        digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()

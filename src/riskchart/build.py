@@ -18,23 +18,29 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
+from types import TracebackType
+from typing import Any, Self
 
 from . import __version__, config, files, fonts, glyphs, layout, publish, render, style
 from .diagnostics import Diagnostic
-from .lint import DEFAULTS_FILE, charts_valid_alone, discover, lint_paths
+from .lint import DEFAULTS_FILE, LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
 from .model import Chart
 
 MANIFEST = ".riskchart-manifest.json"
+Manifest = dict[str, Any]  # the JSON of MANIFEST: {"version": 1, "charts": {stem: entry}, "set": {...}}
+RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
+
+_NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class BuildOptions:
     font: str = style.DEFAULT_FONT
     timeout: float = style.DOT_TIMEOUT_SECONDS
     publish: bool = True
-    settings: config.Settings = config.Settings()  # the project's: codes switched off, categories
+    settings: config.Settings = _NO_PROJECT_SETTINGS  # the project's: codes switched off, categories
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
 
 
@@ -58,11 +64,14 @@ class ChartOutcome:
     seconds: float = 0.0
 
 
+Progress = Callable[[ChartOutcome], None]
+
+
 @dataclass(frozen=True)
 class BuildReport:
     outcomes: tuple[ChartOutcome, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
-    sources: dict = field(default_factory=dict, repr=False)
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False)
     published: tuple[str, ...] = ()
     publish_failures: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
@@ -78,7 +87,7 @@ class BuildReport:
 
 
 def build(paths: list[Path], options: BuildOptions,
-          progress: Callable[[ChartOutcome], None] = lambda outcome: None,
+          progress: Progress = lambda outcome: None,
           waiting: Callable[[str], None] = lambda holder: None) -> BuildReport:
     """`waiting(holder)` is called at once when another build holds the
     output folder's lock, before this one waits for it."""
@@ -113,20 +122,22 @@ def build(paths: list[Path], options: BuildOptions,
         return replace(report, warnings=tuple(warnings))
 
 
-def _nothing_to_do(chart_files: list[Path], progress, started: float) -> BuildReport:
+def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float) -> BuildReport:
     outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
     for outcome in outcomes:
         progress(outcome)
     return BuildReport(outcomes, seconds=time.perf_counter() - started)
 
 
-def _all_fresh(manifest: dict, fingerprints: dict, chart_files: list[Path], options: BuildOptions) -> bool:
+def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path], options: BuildOptions) -> bool:
     return not _stale_entries(manifest, chart_files) \
         and all(_is_fresh(manifest, p, f, options.out) for p, f in fingerprints.items()) \
         and (not options.publish or publish.is_fresh(manifest, fingerprints, options))
 
 
-def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started):
+def _full_build(paths: list[Path], chart_files: list[Path], fingerprints: dict[Path, str], manifest: Manifest,
+                stale: list[str], tools: render.Toolchain, options: BuildOptions, progress: Progress,
+                started: float) -> BuildReport:
     # Charts whose files changed go to Graphviz at once if they pass their own
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
@@ -176,7 +187,7 @@ def _full_build(paths, chart_files, fingerprints, manifest, stale, tools, option
     )
 
 
-def _first_error(linted, path: Path) -> str:
+def _first_error(linted: LintResult, path: Path) -> str:
     """Why a chart cannot be built: its first error, or its folder's
     _defaults.yaml's (charts under a broken _defaults.yaml all fail)."""
     defaults = str(path.parent / DEFAULTS_FILE)
@@ -209,11 +220,11 @@ class _Drawing:
     written only from finished results, every file in out/ is complete.
     """
 
-    def __init__(self, charts: list[Chart], tools, options: BuildOptions, scratch: Path):
+    def __init__(self, charts: list[Chart], tools: render.Toolchain, options: BuildOptions, scratch: Path) -> None:
         self._tools, self._options, self._scratch = tools, options, scratch
         self._runs = render.DotRuns()
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-        self._batches: list[tuple[list[Chart], object]] = []
+        self._batches: list[tuple[list[Chart], Future[tuple[list[RenderResult], float]]]] = []
         if "pdf" in options.formats or options.publish:
             # pikepdf takes a tenth of a second to import: do it while the first dot runs
             threading.Thread(target=importlib.import_module, args=("pikepdf",), daemon=True).start()
@@ -226,31 +237,31 @@ class _Drawing:
             future = self._pool.submit(self._draw, list(charts))
             self._batches.append((list(charts), future))
 
-    def _draw(self, charts: list[Chart]):
+    def _draw(self, charts: list[Chart]) -> tuple[list[RenderResult], float]:
         began = time.perf_counter()
         results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
                                      self._options.formats, self._tools, self._options.timeout, self._runs,
                                      self._scratch)
         return results, (time.perf_counter() - began) / len(charts)
 
-    def results(self):
+    def results(self) -> Iterator[tuple[Chart, RenderResult, float]]:
         """(chart, outputs or RenderFailure, seconds per chart), batch by batch."""
         for charts, future in self._batches:
             results, seconds = future.result()
-            for chart, result in zip(charts, results):
+            for chart, result in zip(charts, results, strict=True):
                 yield chart, result, seconds
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, kind, error, trace):
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         if kind is not None:
             self._runs.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        return False
 
 
-def _write_outputs(chart: Chart, result, fingerprint: str, options: BuildOptions, manifest: dict,
+def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options: BuildOptions, manifest: Manifest,
                    seconds: float) -> ChartOutcome:
     if isinstance(result, render.RenderFailure):
         return ChartOutcome(chart.stem, "failed", str(result), seconds)
@@ -285,7 +296,7 @@ def _contents(path: Path) -> bytes:
         return b"\0unreadable"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
     """What every chart's output depends on besides its own files: its
     template (the set's templates are the publish stage's), the drawing
@@ -299,25 +310,25 @@ def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
-def _is_fresh(manifest: dict, path: Path, fingerprint: str, out: Path) -> bool:
+def _is_fresh(manifest: Manifest, path: Path, fingerprint: str, out: Path) -> bool:
     entry = manifest["charts"].get(path.stem)
     return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path.resolve()) \
         and all(files.looks_complete(out / name) for name in entry["outputs"])
 
 
-def _has_outputs(manifest: dict, stem: str, out: Path) -> bool:
+def _has_outputs(manifest: Manifest, stem: str, out: Path) -> bool:
     entry = manifest["charts"].get(stem)
     return bool(entry) and any((out / name).is_file() for name in entry["outputs"])
 
 
-def _stale_entries(manifest: dict, chart_files: list[Path]) -> list[str]:
+def _stale_entries(manifest: Manifest, chart_files: list[Path]) -> list[str]:
     """Charts built before whose source is gone or renamed."""
     current = {p.stem for p in chart_files}
     return [stem for stem, entry in manifest["charts"].items()
             if stem not in current and not Path(entry["source"]).exists()]
 
 
-def _remove_stale(manifest: dict, stale: list[str], out: Path) -> list[str]:
+def _remove_stale(manifest: Manifest, stale: list[str], out: Path) -> list[str]:
     """Delete the outputs of charts that are gone.  Only names the manifest
     check let through (`<stem>.<format>`, inside `out`) ever get here."""
     removed = []
@@ -336,7 +347,7 @@ def _remove_stale(manifest: dict, stale: list[str], out: Path) -> list[str]:
 _SAFE_STEM = re.compile(r"[^/\\\x00-\x1f\x7f]+")
 
 
-def _read_manifest(out: Path, warnings: list[str] | None = None) -> dict:
+def _read_manifest(out: Path, warnings: list[str] | None = None) -> Manifest:
     """The manifest of the last build, with every entry this build could not
     have written dropped (with a warning): a damaged or hand-made manifest
     can make charts rebuild, never make a file outside `out/` (or one that
@@ -349,7 +360,7 @@ def _read_manifest(out: Path, warnings: list[str] | None = None) -> dict:
     if not isinstance(found, dict) or found.get("version") != 1:
         warn(f"{out / MANIFEST} 格式不对，已忽略：全部重新生成")
         return _fresh_manifest()
-    charts = found.get("charts") if isinstance(found.get("charts"), dict) else {}
+    charts: dict[Any, Any] = found["charts"] if isinstance(found.get("charts"), dict) else {}
     manifest = _fresh_manifest()
     for stem, entry in charts.items():
         if _valid_entry(stem, entry):
@@ -363,11 +374,11 @@ def _read_manifest(out: Path, warnings: list[str] | None = None) -> dict:
     return manifest
 
 
-def _fresh_manifest() -> dict:
+def _fresh_manifest() -> Manifest:
     return {"version": 1, "charts": {}, "set": {}}
 
 
-def _valid_entry(stem, entry) -> bool:
+def _valid_entry(stem: object, entry: object) -> bool:
     """An entry this build's rules could have written: a plain file stem and
     outputs named `<stem>.<format>` only."""
     if not (isinstance(stem, str) and _SAFE_STEM.fullmatch(stem) and not stem.startswith(".")
@@ -379,7 +390,7 @@ def _valid_entry(stem, entry) -> bool:
         and all(name in {f"{stem}.{fmt}" for fmt in render.FORMATS} for name in outputs)
 
 
-def _write_manifest(out: Path, manifest: dict) -> None:
+def _write_manifest(out: Path, manifest: Manifest) -> None:
     # ASCII escapes: a file name that is not valid UTF-8 still round-trips
     data = json.dumps(manifest, ensure_ascii=True, indent=1, sort_keys=True).encode("ascii")
     files.write_if_changed(out / MANIFEST, data)

@@ -9,8 +9,8 @@ and what is shown escaped (report).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 import unicodedata
+from functools import lru_cache
 
 # Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the
 # marks U+200E, U+200F, U+061C: they reorder how a line is displayed, so the
@@ -37,7 +37,7 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
 
 
-def _escape(found: re.Match) -> str:
+def _escape(found: re.Match[str]) -> str:
     code = ord(found.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 

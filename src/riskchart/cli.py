@@ -13,10 +13,19 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__, zh
+
+if TYPE_CHECKING:
+    import contextlib
+    from collections.abc import Iterator
+    from types import FrameType
+
+    from .config import Project
+    from .model import Chart
 
 zh.install()  # click's own words (用法、选项、错误) in Chinese, before any command runs
 
@@ -24,20 +33,20 @@ _paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path), meta
 _OPTIONS = "[选项]"  # the usage line's placeholders, in Chinese like the rest of the help
 
 
-def _project(paths: tuple[Path, ...]):
+def _project(paths: tuple[Path, ...]) -> Project:
     """The project of the first path given, or of the current folder."""
     from .config import find_project
 
     return find_project(paths[0] if paths else Path.cwd())
 
 
-def _chart_paths(paths: tuple[Path, ...], project) -> list[Path]:
+def _chart_paths(paths: tuple[Path, ...], project: Project) -> list[Path]:
     """The paths given, or the project's charts folder as seen from here
     (diagnostics then name files the way the user would type them)."""
     return list(paths) or [Path(os.path.relpath(project.charts))]
 
 
-def _show_version(ctx, param, value) -> None:
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
     import graphviz
@@ -64,7 +73,7 @@ def main() -> None:
               default="text", show_default=True, help="输出格式：text 供人阅读，json 供脚本，github 供 GitHub Actions 标注。")
 @click.option("--strict", is_flag=True, help="有警告也以状态 1 退出。")
 @click.option("-q", "--quiet", is_flag=True, help="不打印末尾的汇总行。")
-def lint(paths, output_format, strict, quiet):
+def lint(paths: tuple[Path, ...], output_format: str, strict: bool, quiet: bool) -> None:
     """检查防控图文件（默认 charts/），报告全部错误和警告。"""
     from .diagnostics import has_errors
     from .lint import lint_paths
@@ -80,7 +89,7 @@ def lint(paths, output_format, strict, quiet):
 
 @main.command(options_metavar=_OPTIONS)
 @click.argument("folder", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[文件夹]")
-def init(folder):
+def init(folder: Path) -> None:
     """新建项目：设置文件、部门信息、一张示例图、.gitignore、pre-commit 和 CI 示例。已有的文件不覆盖。"""
     from .scaffold import init_project
 
@@ -98,7 +107,7 @@ def init(folder):
 
 @main.command(options_metavar=_OPTIONS)
 @click.option("--defaults", is_flag=True, help="输出 _defaults.yaml 的 schema。")
-def schema(defaults):
+def schema(defaults: bool) -> None:
     """输出防控图格式的 JSON Schema，供编辑器校验和补全。"""
     from .schema import DEFAULTS, chart_record, json_schema
 
@@ -112,7 +121,7 @@ def _font_name(value: str | None) -> str | None:
     return value
 
 
-def _formats(ctx, param, value: str | None) -> tuple[str, ...] | None:
+def _formats(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
     from .style import FORMATS
 
     if value is None:
@@ -140,11 +149,13 @@ def _formats(ctx, param, value: str | None) -> tuple[str, ...] | None:
               help="另一个 build 正在写入同一输出文件夹时，最多等待的秒数（默认 600）。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
 @click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
-def build(paths, out, formats, jobs, force, font, timeout, lock_timeout, no_publish, quiet):
+def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | None, jobs: int | None, force: bool,
+          font: str | None, timeout: float | None, lock_timeout: float | None, no_publish: bool, quiet: bool) -> None:
     """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
 
     from . import style
-    from .build import BuildOptions, build as run_build
+    from .build import BuildOptions, ChartOutcome
+    from .build import build as run_build
     from .characters import printable
     from .report import format_text
 
@@ -157,13 +168,13 @@ def build(paths, out, formats, jobs, force, font, timeout, lock_timeout, no_publ
         lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout)
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 
-    def progress(outcome):
+    def progress(outcome: ChartOutcome) -> None:
         if outcome.status == "failed":
             click.echo(printable(f"  {labels['failed']}  {outcome.stem}：{outcome.reason}"), err=True)
         elif not quiet and outcome.status == "built":
             click.echo(printable(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s"), err=True)
 
-    def waiting(holder):
+    def waiting(holder: str) -> None:
         click.echo(f"另一个 build（{holder}）正在写入 {out}/，等待它结束（最多 {options.lock_timeout:g} 秒）…", err=True)
 
     try:
@@ -200,13 +211,13 @@ class Terminated(KeyboardInterrupt):
     signal = 15
 
 
-def _terminate_as_interrupt():
+def _terminate_as_interrupt() -> contextlib.AbstractContextManager[None]:
     import contextlib
     import signal
 
     @contextlib.contextmanager
-    def handled():
-        def stop(number, frame):
+    def handled() -> Iterator[None]:
+        def stop(number: int, frame: FrameType | None) -> None:
             raise Terminated()
 
         try:
@@ -222,7 +233,7 @@ def _terminate_as_interrupt():
     return handled()
 
 
-def _valid_charts(paths, project):
+def _valid_charts(paths: tuple[Path, ...], project: Project) -> tuple[list[Chart], bool]:
     """Charts that lint without errors; the errors go to stderr."""
     from .lint import lint_paths
     from .report import format_text
@@ -239,7 +250,7 @@ def _valid_charts(paths, project):
 @click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="写入文件（默认输出到屏幕）。")
-def export(paths, output_format, output):
+def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> None:
     """导出风险点台账：每个风险点一行（CSV 带 BOM，Excel 可直接打开）。"""
     from .files import write_atomic
     from .tables import register_csv, register_json
@@ -263,7 +274,7 @@ def export(paths, output_format, output):
 @main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def stats(paths, output_format):
+def stats(paths: tuple[Path, ...], output_format: str) -> None:
     """统计：各类别的图、环节和各等级风险点数量。"""
     from .tables import statistics, statistics_text
 

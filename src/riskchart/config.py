@@ -24,6 +24,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, overload
 
 from .diagnostics import CODES
 from .errors import EnvironmentProblem
@@ -93,7 +94,15 @@ def read_settings(path: Path) -> Settings:
     return _project(path.parent, path, table).settings
 
 
-def _table(path: Path, *, in_pyproject: bool) -> dict | None:
+@overload
+def _table(path: Path, *, in_pyproject: Literal[False]) -> dict[str, Any]: ...
+
+
+@overload
+def _table(path: Path, *, in_pyproject: bool) -> dict[str, Any] | None: ...
+
+
+def _table(path: Path, *, in_pyproject: bool) -> dict[str, Any] | None:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as error:
@@ -114,7 +123,7 @@ def _table(path: Path, *, in_pyproject: bool) -> dict | None:
     return tool["riskchart"]
 
 
-def _project(root: Path, config: Path | None, table: dict) -> Project:
+def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
     checker = _Checker(config, table)
     categories = checker.names("categories") or CATEGORIES
     categories = tuple(dict.fromkeys(categories + checker.names("extra_categories")))
@@ -138,8 +147,9 @@ class _Checker:
     """Reads typed values out of the settings table, collecting every
     problem with the line it is on, then reports them together."""
 
-    def __init__(self, path: Path | None, table: dict):
-        self.path, self.table, self.problems = path, table, []
+    def __init__(self, path: Path | None, table: dict[str, Any]) -> None:
+        self.path, self.table = path, table
+        self.problems: list[str] = []
         self.section = "[tool.riskchart] " if path and path.name == "pyproject.toml" else ""
         self.text = path.read_text(encoding="utf-8-sig") if path else ""
         for key in table:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Iterable
 
-from .model import Chart
+from .diagnostics import Diagnostic
+from .model import Chart, ValuePath
 from .rules import chart_rule, chart_texts, corpus_rule, diagnostic_at
 
 CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
@@ -27,7 +28,7 @@ HALF_WIDTH = re.compile(r"(?<=[\u3400-\u9fff])[,;:()]|[,;:()](?=[\u3400-\u9fff])
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
-def _items(chart: Chart) -> Iterable[tuple[tuple, str]]:
+def _items(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
     return ((path, text) for path, text in chart_texts(chart) if len(path) == 4)
 
 
@@ -71,7 +72,7 @@ def _pieces(length: int) -> list[tuple[int, int]]:
     return [(0, first), (first, second), (second, length)]
 
 
-def near_phrases(counts: Counter, corpus_text: str) -> dict[str, tuple[str, int]]:
+def near_phrases(counts: Counter[str], corpus_text: str) -> dict[str, tuple[str, int]]:
     """Rare clause → (the common clause it is likely meant to be, distance)."""
     index: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for clause, count in counts.items():
@@ -91,7 +92,7 @@ def near_phrases(counts: Counter, corpus_text: str) -> dict[str, tuple[str, int]
                     for candidate, at in index.get(slip[offset:offset + size], ()):
                         if candidate == slip or at != start or len(candidate) != length:
                             continue
-                        if counts[candidate] <= count or best and counts[best[0]] >= counts[candidate]:
+                        if counts[candidate] <= count or (best and counts[best[0]] >= counts[candidate]):
                             continue
                         distance = edit_distance(slip, candidate, limit)
                         if distance <= limit and _looks_like_a_slip(slip, candidate, distance, count, corpus_text):
@@ -120,7 +121,7 @@ def _looks_like_a_slip(slip: str, meant: str, distance: int, count: int, corpus_
 
 
 @corpus_rule("RC401")
-def near_duplicate_phrase(charts: list[Chart]):
+def near_duplicate_phrase(charts: list[Chart]) -> Iterator[Diagnostic]:
     """A rare phrase one or two characters away from a common one is a slip.
 
     passes: `- 未按承诺时限办理事项。` where the corpus uses it elsewhere too
@@ -129,7 +130,7 @@ def near_duplicate_phrase(charts: list[Chart]):
     corpus_text = "\n".join(item for chart in charts for step in chart.steps for items in (step.risks, step.measures)
                             for item in items)
     # One split of the whole corpus; the newline keeps items apart.
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     for clause, count in Counter(_CORPUS_BREAK.split(corpus_text)).items():  # counted in C, then tidied
         clause = clause.strip()
         if len(clause) >= MIN_CLAUSE:
@@ -158,7 +159,7 @@ def is_common_character(char: str) -> bool:
 
 
 @corpus_rule("RC402")
-def odd_character(charts: list[Chart]):
+def odd_character(charts: list[Chart]) -> Iterator[Diagnostic]:
     """A character outside GB2312 that the corpus hardly uses is likely garble.
 
     passes: `- 审核申报等级的上一级证书原件。`
@@ -178,7 +179,7 @@ def odd_character(charts: list[Chart]):
 
 
 @chart_rule("RC403")
-def punctuation(chart: Chart):
+def punctuation(chart: Chart) -> Iterator[Diagnostic]:
     """Chinese text takes full-width punctuation, once, and a list ends alike.
 
     passes: `- 擅自改动内容，制作文书不规范。`
@@ -207,7 +208,7 @@ _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
 _SUSPECT_PUNCTUATION = re.compile(r'[,;:()“”‘’"]|。。|，，')
 
 
-def _punctuation_of(chart: Chart, path: tuple, text: str):
+def _punctuation_of(chart: Chart, path: ValuePath, text: str) -> Iterator[Diagnostic]:
     half = HALF_WIDTH.search(text)
     if half:
         mark = half.group()
@@ -219,13 +220,13 @@ def _punctuation_of(chart: Chart, path: tuple, text: str):
 
 
 @corpus_rule("RC404")
-def step_name_drift(charts: list[Chart]):
+def step_name_drift(charts: list[Chart]) -> Iterator[Diagnostic]:
     """One spelling of a step where the category's other charts use another.
 
     passes: 事后监管 in every chart of a category (审查 / 审核 both common is fine)
     fails:  事后监督 once beside 事后监管 in six charts of the same category
     """
-    by_category: dict[str, Counter] = defaultdict(Counter)
+    by_category: dict[str, Counter[str]] = defaultdict(Counter)
     for chart in charts:
         by_category[chart.category].update({step.name for step in chart.steps})
     for chart in charts:

@@ -8,6 +8,7 @@ of codes; README documents each of them and a test keeps the two in step.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,5 +103,5 @@ def make(path: str | Path, line: int, column: int, code: str, message: str) -> D
     return Diagnostic(str(path), line, column, code, CODES[code].severity, message)
 
 
-def has_errors(diagnostics, *, strict: bool = False) -> bool:
+def has_errors(diagnostics: Iterable[Diagnostic], *, strict: bool = False) -> bool:
     return any(d.is_error or strict for d in diagnostics)

@@ -4,6 +4,8 @@ They are exceptions (a chart problem is a diagnostic value instead) and
 print one clear sentence through click, with exit status 2.
 """
 
+from typing import IO, Any
+
 import click
 
 from .characters import printable
@@ -15,7 +17,7 @@ class EnvironmentProblem(click.ClickException):
     def format_message(self) -> str:
         return self.message
 
-    def show(self, file=None) -> None:
+    def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"riskchart：错误：{printable(self.format_message())}", err=True, file=file)
 
 

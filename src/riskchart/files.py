@@ -13,8 +13,8 @@ import os
 import secrets
 import shutil
 import time
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from .errors import LockTimeout, OutputNotWritable
 
@@ -133,7 +133,8 @@ def looks_complete(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def locked(folder: Path, timeout: float = 600.0, waiting: Callable[[str], None] = lambda holder: None):
+def locked(folder: Path, timeout: float = 600.0,
+           waiting: Callable[[str], None] = lambda holder: None) -> Iterator[None]:
     """Hold an exclusive lock on an output folder for one build.
 
     A second build into the same folder says at once who holds the lock and

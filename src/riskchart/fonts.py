@@ -17,8 +17,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 CACHE_VERSION = 1
@@ -39,7 +39,7 @@ class FontFile:
         return f"{self.path}|{self.index}|{self.size}|{self.mtime_ns}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def resolve(font: str) -> FontFile | None:
     """The file fontconfig draws `font` with, or None when it would draw
     with some other family (the font is not installed) or there is no
@@ -50,7 +50,8 @@ def resolve(font: str) -> FontFile | None:
         return None
     try:
         done = subprocess.run([fc_match, "-f", "%{file}\n%{index}\n%{family}\n", font],
-                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              check=False)  # no usable answer is handled below
     except (OSError, subprocess.SubprocessError):
         return None
     parts = done.stdout.split("\n")
@@ -73,8 +74,9 @@ class Metrics:
     of consecutive code points with one advance, in font units."""
     units_per_em: int
     runs: tuple[tuple[int, int, int], ...]
+    _starts: list[int] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "_starts", [run[0] for run in self.runs])
 
     def advance(self, code_point: int) -> int | None:
@@ -92,7 +94,7 @@ class Metrics:
         return None if advance is None else EM_COLUMNS * advance / self.units_per_em
 
 
-@lru_cache(maxsize=None)
+@cache
 def metrics(font: str) -> Metrics | None:
     """The metrics of the installed `font`, or None if it is not installed."""
     found = resolve(font)
@@ -121,7 +123,7 @@ def _read_font(font_file: FontFile) -> Metrics:
             runs[-1][1] = code
         else:
             runs.append([code, code, advance])
-    return Metrics(units, tuple(map(tuple, runs)))
+    return Metrics(units, tuple((first, last, advance) for first, last, advance in runs))
 
 
 def cache_folder() -> Path:

@@ -20,8 +20,11 @@ import shutil
 import struct
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _BFCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
@@ -41,7 +44,7 @@ class UndrawableGlyphs(Exception):
         super().__init__(f"PDF 中的字形无法绘制，查看时会显示为空白：{shown}")
 
 
-def repair_fonts(document) -> int:
+def repair_fonts(document: Any) -> int:  # a pikepdf.Pdf
     """Repair, in the pikepdf `document`, every embedded CFF font whose
     outlines cannot all be drawn; return how many glyphs were redrawn.
     Raise UndrawableGlyphs naming the characters that stay broken."""
@@ -67,12 +70,12 @@ def repair_fonts(document) -> int:
     return repaired
 
 
-def _fonts(document):
+def _fonts(document: Any) -> Iterator[Any]:
     """Every font dictionary used by the document's pages and their forms."""
     import pikepdf
 
     pending = [page.obj.get(pikepdf.Name.Resources) for page in document.pages]
-    visited: set = set()
+    visited: set[tuple[int, int]] = set()
     while pending:
         resources = pending.pop()
         if not isinstance(resources, pikepdf.Dictionary):
@@ -83,21 +86,22 @@ def _fonts(document):
             visited.add(resources.objgen)
         fonts = resources.get(pikepdf.Name.Font)
         if isinstance(fonts, pikepdf.Dictionary):
-            yield from (fonts[name] for name in fonts.keys())
+            yield from fonts.values()
         forms = resources.get(pikepdf.Name.XObject)
         if isinstance(forms, pikepdf.Dictionary):
-            for name in forms.keys():
-                form = forms[name]
+            for form in forms.values():
                 if isinstance(form, pikepdf.Stream) and form.get(pikepdf.Name.Subtype) == pikepdf.Name.Form:
                     pending.append(form.get(pikepdf.Name.Resources))
 
 
 # ---------------------------------------------------------------- CFF, in place
 
+_Bytes = bytes | memoryview  # a font in the PDF, or an installed font's table mapped in place
+
 class _Index:
     """A CFF INDEX read in place; `called` notes the items a drawing used."""
 
-    def __init__(self, data: bytes, start: int):
+    def __init__(self, data: _Bytes, start: int):
         self.data = data
         self.called: dict[int, bytes] = {}
         self._items: dict[int, bytes] = {}  # the same subroutines are compared for many outlines
@@ -126,7 +130,7 @@ class _Index:
                                                           self.base + self._offset(number + 1)])
         return found
 
-    def __getitem__(self, number: int):
+    def __getitem__(self, number: int) -> Any:  # a fontTools T2CharString
         """As a subroutine, for fontTools' interpreter."""
         from fontTools.misc.psCharStrings import T2CharString
 
@@ -137,8 +141,9 @@ class _Index:
 class _FontDict:
     """What drawing needs from a Private DICT: widths and local subroutines."""
 
-    def __init__(self, data: bytes, private: list | None):
-        operands, start = {}, 0
+    def __init__(self, data: _Bytes, private: list[float] | None):
+        operands: dict[int | tuple[int, int], list[float]] = {}
+        start = 0
         if private and len(private) == 2:
             size, start = int(private[0]), int(private[1])
             operands = _dict(data, start, start + size)
@@ -150,7 +155,7 @@ class _FontDict:
 class _Cff:
     """One CFF font (the first of its FontSet), as cairo embeds it."""
 
-    def __init__(self, data: bytes):
+    def __init__(self, data: _Bytes):
         self.data = data
         names = _Index(data, data[2])
         tops = _Index(data, names.end)
@@ -178,9 +183,10 @@ class _Cff:
         return _charset(self.data, int(self.top[_CHARSET][-1]), len(self.charstrings))
 
 
-def _dict(data: bytes, at: int, end: int) -> dict:
+def _dict(data: _Bytes, at: int, end: int) -> dict[int | tuple[int, int], list[float]]:
     """Operator → operands of a CFF DICT."""
-    found, operands = {}, []
+    found: dict[int | tuple[int, int], list[float]] = {}
+    operands: list[float] = []
     while at < end:
         byte = data[at]
         if byte <= 21:
@@ -212,7 +218,7 @@ def _dict(data: bytes, at: int, end: int) -> dict:
     return found
 
 
-def _operand_at(data: bytes, start: int, operator) -> int | None:
+def _operand_at(data: _Bytes, start: int, operator: int | tuple[int, int]) -> int | None:
     """Where the last operand of `operator` starts in the DICT at `start`,
     if it is a 5-byte integer (cairo writes offsets so, to patch them)."""
     at, operand = start, None
@@ -233,7 +239,7 @@ def _operand_at(data: bytes, start: int, operator) -> int | None:
             at += {28: 3, 29: 5}.get(byte, 2 if byte >= 247 else 1)
 
 
-def _fd_select(data: bytes, at: int, glyphs: int) -> list[int]:
+def _fd_select(data: _Bytes, at: int, glyphs: int) -> list[int]:
     if data[at] == 0:
         return list(data[at + 1:at + 1 + glyphs])
     if data[at] != 3:
@@ -248,7 +254,7 @@ def _fd_select(data: bytes, at: int, glyphs: int) -> list[int]:
     return chosen
 
 
-def _charset(data: bytes, at: int, glyphs: int) -> list[int]:
+def _charset(data: _Bytes, at: int, glyphs: int) -> list[int]:
     """The CID (or SID) of each glyph; glyph 0 is always 0."""
     kind, at, found = data[at], at + 1, [0]
     while len(found) < glyphs:
@@ -317,7 +323,7 @@ def _undrawable(cff: _Cff) -> list[int]:
     return bad
 
 
-def _verdicts_file():
+def _verdicts_file() -> Path:
     from fontTools import version
 
     from .fonts import cache_folder
@@ -383,7 +389,7 @@ def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdi
     try:
         extractor.execute(T2CharString(bytecode=bytecode))
         drawable = True
-    except Exception:  # a broken charstring fails in many ways inside fontTools
+    except Exception:  # noqa: BLE001 - a broken charstring fails in many ways inside fontTools
         drawable = False
     return _Verdict(len(local), len(global_subrs), tuple(local.called.items()),
                     tuple(global_subrs.called.items()), drawable)
@@ -391,13 +397,13 @@ def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdi
 
 # ---------------------------------------------------------------- repair
 
-def _repair_cff(cff_data: bytes, font) -> tuple[bytes | None, int, list[str]]:
+def _repair_cff(cff_data: bytes, font: Any) -> tuple[bytes | None, int, list[str]]:
     """(new CFF bytes or None, glyphs redrawn, characters left broken)."""
     name = _font_name(font)
     try:
         cff = _Cff(cff_data)
         bad = _undrawable(cff)
-    except Exception:  # not even readable: none of its glyphs can be trusted
+    except Exception:  # noqa: BLE001 - not even readable: none of its glyphs can be trusted
         return None, 0, [f"字体 {name} 无法读取"]
     if not bad:
         return None, 0, []
@@ -412,29 +418,29 @@ def _repair_cff(cff_data: bytes, font) -> tuple[bytes | None, int, list[str]]:
     fixed = _with_charstrings(cff, redrawn) if redrawn else None
     try:
         still = _undrawable(_Cff(fixed)) if fixed else bad
-    except Exception:
+    except Exception:  # noqa: BLE001 - a repair that does not even parse repaired nothing
         still = bad
     lost = [texts[n] or f"{name} 的第 {n} 个字形" for n in still]
     return (None if still else fixed), (0 if still else len(redrawn)), lost
 
 
-def _font_name(font) -> str:
+def _font_name(font: Any) -> str:
     return _SUBSET_TAG.sub("", str(font.get("/BaseFont", "")).lstrip("/"))
 
 
 
-def _to_unicode(font) -> dict[int, str]:
+def _to_unicode(font: Any) -> dict[int, str]:
     stream = font.get("/ToUnicode")
     if stream is None:
         return {}
     data = stream.read_bytes()
     found: dict[int, str] = {}
-    for block in re.findall(rb"beginbfrange(.*?)endbfrange", data, re.S):
+    for block in re.findall(rb"beginbfrange(.*?)endbfrange", data, re.DOTALL):
         for first, last, target in _BFRANGE.findall(block):
             start = int(target, 16)
             for offset in range(int(last, 16) - int(first, 16) + 1):
                 found[int(first, 16) + offset] = chr(start + offset)
-    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.S):
+    for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.DOTALL):
         for code, target in _BFCHAR.findall(block):
             found[int(code, 16)] = bytes.fromhex(target.decode()).decode("utf-16-be", "replace")
     return found
@@ -475,16 +481,17 @@ class _InstalledFont:
                                        font_dict.nominalWidthX, font_dict.defaultWidthX)
         try:
             extractor.execute(T2CharString(bytecode=self.cff.charstrings.item(number)))
-        except Exception:  # the installed font is broken too
+        except Exception:  # noqa: BLE001 - the installed font is broken too
             return None
         pen = T2CharStringPen(extractor.width - nominal_width, None)
         recording.replay(pen)
         charstring = pen.getCharString()
         charstring.compile()
-        return charstring.bytecode
+        bytecode: bytes = charstring.bytecode
+        return bytecode
 
 
-def _cmap_groups(cmap: bytes) -> list[tuple[int, int, int]]:
+def _cmap_groups(cmap: _Bytes) -> list[tuple[int, int, int]]:
     """(first, last, first glyph) of the font's Unicode format 12 subtable."""
     tables = int.from_bytes(cmap[2:4], "big")
     for record in range(tables):
@@ -506,7 +513,7 @@ def _sfnt_tables(path: str, index: int, tags: tuple[bytes, ...]) -> dict[bytes, 
     with open(path, "rb") as file:
         mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     whole = memoryview(mapped)
-    start = int.from_bytes(whole[12 + 4 * index:16 + 4 * index], "big") if whole[:4] == b"ttcf" else 0
+    start = int.from_bytes(whole[12 + 4 * index:16 + 4 * index], "big") if bytes(whole[:4]) == b"ttcf" else 0
     count = int.from_bytes(whole[start + 4:start + 6], "big")
     found = {}
     for record in range(count):
@@ -529,7 +536,8 @@ def _installed_font(postscript_name: str) -> _InstalledFont | None:
     try:
         done = subprocess.run([fc_match, "-f", "%{file}\n%{index}\n%{postscriptname}",
                                f":postscriptname={postscript_name}"],
-                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              check=False)  # a failed fc-match gives no matching name below
         path, index, found = done.stdout.split("\n")[:3]
         if found != postscript_name:
             return None
@@ -554,7 +562,7 @@ def _with_charstrings(cff: _Cff, replaced: dict[int, bytes]) -> bytes | None:
     """The CFF with some charstrings replaced.  The new CharStrings INDEX is
     appended and the Top DICT's offset to it patched in place (cairo writes
     offsets as 5-byte integers for this); None if it is stored otherwise."""
-    data = cff.data
+    data = bytes(cff.data)  # a PDF's font: already bytes, so not copied
     operand = _operand_at(data, cff.top_start, _CHARSTRINGS)
     if operand is None:
         return None

@@ -8,18 +8,22 @@ unless it is marked as markup, so user text can never become DOT or HTML.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import stat
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import style
 from .model import Chart
 from .wrap import wrap
 
+if TYPE_CHECKING:
+    import jinja2
 
 CHART_TEMPLATE = "chart.dot.j2"
 
@@ -31,7 +35,7 @@ class Markup(str):
 _BRACKETS = str.maketrans({"[": "&#91;", "]": "&#93;"})
 
 
-def escape_label(value) -> str:
+def escape_label(value: object) -> str:
     """Escape for an HTML-like label: XML entities; square brackets as
     character references, because Graphviz 2.43's label lexer rejects or
     silently drops a "]" next to a tag; backslashes doubled, because
@@ -69,8 +73,8 @@ def template_folder() -> Path:
     return Path(str(resources.files("riskchart"))) / "templates"
 
 
-@lru_cache(maxsize=None)
-def environment(folder: Path | None = None):
+@cache
+def environment(folder: Path | None = None) -> jinja2.Environment:
     import jinja2  # only the build needs it; lint stays light
 
     env = jinja2.Environment(
@@ -86,7 +90,7 @@ def environment(folder: Path | None = None):
     return env
 
 
-def cache_compiled_templates(*environments) -> None:
+def cache_compiled_templates(*environments: jinja2.Environment) -> None:
     """Keep compiled templates in the user's own cache folder: compiling
     them anew costs a tenth of a second, a fifth of a rebuild after a
     one-line change.  Never in out/: a compiled template is code, and out/
@@ -99,7 +103,7 @@ def cache_compiled_templates(*environments) -> None:
         env.bytecode_cache = cache
 
 
-def compiled_template_cache(folder: Path):
+def compiled_template_cache(folder: Path) -> jinja2.BytecodeCache:
     """A Jinja2 bytecode cache in `folder` that stores marshalled code behind
     a plain-text header (Jinja2's own cache unpickles its header).  An entry
     for another template text, riskchart or Python version, or one that is
@@ -113,10 +117,10 @@ def compiled_template_cache(folder: Path):
     from . import __version__, files
 
     class UserCache(jinja2.BytecodeCache):
-        def _header(self, bucket) -> bytes:
+        def _header(self, bucket: jinja2.bccache.Bucket) -> bytes:
             return f"riskchart {__version__} {sys.implementation.cache_tag} {bucket.checksum}\n".encode()
 
-        def load_bytecode(self, bucket) -> None:
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
             try:
                 data = (folder / f"{bucket.key}.code").read_bytes()
                 header = self._header(bucket)
@@ -124,14 +128,12 @@ def compiled_template_cache(folder: Path):
                     code = marshal.loads(data[len(header):])
                     if isinstance(code, types.CodeType):
                         bucket.code = code
-            except Exception:  # unreadable or damaged: compile anew
+            except Exception:  # noqa: BLE001 - unreadable or damaged (in any way): compile anew
                 bucket.reset()
 
-        def dump_bytecode(self, bucket) -> None:
-            try:
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            with contextlib.suppress(OSError):
                 files.write_atomic(folder / f"{bucket.key}.code", self._header(bucket) + marshal.dumps(bucket.code))
-            except OSError:
-                pass
 
     return UserCache()
 

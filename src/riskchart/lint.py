@@ -13,21 +13,21 @@ import math
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable
 
 from . import config, corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
 from .diagnostics import Diagnostic
 from .errors import NoCharts
 from .load import load_file, source_text
 from .model import Chart, Defaults, build_chart, build_defaults, sort_key
-from .schema import CHART, DEFAULTS, chart_record
+from .schema import DEFAULTS, chart_record
 from .validate import validate
 
 DEFAULTS_FILE = "_defaults.yaml"
+_ALL_RULES = config.Settings()
 CHART_SUFFIXES = (".yaml", ".yml")
 PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
 _IGNORE = re.compile(r"riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]{3})*)")
@@ -65,7 +65,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _collector_paused():
+def _collector_paused() -> Iterator[None]:
     """Lint builds many long-lived objects and no garbage cycles; the cyclic
     collector would rescan them all again and again (a quarter of the time
     on thousands of files)."""
@@ -121,7 +121,7 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     )
 
 
-def charts_valid_alone(paths: list[Path], settings: config.Settings = config.Settings()) -> dict[Path, Chart]:
+def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES) -> dict[Path, Chart]:
     """The charts among `paths` that pass every check of their own file.
 
     Lets a build start drawing them before the whole set is linted; only
@@ -140,7 +140,7 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = config.Set
     return found
 
 
-def check_file(path: Path, defaults: Defaults, settings: config.Settings = config.Settings()) -> FileResult:
+def check_file(path: Path, defaults: Defaults, settings: config.Settings = _ALL_RULES) -> FileResult:
     """Load, validate and model one file, and run the rules that see one chart."""
     loaded = load_file(path, settings.font)
     exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
@@ -149,7 +149,7 @@ def check_file(path: Path, defaults: Defaults, settings: config.Settings = confi
     cut = tuple(slips.cut_by_comments(path, loaded.text, loaded.root)) if loaded.text else ()
     checked = validate(path, loaded.root, chart_record(settings.categories))
     # every invalid value was reported, so a chart without diagnostics is whole
-    if checked.diagnostics:
+    if checked.diagnostics or not isinstance(checked.value, dict):
         return FileResult(path, loaded.text, None, cut + checked.diagnostics, exemptions)
     chart = build_chart(path, checked.value, checked.positions, defaults)
     return FileResult(path, loaded.text, chart, cut + tuple(rules.run_chart_rules(chart, settings.enabled)),
@@ -161,7 +161,7 @@ def _check_defaults(path: Path) -> tuple[FileResult, Defaults]:
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, {}), Defaults()
     checked = validate(path, loaded.root, DEFAULTS)
-    defaults = build_defaults(None if checked.diagnostics else checked.value)
+    defaults = build_defaults(checked.value if not checked.diagnostics and isinstance(checked.value, dict) else None)
     return FileResult(path, loaded.text, None, checked.diagnostics, {}), defaults
 
 
@@ -206,7 +206,7 @@ def _read_only_positions(result: FileResult) -> FileResult:
     return replace(result, chart=replace(result.chart, positions=MappingProxyType(result.chart.positions)))
 
 
-class SourceTexts(Mapping):
+class SourceTexts(Mapping[str, str]):
     """The text of each file as checked; texts a worker did not send back
     are read again when a report needs them."""
 
@@ -222,7 +222,7 @@ class SourceTexts(Mapping):
             raise KeyError(key)
         return text
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return (path for path in self._paths if path in self)
 
     def __len__(self) -> int:

@@ -23,6 +23,7 @@ from . import fonts, limits, slips, style
 from .characters import BIDI_CONTROLS, code_point
 from .diagnostics import Diagnostic, make
 
+_Loader: type[yaml.SafeLoader | yaml.CSafeLoader]
 try:  # the C loader composes about ten times faster and keeps marks
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
@@ -33,7 +34,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 # noncharacters YAML refuses; tab and CR have checks of their own.
 CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _BRACKETS = re.compile(r"[\[\]{}]")
-_DEEP_LINE = re.compile(r"^[ \-?:]{%d}" % (limits.MAX_INDENT + 1), re.MULTILINE)
+_DEEP_LINE = re.compile(rf"^[ \-?:]{{{limits.MAX_INDENT + 1}}}", re.MULTILINE)
 # What may stand before a node's content: an anchor (&name) and a tag (!x).
 _NODE_PROPERTIES = re.compile(r"(?P<anchor>&\S+)?\s*(?P<tag>![^\s]*)?")
 
@@ -214,7 +215,7 @@ def _check_bidi(path: Path, text: str) -> tuple[Diagnostic, ...]:
     another order than it is read (the "Trojan Source" trick)."""
     if not BIDI_CONTROLS.search(text):
         return ()
-    found = []
+    found: list[Diagnostic] = []
     for match in BIDI_CONTROLS.finditer(text):
         if len(found) == limits.MAX_PROBLEMS:
             break
@@ -274,7 +275,8 @@ def _compose(path: Path, text: str) -> tuple[yaml.Node | None, list[Diagnostic]]
     except yaml.composer.ComposerError as error:
         if "expected a single document" in str(error):
             mark = error.problem_mark
-            return None, [make(path, mark.line + 1, mark.column + 1, "RC007",
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            return None, [make(path, line, column, "RC007",
                 "一个文件只能写一张图：删除第二个“---”及其后的内容，或拆成两个文件")]
         return None, [_syntax(path, text, error)]
     except yaml.YAMLError as error:
@@ -339,7 +341,7 @@ def _check_nodes(path: Path, text: str, root: yaml.Node) -> list[Diagnostic]:
         found = _NODE_PROPERTIES.match(text, node.start_mark.index)
         if found and found.group("anchor"):
             mark = node.start_mark
-            return problems + [make(path, mark.line + 1, mark.column + 1, "RC009",
+            return [*problems, make(path, mark.line + 1, mark.column + 1, "RC009",
                 "不支持锚点和别名（& 与 *）：请把要重复的文字直接写出来")]
         if found and found.group("tag"):
             mark = node.start_mark

@@ -8,12 +8,15 @@ into the file without the renderer ever seeing them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any
 
-
+# Where a value sits in a chart file: keys and list indexes from the top, e.g. ("steps", 2, "risks", 0).
+ValuePath = tuple[str | int, ...]
+Position = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Chart:
     department: str
     phones: Phones
     draft: bool = False
-    positions: Mapping[tuple, tuple[int, int]] = field(
+    positions: Mapping[ValuePath, Position] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
 
     @property
@@ -60,7 +63,7 @@ class Chart:
         kind = self.category if self.category == "其他权力" else self.category + "类"
         return f"权力运行廉政风险防控图<{kind}{self.id}>"
 
-    def where(self, *path) -> tuple[int, int]:
+    def where(self, *path: str | int) -> Position:
         """Position of a value, or of the nearest enclosing value that has one."""
         while path and path not in self.positions:
             path = path[:-1]
@@ -70,14 +73,15 @@ class Chart:
         return sum(len(s.risks) for s in self.steps if level is None or s.level == level)
 
 
-def build_defaults(values: dict | None) -> Defaults:
+def build_defaults(values: dict[str, Any] | None) -> Defaults:
     """Defaults from completely valid values, or none at all."""
     if not values:
         return Defaults()
     return Defaults(values["department"], _phones(values.get("phones")))
 
 
-def build_chart(path: Path, values: dict, positions: Mapping, defaults: Defaults) -> Chart:
+def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath, Position],
+                defaults: Defaults) -> Chart:
     """A chart from values that validated without a single diagnostic."""
     phones = values.get("phones")
     return Chart(
@@ -93,7 +97,7 @@ def build_chart(path: Path, values: dict, positions: Mapping, defaults: Defaults
     )
 
 
-def _step(values: dict) -> Step:
+def _step(values: dict[str, Any]) -> Step:
     return Step(
         name=values["name"],
         level=values.get("level"),
@@ -103,11 +107,11 @@ def _step(values: dict) -> Step:
     )
 
 
-def _phones(values: dict | None, fallback: Phones = Phones()) -> Phones:
+def _phones(values: dict[str, str] | None, fallback: Phones = Phones()) -> Phones:
     values = values or {}
     return Phones(values.get("service", fallback.service),
                   values.get("supervision", fallback.supervision))
 
 
-def sort_key(chart: Chart) -> tuple:
+def sort_key(chart: Chart) -> tuple[int, str]:
     return (chart.id, str(chart.path))

@@ -10,15 +10,22 @@ has not changed is not rewritten.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import __version__, files, layout, render, tables
 from .model import Chart, Phones
 from .schema import CATEGORIES, LEVELS
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from .build import BuildOptions
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
@@ -52,12 +59,12 @@ def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: t
     return digest.hexdigest()
 
 
-def is_fresh(manifest: dict, fingerprints: dict[Path, str], options) -> bool:
+def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
     """Whether the set built from all these charts is already in out/."""
     return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats), options.out)
 
 
-def _is_current(manifest: dict, fingerprint: str, out: Path) -> bool:
+def _is_current(manifest: dict[str, Any], fingerprint: str, out: Path) -> bool:
     entry = manifest.get("set") or {}
     return entry.get("fingerprint") == fingerprint and all((out / n).is_file() for n in entry.get("outputs", ()))
 
@@ -68,8 +75,8 @@ class Published:
     failures: tuple[str, ...] = ()
 
 
-def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict, options,
-                tools: render.Toolchain, failing: list[str] = (), scratch: Path | None = None) -> Published:
+def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
+                tools: render.Toolchain, failing: Iterable[str] = (), scratch: Path | None = None) -> Published:
     """Write index, register and booklet unless the set is unchanged.
 
     `failing` are charts that failed this build but keep their old outputs:
@@ -121,7 +128,7 @@ class FailingCard:
     files: tuple[tuple[str, str], ...]
 
 
-def _missing_card(stem: str, manifest: dict, formats: tuple[str, ...], out: Path) -> FailingCard:
+def _missing_card(stem: str, manifest: dict[str, Any], formats: tuple[str, ...], out: Path) -> FailingCard:
     entry = manifest["charts"].get(stem) or {}
     kept = tuple((fmt, href(f"{stem}.{fmt}")) for fmt in ("svg", "pdf", "png") if (out / f"{stem}.{fmt}").is_file())
     return FailingCard(stem, entry.get("title") or stem, kept)
@@ -131,8 +138,8 @@ def _department(charts: list[Chart]) -> str:
     return next((c.department for c in charts if c.department), "")
 
 
-@lru_cache(maxsize=None)
-def html_environment():
+@cache
+def html_environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
@@ -153,7 +160,7 @@ def search_text(chart: Chart) -> str:
 
 
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
-               *, booklet: bool, register: bool, failing: list[FailingCard] = (),
+               *, booklet: bool, register: bool, failing: Sequence[FailingCard] = (),
                categories: tuple[str, ...] = CATEGORIES) -> str:
     charts = sorted(charts, key=lambda c: c.id)
     stats = tables.statistics(charts, categories)

@@ -9,6 +9,7 @@ CJK font is an environment problem that stops the whole build.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from . import fonts, glyphs, style
@@ -48,7 +49,7 @@ class Toolchain:
     font_file: fonts.FontFile | None = None
 
 
-@lru_cache(maxsize=None)
+@cache
 def toolchain(font: str = style.DEFAULT_FONT) -> Toolchain:
     """Find `dot` and the file fontconfig draws `font` with, before anything
     is written.  Whether dot measures text with pango in that font is also
@@ -73,12 +74,12 @@ class DotRuns:
     dot runs in its own session (a timeout kills it with anything it
     started), so the terminal's interrupt does not reach it by itself."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._live: set[subprocess.Popen] = set()
+        self._live: set[subprocess.Popen[bytes]] = set()
         self._stopped = False
 
-    def start(self, command: list[str]) -> subprocess.Popen:
+    def start(self, command: list[str]) -> subprocess.Popen[bytes]:
         with self._lock:
             if self._stopped:
                 raise RenderFailure("已中断")
@@ -87,7 +88,7 @@ class DotRuns:
             self._live.add(process)
             return process
 
-    def finished(self, process: subprocess.Popen) -> None:
+    def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._live.discard(process)
 
@@ -122,7 +123,7 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
     """
     drawn = tuple(f for f in formats if f != "dot")
     runs = runs or DotRuns()
-    results: list = [{} for _ in dot_texts]
+    results: list[dict[str, bytes] | RenderFailure] = [{} for _ in dot_texts]
     if drawn:
         with tempfile.TemporaryDirectory(prefix="riskchart-", dir=scratch) as work:
             inputs = []
@@ -137,10 +138,11 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
                     return [failure]
                 results = [_render_alone(runs, tools, drawn, path, timeout) for path in inputs]
     return [result if isinstance(result, RenderFailure) else _finish(result, dot_text, formats, tools)
-            for result, dot_text in zip(results, dot_texts)]
+            for result, dot_text in zip(results, dot_texts, strict=True)]
 
 
-def _render_alone(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], path: Path, timeout: float):
+def _render_alone(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], path: Path,
+                  timeout: float) -> dict[str, bytes] | RenderFailure:
     try:
         _run_dot(runs, tools, drawn, [path], timeout)
         return _collect(path, drawn)
@@ -159,7 +161,7 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
 
 
 def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
-            tools: Toolchain) -> dict | RenderFailure:
+            tools: Toolchain) -> dict[str, bytes] | RenderFailure:
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
@@ -202,14 +204,15 @@ def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: li
         raise RenderFailure("Graphviz 警告，生成的图不可靠：" + "；".join(fatal[:3]))
 
 
-def _wait(process: subprocess.Popen, outputs: list[list[Path]], timeout: float) -> bytes:
+def _wait(process: subprocess.Popen[bytes], outputs: list[list[Path]], timeout: float) -> bytes:
     """dot's log once it exits; TimeoutExpired when it finished no chart (wrote
     all of that chart's outputs) for `timeout` seconds."""
     finished = 0
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return process.communicate(timeout=max(0.0, min(_POLL_SECONDS, deadline - time.monotonic())))[1]
+            log: bytes = process.communicate(timeout=max(0.0, min(_POLL_SECONDS, deadline - time.monotonic())))[1]
+            return log
         except subprocess.TimeoutExpired:
             pass
         before = finished
@@ -244,11 +247,9 @@ def _check_text_layout(log: str, font: str) -> None:
             raise missing_font(font, resolved["got"])
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _signal_name(number: int) -> str:

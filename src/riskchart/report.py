@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .characters import UNPRINTABLE_BEYOND_C0, printable
 from .diagnostics import Diagnostic

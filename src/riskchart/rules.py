@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, TypeVar
 
 from .characters import file_name_problem, safe_file_name
 from .diagnostics import Diagnostic, make
-from .model import Chart
+from .model import Chart, ValuePath
 
 FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
 # "1." "2、" "（3）" — but not "1.5倍", "10，000元" or "3：30", where a digit follows;
@@ -31,24 +32,27 @@ ITEM_NUMBER = re.compile(
 @dataclass(frozen=True)
 class Rule:
     code: str
-    check: Callable
+    check: Callable[[Any], Iterable[Diagnostic]]  # of one Chart, or of a list of them for a corpus rule
     corpus: bool = False
 
 
 RULES: dict[str, Rule] = {}
 
 
+_Check = TypeVar("_Check", bound=Callable[[Any], Iterable[Diagnostic]])
+
+
 # Runs at import, before mutmut picks a mutant: a mutant here could never be switched on.
-def chart_rule(code: str):  # pragma: no mutate block
-    def register(check):
+def chart_rule(code: str) -> Callable[[_Check], _Check]:  # pragma: no mutate block
+    def register(check: _Check) -> _Check:
         RULES[code] = Rule(code, check)
         return check
     return register
 
 
 # Runs at import, before mutmut picks a mutant: a mutant here could never be switched on.
-def corpus_rule(code: str):  # pragma: no mutate block
-    def register(check):
+def corpus_rule(code: str) -> Callable[[_Check], _Check]:  # pragma: no mutate block
+    def register(check: _Check) -> _Check:
         RULES[code] = Rule(code, check, corpus=True)
         return check
     return register
@@ -67,12 +71,12 @@ def run_rules(charts: list[Chart], enabled: Callable[[str], bool] = lambda code:
     return found + run_corpus_rules(charts, enabled)
 
 
-def diagnostic_at(chart: Chart, path: tuple, code: str, message: str) -> Diagnostic:
+def diagnostic_at(chart: Chart, path: ValuePath, code: str, message: str) -> Diagnostic:
     line, column = chart.where(*path)
     return make(chart.path, line, column, code, message)
 
 
-def chart_texts(chart: Chart) -> Iterable[tuple[tuple, str]]:
+def chart_texts(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
     """Every piece of user text with its path."""
     yield ("title",), chart.title
     for i, step in enumerate(chart.steps):
@@ -85,7 +89,7 @@ def chart_texts(chart: Chart) -> Iterable[tuple[tuple, str]]:
 
 
 @chart_rule("RC201")
-def id_matches_file_name(chart: Chart):
+def id_matches_file_name(chart: Chart) -> Iterator[Diagnostic]:
     """The id equals the number before the first '-' of the file name.
 
     passes: 07-带薪年休假.yaml with `id: 7`
@@ -98,7 +102,7 @@ def id_matches_file_name(chart: Chart):
 
 
 @chart_rule("RC202")
-def file_name_has_number(chart: Chart):
+def file_name_has_number(chart: Chart) -> Iterator[Diagnostic]:
     """File names are `NN-短名.yaml`, zero-padded so they sort in order.
 
     passes: 07-带薪年休假.yaml
@@ -110,7 +114,7 @@ def file_name_has_number(chart: Chart):
 
 
 @chart_rule("RC211")
-def file_name_is_safe(chart: Chart):
+def file_name_is_safe(chart: Chart) -> Iterator[Diagnostic]:
     """File names become links in index.html and words on command lines:
     only letters, digits, Chinese punctuation and - _ . , no leading - or .
 
@@ -125,7 +129,7 @@ def file_name_is_safe(chart: Chart):
 
 
 @corpus_rule("RC203")
-def unique_ids(charts: list[Chart]):
+def unique_ids(charts: list[Chart]) -> Iterator[Diagnostic]:
     """No two charts share an id.
 
     passes: 01-a.yaml `id: 1`, 02-b.yaml `id: 2`
@@ -135,7 +139,7 @@ def unique_ids(charts: list[Chart]):
 
 
 @corpus_rule("RC204")
-def unique_titles(charts: list[Chart]):
+def unique_titles(charts: list[Chart]) -> Iterator[Diagnostic]:
     """No two charts share a title (职权名称).
 
     passes: `title: 劳动用工备案` and `title: 集体合同审查`
@@ -149,14 +153,14 @@ _SET_STEMS = {"index": "index.html", "booklet": "booklet.pdf", "risk-register": 
 
 
 @corpus_rule("RC212")
-def unique_output_names(charts: list[Chart]):
+def unique_output_names(charts: list[Chart]) -> Iterator[Diagnostic]:
     """Every chart's outputs get a name of their own: no file stem equal to
     a set output's, nor to another chart's in another folder (case ignored).
 
     passes: 01-a.yaml and 02-b.yaml
     fails:  booklet.yaml; or a/01-a.yaml and b/01-a.yaml
     """
-    holders = defaultdict(list)
+    holders: dict[str, list[Chart]] = defaultdict(list)
     for chart in sorted(charts, key=lambda c: str(c.path)):
         holders[chart.stem.casefold()].append(chart)
         if chart.stem.casefold() in _SET_STEMS:
@@ -169,8 +173,9 @@ def unique_output_names(charts: list[Chart]):
                 f"文件名「{chart.stem}」与 {same[0].path} 相同，两图的输出文件会互相覆盖：请改名")
 
 
-def _duplicates(charts, key, path, code, what):
-    holders = defaultdict(list)
+def _duplicates(charts: list[Chart], key: Callable[[Chart], Hashable], path: ValuePath, code: str,
+                what: str) -> Iterator[Diagnostic]:
+    holders: dict[Hashable, list[Chart]] = defaultdict(list)
     for chart in sorted(charts, key=lambda c: str(c.path)):
         holders[key(chart)].append(chart)
     for value, same in holders.items():
@@ -182,7 +187,7 @@ def _duplicates(charts, key, path, code, what):
 
 
 @chart_rule("RC205")
-def unique_step_names(chart: Chart):
+def unique_step_names(chart: Chart) -> Iterator[Diagnostic]:
     """Step names are unique within a chart.
 
     passes: 申请 → 受理 → 审查
@@ -197,7 +202,7 @@ def unique_step_names(chart: Chart):
 
 
 @chart_rule("RC206")
-def risks_have_level(chart: Chart):
+def risks_have_level(chart: Chart) -> Iterator[Diagnostic]:
     """A step with risks states their level.
 
     passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
@@ -210,7 +215,7 @@ def risks_have_level(chart: Chart):
 
 
 @chart_rule("RC207")
-def measures_have_owner(chart: Chart):
+def measures_have_owner(chart: Chart) -> Iterator[Diagnostic]:
     """A step with measures names who is responsible.
 
     passes: `{name: 受理, measures: [建立受理单制度。], owner: 受理人}`
@@ -223,7 +228,7 @@ def measures_have_owner(chart: Chart):
 
 
 @chart_rule("RC208")
-def level_has_risks(chart: Chart):
+def level_has_risks(chart: Chart) -> Iterator[Diagnostic]:
     """A level without risks has nothing to qualify.
 
     passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
@@ -236,7 +241,7 @@ def level_has_risks(chart: Chart):
 
 
 @chart_rule("RC209")
-def owner_has_measures(chart: Chart):
+def owner_has_measures(chart: Chart) -> Iterator[Diagnostic]:
     """An owner without measures is responsible for nothing.
 
     passes: `{name: 受理, measures: [建立受理单制度。], owner: 受理人}`
@@ -249,7 +254,7 @@ def owner_has_measures(chart: Chart):
 
 
 @chart_rule("RC210")
-def finished_chart_has_steps(chart: Chart):
+def finished_chart_has_steps(chart: Chart) -> Iterator[Diagnostic]:
     """A chart that is not a draft has a workflow.
 
     passes: `steps: [{name: 申请}, {name: 受理}]`, or `status: draft` and no steps
@@ -261,7 +266,7 @@ def finished_chart_has_steps(chart: Chart):
 
 
 @chart_rule("RC301")
-def draft_chart(chart: Chart):
+def draft_chart(chart: Chart) -> Iterator[Diagnostic]:
     """Drafts build as clearly marked placeholders; the warning keeps them in view.
 
     passes: a chart without `status`
@@ -272,7 +277,7 @@ def draft_chart(chart: Chart):
 
 
 @chart_rule("RC302")
-def item_without_number(chart: Chart):
+def item_without_number(chart: Chart) -> Iterator[Diagnostic]:
     """Items are written without their numbers; the renderer numbers them.
 
     passes: `- 故意刁难申请人。`
@@ -287,7 +292,7 @@ def item_without_number(chart: Chart):
 
 
 @chart_rule("RC303")
-def no_surrounding_spaces(chart: Chart):
+def no_surrounding_spaces(chart: Chart) -> Iterator[Diagnostic]:
     """Text has no leading or trailing spaces (full-width ones included).
 
     passes: `title: 劳动用工备案`
@@ -299,7 +304,7 @@ def no_surrounding_spaces(chart: Chart):
 
 
 @chart_rule("RC304")
-def risks_and_measures_together(chart: Chart):
+def risks_and_measures_together(chart: Chart) -> Iterator[Diagnostic]:
     """A risk comes with a measure against it, and a measure answers a risk.
 
     passes: a step with both `risks` and `measures`, or with neither

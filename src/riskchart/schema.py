@@ -8,7 +8,8 @@ linter and the editor can never disagree about a key or a type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
+from typing import Any
 
 from . import limits
 from .characters import invisible_ranges
@@ -44,14 +45,14 @@ class Choice:
 
 @dataclass(frozen=True)
 class ListOf:
-    item: object
+    item: Kind
     max_items: int
     description: str = ""
 
 
 @dataclass(frozen=True)
 class Field:
-    kind: object
+    kind: Kind
     required: bool = False
 
 
@@ -61,6 +62,9 @@ class Record:
     description: str = ""
     # Words people type instead of a key, to suggest the right one.
     synonyms: dict[str, str] = field(default_factory=dict)
+
+
+Kind = Text | Integer | Choice | ListOf | Record  # what a value must be
 
 
 PHONES = Record(
@@ -93,7 +97,7 @@ STEP = Record(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def chart_record(categories: tuple[str, ...] = CATEGORIES) -> Record:
     """The chart format with a project's list of categories."""
     return Record(
@@ -130,7 +134,7 @@ DEFAULTS = Record(
 )
 
 
-def json_schema(record: Record = CHART) -> dict:
+def json_schema(record: Record = CHART) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a record, for editors."""
     schema = _json(record)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -141,7 +145,7 @@ def json_schema(record: Record = CHART) -> dict:
     return schema
 
 
-def _json(kind) -> dict:
+def _json(kind: Kind) -> dict[str, Any]:
     if isinstance(kind, Record):
         steps_rules = {}
         if kind is STEP:

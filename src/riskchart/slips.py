@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -28,7 +29,7 @@ _MEANT_COMMENT = re.compile(r"#\s*(?:riskchart:|原文)")
 _MAYBE_CUT = re.compile(r"\S \u3000?#(?!\s*(?:riskchart:|原文))")
 
 
-def typed_slips(path, text: str) -> list[Diagnostic]:
+def typed_slips(path: Path, text: str) -> list[Diagnostic]:
     """Full-width colons after keys and full-width spaces in indentation.
 
     Both make the YAML mean something else (or nothing), so they are
@@ -100,7 +101,7 @@ def _line_above(lines: list[str], number: int) -> int:
     return 0
 
 
-def cut_by_comments(path, text: str, root: yaml.Node) -> list[Diagnostic]:
+def cut_by_comments(path: Path, text: str, root: yaml.Node) -> list[Diagnostic]:
     """List items whose sentence runs on after ` #`: YAML reads the rest of
     the line as a comment, so it would silently be missing from the chart.
     Comments that are directives (`# riskchart: …`) or transcription notes
@@ -124,7 +125,7 @@ def cut_by_comments(path, text: str, root: yaml.Node) -> list[Diagnostic]:
     return sorted(found)
 
 
-def _cut_item(path, text: str, item: yaml.ScalarNode) -> Diagnostic | None:
+def _cut_item(path: Path, text: str, item: yaml.ScalarNode) -> Diagnostic | None:
     if item.style or item.start_mark.line != item.end_mark.line or not item.value:
         return None  # quoted or block text keeps its #; the C composer gives plain style as ""
     end = item.end_mark.index

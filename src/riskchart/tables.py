@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from .model import Chart
 from .schema import CATEGORIES, LEVELS
@@ -101,8 +102,8 @@ class Statistics:
     total: Counts
     by_category: dict[str, Counts]
 
-    def as_json(self) -> dict:
-        def one(counts: Counts) -> dict:
+    def as_json(self) -> dict[str, Any]:
+        def one(counts: Counts) -> dict[str, Any]:
             return {"charts": counts.charts, "drafts": counts.drafts, "steps": counts.steps,
                     "risks": dict(counts.risks), "risk_total": counts.risk_total}
         return {"total": one(self.total),
@@ -124,13 +125,13 @@ def statistics_text(stats: Statistics) -> str:
     from .report import terminal_width
 
     header = ("类别", "图", "环节", "风险点", "高", "中", "低")
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     for name, counts in [*stats.by_category.items(), ("合计", stats.total)]:
         rows.append((name, str(counts.charts), str(counts.steps), str(counts.risk_total),
                      *(str(counts.risks[level]) for level in LEVELS)))
     widths = [max(terminal_width(row[i]) for row in rows) for i in range(len(header))]
 
-    def line(row):
+    def line(row: tuple[str, ...]) -> str:
         cells = [row[0] + " " * (widths[0] - terminal_width(row[0]))]
         cells += [" " * (widths[i] - terminal_width(row[i])) + row[i] for i in range(1, len(row))]
         return "  ".join(cells)

@@ -11,6 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -18,7 +19,8 @@ from . import limits
 from .characters import BIDI_CONTROLS, is_invisible
 from .diagnostics import Diagnostic, make
 from .load import CONTROL_CHARACTERS, bidi_message
-from .schema import Choice, Integer, ListOf, Record, Text
+from .model import Position, ValuePath
+from .schema import Choice, Integer, Kind, ListOf, Record, Text
 
 _TAG = "tag:yaml.org,2002:"
 _STR = _TAG + "str"
@@ -35,8 +37,6 @@ _READ_AS = {
 }
 _KIND_NAMES = {Text: "文字", Integer: "整数", Choice: "文字", ListOf: "列表", Record: "键值映射"}
 
-Position = tuple[int, int]
-
 
 class _Invalid:
     """Stands for a value that failed validation; later checks skip it."""
@@ -51,7 +51,7 @@ INVALID = _Invalid()
 @dataclass(frozen=True)
 class Validated:
     value: object
-    positions: dict[tuple, Position]
+    positions: dict[ValuePath, Position]
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -70,9 +70,8 @@ def validate(path: Path, root: yaml.Node, record: Record) -> Validated:
         return Validated(INVALID, walker.positions, tuple(walker.diagnostics))
 
 
-def _validate(walker: "_Walker", root: yaml.Node, record: Record) -> Validated:
+def _validate(walker: _Walker, root: yaml.Node, record: Record) -> Validated:
     if not isinstance(root, yaml.MappingNode):
-        line, column = _pos(root)
         walker.report(root, "RC101",
             f"文件顶层应为键值映射（id: …、title: … 这样的行），而不是{_describe(root)}")
         return Validated(INVALID, walker.positions, tuple(walker.diagnostics))
@@ -101,7 +100,7 @@ def _colon_in_text(node: yaml.Node) -> bool:
         and key.start_mark.line == value.end_mark.line
 
 
-def _label(where: tuple) -> str:
+def _label(where: ValuePath) -> str:
     """A path like ('steps', 2, 'risks', 0) as 第 3 个环节的 risks 第 1 条."""
     parts = []
     for index, part in enumerate(where):
@@ -117,7 +116,7 @@ def _label(where: tuple) -> str:
 class _Walker:
     def __init__(self, path: Path):
         self.path = path
-        self.positions: dict[tuple, Position] = {}
+        self.positions: dict[ValuePath, Position] = {}
         self.diagnostics: list[Diagnostic] = []
 
     def report(self, node: yaml.Node, code: str, message: str) -> None:
@@ -126,12 +125,21 @@ class _Walker:
         if len(self.diagnostics) >= limits.MAX_PROBLEMS:
             raise _TooManyProblems
 
-    def walk(self, node: yaml.Node, kind, where: tuple):
+    def walk(self, node: yaml.Node, kind: Kind, where: ValuePath) -> Any:
+        """The node's value as the schema wants it, or INVALID."""
         mark = node.start_mark
         self.positions[where] = (mark.line + 1, mark.column + 1)
-        return self._checks[type(kind)](self, node, kind, where)
+        if isinstance(kind, Record):
+            return self.record(node, kind, where)
+        if isinstance(kind, ListOf):
+            return self.list_of(node, kind, where)
+        if isinstance(kind, Integer):
+            return self.integer(node, kind, where)
+        if isinstance(kind, Choice):
+            return self.choice(node, kind, where)
+        return self.text(node, kind, where)
 
-    def record(self, node, kind: Record, where: tuple):
+    def record(self, node: yaml.Node, kind: Record, where: ValuePath) -> Any:
         if _is_null(node):
             self.report(node, "RC106", f"{_label(where)} 为空：{kind.description}至少要写 "
                         + "、".join(n for n, f in kind.fields.items() if f.required))
@@ -155,7 +163,7 @@ class _Walker:
             if field is None:
                 self.report(key_node, "RC102", _unknown_key(key, kind))
                 continue
-            values[key] = self.walk(value_node, field.kind, where + (key,))
+            values[key] = self.walk(value_node, field.kind, (*where, key))
         for name, field in kind.fields.items():
             if field.required and name not in first_seen:
                 described = getattr(field.kind, "description", "")
@@ -163,7 +171,7 @@ class _Walker:
                 values[name] = INVALID
         return values
 
-    def list_of(self, node, kind: ListOf, where: tuple):
+    def list_of(self, node: yaml.Node, kind: ListOf, where: ValuePath) -> Any:
         if _is_null(node):
             self.report(node, "RC106", f"{where[-1]} 为空：在下面逐条写“- 内容”，或删除这一行")
             return INVALID
@@ -178,9 +186,9 @@ class _Walker:
             self.report(node.value[kind.max_items], "RC109",
                 f"{where[-1]} 有 {len(node.value)} 条，超过上限 {kind.max_items} 条")
             return INVALID
-        return [self.walk(item, kind.item, where + (index,)) for index, item in enumerate(node.value)]
+        return [self.walk(item, kind.item, (*where, index)) for index, item in enumerate(node.value)]
 
-    def integer(self, node, kind: Integer, where: tuple):
+    def integer(self, node: yaml.Node, kind: Integer, where: ValuePath) -> Any:
         if _is_null(node):
             self.report(node, "RC106", f"{_label(where)} 不能为空")
             return INVALID
@@ -199,7 +207,7 @@ class _Walker:
             return INVALID
         return number
 
-    def choice(self, node, kind: Choice, where: tuple):
+    def choice(self, node: yaml.Node, kind: Choice, where: ValuePath) -> Any:
         text = self.text(node, Text(), where)
         if text is INVALID:
             return INVALID
@@ -211,7 +219,7 @@ class _Walker:
             return INVALID
         return text
 
-    def text(self, node, kind: Text, where: tuple):
+    def text(self, node: yaml.Node, kind: Text, where: ValuePath) -> Any:
         if isinstance(where[-1], int) and _colon_in_text(node):
             key, value = node.value[0]
             self.report(node, "RC104",
@@ -257,8 +265,6 @@ class _Walker:
                 f"{_label(where)} 有 {len(value):,} 字，超过上限 {kind.max_length} 字")
             return INVALID
         return value
-
-    _checks = {Record: record, ListOf: list_of, Integer: integer, Choice: choice, Text: text}
 
 
 def _is_null(node: yaml.Node) -> bool:

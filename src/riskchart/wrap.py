@@ -86,7 +86,7 @@ def _fitting_tokens(text: str, columns: float, font: str) -> list[str]:
 def _break_before(line: list[str], token: str) -> tuple[list[str], list[str]]:
     """Split `line` so that the next line, starting with what is carried
     and then `token`, obeys the rules; never empties the old line."""
-    kept, carried = list(line), []
+    kept, carried = list(line), list[str]()
     while len(kept) > 1 and ((carried or [token])[0][0] in NO_LINE_START or kept[-1][-1] in NO_LINE_END):
         carried.insert(0, kept.pop())
     return kept, carried

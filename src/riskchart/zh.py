@@ -84,6 +84,6 @@ def install() -> None:
     for name in _CLICK_MODULES:
         module = importlib.import_module(f"click.{name}")
         if hasattr(module, "_"):
-            module._ = translate
+            module._ = translate  # type: ignore[attr-defined]  # checked by hasattr just above
         if hasattr(module, "ngettext"):
-            module.ngettext = translate_plural
+            module.ngettext = translate_plural  # type: ignore[attr-defined]  # checked by hasattr just above

@@ -52,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-from generate import generate  # noqa: E402  (tests/bench is not a package)
+from generate import generate
 
 VENV_BIN = ROOT / ".venv" / "bin"
 REAL_CHARTS = ROOT / "charts"
@@ -206,7 +206,7 @@ def _format_row(row: Row) -> str:
 
 def _header() -> str:
     cells = [_cell(COLUMNS[0], WIDTHS[0], right=False)]
-    cells += [_cell(c, w) for c, w in zip(COLUMNS[1:5], WIDTHS[1:5])]
+    cells += [_cell(c, w) for c, w in zip(COLUMNS[1:5], WIDTHS[1:5], strict=True)]
     cells += ["  " + _cell(COLUMNS[5], WIDTHS[5], right=False), COLUMNS[6]]
     return " ".join(cells) + "\n" + "-" * (sum(WIDTHS) + len(WIDTHS) + 2)
 
@@ -399,7 +399,7 @@ def bench_real_builds(table: Table, work: Path, failures: list) -> None:
     shutil.copytree(REAL_CHARTS, copy)
     changed_out = work / "build-changed"
     first = run_once(riskchart("build", copy, "-o", changed_out))
-    victim = sorted(p for p in copy.glob("*.yaml") if not p.name.startswith("_"))[0]
+    victim = min(p for p in copy.glob("*.yaml") if not p.name.startswith("_"))
 
     def touch(index):
         with victim.open("a", encoding="utf-8") as stream:
@@ -481,7 +481,7 @@ def main(argv=None) -> int:
 
     missed = [r.what for r in table.rows if r.status == "FAIL"]
     print(f"\n{sum(r.status == 'pass' for r in table.rows)} targets met, {len(missed)} missed"
-          f"{', '.join([''] + missed) if missed else ''}; {len(failures)} commands failed; "
+          f"{', '.join(['', *missed]) if missed else ''}; {len(failures)} commands failed; "
           f"bench took {time.perf_counter() - started:.0f} s")
     result = {
         "when": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

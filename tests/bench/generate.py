@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import random
+import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -105,7 +105,7 @@ def _clauses(sentences) -> tuple[str, ...]:
     return tuple(found)
 
 
-@lru_cache(maxsize=None)
+@cache
 def vocabulary(charts: Path = REAL_CHARTS) -> Vocabulary:
     """Load the real charts (yaml.safe_load) and count what they contain."""
     paths = sorted(p for p in Path(charts).glob("*.yaml") if not p.name.startswith(("_", ".")))
@@ -202,7 +202,7 @@ def _steps(rng: random.Random, vocab: Vocabulary) -> list[dict]:
             break
         bare[index] = False
     steps = []
-    for name, is_bare in zip(chosen, bare):
+    for name, is_bare in zip(chosen, bare, strict=True):
         step: dict = {"name": name}
         if not is_bare:
             step["level"] = rng.choices(LEVELS, weights=vocab.levels)[0]
