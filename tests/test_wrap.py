@@ -1,7 +1,7 @@
 """Line breaking by display width, with Chinese line-breaking rules."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from riskchart.wrap import NO_LINE_END, NO_LINE_START, display_width, wrap
@@ -67,6 +67,7 @@ def test_overlong_word_is_cut_and_empty_text_gives_one_line():
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=120),
        st.integers(min_value=6, max_value=40))
+@example("000000\u0e5c.00K", 6)  # carrying "\u0e5c" before ".00K" (no line starts with ".") overflowed the next line
 def test_wrap_never_loses_text_or_overflows(text, columns):
     lines = wrap(text, columns)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")

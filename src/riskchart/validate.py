@@ -27,7 +27,7 @@ _STR = _TAG + "str"
 _NULL = _TAG + "null"
 _DECIMAL = re.compile(r"[0-9]+")
 _TAB_OR_CR = re.compile("[\t\r]")
-_ESCAPED_HIDDEN = re.compile("|".join((CONTROL_CHARACTERS.pattern, _TAB_OR_CR.pattern, BIDI_CONTROLS.pattern)))
+_ESCAPED_HIDDEN = re.compile(f"{CONTROL_CHARACTERS.pattern}|{_TAB_OR_CR.pattern}|{BIDI_CONTROLS.pattern}")
 _READ_AS = {
     _TAG + "bool": "布尔值（是/否）",
     _TAG + "int": "数字",
