@@ -262,3 +262,15 @@ def test_lint_leaves_the_garbage_collector_as_it_found_it(tmp_path, enabled_befo
         assert gc.isenabled() == enabled_before
     finally:
         gc.enable()
+
+
+def test_packed_positions_travel_by_pickle_and_answer_like_the_dict():
+    import pickle
+
+    from riskchart.lint import PackedPositions
+
+    positions = {("title",): (3, 8), ("steps", 0, "risks", 1): (9, 9), (): (1, 1)}
+    travelled = pickle.loads(pickle.dumps(PackedPositions(positions)))
+    assert dict(travelled) == positions and len(travelled) == 3
+    assert travelled[("steps", 0, "risks", 1)] == (9, 9)
+    assert ("nowhere",) not in travelled
