@@ -20,6 +20,7 @@ Unknown keys and wrong types are errors at their line, with a suggestion.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -151,7 +152,6 @@ class _Checker:
         self.path, self.table = path, table
         self.problems: list[str] = []
         self.section = "[tool.riskchart] " if path and path.name == "pyproject.toml" else ""
-        self.text = path.read_text(encoding="utf-8-sig") if path else ""
         for key in table:
             if key not in _KEYS:
                 guess = _SYNONYMS.get(key) or next(iter(difflib.get_close_matches(key, _KEYS, n=1, cutoff=0.6)), None)
@@ -160,6 +160,11 @@ class _Checker:
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(f"{self.path}:{self._line(key)}: {self.section}{message}")
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The settings file's text, read again only to locate a problem."""
+        return self.path.read_text(encoding="utf-8-sig") if self.path else ""
 
     def _line(self, key: str) -> str:
         found = re.search(rf'^[ \t]*(?P<key>{re.escape(key)}|"{re.escape(key)}")[ \t]*=', self.text, re.MULTILINE)
