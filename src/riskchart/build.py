@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from . import __version__, config, files, fonts, glyphs, layout, publish, render, style
+from .characters import printable
 from .diagnostics import Diagnostic
 from .lint import DEFAULTS_FILE, LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
@@ -153,7 +154,7 @@ def _full_build(paths: list[Path], chart_files: list[Path], fingerprints: dict[P
             for path in chart_files:
                 problem = _name_problem(path) or (_first_error(linted, path) if path not in charts else None)
                 if problem:
-                    outcomes[path] = ChartOutcome(_printable(path.stem), "failed", problem)
+                    outcomes[path] = ChartOutcome(printable(path.stem), "failed", problem)
                 elif path not in changed:
                     outcomes[path] = ChartOutcome(path.stem, "fresh")
                 elif path not in early:  # valid now, though not when first looked at: draw it too
@@ -206,10 +207,6 @@ def _name_problem(path: Path) -> str | None:
     except UnicodeEncodeError:
         return "文件名不是有效的 UTF-8 编码：请用正常的中文或英文重新命名这个文件"
     return None
-
-
-def _printable(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class _Drawing:
@@ -366,7 +363,7 @@ def _read_manifest(out: Path, warnings: list[str] | None = None) -> Manifest:
         if _valid_entry(stem, entry):
             manifest["charts"][stem] = entry
         else:
-            warn(f"{out / MANIFEST} 中「{_printable(repr(stem))}」的记录不是 riskchart 写的，已忽略（不删除任何文件）")
+            warn(f"{out / MANIFEST} 中「{printable(repr(stem))}」的记录不是 riskchart 写的，已忽略（不删除任何文件）")
     entry = found.get("set")
     if isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str) \
             and isinstance(entry.get("outputs"), list) and set(entry["outputs"]) <= set(publish.SET_OUTPUTS):

@@ -116,7 +116,9 @@ def schema(defaults: bool) -> None:
 
 
 def _font_name(value: str | None) -> str | None:
-    if value is not None and (not value.strip() or any(c in value for c in '"\\<>&\n')):
+    from .config import is_font_name
+
+    if value is not None and not is_font_name(value):
         raise click.BadParameter(f"字体名称不能为空，也不能含引号、反斜杠或尖括号：{value!r}")
     return value
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from .diagnostics import CODES
+from .diagnostics import CODES, position
 from .errors import EnvironmentProblem
 from .schema import CATEGORIES
 from .style import DEFAULT_FONT, DEFAULT_FORMATS, FORMATS
@@ -144,6 +144,12 @@ def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
     return project
 
 
+def is_font_name(value: str) -> bool:
+    """A font name riskchart can hand to Graphviz: not blank, and without
+    the characters that would end or escape a DOT attribute or HTML label."""
+    return bool(value.strip()) and not any(c in value for c in '"\\<>&\n')
+
+
 class _Checker:
     """Reads typed values out of the settings table, collecting every
     problem with the line it is on, then reports them together."""
@@ -170,8 +176,8 @@ class _Checker:
         found = re.search(rf'^[ \t]*(?P<key>{re.escape(key)}|"{re.escape(key)}")[ \t]*=', self.text, re.MULTILINE)
         if not found:
             return "1:1"
-        start = found.start("key")
-        return f"{self.text.count(chr(10), 0, start) + 1}:{start - (self.text.rfind(chr(10), 0, start) + 1) + 1}"
+        line, column = position(self.text, found.start("key"))
+        return f"{line}:{column}"
 
     def strings(self, key: str, example: str) -> tuple[str, ...]:
         value = self.table.get(key, [])
@@ -217,7 +223,7 @@ class _Checker:
 
     def font(self) -> str:
         value = self.table.get("font", DEFAULT_FONT)
-        if not isinstance(value, str) or not value.strip() or any(c in value for c in '"\\<>&\n'):
+        if not isinstance(value, str) or not is_font_name(value):
             self.problem("font", '字体名称应为文字，不能为空，也不能含引号、反斜杠或尖括号，如 font = "Noto Sans CJK SC"')
             return DEFAULT_FONT
         return value.strip()

@@ -18,6 +18,13 @@ class Severity(str, enum.Enum):
     WARNING = "warning"
 
 
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of a character offset in a file's text."""
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, column
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     path: str

@@ -21,7 +21,7 @@ import yaml
 
 from . import fonts, limits, slips, style
 from .characters import BIDI_CONTROLS, code_point
-from .diagnostics import Diagnostic, make
+from .diagnostics import Diagnostic, make, position
 
 _Loader: type[yaml.SafeLoader | yaml.CSafeLoader]
 try:  # the C loader composes about ten times faster and keeps marks
@@ -47,13 +47,6 @@ class LoadedFile:
     text: str | None
     root: yaml.Node | None
     diagnostics: tuple[Diagnostic, ...]
-
-
-def position(text: str, offset: int) -> tuple[int, int]:
-    """1-based (line, column) of a character offset."""
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
 
 
 class NotARegularFile(OSError):

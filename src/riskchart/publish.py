@@ -34,6 +34,7 @@ CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by conten
 SET_OUTPUTS = (INDEX, REGISTER, BOOKLET)
 RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
 FAILING_NOTE = "本图有错误，未更新"
+LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 
@@ -130,7 +131,7 @@ class FailingCard:
 
 def _missing_card(stem: str, manifest: dict[str, Any], formats: tuple[str, ...], out: Path) -> FailingCard:
     entry = manifest["charts"].get(stem) or {}
-    kept = tuple((fmt, href(f"{stem}.{fmt}")) for fmt in ("svg", "pdf", "png") if (out / f"{stem}.{fmt}").is_file())
+    kept = tuple((fmt, href(f"{stem}.{fmt}")) for fmt in LINKED_FORMATS if (out / f"{stem}.{fmt}").is_file())
     return FailingCard(stem, entry.get("title") or stem, kept)
 
 
@@ -187,7 +188,7 @@ def href(name: str) -> str:
 
 
 def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
-    links = tuple((fmt, href(f"{chart.stem}.{fmt}")) for fmt in ("svg", "pdf", "png") if fmt in formats)
+    links = tuple((fmt, href(f"{chart.stem}.{fmt}")) for fmt in LINKED_FORMATS if fmt in formats)
     return Card(
         chart=chart,
         search=search_text(chart),

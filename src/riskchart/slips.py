@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .diagnostics import Diagnostic, make
+from .diagnostics import Diagnostic, make, position
 
 # `title：…` or `- name：…`: an ASCII key followed by a full-width colon.
 _FULL_WIDTH_COLON = re.compile(r"^(?P<lead>[ ]*(?:-[ ]+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ ]*(?P<colon>：)",
@@ -39,11 +39,11 @@ def typed_slips(path: Path, text: str) -> list[Diagnostic]:
     if "：" not in text and "\u3000" not in text:  # the usual file, decided by two scans in C
         return found
     for colon in _FULL_WIDTH_COLON.finditer(text) if "：" in text else ():
-        line, column = _position(text, colon.start("colon"))
+        line, column = position(text, colon.start("colon"))
         found.append(make(path, line, column, "RC006",
             f"全角冒号「：」：键名 {colon['key']} 后要用半角冒号加空格，写成「{colon['key']}: 」"))
     for indent in _FULL_WIDTH_INDENT.finditer(text) if "\u3000" in text else ():
-        line, column = _position(text, indent.group().index("\u3000") + indent.start())
+        line, column = position(text, indent.group().index("\u3000") + indent.start())
         found.append(make(path, line, column, "RC006",
             "缩进中有全角空格（U+3000）：缩进只能用半角空格，请删除后用半角空格对齐"))
     return found
@@ -140,8 +140,3 @@ def _cut_item(path: Path, text: str, item: yaml.ScalarNode) -> Diagnostic | None
     return make(path, line, column, "RC305",
         f"「{comment}」会被当作注释，不会印在图上：条目文字中含「 #」时，"
         f"请用双引号把整条括起来，如 - \"{item.value} {comment}\"")
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
