@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,7 +54,7 @@ def _written_aside(path: Path, data: bytes) -> Iterator[Path]:
     # The name is chosen before the file exists, so that an interrupt at any
     # moment after its creation (Ctrl-C arrives between any two bytecodes)
     # still finds and removes it.
-    temporary = path.parent / f"{TEMP_PREFIX}{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    temporary = path.parent / f"{TEMP_PREFIX}{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as stream:
@@ -64,6 +64,37 @@ def _written_aside(path: Path, data: bytes) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def user_cache_folder(name: str = "") -> Path | None:
+    """`$XDG_CACHE_HOME/riskchart[/<name>]` (default ~/.cache), private to the
+    user (0700), or None when it cannot be made or is not the user's own.
+    Every cache riskchart keeps (fonts, glyph verdicts, compiled templates)
+    lives here, never in an output folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    root = Path(base) / "riskchart"
+    folder = root / name if name else root
+    owned_folders = (root, folder) if name else (root,)
+    try:
+        Path(base).mkdir(parents=True, exist_ok=True)
+        for owned in owned_folders:
+            owned.mkdir(mode=0o700, exist_ok=True)
+        for owned in owned_folders:
+            state = owned.lstat()
+            if not stat.S_ISDIR(state.st_mode) or state.st_uid != os.getuid() or state.st_mode & 0o077:
+                return None
+    except OSError:
+        return None
+    return folder
+
+
+def write_cache(path: Path | None, data: bytes) -> None:
+    """Best effort: a cache entry that cannot be written only costs time."""
+    if path is not None:
+        with contextlib.suppress(OSError):
+            write_atomic(path, data)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -16,10 +16,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from . import files
 
 CACHE_VERSION = 1
 EM_COLUMNS = 2  # a full-width character, one em, is two display columns
@@ -126,21 +127,20 @@ def _read_font(font_file: FontFile) -> Metrics:
     return Metrics(units, tuple((first, last, advance) for first, last, advance in runs))
 
 
-def cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "riskchart"
-
-
-def _cache_file(font_file: FontFile) -> Path:
+def _cache_file(font_file: FontFile) -> Path | None:
     import hashlib
 
+    folder = files.user_cache_folder()
     name = hashlib.sha256(f"{CACHE_VERSION}|{font_file.key}".encode()).hexdigest()[:32]
-    return cache_folder() / f"font-{name}.json"
+    return folder / f"font-{name}.json" if folder else None
 
 
 def _read_cache(font_file: FontFile) -> Metrics | None:
     try:
-        entry = json.loads(_cache_file(font_file).read_text(encoding="utf-8"))
+        path = _cache_file(font_file)
+        if path is None:
+            return None
+        entry = json.loads(path.read_text(encoding="utf-8"))
         if entry["version"] != CACHE_VERSION or entry["font"] != font_file.key:
             return None
         units = entry["units_per_em"]
@@ -154,18 +154,9 @@ def _read_cache(font_file: FontFile) -> Metrics | None:
 
 
 def _write_cache(font_file: FontFile, found: Metrics) -> None:
-    """Best effort: a cache that cannot be written only costs time."""
-    folder = cache_folder()
     data = json.dumps({"version": CACHE_VERSION, "font": font_file.key,
                        "units_per_em": found.units_per_em, "runs": found.runs}, separators=(",", ":"))
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".font-", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(data)
-        os.replace(temporary, _cache_file(font_file))
-    except OSError:
-        pass
+    files.write_cache(_cache_file(font_file), data.encode("utf-8"))
 
 
 # Without the font, these are known not to print: the emoji planes, the

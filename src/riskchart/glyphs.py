@@ -26,6 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import files
+
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _BFCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
 _BFRANGE = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
@@ -323,12 +325,11 @@ def _undrawable(cff: _Cff) -> list[int]:
     return bad
 
 
-def _verdicts_file() -> Path:
+def _verdicts_file() -> Path | None:
     from fontTools import version
 
-    from .fonts import cache_folder
-
-    return cache_folder() / f"glyph-verdicts-{version}.json"
+    folder = files.user_cache_folder()
+    return folder / f"glyph-verdicts-{version}.json" if folder else None
 
 
 def _load_verdicts() -> None:
@@ -337,7 +338,10 @@ def _load_verdicts() -> None:
 
     _STORED["loaded"] = True
     try:
-        entries = json.loads(_verdicts_file().read_text(encoding="utf-8"))["verdicts"]
+        path = _verdicts_file()
+        if path is None:
+            return
+        entries = json.loads(path.read_text(encoding="utf-8"))["verdicts"]
         loaded: dict[bytes, list[_Verdict]] = {}
         for bytecode, local_count, global_count, local_called, global_called, drawable in entries:
             if not (isinstance(local_count, int) and isinstance(global_count, int) and isinstance(drawable, bool)):
@@ -355,8 +359,6 @@ def _load_verdicts() -> None:
 def remember_verdicts() -> None:
     """Keep this process's verdicts for the next build (best effort)."""
     import json
-    import os
-    import tempfile
 
     with _VERDICTS_LOCK:
         # nothing drawn anew and every stored verdict used: the file already says it all
@@ -367,15 +369,7 @@ def remember_verdicts() -> None:
     data = json.dumps({"verdicts": [
         [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
          [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything]}, separators=(",", ":"))
-    target = _verdicts_file()
-    try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".glyphs-", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(data)
-        os.replace(temporary, target)
-    except OSError:
-        pass
+    files.write_cache(_verdicts_file(), data.encode("utf-8"))
 
 
 def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdict:

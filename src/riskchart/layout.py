@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import html
-import os
-import stat
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import style
+from . import files, style
 from .model import Chart
 from .wrap import wrap
 
@@ -95,7 +93,7 @@ def cache_compiled_templates(*environments: jinja2.Environment) -> None:
     them anew costs a tenth of a second, a fifth of a rebuild after a
     one-line change.  Never in out/: a compiled template is code, and out/
     may come from anyone (a CI artifact, a shared folder)."""
-    folder = user_cache_folder("templates")
+    folder = files.user_cache_folder("templates")
     if folder is None:
         return  # a cache is an optimisation; without it templates just compile
     cache = compiled_template_cache(folder)
@@ -114,7 +112,7 @@ def compiled_template_cache(folder: Path) -> jinja2.BytecodeCache:
 
     import jinja2
 
-    from . import __version__, files
+    from . import __version__
 
     class UserCache(jinja2.BytecodeCache):
         def _header(self, bucket: jinja2.bccache.Bucket) -> bytes:
@@ -136,26 +134,6 @@ def compiled_template_cache(folder: Path) -> jinja2.BytecodeCache:
                 files.write_atomic(folder / f"{bucket.key}.code", self._header(bucket) + marshal.dumps(bucket.code))
 
     return UserCache()
-
-
-def user_cache_folder(name: str) -> Path | None:
-    """`$XDG_CACHE_HOME/riskchart/<name>` (default ~/.cache), private to the
-    user (0700), or None when it cannot be made or is not the user's own."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.path.isabs(base):
-        return None
-    folder = Path(base) / "riskchart" / name
-    try:
-        Path(base).mkdir(parents=True, exist_ok=True)
-        for owned in (folder.parent, folder):
-            owned.mkdir(mode=0o700, exist_ok=True)
-        for owned in (folder.parent, folder):
-            state = owned.lstat()
-            if not stat.S_ISDIR(state.st_mode) or state.st_uid != os.getuid() or state.st_mode & 0o077:
-                return None
-    except OSError:
-        return None
-    return folder
 
 
 def _items(texts: tuple[str, ...], font: str) -> tuple[Item, ...]:
