@@ -565,6 +565,25 @@ def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
     assert report.count("built") == 2
 
 
+def test_the_build_starts_no_daemon_thread(charts, tmp_path, monkeypatch):
+    """A process that exits while a daemon thread imports pikepdf aborts with SIGABRT.
+
+    A build that fails fast (exit 1) used to die that way now and then under load.
+    """
+    import threading
+
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def record(thread):
+        started.append(thread)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", record)
+    build([charts], options(tmp_path / "out"))
+    assert started and not [t.name for t in started if t.daemon]
+
+
 def test_a_file_name_that_is_not_utf8_fails_with_a_message(charts, tmp_path):
     odd = os.fsencode(charts) + b"/16-\xff\xfe.yaml"
     with open(odd, "wb") as stream:

@@ -223,8 +223,10 @@ class _Drawing:
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
         self._batches: list[tuple[list[Chart], Future[tuple[list[RenderResult], float]]]] = []
         if "pdf" in options.formats or options.publish:
-            # pikepdf takes a tenth of a second to import: do it while the first dot runs
-            threading.Thread(target=importlib.import_module, args=("pikepdf",), daemon=True).start()
+            # pikepdf takes a tenth of a second to import: do it while the first dot runs.
+            # Not a daemon: a process that exits while nanobind is still registering
+            # pikepdf's types aborts (SIGABRT), so shutdown waits for the import.
+            threading.Thread(target=importlib.import_module, args=("pikepdf",)).start()
         size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
         for start in range(0, len(charts), size):
             self.add(*charts[start:start + size])
