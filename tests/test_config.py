@@ -41,7 +41,7 @@ def test_without_disable_the_code_is_reported(tmp_path):
 def test_pyproject_without_the_table(tmp_path):
     """Like ruff, a pyproject.toml without [tool.riskchart] is not a riskchart project."""
     charts = project(tmp_path, '[project]\nname = "x"\n')
-    assert find_settings(charts) == Settings()
+    assert find_settings(charts) == Settings(charts=charts / "charts")  # the folder itself, with the defaults
 
 
 def test_nearest_pyproject_wins(tmp_path):

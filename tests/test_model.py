@@ -9,7 +9,7 @@ from types import MappingProxyType
 import pytest
 from conftest import STEPS, lint_files
 
-from riskchart.model import Chart, Defaults, Phones, Step, build_chart, build_defaults, sort_key
+from riskchart.model import Chart, Defaults, Department, Phones, Step, build_chart, merge_defaults, sort_key
 
 
 def chart(tmp_path, text, defaults=None, name="01-a.yaml") -> Chart:
@@ -137,9 +137,16 @@ def test_positions_do_not_affect_equality(tmp_path):
     assert a == make()
 
 
-def test_build_defaults():
-    assert build_defaults(None) == Defaults()
-    assert build_defaults({"department": "部", "phones": {"service": "1"}}) == Defaults("部", Phones("1", ""))
+def test_merge_defaults():
+    assert merge_defaults(Defaults(), None, "") == Defaults()
+    top = merge_defaults(Defaults(), {"department": "部", "phones": {"service": "1"}}, "")
+    assert top == Defaults("部", Phones("1", ""), "", Department("", "部", Phones("1", "")))
+    # a sub-folder's phones merge key by key; without a department it stays in its parent's
+    below = merge_defaults(top, {"phones": {"supervision": "2"}}, "科")
+    assert below == Defaults("部", Phones("1", "2"), "科", top.unit)
+    # naming a department starts one, in that folder
+    office = merge_defaults(below, {"department": "食品科"}, "科/食品")
+    assert office.unit == Department("科/食品", "食品科", Phones("1", "2")) and office.department == "食品科"
 
 
 def test_build_chart_directly():

@@ -85,22 +85,28 @@ _ASCII_IN_NAMES = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
 _NON_ASCII_IN_NAMES = ("L", "M", "N", "P", "S")  # Unicode general categories, by first letter
 
 
+_UNDECODED = re.compile("[\ud800-\udfff]")  # bytes of a name that is not UTF-8, as Python decodes them
+
+
 def _allowed_in_name(character: str) -> bool:
     if character < "\x80":
         return character in _ASCII_IN_NAMES
     return unicodedata.category(character).startswith(_NON_ASCII_IN_NAMES)
 
 
-def file_name_problem(name: str) -> str | None:
-    """Why a chart file name is unsafe, in Chinese, or None if it is safe."""
+def file_name_problem(name: str, what: str = "文件名") -> str | None:
+    """Why a chart file (or folder) name is unsafe, in Chinese, or None if it is safe."""
+    undecoded = _UNDECODED.search(name)
+    if undecoded:  # cannot go into the manifest, the index or a terminal as it is
+        return f"{what}不是有效的 UTF-8 编码（字节 {code_point(undecoded.group())} 无法解码，请用正常的中文或英文重新命名）"
     if name.startswith(("-", ".")):
-        return f"文件名以「{name[0]}」开头（在命令行中会被当作选项或隐藏文件）"
+        return f"{what}以「{name[0]}」开头（在命令行中会被当作选项或隐藏文件）"
     bad = next((c for c in name if not _allowed_in_name(c)), None)
     if bad is None:
         return None
     if bad.isprintable() and not bad.isspace():
-        return f"文件名含「{bad}」（在网页链接或命令行中会出错）"
-    return f"文件名含空白或不可见字符 {code_point(bad)}（在网页链接或命令行中会出错）"
+        return f"{what}含「{bad}」（在网页链接或命令行中会出错）"
+    return f"{what}含空白或不可见字符 {code_point(bad)}（在网页链接或命令行中会出错）"
 
 
 def safe_file_name(name: str) -> str:

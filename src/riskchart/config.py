@@ -52,6 +52,9 @@ class Settings:
     source: Path | None = None
     categories: tuple[str, ...] = CATEGORIES
     font: str = DEFAULT_FONT
+    # The project's charts folder: the top of its department tree.  None: each
+    # file stands alone with its own folder's _defaults.yaml (see departments.py).
+    charts: Path | None = None
 
     def enabled(self, code: str) -> bool:
         return code not in self.disabled
@@ -131,14 +134,15 @@ def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
     disabled = checker.codes()
     formats = checker.choices("formats", FORMATS) or DEFAULT_FORMATS
     font = checker.font()
+    charts = root / checker.folder("charts", "charts")
     project = Project(
         root=root,
         config_file=config,
-        charts=root / checker.folder("charts", "charts"),
+        charts=charts,
         out=root / checker.folder("out", "out"),
         font=font,
         formats=formats,
-        settings=Settings(frozenset(disabled), config, categories, font),
+        settings=Settings(frozenset(disabled), config, categories, font, charts),
     )
     checker.finish()
     return project

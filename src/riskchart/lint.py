@@ -17,18 +17,20 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from . import config, corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
+from .departments import CHART_SUFFIXES, DEFAULTS_FILE, defaults_files, discover, folder_parts
 from .diagnostics import Diagnostic
 from .errors import NoCharts
 from .load import load_file, source_text
-from .model import Chart, Defaults, Position, ValuePath, build_chart, build_defaults, sort_key
+from .model import Chart, Defaults, Position, ValuePath, build_chart, merge_defaults, sort_key
 from .schema import DEFAULTS, chart_record
 from .validate import validate
 
-DEFAULTS_FILE = "_defaults.yaml"
+__all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "charts_valid_alone", "check_file", "discover",
+           "lint_paths"]
 _ALL_RULES = config.Settings()
-CHART_SUFFIXES = (".yaml", ".yml")
 PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
 _IGNORE = re.compile(r"riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]{3})*)")
 
@@ -43,25 +45,6 @@ class LintResult:
     @property
     def failed_paths(self) -> frozenset[str]:
         return frozenset(d.path for d in self.diagnostics if d.is_error)
-
-
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """Chart files under the given files and folders, in name order.
-
-    Everything named like a chart is listed, even a folder, FIFO or device
-    of that name: loading it then says what it is (RC001) instead of the
-    name being skipped in silence, and it is never opened.
-    """
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(p for p in sorted(path.iterdir())
-                         if p.suffix.lower() in CHART_SUFFIXES and not p.name.startswith(("_", ".")))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise NoCharts(f"找不到 {path}：请给出防控图文件或所在文件夹（默认 charts/）")
-    return sorted(dict.fromkeys(found), key=str)
 
 
 @contextlib.contextmanager
@@ -100,20 +83,19 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
         raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
     if settings is None:
         settings = config.find_settings(paths[0])
-    defaults_files = {path.parent: path.parent / DEFAULTS_FILE for path in files}
-    defaults = {folder: _check_defaults(path) for folder, path in defaults_files.items() if path.exists()}
-    results = [r for r, _ in defaults.values()]
-    results += _check_files(files, {folder: d for folder, (_, d) in defaults.items()}, settings, jobs)
+    checked, defaults = folder_defaults(files, settings.charts)
+    results = list(checked.values())
+    results += _check_files(files, {folder: d for folder, (d, _) in defaults.items()}, settings, jobs)
     charts = [r.chart for r in results if r.chart is not None]
     diagnostics = [d for r in results for d in r.diagnostics] + rules.run_corpus_rules(charts, settings.enabled)
     exemptions = {str(r.path): r.exemptions for r in results if r.exemptions}
     kept = [d for d in diagnostics
             if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
     broken = {d.path for d in kept if d.is_error}
-    # an error in _defaults.yaml is an error of every chart under it
+    # an error in a _defaults.yaml is an error of every chart under it
     return LintResult(
         charts=tuple(sorted((c for c in charts if str(c.path) not in broken
-                             and str(c.path.parent / DEFAULTS_FILE) not in broken), key=sort_key)),
+                             and broken.isdisjoint(defaults[c.path.parent][1])), key=sort_key)),
         diagnostics=tuple(sorted(set(kept))),
         sources=SourceTexts({str(r.path): r.text for r in results if r.text is not None},
                             [str(r.path) for r in results]),
@@ -127,14 +109,14 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES
     Lets a build start drawing them before the whole set is linted; only
     the cross-file rules can still fail them.
     """
-    defaults = {folder: _check_defaults(folder / DEFAULTS_FILE) if (folder / DEFAULTS_FILE).is_file()
-                else (None, Defaults()) for folder in {path.parent for path in paths}}
+    checked, defaults = folder_defaults(paths, settings.charts)
+    broken = {str(path) for path, result in checked.items() if any(d.is_error for d in result.diagnostics)}
     found = {}
     for path in paths:
-        checked, folder_defaults = defaults[path.parent]
-        if checked is not None and any(d.is_error for d in checked.diagnostics):
+        merged, applying = defaults[path.parent]
+        if not broken.isdisjoint(applying):
             continue  # a broken _defaults.yaml fails every chart under it
-        result = check_file(path, folder_defaults, settings)
+        result = check_file(path, merged, settings)
         if result.chart is not None and not any(d.is_error for d in result.diagnostics):
             found[path] = result.chart
     return found
@@ -156,13 +138,36 @@ def check_file(path: Path, defaults: Defaults, settings: config.Settings = _ALL_
                       exemptions)
 
 
-def _check_defaults(path: Path) -> tuple[FileResult, Defaults]:
+def folder_defaults(files: list[Path], root: Path | None) -> tuple[
+        dict[Path, FileResult], dict[Path, tuple[Defaults, frozenset[str]]]]:
+    """Each present _defaults.yaml checked once, and for each folder holding
+    charts its merged defaults with the _defaults.yaml files they came from
+    (an error in one of these is an error of every chart below it)."""
+    checked: dict[Path, tuple[FileResult, dict[str, Any] | None]] = {}
+    by_folder: dict[Path, tuple[Defaults, frozenset[str]]] = {}
+    for path in files:
+        if path.parent in by_folder:
+            continue
+        parts, merged, applying = folder_parts(path, root), Defaults(), []
+        for depth, defaults_file in enumerate(defaults_files(path, root)):
+            values = None
+            if defaults_file in checked or defaults_file.exists():
+                if defaults_file not in checked:
+                    checked[defaults_file] = _check_defaults(defaults_file)
+                values = checked[defaults_file][1]
+                applying.append(str(defaults_file))
+            merged = merge_defaults(merged, values, "/".join(parts[:depth]))
+        by_folder[path.parent] = (merged, frozenset(applying))
+    return {path: result for path, (result, _) in checked.items()}, by_folder
+
+
+def _check_defaults(path: Path) -> tuple[FileResult, dict[str, Any] | None]:
     loaded = load_file(path)
     if loaded.root is None or loaded.diagnostics:
-        return FileResult(path, loaded.text, None, loaded.diagnostics, {}), Defaults()
+        return FileResult(path, loaded.text, None, loaded.diagnostics, {}), None
     checked = validate(path, loaded.root, DEFAULTS)
-    defaults = build_defaults(checked.value if not checked.diagnostics and isinstance(checked.value, dict) else None)
-    return FileResult(path, loaded.text, None, checked.diagnostics, {}), defaults
+    values = checked.value if not checked.diagnostics and isinstance(checked.value, dict) else None
+    return FileResult(path, loaded.text, None, checked.diagnostics, {}), values
 
 
 def _check_files(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings,

@@ -26,9 +26,24 @@ class Phones:
 
 
 @dataclass(frozen=True)
+class Department:
+    """A folder whose _defaults.yaml sets `department`: ids are unique within
+    it and number from 1.  The charts folder itself is one when its
+    _defaults.yaml names the department (the one-department project)."""
+
+    folder: str = ""  # relative to the charts folder, "/"-separated; "" for the charts folder
+    name: str = ""
+    phones: Phones = Phones()
+
+
+@dataclass(frozen=True)
 class Defaults:
+    """What a folder's charts inherit: its _defaults.yaml merged over its parent's."""
+
     department: str = ""
     phones: Phones = Phones()
+    folder: str = ""  # the folder these apply to, relative to the charts folder
+    unit: Department = Department()  # the department the folder belongs to
 
 
 @dataclass(frozen=True)
@@ -52,10 +67,18 @@ class Chart:
     draft: bool = False
     positions: Mapping[ValuePath, Position] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
+    folder: str = ""  # the file's folder relative to the charts folder, "/"-separated
+    unit: Department = Department()  # the department it belongs to (ids are unique within it)
 
     @property
     def stem(self) -> str:
         return self.path.stem
+
+    @property
+    def out_name(self) -> str:
+        """Its outputs' name in out/ without the format: the tree mirrored,
+        e.g. 食品科/01-食品经营许可 (just the stem in a flat charts folder)."""
+        return f"{self.folder}/{self.stem}" if self.folder else self.stem
 
     @property
     def heading(self) -> str:
@@ -73,11 +96,14 @@ class Chart:
         return sum(len(s.risks) for s in self.steps if level is None or s.level == level)
 
 
-def build_defaults(values: dict[str, Any] | None) -> Defaults:
-    """Defaults from completely valid values, or none at all."""
-    if not values:
-        return Defaults()
-    return Defaults(values["department"], _phones(values.get("phones")))
+def merge_defaults(parent: Defaults, values: dict[str, Any] | None, folder: str) -> Defaults:
+    """A folder's defaults: its _defaults.yaml's completely valid values (or
+    none) over its parent folder's; naming a department starts one."""
+    values = values or {}
+    phones = _phones(values.get("phones"), parent.phones)
+    department = values.get("department") or parent.department
+    unit = Department(folder, department, phones) if values.get("department") else parent.unit
+    return Defaults(department, phones, folder, unit)
 
 
 def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath, Position],
@@ -94,6 +120,8 @@ def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath
         phones=_phones(phones, defaults.phones) if phones else defaults.phones,
         draft=values.get("status") == "draft",
         positions=MappingProxyType(dict(positions)),
+        folder=defaults.folder,
+        unit=defaults.unit,
     )
 
 
@@ -113,5 +141,6 @@ def _phones(values: dict[str, str] | None, fallback: Phones = Phones()) -> Phone
                   values.get("supervision", fallback.supervision))
 
 
-def sort_key(chart: Chart) -> tuple[int, str]:
-    return (chart.id, str(chart.path))
+def sort_key(chart: Chart) -> tuple[str, int, str]:
+    """Department by department (the charts folder's first), then by id."""
+    return (chart.unit.folder, chart.id, str(chart.path))

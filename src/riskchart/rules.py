@@ -13,9 +13,10 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .characters import file_name_problem, safe_file_name
+from .characters import file_name_problem, printable, safe_file_name
 from .diagnostics import Diagnostic, make
 from .model import Chart, ValuePath
+from .style import FORMATS
 
 FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
 # "1." "2、" "（3）" — but not "1.5倍", "10，000元" or "3：30", where a digit follows;
@@ -115,12 +116,20 @@ def file_name_has_number(chart: Chart) -> Iterator[Diagnostic]:
 
 @chart_rule("RC211")
 def file_name_is_safe(chart: Chart) -> Iterator[Diagnostic]:
-    """File names become links in index.html and words on command lines:
-    only letters, digits, Chinese punctuation and - _ . , no leading - or .
+    """File and folder names become links in index.html, folders in out/ and
+    words on command lines: only letters, digits, Chinese punctuation and
+    - _ . , no leading - or ., and valid UTF-8.
 
-    passes: 07-带薪年休假（试行）.yaml
-    fails:  javascript:alert(1).yaml, 07 带薪年休假.yaml, -07-带薪年休假.yaml
+    passes: 07-带薪年休假（试行）.yaml, 食品科/01-食品经营许可.yaml
+    fails:  javascript:alert(1).yaml, 07 带薪年休假.yaml, -07-带薪年休假.yaml, 食品 科/01-a.yaml
     """
+    for folder in chart.folder.split("/") if chart.folder else ():
+        problem = file_name_problem(folder, "文件夹名")
+        if problem:
+            yield make(chart.path, 1, 1, "RC211",
+                f"{problem}：文件夹名只能用汉字等文字、数字、中文标点和 - _ .，且不能以 - 或 . 开头；"
+                f"请把文件夹「{printable(folder)}」改名，如 {safe_file_name(folder)}")
+            return
     problem = file_name_problem(chart.path.name)
     if problem:
         yield make(chart.path, 1, 1, "RC211",
@@ -130,22 +139,23 @@ def file_name_is_safe(chart: Chart) -> Iterator[Diagnostic]:
 
 @corpus_rule("RC203")
 def unique_ids(charts: list[Chart]) -> Iterator[Diagnostic]:
-    """No two charts share an id.
+    """No two charts of one department share an id; each department
+    (a folder whose _defaults.yaml sets department) numbers from 1.
 
-    passes: 01-a.yaml `id: 1`, 02-b.yaml `id: 2`
+    passes: 01-a.yaml `id: 1`, 02-b.yaml `id: 2`; 食品科/01-a.yaml and 特设科/01-b.yaml both `id: 1`
     fails:  01-a.yaml `id: 1`, 02-b.yaml `id: 1`
     """
-    yield from _duplicates(charts, lambda c: c.id, ("id",), "RC203", "id {value}")
+    yield from _duplicates(charts, lambda c: (c.unit.folder, c.id), ("id",), "RC203", "id {value}")
 
 
 @corpus_rule("RC204")
 def unique_titles(charts: list[Chart]) -> Iterator[Diagnostic]:
-    """No two charts share a title (职权名称).
+    """No two charts of one department share a title (职权名称).
 
     passes: `title: 劳动用工备案` and `title: 集体合同审查`
-    fails:  `title: 劳动用工备案` in two files
+    fails:  `title: 劳动用工备案` in two files of one department
     """
-    yield from _duplicates(charts, lambda c: c.title, ("title",), "RC204", "职权名称「{value}」")
+    yield from _duplicates(charts, lambda c: (c.unit.folder, c.title), ("title",), "RC204", "职权名称「{value}」")
 
 
 # Names of the set's own outputs (index.html, booklet.pdf, risk-register.csv)
@@ -154,15 +164,17 @@ _SET_STEMS = {"index": "index.html", "booklet": "booklet.pdf", "risk-register": 
 
 @corpus_rule("RC212")
 def unique_output_names(charts: list[Chart]) -> Iterator[Diagnostic]:
-    """Every chart's outputs get a name of their own: no file stem equal to
-    a set output's, nor to another chart's in another folder (case ignored).
+    """Every chart's outputs get a name of their own in out/, which mirrors
+    the charts folder: no file stem equal to a set output's (a department's
+    booklet.pdf sits in its folder), nor to another chart's in the same
+    folder of out/, nor a folder named like a chart's output (case ignored).
 
-    passes: 01-a.yaml and 02-b.yaml
-    fails:  booklet.yaml; or a/01-a.yaml and b/01-a.yaml
+    passes: 01-a.yaml and 02-b.yaml; 食品科/01-a.yaml and 特设科/01-a.yaml
+    fails:  booklet.yaml; or a/01-a.yaml and b/01-a.yaml given without a charts folder above them
     """
     holders: dict[str, list[Chart]] = defaultdict(list)
     for chart in sorted(charts, key=lambda c: str(c.path)):
-        holders[chart.stem.casefold()].append(chart)
+        holders[chart.out_name.casefold()].append(chart)
         if chart.stem.casefold() in _SET_STEMS:
             yield make(chart.path, 1, 1, "RC212",
                 f"文件名「{chart.stem}」与汇编输出 {_SET_STEMS[chart.stem.casefold()]} 重名，会互相覆盖：请改名，"
@@ -171,6 +183,14 @@ def unique_output_names(charts: list[Chart]) -> Iterator[Diagnostic]:
         for chart in same[1:]:
             yield make(chart.path, 1, 1, "RC212",
                 f"文件名「{chart.stem}」与 {same[0].path} 相同，两图的输出文件会互相覆盖：请改名")
+    outputs = {f"{name}.{fmt}" for name in holders for fmt in FORMATS}
+    for chart in charts:
+        parts = chart.folder.casefold().split("/") if chart.folder else []
+        for depth in range(1, len(parts) + 1):
+            if "/".join(parts[:depth]) in outputs:
+                yield make(chart.path, 1, 1, "RC212",
+                    f"文件夹「{'/'.join(chart.folder.split('/')[:depth])}」与另一张图的输出文件同名，"
+                    f"会互相覆盖：请把文件夹改名")
 
 
 def _duplicates(charts: list[Chart], key: Callable[[Chart], Hashable], path: ValuePath, code: str,
@@ -182,8 +202,9 @@ def _duplicates(charts: list[Chart], key: Callable[[Chart], Hashable], path: Val
         for chart in same[1:]:
             first = same[0]
             line, _ = first.where(*path)
+            where = first.path.name if first.path.parent == chart.path.parent else str(first.path)
             yield diagnostic_at(chart, path, code,
-                f"{what.format(value=value)} 已在 {first.path.name} 第 {line} 行使用")
+                f"{what.format(value=value[-1] if isinstance(value, tuple) else value)} 已在 {where} 第 {line} 行使用")
 
 
 @chart_rule("RC205")

@@ -125,10 +125,11 @@ CHART = chart_record()
 
 DEFAULTS = Record(
     {
-        "department": Field(Text(100, description="部门名称"), required=True),
+        "department": Field(Text(100, description="部门名称；写了它的文件夹自成一个部门，图从 1 编号")),
         "phones": Field(PHONES),
     },
-    description="所有防控图共用的部门名称与电话（charts/_defaults.yaml）",
+    description="本文件夹及其子文件夹中的防控图共用的部门名称与电话（如 charts/_defaults.yaml），"
+                "子文件夹的 _defaults.yaml 覆盖上级的",
     # 服务电话 and 监管电话 belong under phones, not at the top.
     synonyms={"部门": "department", "电话": "phones", "服务电话": "phones", "监管电话": "phones"},
 )
