@@ -73,7 +73,7 @@ def test_export_writes_a_file(tmp_path):
     target = tmp_path / "台账.csv"
     result = CliRunner().invoke(main, ["export", str(ROOT / "charts"), "-o", str(target)])
     assert result.exit_code == 0
-    assert target.read_bytes().startswith(b"\xef\xbb\xbf\xe7\xbc\x96\xe5\x8f\xb7")  # BOM + 编号
+    assert target.read_bytes().startswith("\ufeff部门,编号,".encode())  # BOM, then the department column
 
 
 class _Checker(HTMLParser):

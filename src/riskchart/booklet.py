@@ -2,7 +2,8 @@
 
 Cover and contents are drawn by Graphviz from templates like the charts
 themselves; pikepdf (qpdf) joins the pages and adds a bookmark per category
-and per chart.  Every page is A4 portrait.
+and per chart (and per department first, in the booklet of a project of
+several departments).  Every page is A4 portrait.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Entry:
     title_lines: tuple[str, ...]
     draft: bool
     page: int
+    heading: str = ""  # a department's name: a heading row in the contents, not a chart
 
 
 class DamagedPdf(Exception):
@@ -44,16 +46,26 @@ class DamagedPdf(Exception):
 
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
                 department: str, built_on: date, cache: Path, scratch: Path | None = None,
-                categories: tuple[str, ...] = CATEGORIES) -> bytes:
-    """Cover, contents and every chart, by category in the project's order, then by id."""
+                categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
+                used: set[str] | None = None) -> bytes:
+    """Cover, contents and every chart, by category in the project's order,
+    then by id; `by_department`: department by department first, each a
+    bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
+    `used` collects the cached front-matter pages (see `front_matter`)."""
     import pikepdf
 
     rank = {name: i for i, name in enumerate(categories)}
-    charts = sorted(charts, key=lambda c: (rank.get(c.category, len(rank)), c.id))
-    contents_pages = max(1, math.ceil(len(charts) / style.TOC_ROWS_PER_PAGE))
+    charts = sorted(charts, key=lambda c: ((c.unit.folder,) if by_department else ()) + (
+        rank.get(c.category, len(rank)), c.id))
+    headings = {c.unit for c in charts} if by_department else set()
+    contents_pages = max(1, math.ceil((len(charts) + len(headings)) / style.TOC_ROWS_PER_PAGE))
     first_chart_page = 2 + contents_pages
-    entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
-                     first_chart_page + i) for i, c in enumerate(charts)]
+    entries = []
+    for i, c in enumerate(charts):
+        if by_department and (not i or c.unit != charts[i - 1].unit):
+            entries.append(Entry(0, "", (), False, first_chart_page + i, heading=c.unit.name or "（未设部门）"))
+        entries.append(Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
+                             first_chart_page + i))
     env = layout.environment()
     pages = [env.get_template("cover.dot.j2").render(
         department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",
@@ -64,22 +76,29 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
             font=tools.font, s=style))
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
-        for pdf in front_matter(pages, tools, cache, scratch):
+        for pdf in front_matter(pages, tools, cache, scratch, used):
             booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
         with booklet.open_outline() as outline:
-            headings: dict[str, pikepdf.OutlineItem] = {}
+            # department (only with by_department) → category → chart
+            items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
             for chart in charts:
                 page_index = len(booklet.pages)
                 try:
-                    chart_pdf = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.stem]))
+                    chart_pdf = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.out_name]))
                 except (pikepdf.PdfError, OSError):
-                    raise DamagedPdf(chart.stem, chart_pdfs[chart.stem]) from None
+                    raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
                 booklet.pages.extend(chart_pdf.pages)
-                if chart.category not in headings:
-                    headings[chart.category] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
-                    outline.root.append(headings[chart.category])
-                headings[chart.category].children.append(
-                    pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
+                top: list[pikepdf.OutlineItem] = outline.root
+                if by_department:
+                    if (chart.unit,) not in items:
+                        items[(chart.unit,)] = pikepdf.OutlineItem(chart.unit.name or "（未设部门）", page_index)
+                        top.append(items[(chart.unit,)])
+                    top = items[(chart.unit,)].children
+                key = (chart.unit, chart.category) if by_department else (chart.category,)
+                if key not in items:
+                    items[key] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
+                    top.append(items[key])
+                items[key].children.append(pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
         booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
         booklet.docinfo["/Creator"] = "riskchart"
         booklet.Root.PageMode = pikepdf.Name.UseOutlines
@@ -88,15 +107,18 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     return buffer.getvalue()
 
 
-def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None) -> list[bytes]:
+def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,
+                 used: set[str] | None = None) -> list[bytes]:
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
     is kept in `cache` under the hash of its DOT text and of the code that
     finishes a PDF (a page cached before a fix is drawn anew); a rebuild after one
     chart's wording changed then only joins pages.  Pages no longer used
-    are removed from the cache, and a page that does not open as a PDF
-    (the cache lives in out/, which anyone may have touched) is drawn again.
+    are removed from the cache (when several booklets share it, the caller
+    collects the pages in `used` and calls `prune_cache` once all are made),
+    and a page that does not open as a PDF (the cache lives in out/, which
+    anyone may have touched) is drawn again.
     """
     names = [hashlib.sha256(f"{tools.font}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
              for dot_text in pages]
@@ -113,11 +135,21 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
             if folder:
                 files.write_atomic(folder / names[i], result["pdf"])
             ready[i] = result["pdf"]
-    for old in folder.glob("*.pdf") if folder else ():
-        if old.name not in names and _CACHED_PAGE.fullmatch(old.name):
+    if used is None:
+        prune_cache(cache, set(names))
+    else:
+        used.update(names)
+    return [ready[i] for i in range(len(names))]
+
+
+def prune_cache(cache: Path, used: set[str]) -> None:
+    """Remove the cached pages no booklet uses any more (only names riskchart gives them)."""
+    if cache.is_symlink() or not cache.is_dir():
+        return
+    for old in cache.glob("*.pdf"):
+        if old.name not in used and _CACHED_PAGE.fullmatch(old.name):
             with contextlib.suppress(OSError):
                 old.unlink()
-    return [ready[i] for i in range(len(names))]
 
 
 def _readable_pdf(path: Path) -> bytes | None:

@@ -28,13 +28,16 @@ from typing import Any, Self
 
 from . import __version__, config, files, fonts, glyphs, layout, publish, render, style
 from .characters import printable
+from .departments import defaults_files, out_name
 from .diagnostics import Diagnostic
-from .lint import DEFAULTS_FILE, LintResult, charts_valid_alone, discover, lint_paths
+from .lint import LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
 from .model import Chart
 
 MANIFEST = ".riskchart-manifest.json"
-Manifest = dict[str, Any]  # the JSON of MANIFEST: {"version": 1, "charts": {stem: entry}, "set": {...}}
+# the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
+# path in out/ without the format (食品科/01-食品经营许可; the stem in a flat charts folder)
+Manifest = dict[str, Any]
 RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
@@ -59,7 +62,7 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class ChartOutcome:
-    stem: str
+    stem: str              # the chart's name in out/: its stem, after its folders when nested
     status: str            # "built", "fresh" (up to date) or "failed"
     reason: str = ""
     seconds: float = 0.0
@@ -94,25 +97,29 @@ def build(paths: list[Path], options: BuildOptions,
     output folder's lock, before this one waits for it."""
     started = time.perf_counter()
     chart_files = discover(paths)
-    fingerprints = {p: _fingerprint(p, options) for p in chart_files}
+    project_files = _whole_project(chart_files, options)
+    fingerprints = {p: _fingerprint(p, options) for p in project_files}
     # Outputs and the manifest are replaced by rename, so reading them
     # without the lock sees one build's state or another's, never a mix.
     if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
-        return _nothing_to_do(chart_files, progress, started)
+        return _nothing_to_do(chart_files, progress, started, options)
     tools = render.toolchain(options.font)  # before anything is written
     with files.locked(options.out, options.lock_timeout, waiting):
         # the charts may have changed while this build waited for the lock
         chart_files = discover(paths)
-        fingerprints = {p: _fingerprint(p, options) for p in chart_files}
+        project_files = _whole_project(chart_files, options)
+        fingerprints = {p: _fingerprint(p, options) for p in project_files}
         warnings: list[str] = []
         manifest = _read_manifest(options.out, warnings)
         if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
-            return _nothing_to_do(chart_files, progress, started)  # a build we waited for did the work
-        stale = _stale_entries(manifest, chart_files)
+            return _nothing_to_do(chart_files, progress, started, options)  # a build we waited for did the work
+        stale = _stale_entries(manifest, project_files, options)
         files.remove_stale_temporaries(options.out, publish.CACHE)
         layout.cache_compiled_templates(layout.environment(), publish.html_environment())
         try:
-            report = _full_build(paths, chart_files, fingerprints, manifest, stale, tools, options, progress, started)
+            report = _full_build(chart_files, project_files, fingerprints, manifest, stale, tools, options,
+                                 progress, started)
+            warnings += report.warnings
             glyphs.remember_verdicts()
         except BaseException:
             # interrupted (Ctrl-C, SIGTERM) or failed: no temporary outlives the build,
@@ -123,40 +130,60 @@ def build(paths: list[Path], options: BuildOptions,
         return replace(report, warnings=tuple(warnings))
 
 
-def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float) -> BuildReport:
-    outcomes = tuple(ChartOutcome(p.stem, "fresh") for p in chart_files)
+def _whole_project(chart_files: list[Path], options: BuildOptions) -> list[Path]:
+    """The charts the index, booklets and register describe: every chart of
+    the project's charts folder, whichever files this build was given (those
+    named as given), so that building one file never shrinks the set.
+    Files given from outside the charts folder are a set of their own."""
+    root = options.settings.charts
+    if root is None or not root.is_dir() \
+            or not any(Path(os.path.abspath(p)).is_relative_to(os.path.abspath(root)) for p in chart_files):
+        return chart_files
+    given = {os.path.abspath(p) for p in chart_files}
+    shown_as = Path(os.path.relpath(root)) if Path(os.path.abspath(root)).is_relative_to(Path.cwd()) else root
+    others = [p for p in discover([shown_as]) if os.path.abspath(p) not in given]
+    return sorted(chart_files + others, key=str) if others else chart_files
+
+
+def _name(path: Path, options: BuildOptions) -> str:
+    return out_name(path, options.settings.charts)
+
+
+def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float, options: BuildOptions) -> BuildReport:
+    outcomes = tuple(ChartOutcome(_name(p, options), "fresh") for p in chart_files)
     for outcome in outcomes:
         progress(outcome)
     return BuildReport(outcomes, seconds=time.perf_counter() - started)
 
 
 def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path], options: BuildOptions) -> bool:
-    return not _stale_entries(manifest, chart_files) \
-        and all(_is_fresh(manifest, p, f, options.out) for p, f in fingerprints.items()) \
+    """The given charts and the whole set are up to date (`fingerprints` are the whole project's)."""
+    return not _stale_entries(manifest, list(fingerprints), options) \
+        and all(_is_fresh(manifest, p, fingerprints[p], options) for p in chart_files) \
         and (not options.publish or publish.is_fresh(manifest, fingerprints, options))
 
 
-def _full_build(paths: list[Path], chart_files: list[Path], fingerprints: dict[Path, str], manifest: Manifest,
-                stale: list[str], tools: render.Toolchain, options: BuildOptions, progress: Progress,
-                started: float) -> BuildReport:
+def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints: dict[Path, str],
+                manifest: Manifest, stale: list[str], tools: render.Toolchain, options: BuildOptions,
+                progress: Progress, started: float) -> BuildReport:
     # Charts whose files changed go to Graphviz at once if they pass their own
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
-    changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options.out)]
-    early = charts_valid_alone([p for p in changed if not _name_problem(p)], options.settings)
+    changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
+    early = charts_valid_alone(changed, options.settings)
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     scratch = files.scratch_folder(options.out)
     try:
         with _Drawing(list(early.values()), tools, options, scratch) as drawing:
-            linted = lint_paths(paths, options.settings)
+            linted = lint_paths(project_files, options.settings)
             charts = {c.path: c for c in linted.charts}
             for path in chart_files:
-                problem = _name_problem(path) or (_first_error(linted, path) if path not in charts else None)
+                problem = _first_error(linted, path, options) if path not in charts else None
                 if problem:
-                    outcomes[path] = ChartOutcome(printable(path.stem), "failed", problem)
+                    outcomes[path] = ChartOutcome(printable(_name(path, options)), "failed", problem)
                 elif path not in changed:
-                    outcomes[path] = ChartOutcome(path.stem, "fresh")
+                    outcomes[path] = ChartOutcome(_name(path, options), "fresh")
                 elif path not in early:  # valid now, though not when first looked at: draw it too
                     drawing.add(charts[path])
                 if path in outcomes:
@@ -170,43 +197,67 @@ def _full_build(paths: list[Path], chart_files: list[Path], fingerprints: dict[P
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
-    published = None
+    published, warnings = None, []
     if options.publish:
-        ready = [charts[p] for p in chart_files if p in charts and outcomes[p].status != "failed"]
-        failing = [p.stem for p in chart_files if outcomes[p].status == "failed" and not _name_problem(p)
-                   and _has_outputs(manifest, p.stem, options.out)]
-        published = publish.publish_set(ready, fingerprints, manifest, options, tools, failing, scratch)
-        _write_manifest(options.out, manifest)
+        ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
+        failing = [_name(p, options) for p in project_files if p not in ready and p not in unbuilt
+                   and _has_outputs(manifest, _name(p, options), options.out)]
+        if unbuilt:
+            warnings.append(f"索引页、汇编和台账未更新：另有 {len(unbuilt)} 张图尚未生成或已过时"
+                            f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
+        else:
+            published = publish.publish_set(list(ready.values()), fingerprints, manifest, options, tools, failing,
+                                            scratch)
+            _write_manifest(options.out, manifest)
+    given = {str(p) for p in chart_files} | {str(d) for p in chart_files for d in defaults_files(p, options.settings.charts)}
+    others = {d.path for d in linted.diagnostics if d.is_error and d.path not in given}
+    if others:
+        warnings.append(f"本次未指定的 {len(others)} 个文件有错误，这些图不编入索引页、汇编和台账；"
+                        "运行 riskchart lint 查看")
     return BuildReport(
         outcomes=tuple(outcomes[p] for p in chart_files),
-        diagnostics=linted.diagnostics,
+        diagnostics=tuple(d for d in linted.diagnostics if d.path in given),
         sources=linted.sources,
         published=published.written if published else (),
         publish_failures=published.failures if published else (),
         removed=tuple(removed),
+        warnings=tuple(warnings),
         seconds=time.perf_counter() - started,
     )
 
 
-def _first_error(linted: LintResult, path: Path) -> str:
-    """Why a chart cannot be built: its first error, or its folder's
-    _defaults.yaml's (charts under a broken _defaults.yaml all fail)."""
-    defaults = str(path.parent / DEFAULTS_FILE)
-    for wanted, prefix in ((str(path), ""), (defaults, f"{DEFAULTS_FILE} 有错误，本图不能生成："),):
-        first = next((d for d in linted.diagnostics if d.path == wanted and d.is_error), None)
+def _set_members(project_files: list[Path], charts: dict[Path, Chart], outcomes: dict[Path, ChartOutcome],
+                 fingerprints: dict[Path, str], manifest: Manifest,
+                 options: BuildOptions) -> tuple[dict[Path, Chart], list[Path]]:
+    """The charts the set shows: those this build drew or found fresh, and
+    the project's others whose outputs are up to date; and the project's
+    valid charts that this (partial) build did not draw and that have no
+    current outputs: while there are any, the set is left as it is."""
+    ready, unbuilt = {}, []
+    for path in project_files:
+        if path not in charts:
+            continue
+        if path in outcomes:
+            if outcomes[path].status != "failed":
+                ready[path] = charts[path]
+        elif _is_fresh(manifest, path, fingerprints[path], options):
+            ready[path] = charts[path]
+        else:
+            unbuilt.append(path)
+    return ready, unbuilt
+
+
+def _first_error(linted: LintResult, path: Path, options: BuildOptions) -> str:
+    """Why a chart cannot be built: its first error, or that of a
+    _defaults.yaml above it (charts under a broken _defaults.yaml all fail)."""
+    first = next((d for d in linted.diagnostics if d.path == str(path) and d.is_error), None)
+    if first:
+        return f"{first.line}:{first.column} {first.code} {first.message}"
+    for defaults in reversed(defaults_files(path, options.settings.charts)):
+        first = next((d for d in linted.diagnostics if d.path == str(defaults) and d.is_error), None)
         if first:
-            return f"{prefix}{first.line}:{first.column} {first.code} {first.message}"
+            return f"{defaults} 有错误，本图不能生成：{first.line}:{first.column} {first.code} {first.message}"
     return "构建期间文件被改名或删除"
-
-
-def _name_problem(path: Path) -> str | None:
-    """A file name that cannot be written into the manifest, the index or a
-    terminal (bytes that are not UTF-8) is refused before anything is drawn."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        return "文件名不是有效的 UTF-8 编码：请用正常的中文或英文重新命名这个文件"
-    return None
 
 
 class _Drawing:
@@ -262,26 +313,27 @@ class _Drawing:
 
 def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options: BuildOptions, manifest: Manifest,
                    seconds: float) -> ChartOutcome:
+    name = chart.out_name
     if isinstance(result, render.RenderFailure):
-        return ChartOutcome(chart.stem, "failed", str(result), seconds)
+        return ChartOutcome(name, "failed", str(result), seconds)
     names = []
     try:
         for fmt, data in result.items():
-            target = options.out / f"{chart.stem}.{fmt}"
-            files.write_atomic(target, data)
-            names.append(target.name)
+            files.write_atomic(files.inside(options.out, f"{name}.{fmt}"), data)
+            names.append(f"{name}.{fmt}")
     except OSError as error:
-        return ChartOutcome(chart.stem, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
-    manifest["charts"][chart.stem] = {"source": str(chart.path.resolve()), "fingerprint": fingerprint,
-                                      "outputs": sorted(names), "title": chart.title}
-    return ChartOutcome(chart.stem, "built", "", seconds)
+        return ChartOutcome(name, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
+    manifest["charts"][name] = {"source": str(chart.path.resolve()), "fingerprint": fingerprint,
+                                "outputs": sorted(names), "title": chart.title}
+    return ChartOutcome(name, "built", "", seconds)
 
 
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats).encode())
     digest.update(_contents(path))
-    digest.update(_contents(path.parent / DEFAULTS_FILE))
+    for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
+        digest.update(_contents(defaults))
     return digest.hexdigest()
 
 
@@ -309,41 +361,59 @@ def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
-def _is_fresh(manifest: Manifest, path: Path, fingerprint: str, out: Path) -> bool:
-    entry = manifest["charts"].get(path.stem)
+def _is_fresh(manifest: Manifest, path: Path, fingerprint: str, options: BuildOptions) -> bool:
+    entry = manifest["charts"].get(_name(path, options))
     return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path.resolve()) \
-        and all(files.looks_complete(out / name) for name in entry["outputs"])
+        and all(_complete(options.out, name) for name in entry["outputs"])
 
 
-def _has_outputs(manifest: Manifest, stem: str, out: Path) -> bool:
-    entry = manifest["charts"].get(stem)
-    return bool(entry) and any((out / name).is_file() for name in entry["outputs"])
+def _complete(out: Path, name: str) -> bool:
+    try:
+        return files.looks_complete(files.inside(out, name))
+    except OSError:
+        return False
 
 
-def _stale_entries(manifest: Manifest, chart_files: list[Path]) -> list[str]:
+def _has_outputs(manifest: Manifest, name: str, out: Path) -> bool:
+    entry = manifest["charts"].get(name)
+    return bool(entry) and any(_is_file(out, output) for output in entry["outputs"])
+
+
+def _is_file(out: Path, name: str) -> bool:
+    try:
+        return files.inside(out, name).is_file()
+    except OSError:
+        return False
+
+
+def _stale_entries(manifest: Manifest, project_files: list[Path], options: BuildOptions) -> list[str]:
     """Charts built before whose source is gone or renamed."""
-    current = {p.stem for p in chart_files}
-    return [stem for stem, entry in manifest["charts"].items()
-            if stem not in current and not Path(entry["source"]).exists()]
+    current = {_name(p, options) for p in project_files}
+    return [name for name, entry in manifest["charts"].items()
+            if name not in current and not Path(entry["source"]).exists()]
 
 
 def _remove_stale(manifest: Manifest, stale: list[str], out: Path) -> list[str]:
     """Delete the outputs of charts that are gone.  Only names the manifest
-    check let through (`<stem>.<format>`, inside `out`) ever get here."""
+    check let through (`<name>.<format>`, inside `out`) ever get here, and
+    none through a folder that is a link."""
     removed = []
-    for stem in stale:
-        for name in manifest["charts"][stem]["outputs"]:
-            target = out / name
+    for name in stale:
+        for output in manifest["charts"][name]["outputs"]:
+            try:
+                target = files.inside(out, output)
+            except OSError:
+                continue
             if target.is_file() or target.is_symlink():
                 target.unlink()
-                removed.append(name)
-        del manifest["charts"][stem]
+                removed.append(output)
+        del manifest["charts"][name]
     return removed
 
 
 # --- The manifest: read from out/, so trusted for nothing -----------------
 
-_SAFE_STEM = re.compile(r"[^/\\\x00-\x1f\x7f]+")
+_SAFE_STEM = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]+")
 
 
 def _read_manifest(out: Path, warnings: list[str] | None = None) -> Manifest:
@@ -368,7 +438,7 @@ def _read_manifest(out: Path, warnings: list[str] | None = None) -> Manifest:
             warn(f"{out / MANIFEST} 中「{printable(repr(stem))}」的记录不是 riskchart 写的，已忽略（不删除任何文件）")
     entry = found.get("set")
     if isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str) \
-            and isinstance(entry.get("outputs"), list) and set(entry["outputs"]) <= set(publish.SET_OUTPUTS):
+            and isinstance(entry.get("outputs"), list) and all(map(publish.is_set_output, entry["outputs"])):
         manifest["set"] = entry
     return manifest
 
@@ -377,16 +447,18 @@ def _fresh_manifest() -> Manifest:
     return {"version": 1, "charts": {}, "set": {}}
 
 
-def _valid_entry(stem: object, entry: object) -> bool:
-    """An entry this build's rules could have written: a plain file stem and
-    outputs named `<stem>.<format>` only."""
-    if not (isinstance(stem, str) and _SAFE_STEM.fullmatch(stem) and not stem.startswith(".")
-            and stem.casefold() not in publish.RESERVED_STEMS and isinstance(entry, dict)):
+def _valid_entry(name: object, entry: object) -> bool:
+    """An entry this build's rules could have written: a chart's name (plain
+    folder names and a file stem, "/"-separated) and outputs named
+    `<name>.<format>` only."""
+    if not (isinstance(name, str) and all(_SAFE_STEM.fullmatch(part) and not part.startswith(".")
+                                          for part in name.split("/"))
+            and name.rsplit("/", 1)[-1].casefold() not in publish.RESERVED_STEMS and isinstance(entry, dict)):
         return False
     outputs = entry.get("outputs")
     return isinstance(entry.get("source"), str) and isinstance(entry.get("fingerprint"), str) \
         and isinstance(entry.get("title", ""), str) and isinstance(outputs, list) \
-        and all(name in {f"{stem}.{fmt}" for fmt in render.FORMATS} for name in outputs)
+        and all(output in {f"{name}.{fmt}" for fmt in render.FORMATS} for output in outputs)
 
 
 def _write_manifest(out: Path, manifest: Manifest) -> None:

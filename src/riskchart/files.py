@@ -25,6 +25,21 @@ LOCK = ".riskchart.lock"
 _LOCK_POLL_SECONDS = 0.1
 
 
+def inside(folder: Path, name: str) -> Path:
+    """`folder / name` for a relative "/"-separated name, checked to stay
+    inside `folder`: no .. and no folder on the way that is a link (which
+    could lead anywhere) or a file.  Raises OSError with a reason."""
+    parts = name.split("/")
+    if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise OSError(f"「{name}」不是输出文件夹中的名字")
+    place = folder
+    for part in parts[:-1]:
+        place = place / part
+        if place.is_symlink() or (place.exists() and not place.is_dir()):
+            raise OSError(f"{place} 是链接或文件，不是 riskchart 建的文件夹：请删除或改名")
+    return place / parts[-1]
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename over `path`.
 

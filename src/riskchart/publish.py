@@ -1,16 +1,19 @@
 """Stage 6 — publish: the set around the charts.
 
 `out/index.html` (the website page), `out/risk-register.csv` (风险点台账)
-and `out/booklet.pdf` (汇编) are made from the same charts in the same
-run.  Like the charts they are incremental: the set's fingerprint covers
+and `out/booklet.pdf` (汇编), plus `out/<department folder>/booklet.pdf`
+for each department in a folder of its own, are made from the same charts
+in the same run, always from the whole project (see build._whole_project).  Like the charts they are incremental: the set's fingerprint covers
 every chart's fingerprint and the publication templates, and a set that
 has not changed is not rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -19,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import __version__, files, layout, render, tables
-from .model import Chart, Phones
+from .characters import file_name_problem
+from .model import Chart, Department, Phones, sort_key
 from .schema import CATEGORIES, LEVELS
 
 if TYPE_CHECKING:
@@ -47,6 +51,24 @@ class Card:
     svg: str | None
     link: str
     files: tuple[tuple[str, str], ...]
+
+
+def is_set_output(name: object) -> bool:
+    """A name the set writes: index, register, booklet, or a department's
+    booklet `<folder>/booklet.pdf` (folder names as RC211 lets them through)."""
+    if not isinstance(name, str):
+        return False
+    folder, _, last = name.rpartition("/")
+    return name in SET_OUTPUTS or (last == BOOKLET and bool(folder)
+                                   and all(file_name_problem(part) is None for part in folder.split("/")))
+
+
+def departments(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:
+    """The charts department by department (the charts folder's first), each by id."""
+    found: dict[Department, list[Chart]] = {}
+    for chart in sorted(charts, key=sort_key):
+        found.setdefault(chart.unit, []).append(chart)
+    return list(found.items())
 
 
 def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
@@ -92,26 +114,28 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         return Published()
     out: Path = options.out
     today = date.today()
-    written, failures = [], []
+    written: list[str] = []
+    failures: list[str] = []
     files.write_atomic(out / REGISTER, tables.register_csv(charts))
     written.append(REGISTER)
-    pdfs = {c.stem: out / f"{c.stem}.pdf" for c in charts}
+    pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
-        from .booklet import DamagedPdf, booklet_pdf
+        from .booklet import booklet_pdf, prune_cache
 
-        try:
-            files.write_atomic(out / BOOKLET, booklet_pdf(charts, pdfs, tools, _department(charts), today,
-                                                          out / CACHE, scratch,
-                                                          options.settings.categories))
-            written.append(BOOKLET)
-        except render.RenderFailure as failure:
-            failures.append(f"{BOOKLET}：封面或目录无法生成：{failure}")
-        except DamagedPdf as damaged:
-            manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
-            failures.append(f"{BOOKLET}：{damaged}")
+        units = departments(charts)
+        used: set[str] = set()
+        books = [(BOOKLET, charts, _department(charts), len(units) > 1)]
+        books += [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
+        for name, members, title, by_department in books:
+            make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
+                                     options.settings.categories, by_department=by_department, used=used)
+            written += [name] if _booklet(name, make, out, manifest, failures) else []
+        if not failures:
+            prune_cache(out / CACHE, used)
+        _remove_old_booklets(manifest, [name for name, *_ in books], out)
     # an old booklet is linked only while this build makes PDFs
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
-    missing = [_missing_card(stem, manifest, options.formats, out) for stem in failing]
+    missing = [_missing_card(name, manifest, options.formats, out) for name in failing]
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today, booklet=booklet, register=True,
                                                failing=missing,
                                                categories=options.settings.categories).encode("utf-8"))
@@ -119,6 +143,34 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
     return Published(tuple(written), tuple(failures))
+
+
+def _booklet(name: str, make: Callable[[], bytes], out: Path, manifest: dict[str, Any], failures: list[str]) -> bool:
+    """Write one booklet; a failure is reported and its old file kept."""
+    from .booklet import DamagedPdf
+
+    try:
+        files.write_atomic(files.inside(out, name), make())
+        return True
+    except render.RenderFailure as failure:
+        failures.append(f"{name}：封面或目录无法生成：{failure}")
+    except DamagedPdf as damaged:
+        manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
+        failures.append(f"{name}：{damaged}")
+    except OSError as error:
+        failures.append(f"{name}：无法写入：{error.strerror or error}")
+    return False
+
+
+def _remove_old_booklets(manifest: dict[str, Any], made: list[str], out: Path) -> None:
+    """Department booklets the last set wrote whose department is gone or
+    renamed: only names the manifest check let through."""
+    for name in (manifest.get("set") or {}).get("outputs", ()):
+        if "/" in name and name not in made and is_set_output(name):
+            with contextlib.suppress(OSError):
+                target = files.inside(out, name)
+                if target.is_file():
+                    target.unlink()
 
 
 @dataclass(frozen=True)
@@ -129,13 +181,17 @@ class FailingCard:
     files: tuple[tuple[str, str], ...]
 
 
-def _missing_card(stem: str, manifest: dict[str, Any], formats: tuple[str, ...], out: Path) -> FailingCard:
-    entry = manifest["charts"].get(stem) or {}
-    kept = tuple((fmt, href(f"{stem}.{fmt}")) for fmt in LINKED_FORMATS if (out / f"{stem}.{fmt}").is_file())
-    return FailingCard(stem, entry.get("title") or stem, kept)
+def _missing_card(name: str, manifest: dict[str, Any], formats: tuple[str, ...], out: Path) -> FailingCard:
+    entry = manifest["charts"].get(name) or {}
+    kept = tuple((fmt, link(f"{name}.{fmt}")) for fmt in LINKED_FORMATS if (out / f"{name}.{fmt}").is_file())
+    return FailingCard(name, entry.get("title") or name, kept)
 
 
 def _department(charts: list[Chart]) -> str:
+    """Whose charts these are: the department's name, or the departments' names."""
+    names = [unit.name for unit, _ in departments(charts) if unit.name]
+    if len(departments(charts)) > 1 and names:
+        return "、".join(names)
     return next((c.department for c in charts if c.department), "")
 
 
@@ -160,21 +216,38 @@ def search_text(chart: Chart) -> str:
     return " ".join(p for p in parts if p)
 
 
+@dataclass(frozen=True)
+class Section:
+    """One department in the index: its cards by category and its counts."""
+    department: Department
+    stats: tables.Statistics
+    groups: list[tuple[str, list[Card]]]
+    booklet: str | None
+
+
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
                *, booklet: bool, register: bool, failing: Sequence[FailingCard] = (),
                categories: tuple[str, ...] = CATEGORIES) -> str:
-    charts = sorted(charts, key=lambda c: c.id)
+    """The website page: department by department (a project of one
+    department shows no department headings), then category by category."""
+    charts = sorted(charts, key=sort_key)
     stats = tables.statistics(charts, categories)
-    groups = []
-    for category in categories:
-        members = [c for c in charts if c.category == category]
-        if members:
-            groups.append((category, [_card(c, formats) for c in members]))
+    sections = []
+    for unit, members in departments(charts):
+        groups = []
+        for category in categories:
+            cards = [_card(c, formats) for c in members if c.category == category]
+            if cards:
+                groups.append((category, cards))
+        own_booklet = f"{unit.folder}/{BOOKLET}"
+        linked = booklet and unit.folder and (out / own_booklet).is_file()
+        sections.append(Section(unit, tables.statistics(members, categories), groups,
+                                link(own_booklet) if linked else None))
     bar_scale = max([c.risk_total for c in stats.by_category.values()] + [1])
     phones = next((c.phones for c in charts if c.phones.service or c.phones.supervision), Phones())
     return html_environment().get_template("index.html.j2").render(
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
-        stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
+        stats=stats, sections=sections, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
         failing=failing, failing_note=FAILING_NOTE)
 
@@ -187,13 +260,19 @@ def href(name: str) -> str:
     return quote(name, safe="", errors="surrogateescape")
 
 
+def link(name: str) -> str:
+    """A relative link to a file in a folder of out/ (食品科/01-….svg): each
+    name encoded by `href`, joined by "/"."""
+    return "/".join(href(part) for part in name.split("/"))
+
+
 def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
-    links = tuple((fmt, href(f"{chart.stem}.{fmt}")) for fmt in LINKED_FORMATS if fmt in formats)
+    links = tuple((fmt, link(f"{chart.out_name}.{fmt}")) for fmt in LINKED_FORMATS if fmt in formats)
     return Card(
         chart=chart,
         search=search_text(chart),
         levels=tuple(level for level in LEVELS if chart.risk_count(level)),
-        svg=href(f"{chart.stem}.svg") if "svg" in formats else None,
+        svg=link(f"{chart.out_name}.svg") if "svg" in formats else None,
         link=links[0][1] if links else "#",
         files=links,
     )

@@ -12,17 +12,18 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .model import Chart
+from .model import Chart, sort_key
 from .schema import CATEGORIES, LEVELS
 
 # A cell starting with one of these is a formula to Excel and LibreOffice
 # (=1+1, +SUM(…), -2+3, @SUM(…)), and tab or CR can hide such a start.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-REGISTER_COLUMNS = ("编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
+REGISTER_COLUMNS = ("部门", "编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
 
 
 @dataclass(frozen=True)
 class RegisterRow:
+    部门: str  # the chart's department (its own `department`, or its folder's _defaults.yaml)
     编号: str
     类别: str
     职权名称: str
@@ -34,14 +35,17 @@ class RegisterRow:
 
 
 def register(charts: list[Chart]) -> list[RegisterRow]:
-    """One row per risk point, numbered 图号-环节序号-风险序号; the step's
-    measures go into one cell, one numbered measure per line."""
+    """One row per risk point, department by department, numbered
+    图号-环节序号-风险序号 (图号 counts within a department); the step's
+    measures go into one cell, one numbered measure per line.  Every
+    register format (CSV, JSON, …) is written from these rows."""
     rows = []
-    for chart in sorted(charts, key=lambda c: c.id):
+    for chart in sorted(charts, key=sort_key):
         for step_number, step in enumerate(chart.steps, start=1):
             measures = "\n".join(f"{n}. {m}" for n, m in enumerate(step.measures, start=1))
             for risk_number, risk in enumerate(step.risks, start=1):
                 rows.append(RegisterRow(
+                    部门=chart.department,
                     编号=f"{chart.id}-{step_number}-{risk_number}",
                     类别=chart.category,
                     职权名称=chart.title,
