@@ -647,7 +647,10 @@ def test_an_svg_only_build_does_not_link_the_old_booklet(charts, tmp_path):
 
 _NAMES = st.sampled_from(["01-a", "01-a.svg", "01-a.pdf", "notes.txt", "index.html", "index", "booklet.pdf",
                           "../outside/victim.txt", "../outside/victim", "/tmp", ".", "..", "", "a/b.svg",
-                          ".riskchart-manifest.json", "01-a.svg\x00", "victim.txt"])
+                          ".riskchart-manifest.json", "01-a.svg\x00", "victim.txt",
+                          # folders of out/: a real one, one linked outside, one climbing out
+                          "科/01-a", "科/01-a.svg", "link/victim", "link/victim.svg", "科/../../outside/victim",
+                          "科/../../outside/victim.svg", "科/booklet.pdf", "link/booklet.pdf"])
 _TEXT = st.one_of(_NAMES, st.text(max_size=12))
 _JSON = st.recursive(st.none() | st.booleans() | st.integers() | _TEXT,
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
@@ -670,17 +673,20 @@ def test_no_manifest_makes_the_clean_up_touch_what_riskchart_did_not_write(conte
         outside, out = root / "outside", root / "out"
         for folder in (outside, out):
             folder.mkdir()
-        kept = [outside / "victim.txt", outside / "victim", out / "notes.txt", out / "index.html",
-                out / "booklet.pdf", out / "index.svg"]
-        for path in [*kept, out / "01-a.svg"]:
+        kept = [outside / "victim.txt", outside / "victim", outside / "victim.svg", outside / "booklet.pdf",
+                out / "notes.txt",
+                out / "index.html", out / "booklet.pdf", out / "index.svg"]
+        (out / "科").mkdir()
+        (out / "link").symlink_to(outside)
+        for path in [*kept, out / "01-a.svg", out / "科" / "01-a.svg"]:
             path.write_text("x")
         data = content if isinstance(content, bytes) else json.dumps(content).encode()
         (out / MANIFEST).write_bytes(data)
         manifest = _read_manifest(out, [])
-        _remove_stale(manifest, _stale_entries(manifest, []), out)
+        _remove_stale(manifest, _stale_entries(manifest, [], BuildOptions(out=out)), out)
         _write_manifest(out, manifest)
         assert all(path.read_text() == "x" for path in kept)
-        assert {p.name for p in outside.iterdir()} == {"victim.txt", "victim"}
+        assert {p.name for p in outside.iterdir()} == {"victim.txt", "victim", "victim.svg", "booklet.pdf"}
 
 
 @settings(max_examples=200, deadline=None)

@@ -80,15 +80,15 @@ CODES: dict[str, Code] = {
         # Meaning: one chart, and the charts together.
         Code("RC201", _E, "id 与文件名编号不一致"),
         Code("RC202", _W, "文件名不是「编号-简称.yaml」格式"),
-        Code("RC203", _E, "id 在多个文件中重复"),
-        Code("RC204", _E, "职权名称在多个文件中重复"),
+        Code("RC203", _E, "id 在同一部门的多个文件中重复"),
+        Code("RC204", _E, "职权名称在同一部门的多个文件中重复"),
         Code("RC205", _E, "同一图中环节名称重复"),
         Code("RC206", _E, "有风险点但没有风险等级"),
         Code("RC207", _E, "有防控措施但没有责任人"),
         Code("RC208", _W, "有风险等级但没有风险点"),
         Code("RC209", _W, "有责任人但没有防控措施"),
         Code("RC210", _E, "正式图没有任何环节"),
-        Code("RC211", _E, "文件名含链接或命令行中不安全的字符"),
+        Code("RC211", _E, "文件名或文件夹名含链接或命令行中不安全的字符"),
         Code("RC212", _E, "输出文件重名"),
         # Style: likely slips that do not stop a build.
         Code("RC301", _W, "草稿图"),
