@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import pdf_text
 
 from riskchart import render
-from riskchart.build import MANIFEST, BuildOptions, build
+from riskchart.build import MANIFEST, BuildOptions
 from riskchart.cli import main
 from riskchart.config import find_project, find_settings
 from riskchart.departments import defaults_files, discover, out_name

@@ -30,6 +30,7 @@ from . import __version__, config, files, fonts, glyphs, layout, publish, render
 from .characters import printable
 from .departments import defaults_files, out_name
 from .diagnostics import Diagnostic
+from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
 from .model import Chart
@@ -97,6 +98,8 @@ def build(paths: list[Path], options: BuildOptions,
     output folder's lock, before this one waits for it."""
     started = time.perf_counter()
     chart_files = discover(paths)
+    if not chart_files:
+        raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
     project_files = _whole_project(chart_files, options)
     fingerprints = {p: _fingerprint(p, options) for p in project_files}
     # Outputs and the manifest are replaced by rename, so reading them
