@@ -77,6 +77,13 @@ RULE_CASES = {
     "RC212": ({"01-a.yaml": head(1, title="甲") + STEPS, "02-b.yaml": head(2, title="乙") + STEPS},
               {"01-a.yaml": head(1, title="甲") + STEPS, "Booklet.yaml": head(2, title="乙") + STEPS},
               {("Booklet.yaml", 1, 1)}),
+    "RC213": ({"01-a.yaml": head(1, title="甲") + "code: 140403-XK-0007\n" + STEPS,
+               "02-b.yaml": head(2, title="乙") + "code: 140403-XK-0008\n" + STEPS,
+               # the same code in another department is another power
+               "03-c.yaml": head(3, title="丙") + "code: 140403-XK-0007\ndepartment: 市场监管局\n" + STEPS},
+              {"01-a.yaml": head(1, title="甲") + "code: 140403-XK-0007\n" + STEPS,
+               "02-b.yaml": head(2, title="乙") + "code: 140403-XK-0007\n" + STEPS},
+              {("02-b.yaml", 4, 7)}),
     "RC301": ({"01-a.yaml": HEAD + STEPS},
               {"01-a.yaml": HEAD + "status: draft\n"},
               {("01-a.yaml", 4, 9)}),
