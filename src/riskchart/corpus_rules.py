@@ -29,8 +29,14 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
 def _is_phrase(path: ValuePath) -> bool:
-    """Sentences copied from the stock: risks, measures, legal bases, time limits and exits."""
-    return len(path) == 4 or path[0] in ("basis", "time_limit") or "exits" in path or path[-1] == "time_limit"
+    """Sentences copied from the stock: risks, measures, legal bases and exits.
+    (Time limits are not: 两个工作日 and 十个工作日 differ by design.)"""
+    return len(path) == 4 or path[0] == "basis" or "exits" in path
+
+
+def _is_prose(path: ValuePath) -> bool:
+    """Text whose punctuation RC403 checks besides risks and measures."""
+    return _is_phrase(path) or "time_limit" in path
 
 
 def _items(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
@@ -40,12 +46,9 @@ def _items(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
 def _phrases(chart: Chart) -> Iterator[str]:
     """The texts of `_items`, without building a path for each piece."""
     yield from chart.basis
-    yield from (part for part in (chart.time_limit.statutory, chart.time_limit.promised) if part)
     for step in chart.steps:
         yield from step.risks
         yield from step.measures
-        if step.time_limit:
-            yield step.time_limit
         for exit in step.exits:
             yield exit.when
             yield exit.to
@@ -147,7 +150,7 @@ def _looks_like_a_slip(slip: str, meant: str, distance: int, count: int, corpus_
 @corpus_rule("RC401")
 def near_duplicate_phrase(charts: list[Chart]) -> Iterator[Diagnostic]:
     """A rare phrase one or two characters away from a common one is a slip.
-    Risks, measures, legal bases, time limits and exits are compared.
+    Risks, measures, legal bases and exits are compared.
 
     passes: `- 未按承诺时限办理事项。` where the corpus uses it elsewhere too
     fails:  `- 朱按承诺时限办理事项。` beside 12 uses of 「未按承诺时限办理事项」
@@ -226,7 +229,7 @@ def punctuation(chart: Chart) -> Iterator[Diagnostic]:
                         yield diagnostic_at(chart, ("steps", i, kind, j), "RC403",
                                             f"「{items[j]}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
     for path, text in chart_texts(chart):
-        if _is_phrase(path) and len(path) != 4 and _SUSPECT_PUNCTUATION.search(text):
+        if _is_prose(path) and len(path) != 4 and _SUSPECT_PUNCTUATION.search(text):
             yield from _punctuation_of(chart, path, text)
 
 
