@@ -15,6 +15,7 @@ from conftest import needs_dot
 
 from riskchart import render, style
 from riskchart.layout import chart_dot, escape_label, rows
+from riskchart.config import Settings
 from riskchart.lint import lint_paths
 from riskchart.model import Chart, Phones, Step
 
@@ -28,9 +29,21 @@ def real_charts():
     return {c.stem: c for c in lint_paths([ROOT / "charts"]).charts}
 
 
-@pytest.mark.parametrize("stem", GOLDEN_CHARTS)
-def test_golden_dot(real_charts, stem):
-    dot = chart_dot(real_charts[stem])
+# 07: every key of the format, two exits on one step and exits on consecutive steps; 08: exits on the last step
+POWER_LIST = Path(__file__).parent / "fixtures" / "power-list"
+GOLDEN_POWER_LIST = ("07-食品经营许可", "08-食品生产许可")
+
+
+@pytest.fixture(scope="module")
+def power_list_charts():
+    result = lint_paths([POWER_LIST], Settings())  # the national categories, not this project's six
+    assert result.diagnostics == ()
+    return {c.stem: c for c in result.charts}
+
+
+@pytest.mark.parametrize("stem", GOLDEN_CHARTS + GOLDEN_POWER_LIST)
+def test_golden_dot(real_charts, power_list_charts, stem):
+    dot = chart_dot(real_charts.get(stem) or power_list_charts[stem])
     golden = GOLDEN / f"{stem}.dot"
     if os.environ.get("RISKCHART_UPDATE_GOLDEN"):
         golden.write_text(dot, encoding="utf-8")
