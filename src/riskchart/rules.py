@@ -174,7 +174,7 @@ def unique_codes(charts: list[Chart]) -> Iterator[Diagnostic]:
     """
     coded = [c for c in charts if c.code]
     yield from _duplicates(coded, lambda c: (c.department, c.code), ("code",), "RC213",
-                           "职权编码 {value[1]}（同一部门）")
+                           "本部门的职权编码 {value[1]}")
 
 
 # Names of the set's own outputs (index.html, booklet.pdf, risk-register.csv)

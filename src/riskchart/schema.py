@@ -81,7 +81,7 @@ TIME_LIMIT = Record(
         "statutory": Field(Text(limits.MAX_SHORT_TEXT, description="法定时限，如 二十个工作日")),
         "promised": Field(Text(limits.MAX_SHORT_TEXT, description="承诺时限，如 十个工作日")),
     },
-    description="办理时限：法定时限与承诺时限",
+    description="办理时限（法定时限与承诺时限）",
     synonyms={"法定": "statutory", "法定时限": "statutory", "法定期限": "statutory",
               "承诺": "promised", "承诺时限": "promised", "承诺期限": "promised"},
 )
