@@ -32,6 +32,7 @@ class Entry:
     title_lines: tuple[str, ...]
     draft: bool
     page: int
+    code: str = ""  # 职权编码, printed under the title
 
 
 class DamagedPdf(Exception):
@@ -53,7 +54,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     contents_pages = max(1, math.ceil(len(charts) / style.TOC_ROWS_PER_PAGE))
     first_chart_page = 2 + contents_pages
     entries = [Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
-                     first_chart_page + i) for i, c in enumerate(charts)]
+                     first_chart_page + i, c.code or "") for i, c in enumerate(charts)]
     env = layout.environment()
     pages = [env.get_template("cover.dot.j2").render(
         department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",

@@ -18,7 +18,9 @@ from .schema import CATEGORIES, LEVELS
 # A cell starting with one of these is a formula to Excel and LibreOffice
 # (=1+1, +SUM(…), -2+3, @SUM(…)), and tab or CR can hide such a start.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-REGISTER_COLUMNS = ("编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
+# The power-list columns come last, so the older columns keep their places.
+REGISTER_COLUMNS = ("编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人",
+                    "职权编码", "法律依据", "法定时限", "承诺时限", "环节时限")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class RegisterRow:
     风险点: str
     防控措施: str
     责任人: str
+    职权编码: str
+    法律依据: str
+    法定时限: str
+    承诺时限: str
+    环节时限: str
 
 
 def register(charts: list[Chart]) -> list[RegisterRow]:
@@ -38,8 +45,9 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
     measures go into one cell, one numbered measure per line."""
     rows = []
     for chart in sorted(charts, key=lambda c: c.id):
+        basis = _numbered(chart.basis)
         for step_number, step in enumerate(chart.steps, start=1):
-            measures = "\n".join(f"{n}. {m}" for n, m in enumerate(step.measures, start=1))
+            measures = _numbered(step.measures)
             for risk_number, risk in enumerate(step.risks, start=1):
                 rows.append(RegisterRow(
                     编号=f"{chart.id}-{step_number}-{risk_number}",
@@ -50,8 +58,18 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
                     风险点=risk,
                     防控措施=measures,
                     责任人=step.owner or "",
+                    职权编码=chart.code or "",
+                    法律依据=basis,
+                    法定时限=chart.time_limit.statutory,
+                    承诺时限=chart.time_limit.promised,
+                    环节时限=step.time_limit or "",
                 ))
     return rows
+
+
+def _numbered(items: tuple[str, ...]) -> str:
+    """Items in one cell, one numbered item per line."""
+    return "\n".join(f"{n}. {item}" for n, item in enumerate(items, start=1))
 
 
 def spreadsheet_cell(text: str) -> str:
@@ -82,6 +100,8 @@ class Counts:
     charts: int = 0
     drafts: int = 0
     steps: int = 0
+    coded: int = 0  # charts with a code (职权编码)
+    exits: int = 0  # branch exits of their steps
     risks: dict[str, int] = field(default_factory=lambda: {level: 0 for level in LEVELS})
 
     @property
@@ -92,6 +112,8 @@ class Counts:
         self.charts += 1
         self.drafts += chart.draft
         self.steps += len(chart.steps)
+        self.coded += bool(chart.code)
+        self.exits += sum(len(step.exits) for step in chart.steps)
         for step in chart.steps:
             if step.level:
                 self.risks[step.level] += len(step.risks)
@@ -105,7 +127,8 @@ class Statistics:
     def as_json(self) -> dict[str, Any]:
         def one(counts: Counts) -> dict[str, Any]:
             return {"charts": counts.charts, "drafts": counts.drafts, "steps": counts.steps,
-                    "risks": dict(counts.risks), "risk_total": counts.risk_total}
+                    "risks": dict(counts.risks), "risk_total": counts.risk_total,
+                    "coded": counts.coded, "exits": counts.exits}
         return {"total": one(self.total),
                 "by_category": {name: one(c) for name, c in self.by_category.items()}}
 
@@ -124,11 +147,11 @@ def statistics_text(stats: Statistics) -> str:
     """A terminal table, aligned by display width."""
     from .report import terminal_width
 
-    header = ("类别", "图", "环节", "风险点", "高", "中", "低")
+    header = ("类别", "图", "环节", "风险点", "高", "中", "低", "有编码", "分支")
     rows: list[tuple[str, ...]] = [header]
     for name, counts in [*stats.by_category.items(), ("合计", stats.total)]:
         rows.append((name, str(counts.charts), str(counts.steps), str(counts.risk_total),
-                     *(str(counts.risks[level]) for level in LEVELS)))
+                     *(str(counts.risks[level]) for level in LEVELS), str(counts.coded), str(counts.exits)))
     widths = [max(terminal_width(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:
