@@ -17,7 +17,7 @@ from riskchart import render, style
 from riskchart.layout import chart_dot, escape_label, rows
 from riskchart.config import Settings
 from riskchart.lint import lint_paths
-from riskchart.model import Chart, Phones, Step
+from riskchart.model import Chart, Exit, Phones, Step, TimeLimit
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
@@ -67,9 +67,11 @@ def test_escape_label_handles_markup_entities_quotes_and_backslashes():
 @pytest.mark.parametrize("hostile", ['"]; x [label=', "<TABLE>", "&amp;", "\\N", "\\l", "尾部反斜杠\\",
                                      "<script>alert(1)</script>", "{{ s.INK }}", "}\ndigraph {"])
 def test_user_text_never_reaches_dot_unescaped(hostile):
-    dot = chart_dot(chart(title=hostile, steps=(Step("受理", "高", (hostile,), (hostile,), hostile),)))
+    step = Step("受理", "高", (hostile,), (hostile,), hostile, time_limit=hostile, exits=(Exit(hostile, hostile),))
+    dot = chart_dot(chart(title=hostile, code=hostile, basis=(hostile,), time_limit=TimeLimit(hostile, hostile),
+                          steps=(step,)))
     escaped = escape_label(hostile)
-    assert dot.count(escaped) >= 4
+    assert dot.count(escaped) >= 9
     if escaped != hostile:
         assert hostile not in dot.replace(escaped, "")
 
