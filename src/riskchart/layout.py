@@ -179,7 +179,7 @@ def page_width(chart: Chart) -> int:
     """The header's width: the three columns, and the exits' lane when there are exits."""
     # the lane: exits right of the workflow's line, past a spacer and two node separations
     lane = style.EXIT_SPACER + style.EXIT_WIDTH + 2 * 72 * style.NODE_SEPARATION_INCH - style.STEP_WIDTH / 2
-    return style.PAGE_WIDTH + (round(lane) if chart.has_exits else 0)
+    return style.PAGE_WIDTH + (round(lane) if chart.has_exits and not chart.draft else 0)
 
 
 def header(chart: Chart, font: str = style.DEFAULT_FONT) -> Header:
