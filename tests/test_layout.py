@@ -14,8 +14,8 @@ import pytest
 from conftest import needs_dot
 
 from riskchart import render, style
-from riskchart.layout import chart_dot, escape_label, header, page_width, rows
 from riskchart.config import Settings
+from riskchart.layout import chart_dot, escape_label, header, page_width, rows
 from riskchart.lint import lint_paths
 from riskchart.model import Chart, Exit, Phones, Step, TimeLimit
 
