@@ -34,11 +34,6 @@ def _is_phrase(path: ValuePath) -> bool:
     return len(path) == 4 or path[0] == "basis" or "exits" in path
 
 
-def _is_prose(path: ValuePath) -> bool:
-    """Text whose punctuation RC403 checks besides risks and measures."""
-    return _is_phrase(path) or "time_limit" in path
-
-
 def _items(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
     return ((path, text) for path, text in chart_texts(chart) if _is_phrase(path))
 
@@ -228,9 +223,24 @@ def punctuation(chart: Chart) -> Iterator[Diagnostic]:
                     if not items[j].rstrip().endswith("："):
                         yield diagnostic_at(chart, ("steps", i, kind, j), "RC403",
                                             f"「{items[j]}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
-    for path, text in chart_texts(chart):
-        if _is_prose(path) and len(path) != 4 and _SUSPECT_PUNCTUATION.search(text):
+    for path, text in _power_list_prose(chart):
+        if _SUSPECT_PUNCTUATION.search(text):
             yield from _punctuation_of(chart, path, text)
+
+
+def _power_list_prose(chart: Chart) -> Iterator[tuple[ValuePath, str]]:
+    """Legal bases, time limits and exits with their paths; a chart without them costs a glance."""
+    for j, basis in enumerate(chart.basis):
+        yield ("basis", j), basis
+    for part in ("statutory", "promised"):
+        if getattr(chart.time_limit, part):
+            yield ("time_limit", part), getattr(chart.time_limit, part)
+    for i, step in enumerate(chart.steps):
+        if step.time_limit:
+            yield ("steps", i, "time_limit"), step.time_limit
+        for j, exit in enumerate(step.exits):
+            yield ("steps", i, "exits", j, "when"), exit.when
+            yield ("steps", i, "exits", j, "to"), exit.to
 
 
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
