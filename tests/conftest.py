@@ -51,6 +51,7 @@ def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         data = content if isinstance(content, bytes) else content.encode("utf-8")
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)  # "食品科/01-a.yaml": a department folder
         (folder / name).write_bytes(data)
     return folder
 

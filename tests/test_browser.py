@@ -135,3 +135,24 @@ def test_links_named_after_hostile_file_names_open_their_files(browser, tmp_path
         _ = browser.switch_to.alert.text
     assert unquote(urlsplit(browser.current_url).path) == str(out / "javascript:alert(document.domain).svg")
     assert browser.title == f"chart {named[0].id}"
+
+
+def test_search_finds_a_chart_by_its_legal_basis_code_and_exit(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from riskchart.build import BuildOptions, build
+    from riskchart.config import Settings
+
+    out = tmp_path / "out"
+    report = build([ROOT / "tests" / "fixtures" / "power-list"], BuildOptions(out=out, settings=Settings()))
+    assert report.ok
+    browser.get((out / "index.html").as_uri())
+    assert visible_charts(browser) == [7, 8]
+    codes = [p.text for p in browser.find_elements(By.CSS_SELECTOR, ".card .code")]
+    assert codes == ["职权编码：140403-XK-0007", "职权编码：1404030008"]
+    search = browser.find_element(By.ID, "search")
+    for words, expected in (("行政许可法", [7]), ("食品安全法", [7, 8]), ("1404030008", [8]),
+                            ("告知向有关部门申请", [7]), ("承诺十五个工作日", [8])):
+        search.clear()
+        search.send_keys(words)
+        assert visible_charts(browser) == expected, words

@@ -199,3 +199,65 @@ def test_a_new_pair_used_often_elsewhere_is_a_word_not_a_slip():
     charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5,
                      [("受理", ["朱按承诺时限办理事项。", "朱按钮。", "朱按键。"])])
     assert codes_found(charts, "RC401") == []
+
+
+# ---------------------------------------------------------------- the power-list texts
+
+def with_power_list(charts, basis=(), exits=(), time_limit=None):
+    """The charts, the last one given legal bases, exits on its first step and a step time limit."""
+    from dataclasses import replace
+
+    from riskchart.model import Exit
+
+    last = charts[-1]
+    first = replace(last.steps[0], exits=tuple(Exit(w, t) for w, t in exits), time_limit=time_limit)
+    return [*charts[:-1], replace(last, basis=tuple(basis), steps=(first, *last.steps[1:]))]
+
+
+def test_near_duplicate_phrases_are_found_in_legal_bases_and_exits():
+    common = [[("受理", ["未按承诺时限办理事项。"])]] * 4
+    basis = with_power_list(made_up(*common, [("受理", ["甲。"])]),
+                            basis=["朱按承诺时限办理事项"])
+    assert codes_found(basis, "RC401") == ["「朱按承诺时限办理事项」与 4 处的「未按承诺时限办理事项」仅差 1 字，是否应为「未按承诺时限办理事项」？"]
+    exits = with_power_list(made_up(*common, [("受理", ["甲。"])]), exits=[("朱按承诺时限办理事项", "不予受理")])
+    assert len(codes_found(exits, "RC401")) == 1
+
+
+def test_time_limits_are_not_compared_as_phrases():
+    charts = with_power_list(made_up(*[[("受理", ["甲。"])]] * 4), time_limit="两个工作日")
+    charts = [charts[0]] + [with_power_list([c], time_limit="十个工作日")[0] for c in charts[1:-1]] + [charts[-1]]
+    assert codes_found(charts, "RC401") == []
+
+
+def test_an_odd_character_in_a_legal_basis_or_an_exit_is_flagged():
+    charts = with_power_list(made_up([("受理", ["甲。"])]), basis=["《鶐法》第一条"], exits=[("情形", "去向鶑")])
+    assert len(codes_found(charts, "RC402")) == 2
+
+
+def test_punctuation_of_the_new_texts_is_checked():
+    charts = with_power_list(made_up([("受理", ["甲。"])]), basis=["《某法》第一条,第二款"],
+                             exits=[("材料不齐全。。", "不予受理")], time_limit="“当场")
+    from riskchart.rules import run_chart_rules
+
+    found = [d.message for d in run_chart_rules(charts[0]) if d.code == "RC403"]
+    assert sorted(found) == sorted(["中文里用了半角“,”，应为全角“，”",
+                                                           "标点重复（“。。”或“，，”），请删去一个",
+                                                           "引号不成对：可能多打或漏打了一个引号"])
+
+
+@pytest.mark.parametrize("usual_charts, flagged", [(2, False), (3, True)])
+def test_a_rare_spelling_of_an_exit_destination_is_flagged(usual_charts, flagged):
+    charts = [with_power_list([c], exits=[("不符合条件", "不予受理")])[0]
+              for c in made_up(*[[("受理", ["甲。"])]] * usual_charts)]
+    charts += with_power_list(made_up([("受理", ["甲。"])]), exits=[("不符合条件", "不予受里")])
+    charts = [dataclasses_replace_id(c, n) for n, c in enumerate(charts, 1)]
+    found = codes_found(charts, "RC404")
+    assert bool(found) == flagged
+    if flagged:
+        assert found == [f"去向「不予受里」在行政检查类中仅此一处，其他 {usual_charts} 张图作「不予受理」，是否应统一？"]
+
+
+def dataclasses_replace_id(chart, number):
+    from dataclasses import replace
+
+    return replace(chart, id=number, path=Path(f"{number:02d}-x.yaml"), title=f"图{number}")

@@ -40,12 +40,17 @@ def hostile_build(request, tmp_path_factory):
 def all_text(chart):
     yield chart.title
     yield from (t for t in (chart.department, chart.phones.service, chart.phones.supervision) if t)
+    yield from (t for t in (chart.code, chart.time_limit.statutory, chart.time_limit.promised) if t)
+    yield from chart.basis
     for step in chart.steps:
         yield step.name
         yield from step.risks
         yield from step.measures
         if step.owner:
             yield step.owner
+        if step.time_limit:
+            yield step.time_limit
+        yield from (text for exit in step.exits for text in (exit.when, exit.to))
 
 
 @pytest.mark.parametrize("folder", HOSTILE_FOLDERS, ids=lambda folder: folder.name)
@@ -85,7 +90,8 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size
 
 
 @settings(max_examples=int(__import__("os").environ.get("RISKCHART_PROPERTY_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=TEXT, field=st.sampled_from(["title", "name", "risk", "measure", "owner"]))
+@given(text=TEXT, field=st.sampled_from(["title", "name", "risk", "measure", "owner",
+                                          "code", "basis", "statutory", "step_time_limit", "when", "to"]))
 def test_any_text_is_rejected_with_a_location_or_rendered_exactly(tmp_path, text, field):
     step = {"name": "受理", "level": "中", "risks": ["故意刁难申请人。"], "measures": ["建立受理单制度。"], "owner": "受理人"}
     chart = {"id": 1, "category": "其他权力", "title": "测试职权", "steps": [step]}
@@ -97,8 +103,18 @@ def test_any_text_is_rejected_with_a_location_or_rendered_exactly(tmp_path, text
         step["risks"] = [text]
     elif field == "measure":
         step["measures"] = [text]
-    else:
+    elif field == "owner":
         step["owner"] = text
+    elif field == "code":
+        chart["code"] = text
+    elif field == "basis":
+        chart["basis"] = [text]
+    elif field == "statutory":
+        chart["time_limit"] = {"statutory": text}
+    elif field == "step_time_limit":
+        step["time_limit"] = text
+    else:
+        step["exits"] = [{"when": "材料不齐全", "to": "一次性告知补正"} | {field: text}]
     folder = tmp_path / "charts"
     folder.mkdir(exist_ok=True)
     path = folder / "01-测试.yaml"

@@ -14,9 +14,10 @@ import pytest
 from conftest import needs_dot
 
 from riskchart import render, style
-from riskchart.layout import chart_dot, escape_label, rows
+from riskchart.config import Settings
+from riskchart.layout import chart_dot, escape_label, header, page_width, rows
 from riskchart.lint import lint_paths
-from riskchart.model import Chart, Phones, Step
+from riskchart.model import Chart, Exit, Phones, Step, TimeLimit
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).parent / "golden"
@@ -28,9 +29,21 @@ def real_charts():
     return {c.stem: c for c in lint_paths([ROOT / "charts"]).charts}
 
 
-@pytest.mark.parametrize("stem", GOLDEN_CHARTS)
-def test_golden_dot(real_charts, stem):
-    dot = chart_dot(real_charts[stem])
+# 07: every key of the format, two exits on one step and exits on consecutive steps; 08: exits on the last step
+POWER_LIST = Path(__file__).parent / "fixtures" / "power-list"
+GOLDEN_POWER_LIST = ("07-食品经营许可", "08-食品生产许可")
+
+
+@pytest.fixture(scope="module")
+def power_list_charts():
+    result = lint_paths([POWER_LIST], Settings())  # the national categories, not this project's six
+    assert result.diagnostics == ()
+    return {c.stem: c for c in result.charts}
+
+
+@pytest.mark.parametrize("stem", GOLDEN_CHARTS + GOLDEN_POWER_LIST)
+def test_golden_dot(real_charts, power_list_charts, stem):
+    dot = chart_dot(real_charts.get(stem) or power_list_charts[stem])
     golden = GOLDEN / f"{stem}.dot"
     if os.environ.get("RISKCHART_UPDATE_GOLDEN"):
         golden.write_text(dot, encoding="utf-8")
@@ -54,9 +67,11 @@ def test_escape_label_handles_markup_entities_quotes_and_backslashes():
 @pytest.mark.parametrize("hostile", ['"]; x [label=', "<TABLE>", "&amp;", "\\N", "\\l", "尾部反斜杠\\",
                                      "<script>alert(1)</script>", "{{ s.INK }}", "}\ndigraph {"])
 def test_user_text_never_reaches_dot_unescaped(hostile):
-    dot = chart_dot(chart(title=hostile, steps=(Step("受理", "高", (hostile,), (hostile,), hostile),)))
+    step = Step("受理", "高", (hostile,), (hostile,), hostile, time_limit=hostile, exits=(Exit(hostile, hostile),))
+    dot = chart_dot(chart(title=hostile, code=hostile, basis=(hostile,), time_limit=TimeLimit(hostile, hostile),
+                          steps=(step,)))
     escaped = escape_label(hostile)
-    assert dot.count(escaped) >= 4
+    assert dot.count(escaped) >= 9
     if escaped != hostile:
         assert hostile not in dot.replace(escaped, "")
 
@@ -121,3 +136,69 @@ def test_draft_prints_notice_instead_of_workflow():
 def test_footer_shows_phones_only_when_known():
     assert "服务电话：111" in chart_dot(chart())
     assert "服务电话" not in chart_dot(chart(phones=Phones("", "")))
+
+
+BRANCHING = (Step("申请", time_limit="随时"),
+             Step("受理", "中", ("故意刁难申请人。",), ("建立受理单制度。",), "受理人", time_limit="当场或五个工作日内",
+                  exits=(Exit("材料不齐全或不符合法定形式", "一次性告知需要补正的全部内容"), Exit("不属于本部门职权范围", "不予受理"))),
+             Step("决定", exits=(Exit("不符合条件", "不予许可"),)))
+
+
+def test_a_step_time_limit_is_a_smaller_line_in_its_box():
+    (first, second, _) = rows(chart(steps=BRANCHING))
+    assert first.time_lines == ("时限：随时",)
+    assert second.time_lines == ("时限：当场或五个工", "作日内")  # wrapped to the step box
+    dot = chart_dot(chart(steps=BRANCHING))
+    assert (f'label=<申请<BR/><FONT POINT-SIZE="{style.STEP_TIME_FONT_SIZE}" COLOR="{style.MUTED}">时限：随时</FONT>>'
+            in dot)
+
+
+def test_exits_hang_off_their_step_each_with_its_own_connector():
+    dot = chart_dot(chart(steps=BRANCHING))
+    assert "exits_0" not in dot and "exits_1 [" in dot and "exits_2 [" in dot
+    assert dot.count("step_1:e -> exits_1:to0:w") == 1 and dot.count("step_1:e -> exits_1:to1:w") == 1
+    assert "step_2:e -> exits_2:to0:w" in dot
+    # the workflow's line goes on through the exits' band to the next step
+    assert "step_1 -> flow_1 [" in dot and "flow_1 -> step_2 [" in dot and "step_1 -> step_2" not in dot
+    # after the last step there is no next one: its line and point are invisible, the footer comes below
+    assert re.search(r"flow_2 \[[^]]*style=invis", dot) and re.search(r"step_2 -> flow_2 \[[^]]*style=invis", dot)
+    assert "exits_2 -> footer [style=invis]" in dot
+    # the exits' band has its own rank, ordered left to right: risks' gap, the line, the exits, measures' gap
+    assert "{ rank=same; risk_gap_1; flow_1; spacer_1; exits_1; measure_gap_1; }" in dot
+    assert "risk_gap_1 -> flow_1 -> spacer_1 -> exits_1 -> measure_gap_1 [style=invis]" in dot
+    assert "risk_gap_1 -> risk_2 [style=invis, weight=100]" in dot
+    assert "measure_gap_1 -> measure_2 [style=invis, weight=100]" in dot
+
+
+def test_exit_texts_are_wrapped_to_the_lane():
+    long = Exit("当事人提交的申请材料不齐全或者不符合法定形式的情形", "一次性告知申请人需要补正的全部内容并出具补正通知书")
+    (row,) = rows(chart(steps=(Step("受理", exits=(long,)),)))
+    (lines,) = row.exits
+    assert "".join(lines.when_lines) == long.when and len(lines.when_lines) > 1
+    assert "".join(lines.to_lines) == long.to and len(lines.to_lines) > 1
+
+
+def test_the_header_shows_code_time_limits_and_a_numbered_basis():
+    c = chart(code="140403-XK-0007", basis=("《中华人民共和国食品安全法》第三十五条", "《行政许可法》第三十二条"),
+              time_limit=TimeLimit("二十个工作日", "十个工作日"))
+    power = header(c)
+    assert (power.code, power.time_limit) == ("140403-XK-0007", "法定二十个工作日，承诺十个工作日")
+    assert [(item.number, item.lines) for item in power.basis] == [
+        (1, ("《中华人民共和国食品安全法》第三十五条",)), (2, ("《行政许可法》第三十二条",))]
+    dot = chart_dot(c)
+    assert "职权编码：140403-XK-0007" in dot and "办理时限：法定二十个工作日，承诺十个工作日" in dot
+    assert dot.index("职权名称") < dot.index("职权编码") < dot.index("办理时限") < dot.index("法律依据")
+    assert ">1.</FONT>" in dot and ">2.</FONT>" in dot
+
+
+def test_a_chart_without_the_new_keys_says_nothing_of_them():
+    dot = chart_dot(chart())
+    for absent in ("职权编码", "办理时限", "法律依据", "时限：", "exits_", "flow_"):
+        assert absent not in dot
+
+
+def test_the_exits_lane_widens_the_header_but_not_a_draft():
+    assert page_width(chart()) == style.PAGE_WIDTH
+    assert page_width(chart(steps=BRANCHING)) > style.PAGE_WIDTH + style.EXIT_WIDTH
+    assert page_width(chart(steps=BRANCHING, draft=True)) == style.PAGE_WIDTH
+    assert f'<TD WIDTH="{page_width(chart(steps=BRANCHING))}">' in chart_dot(chart(steps=BRANCHING))

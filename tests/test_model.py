@@ -9,7 +9,18 @@ from types import MappingProxyType
 import pytest
 from conftest import STEPS, lint_files
 
-from riskchart.model import Chart, Defaults, Department, Phones, Step, build_chart, merge_defaults, sort_key
+from riskchart.model import (
+    Chart,
+    Defaults,
+    Department,
+    Exit,
+    Phones,
+    Step,
+    TimeLimit,
+    build_chart,
+    merge_defaults,
+    sort_key,
+)
 
 
 def chart(tmp_path, text, defaults=None, name="01-a.yaml") -> Chart:
@@ -106,6 +117,7 @@ def test_draft(tmp_path):
 
 @pytest.mark.parametrize("value, attribute", [
     (make(), "title"), (make(), "steps"), (Step("受理"), "risks"), (Phones(), "service"), (Defaults(), "department"),
+    (make(), "code"), (make(), "basis"), (TimeLimit(), "promised"), (Exit("甲", "乙"), "to"), (Step("受理"), "exits"),
 ])
 def test_dataclasses_are_frozen(value, attribute):
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -161,3 +173,59 @@ def test_build_chart_directly():
 def test_sort_key_orders_by_id_then_path():
     charts = [make(id=10), make(id=2), make(id=1)]
     assert [c.id for c in sorted(charts, key=sort_key)] == [1, 2, 10]
+
+
+POWER_LIST = """id: 7
+category: 行政许可
+code: 140403-XK-0007
+title: 食品经营许可
+basis:
+  - 《中华人民共和国食品安全法》第三十五条
+  - 《食品经营许可和备案管理办法》第十条
+time_limit:
+  statutory: 二十个工作日
+  promised: 十个工作日
+steps:
+  - name: 受理
+    time_limit: 当场或五个工作日内
+    exits:
+      - when: 材料不齐全或不符合法定形式
+        to: 一次性告知需要补正的全部内容
+      - when: 不属于本部门职权范围
+        to: 不予受理，告知向有关部门申请
+  - name: 决定
+"""
+
+
+def test_power_list_keys_reach_the_model(tmp_path):
+    c = chart(tmp_path, POWER_LIST, name="07-a.yaml")
+    assert c.code == "140403-XK-0007"
+    assert c.basis == ("《中华人民共和国食品安全法》第三十五条", "《食品经营许可和备案管理办法》第十条")
+    assert c.time_limit == TimeLimit("二十个工作日", "十个工作日")
+    assert c.steps[0].time_limit == "当场或五个工作日内"
+    assert c.steps[0].exits == (Exit("材料不齐全或不符合法定形式", "一次性告知需要补正的全部内容"),
+                                Exit("不属于本部门职权范围", "不予受理，告知向有关部门申请"))
+    assert c.steps[1] == Step("决定") and c.has_exits
+    assert c.where("steps", 0, "exits", 1, "to") == (18, 13)
+    assert c.where("basis", 1) == (7, 5)
+
+
+def test_a_chart_without_the_power_list_keys_has_none_of_them(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ntitle: 测试\n" + STEPS)
+    assert (c.code, c.basis, c.time_limit, c.has_exits) == (None, (), TimeLimit(), False)
+    assert not c.time_limit and c.time_limit.text == ""
+    assert all(s.time_limit is None and s.exits == () for s in c.steps)
+
+
+def test_a_numeric_code_keeps_its_digits(tmp_path):
+    c = chart(tmp_path, "id: 1\ncategory: 行政裁决\ncode: 0014040300\ntitle: 测试\n" + STEPS)
+    assert c.code == "0014040300"
+
+
+@pytest.mark.parametrize("statutory, promised, text", [
+    ("二十个工作日", "十个工作日", "法定二十个工作日，承诺十个工作日"),
+    ("二十个工作日", "", "法定二十个工作日"),
+    ("", "十个工作日", "承诺十个工作日"),
+])
+def test_time_limit_text_names_what_is_given(statutory, promised, text):
+    assert TimeLimit(statutory, promised).text == text and TimeLimit(statutory, promised)

@@ -337,3 +337,14 @@ def test_search_text_is_the_chart_s_words_separated_by_single_spaces():
     chart = Chart(path=Path("03-x.yaml"), id=3, category="行政检查", title="检查",
                   steps=(Step("申请"), Step("受理", "高", ("甲。",), ("乙。",), "科长")), department="", phones=Phones())
     assert search_text(chart) == "3 行政检查 检查 申请 受理 高 甲。 乙。 科长"
+
+
+def test_search_text_finds_code_basis_time_limits_and_exits():
+    from riskchart.model import Chart, Exit, Phones, Step, TimeLimit
+
+    chart = Chart(path=Path("07-x.yaml"), id=7, category="行政许可", title="食品经营许可",
+                  steps=(Step("受理", time_limit="当场", exits=(Exit("材料不齐全", "一次性告知补正"),)),),
+                  department="", phones=Phones(), code="140403-XK-0007", basis=("《食品安全法》第三十五条",),
+                  time_limit=TimeLimit("二十个工作日", "十个工作日"))
+    assert search_text(chart) == ("7 行政许可 140403-XK-0007 食品经营许可 《食品安全法》第三十五条 "
+                                  "法定二十个工作日，承诺十个工作日 受理 当场 材料不齐全 一次性告知补正")

@@ -77,6 +77,14 @@ RULE_CASES = {
     "RC212": ({"01-a.yaml": head(1, title="甲") + STEPS, "02-b.yaml": head(2, title="乙") + STEPS},
               {"01-a.yaml": head(1, title="甲") + STEPS, "Booklet.yaml": head(2, title="乙") + STEPS},
               {("Booklet.yaml", 1, 1)}),
+    "RC213": ({"01-a.yaml": head(1, title="甲") + "code: 140403-XK-0007\n" + STEPS,
+               "02-b.yaml": head(2, title="乙") + "code: 140403-XK-0008\n" + STEPS,
+               # the same code in another department (a folder naming one) is another power
+               "市场监管局/_defaults.yaml": "department: 市场监管局\n",
+               "市场监管局/01-c.yaml": head(1, title="丙") + "code: 140403-XK-0007\n" + STEPS},
+              {"01-a.yaml": head(1, title="甲") + "code: 140403-XK-0007\n" + STEPS,
+               "02-b.yaml": head(2, title="乙") + "code: 140403-XK-0007\n" + STEPS},
+              {("02-b.yaml", 4, 7)}),
     "RC301": ({"01-a.yaml": HEAD + STEPS},
               {"01-a.yaml": HEAD + "status: draft\n"},
               {("01-a.yaml", 4, 9)}),
@@ -126,7 +134,7 @@ def test_every_rule_code_is_in_the_registry():
 @pytest.mark.parametrize("code", sorted(RULE_CASES))
 def test_rule_passes(code, tmp_path):
     passing, _, _ = RULE_CASES[code]
-    result = lint_files(tmp_path, passing)
+    result = lint_files(tmp_path, passing, Settings(charts=tmp_path))  # the charts folder: sub-folders are departments
     assert places(result, code) == set()
     assert [d for d in result.diagnostics if d.is_error] == []
 
@@ -134,7 +142,7 @@ def test_rule_passes(code, tmp_path):
 @pytest.mark.parametrize("code", sorted(RULE_CASES))
 def test_rule_fails(code, tmp_path):
     _, failing, expected = RULE_CASES[code]
-    result = lint_files(tmp_path, failing)
+    result = lint_files(tmp_path, failing, Settings(charts=tmp_path))
     assert places(result, code) == expected
     found = [d for d in result.diagnostics if d.code == code]
     assert all(d.severity is CODES[code].severity for d in found)

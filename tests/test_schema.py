@@ -8,15 +8,28 @@ import re
 import pytest
 
 from riskchart import limits, schema
-from riskchart.schema import CHART, DEFAULTS, PHONES, STEP, Choice, Integer, ListOf, Record, Text, json_schema
+from riskchart.schema import (
+    CHART,
+    DEFAULTS,
+    EXIT,
+    PHONES,
+    STEP,
+    TIME_LIMIT,
+    Choice,
+    Integer,
+    ListOf,
+    Record,
+    Text,
+    json_schema,
+)
 
 
 def test_chart_schema_keys_and_required():
     s = json_schema(CHART)
     assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert s["type"] == "object"
-    assert list(s["properties"]) == list(CHART.fields) == ["id", "category", "title", "status", "department",
-                                                            "phones", "steps"]
+    assert list(s["properties"]) == list(CHART.fields) == ["id", "category", "code", "title", "basis", "time_limit",
+                                                            "status", "department", "phones", "steps"]
     assert s["required"] == [n for n, f in CHART.fields.items() if f.required] == ["id", "category", "title"]
     assert s["additionalProperties"] is False
     assert s["title"] == CHART.description
@@ -37,7 +50,8 @@ def test_steps_schema():
     assert steps["type"] == "array"
     assert steps["minItems"] == 1 and steps["maxItems"] == limits.MAX_STEPS
     step = steps["items"]
-    assert list(step["properties"]) == list(STEP.fields) == ["name", "level", "risks", "measures", "owner"]
+    assert list(step["properties"]) == list(STEP.fields) == ["name", "time_limit", "level", "risks", "measures", "owner",
+                                                             "exits"]
     assert step["required"] == ["name"]
     assert step["additionalProperties"] is False
     assert step["dependentRequired"] == {"risks": ["level"], "measures": ["owner"]}
@@ -109,7 +123,20 @@ def _walk(kind, node):
         pytest.fail(f"unknown kind {kind!r}")
 
 
-@pytest.mark.parametrize("record", [CHART, DEFAULTS, STEP, PHONES])
+def test_power_list_keys():
+    p = json_schema(CHART)["properties"]
+    assert p["code"]["maxLength"] == limits.MAX_CODE and p["code"]["type"] == ["string", "integer"]
+    assert p["basis"]["maxItems"] == limits.MAX_BASIS and p["basis"]["items"]["type"] == "string"
+    assert list(p["time_limit"]["properties"]) == ["statutory", "promised"]
+    assert p["time_limit"]["required"] == [] and p["time_limit"]["minProperties"] == 1
+    step = p["steps"]["items"]["properties"]
+    assert step["time_limit"]["maxLength"] == limits.MAX_SHORT_TEXT
+    assert step["exits"]["maxItems"] == limits.MAX_EXITS
+    assert step["exits"]["items"]["required"] == ["when", "to"]
+    assert "minProperties" not in step["exits"]["items"]  # required keys already refuse {}
+
+
+@pytest.mark.parametrize("record", [CHART, DEFAULTS, STEP, PHONES, TIME_LIMIT, EXIT])
 def test_schema_mirrors_the_definitions(record):
     _walk(record, json_schema(record))
 
@@ -119,8 +146,8 @@ def test_schema_is_plain_json():
     assert json.loads(json.dumps(s, ensure_ascii=False)) == s
 
 
-@pytest.mark.parametrize("record", [CHART, STEP, PHONES, DEFAULTS],
-                         ids=["CHART", "STEP", "PHONES", "DEFAULTS"])
+@pytest.mark.parametrize("record", [CHART, STEP, PHONES, DEFAULTS, TIME_LIMIT, EXIT],
+                         ids=["CHART", "STEP", "PHONES", "DEFAULTS", "TIME_LIMIT", "EXIT"])
 def test_synonyms_point_at_real_keys(record):
     assert set(record.synonyms.values()) <= set(record.fields), record.description
     assert not set(record.synonyms) & set(record.fields)
@@ -219,3 +246,17 @@ def test_a_real_validator_rejects_every_structurally_bad_chart_of_the_corpus(val
 def test_a_block_scalar_title_that_lint_accepts_passes_the_schema(validator):
     assert validator.is_valid({"id": 1, "category": "行政裁决", "title": "劳动用工备案\n", "status": "draft"})
     assert not validator.is_valid({"id": 1, "category": "行政裁决", "title": "劳动\n用工\n", "status": "draft"})
+
+
+def test_a_real_validator_knows_the_power_list_keys(validator):
+    chart = {"id": 7, "category": "行政许可", "code": "140403-XK-0007", "title": "食品经营许可",
+             "basis": ["《中华人民共和国食品安全法》第三十五条"],
+             "time_limit": {"statutory": "二十个工作日", "promised": "十个工作日"},
+             "steps": [{"name": "受理", "time_limit": "当场", "exits": [{"when": "材料不齐全", "to": "一次性告知补正"}]}]}
+    assert validator.is_valid(chart)
+    for broken in ({"time_limit": {}}, {"time_limit": {"法定": "二十日"}}, {"basis": []}, {"basis": "《法》第一条"},
+                   {"code": ""}, {"code": "x" * (limits.MAX_CODE + 1)},
+                   {"steps": [{"name": "受理", "exits": [{"when": "材料不齐全"}]}]},
+                   {"steps": [{"name": "受理", "exits": [{"when": "材料不齐全", "to": "告\n知"}]}]},
+                   {"steps": [{"name": "受理", "time_limit": ["当场"]}]}):
+        assert not validator.is_valid(chart | broken), broken

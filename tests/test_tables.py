@@ -56,3 +56,28 @@ def test_export_csv_has_no_formula_cell(tmp_path):
     rows = register_rows(result.stdout_bytes)
     assert [row["风险点"] for row in rows] == ["'" + text for text in FORMULAS[1:]]
     assert rows[0]["职权名称"] == "'=1+1"
+
+
+def test_register_rows_carry_code_basis_and_time_limits(tmp_path):
+    text = ("id: 7\ncategory: 行政许可\ncode: 140403-XK-0007\ntitle: 食品经营许可\n"
+            "basis: [《食品安全法》第三十五条, 《行政许可法》第三十二条]\n"
+            "time_limit: {statutory: 二十个工作日}\n"
+            "steps:\n  - {name: 受理, time_limit: 当场, level: 中, risks: [甲。], measures: [乙。], owner: 人}\n"
+            "  - {name: 决定, level: 高, risks: [丙。], measures: [丁。], owner: 人}\n")
+    charts = list(lint_files(tmp_path, {"07-a.yaml": text}).charts)
+    (first, second) = tables.register(charts)
+    assert (first.职权编码, first.法定时限, first.承诺时限, first.环节时限) == ("140403-XK-0007", "二十个工作日", "", "当场")
+    assert first.法律依据 == "1. 《食品安全法》第三十五条\n2. 《行政许可法》第三十二条"
+    assert second.环节时限 == "" and second.法律依据 == first.法律依据
+    assert list(register_rows(tables.register_csv(charts))[0])[-5:] == ["职权编码", "法律依据", "法定时限", "承诺时限",
+                                                                          "环节时限"]
+
+
+def test_statistics_count_codes_and_exits(tmp_path):
+    text = ("id: {n}\ncategory: 行政许可\n{code}title: 图{n}\n"
+            "steps:\n  - name: 受理\n    exits:\n      - {{when: 甲, to: 乙}}\n      - {{when: 丙, to: 丁}}\n")
+    charts = list(lint_files(tmp_path, {"01-a.yaml": text.format(n=1, code="code: X-1\n"),
+                                        "02-b.yaml": text.format(n=2, code="")}).charts)
+    numbers = tables.statistics(charts).as_json()["total"]
+    assert (numbers["coded"], numbers["exits"]) == (1, 4)
+    assert tables.statistics_text(tables.statistics(charts)).splitlines()[0].split()[-2:] == ["有编码", "分支"]

@@ -375,6 +375,7 @@ def test_defaults_record():
     assert check("phones:\n  supervision: 2032510\n", DEFAULTS).diagnostics == ()
     d = one(check("部门名称: 食品科\n", DEFAULTS))
     assert (d.code, d.line, d.column) == ("RC102", 1, 1)
+    assert sorted(codes(check("phones: {}\n", DEFAULTS))) == [(1, 9, "RC106")]  # department is optional
 
 
 def test_checking_a_file_stops_after_too_many_problems():

@@ -34,6 +34,7 @@ class Entry:
     draft: bool
     page: int
     heading: str = ""  # a department's name: a heading row in the contents, not a chart
+    code: str = ""  # 职权编码, printed under the title
 
 
 class DamagedPdf(Exception):
@@ -65,7 +66,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         if by_department and (not i or c.unit != charts[i - 1].unit):
             entries.append(Entry(0, "", (), False, first_chart_page + i, heading=c.unit.name or "（未设部门）"))
         entries.append(Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
-                             first_chart_page + i))
+                             first_chart_page + i, code=c.code or ""))
     env = layout.environment()
     pages = [env.get_template("cover.dot.j2").render(
         department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",

@@ -28,19 +28,41 @@ HALF_WIDTH = re.compile(r"(?<=[\u3400-\u9fff])[,;:()]|[,;:()](?=[\u3400-\u9fff])
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
+def _is_phrase(path: ValuePath) -> bool:
+    """Sentences copied from the stock: risks, measures, legal bases and exits.
+    (Time limits are not: 两个工作日 and 十个工作日 differ by design.)"""
+    return len(path) == 4 or path[0] == "basis" or "exits" in path
+
+
 def _items(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
-    return ((path, text) for path, text in chart_texts(chart) if len(path) == 4)
+    return ((path, text) for path, text in chart_texts(chart) if _is_phrase(path))
+
+
+def _phrases(chart: Chart) -> Iterator[str]:
+    """The texts of `_items`, without building a path for each piece."""
+    yield from chart.basis
+    for step in chart.steps:
+        yield from step.risks
+        yield from step.measures
+        for exit in step.exits:
+            yield exit.when
+            yield exit.to
 
 
 def _all_text(chart: Chart) -> list[str]:
     """What chart_texts yields, without building a path for each piece."""
-    texts = [chart.title]
+    texts = [chart.title, *([chart.code] if chart.code else ()), *chart.basis]
+    texts += [part for part in (chart.time_limit.statutory, chart.time_limit.promised) if part]
     for step in chart.steps:
         texts.append(step.name)
         texts.extend(step.risks)
         texts.extend(step.measures)
         if step.owner:
             texts.append(step.owner)
+        if step.time_limit:
+            texts.append(step.time_limit)
+        for exit in step.exits:
+            texts += (exit.when, exit.to)
     return texts
 
 
@@ -123,12 +145,12 @@ def _looks_like_a_slip(slip: str, meant: str, distance: int, count: int, corpus_
 @corpus_rule("RC401")
 def near_duplicate_phrase(charts: list[Chart]) -> Iterator[Diagnostic]:
     """A rare phrase one or two characters away from a common one is a slip.
+    Risks, measures, legal bases and exits are compared.
 
     passes: `- 未按承诺时限办理事项。` where the corpus uses it elsewhere too
     fails:  `- 朱按承诺时限办理事项。` beside 12 uses of 「未按承诺时限办理事项」
     """
-    corpus_text = "\n".join(item for chart in charts for step in chart.steps for items in (step.risks, step.measures)
-                            for item in items)
+    corpus_text = "\n".join(text for chart in charts for text in _phrases(chart))
     # One split of the whole corpus; the newline keeps items apart.
     counts: Counter[str] = Counter()
     for clause, count in Counter(_CORPUS_BREAK.split(corpus_text)).items():  # counted in C, then tidied
@@ -183,7 +205,8 @@ def punctuation(chart: Chart) -> Iterator[Diagnostic]:
     """Chinese text takes full-width punctuation, once, and a list ends alike.
 
     passes: `- 擅自改动内容，制作文书不规范。`
-    fails:  `- 擅自改动内容,制作文书不规范。。` (half-width comma, doubled 。)
+    fails:  `- 擅自改动内容,制作文书不规范。。` (half-width comma, doubled 。);
+            also in legal bases, time limits and exits
 
     One chart at a time, but with the corpus rules: it guards the same
     copied stock of phrases.
@@ -200,6 +223,24 @@ def punctuation(chart: Chart) -> Iterator[Diagnostic]:
                     if not items[j].rstrip().endswith("："):
                         yield diagnostic_at(chart, ("steps", i, kind, j), "RC403",
                                             f"「{items[j]}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
+    for path, text in _power_list_prose(chart):
+        if _SUSPECT_PUNCTUATION.search(text):
+            yield from _punctuation_of(chart, path, text)
+
+
+def _power_list_prose(chart: Chart) -> Iterator[tuple[ValuePath, str]]:
+    """Legal bases, time limits and exits with their paths; a chart without them costs a glance."""
+    for j, basis in enumerate(chart.basis):
+        yield ("basis", j), basis
+    for part in ("statutory", "promised"):
+        if getattr(chart.time_limit, part):
+            yield ("time_limit", part), getattr(chart.time_limit, part)
+    for i, step in enumerate(chart.steps):
+        if step.time_limit:
+            yield ("steps", i, "time_limit"), step.time_limit
+        for j, exit in enumerate(step.exits):
+            yield ("steps", i, "exits", j, "when"), exit.when
+            yield ("steps", i, "exits", j, "to"), exit.to
 
 
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}
@@ -221,23 +262,37 @@ def _punctuation_of(chart: Chart, path: ValuePath, text: str) -> Iterator[Diagno
 
 @corpus_rule("RC404")
 def step_name_drift(charts: list[Chart]) -> Iterator[Diagnostic]:
-    """One spelling of a step where the category's other charts use another.
+    """One spelling of a step, or of an exit's destination, where the
+    category's other charts use another.
 
     passes: 事后监管 in every chart of a category (审查 / 审核 both common is fine)
-    fails:  事后监督 once beside 事后监管 in six charts of the same category
+    fails:  事后监督 once beside 事后监管 in six charts of the same category;
+            an exit `to: 不予受里` beside `to: 不予受理` in three others
     """
-    by_category: dict[str, Counter[str]] = defaultdict(Counter)
+    names: dict[str, Counter[str]] = defaultdict(Counter)
+    destinations: dict[str, Counter[str]] = defaultdict(Counter)
     for chart in charts:
-        by_category[chart.category].update({step.name for step in chart.steps})
+        names[chart.category].update({step.name for step in chart.steps})
+        destinations[chart.category].update({exit.to for step in chart.steps for exit in step.exits})
     for chart in charts:
-        names = by_category[chart.category]
         for i, step in enumerate(chart.steps):
-            # two-character names (审查 / 审核, 管理 / 受理) differ by design
-            if names[step.name] != 1 or len(step.name) < 3:
-                continue
-            usual = [n for n, c in names.most_common() if c >= 3 and len(n) == len(step.name)
-                     and edit_distance(n, step.name, 1) == 1]
+            usual = _usual_spelling(step.name, names[chart.category])
             if usual:
                 yield diagnostic_at(chart, ("steps", i, "name"), "RC404",
                           f"环节「{step.name}」在{chart.category}类中仅此一处，"
-                          f"其他 {names[usual[0]]} 张图作「{usual[0]}」，是否应统一？")
+                          f"其他 {names[chart.category][usual]} 张图作「{usual}」，是否应统一？")
+            for j, exit in enumerate(step.exits):
+                usual = _usual_spelling(exit.to, destinations[chart.category])
+                if usual:
+                    yield diagnostic_at(chart, ("steps", i, "exits", j, "to"), "RC404",
+                              f"去向「{exit.to}」在{chart.category}类中仅此一处，"
+                              f"其他 {destinations[chart.category][usual]} 张图作「{usual}」，是否应统一？")
+
+
+def _usual_spelling(name: str, counts: Counter[str]) -> str | None:
+    """The common spelling one character away from a name used only once."""
+    # two-character names (审查 / 审核, 管理 / 受理) differ by design
+    if counts[name] != 1 or len(name) < 3:
+        return None
+    return next((n for n, c in counts.most_common() if c >= 3 and len(n) == len(name)
+                 and edit_distance(n, name, 1) == 1), None)

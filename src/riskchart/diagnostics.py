@@ -90,6 +90,7 @@ CODES: dict[str, Code] = {
         Code("RC210", _E, "正式图没有任何环节"),
         Code("RC211", _E, "文件名或文件夹名含链接或命令行中不安全的字符"),
         Code("RC212", _E, "输出文件重名"),
+        Code("RC213", _E, "职权编码在同一部门中重复"),
         # Style: likely slips that do not stop a build.
         Code("RC301", _W, "草稿图"),
         Code("RC302", _W, "条目以自己的序号开头"),

@@ -51,6 +51,12 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ExitLines:
+    when_lines: tuple[str, ...]
+    to_lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Row:
     index: int
     name_lines: tuple[str, ...]
@@ -58,6 +64,8 @@ class Row:
     risks: tuple[Item, ...]
     measures: tuple[Item, ...]
     owner_lines: tuple[str, ...]
+    time_lines: tuple[str, ...] = ()
+    exits: tuple[ExitLines, ...] = ()
 
 
 def template_folder() -> Path:
@@ -150,9 +158,38 @@ def rows(chart: Chart, font: str = style.DEFAULT_FONT) -> list[Row]:
             measures=_items(step.measures, font),
             owner_lines=tuple(wrap("责任人：" + step.owner.strip(), style.SIDE_COLUMNS, font))
             if step.owner and step.measures else (),
+            time_lines=tuple(wrap("时限：" + step.time_limit.strip(), style.STEP_TIME_COLUMNS, font))
+            if step.time_limit else (),
+            exits=tuple(ExitLines(tuple(wrap(e.when.strip(), style.EXIT_WHEN_COLUMNS, font)),
+                                  tuple(wrap(e.to.strip(), style.EXIT_COLUMNS, font))) for e in step.exits),
         )
         for i, step in enumerate(chart.steps)
     ]
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the header says under the power's name; empty for a chart without these keys."""
+    code: str
+    time_limit: str
+    basis: tuple[Item, ...]
+
+
+def page_width(chart: Chart) -> int:
+    """The header's width: the three columns, and the exits' lane when there are exits."""
+    # the lane: exits right of the workflow's line, past a spacer and two node separations
+    lane = style.EXIT_SPACER + style.EXIT_WIDTH + 2 * 72 * style.NODE_SEPARATION_INCH - style.STEP_WIDTH / 2
+    return style.PAGE_WIDTH + (round(lane) if chart.has_exits and not chart.draft else 0)
+
+
+def header(chart: Chart, font: str = style.DEFAULT_FONT) -> Header:
+    text_width = page_width(chart) - style.BASIS_LABEL_WIDTH - style.NUMBER_WIDTH - 8  # 8: cell padding
+    columns = 2 * text_width / style.BASIS_FONT_SIZE  # a column is half an em
+    return Header(
+        code=chart.code.strip() if chart.code else "",
+        time_limit=chart.time_limit.text,
+        basis=tuple(Item(n, tuple(wrap(b.strip(), columns, font))) for n, b in enumerate(chart.basis, 1)),
+    )
 
 
 def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
@@ -163,6 +200,8 @@ def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
         heading=chart.heading,
         power_lines=wrap("职权名称：" + chart.title.strip(), style.HEADER_COLUMNS, font),
         rows=rows(chart, font),
+        power=header(chart, font),
+        page_width=page_width(chart),
         font=font,
         s=style,
         levels=[(name, style.LEVEL_STYLES[name]) for name in style.LEVEL_ORDER],

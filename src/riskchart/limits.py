@@ -12,3 +12,7 @@ MAX_STEPS = 40                 # a workflow on one A4 page
 MAX_ITEMS = 30                 # risks or measures of one step
 MAX_TEXT = 500                 # characters of one item, title or name
 MAX_NAME = 20                  # characters of a step name
+MAX_CODE = 40                  # characters of a power's code (职权编码)
+MAX_BASIS = 20                 # legal bases (法律依据) of one power
+MAX_EXITS = 4                  # branch exits of one step
+MAX_SHORT_TEXT = 100           # characters of a time limit, an exit's condition or destination

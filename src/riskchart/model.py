@@ -47,12 +47,37 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class TimeLimit:
+    """办理时限 of a whole power: 法定 (by law) and 承诺 (promised); "" when not given."""
+    statutory: str = ""
+    promised: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.statutory or self.promised)
+
+    @property
+    def text(self) -> str:
+        """法定二十个工作日，承诺十个工作日 — the parts that are given."""
+        parts = [f"法定{self.statutory}" if self.statutory else "", f"承诺{self.promised}" if self.promised else ""]
+        return "，".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Where the flow leaves a step besides going on to the next one."""
+    when: str
+    to: str
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     level: str | None = None
     risks: tuple[str, ...] = ()
     measures: tuple[str, ...] = ()
     owner: str | None = None
+    time_limit: str | None = None
+    exits: tuple[Exit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,9 @@ class Chart:
     department: str
     phones: Phones
     draft: bool = False
+    code: str | None = None  # 职权编码
+    basis: tuple[str, ...] = ()  # 法律依据, in order
+    time_limit: TimeLimit = TimeLimit()
     positions: Mapping[ValuePath, Position] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
     folder: str = ""  # the file's folder relative to the charts folder, "/"-separated
@@ -91,6 +119,10 @@ class Chart:
         while path and path not in self.positions:
             path = path[:-1]
         return self.positions.get(path, (1, 1))
+
+    @property
+    def has_exits(self) -> bool:
+        return any(step.exits for step in self.steps)
 
     def risk_count(self, level: str | None = None) -> int:
         return sum(len(s.risks) for s in self.steps if level is None or s.level == level)
@@ -119,6 +151,9 @@ def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath
         department=values.get("department") or defaults.department,
         phones=_phones(phones, defaults.phones) if phones else defaults.phones,
         draft=values.get("status") == "draft",
+        code=values.get("code"),
+        basis=tuple(values.get("basis") or ()),
+        time_limit=TimeLimit(**values.get("time_limit") or {}),
         positions=MappingProxyType(dict(positions)),
         folder=defaults.folder,
         unit=defaults.unit,
@@ -132,6 +167,8 @@ def _step(values: dict[str, Any]) -> Step:
         risks=tuple(values.get("risks") or ()),
         measures=tuple(values.get("measures") or ()),
         owner=values.get("owner"),
+        time_limit=values.get("time_limit"),
+        exits=tuple(Exit(e["when"], e["to"]) for e in values.get("exits") or ()),
     )
 
 

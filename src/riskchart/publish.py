@@ -210,9 +210,10 @@ def html_environment() -> jinja2.Environment:
 
 def search_text(chart: Chart) -> str:
     """Everything a user may look for in a chart, on one line."""
-    parts = [str(chart.id), chart.category, chart.title]
+    parts = [str(chart.id), chart.category, chart.code or "", chart.title, *chart.basis, chart.time_limit.text]
     for step in chart.steps:
-        parts += [step.name, step.level or "", *step.risks, *step.measures, step.owner or ""]
+        parts += [step.name, step.level or "", *step.risks, *step.measures, step.owner or "", step.time_limit or ""]
+        parts += [text for exit in step.exits for text in (exit.when, exit.to)]
     return " ".join(p for p in parts if p)
 
 

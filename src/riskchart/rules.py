@@ -80,13 +80,30 @@ def diagnostic_at(chart: Chart, path: ValuePath, code: str, message: str) -> Dia
 def chart_texts(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
     """Every piece of user text with its path."""
     yield ("title",), chart.title
+    if chart.code:
+        yield ("code",), chart.code
+    for j, basis in enumerate(chart.basis):
+        yield ("basis", j), basis
+    for part in ("statutory", "promised"):
+        if getattr(chart.time_limit, part):
+            yield ("time_limit", part), getattr(chart.time_limit, part)
     for i, step in enumerate(chart.steps):
         yield ("steps", i, "name"), step.name
+        if step.time_limit:
+            yield ("steps", i, "time_limit"), step.time_limit
         for kind in ("risks", "measures"):
             for j, item in enumerate(getattr(step, kind)):
                 yield ("steps", i, kind, j), item
         if step.owner:
             yield ("steps", i, "owner"), step.owner
+        for j, exit in enumerate(step.exits):
+            yield ("steps", i, "exits", j, "when"), exit.when
+            yield ("steps", i, "exits", j, "to"), exit.to
+
+
+def is_item(path: ValuePath) -> bool:
+    """A numbered list item: a risk, a measure or a legal basis (the renderer numbers them)."""
+    return len(path) == 4 or path[0] == "basis"
 
 
 @chart_rule("RC201")
@@ -156,6 +173,18 @@ def unique_titles(charts: list[Chart]) -> Iterator[Diagnostic]:
     fails:  `title: 劳动用工备案` in two files of one department
     """
     yield from _duplicates(charts, lambda c: (c.unit.folder, c.title), ("title",), "RC204", "职权名称「{value}」")
+
+
+@corpus_rule("RC213")
+def unique_codes(charts: list[Chart]) -> Iterator[Diagnostic]:
+    """No two charts of one department share a code (职权编码).
+
+    passes: `code: 140403-XK-0007` and `code: 140403-XK-0008`
+    fails:  `code: 140403-XK-0007` in two charts of the same department
+    """
+    coded = [c for c in charts if c.code]
+    yield from _duplicates(coded, lambda c: (c.unit.folder, c.code), ("code",), "RC213",
+                           "本部门的职权编码 {value}")
 
 
 # Names of the set's own outputs (index.html, booklet.pdf, risk-register.csv)
@@ -302,10 +331,10 @@ def item_without_number(chart: Chart) -> Iterator[Diagnostic]:
     """Items are written without their numbers; the renderer numbers them.
 
     passes: `- 故意刁难申请人。`
-    fails:  `- 1. 故意刁难申请人。` (also 2、 （3） ① ⑴ 一、 （一）)
+    fails:  `- 1. 故意刁难申请人。` (also 2、 （3） ① ⑴ 一、 （一）; in `basis` too)
     """
     for path, text in chart_texts(chart):
-        if len(path) == 4 and text[:1] in _NUMBER_STARTS:
+        if is_item(path) and text[:1] in _NUMBER_STARTS:
             number = ITEM_NUMBER.match(text)
             if number:
                 yield diagnostic_at(chart, path, "RC302",

@@ -76,15 +76,38 @@ PHONES = Record(
     synonyms={"服务电话": "service", "监管电话": "supervision"},
 )
 
+TIME_LIMIT = Record(
+    {
+        "statutory": Field(Text(limits.MAX_SHORT_TEXT, description="法定时限，如 二十个工作日")),
+        "promised": Field(Text(limits.MAX_SHORT_TEXT, description="承诺时限，如 十个工作日")),
+    },
+    description="办理时限（法定时限与承诺时限）",
+    synonyms={"法定": "statutory", "法定时限": "statutory", "法定期限": "statutory",
+              "承诺": "promised", "承诺时限": "promised", "承诺期限": "promised"},
+)
+
+EXIT = Record(
+    {
+        "when": Field(Text(limits.MAX_SHORT_TEXT, description="离开主流程的情形，如 材料不齐全或不符合法定形式"),
+                      required=True),
+        "to": Field(Text(limits.MAX_SHORT_TEXT, description="去向，如 一次性告知需要补正的全部内容"), required=True),
+    },
+    description="流程的一个分支出口",
+    synonyms={"情形": "when", "条件": "when", "如果": "when", "if": "when",
+              "去向": "to", "结果": "to", "处理": "to", "then": "to"},
+)
+
 STEP = Record(
     {
         "name": Field(Text(limits.MAX_NAME, description="环节名称，如 受理、审查、决定"), required=True),
+        "time_limit": Field(Text(limits.MAX_SHORT_TEXT, description="本环节的办理时限，如 当场或五个工作日内")),
         "level": Field(Choice(LEVELS, description="风险等级：高、中、低；有风险点时必填")),
         "risks": Field(ListOf(Text(description="一条风险点，不写序号"), limits.MAX_ITEMS,
                               description="风险点及表现形式")),
         "measures": Field(ListOf(Text(description="一条防控措施，不写序号"), limits.MAX_ITEMS,
                                  description="防控措施")),
         "owner": Field(Text(100, description="责任人；有防控措施时必填")),
+        "exits": Field(ListOf(EXIT, limits.MAX_EXITS, description="除进入下一环节外，流程从本环节离开的分支")),
     },
     description="工作流程中的一个环节",
     synonyms={
@@ -93,6 +116,9 @@ STEP = Record(
         "风险": "risks", "风险点": "risks", "risk": "risks",
         "措施": "measures", "防控措施": "measures", "measure": "measures",
         "责任人": "owner", "责任主体": "owner", "owners": "owner",
+        "时限": "time_limit", "办理时限": "time_limit", "期限": "time_limit",
+        "分支": "exits", "去向": "exits", "出口": "exits", "branch": "exits", "branches": "exits",
+        "next": "exits",
     },
 )
 
@@ -104,7 +130,12 @@ def chart_record(categories: tuple[str, ...] = CATEGORIES) -> Record:
         {
             "id": Field(Integer(1, 9999, description="图的编号，与文件名前的数字一致"), required=True),
             "category": Field(Choice(categories, description="职权类别"), required=True),
+            "code": Field(Text(limits.MAX_CODE, digits_allowed=True,
+                               description="职权编码，如 140403-XK-0007；同一部门中不重复")),
             "title": Field(Text(200, description="职权名称"), required=True),
+            "basis": Field(ListOf(Text(description="一条法律依据：法规名称和具体条款，不写序号"), limits.MAX_BASIS,
+                                  description="法律依据，按先后顺序")),
+            "time_limit": Field(TIME_LIMIT),
             "status": Field(Choice(STATUSES, description="draft 表示尚未录入完成的草稿图")),
             "department": Field(Text(100, description="部门名称；不写则用 _defaults.yaml 中的")),
             "phones": Field(PHONES),
@@ -116,6 +147,10 @@ def chart_record(categories: tuple[str, ...] = CATEGORIES) -> Record:
             "职权名称": "title", "名称": "title", "权力名称": "title", "name": "title",
             "状态": "status", "部门": "department", "电话": "phones",
             "流程": "steps", "工作流程": "steps", "环节": "steps", "step": "steps",
+            "编码": "code", "职权编码": "code", "权力编码": "code", "事项编码": "code",
+            "法律依据": "basis", "依据": "basis", "设定依据": "basis", "实施依据": "basis",
+            "时限": "time_limit", "办理时限": "time_limit", "期限": "time_limit",
+            "法定时限": "time_limit", "承诺时限": "time_limit",
         },
     )
 
@@ -151,13 +186,16 @@ def _json(kind: Kind) -> dict[str, Any]:
         steps_rules = {}
         if kind is STEP:
             steps_rules = {"dependentRequired": {"risks": ["level"], "measures": ["owner"]}}
+        required = [name for name, f in kind.fields.items() if f.required]
         return {
             "type": "object",
             "description": kind.description,
             "properties": {name: _json(f.kind) for name, f in kind.fields.items()},
-            "required": [name for name, f in kind.fields.items() if f.required],
+            "required": required,
             "additionalProperties": False,
             **steps_rules,
+            # lint calls an empty mapping (`time_limit: {}`) empty, like an empty list
+            **({} if required else {"minProperties": 1}),
         }
     if isinstance(kind, ListOf):
         return {"type": "array", "description": kind.description, "items": _json(kind.item),

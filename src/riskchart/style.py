@@ -30,6 +30,21 @@ HEADER_COLUMNS = 92
 NODE_SEPARATION_INCH = 0.45
 PAGE_WIDTH = round(2 * SIDE_WIDTH + STEP_WIDTH + 2 * 72 * 0.45)  # header spans the columns and the gaps between them
 
+# Power-list keys: code, time limits and legal basis under the title; a step's
+# time limit in its box; exits in a lane between the steps and the measures.
+BASIS_FONT_SIZE = 10
+BASIS_LABEL_WIDTH = 64   # 「法律依据：」 at POWER_FONT_SIZE, with padding
+STEP_TIME_FONT_SIZE = 9
+STEP_TIME_COLUMNS = 18   # at STEP_TIME_FONT_SIZE, inside a step box (96 pt less margins: 9 characters)
+EXIT_WIDTH = 124         # the lane of exit boxes, only in charts that have exits
+EXIT_SPACER = 4          # between the workflow's line and the exits, besides two node separations
+EXIT_FONT_SIZE = 9.5
+EXIT_WHEN_FONT_SIZE = 9
+EXIT_COLUMNS = 23        # of an exit's destination, at EXIT_FONT_SIZE
+EXIT_WHEN_COLUMNS = 26   # of an exit's condition, at EXIT_WHEN_FONT_SIZE
+EXIT_FILL = "#f5f7fa"
+EXIT_BORDER = "#7b8794"
+
 RANK_SEPARATION_INCH = 0.22
 GRAPH_PAD_INCH = 0.25
 

@@ -18,7 +18,9 @@ from .schema import CATEGORIES, LEVELS
 # A cell starting with one of these is a formula to Excel and LibreOffice
 # (=1+1, +SUM(…), -2+3, @SUM(…)), and tab or CR can hide such a start.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-REGISTER_COLUMNS = ("部门", "编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人")
+# The power-list columns come last, so the older columns keep their places.
+REGISTER_COLUMNS = ("部门", "编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人",
+                    "职权编码", "法律依据", "法定时限", "承诺时限", "环节时限")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,11 @@ class RegisterRow:
     风险点: str
     防控措施: str
     责任人: str
+    职权编码: str
+    法律依据: str
+    法定时限: str
+    承诺时限: str
+    环节时限: str
 
 
 def register(charts: list[Chart]) -> list[RegisterRow]:
@@ -41,8 +48,9 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
     register format (CSV, JSON, …) is written from these rows."""
     rows = []
     for chart in sorted(charts, key=sort_key):
+        basis = _numbered(chart.basis)
         for step_number, step in enumerate(chart.steps, start=1):
-            measures = "\n".join(f"{n}. {m}" for n, m in enumerate(step.measures, start=1))
+            measures = _numbered(step.measures)
             for risk_number, risk in enumerate(step.risks, start=1):
                 rows.append(RegisterRow(
                     部门=chart.department,
@@ -54,8 +62,18 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
                     风险点=risk,
                     防控措施=measures,
                     责任人=step.owner or "",
+                    职权编码=chart.code or "",
+                    法律依据=basis,
+                    法定时限=chart.time_limit.statutory,
+                    承诺时限=chart.time_limit.promised,
+                    环节时限=step.time_limit or "",
                 ))
     return rows
+
+
+def _numbered(items: tuple[str, ...]) -> str:
+    """Items in one cell, one numbered item per line."""
+    return "\n".join(f"{n}. {item}" for n, item in enumerate(items, start=1))
 
 
 def spreadsheet_cell(text: str) -> str:
@@ -86,6 +104,8 @@ class Counts:
     charts: int = 0
     drafts: int = 0
     steps: int = 0
+    coded: int = 0  # charts with a code (职权编码)
+    exits: int = 0  # branch exits of their steps
     risks: dict[str, int] = field(default_factory=lambda: {level: 0 for level in LEVELS})
 
     @property
@@ -96,6 +116,8 @@ class Counts:
         self.charts += 1
         self.drafts += chart.draft
         self.steps += len(chart.steps)
+        self.coded += bool(chart.code)
+        self.exits += sum(len(step.exits) for step in chart.steps)
         for step in chart.steps:
             if step.level:
                 self.risks[step.level] += len(step.risks)
@@ -109,7 +131,8 @@ class Statistics:
     def as_json(self) -> dict[str, Any]:
         def one(counts: Counts) -> dict[str, Any]:
             return {"charts": counts.charts, "drafts": counts.drafts, "steps": counts.steps,
-                    "risks": dict(counts.risks), "risk_total": counts.risk_total}
+                    "risks": dict(counts.risks), "risk_total": counts.risk_total,
+                    "coded": counts.coded, "exits": counts.exits}
         return {"total": one(self.total),
                 "by_category": {name: one(c) for name, c in self.by_category.items()}}
 
@@ -128,11 +151,11 @@ def statistics_text(stats: Statistics) -> str:
     """A terminal table, aligned by display width."""
     from .report import terminal_width
 
-    header = ("类别", "图", "环节", "风险点", "高", "中", "低")
+    header = ("类别", "图", "环节", "风险点", "高", "中", "低", "有编码", "分支")
     rows: list[tuple[str, ...]] = [header]
     for name, counts in [*stats.by_category.items(), ("合计", stats.total)]:
         rows.append((name, str(counts.charts), str(counts.steps), str(counts.risk_total),
-                     *(str(counts.risks[level]) for level in LEVELS)))
+                     *(str(counts.risks[level]) for level in LEVELS), str(counts.coded), str(counts.exits)))
     widths = [max(terminal_width(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:

@@ -140,9 +140,8 @@ class _Walker:
         return self.text(node, kind, where)
 
     def record(self, node: yaml.Node, kind: Record, where: ValuePath) -> Any:
-        if _is_null(node):
-            self.report(node, "RC106", f"{_label(where)} 为空：{kind.description}至少要写 "
-                        + "、".join(n for n, f in kind.fields.items() if f.required))
+        if _is_null(node) or (where and isinstance(node, yaml.MappingNode) and not node.value):
+            self.report(node, "RC106", f"{_label(where)} 为空：{kind.description}{_least(kind)}")
             return INVALID
         if not isinstance(node, yaml.MappingNode):
             self.report(node, "RC104", f"{_label(where)} 应为键值映射，而不是{_describe(node)}")
@@ -265,6 +264,14 @@ class _Walker:
                 f"{_label(where)} 有 {len(value):,} 字，超过上限 {kind.max_length} 字")
             return INVALID
         return value
+
+
+def _least(kind: Record) -> str:
+    """What an empty record must at least say: its required keys, or one of its keys."""
+    required = [n for n, f in kind.fields.items() if f.required]
+    if required:
+        return "至少要写 " + "、".join(required)
+    return "至少要写其中一项：" + "、".join(kind.fields) + "；或删除这一行"
 
 
 def _is_null(node: yaml.Node) -> bool:
