@@ -303,3 +303,150 @@ def test_a_port_in_use_exits_2_with_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"riskchart：错误：端口 {port} 已被占用（也许另一个 riskchart serve 正在运行）：请用 --port 换一个端口，如 --port {port + 1}"]
     assert not (project / "out").exists() or not list((project / "out").glob("*.svg"))  # nothing built
+
+
+# ---------------------------------------------------------------- in Chromium
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+SCREENSHOT = PROJECT / "docs" / "serve.png"  # README's picture: RISKCHART_UPDATE_SCREENSHOT=1 retakes it
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1100,900",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def served(tmp_path):
+    project = make_project(tmp_path)
+    process, url = start_serve(project)
+    yield project, url
+    process.send_signal(signal.SIGINT)
+    assert process.wait(5) == 0
+
+
+def wait_until(driver, condition, seconds: float = 15):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, poll_frequency=0.05).until(lambda d: condition(d))
+
+
+def edit(chart: Path, old: str, new: str) -> None:
+    text = chart.read_text(encoding="utf-8")
+    assert old in text
+    chart.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def connected(driver) -> None:
+    wait_until(driver, lambda d: d.execute_script("return window.riskchartState !== undefined"))
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium", "chromedriver", "dot", "cjk-font")
+def test_the_chart_page_follows_the_file_as_it_is_saved(served, browser):
+    from selenium.webdriver.common.by import By
+
+    project, url = served
+    chart = project / "charts" / SECOND
+    browser.get(url.rstrip("/") + page_url(Path(SECOND).stem))
+    connected(browser)
+    browser.execute_script("window.notReloaded = true")
+    drawing = browser.find_element(By.ID, "riskchart-drawing")
+    before = drawing.get_attribute("src")
+    assert browser.find_element(By.ID, "riskchart-title").text == "工伤保险待遇给付"
+    assert browser.find_element(By.ID, "riskchart-source").text == f"charts/{SECOND}"
+    assert browser.find_element(By.ID, "riskchart-before").text.startswith("← ")
+
+    edit(chart, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
+    wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-title").text == "工伤保险待遇核定与给付")
+    wait_until(browser, lambda d: drawing.get_attribute("src") != before)
+    assert browser.execute_script("return window.notReloaded") is True
+    assert browser.execute_script("return arguments[0].naturalWidth", drawing) > 100
+
+    # a syntax error: the overlay says what lint says; the last good drawing stays, dimmed
+    edit(chart, "steps:", "steps: [")
+    overlay = wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-errors").is_displayed()
+                         and d.find_element(By.ID, "riskchart-errors"))
+    assert re.search(rf"charts/{re.escape(SECOND)}:\d+:\d+: error RC006 ", overlay.text), overlay.text
+    assert "^" in overlay.text
+    assert "riskchart-stale" in drawing.get_attribute("class")
+    assert browser.find_element(By.ID, "riskchart-failed").is_displayed()
+    shot = browser.get_screenshot_as_png()
+    assert len(shot) > 10_000
+    if os.environ.get("RISKCHART_UPDATE_SCREENSHOT"):
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        SCREENSHOT.write_bytes(shot)
+
+    edit(chart, "steps: [", "steps:")
+    wait_until(browser, lambda d: not d.find_element(By.ID, "riskchart-errors").is_displayed())
+    wait_until(browser, lambda d: "riskchart-stale" not in drawing.get_attribute("class"))
+    assert browser.execute_script("return window.notReloaded") is True
+
+    # deleted: the page says so
+    chart.unlink()
+    wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-gone").is_displayed())
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium", "chromedriver", "dot", "cjk-font")
+def test_the_index_page_updates_itself_and_links_to_the_chart_pages(served, browser):
+    from selenium.webdriver.common.by import By
+
+    project, url = served
+    browser.get(url)
+    connected(browser)
+    assert "工伤保险待遇给付" in browser.find_element(By.TAG_NAME, "main").text
+    edit(project / "charts" / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
+    wait_until(browser, lambda d: "工伤保险待遇核定与给付" in d.find_element(By.TAG_NAME, "main").text)
+    connected(browser)
+    title = "//h3/a[text()='工伤保险待遇核定与给付']"
+    wait_until(browser, lambda d: "/_riskchart/chart/" in d.find_element(By.XPATH, title).get_attribute("href"))
+    browser.find_element(By.XPATH, title).click()
+    wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-title").text == "工伤保险待遇核定与给付")
+    connected(browser)
+    # a broken _defaults.yaml is this chart's problem too, and the index's
+    edit(project / "charts" / "_defaults.yaml", "department:", "department: [")
+    overlay = wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-errors").is_displayed()
+                         and d.find_element(By.ID, "riskchart-errors"))
+    shown = overlay.text
+    assert re.search(r"charts/_defaults\.yaml:\d+:\d+: error RC", shown), shown
+    browser.get(url)
+    connected(browser)
+    assert browser.find_element(By.ID, "riskchart-errors").text == shown
+
+
+@pytest.mark.slow
+@pytest.mark.needs("chromium", "chromedriver", "dot", "cjk-font")
+def test_pages_reconnect_after_the_server_restarts(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    project = make_project(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process, url = start_serve(project, "--port", str(port))
+    browser.get(url.rstrip("/") + page_url(Path(SECOND).stem))
+    connected(browser)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(5) == 0
+    wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-offline").is_displayed())
+    edit(project / "charts" / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
+    process, _ = start_serve(project, "--port", str(port))
+    try:
+        wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-title").text == "工伤保险待遇核定与给付")
+        assert not browser.find_element(By.ID, "riskchart-offline").is_displayed()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(5) == 0
