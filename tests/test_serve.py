@@ -450,3 +450,14 @@ def test_pages_reconnect_after_the_server_restarts(tmp_path, browser):
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(5) == 0
+
+
+def test_lint_and_build_never_import_the_watcher_or_the_server(tmp_path):
+    make_project(tmp_path)
+    for command in ("lint", "build --format dot --no-publish"):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "riskchart", *command.split()],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+        assert "riskchart.lint" in imported
+        assert not {"watchfiles", "riskchart.serve", "http.server"} & imported, command
