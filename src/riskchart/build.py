@@ -280,6 +280,8 @@ def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats).encode())
+    # the settings decide whether a chart passes lint: a code switched on, a category dropped
+    digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
     digest.update(_contents(path))
     digest.update(_contents(path.parent / DEFAULTS_FILE))
     return digest.hexdigest()
