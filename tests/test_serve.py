@@ -156,6 +156,27 @@ def test_a_port_in_use_is_one_clear_error(server, out):
     assert raised.value.exit_code == 2 and "\n" not in raised.value.format_message()
 
 
+def test_the_index_gets_the_live_script_and_chart_pages_are_escaped(server, out):
+    (out / "index.html").write_bytes("<html><body><h1>索引</h1></body></html>".encode())
+    server.live.update(index=4, charts=[{"key": "01-<b>a", "title": "<script>alert(1)</script>", "source": "c/01.yaml",
+                                         "files": [], "svg": "/01-a.svg", "version": 2, "failed": "",
+                                         "page": page_url("01-<b>a")}])
+    for path in ("/", "/index.html"):
+        status, headers, data = request(server, "GET", path)
+        assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+        assert data.startswith("<html><body><h1>索引</h1>".encode())
+        assert data.endswith(b'data-page="index" data-value="4" data-instance="' + server.live.instance.encode()
+                             + b'"></script></body></html>')
+    status, headers, data = request(server, "GET", page_url("01-<b>a"))
+    assert status == 200 and "script-src 'self';" in headers["Content-Security-Policy"]
+    assert b"<script>alert" not in data and b"&lt;script&gt;alert(1)&lt;/script&gt;" in data
+    assert b'data-value="01-&lt;b&gt;a"' in data and b'src="/01-a.svg?v=2"' in data
+    assert request(server, "GET", page_url("02-b"))[0] == 404
+    status, headers, data = request(server, "GET", "/_riskchart/serve.js")
+    assert status == 200 and b"EventSource" in data and headers["Content-Type"].startswith("text/javascript")
+    assert request(server, "GET", "/_riskchart/../01-a.svg")[0] == 404
+
+
 def test_the_event_stream_sends_the_state_now_and_after_each_change(server):
     live = server.live
     connection = socket.create_connection(server.server_address[:2], timeout=5)
@@ -220,6 +241,25 @@ def test_the_state_carries_each_chart_and_the_diagnostics_as_lint_prints_them(tm
     session.rebuild()
     assert [c["key"] for c in live.state["charts"]] == ["01-劳动人事争议调解仲裁", "06-劳动保障法律法规执行检查"]
     assert not (tmp_path / "out" / "05-工伤保险待遇给付.svg").exists()
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_changed_settings_file_applies_and_a_broken_one_is_shown(tmp_path, monkeypatch):
+    monkeypatch.chdir(make_project(tmp_path))
+    project = find_project(Path("charts"))
+    options = BuildOptions(out=Path("out"), formats=("svg",), settings=project.settings)
+    live = Live()
+    session = Session(project, [Path("charts")], options, live, lambda text: None)
+    session.rebuild()
+    assert not any(p["error"] for p in live.state["problems"])
+    settings = tmp_path / "riskchart.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace('"行政裁决", ', ""), encoding="utf-8")
+    session.rebuild(settings_changed=True)
+    assert [p["path"] for p in live.state["problems"] if p["error"]] == [f"charts/{FIRST}"]  # 行政裁决 no longer allowed
+    assert "RC107" in live.state["problems"][0]["text"]
+    settings.write_text("categories = [\n", encoding="utf-8")
+    session.rebuild(settings_changed=True)
+    assert live.state["notes"][0].startswith("设置文件有误，仍按原来的设置生成：") and "riskchart.toml:" in live.state["notes"][0]
 
 
 # ---------------------------------------------------------------- the process

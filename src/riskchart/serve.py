@@ -150,7 +150,8 @@ class Session:
         self.live.update(charts=[asdict(c) for c in self._views(report.outcomes)], problems=self._problems,
                          notes=notes, index=self._index_version if (self.options.out / publish.INDEX).is_file()
                          else None)
-        self.echo(self._summary(report, diagnostics if linted else [], sources))
+        self.echo(self._summary(report, diagnostics, sources) if linted else
+                  f"没有变化：{len(report.outcomes)} 张图都是最新的；用时 {report.seconds:.2f} 秒")
         self._drawn += 1
         return report
 

@@ -25,7 +25,8 @@ from .errors import EnvironmentProblem
 from .serve import PAGE_PREFIX, Live
 
 INTERNAL = "/_riskchart/"
-ASSETS = ("/serve.js", "/serve.css")  # in templates/
+CHART_ROUTE = PAGE_PREFIX[len(INTERNAL):]  # "chart/"
+ASSETS = ("serve.js", "serve.css")  # in templates/
 HEARTBEAT_SECONDS = 10.0
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 CONTENT_TYPES = {
@@ -118,10 +119,10 @@ class Handler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.FORBIDDEN, "拒绝：请求的主机名不是本机", body=body)
             return
         path = urlsplit(self.path).path
-        if path == "/":
+        if path in ("/", "/" + publish.INDEX):
             self._index(body)
         elif path.startswith(INTERNAL):
-            self._internal(path[len(INTERNAL) - 1:], body)
+            self._internal(path[len(INTERNAL):], body)
         else:
             found = output_file(self.server.out_root, path)
             if found is None:
@@ -136,17 +137,17 @@ class Handler(BaseHTTPRequestHandler):
         name = host[1:host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
         return name.lower() in LOOPBACK_NAMES
 
-    def _internal(self, path: str, body: bool) -> None:
+    def _internal(self, route: str, body: bool) -> None:
+        """`/_riskchart/<route>`: the event stream, the script and style, a chart page."""
         from . import serve_pages
 
-        if path == "/events":
+        if route == "events":
             self._events()
-        elif path in ASSETS:
-            name = path[1:]
-            self._send(HTTPStatus.OK, (layout.template_folder() / name).read_bytes(),
-                       CONTENT_TYPES[Path(name).suffix], body=body)
-        elif path.startswith(PAGE_PREFIX[len(INTERNAL) - 1:]):
-            key = unquote(path[len(PAGE_PREFIX) - len(INTERNAL) + 1:], errors="surrogateescape")
+        elif route in ASSETS:
+            self._send(HTTPStatus.OK, (layout.template_folder() / route).read_bytes(),
+                       CONTENT_TYPES[Path(route).suffix], body=body)
+        elif route.startswith(CHART_ROUTE):
+            key = unquote(route[len(CHART_ROUTE):], errors="surrogateescape")
             page = serve_pages.chart_page(self.server.live, key)
             status = HTTPStatus.OK if page.found else HTTPStatus.NOT_FOUND
             self._send(status, page.html.encode("utf-8", "surrogateescape"), CONTENT_TYPES[".html"],
