@@ -423,7 +423,9 @@ def test_the_chart_page_follows_the_file_as_it_is_saved(served, browser):
     assert "^" in overlay.text
     assert "riskchart-stale" in drawing.get_attribute("class")
     assert browser.find_element(By.ID, "riskchart-failed").is_displayed()
+    browser.set_window_size(960, 640)  # README's picture: small
     shot = browser.get_screenshot_as_png()
+    browser.set_window_size(1100, 900)
     assert len(shot) > 10_000
     if os.environ.get("RISKCHART_UPDATE_SCREENSHOT"):
         SCREENSHOT.parent.mkdir(exist_ok=True)

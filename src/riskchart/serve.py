@@ -114,7 +114,7 @@ class Session:
                  echo: Echo) -> None:
         self.project, self.paths, self.options, self.live, self.echo = project, paths, options, live, echo
         self._versions: dict[str, int] = {}
-        self._drawn = 0
+        self._builds = 0
         self._index_version = 0
         self._problems: list[dict[str, Any]] = []
 
@@ -137,7 +137,7 @@ class Session:
             return None
         linted = bool(report.sources) or not report.outcomes  # a build with nothing to do does not lint
         diagnostics = list(report.diagnostics)
-        if not linted and self._drawn == 0:
+        if not linted and self._builds == 0:
             result = lint_paths(self.paths, self.options.settings)  # the first build: warnings too
             diagnostics, sources, linted = list(result.diagnostics), result.sources, True
         else:
@@ -152,7 +152,7 @@ class Session:
                          else None)
         self.echo(self._summary(report, diagnostics, sources) if linted else
                   f"没有变化：{len(report.outcomes)} 张图都是最新的；用时 {report.seconds:.2f} 秒")
-        self._drawn += 1
+        self._builds += 1
         return report
 
     def _drawn_early(self, outcome: ChartOutcome) -> None:
@@ -292,5 +292,6 @@ def serve(project: config.Project, paths: list[Path], options: BuildOptions, hos
     finally:
         watcher.close()
         live.stop()
-        server.shutdown()
+        if serving.is_alive():  # shutdown() waits for serve_forever, which a thread never started would not run
+            server.shutdown()
         server.server_close()

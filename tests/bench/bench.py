@@ -454,7 +454,7 @@ def bench_serve(table: Table, synthetic: dict[int, Path]) -> None:
             continue
         try:
             latencies = serve_latency.measure(folder, SERVE_EDITS)
-        except Exception as error:  # a browser or process failure: the row says so, the bench goes on
+        except serve_latency.failures() as error:  # the row says so, the bench goes on
             table.add(Row(what, status="error", note=f"{type(error).__name__}: {error}"[:300]))
             continue
         p95 = serve_latency.p95(latencies)

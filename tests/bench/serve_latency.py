@@ -119,15 +119,22 @@ def measure(charts: Path, edits: int = 20) -> list[float]:
                 summaries = serving.summaries
                 saved = time.time()
                 chart.write_text(original.replace(title[0], f"title: {title[1]}（第{index + 1}稿）"), encoding="utf-8")
-                drawn = _wait(lambda: driver.execute_script(
+                drawn = _wait(lambda shown=shown: driver.execute_script(
                     "var s = window.riskchartShown; return s && s.version !== arguments[0] && s.at;", shown),
                     60, f"edit {index + 1} shown")
                 latencies.append(drawn / 1000 - saved)
-                _wait(lambda: serving.summaries > summaries, 60, f"edit {index + 1} built")
+                _wait(lambda summaries=summaries: serving.summaries > summaries, 60, f"edit {index + 1} built")
             return latencies
         finally:
             driver.quit()
             serving.stop()
+
+
+def failures() -> tuple[type[BaseException], ...]:
+    """What a measurement may fail with: the browser, the process, a timeout."""
+    from selenium.common.exceptions import WebDriverException
+
+    return (WebDriverException, OSError, RuntimeError, subprocess.SubprocessError)
 
 
 def p95(values: list[float]) -> float:
