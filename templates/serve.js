@@ -23,6 +23,8 @@
     if (!found) {
       found = document.createElement("aside");
       found.id = id;
+      found.title = "点击暂时关闭";
+      found.addEventListener("click", function () { found.hidden = true; });  // until the next build
       document.body.appendChild(found);
     }
     return found;
@@ -111,7 +113,7 @@
     }
     var mine = state.problems.filter(function (p) { return files === null || files.indexOf(p.path) !== -1; });
     var errors = mine.filter(function (p) { return p.error; }).map(function (p) { return p.text; });
-    fill("riskchart-errors", "N 个错误（改正并保存后自动消失）", state.notes.concat(errors));
+    fill("riskchart-errors", "N 个错误（改正并保存后自动消失；点击暂时关闭）", state.notes.concat(errors));
     fill("riskchart-warnings", "N 个警告", mine.filter(function (p) { return !p.error; })
       .map(function (p) { return p.text; }));
     window.riskchartState = state.generation;

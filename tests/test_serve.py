@@ -244,6 +244,33 @@ def test_the_state_carries_each_chart_and_the_diagnostics_as_lint_prints_them(tm
 
 
 @pytest.mark.needs("dot", "cjk-font")
+def test_a_chart_that_crashes_dot_shows_why_and_keeps_its_last_drawing(tmp_path, monkeypatch):
+    from riskchart import render
+
+    monkeypatch.chdir(make_project(tmp_path))
+    project = find_project(Path("charts"))
+    live = Live()
+    session = Session(project, [Path("charts")], BuildOptions(out=Path("out"), formats=("svg",),
+                                                              settings=project.settings), live, lambda text: None)
+    session.rebuild()
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text(
+        f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "工伤保险" "$a"; then '
+        f'echo "Error: simulated crash" >&2; exit 1; fi;; esac; done\nexec {shutil.which("dot")} "$@"\n')
+    (fake / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    render.toolchain.cache_clear()
+    try:
+        edit(Path("charts") / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
+        session.rebuild()
+    finally:
+        render.toolchain.cache_clear()
+    chart = live.state["charts"][1]
+    assert "simulated crash" in chart["failed"] and chart["svg"] and chart["title"] == "工伤保险待遇给付"
+
+
+@pytest.mark.needs("dot", "cjk-font")
 def test_a_changed_settings_file_applies_and_a_broken_one_is_shown(tmp_path, monkeypatch):
     monkeypatch.chdir(make_project(tmp_path))
     project = find_project(Path("charts"))
