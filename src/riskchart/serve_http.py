@@ -46,13 +46,12 @@ class PortInUse(EnvironmentProblem):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True  # event streams never keep the process alive
-    allow_reuse_address = True
+    allow_reuse_port = False  # a second server on the same port must fail, not share it
 
     def __init__(self, address: tuple[str, int], out: Path, live: Live, loopback_only: bool) -> None:
         self.out_root = out.resolve()
         self.live = live
         self.loopback_only = loopback_only
-        self.bound_host = address[0]
         super().__init__(address, Handler)
 
 
@@ -61,7 +60,6 @@ class Server6(Server):
 
 
 def bind(host: str, port: int, out: Path, live: Live) -> Server:
-    out.mkdir(parents=True, exist_ok=True)
     kind = Server6 if ":" in host else Server
     try:
         return kind((host, port), out, live, loopback_only=host in LOOPBACK_NAMES)
@@ -142,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
         from . import serve_pages
 
         if route == "events":
-            self._events()
+            self._events(body)
         elif route in ASSETS:
             self._send(HTTPStatus.OK, (layout.template_folder() / route).read_bytes(),
                        CONTENT_TYPES[Path(route).suffix], body=body)
@@ -181,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
                 while chunk := stream.read(1 << 16):
                     self.wfile.write(chunk)
 
-    def _events(self) -> None:
+    def _events(self, body: bool) -> None:
         """Server-sent events: the state now, then after every change; a
         comment line now and then, so a closed page is noticed."""
         live = self.server.live
@@ -189,6 +187,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        if not body:
+            return
         seen = -1
         try:
             self.wfile.write(b"retry: 1000\n\n")
