@@ -7,7 +7,7 @@
   "use strict";
   var me = document.currentScript;
   var page = me.getAttribute("data-page");
-  var value = me.getAttribute("data-value");  // the chart's key, or the index's version
+  var value = me.getAttribute("data-value");  // the chart's key, or the version of the index served
   var instance = me.getAttribute("data-instance");
   var shownVersion = null;
 
@@ -102,7 +102,7 @@
   function show(state) {
     var files = null;
     if (page === "index") {
-      var index = state.index === null ? "" : String(state.index);
+      var index = state.index === null ? "" : state.index;  // the index file's version: changed, reload
       if (state.instance !== instance || index !== value) {
         if (index !== "" || state.instance !== instance) { location.reload(); }
         return;

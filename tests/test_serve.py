@@ -23,7 +23,7 @@ from riskchart.build import BuildOptions
 from riskchart.config import find_project
 from riskchart.lint import lint_paths
 from riskchart.report import format_text
-from riskchart.serve import Live, Session, is_watched, output_url, page_url
+from riskchart.serve import Live, Session, file_version, is_watched, output_url, page_url
 from riskchart.serve_http import PortInUse, bind, output_file
 
 FIRST = "01-劳动人事争议调解仲裁.yaml"
@@ -158,14 +158,15 @@ def test_a_port_in_use_is_one_clear_error(server, out):
 
 def test_the_index_gets_the_live_script_and_chart_pages_are_escaped(server, out):
     (out / "index.html").write_bytes("<html><body><h1>索引</h1></body></html>".encode())
-    server.live.update(index=4, charts=[{"key": "01-<b>a", "title": "<script>alert(1)</script>", "source": "c/01.yaml",
+    server.live.update(index="ignored: the page carries the version of the file it got", charts=[{"key": "01-<b>a", "title": "<script>alert(1)</script>", "source": "c/01.yaml",
                                          "files": [], "svg": "/01-a.svg", "version": 2, "failed": "",
                                          "page": page_url("01-<b>a")}])
     for path in ("/", "/index.html"):
         status, headers, data = request(server, "GET", path)
         assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
         assert data.startswith("<html><body><h1>索引</h1>".encode())
-        assert data.endswith(b'data-page="index" data-value="4" data-instance="' + server.live.instance.encode()
+        version = file_version((out / "index.html").stat()).encode()
+        assert data.endswith(b'data-page="index" data-value="' + version + b'" data-instance="' + server.live.instance.encode()
                              + b'"></script></body></html>')
     status, headers, data = request(server, "GET", page_url("01-<b>a"))
     assert status == 200 and "script-src 'self';" in headers["Content-Security-Policy"]
@@ -222,7 +223,7 @@ def test_the_state_carries_each_chart_and_the_diagnostics_as_lint_prints_them(tm
     assert [c["source"] for c in charts] == [f"charts/{n}" for n in (FIRST, SECOND, "06-劳动保障法律法规执行检查.yaml")]
     assert charts[1]["svg"] == output_url("05-工伤保险待遇给付.svg") and not charts[1]["failed"]
     assert (tmp_path / "out" / "05-工伤保险待遇给付.svg").is_file() and (tmp_path / "out" / "index.html").is_file()
-    assert live.state["index"] == 1
+    assert live.state["index"] == file_version((tmp_path / "out" / "index.html").stat())
     # a broken chart: its old drawing stays (marked failed), the error is lint's text
     chart = Path("charts") / SECOND
     chart.write_text(chart.read_text(encoding="utf-8").replace("level: ", "level: 很", 1), encoding="utf-8")
@@ -405,9 +406,12 @@ def served(tmp_path):
 
 
 def wait_until(driver, condition, seconds: float = 15):
+    """The condition's first true value; an element gone with a reload the page did itself counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, seconds, poll_frequency=0.05).until(lambda d: condition(d))
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=ignored).until(condition)
 
 
 def edit(chart: Path, old: str, new: str) -> None:
@@ -482,7 +486,7 @@ def test_the_index_page_updates_itself_and_links_to_the_chart_pages(served, brow
     connected(browser)
     title = "//h3/a[text()='工伤保险待遇核定与给付']"
     wait_until(browser, lambda d: "/_riskchart/chart/" in d.find_element(By.XPATH, title).get_attribute("href"))
-    browser.find_element(By.XPATH, title).click()
+    wait_until(browser, lambda d: d.find_element(By.XPATH, title).click() or True)
     wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-title").text == "工伤保险待遇核定与给付")
     connected(browser)
     # a broken _defaults.yaml is this chart's problem too, and the index's

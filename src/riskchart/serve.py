@@ -115,7 +115,6 @@ class Session:
         self.project, self.paths, self.options, self.live, self.echo = project, paths, options, live, echo
         self._versions: dict[str, int] = {}
         self._builds = 0
-        self._index_version = 0
         self._problems: list[dict[str, Any]] = []
 
     def rebuild(self, settings_changed: bool = False) -> BuildReport | None:
@@ -144,12 +143,9 @@ class Session:
             sources = report.sources
         if linted:
             self._problems = [_problem(d, sources) for d in diagnostics]
-        if publish.INDEX in report.published:
-            self._index_version += 1
         notes += list(report.publish_failures) + list(report.warnings)
         self.live.update(charts=[asdict(c) for c in self._views(report.outcomes)], problems=self._problems,
-                         notes=notes, index=self._index_version if (self.options.out / publish.INDEX).is_file()
-                         else None)
+                         notes=notes, index=_index_version(self.options.out))
         self.echo(self._summary(report, diagnostics, sources) if linted else
                   f"没有变化：{len(report.outcomes)} 张图都是最新的；用时 {report.seconds:.2f} 秒")
         self._builds += 1
@@ -192,6 +188,18 @@ class Session:
         lines.append(f"生成 {report.count('built')} 张，最新 {report.count('fresh')} 张，失败 {report.count('failed')} 张；"
                      f"{errors} 个错误，{len(diagnostics) - errors} 个警告；用时 {report.seconds:.2f} 秒")
         return "\n".join(lines)
+
+
+def file_version(info: os.stat_result) -> str:
+    """Changes whenever the file is replaced (outputs are written by rename)."""
+    return f"{info.st_ino}-{info.st_mtime_ns}-{info.st_size}"
+
+
+def _index_version(out: Path) -> str | None:
+    try:
+        return file_version((out / publish.INDEX).stat())
+    except OSError:
+        return None
 
 
 def _problem(diagnostic: Diagnostic, sources: Any) -> dict[str, Any]:

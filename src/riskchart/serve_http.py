@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import layout, publish
 from .errors import EnvironmentProblem
-from .serve import PAGE_PREFIX, Live
+from .serve import PAGE_PREFIX, Live, file_version
 
 INTERNAL = "/_riskchart/"
 CHART_ROUTE = PAGE_PREFIX[len(INTERNAL):]  # "chart/"
@@ -157,8 +157,11 @@ class Handler(BaseHTTPRequestHandler):
         from . import serve_pages
 
         found = output_file(self.server.out_root, "/" + publish.INDEX)
-        data = found.read_bytes() if found else b""
-        page = serve_pages.live_index(data, self.server.live)
+        data, version = b"", ""
+        if found:
+            with found.open("rb") as stream:  # the version of exactly these bytes: the page reloads once per change
+                data, version = stream.read(), file_version(os.fstat(stream.fileno()))
+        page = serve_pages.live_index(data, version, self.server.live)
         self._send(HTTPStatus.OK if found else HTTPStatus.NOT_FOUND, page, CONTENT_TYPES[".html"], body=body)
 
     def _file(self, path: Path, body: bool) -> None:

@@ -35,11 +35,11 @@ def chart_page(live: Live, key: str) -> Page:
     return Page(chart is not None, html)
 
 
-def live_index(page: bytes, live: Live) -> bytes:
-    """The output folder's index.html with the live script before its
-    `</body>`; without an index yet, a page that waits for it."""
-    index = live.state["index"]
-    script = _script("index", "" if index is None or not page else str(index), live).encode("utf-8")
+def live_index(page: bytes, version: str, live: Live) -> bytes:
+    """The output folder's index.html (of `version`, see serve.file_version)
+    with the live script before its `</body>`; without an index yet, a
+    page that waits for it."""
+    script = _script("index", version, live).encode("utf-8")
     if not page:
         page = WAITING.encode("utf-8")
     at = page.rfind(b"</body>")
