@@ -95,6 +95,32 @@ def test_editor_temporary_files_are_not_watched(tmp_path, name, watched):
     assert is_watched(tmp_path / name, tmp_path / "riskchart.toml") is watched
 
 
+def test_an_editor_save_in_steps_is_one_change_and_swap_files_none(tmp_path):
+    from riskchart.serve import Watcher
+
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    (charts / FIRST).write_text("id: 1\n", encoding="utf-8")
+    watcher = Watcher([charts], None)
+    watcher.start()
+    try:
+        time.sleep(0.3)  # the watch is set up
+        (charts / ".01.yaml.swp").write_bytes(b"vim swap")
+        (charts / "4913").write_bytes(b"")
+        (charts / "01.yaml~").write_bytes(b"backup")
+        assert not watcher.changed.wait(1.0)
+        # vim/VS Code style: write a temporary file, rename it over the chart, touch a backup
+        temporary = charts / f".{FIRST}.tmp"
+        temporary.write_text("id: 1\ntitle: 新\n", encoding="utf-8")
+        os.replace(temporary, charts / FIRST)
+        (charts / "01.yaml~").unlink()
+        assert watcher.changed.wait(5)
+        watcher.changed.clear()
+        assert not watcher.changed.wait(0.5)  # the steps of one save settled into one change
+    finally:
+        watcher.close()
+
+
 # ---------------------------------------------------------------- the HTTP server
 
 @pytest.fixture
@@ -355,6 +381,22 @@ def test_ctrl_c_during_a_build_leaves_no_dot_process_and_no_partial_file(tmp_pat
     assert dot_runs_in(project) == []
     assert not [p for p in (project / "out").rglob("*") if ".tmp" in p.name or p.name.startswith(".riskchart-tmp")]
     assert "Traceback" not in "".join(process.lines)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("dot", "cjk-font")
+def test_another_host_is_served_with_a_warning(tmp_path):
+    process, url = start_serve(make_project(tmp_path), "--host", "0.0.0.0")
+    try:
+        assert "".join(process.lines).startswith("警告：正在 0.0.0.0 上提供服务，网络上的其他人也能看到这些图。")
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+        connection.request("GET", "/", headers={"Host": f"chart-pc.example:{port}"})
+        assert connection.getresponse().status == 200  # asked for: other names may reach it
+        connection.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(5) == 0
 
 
 @pytest.mark.slow
