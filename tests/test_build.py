@@ -863,3 +863,22 @@ def test_a_build_without_the_set_still_records_what_it_built(charts, tmp_path):
     target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
     assert built_stems(build([charts], options(out, publish=False))) == {"15-劳动用工备案"}
     assert built_stems(build([charts], options(out, publish=False))) == set()
+
+
+def test_changed_settings_lint_and_build_again(charts, tmp_path):
+    """A category dropped from riskchart.toml fails the charts of that
+    category at once (their drawings and the index are not left as they were)."""
+    from dataclasses import replace
+
+    from riskchart.config import Settings
+    from riskchart.schema import CATEGORIES
+
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    category = lint_paths([charts / SAMPLE[0]]).charts[0].category
+    narrower = Settings(categories=tuple(c for c in CATEGORIES if c != category))
+    report = build([charts], options(out, settings=narrower))
+    assert [o.stem for o in report.outcomes if o.status == "failed"] == [Path(SAMPLE[0]).stem]
+    assert any(d.code == "RC107" for d in report.diagnostics)
+    again = build([charts], options(out, settings=replace(narrower, categories=CATEGORIES)))
+    assert again.ok and [o.status for o in again.outcomes] == ["fresh", "built", "built"]  # as first drawn

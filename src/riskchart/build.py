@@ -334,6 +334,8 @@ def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats).encode())
+    # the settings decide whether a chart passes lint: a code switched on, a category dropped
+    digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
     digest.update(_contents(path))
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         digest.update(_contents(defaults))
@@ -468,3 +470,19 @@ def _write_manifest(out: Path, manifest: Manifest) -> None:
     # ASCII escapes: a file name that is not valid UTF-8 still round-trips
     data = json.dumps(manifest, ensure_ascii=True, indent=1, sort_keys=True).encode("ascii")
     files.write_if_changed(out / MANIFEST, data)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A chart's files in the output folder, as the last build recorded them."""
+    stem: str
+    source: Path
+    title: str
+    outputs: tuple[str, ...]  # paths relative to the output folder, with "/"
+
+
+def recorded(out: Path) -> dict[str, Recorded]:
+    """What the manifest says each chart left in `out` (checked like every
+    manifest read: names only this build's rules could have written)."""
+    return {stem: Recorded(stem, Path(entry["source"]), entry.get("title") or stem, tuple(entry["outputs"]))
+            for stem, entry in _read_manifest(out)["charts"].items()}

@@ -288,3 +288,35 @@ def stats(paths: tuple[Path, ...], output_format: str) -> None:
     else:
         click.echo(statistics_text(numbers), nl=False)
     sys.exit(1 if had_errors else 0)
+
+
+@main.command(options_metavar=_OPTIONS)
+@_paths
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="端口（0：任选一个空闲端口）。")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="监听的地址；默认只有本机能访问，改为其他地址时网络上的其他人也能看到这些图。")
+@click.option("--open", "open_browser", is_flag=True, help="启动后在浏览器中打开索引页。")
+def serve(paths: tuple[Path, ...], port: int, host: str, open_browser: bool) -> None:
+    """边改边看：生成全部图并在浏览器中显示，保存文件后自动重新生成、页面自动更新。"""
+    from .build import BuildOptions
+    from .serve import serve as run_serve
+
+    project = _project(paths)
+    options = BuildOptions(out=Path(os.path.relpath(project.out)), formats=project.formats, font=project.font,
+                           settings=project.settings)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"警告：正在 {host} 上提供服务，网络上的其他人也能看到这些图。", err=True)
+
+    def opened(url: str) -> None:
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        with _terminate_as_interrupt():
+            run_serve(project, _chart_paths(paths, project), options, host, port,
+                      lambda text: click.echo(text, err=True), opened)
+    except KeyboardInterrupt:
+        pass
+    click.echo("已停止。", err=True)

@@ -24,7 +24,9 @@ Rows: lint of the 40 real charts and of 1,000 / 4,000 synthetic ones
 a clean build of the real charts against bare sequential Graphviz on the
 same DOT files; the build without publishing; a no-op rebuild; a rebuild
 after one chart changed; clean builds of 100 and 400 synthetic charts
-(seed 1: the 100 are the first 100 of the 400).
+(seed 1: the 100 are the first 100 of the 400); `riskchart serve`: save →
+new drawing shown in headless Chromium, p95 of 20 saves, on the 40 and
+the 400 (tests/bench/serve_latency.py).
 The table is printed and written as JSON to tests/bench/results/latest.json
 (or --json PATH).  --quick skips the 4,000-chart lint and the 400-chart
 build.  Exit status 0 even when a target is missed (the table says so);
@@ -60,6 +62,7 @@ DEFAULT_JSON = HERE / "results" / "latest.json"
 LINT_RUNS = 3          # best of, for the cheap rows
 COMMAND_TIMEOUT = 1800  # seconds; a hung child is killed and its row marked as an error
 SEED = 1
+SERVE_EDITS = 20       # saves per serve row; its target is on their 95th percentile
 # The children's environment.  main() points the bytecode cache at the temporary
 # folder, so riskchart runs with compiled modules as on a normal installation
 # (even where PYTHONDONTWRITEBYTECODE is set) without writing into src/.
@@ -436,6 +439,31 @@ def bench_synthetic_builds(table: Table, folders: dict[int, Path], work: Path, f
                       target="≤ 4.4", status=_verdict(ratio <= 4.4), extra={"ratio": ratio}))
 
 
+def bench_serve(table: Table, synthetic: dict[int, Path]) -> None:
+    """Save → new drawing shown in Chromium under `riskchart serve` (serve_latency.py)."""
+    import serve_latency
+
+    sets = [("40 real charts", REAL_CHARTS, 0.5)]
+    if 400 in synthetic:
+        sets.append(("400 synthetic charts", synthetic[400], 1.0))
+    for label, folder, target in sets:
+        what = f"serve: save → drawing shown, {label}"
+        why = serve_latency.missing()
+        if why:
+            table.add(Row(what, status="skip", note=why))
+            continue
+        try:
+            latencies = serve_latency.measure(folder, SERVE_EDITS)
+        except serve_latency.failures() as error:  # the row says so, the bench goes on
+            table.add(Row(what, status="error", note=f"{type(error).__name__}: {error}"[:300]))
+            continue
+        p95 = serve_latency.p95(latencies)
+        median = sorted(latencies)[len(latencies) // 2]
+        table.add(Row(what, runs=len(latencies), value=f"p95 {p95:.3f} s", target=f"p95 ≤ {target:g} s",
+                      status=_verdict(p95 <= target), note=f"median {median:.3f} s over {len(latencies)} edits",
+                      extra={"latencies": latencies, "p95": p95}))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the 4,000-chart lint and the 400-chart build")
@@ -473,6 +501,7 @@ def main(argv=None) -> int:
         bench_yamllint(table, {n: synthetic[n] for n in lint_sizes}, linted)
         bench_real_builds(table, work, failures)
         bench_synthetic_builds(table, {n: synthetic[n] for n in build_sizes}, work, failures)
+        bench_serve(table, {n: synthetic[n] for n in build_sizes})
     finally:
         if args.keep:
             print(f"\nkept {work}")
