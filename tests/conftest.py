@@ -104,6 +104,7 @@ TOOLS = {
     "chromium": ("Chromium (Debian package chromium)", ("chromium", "chromium-browser")),
     "chromedriver": ("chromedriver (Debian package chromium-driver)", ("chromedriver",)),
     "cjk-font": ("a Chinese font (Debian package fonts-noto-cjk)", ()),
+    "soffice": ("LibreOffice (Debian packages libreoffice-writer-nogui, libreoffice-calc-nogui)", ("soffice",)),
 }
 
 
@@ -162,6 +163,31 @@ def built_set(tmp_path_factory) -> Path:
     report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=find_settings(CHARTS)))
     assert report.ok, [o for o in report.outcomes if o.status == "failed"]
     return out
+
+
+OFFICE_TIMEOUT = 600  # seconds for one LibreOffice run: it starts slowly and converts serially
+
+
+@pytest.fixture(scope="session")
+def office_conversions(built_set, tmp_path_factory) -> dict[str, Path]:
+    """The set's office files as LibreOffice reads them, converted once for
+    the session (each LibreOffice start costs seconds): "<name>.pdf" for
+    every .xlsx and .docx in the built set, "risk-register.csv" (UTF-8), and
+    "set", the built set's folder."""
+    verdict = missing_tool_verdict(("soffice",), os.environ)
+    if verdict:
+        (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
+    work = tmp_path_factory.mktemp("office")
+    documents = sorted(str(p) for p in built_set.iterdir() if p.suffix in (".xlsx", ".docx"))
+    # its own profile and HOME: LibreOffice fails silently without a writable one
+    profile = ["-env:UserInstallation=" + (work / "profile").as_uri()]
+    environment = {**os.environ, "HOME": str(work)}
+    for target in ("pdf", "csv:Text - txt - csv (StarCalc):44,34,76,1"):
+        sources = documents if target == "pdf" else [d for d in documents if d.endswith(".xlsx")]
+        subprocess.run(["soffice", *profile, "--headless", "--convert-to", target, "--outdir", str(work / "converted"),
+                        *sources], env=environment, capture_output=True, timeout=OFFICE_TIMEOUT, check=True)
+    found: dict[str, Path] = {p.name: p for p in (work / "converted").iterdir()}
+    return {**found, "set": built_set}
 
 
 

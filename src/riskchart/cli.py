@@ -249,16 +249,19 @@ def _valid_charts(paths: tuple[Path, ...], project: Project) -> tuple[list[Chart
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
-@click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["csv", "json", "xlsx"]), default="csv",
+              show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="写入文件（默认输出到屏幕）。")
+              help="写入文件（默认输出到屏幕；xlsx 必须写入文件）。")
 def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> None:
-    """导出风险点台账：每个风险点一行（CSV 带 BOM，Excel 可直接打开）。"""
+    """导出风险点台账：每个风险点一行（CSV 带 BOM，Excel 可直接打开；xlsx 带格式，可直接打印）。"""
     from .files import write_atomic
-    from .tables import register_csv, register_json
 
-    charts, had_errors = _valid_charts(paths, _project(paths))
-    data = register_csv(charts) if output_format == "csv" else register_json(charts)
+    if output_format == "xlsx" and output is None:
+        raise click.UsageError("xlsx 是二进制文件，不能输出到屏幕：请用 -o 指定文件，例如 -o 风险点台账.xlsx")
+    project = _project(paths)
+    charts, had_errors = _valid_charts(paths, project)
+    data = _register_bytes(charts, output_format, project.settings.categories)
     if output is None:
         try:
             sys.stdout.buffer.write(data)
@@ -271,6 +274,16 @@ def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> 
         write_atomic(output, data)
         click.echo(f"已写入 {output}", err=True)
     sys.exit(1 if had_errors else 0)
+
+
+def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[str, ...]) -> bytes:
+    from .tables import register_csv, register_json
+
+    if output_format == "xlsx":
+        from .xlsx import register_xlsx
+
+        return register_xlsx(charts, categories)
+    return register_csv(charts) if output_format == "csv" else register_json(charts)
 
 
 @main.command(options_metavar=_OPTIONS)

@@ -29,14 +29,16 @@ if TYPE_CHECKING:
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
+REGISTER_XLSX = "risk-register.xlsx"
 BOOKLET = "booklet.pdf"
 CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
-SET_OUTPUTS = (INDEX, REGISTER, BOOKLET)
+SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET)
 RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
+_OFFICE_MODULES = ("xlsx.py",)  # their code makes a set file: a new version rewrites it
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,15 @@ def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: t
     folder = layout.template_folder()
     for name in _SET_TEMPLATES:
         digest.update((folder / name).read_bytes())
+    digest.update(_office_code())
     for path in sorted(ready, key=str):
         digest.update(f"{path}|{fingerprints[path]}".encode())
     return digest.hexdigest()
+
+
+def _office_code() -> bytes:
+    package = Path(__file__).parent
+    return b"".join((package / name).read_bytes() for name in _OFFICE_MODULES)
 
 
 def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
@@ -95,6 +103,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     written, failures = [], []
     files.write_atomic(out / REGISTER, tables.register_csv(charts))
     written.append(REGISTER)
+    written += _publish_office_register(charts, options)
     pdfs = {c.stem: out / f"{c.stem}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import DamagedPdf, booklet_pdf
@@ -119,6 +128,13 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
     return Published(tuple(written), tuple(failures))
+
+
+def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list[str]:
+    from .xlsx import register_xlsx
+
+    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories))
+    return [REGISTER_XLSX]
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
+        register_xlsx=href(REGISTER_XLSX) if register else None,
         failing=failing, failing_note=FAILING_NOTE)
 
 
