@@ -39,7 +39,8 @@ RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
+_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py",
+                      "raster.py")
 
 _NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
 
@@ -55,6 +56,7 @@ class BuildOptions:
     publish: bool = True
     settings: config.Settings = _NO_PROJECT_SETTINGS  # the project's: codes switched off, categories
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
+    dpi: int = style.DEFAULT_DPI  # PNG charts, and the pictures of booklet.docx (at least 300 there)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def build(paths: list[Path], options: BuildOptions,
     if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
         return _nothing_to_do(chart_files, progress, started)
     tools = render.toolchain(options.font)  # before anything is written
+    _require_rasteriser(options)
     with files.locked(options.out, options.lock_timeout, waiting):
         # the charts may have changed while this build waited for the lock
         chart_files = discover(paths)
@@ -121,6 +124,14 @@ def build(paths: list[Path], options: BuildOptions,
             raise
         files.remove_scratch_folder(options.out)  # empty by now: each dot run removes its own
         return replace(report, warnings=tuple(warnings))
+
+
+def _require_rasteriser(options: BuildOptions) -> None:
+    """PNG charts are drawn from their PDF by MuPDF: missing, it stops the build before anything is written."""
+    if "png" in options.formats:
+        from . import raster
+
+        raster.mutool()
 
 
 def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float) -> BuildReport:
@@ -240,7 +251,7 @@ class _Drawing:
         began = time.perf_counter()
         results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
                                      self._options.formats, self._tools, self._options.timeout, self._runs,
-                                     self._scratch)
+                                     self._scratch, self._options.dpi)
         return results, (time.perf_counter() - began) / len(charts)
 
     def results(self) -> Iterator[tuple[Chart, RenderResult, float]]:
@@ -280,6 +291,8 @@ def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats).encode())
+    if "png" in options.formats:
+        digest.update(f"|dpi={options.dpi}".encode())
     digest.update(_contents(path))
     digest.update(_contents(path.parent / DEFAULTS_FILE))
     return digest.hexdigest()
