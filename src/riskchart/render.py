@@ -172,9 +172,9 @@ def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
         except glyphs.UndrawableGlyphs as failure:
             return RenderFailure(str(failure))
     if "png" in formats:
-        failure = _add_png(outputs, formats, dpi, scratch)
-        if failure:
-            return failure
+        undrawn = _add_png(outputs, formats, dpi, scratch)
+        if undrawn:
+            return undrawn
     if "svg" in outputs:
         outputs["svg"] = with_font_fallbacks(outputs["svg"], tools.font)
     return outputs
