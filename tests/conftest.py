@@ -99,6 +99,7 @@ TOOLS = {
     "pdftotext": ("pdftotext (Debian package poppler-utils)", ("pdftotext",)),
     "pdfinfo": ("pdfinfo (Debian package poppler-utils)", ("pdfinfo",)),
     "pdffonts": ("pdffonts (Debian package poppler-utils)", ("pdffonts",)),
+    "pdftoppm": ("pdftoppm (Debian package poppler-utils)", ("pdftoppm",)),
     "mutool": ("mutool (Debian package mupdf-tools)", ("mutool",)),
     "gs": ("Ghostscript (Debian package ghostscript)", ("gs",)),
     "chromium": ("Chromium (Debian package chromium)", ("chromium", "chromium-browser")),
@@ -150,12 +151,13 @@ needs_pdftotext = pytest.mark.needs("pdftotext")
 @pytest.fixture(scope="session")
 def built_set(tmp_path_factory) -> Path:
     """The folder of the 40 real charts built once for the whole session:
-    SVG, PDF, index.html and booklet.pdf.  Read it; never change it."""
+    SVG, PDF, index.html, booklet.pdf and .docx, the register as .csv and
+    .xlsx.  Read it; never change it."""
     from riskchart import render
     from riskchart.build import BuildOptions, build
     from riskchart.config import find_settings
 
-    verdict = missing_tool_verdict(("dot", "cjk-font"), os.environ)
+    verdict = missing_tool_verdict(("dot", "cjk-font", "mutool"), os.environ)
     if verdict:
         (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
     render.toolchain.cache_clear()

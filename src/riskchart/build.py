@@ -127,8 +127,9 @@ def build(paths: list[Path], options: BuildOptions,
 
 
 def _require_rasteriser(options: BuildOptions) -> None:
-    """PNG charts are drawn from their PDF by MuPDF: missing, it stops the build before anything is written."""
-    if "png" in options.formats:
+    """PNG charts and booklet.docx's pictures are drawn from PDFs by MuPDF:
+    missing, it stops the build before anything is written."""
+    if "png" in options.formats or (options.publish and "pdf" in options.formats):
         from . import raster
 
         raster.mutool()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from . import __version__, files, layout, render, tables
+from . import __version__, files, layout, render, style, tables
 from .model import Chart, Phones
 from .schema import CATEGORIES, LEVELS
 
@@ -30,15 +30,16 @@ if TYPE_CHECKING:
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
 REGISTER_XLSX = "risk-register.xlsx"
+BOOKLET_DOCX = "booklet.docx"
 BOOKLET = "booklet.pdf"
 CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
-SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET)
+SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET, BOOKLET_DOCX)
 RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
-_OFFICE_MODULES = ("xlsx.py",)  # their code makes a set file: a new version rewrites it
+_OFFICE_MODULES = ("xlsx.py", "docx.py")  # their code makes a set file: a new version rewrites it
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class Card:
 
 
 def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
-                    failing: tuple[str, ...] = ()) -> str:
-    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}".encode())
+                    failing: tuple[str, ...] = (), dpi: int = style.DEFAULT_DPI) -> str:
+    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}|{dpi}".encode())
     folder = layout.template_folder()
     for name in _SET_TEMPLATES:
         digest.update((folder / name).read_bytes())
@@ -70,7 +71,8 @@ def _office_code() -> bytes:
 
 def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
     """Whether the set built from all these charts is already in out/."""
-    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats), options.out)
+    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats, dpi=options.dpi),
+                       options.out)
 
 
 def _is_current(manifest: dict[str, Any], fingerprint: str, out: Path) -> bool:
@@ -95,7 +97,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     set is then not recorded as done, so the next build tries again.
     """
     failing = tuple(sorted(failing))
-    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing)
+    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi)
     if not options.force and _is_current(manifest, fingerprint, options.out):
         return Published()
     out: Path = options.out
@@ -118,6 +120,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         except DamagedPdf as damaged:
             manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
             failures.append(f"{BOOKLET}：{damaged}")
+    if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
+        written += _publish_word_booklet(charts, pdfs, options, today, scratch, failures)
     # an old booklet is linked only while this build makes PDFs
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
     missing = [_missing_card(stem, manifest, options.formats, out) for stem in failing]
@@ -135,6 +139,21 @@ def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list
 
     files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories))
     return [REGISTER_XLSX]
+
+
+def _publish_word_booklet(charts: list[Chart], pdfs: dict[str, Path], options: BuildOptions, today: date,
+                          scratch: Path | None, failures: list[str]) -> list[str]:
+    from .docx import booklet_docx, drawing_pictures
+    from .raster import RasterFailure
+
+    try:
+        pictures = drawing_pictures(charts, pdfs, options.dpi, options.out / CACHE, scratch, options.jobs)
+    except RasterFailure as failure:
+        failures.append(f"{BOOKLET_DOCX}：图片无法生成：{failure}")
+        return []
+    files.write_atomic(options.out / BOOKLET_DOCX, booklet_docx(charts, pictures, _department(charts), today,
+                                                                options.settings.categories))
+    return [BOOKLET_DOCX]
 
 
 @dataclass(frozen=True)

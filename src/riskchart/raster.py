@@ -10,6 +10,7 @@ to its ArtBox, the extent of the chart that render.fit_to_a4 records.
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import subprocess
 import tempfile
@@ -42,18 +43,26 @@ def page_pngs(pdf: bytes, dpi: int, scratch: Path | None = None,
     return _draw(pdf, dpi, scratch, timeout)
 
 
-def drawing_pngs(pdf: bytes, dpi: int, scratch: Path | None = None,
-                 timeout: float = style.DOT_TIMEOUT_SECONDS) -> list[bytes]:
-    """Every page cropped to its ArtBox (the page when it has none), at `dpi`."""
+def drawing_pngs(pdf: bytes, dpi: int, scratch: Path | None = None, timeout: float = style.DOT_TIMEOUT_SECONDS,
+                 fit: tuple[float, float] | None = None) -> list[bytes]:
+    """Every page cropped to its ArtBox (the page when it has none), at `dpi`;
+    with `fit` (width, height in points), at the resolution that gives `dpi`
+    once the largest page is scaled to fit that box (no more pixels than a
+    picture placed there needs)."""
     import pikepdf
 
+    scales = [1.0]
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
         for page in document.pages:
             if "/ArtBox" in page.obj:
                 page.obj.CropBox = page.obj.ArtBox
+            left, bottom, right, top = (float(v) for v in page.obj.get("/CropBox", page.MediaBox))
+            if fit and right > left and top > bottom:
+                scales.append(min(fit[0] / (right - left), fit[1] / (top - bottom)))
         buffer = io.BytesIO()
         document.save(buffer)
-    return _draw(buffer.getvalue(), dpi, scratch, timeout)
+    drawn_dpi = math.ceil(dpi * max(scales[1:] or scales))
+    return _draw(buffer.getvalue(), drawn_dpi, scratch, timeout)
 
 
 def _draw(pdf: bytes, dpi: int, scratch: Path | None, timeout: float) -> list[bytes]:
