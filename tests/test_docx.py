@@ -77,6 +77,13 @@ def test_east_asian_fonts_are_set_on_the_styles(three):
         assert (fonts.get(qn("w:eastAsia")), fonts.get(qn("w:ascii"))) == (font, font), name
 
 
+def test_the_fonts_can_be_chosen(three):
+    charts, pictures, _, _ = three
+    chosen = docx.Document(io.BytesIO(word.booklet_docx(charts, pictures, "", date(2026, 1, 2), fonts=word.Fonts("宋体", "方正小标宋简体"))))
+    assert chosen.styles["Normal"].element.rPr.rFonts.get(qn("w:eastAsia")) == "宋体"
+    assert chosen.styles["Heading 1"].element.rPr.rFonts.get(qn("w:eastAsia")) == "方正小标宋简体"
+
+
 def test_contents_give_each_chart_its_page(three):
     document = three[3]
     text = "\n".join(p.text for p in document.paragraphs)
@@ -89,7 +96,8 @@ def test_a_long_contents_list_continues_on_more_pages(tmp_path):
             for n in range(1, 31)}
     charts = list(lint_files(tmp_path, many).charts)
     contents, entries = word.plan(charts, {c.stem: [b""] for c in charts})
-    assert len(contents) == 2 and sum(len(page) for page in contents) == 31  # one category line
+    assert len(contents) == 2 and [len(page) for page in contents] == [22, 10]
+    assert contents[1][0] == word.Category("行政裁决", continued=True)  # the category named again
     assert entries[0].page == 4 and entries[-1].page == 33
 
 
@@ -161,3 +169,11 @@ def test_libreoffice_draws_the_chart_pictures(office_conversions, tmp_path):
     image = Image.open(prefix.with_suffix(".png")).convert("L")
     inked = [x for x in range(image.width) if min(image.getpixel((x, y)) for y in range(image.height)) < 128]
     assert inked and (inked[-1] - inked[0]) > 0.6 * image.width
+
+
+@pytest.mark.slow
+@pytest.mark.needs("dot", "cjk-font", "mutool")
+def test_the_set_publishes_and_links_both_office_files(built_set):
+    page = (built_set / "index.html").read_text(encoding="utf-8")
+    assert 'href="booklet.docx"' in page and 'href="risk-register.xlsx"' in page
+    assert zipfile.is_zipfile(built_set / "booklet.docx") and zipfile.is_zipfile(built_set / "risk-register.xlsx")

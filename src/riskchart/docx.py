@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import files
+from . import files, style
 from .model import Chart
 from .report import terminal_width
 from .schema import CATEGORIES
@@ -54,9 +54,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @dataclass(frozen=True)
 class Fonts:
-    body: str = "仿宋"
-    heading: str = "黑体"
-    title: str = "黑体"
+    body: str = style.DOCX_FONT
+    heading: str = style.DOCX_HEADING_FONT
 
 
 @dataclass(frozen=True)
@@ -65,23 +64,35 @@ class Entry:
     page: int
 
 
+@dataclass(frozen=True)
+class Category:
+    name: str
+    continued: bool = False  # repeated at the top of the next contents page
+
+
+Line = Category | Entry
+
+
 def plan(charts: list[Chart], pictures: dict[str, list[bytes]],
-         categories: tuple[str, ...] = CATEGORIES) -> tuple[list[list[str | Entry]], list[Entry]]:
+         categories: tuple[str, ...] = CATEGORIES) -> tuple[list[list[Line]], list[Entry]]:
     """The contents pages (category names and entries) and every chart's first page."""
     rank = {name: i for i, name in enumerate(categories)}
     ordered = sorted(charts, key=lambda c: (rank.get(c.category, len(rank)), c.id))
-    lines: list[str | Entry] = []
+    lines: list[Line] = []
     for chart in ordered:
         if not lines or _category(lines) != chart.category:
-            lines.append(chart.category)
+            lines.append(Category(chart.category))
         lines.append(Entry(chart, 0))
-    contents: list[list[str | Entry]] = [[]]
+    contents: list[list[Line]] = [[]]
     used = 0
     for line in lines:
-        height = 1 if isinstance(line, str) else _entry_lines(line.chart)
-        if used + height > CONTENTS_LINES_PER_PAGE:
+        height = 1 if isinstance(line, Category) else _entry_lines(line.chart)
+        if used + height > CONTENTS_LINES_PER_PAGE - isinstance(line, Category):  # no category alone at the foot
             contents.append([])
             used = 0
+            if isinstance(line, Entry):
+                contents[-1].append(Category(line.chart.category, continued=True))
+                used = 1
         contents[-1].append(line)
         used += height
     page = 2 + len(contents)  # after the cover and the contents
@@ -94,9 +105,9 @@ def plan(charts: list[Chart], pictures: dict[str, list[bytes]],
     return contents, entries
 
 
-def _category(lines: list[str | Entry]) -> str:
+def _category(lines: list[Line]) -> str:
     last = lines[-1]
-    return last.chart.category if isinstance(last, Entry) else last
+    return last.chart.category if isinstance(last, Entry) else last.name
 
 
 def _entry_text(chart: Chart) -> str:
@@ -147,8 +158,8 @@ def booklet_docx(charts: list[Chart], pictures: dict[str, list[bytes]], departme
             layout = paragraph.paragraph_format
             layout.line_spacing, layout.space_before, layout.space_after = Pt(CONTENTS_LINE_PT), Pt(0), Pt(0)
             layout.widow_control = False
-            if isinstance(line, str):
-                run = paragraph.add_run(f"{line}类")
+            if isinstance(line, Category):
+                run = paragraph.add_run(f"{line.name}类" + ("（续）" if line.continued else ""))
                 run.bold = True
             else:
                 layout.left_indent = Cm(0.8)
@@ -208,7 +219,7 @@ def _set_fonts(document: Any, fonts: Fonts) -> None:
     from docx.oxml.ns import qn
     from docx.shared import Pt, RGBColor
 
-    for name, font, size in (("Normal", fonts.body, 16), ("Title", fonts.title, 22), ("Heading 1", fonts.heading, 16)):
+    for name, font, size in (("Normal", fonts.body, 16), ("Title", fonts.heading, 22), ("Heading 1", fonts.heading, 16)):
         style = document.styles[name]
         style.font.name = font
         style.font.size = Pt(size)

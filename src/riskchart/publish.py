@@ -124,10 +124,11 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         written += _publish_word_booklet(charts, pdfs, options, today, scratch, failures)
     # an old booklet is linked only while this build makes PDFs
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
+    word = "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
     missing = [_missing_card(stem, manifest, options.formats, out) for stem in failing]
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today, booklet=booklet, register=True,
-                                               failing=missing,
-                                               categories=options.settings.categories).encode("utf-8"))
+                                               failing=missing, categories=options.settings.categories,
+                                               word=word).encode("utf-8"))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
@@ -151,8 +152,11 @@ def _publish_word_booklet(charts: list[Chart], pdfs: dict[str, Path], options: B
     except RasterFailure as failure:
         failures.append(f"{BOOKLET_DOCX}：图片无法生成：{failure}")
         return []
-    files.write_atomic(options.out / BOOKLET_DOCX, booklet_docx(charts, pictures, _department(charts), today,
-                                                                options.settings.categories))
+    from .docx import Fonts
+
+    document = booklet_docx(charts, pictures, _department(charts), today, options.settings.categories,
+                            Fonts(*options.settings.docx_fonts))
+    files.write_atomic(options.out / BOOKLET_DOCX, document)
     return [BOOKLET_DOCX]
 
 
@@ -197,7 +201,7 @@ def search_text(chart: Chart) -> str:
 
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
                *, booklet: bool, register: bool, failing: Sequence[FailingCard] = (),
-               categories: tuple[str, ...] = CATEGORIES) -> str:
+               categories: tuple[str, ...] = CATEGORIES, word: bool = False) -> str:
     charts = sorted(charts, key=lambda c: c.id)
     stats = tables.statistics(charts, categories)
     groups = []
@@ -211,7 +215,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, groups=groups, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
-        register_xlsx=href(REGISTER_XLSX) if register else None,
+        register_xlsx=href(REGISTER_XLSX) if register else None, booklet_docx=href(BOOKLET_DOCX) if word else None,
         failing=failing, failing_note=FAILING_NOTE)
 
 
