@@ -177,3 +177,27 @@ def test_the_set_publishes_and_links_both_office_files(built_set):
     page = (built_set / "index.html").read_text(encoding="utf-8")
     assert 'href="booklet.docx"' in page and 'href="risk-register.xlsx"' in page
     assert zipfile.is_zipfile(built_set / "booklet.docx") and zipfile.is_zipfile(built_set / "risk-register.xlsx")
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_picture_that_cannot_be_drawn_is_reported_and_the_old_document_kept(tmp_path, monkeypatch):
+    from riskchart import raster
+    from riskchart.build import BuildOptions
+    from riskchart.publish import publish_set
+
+    charts = list(lint_files(tmp_path / "charts", THREE).charts)
+    out = tmp_path / "out"
+    out.mkdir()
+    for chart in charts:
+        (out / f"{chart.stem}.pdf").write_bytes(b"%PDF-1.4 not really")
+    (out / "booklet.docx").write_bytes(b"the old one")
+
+    def failing(*args, **kwargs):
+        raise raster.RasterFailure("MuPDF 出错")
+
+    monkeypatch.setattr(raster, "drawing_pngs", failing)
+    manifest = {"version": 1, "charts": {}, "set": {}}
+    published = publish_set(charts, {c.path: "f" for c in charts}, manifest, BuildOptions(out=out, formats=("pdf",)),
+                            render.toolchain())
+    assert "booklet.docx：图片无法生成：MuPDF 出错" in published.failures
+    assert (out / "booklet.docx").read_bytes() == b"the old one" and manifest["set"] == {}  # tried again next time

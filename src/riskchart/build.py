@@ -239,6 +239,8 @@ class _Drawing:
             # Not a daemon: a process that exits while nanobind is still registering
             # pikepdf's types aborts (SIGABRT), so shutdown waits for the import.
             threading.Thread(target=importlib.import_module, args=("pikepdf",)).start()
+        if options.publish and "pdf" in options.formats:  # python-docx and lxml, for booklet.docx
+            threading.Thread(target=importlib.import_module, args=("docx",)).start()
         size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
         for start in range(0, len(charts), size):
             self.add(*charts[start:start + size])

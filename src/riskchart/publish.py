@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -103,6 +104,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     out: Path = options.out
     today = date.today()
     written, failures = [], []
+    pictures = _word_pictures_in_background(charts, options, scratch)
     files.write_atomic(out / REGISTER, tables.register_csv(charts))
     written.append(REGISTER)
     written += _publish_office_register(charts, options)
@@ -120,8 +122,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         except DamagedPdf as damaged:
             manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
             failures.append(f"{BOOKLET}：{damaged}")
-    if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
-        written += _publish_word_booklet(charts, pdfs, options, today, scratch, failures)
+    if pictures:
+        written += _publish_word_booklet(charts, pictures, options, today, failures)
     # an old booklet is linked only while this build makes PDFs
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
     word = "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
@@ -142,19 +144,34 @@ def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list
     return [REGISTER_XLSX]
 
 
-def _publish_word_booklet(charts: list[Chart], pdfs: dict[str, Path], options: BuildOptions, today: date,
-                          scratch: Path | None, failures: list[str]) -> list[str]:
-    from .docx import booklet_docx, drawing_pictures
+def _word_pictures_in_background(charts: list[Chart], options: BuildOptions,
+                                 scratch: Path | None) -> Future[dict[str, list[bytes]]] | None:
+    """booklet.docx's pictures, drawn by MuPDF (on the other core) while the
+    register and the PDF booklet are written; None when there is no booklet."""
+    pdfs = {c.stem: options.out / f"{c.stem}.pdf" for c in charts}
+    if not (charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values())):
+        return None
+    from .docx import drawing_pictures
+
+    background = ThreadPoolExecutor(max_workers=1)
+    try:
+        return background.submit(drawing_pictures, charts, pdfs, options.dpi, options.out / CACHE, scratch,
+                                 options.jobs)
+    finally:
+        background.shutdown(wait=False)  # the drawing goes on; nothing else is started
+
+
+def _publish_word_booklet(charts: list[Chart], pictures: Future[dict[str, list[bytes]]], options: BuildOptions,
+                          today: date, failures: list[str]) -> list[str]:
+    from .docx import Fonts, booklet_docx
     from .raster import RasterFailure
 
     try:
-        pictures = drawing_pictures(charts, pdfs, options.dpi, options.out / CACHE, scratch, options.jobs)
+        drawn = pictures.result()
     except RasterFailure as failure:
         failures.append(f"{BOOKLET_DOCX}：图片无法生成：{failure}")
         return []
-    from .docx import Fonts
-
-    document = booklet_docx(charts, pictures, _department(charts), today, options.settings.categories,
+    document = booklet_docx(charts, drawn, _department(charts), today, options.settings.categories,
                             Fonts(*options.settings.docx_fonts))
     files.write_atomic(options.out / BOOKLET_DOCX, document)
     return [BOOKLET_DOCX]
