@@ -156,7 +156,7 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | None, jobs: int | None, force: bool,
           font: str | None, timeout: float | None, lock_timeout: float | None, dpi: int | None, no_publish: bool,
           quiet: bool) -> None:
-    """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
+    """生成防控图（SVG、PDF 等）以及索引页、汇编（PDF、Word）和风险点台账（CSV、Excel）。"""
 
     from . import style
     from .build import BuildOptions, ChartOutcome
