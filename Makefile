@@ -9,8 +9,8 @@ PYTHON   ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-RUN_PKGS := graphviz fonts-noto-cjk
-TEST_PKGS := $(RUN_PKGS) poppler-utils mupdf-tools ghostscript chromium chromium-driver
+RUN_PKGS := graphviz fonts-noto-cjk mupdf-tools
+TEST_PKGS := $(RUN_PKGS) poppler-utils ghostscript chromium chromium-driver libreoffice-writer-nogui libreoffice-calc-nogui
 
 .PHONY: all setup system system-test lint build test check test-fast wheel-check mutation bench golden clean
 
@@ -87,4 +87,4 @@ golden: setup
 	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py -k golden
 
 clean:
-	rm -rf $(VENV) mutants out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/.riskchart-*
+	rm -rf $(VENV) mutants out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/*.xlsx out/*.docx out/.riskchart-*

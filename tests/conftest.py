@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import re
@@ -100,11 +101,13 @@ TOOLS = {
     "pdftotext": ("pdftotext (Debian package poppler-utils)", ("pdftotext",)),
     "pdfinfo": ("pdfinfo (Debian package poppler-utils)", ("pdfinfo",)),
     "pdffonts": ("pdffonts (Debian package poppler-utils)", ("pdffonts",)),
+    "pdftoppm": ("pdftoppm (Debian package poppler-utils)", ("pdftoppm",)),
     "mutool": ("mutool (Debian package mupdf-tools)", ("mutool",)),
     "gs": ("Ghostscript (Debian package ghostscript)", ("gs",)),
     "chromium": ("Chromium (Debian package chromium)", ("chromium", "chromium-browser")),
     "chromedriver": ("chromedriver (Debian package chromium-driver)", ("chromedriver",)),
     "cjk-font": ("a Chinese font (Debian package fonts-noto-cjk)", ()),
+    "soffice": ("LibreOffice (Debian packages libreoffice-writer-nogui, libreoffice-calc-nogui)", ("soffice",)),
 }
 
 
@@ -150,19 +153,47 @@ needs_pdftotext = pytest.mark.needs("pdftotext")
 @pytest.fixture(scope="session")
 def built_set(tmp_path_factory) -> Path:
     """The folder of the 40 real charts built once for the whole session:
-    SVG, PDF, index.html and booklet.pdf.  Read it; never change it."""
+    SVG, PDF, index.html, booklet.pdf and .docx, the register as .csv and
+    .xlsx.  Read it; never change it."""
     from riskchart import render
     from riskchart.build import BuildOptions, build
     from riskchart.config import find_settings
 
-    verdict = missing_tool_verdict(("dot", "cjk-font"), os.environ)
+    verdict = missing_tool_verdict(("dot", "cjk-font", "mutool"), os.environ)
     if verdict:
         (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
     render.toolchain.cache_clear()
     out = tmp_path_factory.mktemp("set")
-    report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=find_settings(CHARTS)))
+    # with the Word booklet, which a project asks for (word_booklet = true)
+    settings = dataclasses.replace(find_settings(CHARTS), word_booklet=True)
+    report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=settings))
     assert report.ok, [o for o in report.outcomes if o.status == "failed"]
     return out
+
+
+OFFICE_TIMEOUT = 600  # seconds for one LibreOffice run: it starts slowly and converts serially
+
+
+@pytest.fixture(scope="session")
+def office_conversions(built_set, tmp_path_factory) -> dict[str, Path]:
+    """The set's office files as LibreOffice reads them, converted once for
+    the session (each LibreOffice start costs seconds): "<name>.pdf" for
+    every .xlsx and .docx in the built set, "risk-register.csv" (UTF-8), and
+    "set", the built set's folder."""
+    verdict = missing_tool_verdict(("soffice",), os.environ)
+    if verdict:
+        (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
+    work = tmp_path_factory.mktemp("office")
+    documents = sorted(str(p) for p in built_set.iterdir() if p.suffix in (".xlsx", ".docx"))
+    # its own profile and HOME: LibreOffice fails silently without a writable one
+    profile = ["-env:UserInstallation=" + (work / "profile").as_uri()]
+    environment = {**os.environ, "HOME": str(work)}
+    for target in ("pdf", "csv:Text - txt - csv (StarCalc):44,34,76,1"):
+        sources = documents if target == "pdf" else [d for d in documents if d.endswith(".xlsx")]
+        subprocess.run(["soffice", *profile, "--headless", "--convert-to", target, "--outdir", str(work / "converted"),
+                        *sources], env=environment, capture_output=True, timeout=OFFICE_TIMEOUT, check=True)
+    found: dict[str, Path] = {p.name: p for p in (work / "converted").iterdir()}
+    return {**found, "set": built_set}
 
 
 

@@ -113,7 +113,7 @@ def test_changing_one_chart_rebuilds_only_that_chart(charts, tmp_path):
     assert after[unchanged] == before[unchanged]
     assert after["15-劳动用工备案.svg"][0] != before["15-劳动用工备案.svg"][0]
     assert "劳动用工备案登记" in (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")
-    assert set(report.published) == {"index.html", "booklet.pdf", "risk-register.csv"}
+    assert set(report.published) == {"index.html", "booklet.pdf", "risk-register.csv", "risk-register.xlsx"}
 
 
 def test_defaults_change_rebuilds_every_chart_and_force_rebuilds_all(charts, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from conftest import CHART, HEAD, write_files
@@ -174,6 +175,22 @@ def test_settings_keys_are_read_from_riskchart_toml(tmp_path):
     assert project.font == "WenQuanYi Zen Hei" and project.formats == ("pdf", "svg")
     assert project.settings.disabled == {"RC304"}
     assert project.settings.categories[-1] == "行政审批" and "行政许可" in project.settings.categories
+    assert project.settings.docx_fonts == ("仿宋", "黑体")  # the defaults
+
+
+def test_word_booklet_fonts_are_read_from_riskchart_toml(tmp_path):
+    write_files(tmp_path, {"riskchart.toml": 'docx_font = "宋体"\ndocx_heading_font = "方正小标宋简体"\n'})
+    assert find_project(tmp_path).settings.docx_fonts == ("宋体", "方正小标宋简体")
+
+
+def test_the_word_booklet_is_asked_for_with_a_boolean(tmp_path):
+    assert find_project(tmp_path).settings.word_booklet is False
+    write_files(tmp_path, {"riskchart.toml": "word_booklet = true\n"})
+    assert find_project(tmp_path).settings.word_booklet is True
+    write_files(tmp_path, {"riskchart.toml": 'font = "黑体"\nword_booklet = "是"\n'})
+    with pytest.raises(click.ClickException) as raised:
+        find_project(tmp_path)
+    assert "riskchart.toml:2:1: word_booklet 应为 true 或 false" in raised.value.format_message()
 
 
 def test_categories_replace_the_default_list_and_lint_follows_it(tmp_path):
@@ -208,6 +225,7 @@ def test_pyproject_tool_table_takes_the_same_keys(tmp_path):
     ('categories = ["公共服务", "公共服务"]\n', "riskchart.toml:1:1:", "「公共服务」重复"),
     ('out = 3\n', "riskchart.toml:1:1:", "out 应为文件夹路径"),
     ('font = "<黑体>"\n', "riskchart.toml:1:1:", "字体名称"),
+    ('\ndocx_heading_font = ""\n', "riskchart.toml:2:1:", 'docx_heading_font = "黑体"'),
     ('  disable = ["RC107"]\n', "riskchart.toml:1:3:", "RC107 不能关闭"),
 ])
 def test_settings_mistakes_are_located_with_a_suggestion_and_exit_2(tmp_path, monkeypatch, toml, where, words):

@@ -125,7 +125,8 @@ def test_every_link_is_a_relative_path_to_its_file(charts, tmp_path):
     page = index_html(named, tmp_path, ("svg", "pdf"), date(2026, 1, 1), booklet=True, register=True)
     links = re.findall(r'(?:href|src)="([^"]*)"', page)
     targets = {unquote(link, errors="surrogateescape") for link in links}
-    wanted = {f"{stem}.{fmt}" for stem in HOSTILE_STEMS for fmt in ("svg", "pdf")} | {"booklet.pdf", "risk-register.csv"}
+    wanted = {f"{stem}.{fmt}" for stem in HOSTILE_STEMS for fmt in ("svg", "pdf")} 
+    wanted |= {"booklet.pdf", "risk-register.csv", "risk-register.xlsx"}
     assert targets == wanted
     for link in links:
         parts = urlsplit(link)
@@ -293,7 +294,7 @@ def test_an_unchanged_set_is_not_written_again_and_an_empty_set_has_no_booklet(c
     manifest = {"version": 1, "charts": {}, "set": {}}
     tools = render.Toolchain("dot", "Noto Sans CJK SC")  # no booklet without PDFs: dot is not run
     first = publish_set(charts, fingerprints, manifest, options, tools)
-    assert set(first.written) == {"index.html", "risk-register.csv"}
+    assert set(first.written) == {"index.html", "risk-register.csv", "risk-register.xlsx"}
     assert publish_set(charts, fingerprints, manifest, options, tools).written == ()
     empty = publish_set([], {}, {"version": 1, "charts": {}, "set": {}}, BuildOptions(out=tmp_path / "empty"), tools)
     assert "booklet.pdf" not in empty.written and not (tmp_path / "empty" / "booklet.pdf").exists()

@@ -240,11 +240,15 @@ def test_fit_to_a4_moves_a_page_whose_box_does_not_start_at_zero():
     document.save(buffer)
     with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(buffer.getvalue()))) as fitted:
         content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
-        assert [box for box in boxes if box in fitted.pages[0].obj] == []
+        assert [box for box in boxes if box in fitted.pages[0].obj] == ["/ArtBox"]
+        art = [float(v) for v in fitted.pages[0].obj.ArtBox]
     scale = min((595 - 2 * style.A4_MARGIN) / 300, (842 - 2 * style.A4_MARGIN) / 400, style.A4_MAX_SCALE)
     x = (595 - 300 * scale) / 2 - 100 * scale
     y = (842 - 400 * scale) / 2 - 200 * scale
     assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm")
+    # the old boxes are gone; the new ArtBox is where the drawing now is
+    assert art == pytest.approx([(595 - 300 * scale) / 2, (842 - 400 * scale) / 2,
+                                 (595 + 300 * scale) / 2, (842 + 400 * scale) / 2], abs=0.01)
 
 
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():

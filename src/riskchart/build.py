@@ -43,7 +43,8 @@ RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
+_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py",
+                      "raster.py")
 
 _NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
 
@@ -59,6 +60,7 @@ class BuildOptions:
     publish: bool = True
     settings: config.Settings = _NO_PROJECT_SETTINGS  # the project's: codes switched off, categories
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
+    dpi: int = style.DEFAULT_DPI  # PNG charts, and the pictures of booklet.docx (at least 300 there)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def build(paths: list[Path], options: BuildOptions,
     if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
         return _nothing_to_do(chart_files, progress, started, options)
     tools = render.toolchain(options.font)  # before anything is written
+    _require_rasteriser(options)
     with files.locked(options.out, options.lock_timeout, waiting):
         # the charts may have changed while this build waited for the lock
         chart_files = discover(paths)
@@ -150,6 +153,15 @@ def _whole_project(chart_files: list[Path], options: BuildOptions) -> list[Path]
 
 def _name(path: Path, options: BuildOptions) -> str:
     return out_name(path, options.settings.charts)
+
+
+def _require_rasteriser(options: BuildOptions) -> None:
+    """PNG charts and booklet.docx's pictures are drawn from PDFs by MuPDF:
+    missing, it stops the build before anything is written."""
+    if "png" in options.formats or (options.publish and "pdf" in options.formats and options.settings.word_booklet):
+        from . import raster
+
+        raster.mutool()
 
 
 def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float, options: BuildOptions) -> BuildReport:
@@ -281,6 +293,8 @@ class _Drawing:
             # Not a daemon: a process that exits while nanobind is still registering
             # pikepdf's types aborts (SIGABRT), so shutdown waits for the import.
             threading.Thread(target=importlib.import_module, args=("pikepdf",)).start()
+        if options.publish and "pdf" in options.formats:  # python-docx and lxml, for booklet.docx
+            threading.Thread(target=importlib.import_module, args=("docx",)).start()
         size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
         for start in range(0, len(charts), size):
             self.add(*charts[start:start + size])
@@ -294,7 +308,7 @@ class _Drawing:
         began = time.perf_counter()
         results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
                                      self._options.formats, self._tools, self._options.timeout, self._runs,
-                                     self._scratch)
+                                     self._scratch, self._options.dpi)
         return results, (time.perf_counter() - began) / len(charts)
 
     def results(self) -> Iterator[tuple[Chart, RenderResult, float]]:
@@ -336,6 +350,8 @@ def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest.update(_static_inputs(options.font, options.formats).encode())
     # the settings decide whether a chart passes lint: a code switched on, a category dropped
     digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
+    if "png" in options.formats:
+        digest.update(f"|dpi={options.dpi}".encode())
     digest.update(_contents(path))
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         digest.update(_contents(defaults))

@@ -149,11 +149,14 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str | None) -> t
               help="单张图 Graphviz 的时限，秒（默认 60）。")
 @click.option("--lock-timeout", type=click.FloatRange(0, 86400), default=None,
               help="另一个 build 正在写入同一输出文件夹时，最多等待的秒数（默认 600）。")
+@click.option("--dpi", type=click.IntRange(36, 1200), default=None,
+              help="PNG 的分辨率：A4 页面按此 dpi 画出（默认 150；300 dpi 约 2480 像素宽）；Word 汇编中的图不低于 300 dpi。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
 @click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
 def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | None, jobs: int | None, force: bool,
-          font: str | None, timeout: float | None, lock_timeout: float | None, no_publish: bool, quiet: bool) -> None:
-    """生成防控图（SVG、PDF 等）以及索引页、汇编 PDF 和风险点台账。"""
+          font: str | None, timeout: float | None, lock_timeout: float | None, dpi: int | None, no_publish: bool,
+          quiet: bool) -> None:
+    """生成防控图（SVG、PDF 等）以及索引页、汇编（PDF、Word）和风险点台账（CSV、Excel）。"""
 
     from . import style
     from .build import BuildOptions, ChartOutcome
@@ -167,7 +170,8 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
         out=out, formats=formats or project.formats, jobs=jobs or os.cpu_count() or 1, force=force,
         font=font or project.font, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
         publish=not no_publish, settings=replace(project.settings, font=font or project.font),
-        lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout)
+        lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout,
+        dpi=dpi or style.DEFAULT_DPI)
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 
     def progress(outcome: ChartOutcome) -> None:
@@ -249,16 +253,19 @@ def _valid_charts(paths: tuple[Path, ...], project: Project) -> tuple[list[Chart
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
-@click.option("--format", "output_format", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["csv", "json", "xlsx"]), default="csv",
+              show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="写入文件（默认输出到屏幕）。")
+              help="写入文件（默认输出到屏幕；xlsx 必须写入文件）。")
 def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> None:
-    """导出风险点台账：每个风险点一行（CSV 带 BOM，Excel 可直接打开）。"""
+    """导出风险点台账：每个风险点一行（CSV 带 BOM，Excel 可直接打开；xlsx 带格式，可直接打印）。"""
     from .files import write_atomic
-    from .tables import register_csv, register_json
 
-    charts, had_errors = _valid_charts(paths, _project(paths))
-    data = register_csv(charts) if output_format == "csv" else register_json(charts)
+    if output_format == "xlsx" and output is None:
+        raise click.UsageError("xlsx 是二进制文件，不能输出到屏幕：请用 -o 指定文件，例如 -o 风险点台账.xlsx")
+    project = _project(paths)
+    charts, had_errors = _valid_charts(paths, project)
+    data = _register_bytes(charts, output_format, project.settings.categories)
     if output is None:
         try:
             sys.stdout.buffer.write(data)
@@ -271,6 +278,16 @@ def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> 
         write_atomic(output, data)
         click.echo(f"已写入 {output}", err=True)
     sys.exit(1 if had_errors else 0)
+
+
+def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[str, ...]) -> bytes:
+    from .tables import register_csv, register_json
+
+    if output_format == "xlsx":
+        from .xlsx import register_xlsx
+
+        return register_xlsx(charts, categories)
+    return register_csv(charts) if output_format == "csv" else register_json(charts)
 
 
 @main.command(options_metavar=_OPTIONS)

@@ -13,6 +13,8 @@ handed down; no later stage looks for it again.
     categories = ["行政许可", …]  # replaces the default list of categories
     extra_categories = ["…"]     # or: adds to it
     disable = ["RC304"]          # rule codes switched off everywhere
+    docx_font = "仿宋"            # booklet.docx: body text
+    docx_heading_font = "黑体"    # booklet.docx: titles and headings
 
 Unknown keys and wrong types are errors at their line, with a suggestion.
 """
@@ -30,7 +32,7 @@ from typing import Any, Literal, overload
 from .diagnostics import CODES, position
 from .errors import EnvironmentProblem
 from .schema import CATEGORIES
-from .style import DEFAULT_FONT, DEFAULT_FORMATS, FORMATS
+from .style import DEFAULT_FONT, DEFAULT_FORMATS, DOCX_FONT, DOCX_HEADING_FONT, FORMATS
 
 PROJECT_FILE = "riskchart.toml"
 # Checks that keep the model whole: with one of them off, a file with that
@@ -38,7 +40,8 @@ PROJECT_FILE = "riskchart.toml"
 # reach a renderer or a publisher that cannot take it (a level or owner
 # missing, a file name that is unsafe or collides).  They stay errors.
 PROTECTED = frozenset(code for code in CODES if code < "RC200") | {"RC206", "RC207", "RC211", "RC212"}
-_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable")
+_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable", "docx_font",
+         "docx_heading_font", "word_booklet")
 _SYNONYMS = {"类别": "categories", "字体": "font", "格式": "formats", "输出": "out", "图": "charts",
              "ignore": "disable", "output": "out", "category": "categories", "format": "formats"}
 
@@ -55,6 +58,9 @@ class Settings:
     # The project's charts folder: the top of its department tree.  None: each
     # file stands alone with its own folder's _defaults.yaml (see departments.py).
     charts: Path | None = None
+    docx_fonts: tuple[str, str] = (DOCX_FONT, DOCX_HEADING_FONT)  # booklet.docx: body text, headings
+    # booklet.docx is asked for: its 300 dpi pictures cost more than the rest of a clean build
+    word_booklet: bool = False
 
     def enabled(self, code: str) -> bool:
         return code not in self.disabled
@@ -142,7 +148,9 @@ def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
         out=root / checker.folder("out", "out"),
         font=font,
         formats=formats,
-        settings=Settings(frozenset(disabled), config, categories, font, charts),
+        settings=Settings(frozenset(disabled), config, categories, font, charts,
+                          (checker.font("docx_font", DOCX_FONT), checker.font("docx_heading_font", DOCX_HEADING_FONT)),
+                          checker.flag("word_booklet")),
     )
     checker.finish()
     return project
@@ -225,12 +233,19 @@ class _Checker:
             return default
         return value
 
-    def font(self) -> str:
-        value = self.table.get("font", DEFAULT_FONT)
+    def font(self, key: str = "font", default: str = DEFAULT_FONT) -> str:
+        value = self.table.get(key, default)
         if not isinstance(value, str) or not is_font_name(value):
-            self.problem("font", '字体名称应为文字，不能为空，也不能含引号、反斜杠或尖括号，如 font = "Noto Sans CJK SC"')
-            return DEFAULT_FONT
+            self.problem(key, f'字体名称应为文字，不能为空，也不能含引号、反斜杠或尖括号，如 {key} = "{default}"')
+            return default
         return value.strip()
+
+    def flag(self, key: str) -> bool:
+        value = self.table.get(key, False)
+        if not isinstance(value, bool):
+            self.problem(key, f"{key} 应为 true 或 false（不加引号），如 {key} = true")
+            return False
+        return value
 
     def finish(self) -> None:
         if self.problems:

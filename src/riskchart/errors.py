@@ -39,3 +39,7 @@ class OutputNotWritable(EnvironmentProblem):
 
 class LockTimeout(EnvironmentProblem):
     pass
+
+
+class MissingRasteriser(EnvironmentProblem):
+    pass

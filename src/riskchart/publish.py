@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from . import __version__, files, layout, render, tables
+from . import __version__, files, layout, render, style, tables
 from .characters import file_name_problem
 from .model import Chart, Department, Phones, sort_key
 from .schema import CATEGORIES, LEVELS
@@ -33,14 +34,17 @@ if TYPE_CHECKING:
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
+REGISTER_XLSX = "risk-register.xlsx"
+BOOKLET_DOCX = "booklet.docx"
 BOOKLET = "booklet.pdf"
 CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
-SET_OUTPUTS = (INDEX, REGISTER, BOOKLET)
+SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET, BOOKLET_DOCX)
 RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
+_OFFICE_MODULES = ("xlsx.py", "docx.py")  # their code makes a set file: a new version rewrites it
 
 
 @dataclass(frozen=True)
@@ -72,19 +76,27 @@ def departments(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:
 
 
 def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
-                    failing: tuple[str, ...] = ()) -> str:
-    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}".encode())
+                    failing: tuple[str, ...] = (), dpi: int = style.DEFAULT_DPI, word: bool = False) -> str:
+    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}|{dpi}|{word}".encode())
     folder = layout.template_folder()
     for name in _SET_TEMPLATES:
         digest.update((folder / name).read_bytes())
+    digest.update(_office_code())
     for path in sorted(ready, key=str):
         digest.update(f"{path}|{fingerprints[path]}".encode())
     return digest.hexdigest()
 
 
+def _office_code() -> bytes:
+    package = Path(__file__).parent
+    return b"".join((package / name).read_bytes() for name in _OFFICE_MODULES)
+
+
 def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
     """Whether the set built from all these charts is already in out/."""
-    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats), options.out)
+    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats, dpi=options.dpi,
+                                                 word=options.settings.word_booklet),
+                       options.out)
 
 
 def _is_current(manifest: dict[str, Any], fingerprint: str, out: Path) -> bool:
@@ -109,15 +121,18 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     set is then not recorded as done, so the next build tries again.
     """
     failing = tuple(sorted(failing))
-    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing)
+    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi,
+                                  options.settings.word_booklet)
     if not options.force and _is_current(manifest, fingerprint, options.out):
         return Published()
     out: Path = options.out
     today = date.today()
     written: list[str] = []
     failures: list[str] = []
+    pictures = _word_pictures_in_background(charts, options, scratch)
     files.write_atomic(out / REGISTER, tables.register_csv(charts))
     written.append(REGISTER)
+    written += _publish_office_register(charts, options)
     pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import booklet_pdf, prune_cache
@@ -133,12 +148,15 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         if not failures:
             prune_cache(out / CACHE, used)
         _remove_old_booklets(manifest, [name for name, *_ in books], out)
+    if pictures:
+        written += _publish_word_booklet(charts, pictures, options, today, failures)
     # an old booklet is linked only while this build makes PDFs
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
+    word = options.settings.word_booklet and "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
     missing = [_missing_card(name, manifest, options.formats, out) for name in failing]
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today, booklet=booklet, register=True,
-                                               failing=missing,
-                                               categories=options.settings.categories).encode("utf-8"))
+                                               failing=missing, categories=options.settings.categories,
+                                               word=word).encode("utf-8"))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
@@ -171,6 +189,47 @@ def _remove_old_booklets(manifest: dict[str, Any], made: list[str], out: Path) -
                 target = files.inside(out, name)
                 if target.is_file():
                     target.unlink()
+
+
+def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list[str]:
+    from .xlsx import register_xlsx
+
+    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories))
+    return [REGISTER_XLSX]
+
+
+def _word_pictures_in_background(charts: list[Chart], options: BuildOptions,
+                                 scratch: Path | None) -> Future[dict[str, list[bytes]]] | None:
+    """booklet.docx's pictures, drawn by MuPDF (on the other core) while the
+    register and the PDF booklet are written; None when there is no booklet."""
+    pdfs = {c.out_name: options.out / f"{c.out_name}.pdf" for c in charts}
+    if not (options.settings.word_booklet and charts and "pdf" in options.formats
+            and all(p.is_file() for p in pdfs.values())):
+        return None
+    from .docx import drawing_pictures
+
+    background = ThreadPoolExecutor(max_workers=1)
+    try:
+        return background.submit(drawing_pictures, charts, pdfs, options.dpi, options.out / CACHE, scratch,
+                                 options.jobs)
+    finally:
+        background.shutdown(wait=False)  # the drawing goes on; nothing else is started
+
+
+def _publish_word_booklet(charts: list[Chart], pictures: Future[dict[str, list[bytes]]], options: BuildOptions,
+                          today: date, failures: list[str]) -> list[str]:
+    from .docx import Fonts, booklet_docx
+    from .raster import RasterFailure
+
+    try:
+        drawn = pictures.result()
+    except RasterFailure as failure:
+        failures.append(f"{BOOKLET_DOCX}：图片无法生成：{failure}")
+        return []
+    document = booklet_docx(charts, drawn, _department(charts), today, options.settings.categories,
+                            Fonts(*options.settings.docx_fonts))
+    files.write_atomic(options.out / BOOKLET_DOCX, document)
+    return [BOOKLET_DOCX]
 
 
 @dataclass(frozen=True)
@@ -228,7 +287,7 @@ class Section:
 
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
                *, booklet: bool, register: bool, failing: Sequence[FailingCard] = (),
-               categories: tuple[str, ...] = CATEGORIES) -> str:
+               categories: tuple[str, ...] = CATEGORIES, word: bool = False) -> str:
     """The website page: department by department (a project of one
     department shows no department headings), then category by category."""
     charts = sorted(charts, key=sort_key)
@@ -250,6 +309,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, sections=sections, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
+        register_xlsx=href(REGISTER_XLSX) if register else None, booklet_docx=href(BOOKLET_DOCX) if word else None,
         failing=failing, failing_note=FAILING_NOTE)
 
 

@@ -100,9 +100,9 @@ class DotRuns:
 
 
 def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
-           timeout: float = style.DOT_TIMEOUT_SECONDS) -> dict[str, bytes]:
+           timeout: float = style.DOT_TIMEOUT_SECONDS, dpi: int = style.DEFAULT_DPI) -> dict[str, bytes]:
     """Lay one chart out once and return each format's bytes."""
-    (result,) = render_many([dot_text], formats, tools, timeout)
+    (result,) = render_many([dot_text], formats, tools, timeout, dpi=dpi)
     if isinstance(result, RenderFailure):
         raise result
     return result
@@ -110,7 +110,8 @@ def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
 
 def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
                 timeout: float = style.DOT_TIMEOUT_SECONDS,
-                runs: DotRuns | None = None, scratch: Path | None = None) -> list[dict[str, bytes] | RenderFailure]:
+                runs: DotRuns | None = None, scratch: Path | None = None,
+                dpi: int = style.DEFAULT_DPI) -> list[dict[str, bytes] | RenderFailure]:
     """Lay several charts out in one `dot` process, each once for all formats.
 
     Starting dot and loading the CJK font cost more than laying a chart out,
@@ -121,7 +122,8 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
     files go into a new folder inside `scratch` (the output folder's
     temporary area, so that a later build removes what a killed one left).
     """
-    drawn = tuple(f for f in formats if f != "dot")
+    # PNG is drawn from the finished A4 PDF, at `dpi` (raster.py), not by dot
+    drawn = tuple(dict.fromkeys("pdf" if f == "png" else f for f in formats if f != "dot"))
     runs = runs or DotRuns()
     results: list[dict[str, bytes] | RenderFailure] = [{} for _ in dot_texts]
     if drawn:
@@ -137,7 +139,7 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
                 if len(inputs) == 1:
                     return [failure]
                 results = [_render_alone(runs, tools, drawn, path, timeout) for path in inputs]
-    return [result if isinstance(result, RenderFailure) else _finish(result, dot_text, formats, tools)
+    return [result if isinstance(result, RenderFailure) else _finish(result, dot_text, formats, tools, dpi, scratch)
             for result, dot_text in zip(results, dot_texts, strict=True)]
 
 
@@ -161,7 +163,7 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
 
 
 def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
-            tools: Toolchain) -> dict[str, bytes] | RenderFailure:
+            tools: Toolchain, dpi: int = style.DEFAULT_DPI, scratch: Path | None = None) -> dict[str, bytes] | RenderFailure:
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
@@ -169,9 +171,25 @@ def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
             outputs["pdf"] = fit_to_a4(outputs["pdf"])
         except glyphs.UndrawableGlyphs as failure:
             return RenderFailure(str(failure))
+    if "png" in formats:
+        undrawn = _add_png(outputs, formats, dpi, scratch)
+        if undrawn:
+            return undrawn
     if "svg" in outputs:
         outputs["svg"] = with_font_fallbacks(outputs["svg"], tools.font)
     return outputs
+
+
+def _add_png(outputs: dict[str, bytes], formats: tuple[str, ...], dpi: int, scratch: Path | None) -> RenderFailure | None:
+    """The A4 page at `dpi` as PNG (its first page: a PNG holds one)."""
+    from . import raster
+
+    pdf = outputs["pdf"] if "pdf" in formats else outputs.pop("pdf")
+    try:
+        outputs["png"] = raster.page_pngs(pdf, dpi, scratch)[0]
+    except raster.RasterFailure as failure:
+        return RenderFailure(str(failure))
+    return None
 
 
 def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: list[Path], timeout: float) -> None:
@@ -286,6 +304,9 @@ def fit_to_a4(pdf: bytes) -> bytes:
         for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
             if other in page.obj:
                 del page.obj[other]
+        # the chart's extent on the page, for a picture of the chart alone (raster.drawing_pngs)
+        page.ArtBox = pikepdf.Array([round(v, 3) for v in (x + left * scale, y + bottom * scale,
+                                                           x + right * scale, y + top * scale)])
         buffer = io.BytesIO()
         document.save(buffer)
     return buffer.getvalue()

@@ -8,6 +8,10 @@ a font size or a width.
 DEFAULT_FONT = "Noto Sans CJK SC"
 FORMATS = ("svg", "pdf", "png", "dot")  # what build can write
 DEFAULT_FORMATS = ("svg", "pdf")
+# booklet.docx: the 公文 conventions, 仿宋 for text and 黑体 for headings (riskchart.toml can change them)
+DOCX_FONT = "仿宋"
+DOCX_HEADING_FONT = "黑体"
+DEFAULT_DPI = 150  # PNG: the A4 page at this resolution (1240 px wide); --dpi changes it
 # SVG names its font; a viewer without Noto falls back along this list.
 SVG_FONT_FALLBACKS = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
                       "PingFang SC", "SimHei", "sans-serif")
