@@ -226,7 +226,7 @@ def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character
     monkeypatch.setattr(glyphs, "_installed_font", lambda name: None)
     with pytest.raises(glyphs.UndrawableGlyphs, match=r"「实」\(U\+5B9E\)"):
         render.fit_to_a4(broken)
-    failed = render._finish({"pdf": broken}, "", ("pdf",), render.toolchain())
+    failed = render.finish({"pdf": broken}, "", ("pdf",), render.toolchain())
     assert isinstance(failed, render.RenderFailure) and "「实」(U+5B9E)" in str(failed)
 
 

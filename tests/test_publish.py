@@ -337,3 +337,26 @@ def test_search_text_is_the_chart_s_words_separated_by_single_spaces():
     chart = Chart(path=Path("03-x.yaml"), id=3, category="行政检查", title="检查",
                   steps=(Step("申请"), Step("受理", "高", ("甲。",), ("乙。",), "科长")), department="", phones=Phones())
     assert search_text(chart) == "3 行政检查 检查 申请 受理 高 甲。 乙。 科长"
+
+
+@pytest.mark.needs("dot", "cjk-font", "pdftotext")
+def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts, tmp_path, monkeypatch):
+    """The build draws the booklet's front pages in its pool while the charts
+    are drawn: publishing then joins pages and starts no dot of its own."""
+    from riskchart import publish
+
+    runs_while_publishing: list[object] = []
+    real_publish_set, real_draw_many = publish.publish_set, render.draw_many
+
+    def publish_set(*args, **kwargs):
+        monkeypatch.setattr(render, "draw_many", lambda *a, **k: runs_while_publishing.append(a)
+                            or real_draw_many(*a, **k))
+        return real_publish_set(*args, **kwargs)
+
+    monkeypatch.setattr(publish, "publish_set", publish_set)
+    out = tmp_path / "out"
+    assert build([three_charts], BuildOptions(out=out, settings=find_settings(ROOT))).ok
+    assert runs_while_publishing == []
+    text = subprocess.run(["pdftotext", "-layout", str(out / "booklet.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout.split("\f")
+    assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]

@@ -121,6 +121,24 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     return Published(tuple(written), tuple(failures))
 
 
+def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
+                            scratch: Path | None = None) -> None:
+    """Draw the booklet's cover and contents for these charts into its page
+    cache while the charts are being drawn, so that publish_set finds them
+    there instead of starting dot once more at the end.  Best effort: if
+    the charts published turn out to be others, or drawing fails here,
+    publish_set draws (and reports) on its own."""
+    if not charts or "pdf" not in options.formats:
+        return
+    from .booklet import front_matter, front_matter_pages
+
+    pages = front_matter_pages(charts, tools, _department(charts), date.today(), options.settings.categories)
+    try:
+        front_matter(pages, tools, options.out / CACHE, scratch)
+    except (render.RenderFailure, OSError):
+        return
+
+
 @dataclass(frozen=True)
 class FailingCard:
     """A chart with errors: its outputs from the last good build."""

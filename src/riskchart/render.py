@@ -111,7 +111,17 @@ def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
 def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
                 timeout: float = style.DOT_TIMEOUT_SECONDS,
                 runs: DotRuns | None = None, scratch: Path | None = None) -> list[dict[str, bytes] | RenderFailure]:
-    """Lay several charts out in one `dot` process, each once for all formats.
+    """Lay several charts out in one `dot` process and finish each output
+    (see `draw_many` and `finish`)."""
+    drawn = draw_many(dot_texts, formats, tools, timeout, runs, scratch)
+    return [finish(result, dot_text, formats, tools) for result, dot_text in zip(drawn, dot_texts, strict=True)]
+
+
+def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
+              timeout: float = style.DOT_TIMEOUT_SECONDS,
+              runs: DotRuns | None = None, scratch: Path | None = None) -> list[dict[str, bytes] | RenderFailure]:
+    """Lay several charts out in one `dot` process, each once for all formats;
+    the outputs as dot wrote them, to be passed through `finish`.
 
     Starting dot and loading the CJK font cost more than laying a chart out,
     so one process for many charts is over twice as fast.  If that run fails
@@ -137,8 +147,7 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
                 if len(inputs) == 1:
                     return [failure]
                 results = [_render_alone(runs, tools, drawn, path, timeout) for path in inputs]
-    return [result if isinstance(result, RenderFailure) else _finish(result, dot_text, formats, tools)
-            for result, dot_text in zip(results, dot_texts, strict=True)]
+    return results
 
 
 def _render_alone(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], path: Path,
@@ -160,8 +169,12 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
     return outputs
 
 
-def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
-            tools: Toolchain) -> dict[str, bytes] | RenderFailure:
+def finish(outputs: dict[str, bytes] | RenderFailure, dot_text: str, formats: tuple[str, ...],
+           tools: Toolchain) -> dict[str, bytes] | RenderFailure:
+    """One chart's outputs as written: the DOT text added, the PDF fitted to
+    A4 with every glyph checked (and repaired), the SVG's fonts completed."""
+    if isinstance(outputs, RenderFailure):
+        return outputs
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
