@@ -199,3 +199,14 @@ def test_a_new_pair_used_often_elsewhere_is_a_word_not_a_slip():
     charts = made_up(*[[("受理", ["未按承诺时限办理事项。"])]] * 5,
                      [("受理", ["朱按承诺时限办理事项。", "朱按钮。", "朱按键。"])])
     assert codes_found(charts, "RC401") == []
+
+
+def test_uncommon_characters_are_those_outside_gb2312_and_ascii_counted():
+    """The encoder's shortcut agrees with asking character by character."""
+    from collections import Counter
+
+    from riskchart.corpus_rules import uncommon_characters
+
+    text = "审核鶐申报𠀀等级A1•，。“”\n鶐ｘ😀\u3000丟\ue000" * 3
+    assert uncommon_characters(text) == Counter(c for c in text if not is_common_character(c))
+    assert uncommon_characters("审核申报。") == Counter()
