@@ -260,7 +260,8 @@ def fresh_verdicts(tmp_path, monkeypatch):
     """No verdicts in memory, and a cache folder of the test's own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(glyphs, "_VERDICTS", {})
-    monkeypatch.setattr(glyphs, "_STORED", {"loaded": False, "count": 0, "drawn": 0})
+    monkeypatch.setattr(glyphs, "_STORED", {"loaded": False, "count": 0, "drawn": 0, "fonts_loaded": False,
+                                            "fonts_learnt": 0})
     monkeypatch.setattr(glyphs, "_USED", set())
     for name in ("_CLEAN_SUBSETS", "_USED_SUBSETS"):
         monkeypatch.setattr(glyphs, name, set())
@@ -272,7 +273,7 @@ def fresh_verdicts(tmp_path, monkeypatch):
         glyphs._CLEAN_SUBSETS.clear()
         glyphs._USED_SUBSETS.clear()
         glyphs._REPAIRED_SUBSETS.clear()
-        glyphs._STORED.update(loaded=False, count=0, drawn=0)
+        glyphs._STORED.update(loaded=False, count=0, drawn=0, fonts_loaded=False, fonts_learnt=0)
 
     return forget
 
@@ -327,7 +328,7 @@ def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked
         render.fit_to_a4(break_glyph(clean, "情"))
 
     fresh_verdicts()
-    glyphs._load_verdicts()
+    glyphs._load_fonts()
     assert glyphs._REPAIRED_SUBSETS
     for redrawn in glyphs._REPAIRED_SUBSETS.values():  # a spoilt cache: outlines that cannot be drawn
         redrawn.update(dict.fromkeys(redrawn, bytes([139, 139, 8, 14])))

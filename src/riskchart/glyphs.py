@@ -91,8 +91,8 @@ def _known_clean(subset: bytes) -> bool:
     """Whether a font with these bytes was checked before and every outline
     of it drew; noted as used, so it is kept for the next build."""
     with _VERDICTS_LOCK:
-        if not _STORED["loaded"]:
-            _load_verdicts()
+        if not _STORED.get("fonts_loaded"):
+            _load_fonts()
         if subset in _CLEAN_SUBSETS:
             _USED_SUBSETS.add(subset)
             return True
@@ -103,14 +103,14 @@ def _remember_clean(subset: bytes) -> None:
     with _VERDICTS_LOCK:
         _CLEAN_SUBSETS.add(subset)
         _USED_SUBSETS.add(subset)
-        _STORED["drawn"] += 1
+        _STORED["fonts_learnt"] = _STORED.get("fonts_learnt", 0) + 1
 
 
 def _known_repair(subset: bytes) -> dict[int, bytes] | None:
     """The redrawn outlines that repaired a font with these bytes before."""
     with _VERDICTS_LOCK:
-        if not _STORED["loaded"]:
-            _load_verdicts()
+        if not _STORED.get("fonts_loaded"):
+            _load_fonts()
         redrawn = _REPAIRED_SUBSETS.get(subset)
         if redrawn is not None:
             _USED_SUBSETS.add(subset)
@@ -121,7 +121,7 @@ def _remember_repair(subset: bytes, redrawn: dict[int, bytes]) -> None:
     with _VERDICTS_LOCK:
         _REPAIRED_SUBSETS[subset] = dict(redrawn)
         _USED_SUBSETS.add(subset)
-        _STORED["drawn"] += 1
+        _STORED["fonts_learnt"] = _STORED.get("fonts_learnt", 0) + 1
 
 
 def _fonts(document: Any) -> Iterator[Any]:
@@ -346,7 +346,7 @@ class _Verdict:
 # also kept between builds in the per-user cache folder (fonts.py), as JSON.
 _VERDICTS: dict[bytes, list[_Verdict]] = {}
 _VERDICTS_LOCK = threading.Lock()
-_STORED = {"loaded": False, "count": 0, "drawn": 0}
+_STORED = {"loaded": False, "count": 0, "drawn": 0, "fonts_loaded": False, "fonts_learnt": 0}
 _USED: set[_Verdict] = set()  # kept first: the verdicts of the charts built last, then older ones up to a cap
 # Whole embedded fonts, by _font_digest: a font seen before is not read
 # again (most charts of a rebuild embed the bytes of their last build).  A
@@ -357,7 +357,7 @@ _CLEAN_SUBSETS: set[bytes] = set()
 _REPAIRED_SUBSETS: dict[bytes, dict[int, bytes]] = {}  # and broken ones, with the outlines that repaired them
 _USED_SUBSETS: set[bytes] = set()
 _CACHE_FORMAT = 2  # in the file's name: a build of another format never overwrites this one
-_KEPT_AT_MOST = 50_000  # verdicts, and as many clean fonts: a few MB of JSON at most
+_KEPT_AT_MOST = 20_000  # verdicts (~8 MB of JSON at most: a chart set with every GB2312 character), and as many fonts
 
 
 def undrawable(cff_data: bytes) -> list[int]:
@@ -387,29 +387,18 @@ def _undrawable(cff: _Cff) -> list[int]:
     return bad
 
 
-def _verdicts_file() -> Path | None:
+def _cache_file(kind: str) -> Path | None:
     from fontTools import version
 
     folder = files.user_cache_folder()
-    return folder / f"glyph-verdicts-{_CACHE_FORMAT}-{version}.json" if folder else None
+    return folder / f"glyph-{kind}-{_CACHE_FORMAT}-{version}.json" if folder else None
 
 
 def _load_verdicts() -> None:
     """Read the verdicts of earlier builds; anything odd makes them unknown."""
-    import json
-
     _STORED["loaded"] = True
     try:
-        path = _verdicts_file()
-        if path is None:
-            return
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        entries = stored["verdicts"]
-        clean = {bytes.fromhex(digest) for digest in stored.get("clean_fonts", [])}
-        repaired = {bytes.fromhex(digest): {int(n): bytes.fromhex(outline) for n, outline in redrawn}
-                    for digest, redrawn in stored.get("repaired_fonts", [])}
-        if any(len(digest) != 32 for digest in (*clean, *repaired)) or not all(repaired.values()):
-            return
+        entries = _read_cache("verdicts")["verdicts"]
         loaded: dict[bytes, list[_Verdict]] = {}
         for bytecode, local_count, global_count, local_called, global_called, drawable in entries:
             if not (isinstance(local_count, int) and isinstance(global_count, int) and isinstance(drawable, bool)):
@@ -421,32 +410,60 @@ def _load_verdicts() -> None:
         return
     for bytecode, verdicts in loaded.items():
         _VERDICTS.setdefault(bytecode, []).extend(verdicts)
-    _CLEAN_SUBSETS.update(clean)
-    _REPAIRED_SUBSETS.update(repaired)
     _STORED["count"] = sum(map(len, _VERDICTS.values()))
 
 
+def _load_fonts() -> None:
+    """Read the whole fonts known from earlier builds (a file of its own,
+    small: a build whose fonts are all known reads no verdicts at all)."""
+    _STORED["fonts_loaded"] = True
+    try:
+        stored = _read_cache("fonts")
+        clean = {bytes.fromhex(digest) for digest in stored["clean"]}
+        repaired = {bytes.fromhex(digest): {int(n): bytes.fromhex(outline) for n, outline in redrawn}
+                    for digest, redrawn in stored["repaired"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if any(len(digest) != 32 for digest in (*clean, *repaired)) or not all(repaired.values()):
+        return
+    _CLEAN_SUBSETS.update(clean)
+    _REPAIRED_SUBSETS.update(repaired)
+
+
+def _read_cache(kind: str) -> Any:
+    import json
+
+    path = _cache_file(kind)
+    if path is None:
+        raise OSError("no cache folder")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def remember_verdicts() -> None:
-    """Keep this process's verdicts and clean fonts for the next build (best
-    effort): those this build used first, then the older ones, up to a cap."""
+    """Keep this process's verdicts and whole fonts for the next build (best
+    effort): those this build used first, then older ones, up to a cap."""
     import json
 
     with _VERDICTS_LOCK:
-        if _STORED["drawn"] == 0:
-            return  # nothing new: the file already says it all
-        everything = [(b, v) for b, verdicts in _VERDICTS.items() for v in verdicts]
-        everything.sort(key=lambda entry: entry[1] not in _USED)  # stable: used ones first
-        everything = everything[:_KEPT_AT_MOST]
-        clean = sorted(_CLEAN_SUBSETS, key=lambda digest: digest not in _USED_SUBSETS)[:_KEPT_AT_MOST]
-        repaired = sorted(_REPAIRED_SUBSETS.items(), key=lambda entry: entry[0] not in _USED_SUBSETS)[:_KEPT_AT_MOST]
-        _STORED["count"], _STORED["drawn"] = len(everything), 0
-    data = json.dumps({"verdicts": [
-        [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
-         [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything],
-        "clean_fonts": [digest.hex() for digest in clean],
-        "repaired_fonts": [[digest.hex(), [[n, outline.hex()] for n, outline in redrawn.items()]]
-                           for digest, redrawn in repaired]}, separators=(",", ":"))
-    files.write_cache(_verdicts_file(), data.encode("utf-8"))
+        verdicts = fonts = None
+        if _STORED["drawn"]:
+            everything = [(b, v) for b, found in _VERDICTS.items() for v in found]
+            everything.sort(key=lambda entry: entry[1] not in _USED)  # stable: used ones first
+            everything = everything[:_KEPT_AT_MOST]
+            verdicts = {"verdicts": [
+                [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
+                 [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything]}
+            _STORED["count"], _STORED["drawn"] = len(everything), 0
+        if _STORED.get("fonts_learnt"):
+            clean = sorted(_CLEAN_SUBSETS, key=lambda digest: digest not in _USED_SUBSETS)
+            repaired = sorted(_REPAIRED_SUBSETS.items(), key=lambda entry: entry[0] not in _USED_SUBSETS)
+            fonts = {"clean": [digest.hex() for digest in clean[:_KEPT_AT_MOST]],
+                     "repaired": [[digest.hex(), [[n, outline.hex()] for n, outline in redrawn.items()]]
+                                  for digest, redrawn in repaired[:_KEPT_AT_MOST]]}
+            _STORED["fonts_learnt"] = 0
+    for kind, data in (("verdicts", verdicts), ("fonts", fonts)):
+        if data is not None:
+            files.write_cache(_cache_file(kind), json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
 
 def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdict:
