@@ -261,3 +261,14 @@ def dataclasses_replace_id(chart, number):
     from dataclasses import replace
 
     return replace(chart, id=number, path=Path(f"{number:02d}-x.yaml"), title=f"图{number}")
+
+
+def test_uncommon_characters_are_those_outside_gb2312_and_ascii_counted():
+    """The encoder's shortcut agrees with asking character by character."""
+    from collections import Counter
+
+    from riskchart.corpus_rules import uncommon_characters
+
+    text = "审核鶐申报𠀀等级A1•，。“”\n鶐ｘ😀\u3000丟\ue000" * 3
+    assert uncommon_characters(text) == Counter(c for c in text if not is_common_character(c))
+    assert uncommon_characters("审核申报。") == Counter()

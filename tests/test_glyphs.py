@@ -226,7 +226,7 @@ def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character
     monkeypatch.setattr(glyphs, "_installed_font", lambda name: None)
     with pytest.raises(glyphs.UndrawableGlyphs, match=r"「实」\(U\+5B9E\)"):
         render.fit_to_a4(broken)
-    failed = render._finish({"pdf": broken}, "", ("pdf",), render.toolchain())
+    failed = render.finish({"pdf": broken}, "", ("pdf",), render.toolchain())
     assert isinstance(failed, render.RenderFailure) and "「实」(U+5B9E)" in str(failed)
 
 
@@ -260,13 +260,20 @@ def fresh_verdicts(tmp_path, monkeypatch):
     """No verdicts in memory, and a cache folder of the test's own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(glyphs, "_VERDICTS", {})
-    monkeypatch.setattr(glyphs, "_STORED", {"loaded": False, "count": 0, "drawn": 0})
+    monkeypatch.setattr(glyphs, "_STORED", {"loaded": False, "count": 0, "drawn": 0, "fonts_loaded": False,
+                                            "fonts_learnt": 0})
     monkeypatch.setattr(glyphs, "_USED", set())
+    for name in ("_CLEAN_SUBSETS", "_USED_SUBSETS"):
+        monkeypatch.setattr(glyphs, name, set())
+    monkeypatch.setattr(glyphs, "_REPAIRED_SUBSETS", {})
 
     def forget():
         glyphs._VERDICTS.clear()
         glyphs._USED.clear()
-        glyphs._STORED.update(loaded=False, count=0, drawn=0)
+        glyphs._CLEAN_SUBSETS.clear()
+        glyphs._USED_SUBSETS.clear()
+        glyphs._REPAIRED_SUBSETS.clear()
+        glyphs._STORED.update(loaded=False, count=0, drawn=0, fonts_loaded=False, fonts_learnt=0)
 
     return forget
 
@@ -295,3 +302,36 @@ def test_verdicts_are_kept_between_builds_and_a_bad_file_is_ignored(fresh_verdic
         assert all(glyphs.undrawable(data) == [] for data in fonts_data)
         assert drawn  # nothing was taken from a malformed file
         drawn.clear()
+
+
+def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked(fresh_verdicts, monkeypatch):
+    """A clean build of charts built before reads none of their fonts again:
+    a font with the bytes of one found drawable is left as it is; one
+    repaired before gets the same outlines, and the result is read again
+    unless it has the bytes of a font found drawable.  Other bytes are read."""
+    clean = chart_pdf("情况不属实，核实后上报。")
+    broken = break_glyph(clean, "实")
+    render.fit_to_a4(clean)
+    render.fit_to_a4(broken)
+    glyphs.remember_verdicts()
+
+    fresh_verdicts()
+    read: list[object] = []
+    real_undrawable = glyphs._undrawable
+    monkeypatch.setattr(glyphs, "_undrawable", lambda cff: read.append(cff) or real_undrawable(cff))
+    monkeypatch.setattr(glyphs, "_installed_font", lambda name: None)  # no repair but a stored one
+    render.fit_to_a4(clean)
+    repaired = render.fit_to_a4(broken)
+    assert read == []
+    assert embedded_undrawable(repaired) == 0
+    with pytest.raises(glyphs.UndrawableGlyphs, match="「情」"):  # other bytes: read, found broken
+        render.fit_to_a4(break_glyph(clean, "情"))
+
+    fresh_verdicts()
+    glyphs._load_fonts()
+    assert glyphs._REPAIRED_SUBSETS
+    for redrawn in glyphs._REPAIRED_SUBSETS.values():  # a spoilt cache: outlines that cannot be drawn
+        redrawn.update(dict.fromkeys(redrawn, bytes([139, 139, 8, 14])))
+    glyphs._CLEAN_SUBSETS.clear()
+    with pytest.raises(glyphs.UndrawableGlyphs, match="「实」"):
+        render.fit_to_a4(broken)

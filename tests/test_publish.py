@@ -349,3 +349,26 @@ def test_search_text_finds_code_basis_time_limits_and_exits():
                   time_limit=TimeLimit("二十个工作日", "十个工作日"))
     assert search_text(chart) == ("7 行政许可 140403-XK-0007 食品经营许可 《食品安全法》第三十五条 "
                                   "法定二十个工作日，承诺十个工作日 受理 当场 材料不齐全 一次性告知补正")
+
+
+@pytest.mark.needs("dot", "cjk-font", "pdftotext")
+def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts, tmp_path, monkeypatch):
+    """The build draws the booklet's front pages in its pool while the charts
+    are drawn: publishing then joins pages and starts no dot of its own."""
+    from riskchart import publish
+
+    runs_while_publishing: list[object] = []
+    real_publish_set, real_draw_many = publish.publish_set, render.draw_many
+
+    def publish_set(*args, **kwargs):
+        monkeypatch.setattr(render, "draw_many", lambda *a, **k: runs_while_publishing.append(a)
+                            or real_draw_many(*a, **k))
+        return real_publish_set(*args, **kwargs)
+
+    monkeypatch.setattr(publish, "publish_set", publish_set)
+    out = tmp_path / "out"
+    assert build([three_charts], BuildOptions(out=out, settings=find_settings(ROOT))).ok
+    assert runs_while_publishing == []
+    text = subprocess.run(["pdftotext", "-layout", str(out / "booklet.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout.split("\f")
+    assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]

@@ -55,26 +55,8 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     `used` collects the cached front-matter pages (see `front_matter`)."""
     import pikepdf
 
-    rank = {name: i for i, name in enumerate(categories)}
-    charts = sorted(charts, key=lambda c: ((c.unit.folder,) if by_department else ()) + (
-        rank.get(c.category, len(rank)), c.id))
-    headings = {c.unit for c in charts} if by_department else set()
-    contents_pages = max(1, math.ceil((len(charts) + len(headings)) / style.TOC_ROWS_PER_PAGE))
-    first_chart_page = 2 + contents_pages
-    entries = []
-    for i, c in enumerate(charts):
-        if by_department and (not i or c.unit != charts[i - 1].unit):
-            entries.append(Entry(0, "", (), False, first_chart_page + i, heading=c.unit.name or "（未设部门）"))
-        entries.append(Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
-                             first_chart_page + i, code=c.code or ""))
-    env = layout.environment()
-    pages = [env.get_template("cover.dot.j2").render(
-        department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",
-        count=len(charts), font=tools.font, s=style)]
-    for start in range(0, max(1, len(entries)), style.TOC_ROWS_PER_PAGE):
-        pages.append(env.get_template("contents.dot.j2").render(
-            entries=entries[start:start + style.TOC_ROWS_PER_PAGE], continued=start > 0,
-            font=tools.font, s=style))
+    charts = _in_booklet_order(charts, categories, by_department)
+    pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department)
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
         for pdf in front_matter(pages, tools, cache, scratch, used):
@@ -106,6 +88,36 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         buffer = io.BytesIO()
         booklet.save(buffer)
     return buffer.getvalue()
+
+
+def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:
+    rank = {name: i for i, name in enumerate(categories)}
+    return sorted(charts, key=lambda c: ((c.unit.folder,) if by_department else ()) + (
+        rank.get(c.category, len(rank)), c.id))
+
+
+def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department: str, built_on: date,
+                       categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False) -> list[str]:
+    """The DOT text of the cover and of the contents pages."""
+    charts = _in_booklet_order(charts, categories, by_department)
+    headings = {c.unit for c in charts} if by_department else set()
+    contents_pages = max(1, math.ceil((len(charts) + len(headings)) / style.TOC_ROWS_PER_PAGE))
+    first_chart_page = 2 + contents_pages
+    entries = []
+    for i, c in enumerate(charts):
+        if by_department and (not i or c.unit != charts[i - 1].unit):
+            entries.append(Entry(0, "", (), False, first_chart_page + i, heading=c.unit.name or "（未设部门）"))
+        entries.append(Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
+                             first_chart_page + i, code=c.code or ""))
+    env = layout.environment()
+    pages = [env.get_template("cover.dot.j2").render(
+        department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",
+        count=len(charts), font=tools.font, s=style)]
+    for start in range(0, max(1, len(entries)), style.TOC_ROWS_PER_PAGE):
+        pages.append(env.get_template("contents.dot.j2").render(
+            entries=entries[start:start + style.TOC_ROWS_PER_PAGE], continued=start > 0,
+            font=tools.font, s=style))
+    return pages
 
 
 def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,

@@ -193,6 +193,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
         with _Drawing(list(early.values()), tools, options, scratch) as drawing:
             linted = lint_paths(project_files, options.settings)
             charts = {c.path: c for c in linted.charts}
+            if options.publish:
+                drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch)
             for path in chart_files:
                 problem = _first_error(linted, path, options) if path not in charts else None
                 if problem:
@@ -287,7 +289,11 @@ class _Drawing:
         self._tools, self._options, self._scratch = tools, options, scratch
         self._runs = render.DotRuns()
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-        self._batches: list[tuple[list[Chart], Future[tuple[list[RenderResult], float]]]] = []
+        # Python's share of each chart (A4 fit, glyph check) runs in one more thread,
+        # beside the dot runs: a dot thread starts its next batch at once.
+        self._finishing = ThreadPoolExecutor(max_workers=1)
+        self._batches: list[tuple[list[Chart], Future[Future[tuple[list[RenderResult], float]]]]] = []
+        self._ahead: list[Future[None]] = []
         if "pdf" in options.formats or options.publish:
             # pikepdf takes a tenth of a second to import: do it while the first dot runs.
             # Not a daemon: a process that exits while nanobind is still registering
@@ -304,17 +310,29 @@ class _Drawing:
             future = self._pool.submit(self._draw, list(charts))
             self._batches.append((list(charts), future))
 
-    def _draw(self, charts: list[Chart]) -> tuple[list[RenderResult], float]:
+    def ahead(self, work: Callable[..., None], *args: Any) -> None:
+        """Run `work` in the pool after the batches so far: the set's own
+        drawing (the booklet's cover and contents), started early."""
+        self._ahead.append(self._pool.submit(work, *args))
+
+    def _draw(self, charts: list[Chart]) -> Future[tuple[list[RenderResult], float]]:
         began = time.perf_counter()
-        results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
-                                     self._options.formats, self._tools, self._options.timeout, self._runs,
-                                     self._scratch, self._options.dpi)
-        return results, (time.perf_counter() - began) / len(charts)
+        dot_texts = [layout.chart_dot(c, self._options.font) for c in charts]
+        drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
+                                 self._runs, self._scratch)
+        return self._finishing.submit(self._finish, dot_texts, drawn, began)
+
+    def _finish(self, dot_texts: list[str], drawn: list[RenderResult],
+                began: float) -> tuple[list[RenderResult], float]:
+        results = [render.finish(outputs, dot_text, self._options.formats, self._tools, self._options.dpi,
+                                  self._scratch)
+                   for outputs, dot_text in zip(drawn, dot_texts, strict=True)]
+        return results, (time.perf_counter() - began) / len(dot_texts)
 
     def results(self) -> Iterator[tuple[Chart, RenderResult, float]]:
         """(chart, outputs or RenderFailure, seconds per chart), batch by batch."""
         for charts, future in self._batches:
-            results, seconds = future.result()
+            results, seconds = future.result().result()
             for chart, result in zip(charts, results, strict=True):
                 yield chart, result, seconds
 
@@ -326,6 +344,10 @@ class _Drawing:
         if kind is not None:
             self._runs.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._finishing.shutdown(wait=True, cancel_futures=True)
+        if kind is None:
+            for future in self._ahead:
+                future.result()  # a mistake in it is not to pass unseen
 
 
 def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options: BuildOptions, manifest: Manifest,

@@ -11,7 +11,9 @@ all-pairs comparison.
 
 from __future__ import annotations
 
+import codecs
 import re
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -21,7 +23,7 @@ from .model import Chart, ValuePath
 from .rules import chart_rule, chart_texts, corpus_rule, diagnostic_at
 
 CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
-_CORPUS_BREAK = re.compile(r"[，。；：、？！,.;:?!\n]+")
+_CLAUSE_MARKS = "，。；：、？！,.;:?!"  # what CLAUSE_BREAK splits at
 MIN_CLAUSE = 4           # shorter clauses differ legitimately by one character
 LONG_CLAUSE = 6          # from this length on, two edits still count as "near"
 HALF_WIDTH = re.compile(r"(?<=[\u3400-\u9fff])[,;:()]|[,;:()](?=[\u3400-\u9fff])")
@@ -151,9 +153,13 @@ def near_duplicate_phrase(charts: list[Chart]) -> Iterator[Diagnostic]:
     fails:  `- 朱按承诺时限办理事项。` beside 12 uses of 「未按承诺时限办理事项」
     """
     corpus_text = "\n".join(text for chart in charts for text in _phrases(chart))
-    # One split of the whole corpus; the newline keeps items apart.
+    # One split of the whole corpus; the newline keeps items apart.  Every
+    # break made a newline first: str.split is twice as fast as re.split.
+    broken = corpus_text
+    for mark in _CLAUSE_MARKS:
+        broken = broken.replace(mark, "\n")
     counts: Counter[str] = Counter()
-    for clause, count in Counter(_CORPUS_BREAK.split(corpus_text)).items():  # counted in C, then tidied
+    for clause, count in Counter(broken.split("\n")).items():  # counted in C, then tidied
         clause = clause.strip()
         if len(clause) >= MIN_CLAUSE:
             counts[clause] += count
@@ -166,6 +172,29 @@ def near_duplicate_phrase(charts: list[Chart]) -> Iterator[Diagnostic]:
                 meant, distance = slips[part]
                 yield diagnostic_at(chart, path, "RC401",
                           f"「{part}」与 {counts[meant]} 处的「{meant}」仅差 {distance} 字，是否应为「{meant}」？")
+
+
+_UNCOMMON_FOUND = threading.local()
+
+
+def _note_uncommon(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    _UNCOMMON_FOUND.runs.append(error.object[error.start:error.end])
+    return "", error.end
+
+
+codecs.register_error("riskchart-uncommon", _note_uncommon)
+
+
+def uncommon_characters(text: str) -> Counter[str]:
+    """Each character of `text` outside GB2312 and ASCII, with its count.
+    The GB2312 encoder walks the text in C and hands over only the rest:
+    a set of a whole corpus's characters took a tenth of a second per
+    million characters."""
+    _UNCOMMON_FOUND.runs = []
+    text.encode("gb2312", "riskchart-uncommon")
+    return Counter("".join(_UNCOMMON_FOUND.runs))
 
 
 @lru_cache(maxsize=8192)
@@ -188,8 +217,7 @@ def odd_character(charts: list[Chart]) -> Iterator[Diagnostic]:
     fails:  `- 鶐申报等级的上一级证书原件。` (鶐 is not a common character)
     """
     corpus_text = "\n".join(text for chart in charts for text in _all_text(chart))
-    suspects = {c for c in set(corpus_text) if _CJK.match(c) and not is_common_character(c)}
-    counts = {c: corpus_text.count(c) for c in suspects}
+    counts = {c: n for c, n in uncommon_characters(corpus_text).items() if _CJK.match(c)}
     odd = {c for c, n in counts.items() if n <= 2}
     if not odd:
         return

@@ -62,7 +62,10 @@ def repair_fonts(document: Any) -> int:  # a pikepdf.Pdf
         if stream.objgen in seen:
             continue
         seen.add(stream.objgen)
-        fixed, count, lost = _repair_cff(stream.read_bytes(), font)
+        subset = _font_digest(stream.read_raw_bytes(), stream.get("/Filter"), stream.get("/DecodeParms"))
+        if _known_clean(subset):
+            continue
+        fixed, count, lost = _repair_cff(stream.read_bytes(), font, subset)
         repaired += count
         broken += lost
         if fixed is not None:
@@ -70,6 +73,55 @@ def repair_fonts(document: Any) -> int:  # a pikepdf.Pdf
     if broken:
         raise UndrawableGlyphs(list(dict.fromkeys(broken)))
     return repaired
+
+
+def _font_digest(stored: bytes, filters: Any = None, parameters: Any = None) -> bytes:
+    """An embedded font's bytes as stored (compressed) with how to decode
+    them: equal digests, equal fonts.  cairo subsets deterministically, so a
+    chart drawn again (or a clean build of charts built before) embeds the
+    same bytes."""
+    import hashlib
+
+    digest = hashlib.sha256(repr((filters, parameters)).encode())
+    digest.update(stored)
+    return digest.digest()
+
+
+def _known_clean(subset: bytes) -> bool:
+    """Whether a font with these bytes was checked before and every outline
+    of it drew; noted as used, so it is kept for the next build."""
+    with _VERDICTS_LOCK:
+        if not _STORED.get("fonts_loaded"):
+            _load_fonts()
+        if subset in _CLEAN_SUBSETS:
+            _USED_SUBSETS.add(subset)
+            return True
+    return False
+
+
+def _remember_clean(subset: bytes) -> None:
+    with _VERDICTS_LOCK:
+        _CLEAN_SUBSETS.add(subset)
+        _USED_SUBSETS.add(subset)
+        _STORED["fonts_learnt"] = _STORED.get("fonts_learnt", 0) + 1
+
+
+def _known_repair(subset: bytes) -> dict[int, bytes] | None:
+    """The redrawn outlines that repaired a font with these bytes before."""
+    with _VERDICTS_LOCK:
+        if not _STORED.get("fonts_loaded"):
+            _load_fonts()
+        redrawn = _REPAIRED_SUBSETS.get(subset)
+        if redrawn is not None:
+            _USED_SUBSETS.add(subset)
+        return redrawn
+
+
+def _remember_repair(subset: bytes, redrawn: dict[int, bytes]) -> None:
+    with _VERDICTS_LOCK:
+        _REPAIRED_SUBSETS[subset] = dict(redrawn)
+        _USED_SUBSETS.add(subset)
+        _STORED["fonts_learnt"] = _STORED.get("fonts_learnt", 0) + 1
 
 
 def _fonts(document: Any) -> Iterator[Any]:
@@ -294,8 +346,18 @@ class _Verdict:
 # also kept between builds in the per-user cache folder (fonts.py), as JSON.
 _VERDICTS: dict[bytes, list[_Verdict]] = {}
 _VERDICTS_LOCK = threading.Lock()
-_STORED = {"loaded": False, "count": 0, "drawn": 0}
-_USED: set[_Verdict] = set()  # only these are kept: the verdicts of the charts built last
+_STORED = {"loaded": False, "count": 0, "drawn": 0, "fonts_loaded": False, "fonts_learnt": 0}
+_USED: set[_Verdict] = set()  # kept first: the verdicts of the charts built last, then older ones up to a cap
+# Whole embedded fonts, by _font_digest: a font seen before is not read
+# again (most charts of a rebuild embed the bytes of their last build).  A
+# clean one is left as it is; a broken one gets the outlines that repaired
+# it last time, and the result is read again unless it is itself a clean
+# font seen before (the same repair of the same bytes always is).
+_CLEAN_SUBSETS: set[bytes] = set()
+_REPAIRED_SUBSETS: dict[bytes, dict[int, bytes]] = {}  # and broken ones, with the outlines that repaired them
+_USED_SUBSETS: set[bytes] = set()
+_CACHE_FORMAT = 2  # in the file's name: a build of another format never overwrites this one
+_KEPT_AT_MOST = 20_000  # verdicts (~8 MB of JSON at most: a chart set with every GB2312 character), and as many fonts
 
 
 def undrawable(cff_data: bytes) -> list[int]:
@@ -325,23 +387,18 @@ def _undrawable(cff: _Cff) -> list[int]:
     return bad
 
 
-def _verdicts_file() -> Path | None:
+def _cache_file(kind: str) -> Path | None:
     from fontTools import version
 
     folder = files.user_cache_folder()
-    return folder / f"glyph-verdicts-{version}.json" if folder else None
+    return folder / f"glyph-{kind}-{_CACHE_FORMAT}-{version}.json" if folder else None
 
 
 def _load_verdicts() -> None:
     """Read the verdicts of earlier builds; anything odd makes them unknown."""
-    import json
-
     _STORED["loaded"] = True
     try:
-        path = _verdicts_file()
-        if path is None:
-            return
-        entries = json.loads(path.read_text(encoding="utf-8"))["verdicts"]
+        entries = _read_cache("verdicts")["verdicts"]
         loaded: dict[bytes, list[_Verdict]] = {}
         for bytecode, local_count, global_count, local_called, global_called, drawable in entries:
             if not (isinstance(local_count, int) and isinstance(global_count, int) and isinstance(drawable, bool)):
@@ -356,20 +413,57 @@ def _load_verdicts() -> None:
     _STORED["count"] = sum(map(len, _VERDICTS.values()))
 
 
+def _load_fonts() -> None:
+    """Read the whole fonts known from earlier builds (a file of its own,
+    small: a build whose fonts are all known reads no verdicts at all)."""
+    _STORED["fonts_loaded"] = True
+    try:
+        stored = _read_cache("fonts")
+        clean = {bytes.fromhex(digest) for digest in stored["clean"]}
+        repaired = {bytes.fromhex(digest): {int(n): bytes.fromhex(outline) for n, outline in redrawn}
+                    for digest, redrawn in stored["repaired"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if any(len(digest) != 32 for digest in (*clean, *repaired)) or not all(repaired.values()):
+        return
+    _CLEAN_SUBSETS.update(clean)
+    _REPAIRED_SUBSETS.update(repaired)
+
+
+def _read_cache(kind: str) -> Any:
+    import json
+
+    path = _cache_file(kind)
+    if path is None:
+        raise OSError("no cache folder")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def remember_verdicts() -> None:
-    """Keep this process's verdicts for the next build (best effort)."""
+    """Keep this process's verdicts and whole fonts for the next build (best
+    effort): those this build used first, then older ones, up to a cap."""
     import json
 
     with _VERDICTS_LOCK:
-        # nothing drawn anew and every stored verdict used: the file already says it all
-        if not _USED or (_STORED["drawn"] == 0 and len(_USED) == _STORED["count"]):
-            return
-        everything = [(b, v) for b, verdicts in _VERDICTS.items() for v in verdicts if v in _USED]
-        _STORED["count"], _STORED["drawn"] = len(everything), 0
-    data = json.dumps({"verdicts": [
-        [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
-         [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything]}, separators=(",", ":"))
-    files.write_cache(_verdicts_file(), data.encode("utf-8"))
+        verdicts = fonts = None
+        if _STORED["drawn"]:
+            everything = [(b, v) for b, found in _VERDICTS.items() for v in found]
+            everything.sort(key=lambda entry: entry[1] not in _USED)  # stable: used ones first
+            everything = everything[:_KEPT_AT_MOST]
+            verdicts = {"verdicts": [
+                [b.hex(), v.local_count, v.global_count, [[n, d.hex()] for n, d in v.local_called],
+                 [[n, d.hex()] for n, d in v.global_called], v.drawable] for b, v in everything]}
+            _STORED["count"], _STORED["drawn"] = len(everything), 0
+        if _STORED.get("fonts_learnt"):
+            clean = sorted(_CLEAN_SUBSETS, key=lambda digest: digest not in _USED_SUBSETS)
+            repaired = sorted(_REPAIRED_SUBSETS.items(), key=lambda entry: entry[0] not in _USED_SUBSETS)
+            fonts = {"clean": [digest.hex() for digest in clean[:_KEPT_AT_MOST]],
+                     "repaired": [[digest.hex(), [[n, outline.hex()] for n, outline in redrawn.items()]]
+                                  for digest, redrawn in repaired[:_KEPT_AT_MOST]]}
+            _STORED["fonts_learnt"] = 0
+    for kind, data in (("verdicts", verdicts), ("fonts", fonts)):
+        if data is not None:
+            files.write_cache(_cache_file(kind), json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
 
 def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdict:
@@ -391,31 +485,59 @@ def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdi
 
 # ---------------------------------------------------------------- repair
 
-def _repair_cff(cff_data: bytes, font: Any) -> tuple[bytes | None, int, list[str]]:
-    """(new CFF bytes or None, glyphs redrawn, characters left broken)."""
+def _repair_cff(cff_data: bytes, font: Any, subset: bytes | None = None) -> tuple[bytes | None, int, list[str]]:
+    """(new CFF bytes or None, glyphs redrawn, characters left broken).
+    `subset` is the font's _font_digest: what is learnt about it is kept."""
     name = _font_name(font)
     try:
         cff = _Cff(cff_data)
+        known = _known_repair(subset) if subset else None
+        if known is not None:  # repaired before: the same outlines, checked again unless known clean
+            fixed, still = _checked_repair(cff, known)
+            if fixed is not None and not still:
+                return fixed, len(known), []
         bad = _undrawable(cff)
     except Exception:  # noqa: BLE001 - not even readable: none of its glyphs can be trusted
         return None, 0, [f"字体 {name} 无法读取"]
     if not bad:
+        if subset:
+            _remember_clean(subset)
         return None, 0, []
+    texts = _texts(font, cff, bad)
+    redrawn = {n: outline for n in bad if (outline := _redraw(name, cff, n, texts[n])) is not None}
+    fixed, still = _checked_repair(cff, redrawn) if redrawn else (None, [])
+    if fixed is None:
+        still = bad
+    elif not still and subset:
+        _remember_repair(subset, redrawn)
+    lost = [texts.get(n) or f"{name} 的第 {n} 个字形" for n in still]
+    return (None if still else fixed), (0 if still else len(redrawn)), lost
+
+
+def _checked_repair(cff: _Cff, redrawn: dict[int, bytes]) -> tuple[bytes | None, list[int]]:
+    """The font with some outlines redrawn (None if that failed), and its
+    glyphs that still do not draw.  A result with the bytes of a font
+    checked clean before is clean."""
+    fixed = _with_charstrings(cff, redrawn)
+    if fixed is None:
+        return None, []
+    repaired = _font_digest(fixed)
+    if _known_clean(repaired):
+        return fixed, []
+    try:
+        still = _undrawable(_Cff(fixed))
+    except Exception:  # noqa: BLE001 - a repair that does not even parse repaired nothing
+        return None, []
+    if not still:
+        _remember_clean(repaired)
+    return fixed, still
+
+
+def _texts(font: Any, cff: _Cff, numbers: list[int]) -> dict[int, str]:
+    """The characters of some glyphs of the subset, from the ToUnicode map."""
     to_unicode = _to_unicode(font)
     codes = cff.codes()
-    texts = {number: to_unicode.get(codes[number], "") for number in bad}
-    redrawn = {}
-    for number in bad:
-        outline = _redraw(name, cff, number, texts[number])
-        if outline is not None:
-            redrawn[number] = outline
-    fixed = _with_charstrings(cff, redrawn) if redrawn else None
-    try:
-        still = _undrawable(_Cff(fixed)) if fixed else bad
-    except Exception:  # noqa: BLE001 - a repair that does not even parse repaired nothing
-        still = bad
-    lost = [texts[n] or f"{name} 的第 {n} 个字形" for n in still]
-    return (None if still else fixed), (0 if still else len(redrawn)), lost
+    return {n: to_unicode.get(codes[n], "") if n < len(codes) else "" for n in numbers}
 
 
 def _font_name(font: Any) -> str:

@@ -137,10 +137,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import booklet_pdf, prune_cache
 
-        units = departments(charts)
         used: set[str] = set()
-        books = [(BOOKLET, charts, _department(charts), len(units) > 1)]
-        books += [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
+        books = _booklets(charts)
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                      options.settings.categories, by_department=by_department, used=used)
@@ -230,6 +228,35 @@ def _publish_word_booklet(charts: list[Chart], pictures: Future[dict[str, list[b
                             Fonts(*options.settings.docx_fonts))
     files.write_atomic(options.out / BOOKLET_DOCX, document)
     return [BOOKLET_DOCX]
+
+
+def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
+    """(file in out/, its charts, the name on its cover, by department) of
+    every booklet: the whole project's, and one per department folder."""
+    units = departments(charts)
+    books = [(BOOKLET, charts, _department(charts), len(units) > 1)]
+    return books + [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
+
+
+def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
+                            scratch: Path | None = None) -> None:
+    """Draw the booklets' covers and contents for these charts into the page
+    cache while the charts are being drawn, so that publish_set finds them
+    there instead of starting dot once more at the end.  Best effort: if
+    the charts published turn out to be others, or drawing fails here,
+    publish_set draws (and reports) on its own."""
+    if not charts or "pdf" not in options.formats:
+        return
+    from .booklet import front_matter, front_matter_pages
+
+    drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
+    for _, members, title, by_department in _booklets(charts):
+        pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
+                                   by_department=by_department)
+        try:
+            front_matter(pages, tools, options.out / CACHE, scratch, drawn)
+        except (render.RenderFailure, OSError):
+            return
 
 
 @dataclass(frozen=True)

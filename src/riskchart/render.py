@@ -112,7 +112,18 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
                 timeout: float = style.DOT_TIMEOUT_SECONDS,
                 runs: DotRuns | None = None, scratch: Path | None = None,
                 dpi: int = style.DEFAULT_DPI) -> list[dict[str, bytes] | RenderFailure]:
-    """Lay several charts out in one `dot` process, each once for all formats.
+    """Lay several charts out in one `dot` process and finish each output
+    (see `draw_many` and `finish`)."""
+    drawn = draw_many(dot_texts, formats, tools, timeout, runs, scratch)
+    return [finish(result, dot_text, formats, tools, dpi, scratch)
+            for result, dot_text in zip(drawn, dot_texts, strict=True)]
+
+
+def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
+              timeout: float = style.DOT_TIMEOUT_SECONDS,
+              runs: DotRuns | None = None, scratch: Path | None = None) -> list[dict[str, bytes] | RenderFailure]:
+    """Lay several charts out in one `dot` process, each once for all formats;
+    the outputs as dot wrote them, to be passed through `finish`.
 
     Starting dot and loading the CJK font cost more than laying a chart out,
     so one process for many charts is over twice as fast.  If that run fails
@@ -139,8 +150,7 @@ def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain
                 if len(inputs) == 1:
                     return [failure]
                 results = [_render_alone(runs, tools, drawn, path, timeout) for path in inputs]
-    return [result if isinstance(result, RenderFailure) else _finish(result, dot_text, formats, tools, dpi, scratch)
-            for result, dot_text in zip(results, dot_texts, strict=True)]
+    return results
 
 
 def _render_alone(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], path: Path,
@@ -162,8 +172,13 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
     return outputs
 
 
-def _finish(outputs: dict[str, bytes], dot_text: str, formats: tuple[str, ...],
-            tools: Toolchain, dpi: int = style.DEFAULT_DPI, scratch: Path | None = None) -> dict[str, bytes] | RenderFailure:
+def finish(outputs: dict[str, bytes] | RenderFailure, dot_text: str, formats: tuple[str, ...],
+           tools: Toolchain, dpi: int = style.DEFAULT_DPI, scratch: Path | None = None) -> dict[str, bytes] | RenderFailure:
+    """One chart's outputs as written: the DOT text added, the PDF fitted to
+    A4 with every glyph checked (and repaired), the SVG's fonts completed,
+    the PNG drawn from the finished PDF at `dpi`."""
+    if isinstance(outputs, RenderFailure):
+        return outputs
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:

@@ -372,7 +372,7 @@ def bench_real_builds(table: Table, work: Path, failures: list) -> None:
 
     ratio = full.seconds / baseline.seconds if baseline else None
     _row_from(table, "build, 40 real charts, clean (svg+pdf)", full, 1,
-              "≤ 0.5 × baseline", None if ratio is None else ratio <= 0.5,
+              "≤ 0.35 × baseline", None if ratio is None else ratio <= 0.35,
               value=f"{ratio:.2f}× base" if ratio is not None else "",
               build_over_baseline=ratio)
 
