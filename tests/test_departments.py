@@ -193,7 +193,7 @@ def test_two_departments_build_with_their_own_names_and_phones_everywhere(projec
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
     assert sorted(manifest["charts"]) == sorted(n for names in CHARTS_OF.values() for n in names)
     assert sorted(manifest["set"]["outputs"]) == sorted(
-        ["index.html", "risk-register.csv", "booklet.pdf", "食品科/booklet.pdf", "特设科/booklet.pdf"])
+        ["index.html", "risk-register.csv", "risk-register.xlsx", "booklet.pdf", "食品科/booklet.pdf", "特设科/booklet.pdf"])
 
     # the register: a department column, each department numbered from 1
     rows = register_rows(out)

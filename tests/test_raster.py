@@ -4,6 +4,8 @@ import io
 import math
 
 import pytest
+from conftest import CHART as CHART_TEXT
+from conftest import write_files
 from PIL import Image
 from test_glyphs import glyph_boxes
 from test_render import CHART
@@ -57,7 +59,7 @@ def test_missing_mutool_stops_before_anything_is_written(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     raster.mutool.cache_clear()
     monkeypatch.setattr(render, "toolchain", lambda font="": render.Toolchain("dot", font))
-    (tmp_path / "charts").mkdir()
+    write_files(tmp_path / "charts", {"01-a.yaml": CHART_TEXT})
     try:
         with pytest.raises(MissingRasteriser, match="mupdf-tools"):
             build([tmp_path / "charts"], BuildOptions(out=tmp_path / "out", formats=("png",)))
