@@ -24,7 +24,7 @@ from urllib.parse import quote
 from . import __version__, files, layout, render, tables
 from .characters import file_name_problem
 from .model import Chart, Department, Phones, sort_key
-from .schema import CATEGORIES, LEVELS
+from .schema import CATEGORIES, LEVELS, UNCATEGORISED
 
 if TYPE_CHECKING:
     import jinja2
@@ -210,9 +210,11 @@ def html_environment() -> jinja2.Environment:
 
 def search_text(chart: Chart) -> str:
     """Everything a user may look for in a chart, on one line."""
-    parts = [str(chart.id), chart.category, chart.code or "", chart.title, *chart.basis, chart.time_limit.text]
+    parts = [str(chart.id), chart.category, chart.code or "", chart.title, chart.scope or "", *chart.basis,
+             chart.time_limit.text]
     for step in chart.steps:
-        parts += [step.name, step.level or "", *step.risks, *step.measures, step.owner or "", step.time_limit or ""]
+        parts += [step.name, step.level or "", *step.risks, *step.measures, chart.owner_of(step) or "",
+                  step.time_limit or "", chart.risk_type_of(step) or "", step.note or ""]
         parts += [text for exit in step.exits for text in (exit.when, exit.to)]
     return " ".join(p for p in parts if p)
 
@@ -236,7 +238,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     sections = []
     for unit, members in departments(charts):
         groups = []
-        for category in categories:
+        for category in dict.fromkeys((*categories, UNCATEGORISED)):
             cards = [_card(c, formats) for c in members if c.category == category]
             if cards:
                 groups.append((category, cards))
