@@ -863,3 +863,13 @@ def test_a_build_without_the_set_still_records_what_it_built(charts, tmp_path):
     target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
     assert built_stems(build([charts], options(out, publish=False))) == {"15-劳动用工备案"}
     assert built_stems(build([charts], options(out, publish=False))) == set()
+
+
+def test_a_build_in_which_every_chart_fails_exits_1_and_publishes_nothing(charts, tmp_path):
+    out = tmp_path / "out"
+    for name in SAMPLE:
+        (charts / name).write_text("id: [", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(charts), "-o", str(out), "--format", "svg"])
+    assert result.exit_code == 1, result.output
+    assert "失败 3 张" in result.output and "没有一张图生成成功" in result.output
+    assert not (out / "index.html").exists() and not (out / "risk-register.csv").exists()
