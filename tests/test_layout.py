@@ -5,6 +5,7 @@ Refresh the golden files after an intended layout change with `make golden`
 """
 
 import html
+import itertools
 import os
 import re
 from dataclasses import replace
@@ -272,7 +273,7 @@ def test_a_scale_takes_palette_colours_by_rank_distinct_in_grey():
             r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
             return 0.299 * r + 0.587 * g + 0.114 * b
         lumas = [luma(f) for f in fills]
-        assert all(b - a >= 20 for a, b in zip(lumas, lumas[1:])), (size, fills)  # darkest first, each lighter
+        assert all(b - a >= 20 for a, b in itertools.pairwise(lumas)), (size, fills)  # darkest first, each lighter
 
 
 def test_inherited_owner_is_drawn_as_the_unit_and_in_the_header():
