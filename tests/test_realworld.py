@@ -64,5 +64,7 @@ def test_real_charts_build_into_charts_index_booklet_and_register(tmp_path):
     assert {r["风险类型"] for r in rows} == {"", "岗位职责", "业务流程"}
     assert any(r["风险等级"] == "" and r["责任人"] == "" for r in rows)  # as published: nothing invented
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "未分类" in index
+    assert "未分类（" in index and "未分类类" not in index
+    assert '<select id="risk-type">' in index and '<option value="业务流程">' in index  # the risk-type filter
+    assert 'data-types="岗位职责\n业务流程"' in index
     assert "未分类" in squeeze(pdf_text(out / "booklet.pdf"))

@@ -51,6 +51,7 @@ class Card:
     svg: str | None
     link: str
     files: tuple[tuple[str, str], ...]
+    types: tuple[str, ...] = ()  # its risks' types, for the index's filter
 
 
 def is_set_output(name: object) -> bool:
@@ -252,7 +253,9 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, sections=sections, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
-        failing=failing, failing_note=FAILING_NOTE)
+        failing=failing, failing_note=FAILING_NOTE, uncategorised=UNCATEGORISED,
+        risk_types=sorted({t for section in sections for _, cards in section.groups for card in cards
+                           for t in card.types}))
 
 
 def href(name: str) -> str:
@@ -278,4 +281,5 @@ def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
         svg=link(f"{chart.out_name}.svg") if "svg" in formats else None,
         link=links[0][1] if links else "#",
         files=links,
+        types=tuple(dict.fromkeys(t for t in map(chart.risk_type_of, chart.steps) if t)),
     )
