@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,6 @@ def test_real_charts_lint_with_warnings_only():
 
 def test_the_seed_project_would_refuse_them():
     """Under the seed's `require`, the same charts fail: the strictness is the project's choice."""
-    from dataclasses import replace
-
     strict = replace(find_project(CHARTS).settings, require=frozenset({"level", "owner", "category"}))
     result = lint_paths([CHARTS], strict)
     # (the one chart without owners also lacks a category: RC103 stops it before RC207)
@@ -68,3 +67,32 @@ def test_real_charts_build_into_charts_index_booklet_and_register(tmp_path):
     assert '<select id="risk-type">' in index and '<option value="业务流程">' in index  # the risk-type filter
     assert 'data-types="岗位职责\n业务流程"' in index
     assert "未分类" in squeeze(pdf_text(out / "booklet.pdf"))
+
+
+TWO_LEVELS = Path(__file__).parent / "fixtures" / "real-world-two-levels"
+
+
+def test_a_department_with_its_own_two_level_scale():
+    from riskchart import style
+    from riskchart.layout import chart_dot
+
+    settings = find_project(TWO_LEVELS / "charts").settings
+    assert settings.levels == ("高", "一般")
+    result = lint_paths([TWO_LEVELS / "charts"], settings)
+    assert [d for d in result.diagnostics if d.is_error] == []
+    (chart,) = result.charts
+    dot = chart_dot(chart, settings=settings)
+    # 高 the darkest colour of the palette, 一般 the palest: apart in grey-scale print
+    assert f'BGCOLOR="{style.LEVEL_PALETTE[0]["fill"]}"><FONT COLOR="#ffffff"><B>风险等级：高' in dot
+    assert f'BGCOLOR="{style.LEVEL_PALETTE[-1]["fill"]}"><FONT COLOR="{style.LEVEL_PALETTE[-1]["text"]}"><B>风险等级：一般' in dot
+    # and the default scale refuses 一般, with the project's scale named
+    other = lint_paths([TWO_LEVELS / "charts"], replace(settings, levels=("高", "中", "低")))
+    assert [d.code for d in other.diagnostics if d.is_error] == ["RC107"]
+
+
+@pytest.mark.needs("dot", "pdftotext")
+def test_the_two_level_chart_builds(tmp_path):
+    result = CliRunner().invoke(main, ["build", str(TWO_LEVELS / "charts"), "-o", str(tmp_path), "--format", "pdf"])
+    assert result.exit_code == 0, result.output
+    text = squeeze(pdf_text(tmp_path / "01-固定资产管理.pdf"))
+    assert "风险等级：一般" in text and "风险等级：高" in text
