@@ -882,3 +882,13 @@ def test_changed_settings_lint_and_build_again(charts, tmp_path):
     assert any(d.code == "RC107" for d in report.diagnostics)
     again = build([charts], options(out, settings=replace(narrower, categories=CATEGORIES)))
     assert again.ok and [o.status for o in again.outcomes] == ["fresh", "built", "built"]  # as first drawn
+
+
+def test_a_build_in_which_every_chart_fails_exits_1_and_publishes_nothing(charts, tmp_path):
+    out = tmp_path / "out"
+    for name in SAMPLE:
+        (charts / name).write_text("id: [", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(charts), "-o", str(out), "--format", "svg"])
+    assert result.exit_code == 1, result.output
+    assert "失败 3 张" in result.output and "没有一张图生成成功" in result.output
+    assert not (out / "index.html").exists() and not (out / "risk-register.csv").exists()

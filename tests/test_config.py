@@ -227,6 +227,14 @@ def test_pyproject_tool_table_takes_the_same_keys(tmp_path):
     ('font = "<黑体>"\n', "riskchart.toml:1:1:", "字体名称"),
     ('\ndocx_heading_font = ""\n', "riskchart.toml:2:1:", 'docx_heading_font = "黑体"'),
     ('  disable = ["RC107"]\n', "riskchart.toml:1:3:", "RC107 不能关闭"),
+    ('\nlevels = []\n', "riskchart.toml:2:1:", "levels 不能为空列表"),
+    ('levels = ["高", "高"]\n', "riskchart.toml:1:1:", "「高」重复"),
+    ('levels = ["1", "2", "3", "4", "5", "6"]\n', "riskchart.toml:1:1:", "levels 最多 5 项"),
+    ('levels = ["<高>"]\n', "riskchart.toml:1:1:", "过长或含引号"),
+    ('levels = "高"\n', "riskchart.toml:1:1:", "levels 应为文字列表"),
+    ('require = ["level", "phone"]\n', "riskchart.toml:1:1:", "phone 不能要求"),
+    ('risk_types = []\n', "riskchart.toml:1:1:", "risk_types 不能为空列表"),
+    ('"风险等级" = ["高"]\n', "riskchart.toml:1:1:", "是否为 levels？"),
 ])
 def test_settings_mistakes_are_located_with_a_suggestion_and_exit_2(tmp_path, monkeypatch, toml, where, words):
     write_files(tmp_path, {"riskchart.toml": toml})
@@ -255,3 +263,18 @@ def test_lint_checks_characters_against_the_project_font(tmp_path, monkeypatch):
     charts = write_files(tmp_path / "charts", {"01-a.yaml": CHART})
     lint_paths([charts], find_project(charts).settings, jobs=1)
     assert asked == {"Noto Serif CJK SC"}
+
+
+def test_levels_require_and_risk_types_are_read_and_reach_lint(tmp_path):
+    write_files(tmp_path, {"riskchart.toml": 'levels = ["一级", "二级", "三级"]\nrequire = ["owner"]\n'
+                                              'risk_types = ["廉洁自律", "业务流程"]\n'})
+    settings = find_project(tmp_path).settings
+    assert settings.levels == ("一级", "二级", "三级") and settings.require == frozenset({"owner"})
+    assert settings.risk_types == ("廉洁自律", "业务流程")
+    chart = HEAD + ("steps:\n  - name: 受理\n    level: 一级\n    risk_type: 廉洁自律\n    risks: [甲。]\n"
+                    "    measures: [乙。]\n  - name: 审查\n    risks: [丙。]\n    measures: [丁。]\n")
+    write_files(tmp_path / "charts", {"01-a.yaml": chart})
+    result = lint_paths([tmp_path / "charts"])
+    # owners required: an error; levels not: a warning
+    assert sorted(d.code for d in result.diagnostics) == ["RC207", "RC207", "RC306"]
+    assert Settings().levels == ("高", "中", "低") and Settings().require == frozenset()

@@ -42,8 +42,10 @@ def all_text(chart):
     yield from (t for t in (chart.department, chart.phones.service, chart.phones.supervision) if t)
     yield from (t for t in (chart.code, chart.time_limit.statutory, chart.time_limit.promised) if t)
     yield from chart.basis
+    yield from (t for t in (chart.scope, chart.owner) if t)
     for step in chart.steps:
         yield step.name
+        yield from (t for t in (step.note, chart.risk_type_of(step)) if t)
         yield from step.risks
         yield from step.measures
         if step.owner:

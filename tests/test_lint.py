@@ -161,8 +161,8 @@ def test_exemption_cannot_hide_another_file(tmp_path):
 
 def test_disabled_codes_are_dropped(tmp_path):
     files = {"01-a.yaml": HEAD + "status: draft\n", "02-b.yaml": "id: x\n"}
-    result = lint_files(tmp_path, files, Settings(frozenset({"RC301", "RC104"})))
-    assert [d.code for d in result.diagnostics] == ["RC103", "RC103"]
+    result = lint_files(tmp_path, files, Settings(frozenset({"RC301", "RC104"}), require=frozenset({"category"})))
+    assert [d.code for d in result.diagnostics] == ["RC103", "RC103"]  # title; category, which the project requires
 
 
 def test_settings_come_from_the_nearest_pyproject(tmp_path):

@@ -98,6 +98,15 @@ RULE_CASES = {
     "RC304": ({"01-a.yaml": HEAD + "steps:\n  - name: 申请\n" + step()},
               {"01-a.yaml": HEAD + "steps:\n" + step(measures=(), owner=None) + step(name="办结", level=None, risks=())},
               {("01-a.yaml", 5, 11), ("01-a.yaml", 9, 11)}),
+    "RC306": ({"01-a.yaml": HEAD + "steps:\n" + step()},
+              {"01-a.yaml": HEAD + "steps:\n  - name: 申请\n" + step(level=None)},
+              {("01-a.yaml", 6, 5)}),
+    "RC307": ({"01-a.yaml": HEAD + "owner: 主管税务机关\nsteps:\n" + step(owner=None)},
+              {"01-a.yaml": HEAD + "steps:\n  - name: 申请\n" + step(owner=None)},
+              {("01-a.yaml", 6, 5)}),
+    "RC308": ({"01-a.yaml": HEAD + STEPS},
+              {"01-a.yaml": "id: 1\ntitle: 测试\n" + STEPS},
+              {("01-a.yaml", 1, 1)}),
     "RC401": ({f"0{i}-a.yaml": standard(i, "行政给付", f"标题{i}", "受理", "未按承诺时限办理事项。") for i in range(1, 5)},
               {f"0{i}-a.yaml": standard(i, "行政给付", f"标题{i}", "受理",
                                         "朱按承诺时限办理事项。" if i == 4 else "未按承诺时限办理事项。")
@@ -117,6 +126,10 @@ RULE_CASES = {
 }
 
 
+# Codes that report only where the project's riskchart.toml requires the key.
+REQUIRING = {"RC206": frozenset({"level"}), "RC207": frozenset({"owner"})}
+
+
 def places(result, code):
     return {(Path(d.path).name, d.line, d.column) for d in result.diagnostics if d.code == code}
 
@@ -134,7 +147,8 @@ def test_every_rule_code_is_in_the_registry():
 @pytest.mark.parametrize("code", sorted(RULE_CASES))
 def test_rule_passes(code, tmp_path):
     passing, _, _ = RULE_CASES[code]
-    result = lint_files(tmp_path, passing, Settings(charts=tmp_path))  # the charts folder: sub-folders are departments
+    # the charts folder: sub-folders are departments
+    result = lint_files(tmp_path, passing, Settings(charts=tmp_path, require=REQUIRING.get(code, frozenset())))
     assert places(result, code) == set()
     assert [d for d in result.diagnostics if d.is_error] == []
 
@@ -142,7 +156,7 @@ def test_rule_passes(code, tmp_path):
 @pytest.mark.parametrize("code", sorted(RULE_CASES))
 def test_rule_fails(code, tmp_path):
     _, failing, expected = RULE_CASES[code]
-    result = lint_files(tmp_path, failing, Settings(charts=tmp_path))
+    result = lint_files(tmp_path, failing, Settings(charts=tmp_path, require=REQUIRING.get(code, frozenset())))
     assert places(result, code) == expected
     found = [d for d in result.diagnostics if d.code == code]
     assert all(d.severity is CODES[code].severity for d in found)
@@ -154,6 +168,22 @@ def test_rule_can_be_switched_off(code, tmp_path):
     _, failing, _ = RULE_CASES[code]
     result = lint_files(tmp_path, failing, Settings(frozenset({code})))
     assert places(result, code) == set()
+
+
+@pytest.mark.parametrize(("warning", "error", "key"), [("RC306", "RC206", "level"), ("RC307", "RC207", "owner")])
+def test_require_turns_the_warning_into_an_error(warning, error, key, tmp_path):
+    _, failing, expected = RULE_CASES[warning]
+    relaxed = lint_files(tmp_path / "relaxed", failing, Settings())
+    strict = lint_files(tmp_path / "strict", failing, Settings(require=frozenset({key})))
+    assert places(relaxed, warning) == expected and places(relaxed, error) == set()
+    assert places(strict, error) == expected and places(strict, warning) == set()
+    assert not relaxed.failed_paths and strict.failed_paths
+
+
+def test_require_category_makes_a_missing_category_an_error(tmp_path):
+    _, failing, _ = RULE_CASES["RC308"]
+    strict = lint_files(tmp_path, failing, Settings(require=frozenset({"category"})))
+    assert {d.code for d in strict.diagnostics} == {"RC103"}
 
 
 def test_run_rules_skips_disabled_rules_entirely(tmp_path):

@@ -18,8 +18,10 @@ from riskchart.schema import (
     Choice,
     Integer,
     ListOf,
+    OneOrMore,
     Record,
     Text,
+    chart_record,
     json_schema,
 )
 
@@ -28,9 +30,13 @@ def test_chart_schema_keys_and_required():
     s = json_schema(CHART)
     assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert s["type"] == "object"
-    assert list(s["properties"]) == list(CHART.fields) == ["id", "category", "code", "title", "basis", "time_limit",
-                                                            "status", "department", "phones", "steps"]
-    assert s["required"] == [n for n, f in CHART.fields.items() if f.required] == ["id", "category", "title"]
+    assert list(s["properties"]) == list(CHART.fields) == ["id", "category", "code", "title", "scope", "owner",
+                                                            "risk_type", "basis", "time_limit", "status", "department",
+                                                            "phones", "steps"]
+    # a category is required only where the project's `require` says so
+    assert s["required"] == [n for n, f in CHART.fields.items() if f.required] == ["id", "title"]
+    strict = json_schema(chart_record(require=frozenset({"category"})))
+    assert strict["required"] == ["id", "category", "title"]
     assert s["additionalProperties"] is False
     assert s["title"] == CHART.description
 
@@ -50,11 +56,13 @@ def test_steps_schema():
     assert steps["type"] == "array"
     assert steps["minItems"] == 1 and steps["maxItems"] == limits.MAX_STEPS
     step = steps["items"]
-    assert list(step["properties"]) == list(STEP.fields) == ["name", "time_limit", "level", "risks", "measures", "owner",
-                                                             "exits"]
+    assert list(step["properties"]) == list(STEP.fields) == ["name", "time_limit", "level", "risks", "risk_type",
+                                                             "measures", "owner", "note", "exits"]
     assert step["required"] == ["name"]
     assert step["additionalProperties"] is False
-    assert step["dependentRequired"] == {"risks": ["level"], "measures": ["owner"]}
+    assert "dependentRequired" not in step  # levels and owners are optional unless the project requires them
+    strict = json_schema(chart_record(require=frozenset({"level", "owner"})))["properties"]["steps"]["items"]
+    assert strict["dependentRequired"] == {"risks": ["level"], "measures": ["owner"]}
     for kind in ("risks", "measures"):
         assert step["properties"][kind]["maxItems"] == limits.MAX_ITEMS
         assert step["properties"][kind]["items"]["maxLength"] == limits.MAX_TEXT
@@ -110,6 +118,11 @@ def _walk(kind, node):
     elif isinstance(kind, ListOf):
         assert node["type"] == "array" and node["maxItems"] == kind.max_items
         _walk(kind.item, node["items"])
+    elif isinstance(kind, OneOrMore):  # one text, or a list of them
+        one, many = node["anyOf"]
+        _walk(kind.item, one)
+        assert many["type"] == "array" and many["maxItems"] == kind.max_items
+        _walk(kind.item, many["items"])
     elif isinstance(kind, Choice):
         assert node["enum"] == list(kind.values)
     elif isinstance(kind, Integer):
@@ -206,6 +219,10 @@ def _expected(case):
 def validator():
     """Draft 2020-12 with ECMA-262 patterns, as editors (and check-jsonschema)
     apply them: Python's re lets `$` match before a final newline, ECMA does not."""
+    return _ecma_validator(json_schema(CHART))
+
+
+def _ecma_validator(schema):
     import jsonschema
     import regress
 
@@ -214,7 +231,15 @@ def validator():
             yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
     ecma = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": ecma_pattern})
-    return ecma(json_schema(CHART))
+    return ecma(schema)
+
+
+def _for_case(case, validator):
+    """A case with its own pyproject.toml gets its project's schema (levels, require)."""
+    from riskchart.config import read_settings
+
+    own = case / "pyproject.toml"
+    return _ecma_validator(json_schema(read_settings(own).chart_format())) if own.exists() else validator
 
 
 def test_a_real_validator_accepts_every_good_chart_of_the_corpus(validator):
@@ -223,7 +248,7 @@ def test_a_real_validator_accepts_every_good_chart_of_the_corpus(validator):
         if case.name in _SCHEMA_SEES_ONLY_VALUES:
             continue
         for chart in sorted(case.glob("[0-9]*.y*ml")):
-            errors = [e.message for e in validator.iter_errors(_as_json(chart))]
+            errors = [e.message for e in _for_case(case, validator).iter_errors(_as_json(chart))]
             assert errors == [], f"{case.name}/{chart.name}: {errors}"
             checked += 1
     assert checked > 20
@@ -238,7 +263,7 @@ def test_a_real_validator_rejects_every_structurally_bad_chart_of_the_corpus(val
             continue
         for name in sorted({where.split(":")[0] for where, _ in expected}):
             data = _as_json(case / name)
-            assert data is None or not validator.is_valid(data), f"{case.name}/{name} ({', '.join(sorted(codes))})"
+            assert data is None or not _for_case(case, validator).is_valid(data), f"{case.name}/{name} ({', '.join(sorted(codes))})"
             checked += 1
     assert checked > 40
 

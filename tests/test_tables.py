@@ -69,8 +69,20 @@ def test_register_rows_carry_code_basis_and_time_limits(tmp_path):
     assert (first.职权编码, first.法定时限, first.承诺时限, first.环节时限) == ("140403-XK-0007", "二十个工作日", "", "当场")
     assert first.法律依据 == "1. 《食品安全法》第三十五条\n2. 《行政许可法》第三十二条"
     assert second.环节时限 == "" and second.法律依据 == first.法律依据
-    assert list(register_rows(tables.register_csv(charts))[0])[-5:] == ["职权编码", "法律依据", "法定时限", "承诺时限",
-                                                                          "环节时限"]
+    assert list(register_rows(tables.register_csv(charts))[0])[-6:] == ["职权编码", "法律依据", "法定时限", "承诺时限",
+                                                                          "环节时限", "风险类型"]
+
+
+def test_register_rows_carry_risk_types_and_inherited_owners(tmp_path):
+    text = ("id: 1\ntitle: 纳税信用复评\nowner: [主管税务机关, 纳税服务股]\nrisk_type: 业务流程\n"
+            "steps:\n  - {name: 受理, risks: [甲。], measures: [乙。]}\n"
+            "  - {name: 复核, level: 高, risk_type: 岗位职责, risks: [丙。], measures: [丁。], owner: 复核人}\n")
+    charts = list(lint_files(tmp_path, {"01-a.yaml": text}).charts)
+    (first, second) = tables.register(charts)
+    assert (first.类别, first.风险等级, first.责任人, first.风险类型) == ("未分类", "", "主管税务机关、纳税服务股", "业务流程")
+    assert (second.风险等级, second.责任人, second.风险类型) == ("高", "复核人", "岗位职责")
+    counts = tables.statistics(charts).by_category["未分类"]
+    assert counts.risk_total == 2 and counts.risks["未评定"] == 1 and counts.risks["高"] == 1
 
 
 def test_statistics_count_codes_and_exits(tmp_path):

@@ -79,7 +79,8 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
                     top = items[(chart.unit,)].children
                 key = (chart.unit, chart.category) if by_department else (chart.category,)
                 if key not in items:
-                    items[key] = pikepdf.OutlineItem(f"{chart.category}类", page_index)
+                    items[key] = pikepdf.OutlineItem(f"{chart.category}类" if chart.categorised else chart.category,
+                                                     page_index)
                     top.append(items[key])
                 items[key].children.append(pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
         booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"

@@ -219,7 +219,9 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
         ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
         failing = [_name(p, options) for p in project_files if p not in ready and p not in unbuilt
                    and _has_outputs(manifest, _name(p, options), options.out)]
-        if unbuilt:
+        if not ready:
+            warnings.append("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误")
+        elif unbuilt:
             warnings.append(f"索引页、汇编和台账未更新：另有 {len(unbuilt)} 张图尚未生成或已过时"
                             f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
         else:
@@ -317,7 +319,7 @@ class _Drawing:
 
     def _draw(self, charts: list[Chart]) -> Future[tuple[list[RenderResult], float]]:
         began = time.perf_counter()
-        dot_texts = [layout.chart_dot(c, self._options.font) for c in charts]
+        dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings) for c in charts]
         drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
                                  self._runs, self._scratch)
         return self._finishing.submit(self._finish, dot_texts, drawn, began)
@@ -377,6 +379,7 @@ def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest.update(_contents(path))
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         digest.update(_contents(defaults))
+    digest.update(repr((options.settings.levels, sorted(options.settings.require))).encode())  # colours, legend
     return digest.hexdigest()
 
 

@@ -109,9 +109,9 @@ def init(folder: Path) -> None:
 @click.option("--defaults", is_flag=True, help="输出 _defaults.yaml 的 schema。")
 def schema(defaults: bool) -> None:
     """输出防控图格式的 JSON Schema，供编辑器校验和补全。"""
-    from .schema import DEFAULTS, chart_record, json_schema
+    from .schema import DEFAULTS, json_schema
 
-    record = DEFAULTS if defaults else chart_record(_project(()).settings.categories)
+    record = DEFAULTS if defaults else _project(()).settings.chart_format()
     click.echo(json.dumps(json_schema(record), ensure_ascii=False, indent=2))
 
 

@@ -15,6 +15,9 @@ handed down; no later stage looks for it again.
     disable = ["RC304"]          # rule codes switched off everywhere
     docx_font = "仿宋"            # booklet.docx: body text
     docx_heading_font = "黑体"    # booklet.docx: titles and headings
+    levels = ["高", "中", "低"]    # the level scale, highest first
+    require = ["level", "owner"] # absent levels, owners or categories are errors, not warnings
+    risk_types = ["岗位职责", …] # the allowed risk types
 
 Unknown keys and wrong types are errors at their line, with a suggestion.
 """
@@ -31,8 +34,8 @@ from typing import Any, Literal, overload
 
 from .diagnostics import CODES, position
 from .errors import EnvironmentProblem
-from .schema import CATEGORIES
-from .style import DEFAULT_FONT, DEFAULT_FORMATS, DOCX_FONT, DOCX_HEADING_FONT, FORMATS
+from .schema import CATEGORIES, LEVELS, REQUIRABLE, RISK_TYPES, Record, chart_record
+from .style import DEFAULT_FONT, DEFAULT_FORMATS, DOCX_FONT, DOCX_HEADING_FONT, FORMATS, LEVEL_PALETTE
 
 PROJECT_FILE = "riskchart.toml"
 # Checks that keep the model whole: with one of them off, a file with that
@@ -40,10 +43,16 @@ PROJECT_FILE = "riskchart.toml"
 # reach a renderer or a publisher that cannot take it (a level or owner
 # missing, a file name that is unsafe or collides).  They stay errors.
 PROTECTED = frozenset(code for code in CODES if code < "RC200") | {"RC206", "RC207", "RC211", "RC212"}
-_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable", "docx_font",
-         "docx_heading_font", "word_booklet")
+# Absent levels and owners: RC206/RC207 (errors) under `require`, else RC306/RC307
+# (warnings); an absent category: RC103 under `require` (the schema), else RC308.
+_REQUIRED_BY = {"RC206": "level", "RC207": "owner"}
+_WARNED_UNLESS_REQUIRED = {"RC306": "level", "RC307": "owner", "RC308": "category"}
+_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable", "levels", "require",
+         "risk_types", "docx_font", "docx_heading_font", "word_booklet")
 _SYNONYMS = {"类别": "categories", "字体": "font", "格式": "formats", "输出": "out", "图": "charts",
-             "ignore": "disable", "output": "out", "category": "categories", "format": "formats"}
+             "ignore": "disable", "output": "out", "category": "categories", "format": "formats",
+             "风险等级": "levels", "等级": "levels", "level": "levels", "必填": "require", "required": "require",
+             "风险类型": "risk_types", "risk_type": "risk_types"}
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,20 @@ class Settings:
     docx_fonts: tuple[str, str] = (DOCX_FONT, DOCX_HEADING_FONT)  # booklet.docx: body text, headings
     # booklet.docx is asked for: its 300 dpi pictures cost more than the rest of a clean build
     word_booklet: bool = False
+    levels: tuple[str, ...] = LEVELS  # the level scale, highest first
+    require: frozenset[str] = frozenset()  # of REQUIRABLE: absent, an error rather than a warning
+    risk_types: tuple[str, ...] = RISK_TYPES
 
     def enabled(self, code: str) -> bool:
+        if code in _REQUIRED_BY:  # an error only where the project requires the key ...
+            return _REQUIRED_BY[code] in self.require
+        if code in _WARNED_UNLESS_REQUIRED:  # ... and a warning only where it does not
+            return _WARNED_UNLESS_REQUIRED[code] not in self.require and code not in self.disabled
         return code not in self.disabled
+
+    def chart_format(self) -> Record:
+        """The chart format these settings ask for."""
+        return chart_record(self.categories, self.levels, self.risk_types, self.require)
 
 
 @dataclass(frozen=True)
@@ -150,7 +170,10 @@ def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
         formats=formats,
         settings=Settings(frozenset(disabled), config, categories, font, charts,
                           (checker.font("docx_font", DOCX_FONT), checker.font("docx_heading_font", DOCX_HEADING_FONT)),
-                          checker.flag("word_booklet")),
+                          checker.flag("word_booklet"),
+                          levels=checker.scale("levels", LEVELS, '["一级", "二级", "三级"]', len(LEVEL_PALETTE)),
+                          require=checker.require(),
+                          risk_types=checker.scale("risk_types", RISK_TYPES, '["岗位职责", "业务流程"]', 20)),
     )
     checker.finish()
     return project
@@ -218,6 +241,31 @@ class _Checker:
             self.problem("disable", f"disable 中的 {'、'.join(protected)} 不能关闭：没有这些检查，"
                                     f"有问题的图会画不出来或被悄悄漏掉。可以关闭的代码：{allowed}")
         return codes
+
+    def scale(self, key: str, default: tuple[str, ...], example: str, most: int) -> tuple[str, ...]:
+        """A list of names where order matters (levels: highest first)."""
+        if key not in self.table:
+            return default
+        names = self.strings(key, example)
+        if isinstance(self.table[key], list) and not names:
+            self.problem(key, f"{key} 不能为空列表：不写这一项即用默认的 {'、'.join(default)}")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            self.problem(key, f"{key} 中「{'、'.join(repeated)}」重复")
+        if len(names) > most:
+            self.problem(key, f"{key} 最多 {most} 项，而不是 {len(names)} 项")
+        long = [n for n in names if len(n) > 10 or not is_font_name(n)]
+        if long:
+            self.problem(key, f"{key} 中的「{'、'.join(long)}」过长或含引号、尖括号：每项不超过 10 个字")
+        return names if names and not repeated and not long and len(names) <= most else default
+
+    def require(self) -> frozenset[str]:
+        values = self.strings("require", '["level", "owner"]')
+        wrong = [v for v in values if v not in REQUIRABLE]
+        if wrong:
+            self.problem("require", f"require 中的 {'、'.join(wrong)} 不能要求；可用：{'、'.join(REQUIRABLE)}"
+                                    "（level 风险等级、owner 责任人、category 职权类别）")
+        return frozenset(v for v in values if v in REQUIRABLE)
 
     def choices(self, key: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
         values = self.strings(key, '["svg", "pdf"]')

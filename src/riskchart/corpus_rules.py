@@ -53,14 +53,13 @@ def _phrases(chart: Chart) -> Iterator[str]:
 
 def _all_text(chart: Chart) -> list[str]:
     """What chart_texts yields, without building a path for each piece."""
-    texts = [chart.title, *([chart.code] if chart.code else ()), *chart.basis]
+    texts = [chart.title, *(t for t in (chart.scope, chart.owner, chart.code) if t), *chart.basis]
     texts += [part for part in (chart.time_limit.statutory, chart.time_limit.promised) if part]
     for step in chart.steps:
         texts.append(step.name)
         texts.extend(step.risks)
         texts.extend(step.measures)
-        if step.owner:
-            texts.append(step.owner)
+        texts += [t for t in (step.owner, step.note) if t]
         if step.time_limit:
             texts.append(step.time_limit)
         for exit in step.exits:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import files, style
+from .config import Settings
 from .model import Chart
 from .wrap import wrap
 
@@ -66,6 +67,31 @@ class Row:
     owner_lines: tuple[str, ...]
     time_lines: tuple[str, ...] = ()
     exits: tuple[ExitLines, ...] = ()
+    risk_type: str = ""  # the tag on the risk box; "" for none
+    note_lines: tuple[str, ...] = ()
+
+
+_PROJECT_DEFAULTS = Settings()
+
+
+def level_styles(levels: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """Each level of a scale (highest first) its colours from the palette,
+    by rank, spread over the palette so the ends stay darkest and palest."""
+    last = len(style.LEVEL_PALETTE) - 1
+    steps = max(len(levels) - 1, 1)
+    return {name: style.LEVEL_PALETTE[round(rank * last / steps)] for rank, name in enumerate(levels)}
+
+
+def legend(chart: Chart, settings: Settings) -> list[tuple[str, dict[str, str]]]:
+    """The levels the footer explains: the whole scale where the project
+    requires levels (every risk box has one), else only those the chart
+    uses, and 未评定 when one of its risk boxes has no level."""
+    colours = level_styles(settings.levels)
+    used = {step.level for step in chart.steps if step.risks}
+    shown = [(name, colours[name]) for name in settings.levels if "level" in settings.require or name in used]
+    if None in used:
+        shown.append((style.UNGRADED_LEGEND, {"fill": "white", "text": style.MUTED, "border": style.UNGRADED_BORDER}))
+    return shown
 
 
 def template_folder() -> Path:
@@ -156,15 +182,26 @@ def rows(chart: Chart, font: str = style.DEFAULT_FONT) -> list[Row]:
             level=step.level if step.risks else None,
             risks=_items(step.risks, font),
             measures=_items(step.measures, font),
-            owner_lines=tuple(wrap("责任人：" + step.owner.strip(), style.SIDE_COLUMNS, font))
-            if step.owner and step.measures else (),
+            owner_lines=_owner_lines(chart, i, font),
             time_lines=tuple(wrap("时限：" + step.time_limit.strip(), style.STEP_TIME_COLUMNS, font))
             if step.time_limit else (),
             exits=tuple(ExitLines(tuple(wrap(e.when.strip(), style.EXIT_WHEN_COLUMNS, font)),
                                   tuple(wrap(e.to.strip(), style.EXIT_COLUMNS, font))) for e in step.exits),
+            risk_type=(chart.risk_type_of(step) or "").strip(),
+            note_lines=tuple(wrap(step.note.strip(), style.STEP_TIME_COLUMNS, font)) if step.note else (),
         )
         for i, step in enumerate(chart.steps)
     ]
+
+
+def _owner_lines(chart: Chart, index: int, font: str) -> tuple[str, ...]:
+    """责任人 of the step's own, 责任单位 inherited from the chart; none without measures or owner."""
+    step = chart.steps[index]
+    owner = chart.owner_of(step)
+    if not owner or not owner.strip() or not step.measures:
+        return ()
+    label = "责任人：" if step.owner else "责任单位："
+    return tuple(wrap(label + owner.strip(), style.SIDE_COLUMNS, font))
 
 
 @dataclass(frozen=True)
@@ -173,6 +210,8 @@ class Header:
     code: str
     time_limit: str
     basis: tuple[Item, ...]
+    scope_lines: tuple[str, ...] = ()
+    owner_lines: tuple[str, ...] = ()
 
 
 def page_width(chart: Chart) -> int:
@@ -189,11 +228,14 @@ def header(chart: Chart, font: str = style.DEFAULT_FONT) -> Header:
         code=chart.code.strip() if chart.code else "",
         time_limit=chart.time_limit.text,
         basis=tuple(Item(n, tuple(wrap(b.strip(), columns, font))) for n, b in enumerate(chart.basis, 1)),
+        scope_lines=tuple(wrap("适用范围：" + chart.scope.strip(), style.HEADER_COLUMNS, font)) if chart.scope else (),
+        owner_lines=tuple(wrap("责任单位：" + chart.owner.strip(), style.HEADER_COLUMNS, font))
+        if chart.owner and chart.owner.strip() else (),
     )
 
 
-def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
-    """The DOT text of one chart."""
+def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT, settings: Settings = _PROJECT_DEFAULTS) -> str:
+    """The DOT text of one chart, its levels coloured on the project's scale."""
     template = environment().get_template(CHART_TEMPLATE)
     return template.render(
         chart=chart,
@@ -204,5 +246,6 @@ def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT) -> str:
         page_width=page_width(chart),
         font=font,
         s=style,
-        levels=[(name, style.LEVEL_STYLES[name]) for name in style.LEVEL_ORDER],
+        levels=legend(chart, settings),
+        level_styles=level_styles(settings.levels),
     )

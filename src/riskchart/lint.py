@@ -25,7 +25,7 @@ from .diagnostics import Diagnostic
 from .errors import NoCharts
 from .load import load_file, source_text
 from .model import Chart, Defaults, Position, ValuePath, build_chart, merge_defaults, sort_key
-from .schema import DEFAULTS, chart_record
+from .schema import DEFAULTS
 from .validate import validate
 
 __all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "charts_valid_alone", "check_file", "discover",
@@ -129,7 +129,7 @@ def check_file(path: Path, defaults: Defaults, settings: config.Settings = _ALL_
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
     cut = tuple(slips.cut_by_comments(path, loaded.text, loaded.root)) if loaded.text else ()
-    checked = validate(path, loaded.root, chart_record(settings.categories))
+    checked = validate(path, loaded.root, settings.chart_format())
     # every invalid value was reported, so a chart without diagnostics is whole
     if checked.diagnostics or not isinstance(checked.value, dict):
         return FileResult(path, loaded.text, None, cut + checked.diagnostics, exemptions)

@@ -14,6 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from .schema import UNCATEGORISED
+
 # Where a value sits in a chart file: keys and list indexes from the top, e.g. ("steps", 2, "risks", 0).
 ValuePath = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -78,6 +80,8 @@ class Step:
     owner: str | None = None
     time_limit: str | None = None
     exits: tuple[Exit, ...] = ()
+    note: str | None = None  # a short remark drawn with the step
+    risk_type: str | None = None  # its own; Chart.risk_type_of gives the chart's default too
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,17 @@ class Chart:
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
     folder: str = ""  # the file's folder relative to the charts folder, "/"-separated
     unit: Department = Department()  # the department it belongs to (ids are unique within it)
+    scope: str | None = None  # 适用范围, under the title
+    owner: str | None = None  # the chart's 责任单位: every step with measures and no owner of its own has it
+    risk_type: str | None = None  # the default of its steps' risk types
+    categorised: bool = True  # False: no category given, listed under 未分类
+
+    def owner_of(self, step: Step) -> str | None:
+        """Who answers for a step's measures: its own owner, or the chart's."""
+        return step.owner or (self.owner if step.measures else None)
+
+    def risk_type_of(self, step: Step) -> str | None:
+        return (step.risk_type or self.risk_type) if step.risks else None
 
     @property
     def stem(self) -> str:
@@ -110,7 +125,9 @@ class Chart:
 
     @property
     def heading(self) -> str:
-        """权力运行廉政风险防控图<行政裁决类1>; 其他权力 has no 类."""
+        """权力运行廉政风险防控图<行政裁决类1>; 其他权力 has no 类, a chart without a category just its id."""
+        if not self.categorised:
+            return f"权力运行廉政风险防控图<{self.id}>"
         kind = self.category if self.category == "其他权力" else self.category + "类"
         return f"权力运行廉政风险防控图<{kind}{self.id}>"
 
@@ -145,7 +162,8 @@ def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath
     return Chart(
         path=path,
         id=values["id"],
-        category=values["category"],
+        category=values.get("category") or UNCATEGORISED,
+        categorised="category" in values,
         title=values["title"],
         steps=tuple(_step(s) for s in values.get("steps") or ()),
         department=values.get("department") or defaults.department,
@@ -157,7 +175,17 @@ def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath
         positions=MappingProxyType(dict(positions)),
         folder=defaults.folder,
         unit=defaults.unit,
+        scope=values.get("scope"),
+        owner=_joined(values.get("owner")),
+        risk_type=values.get("risk_type"),
     )
+
+
+def _joined(owner: str | list[str] | None) -> str | None:
+    """Several units or posts as the chart prints them: joined with 、."""
+    if isinstance(owner, list):
+        return "、".join(owner)
+    return owner
 
 
 def _step(values: dict[str, Any]) -> Step:
@@ -166,9 +194,11 @@ def _step(values: dict[str, Any]) -> Step:
         level=values.get("level"),
         risks=tuple(values.get("risks") or ()),
         measures=tuple(values.get("measures") or ()),
-        owner=values.get("owner"),
+        owner=_joined(values.get("owner")),
         time_limit=values.get("time_limit"),
         exits=tuple(Exit(e["when"], e["to"]) for e in values.get("exits") or ()),
+        note=values.get("note"),
+        risk_type=values.get("risk_type"),
     )
 
 

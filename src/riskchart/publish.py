@@ -25,7 +25,7 @@ from urllib.parse import quote
 from . import __version__, files, layout, render, style, tables
 from .characters import file_name_problem
 from .model import Chart, Department, Phones, sort_key
-from .schema import CATEGORIES, LEVELS
+from .schema import CATEGORIES, LEVELS, UNCATEGORISED
 
 if TYPE_CHECKING:
     import jinja2
@@ -55,6 +55,7 @@ class Card:
     svg: str | None
     link: str
     files: tuple[tuple[str, str], ...]
+    types: tuple[str, ...] = ()  # its risks' types, for the index's filter
 
 
 def is_set_output(name: object) -> bool:
@@ -296,9 +297,11 @@ def html_environment() -> jinja2.Environment:
 
 def search_text(chart: Chart) -> str:
     """Everything a user may look for in a chart, on one line."""
-    parts = [str(chart.id), chart.category, chart.code or "", chart.title, *chart.basis, chart.time_limit.text]
+    parts = [str(chart.id), chart.category, chart.code or "", chart.title, chart.scope or "", *chart.basis,
+             chart.time_limit.text]
     for step in chart.steps:
-        parts += [step.name, step.level or "", *step.risks, *step.measures, step.owner or "", step.time_limit or ""]
+        parts += [step.name, step.level or "", *step.risks, *step.measures, chart.owner_of(step) or "",
+                  step.time_limit or "", chart.risk_type_of(step) or "", step.note or ""]
         parts += [text for exit in step.exits for text in (exit.when, exit.to)]
     return " ".join(p for p in parts if p)
 
@@ -322,7 +325,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     sections = []
     for unit, members in departments(charts):
         groups = []
-        for category in categories:
+        for category in dict.fromkeys((*categories, UNCATEGORISED)):
             cards = [_card(c, formats) for c in members if c.category == category]
             if cards:
                 groups.append((category, cards))
@@ -337,7 +340,9 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
         stats=stats, sections=sections, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
         register_xlsx=href(REGISTER_XLSX) if register else None, booklet_docx=href(BOOKLET_DOCX) if word else None,
-        failing=failing, failing_note=FAILING_NOTE)
+        failing=failing, failing_note=FAILING_NOTE, uncategorised=UNCATEGORISED,
+        risk_types=sorted({t for section in sections for _, cards in section.groups for card in cards
+                           for t in card.types}))
 
 
 def href(name: str) -> str:
@@ -363,4 +368,5 @@ def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
         svg=link(f"{chart.out_name}.svg") if "svg" in formats else None,
         link=links[0][1] if links else "#",
         files=links,
+        types=tuple(dict.fromkeys(t for t in map(chart.risk_type_of, chart.steps) if t)),
     )

@@ -80,6 +80,10 @@ def diagnostic_at(chart: Chart, path: ValuePath, code: str, message: str) -> Dia
 def chart_texts(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
     """Every piece of user text with its path."""
     yield ("title",), chart.title
+    if chart.scope:
+        yield ("scope",), chart.scope
+    if chart.owner:
+        yield ("owner",), chart.owner
     if chart.code:
         yield ("code",), chart.code
     for j, basis in enumerate(chart.basis):
@@ -96,6 +100,8 @@ def chart_texts(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
                 yield ("steps", i, kind, j), item
         if step.owner:
             yield ("steps", i, "owner"), step.owner
+        if step.note:
+            yield ("steps", i, "note"), step.note
         for j, exit in enumerate(step.exits):
             yield ("steps", i, "exits", j, "when"), exit.when
             yield ("steps", i, "exits", j, "to"), exit.to
@@ -253,7 +259,8 @@ def unique_step_names(chart: Chart) -> Iterator[Diagnostic]:
 
 @chart_rule("RC206")
 def risks_have_level(chart: Chart) -> Iterator[Diagnostic]:
-    """A step with risks states their level.
+    """A step with risks states their level — where the project's
+    riskchart.toml says `require = ["level"]`; elsewhere RC306 warns.
 
     passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
     fails:  `{name: 受理, risks: [故意刁难申请人。]}`
@@ -261,20 +268,65 @@ def risks_have_level(chart: Chart) -> Iterator[Diagnostic]:
     for i, step in enumerate(chart.steps):
         if step.risks and not step.level:
             yield diagnostic_at(chart, ("steps", i), "RC206",
-                f"环节「{step.name}」有风险点，但没有写 level（风险等级：高、中 或 低）")
+                f"环节「{step.name}」有风险点，但没有写 level（风险等级）：本项目要求每处风险点都评定等级")
+
+
+@chart_rule("RC306")
+def risks_without_level(chart: Chart) -> Iterator[Diagnostic]:
+    """Risks whose level the department did not assess are drawn without
+    a level row; the warning keeps them in view.  Off where the project
+    requires levels (then RC206 makes it an error).
+
+    passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
+    fails:  `{name: 受理, risks: [故意刁难申请人。]}`
+    """
+    for i, step in enumerate(chart.steps):
+        if step.risks and not step.level:
+            yield diagnostic_at(chart, ("steps", i), "RC306",
+                f"环节「{step.name}」的风险点未评定风险等级：图上不印等级；部门评定后写 level")
 
 
 @chart_rule("RC207")
 def measures_have_owner(chart: Chart) -> Iterator[Diagnostic]:
-    """A step with measures names who is responsible.
+    """A step with measures names who is responsible, itself or through
+    the chart's `owner` — where the project says `require = ["owner"]`;
+    elsewhere RC307 warns.
 
     passes: `{name: 受理, measures: [建立受理单制度。], owner: 受理人}`
-    fails:  `{name: 受理, measures: [建立受理单制度。]}`
+    fails:  `{name: 受理, measures: [建立受理单制度。]}` in a chart without `owner`
     """
     for i, step in enumerate(chart.steps):
-        if step.measures and not step.owner:
+        if step.measures and not chart.owner_of(step):
             yield diagnostic_at(chart, ("steps", i), "RC207",
                 f"环节「{step.name}」有防控措施，但没有写 owner（责任人）")
+
+
+@chart_rule("RC307")
+def measures_without_owner(chart: Chart) -> Iterator[Diagnostic]:
+    """Measures nobody answers for: neither the step nor the chart names
+    an owner.  Off where the project requires owners (then RC207).
+
+    passes: `owner: 主管税务机关` on the chart, or on the step with the measures
+    fails:  `{name: 受理, measures: [建立受理单制度。]}` in a chart without `owner`
+    """
+    for i, step in enumerate(chart.steps):
+        if step.measures and not chart.owner_of(step):
+            yield diagnostic_at(chart, ("steps", i), "RC307",
+                f"环节「{step.name}」的防控措施没有责任人：在环节或整张图上写 owner（责任人或责任单位）")
+
+
+@chart_rule("RC308")
+def chart_without_category(chart: Chart) -> Iterator[Diagnostic]:
+    """A chart without a category is listed under 未分类 in the index,
+    booklet and register.  Off where the project requires categories
+    (then a missing category is RC103).
+
+    passes: `category: 行政许可`
+    fails:  a chart without `category`
+    """
+    if not chart.categorised:
+        yield make(chart.path, 1, 1, "RC308",
+            f"没有写 category（职权类别）：此图列入「{chart.category}」")
 
 
 @chart_rule("RC208")

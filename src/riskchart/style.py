@@ -67,6 +67,22 @@ LEVEL_STYLES = {
     "低": {"fill": "#cdebd0", "text": "#1b4d20", "border": "#2e7d32"},
 }
 LEVEL_ORDER = ("高", "中", "低")
+# A project's own scale (riskchart.toml `levels`, highest first) takes its colours
+# from this palette by rank, spread over it: three levels get 高/中/低's colours
+# above, two the darkest and the palest.  Lightness (luma) rises step by step,
+# so every scale stays apart in grey-scale print.
+LEVEL_PALETTE = (
+    LEVEL_STYLES["高"],
+    {"fill": "#d9480f", "text": "#ffffff", "border": "#9a3412"},
+    LEVEL_STYLES["中"],
+    {"fill": "#f6c453", "text": "#1f2933", "border": "#a16207"},
+    LEVEL_STYLES["低"],
+)
+# A risk box whose level the department did not assess: no level row, a neutral border.
+UNGRADED_BORDER = "#7b8794"
+UNGRADED_LEGEND = "未评定"
+RISK_TYPE_FONT_SIZE = 8.5  # the risk type's tag on a risk box
+NOTE_FONT_SIZE = 8.5       # a step's note, under its name
 
 DRAFT_NOTICE = "本图待录入"
 DRAFT_EXPLANATION = "原件为图片，尚未录入为数据；此页为占位页，不是正式防控图。"

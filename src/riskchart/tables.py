@@ -15,12 +15,14 @@ from typing import Any
 from .model import Chart, sort_key
 from .schema import CATEGORIES, LEVELS
 
+UNGRADED = "未评定"  # the count of risks whose level the department did not assess
+
 # A cell starting with one of these is a formula to Excel and LibreOffice
 # (=1+1, +SUM(…), -2+3, @SUM(…)), and tab or CR can hide such a start.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # The power-list columns come last, so the older columns keep their places.
 REGISTER_COLUMNS = ("部门", "编号", "类别", "职权名称", "环节", "风险等级", "风险点", "防控措施", "责任人",
-                    "职权编码", "法律依据", "法定时限", "承诺时限", "环节时限")
+                    "职权编码", "法律依据", "法定时限", "承诺时限", "环节时限", "风险类型")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class RegisterRow:
     法定时限: str
     承诺时限: str
     环节时限: str
+    风险类型: str  # the step's risk_type, or the chart's
 
 
 def register(charts: list[Chart]) -> list[RegisterRow]:
@@ -61,12 +64,13 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
                     风险等级=step.level or "",
                     风险点=risk,
                     防控措施=measures,
-                    责任人=step.owner or "",
+                    责任人=chart.owner_of(step) or "",
                     职权编码=chart.code or "",
                     法律依据=basis,
                     法定时限=chart.time_limit.statutory,
                     承诺时限=chart.time_limit.promised,
                     环节时限=step.time_limit or "",
+                    风险类型=chart.risk_type_of(step) or "",
                 ))
     return rows
 
@@ -119,8 +123,9 @@ class Counts:
         self.coded += bool(chart.code)
         self.exits += sum(len(step.exits) for step in chart.steps)
         for step in chart.steps:
-            if step.level:
-                self.risks[step.level] += len(step.risks)
+            if step.risks:  # a project's own scale counts its own levels; ungraded risks count too
+                level = step.level or UNGRADED
+                self.risks[level] = self.risks.get(level, 0) + len(step.risks)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .characters import BIDI_CONTROLS, is_invisible
 from .diagnostics import Diagnostic, make
 from .load import CONTROL_CHARACTERS, bidi_message
 from .model import Position, ValuePath
-from .schema import Choice, Integer, Kind, ListOf, Record, Text
+from .schema import Choice, Integer, Kind, ListOf, OneOrMore, Record, Text
 
 _TAG = "tag:yaml.org,2002:"
 _STR = _TAG + "str"
@@ -35,7 +35,7 @@ _READ_AS = {
     _TAG + "timestamp": "日期",
     _TAG + "null": "空值",
 }
-_KIND_NAMES = {Text: "文字", Integer: "整数", Choice: "文字", ListOf: "列表", Record: "键值映射"}
+_KIND_NAMES = {Text: "文字", Integer: "整数", Choice: "文字", ListOf: "列表", OneOrMore: "文字或列表", Record: "键值映射"}
 
 
 class _Invalid:
@@ -133,6 +133,10 @@ class _Walker:
             return self.record(node, kind, where)
         if isinstance(kind, ListOf):
             return self.list_of(node, kind, where)
+        if isinstance(kind, OneOrMore):
+            if isinstance(node, yaml.SequenceNode):
+                return self.list_of(node, ListOf(kind.item, kind.max_items, kind.description), where)
+            return self.text(node, kind.item, where)
         if isinstance(kind, Integer):
             return self.integer(node, kind, where)
         if isinstance(kind, Choice):

@@ -37,7 +37,7 @@ A4_PAPER = 9
 # (merged over all its rows), so a chart-level column added to the register
 # later is merged right without a change here.
 ROW_COLUMNS = frozenset({"编号", "风险点"})
-STEP_COLUMNS = frozenset({"环节", "风险等级", "防控措施", "责任人", "环节时限"})
+STEP_COLUMNS = frozenset({"环节", "风险等级", "防控措施", "责任人", "环节时限", "风险类型"})
 NUMBER_COLUMN = "编号"  # 图号-环节序号-风险序号: the chart and the step of each row
 LEVEL_COLUMN = "风险等级"
 
