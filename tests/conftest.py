@@ -234,3 +234,18 @@ def fifo(path: Path):
     finally:
         done.set()
         helper.join()
+
+
+def headless_chromium(profile: Path, width: int, height: int):
+    """Debian's Chromium driven by Selenium, as the index and serve tests use
+    it (the caller quits it); its profile in `profile`."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--window-size={width},{height}",
+                 f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "chromedriver"), options=options)

@@ -3,15 +3,13 @@ box and we check which charts remain.  Skips only when Chromium or its driver
 is missing, and fails instead when CI is set."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from selenium import webdriver  # a test dependency: missing, the module fails to load
+import selenium  # noqa: F401 - a test dependency: missing, the module fails to load
+from conftest import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 pytestmark = [pytest.mark.needs("chromium", "chromedriver", "dot", "cjk-font"), pytest.mark.slow]
 
 
@@ -22,15 +20,7 @@ def site(built_set):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1200,1600",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"), 1200, 1600)
     yield driver
     driver.quit()
 

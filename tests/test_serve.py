@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHARTS, PROJECT
+from conftest import CHARTS, PROJECT, headless_chromium
 
 from riskchart.build import BuildOptions
 from riskchart.config import find_project
@@ -437,23 +437,12 @@ def test_a_port_in_use_exits_2_with_one_line(tmp_path):
 
 # ---------------------------------------------------------------- in Chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 SCREENSHOT = PROJECT / "docs" / "serve.png"  # README's picture: RISKCHART_UPDATE_SCREENSHOT=1 retakes it
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1100,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"), 1100, 900)
     yield driver
     driver.quit()
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from .diagnostics import Diagnostic
 from .model import Chart, ValuePath
-from .rules import chart_rule, chart_texts, corpus_rule, diagnostic_at
+from .rules import chart_rule, chart_texts, corpus_rule, diagnostic_at, power_list_texts
 
 CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
 _CLAUSE_MARKS = "，。；：、？！,.;:?!"  # what CLAUSE_BREAK splits at
@@ -250,24 +250,9 @@ def punctuation(chart: Chart) -> Iterator[Diagnostic]:
                     if not items[j].rstrip().endswith("："):
                         yield diagnostic_at(chart, ("steps", i, kind, j), "RC403",
                                             f"「{items[j]}」末尾缺少“。”（同一列表的其他条目都以“。”结尾）")
-    for path, text in _power_list_prose(chart):
+    for path, text in power_list_texts(chart):
         if _SUSPECT_PUNCTUATION.search(text):
             yield from _punctuation_of(chart, path, text)
-
-
-def _power_list_prose(chart: Chart) -> Iterator[tuple[ValuePath, str]]:
-    """Legal bases, time limits and exits with their paths; a chart without them costs a glance."""
-    for j, basis in enumerate(chart.basis):
-        yield ("basis", j), basis
-    for part in ("statutory", "promised"):
-        if getattr(chart.time_limit, part):
-            yield ("time_limit", part), getattr(chart.time_limit, part)
-    for i, step in enumerate(chart.steps):
-        if step.time_limit:
-            yield ("steps", i, "time_limit"), step.time_limit
-        for j, exit in enumerate(step.exits):
-            yield ("steps", i, "exits", j, "when"), exit.when
-            yield ("steps", i, "exits", j, "to"), exit.to
 
 
 _FULL_WIDTH = {",": "，", ";": "；", ":": "：", "(": "（", ")": "）"}

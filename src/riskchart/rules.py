@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from .characters import file_name_problem, printable, safe_file_name
 from .diagnostics import Diagnostic, make
-from .model import Chart, ValuePath
+from .model import Chart, Step, ValuePath
 from .style import FORMATS
 
 FILE_NAME = re.compile(r"(?P<number>[0-9]+)-\S+")
@@ -86,15 +86,9 @@ def chart_texts(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
         yield ("owner",), chart.owner
     if chart.code:
         yield ("code",), chart.code
-    for j, basis in enumerate(chart.basis):
-        yield ("basis", j), basis
-    for part in ("statutory", "promised"):
-        if getattr(chart.time_limit, part):
-            yield ("time_limit", part), getattr(chart.time_limit, part)
+    yield from power_list_texts(chart)
     for i, step in enumerate(chart.steps):
         yield ("steps", i, "name"), step.name
-        if step.time_limit:
-            yield ("steps", i, "time_limit"), step.time_limit
         for kind in ("risks", "measures"):
             for j, item in enumerate(getattr(step, kind)):
                 yield ("steps", i, kind, j), item
@@ -102,6 +96,18 @@ def chart_texts(chart: Chart) -> Iterable[tuple[ValuePath, str]]:
             yield ("steps", i, "owner"), step.owner
         if step.note:
             yield ("steps", i, "note"), step.note
+
+
+def power_list_texts(chart: Chart) -> Iterator[tuple[ValuePath, str]]:
+    """Legal bases, time limits and exits with their paths (a chart without them costs a glance)."""
+    for j, basis in enumerate(chart.basis):
+        yield ("basis", j), basis
+    for part in ("statutory", "promised"):
+        if getattr(chart.time_limit, part):
+            yield ("time_limit", part), getattr(chart.time_limit, part)
+    for i, step in enumerate(chart.steps):
+        if step.time_limit:
+            yield ("steps", i, "time_limit"), step.time_limit
         for j, exit in enumerate(step.exits):
             yield ("steps", i, "exits", j, "when"), exit.when
             yield ("steps", i, "exits", j, "to"), exit.to
@@ -295,10 +301,8 @@ def measures_have_owner(chart: Chart) -> Iterator[Diagnostic]:
     passes: `{name: 受理, measures: [建立受理单制度。], owner: 受理人}`
     fails:  `{name: 受理, measures: [建立受理单制度。]}` in a chart without `owner`
     """
-    for i, step in enumerate(chart.steps):
-        if step.measures and not chart.owner_of(step):
-            yield diagnostic_at(chart, ("steps", i), "RC207",
-                f"环节「{step.name}」有防控措施，但没有写 owner（责任人）")
+    for i, step in _steps_with_unowned_measures(chart):
+        yield diagnostic_at(chart, ("steps", i), "RC207", f"环节「{step.name}」有防控措施，但没有写 owner（责任人）")
 
 
 @chart_rule("RC307")
@@ -309,10 +313,14 @@ def measures_without_owner(chart: Chart) -> Iterator[Diagnostic]:
     passes: `owner: 主管税务机关` on the chart, or on the step with the measures
     fails:  `{name: 受理, measures: [建立受理单制度。]}` in a chart without `owner`
     """
-    for i, step in enumerate(chart.steps):
-        if step.measures and not chart.owner_of(step):
-            yield diagnostic_at(chart, ("steps", i), "RC307",
-                f"环节「{step.name}」的防控措施没有责任人：在环节或整张图上写 owner（责任人或责任单位）")
+    for i, step in _steps_with_unowned_measures(chart):
+        yield diagnostic_at(chart, ("steps", i), "RC307",
+                            f"环节「{step.name}」的防控措施没有责任人：在环节或整张图上写 owner（责任人或责任单位）")
+
+
+def _steps_with_unowned_measures(chart: Chart) -> Iterator[tuple[int, Step]]:
+    """(index, step) of each step with measures that neither it nor the chart gives an owner."""
+    return ((i, step) for i, step in enumerate(chart.steps) if step.measures and not chart.owner_of(step))
 
 
 @chart_rule("RC308")
