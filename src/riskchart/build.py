@@ -34,6 +34,7 @@ from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
 from .model import Chart
+from .page import Page
 
 MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
@@ -43,9 +44,10 @@ RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
+_RENDERING_MODULES = ("layout.py", "page.py", "pages.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
 
 _NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
+_A4_PORTRAIT = Page()
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class BuildOptions:
     publish: bool = True
     settings: config.Settings = _NO_PROJECT_SETTINGS  # the project's: codes switched off, categories
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
+    page: Page = _A4_PORTRAIT  # the paper charts, booklet and PNG are laid out for
 
 
 @dataclass(frozen=True)
@@ -292,9 +295,11 @@ class _Drawing:
 
     def _draw(self, charts: list[Chart]) -> tuple[list[RenderResult], float]:
         began = time.perf_counter()
-        results = render.render_many([layout.chart_dot(c, self._options.font) for c in charts],
+        page = self._options.page
+        results = render.render_many([layout.chart_dot(c, self._options.font, page) for c in charts],
                                      self._options.formats, self._tools, self._options.timeout, self._runs,
-                                     self._scratch)
+                                     self._scratch, page,
+                                     lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
         return results, (time.perf_counter() - began) / len(charts)
 
     def results(self) -> Iterator[tuple[Chart, RenderResult, float]]:
@@ -333,7 +338,7 @@ def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options
 
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
-    digest.update(_static_inputs(options.font, options.formats).encode())
+    digest.update(_static_inputs(options.font, options.formats, options.page.key).encode())
     digest.update(_contents(path))
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         digest.update(_contents(defaults))
@@ -351,13 +356,14 @@ def _contents(path: Path) -> bytes:
 
 
 @cache
-def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
+def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
     """What every chart's output depends on besides its own files: its
     template (the set's templates are the publish stage's), the drawing
     code and the font file fontconfig resolves (path, size, mtime)."""
     font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
-    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}".encode())
+    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}|{page}".encode())
     digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
+    digest.update((layout.template_folder() / layout.CONTINUATION_TEMPLATE).read_bytes())
     package = Path(__file__).parent
     for module in _RENDERING_MODULES:
         digest.update((package / module).read_bytes())
