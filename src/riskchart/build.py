@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from . import __version__, config, files, fonts, glyphs, layout, publish, render, style
+from . import __version__, config, files, fonts, glyphs, layout, pages, publish, render, style
 from .characters import printable
 from .departments import defaults_files, out_name
 from .diagnostics import Diagnostic
@@ -34,7 +34,7 @@ from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
 from .model import Chart
-from .page import Page
+from .page import A4_PORTRAIT, Page
 
 MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
@@ -47,7 +47,7 @@ DEFAULT_FORMATS = style.DEFAULT_FORMATS
 _RENDERING_MODULES = ("layout.py", "page.py", "pages.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py")
 
 _NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
-_A4_PORTRAIT = Page()
+
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class BuildOptions:
     publish: bool = True
     settings: config.Settings = _NO_PROJECT_SETTINGS  # the project's: codes switched off, categories
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
-    page: Page = _A4_PORTRAIT  # the paper charts, booklet and PNG are laid out for
+    page: Page = A4_PORTRAIT  # the paper charts, booklet and PNG are laid out for
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     scratch = files.scratch_folder(options.out)
+    continued: list[str] = []
     try:
         with _Drawing(list(early.values()), tools, options, scratch) as drawing:
             linted = lint_paths(project_files, options.settings)
@@ -200,10 +201,14 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path], options,
                                                       manifest, seconds)
                 progress(outcomes[chart.path])
+                count = pages.page_count(result["pdf"]) if isinstance(result, dict) and "pdf" in result else 1
+                if count > 1 and outcomes[chart.path].status == "built":
+                    continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"
+                                     f"续排为 {count} 页")
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
-    published, warnings = None, []
+    published, warnings = None, continued
     if options.publish:
         ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
         failing = [_name(p, options) for p in project_files if p not in ready and p not in unbuilt

@@ -13,6 +13,8 @@ handed down; no later stage looks for it again.
     categories = ["行政许可", …]  # replaces the default list of categories
     extra_categories = ["…"]     # or: adds to it
     disable = ["RC304"]          # rule codes switched off everywhere
+    page = "A4"                  # or "A3": the paper charts, booklet and PNG are laid out for
+    orientation = "portrait"     # or "landscape"
 
 Unknown keys and wrong types are errors at their line, with a suggestion.
 """
@@ -29,6 +31,7 @@ from typing import Any, Literal, overload
 
 from .diagnostics import CODES, position
 from .errors import EnvironmentProblem
+from .page import A4_PORTRAIT, ORIENTATIONS, SIZES, Page
 from .schema import CATEGORIES
 from .style import DEFAULT_FONT, DEFAULT_FORMATS, FORMATS
 
@@ -38,8 +41,9 @@ PROJECT_FILE = "riskchart.toml"
 # reach a renderer or a publisher that cannot take it (a level or owner
 # missing, a file name that is unsafe or collides).  They stay errors.
 PROTECTED = frozenset(code for code in CODES if code < "RC200") | {"RC206", "RC207", "RC211", "RC212"}
-_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable")
+_KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable", "page", "orientation")
 _SYNONYMS = {"类别": "categories", "字体": "font", "格式": "formats", "输出": "out", "图": "charts",
+             "纸张": "page", "方向": "orientation", "paper": "page", "size": "page", "landscape": "orientation",
              "ignore": "disable", "output": "out", "category": "categories", "format": "formats"}
 
 
@@ -69,6 +73,7 @@ class Project:
     font: str
     formats: tuple[str, ...]
     settings: Settings
+    page: Page = A4_PORTRAIT
 
 
 def find_project(start: Path) -> Project:
@@ -142,6 +147,7 @@ def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
         out=root / checker.folder("out", "out"),
         font=font,
         formats=formats,
+        page=checker.page(),
         settings=Settings(frozenset(disabled), config, categories, font, charts),
     )
     checker.finish()
@@ -231,6 +237,17 @@ class _Checker:
             self.problem("font", '字体名称应为文字，不能为空，也不能含引号、反斜杠或尖括号，如 font = "Noto Sans CJK SC"')
             return DEFAULT_FONT
         return value.strip()
+
+    def page(self) -> Page:
+        size = self.table.get("page", "A4")
+        if size not in SIZES:
+            self.problem("page", f'page 应为 {"、".join(f"{chr(34)}{s}{chr(34)}" for s in SIZES)} 之一，如 page = "A3"')
+            size = "A4"
+        orientation = self.table.get("orientation", "portrait")
+        if orientation not in ORIENTATIONS:
+            self.problem("orientation", 'orientation 应为 "portrait"（纵向）或 "landscape"（横向）')
+            orientation = "portrait"
+        return Page(size, orientation == "landscape")
 
     def finish(self) -> None:
         if self.problems:

@@ -95,3 +95,6 @@ def sheet(page: Page, has_exits: bool) -> Sheet:
         EXIT_COLUMNS=_columns(exit_width - 8, style.EXIT_FONT_SIZE, 1),
         EXIT_WHEN_COLUMNS=_columns(exit_width - 4, style.EXIT_WHEN_FONT_SIZE, 1),
     )
+
+
+A4_PORTRAIT = Page()  # the default paper

@@ -128,7 +128,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         books += [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
-                                     options.settings.categories, by_department=by_department, used=used)
+                                     options.settings.categories, by_department=by_department, used=used,
+                                     page=options.page)
             written += [name] if _booklet(name, make, out, manifest, failures) else []
         if not failures:
             prune_cache(out / CACHE, used)

@@ -73,6 +73,9 @@ PAGE_MARGIN = 28
 MIN_BODY_SIZE = 7
 MAX_SCALE = 1  # laid out at its printed size: a short chart is never enlarged
 
+# The booklet's cover (cover.dot.j2) is as wide as an A4 page less its padding.
+A4_WIDTH = 595
+
 DOT_TIMEOUT_SECONDS = 60  # per chart
 LOCK_TIMEOUT_SECONDS = 600  # how long a build waits for another one into the same folder
 
