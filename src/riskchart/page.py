@@ -80,7 +80,9 @@ def sheet(page: Page, has_exits: bool) -> Sheet:
     titles_extra = 3 * 4
     free = page.printable_width - 2 * style.GRAPH_PAD_INCH * 72 - step - 2 * separation - lane - titles_extra - 1
     side = math.floor(free / 2)
-    header_width = round(2 * side + step + 2 * separation) + lane
+    # the header is centred over the workflow: as wide as the columns left of the lane, so that it
+    # reaches no further left than the risks do
+    header_width = round(2 * side + step + 2 * separation)
     text_width = side - style.NUMBER_WIDTH - 2  # a cell's WIDTH includes its padding; the border 1 pt a side
     return Sheet(
         style,
@@ -90,7 +92,7 @@ def sheet(page: Page, has_exits: bool) -> Sheet:
         HEADER_WIDTH=header_width,
         SIDE_COLUMNS=_columns(text_width - 2 * style.CELL_PADDING, style.FONT_SIZE, 1),
         STEP_COLUMNS=_columns(step - 2 * 72 * 0.06, style.FONT_SIZE, 3),
-        STEP_TIME_COLUMNS=_columns(step - 2 * 72 * 0.06, style.STEP_TIME_FONT_SIZE, 1.5),
+        STEP_TIME_COLUMNS=_columns(step - 2 * 72 * 0.06, style.STEP_TIME_FONT_SIZE, 0.5),
         HEADER_COLUMNS=_columns(header_width - 8, style.POWER_FONT_SIZE, 2),
         EXIT_COLUMNS=_columns(exit_width - 8, style.EXIT_FONT_SIZE, 1),
         EXIT_WHEN_COLUMNS=_columns(exit_width - 4, style.EXIT_WHEN_FONT_SIZE, 1),
