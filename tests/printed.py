@@ -17,6 +17,7 @@ class PrintedPage:
     height: float
     sizes: Counter[float]  # characters per font size (pt, 2 decimals)
     text: str               # the page's characters in reading order, lines joined without breaks
+    top: float = 0.0        # the highest character's top, from the page's top edge
 
     @property
     def body(self) -> float:
@@ -43,10 +44,12 @@ def printed_pages(pdf: Path | bytes) -> list[PrintedPage]:
     for page in ET.fromstring(xml).iter("page"):
         sizes: Counter[float] = Counter()
         text = []
+        tops = [float(line.get("bbox", "0 0 0 0").split()[1]) for line in page.iter("line")]
         for font in page.iter("font"):
             for char in font.iter("char"):
                 if not char.get("c", "").isspace():
                     sizes[round(float(font.get("size", "0")), 2)] += 1
                 text.append(char.get("c", ""))
-        pages.append(PrintedPage(float(page.get("width", 0)), float(page.get("height", 0)), sizes, "".join(text)))
+        pages.append(PrintedPage(float(page.get("width", 0)), float(page.get("height", 0)), sizes, "".join(text),
+                                 min(tops, default=0.0)))
     return pages
