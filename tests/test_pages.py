@@ -4,6 +4,7 @@ and the booklet's page numbers and bookmarks."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def test_cuts_fall_between_bands_and_hold_at_most_a_page():
     plan = pages.Drawing(500, 1020, bands, (1015, 995), 250)
     ends = pages.cuts(plan, A4_PORTRAIT)
     assert ends[-1] == 0 and len(ends) == 2
-    gaps = [(b[1] + n[0]) / 2 for b, n in zip(bands, bands[1:], strict=False)]
+    gaps = [(b[1] + n[0]) / 2 for b, n in itertools.pairwise(bands)]
     assert all(end in gaps for end in ends[:-1])
     assert plan.height - ends[0] <= A4_PORTRAIT.printable_height
 
