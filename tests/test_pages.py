@@ -86,7 +86,7 @@ def test_a_long_chart_continues_over_pages_at_7_pt_or_more_with_every_sentence_o
 def test_a_short_chart_is_not_blown_up_and_sits_at_the_top(tmp_path):
     out, _ = built(tmp_path, [(2, 2)])
     (sheet,) = printed_pages(next(out.glob("*.pdf")))
-    assert style.FONT_SIZE <= sheet.body <= 10.5
+    assert 9 <= sheet.body <= 10.5  # 小五 to 五号
     assert sheet.largest <= style.TITLE_FONT_SIZE
     assert sheet.top <= style.PAGE_MARGIN + 20  # the department's line, at the top margin (y downwards)
 
@@ -97,7 +97,7 @@ def test_a3_and_landscape_pages_have_their_exact_size(tmp_path, page):
     out, _ = built(tmp_path, [(4, 2)], page)
     printed = printed_pages(next(out.glob("*.pdf")))
     assert [(p.width, p.height) for p in printed] == [(page.width, page.height)]
-    assert printed[0].body == style.FONT_SIZE
+    assert printed[0].body == 9
 
 
 @needs_tools
