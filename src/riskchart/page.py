@@ -100,3 +100,20 @@ def sheet(page: Page, has_exits: bool) -> Sheet:
 
 
 A4_PORTRAIT = Page()  # the default paper
+
+LINE_HEIGHT = 1.45  # of a line of text in Graphviz's HTML labels, in ems (Noto Sans CJK's ascent and descent)
+
+
+def side_box_height(items: tuple[str, ...], page: Page = A4_PORTRAIT) -> float:
+    """A risk or measure box's height at the body size, estimated without the font
+    (every character full-width): for lint, which draws nothing."""
+    columns = sheet(page, has_exits=False).SIDE_COLUMNS
+    line = style.FONT_SIZE * LINE_HEIGHT
+    lines = sum(max(1, math.ceil(2 * len(text) / columns)) for text in items)
+    return lines * line + len(items) * 2 * style.CELL_PADDING + line + 2 * style.CELL_PADDING  # + level/owner row
+
+
+def band_room(page: Page = A4_PORTRAIT) -> float:
+    """The tallest band a continued page holds at MIN_BODY_SIZE, under its title,
+    column titles, connector rings and page number (about 70 pt of the page)."""
+    return (page.printable_height - 72) * style.FONT_SIZE / style.MIN_BODY_SIZE
