@@ -148,7 +148,7 @@ BRANCHING = (Step("申请", time_limit="随时"),
 def test_a_step_time_limit_is_a_smaller_line_in_its_box():
     (first, second, _) = rows(chart(steps=BRANCHING))
     assert first.time_lines == ("时限：随时",)
-    assert second.time_lines == ("时限：当场或五个工", "作日内")  # wrapped to the step box
+    assert second.time_lines == ("时限：当场或五个", "工作日内")  # wrapped to the step box
     dot = chart_dot(chart(steps=BRANCHING))
     assert (f'label=<申请<BR/><FONT POINT-SIZE="{style.STEP_TIME_FONT_SIZE}" COLOR="{style.MUTED}">时限：随时</FONT>>'
             in dot)

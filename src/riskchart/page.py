@@ -107,7 +107,7 @@ LINE_HEIGHT = 1.45  # of a line of text in Graphviz's HTML labels, in ems (Noto 
 def side_box_height(items: tuple[str, ...], page: Page = A4_PORTRAIT) -> float:
     """A risk or measure box's height at the body size, estimated without the font
     (every character full-width): for lint, which draws nothing."""
-    columns = sheet(page, has_exits=False).SIDE_COLUMNS
+    columns: int = sheet(page, has_exits=False).SIDE_COLUMNS
     line = style.FONT_SIZE * LINE_HEIGHT
     lines = sum(max(1, math.ceil(2 * len(text) / columns)) for text in items)
     return lines * line + len(items) * 2 * style.CELL_PADDING + line + 2 * style.CELL_PADDING  # + level/owner row

@@ -14,13 +14,15 @@ SVG_FONT_FALLBACKS = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei
 
 # Type sizes as printed: a chart is laid out at these sizes for its page
 # (page.py), so the PDF shows them unscaled — body 9 pt (小五), nothing
-# under 8.5 pt, so a tall chart scaled to MIN_BODY_SIZE keeps it over 6.5 pt.
+# under it, so a tall chart scaled to MIN_BODY_SIZE keeps everything at 7 pt
+# (over the 6.5 pt floor).  Whole points: Graphviz 2.43 with pango draws
+# 8.5 pt as 8 and 10.5 as 10.
 FONT_SIZE = 9
 TITLE_FONT_SIZE = 15
 DEPARTMENT_FONT_SIZE = 10
-POWER_FONT_SIZE = 10.5
+POWER_FONT_SIZE = 10
 COLUMN_HEADER_FONT_SIZE = 10
-FOOTER_FONT_SIZE = 8.5
+FOOTER_FONT_SIZE = 9
 
 # Column widths follow from the page's printable width (page.py); these are
 # the fixed parts.  Sizes in points.
@@ -34,12 +36,12 @@ NODE_SEPARATION_INCH = 0.3
 # time limit in its box; exits in a lane between the steps and the measures.
 BASIS_FONT_SIZE = 9
 BASIS_LABEL_WIDTH = 60   # 「法律依据：」 at POWER_FONT_SIZE, with padding
-STEP_TIME_FONT_SIZE = 8.5
+STEP_TIME_FONT_SIZE = 9
 EXIT_WIDTH = 110         # the lane of exit boxes, only in charts that have exits
 EXIT_WIDTH_WIDE = 140
 EXIT_SPACER = 4          # between the workflow's line and the exits, besides two node separations
 EXIT_FONT_SIZE = 9
-EXIT_WHEN_FONT_SIZE = 8.5
+EXIT_WHEN_FONT_SIZE = 9
 EXIT_FILL = "#f5f7fa"
 EXIT_BORDER = "#7b8794"
 
