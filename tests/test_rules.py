@@ -98,7 +98,7 @@ RULE_CASES = {
     "RC304": ({"01-a.yaml": HEAD + "steps:\n  - name: 申请\n" + step()},
               {"01-a.yaml": HEAD + "steps:\n" + step(measures=(), owner=None) + step(name="办结", level=None, risks=())},
               {("01-a.yaml", 5, 11), ("01-a.yaml", 9, 11)}),
-    "RC306": ({"01-a.yaml": HEAD + "steps:\n" + step(risks=tuple(f"第{i}条风险，" + "未按规定办理。" * 4 for i in range(12)))},
+    "RC309": ({"01-a.yaml": HEAD + "steps:\n" + step(risks=tuple(f"第{i}条风险，" + "未按规定办理。" * 4 for i in range(12)))},
               {"01-a.yaml": HEAD + "steps:\n" + step(risks=tuple(f"第{i}条风险，" + "未按规定办理。" * 40 for i in range(30)))},
               {("01-a.yaml", 8, 7)}),
     "RC401": ({f"0{i}-a.yaml": standard(i, "行政给付", f"标题{i}", "受理", "未按承诺时限办理事项。") for i in range(1, 5)},

@@ -97,7 +97,7 @@ CODES: dict[str, Code] = {
         Code("RC303", _W, "首尾有空格"),
         Code("RC304", _W, "有风险点却无防控措施，或反之"),
         Code("RC305", _W, "条目中「 #」后的文字被当作注释"),
-        Code("RC306", _W, "一个环节的风险点或防控措施一页排不下"),
+        Code("RC309", _W, "一个环节的风险点或防控措施一页排不下"),
         # Corpus: slips that show only when all charts are compared.
         Code("RC401", _W, "与常用语句仅差一两个字"),
         Code("RC402", _W, "罕见字，可能是乱码或误选"),

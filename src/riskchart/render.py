@@ -324,6 +324,9 @@ def fit_to_page(pdf: bytes, page: Page | None = None) -> bytes:
         for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
             if other in sheet.obj:
                 del sheet.obj[other]
+        # the chart's extent on the page, for a picture of the chart alone
+        sheet.ArtBox = pikepdf.Array([round(v, 3) for v in (x + left * scale, y + bottom * scale,
+                                                            x + right * scale, y + top * scale)])
         buffer = io.BytesIO()
         document.save(buffer)
     return buffer.getvalue()
