@@ -91,7 +91,7 @@ def cuts(plan: Drawing, page: Page) -> list[float]:
     between = [(plan.bands[i][1] + plan.bands[i + 1][0]) / 2 for i in range(len(plan.bands) - 1)]
     ends: list[float] = []
     top, room = plan.height, first_room
-    while top - 0 > room + CONNECTOR_ROOM / scale:  # the rest, footer included, does not fit: cut
+    while top > room + CONNECTOR_ROOM / scale:  # the rest, footer included, does not fit: cut
         fitting = [y for y in between if y < top and top - y <= room]
         if not fitting:
             below = [y for y in between if y < top]
