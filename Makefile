@@ -84,7 +84,7 @@ bench: setup
 
 # Rewrite the golden DOT files after an intended layout change; review the diff.
 golden: setup
-	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py -k golden
+	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py tests/test_pages.py -k golden
 
 clean:
 	rm -rf $(VENV) mutants out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/*.xlsx out/*.docx out/.riskchart-*

@@ -278,3 +278,36 @@ def test_levels_require_and_risk_types_are_read_and_reach_lint(tmp_path):
     # owners required: an error; levels not: a warning
     assert sorted(d.code for d in result.diagnostics) == ["RC207", "RC207", "RC306"]
     assert Settings().levels == ("高", "中", "低") and Settings().require == frozenset()
+
+
+def test_page_and_orientation_are_read_and_checked(tmp_path):
+    from riskchart.page import A4_PORTRAIT, Page
+
+    charts = project(tmp_path, '[tool.riskchart]\npage = "A3"\norientation = "landscape"\n')
+    assert find_project(charts).page == Page("A3", landscape=True)
+    assert find_project(project(tmp_path / "plain", "[tool.riskchart]\n")).page == A4_PORTRAIT
+    wrong = project(tmp_path / "wrong", '[tool.riskchart]\npage = "B5"\norientation = "横向"\n')
+    with pytest.raises(EnvironmentProblem) as problem:
+        find_project(wrong)
+    assert "pyproject.toml:2:1" in str(problem.value) and "page 应为" in str(problem.value)
+    assert "pyproject.toml:3:1" in str(problem.value) and "landscape" in str(problem.value)
+
+
+@pytest.mark.needs("dot")
+def test_build_page_options_override_the_project_and_change_the_fingerprint(tmp_path):
+    import pikepdf
+
+    charts = project(tmp_path, '[tool.riskchart]\npage = "A3"\n', CHART)
+    out = tmp_path / "out"
+
+    def size() -> list[float]:
+        with pikepdf.open(out / "01-a.pdf") as pdf:
+            return [float(v) for v in pdf.pages[0].MediaBox]
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["build", str(charts), "-o", str(out), "--no-publish", "--format", "pdf"]).exit_code == 0
+    assert size() == [0, 0, 842, 1191]
+    result = runner.invoke(main, ["build", str(charts), "-o", str(out), "--no-publish", "--format", "pdf",
+                                  "--page", "A4", "--landscape"])
+    assert result.exit_code == 0 and "生成" in result.output  # drawn again, not "up to date"
+    assert size() == [0, 0, 842, 595]

@@ -213,7 +213,7 @@ def test_a_broken_outline_is_redrawn_from_the_installed_font(tmp_path):
     broken = break_glyph(chart_pdf("情况不属实，核实后上报。"), "实")
     assert embedded_undrawable(broken) == 1
 
-    repaired = render.fit_to_a4(broken)
+    repaired = render.fit_to_page(broken)
     assert embedded_undrawable(repaired) == 0
     (tmp_path / "repaired.pdf").write_bytes(repaired)
     assert undrawn([tmp_path / "repaired.pdf"], [tmp_path / "repaired.pdf"], tmp_path) == []
@@ -225,8 +225,8 @@ def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character
     broken = break_glyph(chart_pdf("情况不属实。"), "实")
     monkeypatch.setattr(glyphs, "_installed_font", lambda name: None)
     with pytest.raises(glyphs.UndrawableGlyphs, match=r"「实」\(U\+5B9E\)"):
-        render.fit_to_a4(broken)
-    failed = render.finish({"pdf": broken}, "", ("pdf",), render.toolchain())
+        render.fit_to_page(broken)
+    failed = render.finish(render.Drawn({"pdf": broken}), "", ("pdf",), render.toolchain())
     assert isinstance(failed, render.RenderFailure) and "「实」(U+5B9E)" in str(failed)
 
 

@@ -16,9 +16,10 @@ from conftest import needs_dot
 
 from riskchart import render, style
 from riskchart.config import Settings
-from riskchart.layout import chart_dot, escape_label, header, page_width, rows
+from riskchart.layout import chart_dot, chart_sheet, escape_label, header, page_width, rows
 from riskchart.lint import lint_paths
 from riskchart.model import Chart, Exit, Phones, Step, TimeLimit
+from riskchart.page import A4_PORTRAIT, Page
 
 ROOT = Path(__file__).resolve().parents[1]
 STRICT = Settings(require=frozenset({"level", "owner", "category"}))
@@ -73,7 +74,7 @@ def test_escape_label_handles_markup_entities_quotes_and_backslashes():
 def test_user_text_never_reaches_dot_unescaped(hostile):
     step = Step("受理", "高", (hostile,), (hostile,), hostile, time_limit=hostile, exits=(Exit(hostile, hostile),))
     dot = chart_dot(chart(title=hostile, code=hostile, basis=(hostile,), time_limit=TimeLimit(hostile, hostile),
-                          steps=(step,)))
+                          steps=(step,)), page=Page("A3", landscape=True))  # wide columns: no text is wrapped
     escaped = escape_label(hostile)
     assert dot.count(escaped) >= 9
     if escaped != hostile:
@@ -98,7 +99,7 @@ def test_one_band_per_step_and_arrows_between_steps():
     assert "{ rank=same; risk_1; step_1; measure_1; }" in dot
     assert re.search(r"step_0 -> step_1 \[weight=100", dot)
     # the first step has no risks: its side is an invisible placeholder of the column's width
-    assert f"risk_0 [shape=box, style=invis, fixedsize=true, width={style.SIDE_WIDTH / 72}" in dot
+    assert f"risk_0 [shape=box, style=invis, fixedsize=true, width={chart_sheet(chart(), A4_PORTRAIT).SIDE_WIDTH / 72}" in dot
     assert "risk_1 -> step_1 [style=dashed, dir=none]" in dot
 
 
@@ -151,7 +152,7 @@ BRANCHING = (Step("申请", time_limit="随时"),
 def test_a_step_time_limit_is_a_smaller_line_in_its_box():
     (first, second, _) = rows(chart(steps=BRANCHING))
     assert first.time_lines == ("时限：随时",)
-    assert second.time_lines == ("时限：当场或五个工", "作日内")  # wrapped to the step box
+    assert second.time_lines == ("时限：当场或五个", "工作日内")  # wrapped to the step box
     dot = chart_dot(chart(steps=BRANCHING))
     assert (f'label=<申请<BR/><FONT POINT-SIZE="{style.STEP_TIME_FONT_SIZE}" COLOR="{style.MUTED}">时限：随时</FONT>>'
             in dot)
@@ -201,10 +202,15 @@ def test_a_chart_without_the_new_keys_says_nothing_of_them():
         assert absent not in dot
 
 
-def test_the_exits_lane_widens_the_header_but_not_a_draft():
-    assert page_width(chart()) == style.PAGE_WIDTH
-    assert page_width(chart(steps=BRANCHING)) > style.PAGE_WIDTH + style.EXIT_WIDTH
-    assert page_width(chart(steps=BRANCHING, draft=True)) == style.PAGE_WIDTH
+def test_the_exits_lane_narrows_the_side_columns_within_the_page_but_not_in_a_draft():
+    plain, branching, draft = (chart_sheet(c, A4_PORTRAIT) for c in
+                               (chart(), chart(steps=BRANCHING), chart(steps=BRANCHING, draft=True)))
+    assert branching.SIDE_WIDTH < plain.SIDE_WIDTH - style.EXIT_WIDTH / 3
+    assert draft.SIDE_WIDTH == plain.SIDE_WIDTH
+    # the header is centred over the workflow, so it spans the columns left of the lane only
+    assert page_width(chart(steps=BRANCHING)) == round(2 * branching.SIDE_WIDTH + branching.STEP_WIDTH
+                                                       + 2 * 72 * style.NODE_SEPARATION_INCH)
+    assert page_width(chart()) <= A4_PORTRAIT.printable_width
     assert f'<TD WIDTH="{page_width(chart(steps=BRANCHING))}">' in chart_dot(chart(steps=BRANCHING))
 
 

@@ -10,7 +10,9 @@ import pytest
 from conftest import needs_pdftotext, pdf_text, squeeze, tool_missing
 
 from riskchart import style
+from riskchart.layout import chart_sheet
 from riskchart.lint import lint_paths
+from riskchart.page import A4_PORTRAIT
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -102,7 +104,8 @@ def test_columns_are_straight_and_bands_aligned(built):
             lefts = {round(b[0]) for b in drawn}
             rights = {round(b[1]) for b in drawn}
             assert len(lefts) == 1 and len(rights) == 1, (chart.stem, column, lefts, rights)
-            assert abs(drawn[0][1] - drawn[0][0] - style.SIDE_WIDTH) <= 2, (chart.stem, column)
+            side = chart_sheet(chart, A4_PORTRAIT).SIDE_WIDTH  # from the page's width (page.py)
+            assert abs(drawn[0][1] - drawn[0][0] - side) <= 2, (chart.stem, column)
         steps = [boxes[f"step_{i}"] for i in range(len(chart.steps))]
         assert len({round((b[0] + b[1]) / 2) for b in steps}) == 1, chart.stem
         for i, step in enumerate(chart.steps):

@@ -18,6 +18,7 @@ from riskchart import render, style
 from riskchart.errors import MissingFont, MissingGraphviz
 from riskchart.layout import chart_dot
 from riskchart.model import Chart, Phones, Step
+from riskchart.page import A4_PORTRAIT, Page
 
 REAL_DOT = shutil.which("dot")
 needs_dot = pytest.mark.needs("dot", "cjk-font")
@@ -130,7 +131,7 @@ def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
     pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain())["pdf"]
     with pikepdf.Pdf.open(__import__("io").BytesIO(pdf)) as document:
         assert len(document.pages) == 1
-        assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, style.A4_WIDTH, style.A4_HEIGHT]
+        assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, 595, 842]
         assert len(document.pages[0].Resources.Font) >= 1
     path = tmp_path / "c.pdf"
     path.write_bytes(pdf)
@@ -139,18 +140,19 @@ def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
     assert all(line.split()[-5] == "yes" for line in listing.splitlines()[2:])  # emb column
 
 
-def fitted_box(width_inch: float, height_inch: float) -> tuple[float, float, float, float, float]:
-    """Where a drawing of that size lands on the A4 page: (left, bottom, right, top) in points,
+def fitted_box(width_inch: float, height_inch: float, page: Page = A4_PORTRAIT,
+               ) -> tuple[float, float, float, float, float]:
+    """Where a drawing of that size lands on the page: (left, bottom, right, top) in points,
     and its scale."""
     import pikepdf
 
-    drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=f"digraph {{ a [width={width_inch}, height={height_inch}] }}".encode(),
+    drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=f"digraph {{ margin=0; a [width={width_inch}, height={height_inch}] }}".encode(),
                            capture_output=True, check=True).stdout
     with pikepdf.Pdf.open(io.BytesIO(drawn)) as document:
         _, _, width, height = (float(v) for v in document.pages[0].MediaBox)
-    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(drawn))) as document:
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_page(drawn, page))) as document:
         fitted = document.pages[0]
-        assert [float(v) for v in fitted.MediaBox] == [0, 0, 595, 842]
+        assert [float(v) for v in fitted.MediaBox] == [0, 0, page.width, page.height]
         content = b"".join(s.read_bytes() for s in fitted.Contents).decode("latin-1")
     assert content.rstrip().endswith("Q")
     scale, _, _, _, x, y = (float(v) for v in content.split()[1:7])
@@ -158,24 +160,27 @@ def fitted_box(width_inch: float, height_inch: float) -> tuple[float, float, flo
 
 
 @needs_dot
+@pytest.mark.parametrize("page", [A4_PORTRAIT, Page("A4", landscape=True), Page("A3"), Page("A3", landscape=True)])
 @pytest.mark.parametrize("width, height, fills", [(14, 2, "width"), (2, 20, "height"), (5, 9, "height")])
-def test_fit_to_a4_centres_and_fills_the_page_along_the_limiting_side(width, height, fills):
-    left, bottom, right, top, _ = fitted_box(width, height)
-    margin = style.A4_MARGIN
+def test_fit_to_page_puts_the_drawing_at_the_top_centred_across_shrunk_along_the_limiting_side(
+        width, height, fills, page):
+    left, bottom, right, top, scale = fitted_box(width, height, page)
+    margin = style.PAGE_MARGIN
     assert left >= margin - 0.01 and bottom >= margin - 0.01          # inside the margins
-    assert right <= 595 - margin + 0.01 and top <= 842 - margin + 0.01
-    assert abs(left - (595 - right)) < 0.01 and abs(bottom - (842 - top)) < 0.01  # centred
-    if fills == "width":
-        assert abs(right - left - (595 - 2 * margin)) < 0.01
-    else:
-        assert abs(top - bottom - (842 - 2 * margin)) < 0.01
+    assert right <= page.width - margin + 0.01
+    assert top == pytest.approx(page.height - margin, abs=0.01)       # at the top
+    assert abs(left - (page.width - right)) < 0.01                    # centred across
+    if scale < 1:
+        if fills == "width":
+            assert abs(right - left - (page.width - 2 * margin)) < 0.01
+        else:
+            assert abs(top - bottom - (page.height - 2 * margin)) < 0.01
 
 
 @needs_dot
-def test_a_tiny_drawing_is_enlarged_no_more_than_the_maximum():
-    left, bottom, right, top, scale = fitted_box(1, 0.5)
-    assert scale == pytest.approx(style.A4_MAX_SCALE)
-    assert abs(left - (595 - right)) < 0.01 and abs(bottom - (842 - top)) < 0.01
+def test_a_small_drawing_is_never_enlarged():
+    *_, scale = fitted_box(1, 0.5)
+    assert scale == 1
 
 
 @needs_dot
@@ -227,7 +232,7 @@ def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tm
         runs.start(["true"])
 
 
-def test_fit_to_a4_moves_a_page_whose_box_does_not_start_at_zero():
+def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():
     import pikepdf
 
     document = pikepdf.new()
@@ -238,17 +243,15 @@ def test_fit_to_a4_moves_a_page_whose_box_does_not_start_at_zero():
         document.pages[0].obj[box] = pikepdf.Array([100, 200, 400, 600])
     buffer = io.BytesIO()
     document.save(buffer)
-    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_a4(buffer.getvalue()))) as fitted:
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_page(buffer.getvalue()))) as fitted:
         content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
-        assert [box for box in boxes if box in fitted.pages[0].obj] == ["/ArtBox"]
-        art = [float(v) for v in fitted.pages[0].obj.ArtBox]
-    scale = min((595 - 2 * style.A4_MARGIN) / 300, (842 - 2 * style.A4_MARGIN) / 400, style.A4_MAX_SCALE)
-    x = (595 - 300 * scale) / 2 - 100 * scale
-    y = (842 - 400 * scale) / 2 - 200 * scale
-    assert content.startswith(f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm")
-    # the old boxes are gone; the new ArtBox is where the drawing now is
-    assert art == pytest.approx([(595 - 300 * scale) / 2, (842 - 400 * scale) / 2,
-                                 (595 + 300 * scale) / 2, (842 + 400 * scale) / 2], abs=0.01)
+        assert [box for box in boxes[:3] if box in fitted.pages[0].obj] == []
+        art_box = [float(v) for v in fitted.pages[0].ArtBox]
+    x = (595 - 300) / 2 - 100
+    y = 842 - style.PAGE_MARGIN - 400 - 200
+    # the old ArtBox replaced by the drawing's extent on the page (a picture of the chart alone)
+    assert art_box == pytest.approx([x + 100, y + 200, x + 400, y + 600])
+    assert content.startswith(f"q 1.000000 0 0 1.000000 {x:.3f} {y:.3f} cm")
 
 
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():

@@ -107,6 +107,9 @@ RULE_CASES = {
     "RC308": ({"01-a.yaml": HEAD + STEPS},
               {"01-a.yaml": "id: 1\ntitle: 测试\n" + STEPS},
               {("01-a.yaml", 1, 1)}),
+    "RC309": ({"01-a.yaml": HEAD + "steps:\n" + step(risks=tuple(f"第{i}条风险，" + "未按规定办理。" * 4 for i in range(12)))},
+              {"01-a.yaml": HEAD + "steps:\n" + step(risks=tuple(f"第{i}条风险，" + "未按规定办理。" * 40 for i in range(30)))},
+              {("01-a.yaml", 8, 7)}),
     "RC401": ({f"0{i}-a.yaml": standard(i, "行政给付", f"标题{i}", "受理", "未按承诺时限办理事项。") for i in range(1, 5)},
               {f"0{i}-a.yaml": standard(i, "行政给付", f"标题{i}", "受理",
                                         "朱按承诺时限办理事项。" if i == 4 else "未按承诺时限办理事项。")

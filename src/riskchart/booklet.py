@@ -3,7 +3,7 @@
 Cover and contents are drawn by Graphviz from templates like the charts
 themselves; pikepdf (qpdf) joins the pages and adds a bookmark per category
 and per chart (and per department first, in the booklet of a project of
-several departments).  Every page is A4 portrait.
+several departments).  Every page has the build's paper size (page.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from . import files, glyphs, layout, render, style
+from . import files, glyphs, layout, pages, render, style
 from .model import Chart
+from .page import A4_PORTRAIT, Page
 from .schema import CATEGORIES
 from .wrap import wrap
 
@@ -48,29 +50,43 @@ class DamagedPdf(Exception):
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
                 department: str, built_on: date, cache: Path, scratch: Path | None = None,
                 categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
-                used: set[str] | None = None) -> bytes:
+                used: set[str] | None = None, page: Page = A4_PORTRAIT) -> bytes:
     """Cover, contents and every chart, by category in the project's order,
     then by id; `by_department`: department by department first, each a
     bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
-    `used` collects the cached front-matter pages (see `front_matter`)."""
+    `used` collects the cached front-matter pages (see `front_matter`).
+    A chart continued over several pages moves every later page number on:
+    the contents count each chart's pages."""
     import pikepdf
 
     charts = _in_booklet_order(charts, categories, by_department)
-    pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department)
+    with contextlib.ExitStack() as sources:
+        opened = {}
+        for chart in charts:
+            try:
+                opened[chart.out_name] = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.out_name]))
+            except (pikepdf.PdfError, OSError):
+                raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
+        pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
+                                   page_counts={name: len(pdf.pages) for name, pdf in opened.items()})
+        return _joined(charts, opened, front_matter(pages, tools, cache, scratch, used, page), department,
+                       by_department)
+
+
+def _joined(charts: list[Chart], opened: dict[str, Any], front: list[bytes], department: str,
+            by_department: bool) -> bytes:
+    """Front matter, then every chart's pages, with the bookmarks."""
+    import pikepdf
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
-        for pdf in front_matter(pages, tools, cache, scratch, used):
+        for pdf in front:
             booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
         with booklet.open_outline() as outline:
             # department (only with by_department) → category → chart
             items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
             for chart in charts:
                 page_index = len(booklet.pages)
-                try:
-                    chart_pdf = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.out_name]))
-                except (pikepdf.PdfError, OSError):
-                    raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
-                booklet.pages.extend(chart_pdf.pages)
+                booklet.pages.extend(opened[chart.out_name].pages)
                 top: list[pikepdf.OutlineItem] = outline.root
                 if by_department:
                     if (chart.unit,) not in items:
@@ -98,18 +114,21 @@ def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_depar
 
 
 def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department: str, built_on: date,
-                       categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False) -> list[str]:
-    """The DOT text of the cover and of the contents pages."""
+                       categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
+                       page_counts: dict[str, int] | None = None) -> list[str]:
+    """The DOT text of the cover and of the contents pages; `page_counts`:
+    the pages of each chart (by out_name) that takes more than one."""
     charts = _in_booklet_order(charts, categories, by_department)
     headings = {c.unit for c in charts} if by_department else set()
     contents_pages = max(1, math.ceil((len(charts) + len(headings)) / style.TOC_ROWS_PER_PAGE))
-    first_chart_page = 2 + contents_pages
+    page_number = 2 + contents_pages
     entries = []
     for i, c in enumerate(charts):
         if by_department and (not i or c.unit != charts[i - 1].unit):
-            entries.append(Entry(0, "", (), False, first_chart_page + i, heading=c.unit.name or "（未设部门）"))
+            entries.append(Entry(0, "", (), False, page_number, heading=c.unit.name or "（未设部门）"))
         entries.append(Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
-                             first_chart_page + i, code=c.code or ""))
+                             page_number, code=c.code or ""))
+        page_number += (page_counts or {}).get(c.out_name, 1)
     env = layout.environment()
     pages = [env.get_template("cover.dot.j2").render(
         department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",
@@ -122,7 +141,7 @@ def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department:
 
 
 def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,
-                 used: set[str] | None = None) -> list[bytes]:
+                 used: set[str] | None = None, page: Page = A4_PORTRAIT) -> list[bytes]:
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
@@ -134,7 +153,7 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     and a page that does not open as a PDF (the cache lives in out/, which
     anyone may have touched) is drawn again.
     """
-    names = [hashlib.sha256(f"{tools.font}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
+    names = [hashlib.sha256(f"{tools.font}\n{page.key}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
              for dot_text in pages]
     # not the folder riskchart made: neither read nor write through it
     folder = None if cache.is_symlink() or (cache.exists() and not cache.is_dir()) else cache
@@ -142,7 +161,7 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     missing = [i for i, pdf in found.items() if pdf is None]
     ready = {i: pdf for i, pdf in found.items() if pdf is not None}
     if missing:
-        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, scratch=scratch)
+        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, scratch=scratch, page=page)
         for i, result in zip(missing, drawn, strict=True):
             if isinstance(result, render.RenderFailure):
                 raise result
@@ -183,6 +202,6 @@ def _readable_pdf(path: Path) -> bytes | None:
 def _drawing_code() -> str:
     """A digest of the modules that finish a PDF (A4 fitting, glyph repair)."""
     digest = hashlib.sha256()
-    for module in (render, glyphs):
+    for module in (render, pages, glyphs):
         digest.update(Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from . import __version__, config, files, fonts, glyphs, layout, publish, render, style
+from . import __version__, config, files, fonts, glyphs, layout, pages, publish, render, style
 from .characters import printable
 from .departments import defaults_files, out_name
 from .diagnostics import Diagnostic
@@ -34,6 +34,7 @@ from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
 from .load import read_chart_bytes
 from .model import Chart
+from .page import A4_PORTRAIT, Page
 
 MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
@@ -43,10 +44,11 @@ RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py", "model.py",
-                      "raster.py")
+_RENDERING_MODULES = ("layout.py", "page.py", "pages.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py",
+                      "model.py", "raster.py")
 
 _NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
+
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class BuildOptions:
     settings: config.Settings = _NO_PROJECT_SETTINGS  # the project's: codes switched off, categories
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
     dpi: int = style.DEFAULT_DPI  # PNG charts, and the pictures of booklet.docx (at least 300 there)
+    page: Page = A4_PORTRAIT  # the paper charts, booklet and PNG are laid out for
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     scratch = files.scratch_folder(options.out)
+    continued: list[str] = []
     try:
         with _Drawing(list(early.values()), tools, options, scratch) as drawing:
             linted = lint_paths(project_files, options.settings)
@@ -211,10 +215,14 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path], options,
                                                       manifest, seconds)
                 progress(outcomes[chart.path])
+                count = pages.page_count(result["pdf"]) if isinstance(result, dict) and "pdf" in result else 1
+                if count > 1 and outcomes[chart.path].status == "built":
+                    continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"
+                                     f"续排为 {count} 页")
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
-    published, warnings = None, []
+    published, warnings = None, continued
     if options.publish:
         ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
         failing = [_name(p, options) for p in project_files if p not in ready and p not in unbuilt
@@ -319,15 +327,17 @@ class _Drawing:
 
     def _draw(self, charts: list[Chart]) -> Future[tuple[list[RenderResult], float]]:
         began = time.perf_counter()
-        dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings) for c in charts]
+        page = self._options.page
+        dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings, page) for c in charts]
         drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
-                                 self._runs, self._scratch)
+                                 self._runs, self._scratch, page,
+                                 lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
         return self._finishing.submit(self._finish, dot_texts, drawn, began)
 
-    def _finish(self, dot_texts: list[str], drawn: list[RenderResult],
+    def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure],
                 began: float) -> tuple[list[RenderResult], float]:
         results = [render.finish(outputs, dot_text, self._options.formats, self._tools, self._options.dpi,
-                                  self._scratch)
+                                 self._scratch, self._options.page)
                    for outputs, dot_text in zip(drawn, dot_texts, strict=True)]
         return results, (time.perf_counter() - began) / len(dot_texts)
 
@@ -371,7 +381,7 @@ def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options
 
 def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest = hashlib.sha256()
-    digest.update(_static_inputs(options.font, options.formats).encode())
+    digest.update(_static_inputs(options.font, options.formats, options.page.key).encode())
     # the settings decide whether a chart passes lint: a code switched on, a category dropped
     digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
     if "png" in options.formats:
@@ -394,13 +404,14 @@ def _contents(path: Path) -> bytes:
 
 
 @cache
-def _static_inputs(font: str, formats: tuple[str, ...]) -> str:
+def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
     """What every chart's output depends on besides its own files: its
     template (the set's templates are the publish stage's), the drawing
     code and the font file fontconfig resolves (path, size, mtime)."""
     font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
-    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}".encode())
+    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}|{page}".encode())
     digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
+    digest.update((layout.template_folder() / layout.CONTINUATION_TEMPLATE).read_bytes())
     package = Path(__file__).parent
     for module in _RENDERING_MODULES:
         digest.update((package / module).read_bytes())

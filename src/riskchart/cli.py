@@ -152,16 +152,20 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--dpi", type=click.IntRange(36, 1200), default=None,
               help="PNG 的分辨率：A4 页面按此 dpi 画出（默认 150；300 dpi 约 2480 像素宽）；Word 汇编中的图不低于 300 dpi。")
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
+@click.option("--page", "page_size", type=click.Choice(["A4", "A3"]), default=None,
+              help="纸张（默认为项目设置的 page，即 A4）：各图、汇编和 PNG 按它排版。")
+@click.option("--landscape", is_flag=True, default=None, help="横向排版（默认为项目设置的 orientation，即纵向）。")
 @click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
 def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | None, jobs: int | None, force: bool,
           font: str | None, timeout: float | None, lock_timeout: float | None, dpi: int | None, no_publish: bool,
-          quiet: bool) -> None:
+          page_size: str | None, landscape: bool | None, quiet: bool) -> None:
     """生成防控图（SVG、PDF 等）以及索引页、汇编（PDF、Word）和风险点台账（CSV、Excel）。"""
 
     from . import style
     from .build import BuildOptions, ChartOutcome
     from .build import build as run_build
     from .characters import printable
+    from .page import Page
     from .report import format_text
 
     project = _project(paths)
@@ -171,7 +175,8 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
         font=font or project.font, timeout=timeout or style.DOT_TIMEOUT_SECONDS,
         publish=not no_publish, settings=replace(project.settings, font=font or project.font),
         lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout,
-        dpi=dpi or style.DEFAULT_DPI)
+        dpi=dpi or style.DEFAULT_DPI,
+        page=Page(page_size or project.page.size, bool(landscape) or project.page.landscape))
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 
     def progress(outcome: ChartOutcome) -> None:

@@ -18,6 +18,8 @@ handed down; no later stage looks for it again.
     levels = ["高", "中", "低"]    # the level scale, highest first
     require = ["level", "owner"] # absent levels, owners or categories are errors, not warnings
     risk_types = ["岗位职责", …] # the allowed risk types
+    page = "A4"                  # or "A3": the paper charts, booklet and PNG are laid out for
+    orientation = "portrait"     # or "landscape"
 
 Unknown keys and wrong types are errors at their line, with a suggestion.
 """
@@ -34,6 +36,7 @@ from typing import Any, Literal, overload
 
 from .diagnostics import CODES, position
 from .errors import EnvironmentProblem
+from .page import A4_PORTRAIT, ORIENTATIONS, SIZES, Page
 from .schema import CATEGORIES, LEVELS, REQUIRABLE, RISK_TYPES, Record, chart_record
 from .style import DEFAULT_FONT, DEFAULT_FORMATS, DOCX_FONT, DOCX_HEADING_FONT, FORMATS, LEVEL_PALETTE
 
@@ -48,11 +51,12 @@ PROTECTED = frozenset(code for code in CODES if code < "RC200") | {"RC206", "RC2
 _REQUIRED_BY = {"RC206": "level", "RC207": "owner"}
 _WARNED_UNLESS_REQUIRED = {"RC306": "level", "RC307": "owner", "RC308": "category"}
 _KEYS = ("charts", "out", "font", "formats", "categories", "extra_categories", "disable", "levels", "require",
-         "risk_types", "docx_font", "docx_heading_font", "word_booklet")
+         "risk_types", "page", "orientation", "docx_font", "docx_heading_font", "word_booklet")
 _SYNONYMS = {"类别": "categories", "字体": "font", "格式": "formats", "输出": "out", "图": "charts",
              "ignore": "disable", "output": "out", "category": "categories", "format": "formats",
              "风险等级": "levels", "等级": "levels", "level": "levels", "必填": "require", "required": "require",
-             "风险类型": "risk_types", "risk_type": "risk_types"}
+             "风险类型": "risk_types", "risk_type": "risk_types",
+             "纸张": "page", "方向": "orientation", "paper": "page", "size": "page", "landscape": "orientation"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class Project:
     font: str
     formats: tuple[str, ...]
     settings: Settings
+    page: Page = A4_PORTRAIT
 
 
 def find_project(start: Path) -> Project:
@@ -168,6 +173,7 @@ def _project(root: Path, config: Path | None, table: dict[str, Any]) -> Project:
         out=root / checker.folder("out", "out"),
         font=font,
         formats=formats,
+        page=checker.page(),
         settings=Settings(frozenset(disabled), config, categories, font, charts,
                           (checker.font("docx_font", DOCX_FONT), checker.font("docx_heading_font", DOCX_HEADING_FONT)),
                           checker.flag("word_booklet"),
@@ -294,6 +300,17 @@ class _Checker:
             self.problem(key, f"{key} 应为 true 或 false（不加引号），如 {key} = true")
             return False
         return value
+
+    def page(self) -> Page:
+        size = self.table.get("page", "A4")
+        if size not in SIZES:
+            self.problem("page", f'page 应为 {"、".join(f"{chr(34)}{s}{chr(34)}" for s in SIZES)} 之一，如 page = "A3"')
+            size = "A4"
+        orientation = self.table.get("orientation", "portrait")
+        if orientation not in ORIENTATIONS:
+            self.problem("orientation", 'orientation 应为 "portrait"（纵向）或 "landscape"（横向）')
+            orientation = "portrait"
+        return Page(size, orientation == "landscape")
 
     def finish(self) -> None:
         if self.problems:

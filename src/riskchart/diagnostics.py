@@ -100,6 +100,7 @@ CODES: dict[str, Code] = {
         Code("RC306", _W, "未评定风险等级"),
         Code("RC307", _W, "防控措施没有责任人"),
         Code("RC308", _W, "未写职权类别"),
+        Code("RC309", _W, "一个环节的风险点或防控措施一页排不下"),
         # Corpus: slips that show only when all charts are compared.
         Code("RC401", _W, "与常用语句仅差一两个字"),
         Code("RC402", _W, "罕见字，可能是乱码或误选"),

@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING
 from . import files, style
 from .config import Settings
 from .model import Chart
+from .page import Page, Sheet
+from .page import sheet as sheet_for
 from .wrap import wrap
 
 if TYPE_CHECKING:
     import jinja2
 
 CHART_TEMPLATE = "chart.dot.j2"
+CONTINUATION_TEMPLATE = "continuation.dot.j2"
 
 
 class Markup(str):
@@ -170,38 +173,39 @@ def compiled_template_cache(folder: Path) -> jinja2.BytecodeCache:
     return UserCache()
 
 
-def _items(texts: tuple[str, ...], font: str) -> tuple[Item, ...]:
-    return tuple(Item(n, tuple(wrap(t.strip(), style.SIDE_COLUMNS, font))) for n, t in enumerate(texts, 1))
+def _items(texts: tuple[str, ...], columns: float, font: str) -> tuple[Item, ...]:
+    return tuple(Item(n, tuple(wrap(t.strip(), columns, font))) for n, t in enumerate(texts, 1))
 
 
-def rows(chart: Chart, font: str = style.DEFAULT_FONT) -> list[Row]:
+def rows(chart: Chart, font: str = style.DEFAULT_FONT, sheet: Sheet | None = None) -> list[Row]:
+    s = sheet or chart_sheet(chart, Page())
     return [
         Row(
             index=i,
-            name_lines=tuple(wrap(step.name.strip(), style.STEP_COLUMNS, font)),
+            name_lines=tuple(wrap(step.name.strip(), s.STEP_COLUMNS, font)),
             level=step.level if step.risks else None,
-            risks=_items(step.risks, font),
-            measures=_items(step.measures, font),
-            owner_lines=_owner_lines(chart, i, font),
-            time_lines=tuple(wrap("时限：" + step.time_limit.strip(), style.STEP_TIME_COLUMNS, font))
+            risks=_items(step.risks, s.SIDE_COLUMNS, font),
+            measures=_items(step.measures, s.SIDE_COLUMNS, font),
+            owner_lines=_owner_lines(chart, i, font, s),
+            time_lines=tuple(wrap("时限：" + step.time_limit.strip(), s.STEP_TIME_COLUMNS, font))
             if step.time_limit else (),
-            exits=tuple(ExitLines(tuple(wrap(e.when.strip(), style.EXIT_WHEN_COLUMNS, font)),
-                                  tuple(wrap(e.to.strip(), style.EXIT_COLUMNS, font))) for e in step.exits),
+            exits=tuple(ExitLines(tuple(wrap(e.when.strip(), s.EXIT_WHEN_COLUMNS, font)),
+                                  tuple(wrap(e.to.strip(), s.EXIT_COLUMNS, font))) for e in step.exits),
             risk_type=(chart.risk_type_of(step) or "").strip(),
-            note_lines=tuple(wrap(step.note.strip(), style.STEP_TIME_COLUMNS, font)) if step.note else (),
+            note_lines=tuple(wrap(step.note.strip(), s.STEP_TIME_COLUMNS, font)) if step.note else (),
         )
         for i, step in enumerate(chart.steps)
     ]
 
 
-def _owner_lines(chart: Chart, index: int, font: str) -> tuple[str, ...]:
+def _owner_lines(chart: Chart, index: int, font: str, s: Sheet) -> tuple[str, ...]:
     """责任人 of the step's own, 责任单位 inherited from the chart; none without measures or owner."""
     step = chart.steps[index]
     owner = chart.owner_of(step)
     if not owner or not owner.strip() or not step.measures:
         return ()
     label = "责任人：" if step.owner else "责任单位："
-    return tuple(wrap(label + owner.strip(), style.SIDE_COLUMNS, font))
+    return tuple(wrap(label + owner.strip(), s.SIDE_COLUMNS, font))
 
 
 @dataclass(frozen=True)
@@ -214,38 +218,52 @@ class Header:
     owner_lines: tuple[str, ...] = ()
 
 
-def page_width(chart: Chart) -> int:
+def chart_sheet(chart: Chart, page: Page) -> Sheet:
+    """Widths and wrap columns of `chart` on `page`: with the exits' lane when it has exits."""
+    return sheet_for(page, chart.has_exits and not chart.draft)
+
+
+def page_width(chart: Chart, page: Page | None = None) -> int:
     """The header's width: the three columns, and the exits' lane when there are exits."""
-    # the lane: exits right of the workflow's line, past a spacer and two node separations
-    lane = style.EXIT_SPACER + style.EXIT_WIDTH + 2 * 72 * style.NODE_SEPARATION_INCH - style.STEP_WIDTH / 2
-    return style.PAGE_WIDTH + (round(lane) if chart.has_exits and not chart.draft else 0)
+    return int(chart_sheet(chart, page or Page()).HEADER_WIDTH)
 
 
-def header(chart: Chart, font: str = style.DEFAULT_FONT) -> Header:
-    text_width = page_width(chart) - style.BASIS_LABEL_WIDTH - style.NUMBER_WIDTH - 8  # 8: cell padding
+def header(chart: Chart, font: str = style.DEFAULT_FONT, sheet: Sheet | None = None) -> Header:
+    s = sheet or chart_sheet(chart, Page())
+    text_width = s.HEADER_WIDTH - style.BASIS_LABEL_WIDTH - style.NUMBER_WIDTH - 8  # 8: cell padding
     columns = 2 * text_width / style.BASIS_FONT_SIZE  # a column is half an em
     return Header(
         code=chart.code.strip() if chart.code else "",
         time_limit=chart.time_limit.text,
         basis=tuple(Item(n, tuple(wrap(b.strip(), columns, font))) for n, b in enumerate(chart.basis, 1)),
-        scope_lines=tuple(wrap("适用范围：" + chart.scope.strip(), style.HEADER_COLUMNS, font)) if chart.scope else (),
-        owner_lines=tuple(wrap("责任单位：" + chart.owner.strip(), style.HEADER_COLUMNS, font))
+        scope_lines=tuple(wrap("适用范围：" + chart.scope.strip(), s.HEADER_COLUMNS, font)) if chart.scope else (),
+        owner_lines=tuple(wrap("责任单位：" + chart.owner.strip(), s.HEADER_COLUMNS, font))
         if chart.owner and chart.owner.strip() else (),
     )
 
 
-def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT, settings: Settings = _PROJECT_DEFAULTS) -> str:
-    """The DOT text of one chart, its levels coloured on the project's scale."""
+def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT, settings: Settings = _PROJECT_DEFAULTS,
+              page: Page | None = None) -> str:
+    """The DOT text of one chart, its levels coloured on the project's scale,
+    laid out for `page` (A4 portrait unless given)."""
+    s = chart_sheet(chart, page or Page())
     template = environment().get_template(CHART_TEMPLATE)
     return template.render(
         chart=chart,
         heading=chart.heading,
-        power_lines=wrap("职权名称：" + chart.title.strip(), style.HEADER_COLUMNS, font),
-        rows=rows(chart, font),
-        power=header(chart, font),
-        page_width=page_width(chart),
+        power_lines=wrap("职权名称：" + chart.title.strip(), s.HEADER_COLUMNS, font),
+        rows=rows(chart, font, s),
+        power=header(chart, font, s),
+        page_width=s.HEADER_WIDTH,
         font=font,
-        s=style,
+        s=s,
         levels=legend(chart, settings),
         level_styles=level_styles(settings.levels),
     )
+
+
+def continuation_dot(chart: Chart, pages: int, font: str = style.DEFAULT_FONT) -> str:
+    """The words a chart continued on `pages` pages adds: the title with 「（续）」 and
+    「第 k 页 / 共 n 页」 for each page (pages.py places them)."""
+    return environment().get_template(CONTINUATION_TEMPLATE).render(
+        heading=chart.heading + "（续）", pages=pages, font=font, s=style)

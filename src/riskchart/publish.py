@@ -142,7 +142,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         books = _booklets(charts)
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
-                                     options.settings.categories, by_department=by_department, used=used)
+                                     options.settings.categories, by_department=by_department, used=used,
+                                     page=options.page)
             written += [name] if _booklet(name, make, out, manifest, failures) else []
         if not failures:
             prune_cache(out / CACHE, used)
@@ -255,7 +256,7 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
         pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
                                    by_department=by_department)
         try:
-            front_matter(pages, tools, options.out / CACHE, scratch, drawn)
+            front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
         except (render.RenderFailure, OSError):
             return
 

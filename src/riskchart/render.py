@@ -19,12 +19,14 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from . import fonts, glyphs, style
+from . import fonts, glyphs, pages, style
 from .errors import MissingFont, MissingGraphviz
+from .page import Page
 
 FORMATS = style.FORMATS
 INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；"
@@ -69,6 +71,18 @@ def missing_font(font: str, substitute: str = "") -> MissingFont:
                        "或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
 
 
+# Where a chart too tall for one page is cut, and the drawing of its further
+# pages' header: ((the chart's drawing, the cuts), the header's outputs).
+Windows = tuple[tuple["pages.Drawing", list[float]], dict[str, bytes]]
+
+
+@dataclass
+class Drawn:
+    """One chart's outputs as dot wrote them, before `finish`."""
+    outputs: dict[str, bytes]
+    windows: Windows | None = None
+
+
 class DotRuns:
     """The dot processes of one build, so that Ctrl-C can stop them all:
     dot runs in its own session (a timeout kills it with anything it
@@ -100,9 +114,10 @@ class DotRuns:
 
 
 def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
-           timeout: float = style.DOT_TIMEOUT_SECONDS, dpi: int = style.DEFAULT_DPI) -> dict[str, bytes]:
+           timeout: float = style.DOT_TIMEOUT_SECONDS, dpi: int = style.DEFAULT_DPI,
+           page: Page | None = None) -> dict[str, bytes]:
     """Lay one chart out once and return each format's bytes."""
-    (result,) = render_many([dot_text], formats, tools, timeout, dpi=dpi)
+    (result,) = render_many([dot_text], formats, tools, timeout, dpi=dpi, page=page)
     if isinstance(result, RenderFailure):
         raise result
     return result
@@ -111,19 +126,23 @@ def render(dot_text: str, formats: tuple[str, ...], tools: Toolchain,
 def render_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
                 timeout: float = style.DOT_TIMEOUT_SECONDS,
                 runs: DotRuns | None = None, scratch: Path | None = None,
-                dpi: int = style.DEFAULT_DPI) -> list[dict[str, bytes] | RenderFailure]:
+                dpi: int = style.DEFAULT_DPI, page: Page | None = None,
+                continuation: Callable[[int, int], str] | None = None) -> list[dict[str, bytes] | RenderFailure]:
     """Lay several charts out in one `dot` process and finish each output
     (see `draw_many` and `finish`)."""
-    drawn = draw_many(dot_texts, formats, tools, timeout, runs, scratch)
-    return [finish(result, dot_text, formats, tools, dpi, scratch)
+    drawn = draw_many(dot_texts, formats, tools, timeout, runs, scratch, page, continuation)
+    return [finish(result, dot_text, formats, tools, dpi, scratch, page)
             for result, dot_text in zip(drawn, dot_texts, strict=True)]
 
 
 def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
               timeout: float = style.DOT_TIMEOUT_SECONDS,
-              runs: DotRuns | None = None, scratch: Path | None = None) -> list[dict[str, bytes] | RenderFailure]:
+              runs: DotRuns | None = None, scratch: Path | None = None, page: Page | None = None,
+              continuation: Callable[[int, int], str] | None = None) -> list[Drawn | RenderFailure]:
     """Lay several charts out in one `dot` process, each once for all formats;
-    the outputs as dot wrote them, to be passed through `finish`.
+    the outputs as dot wrote them, to be passed through `finish`.  A chart too
+    tall for one `page` gets where it breaks into pages and, drawn from
+    `continuation(number, pages)`, the header of its further pages.
 
     Starting dot and loading the CJK font cost more than laying a chart out,
     so one process for many charts is over twice as fast.  If that run fails
@@ -133,24 +152,53 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
     files go into a new folder inside `scratch` (the output folder's
     temporary area, so that a later build removes what a killed one left).
     """
-    # PNG is drawn from the finished A4 PDF, at `dpi` (raster.py), not by dot
+    # PNG is drawn from the finished PDF, at `dpi` (raster.py), not by dot
     drawn = tuple(dict.fromkeys("pdf" if f == "png" else f for f in formats if f != "dot"))
+    if "pdf" in drawn and continuation:
+        drawn += ("json0",)  # where the step bands are, should the chart continue on more pages
     runs = runs or DotRuns()
-    results: list[dict[str, bytes] | RenderFailure] = [{} for _ in dot_texts]
-    if drawn:
-        with tempfile.TemporaryDirectory(prefix="riskchart-", dir=scratch) as work:
-            inputs = []
-            for number, dot_text in enumerate(dot_texts):
-                inputs.append(Path(work) / f"{number:05d}.dot")
-                inputs[-1].write_text(dot_text, encoding="utf-8")
-            try:
-                _run_dot(runs, tools, drawn, inputs, timeout)
-                results = [_collect(path, drawn) for path in inputs]
-            except RenderFailure as failure:
-                if len(inputs) == 1:
-                    return [failure]
-                results = [_render_alone(runs, tools, drawn, path, timeout) for path in inputs]
-    return results
+    page = page or Page()
+    results = _draw(dot_texts, drawn, tools, timeout, runs, scratch) if drawn else [{} for _ in dot_texts]
+    ends: dict[int, tuple[pages.Drawing, list[float]]] = {}
+    for number, result in enumerate(results):
+        plan = pages.drawing(result["json0"]) if isinstance(result, dict) and "json0" in result else None
+        if plan and continuation and pages.continues(plan.width, plan.height, page):
+            ends[number] = (plan, pages.cuts(plan, page))
+    headers: dict[int, dict[str, bytes] | RenderFailure] = {}
+    if ends and continuation:  # a second, small drawing only for the charts that continue
+        numbers = sorted(ends)
+        drawn_headers = _draw([continuation(n, len(ends[n][1])) for n in numbers], ("pdf", "json0"),
+                              tools, timeout, runs, scratch)
+        headers = dict(zip(numbers, drawn_headers, strict=True))
+    finished: list[Drawn | RenderFailure] = []
+    for number, result in enumerate(results):
+        header = headers.get(number)
+        if isinstance(header, RenderFailure):
+            result = header
+        if isinstance(result, RenderFailure):
+            finished.append(result)
+            continue
+        result.pop("json0", None)
+        windows = (ends[number], header) if number in ends and isinstance(header, dict) else None
+        finished.append(Drawn(result, windows))
+    return finished
+
+
+def _draw(dot_texts: list[str], drawn: tuple[str, ...], tools: Toolchain, timeout: float, runs: DotRuns,
+          scratch: Path | None) -> list[dict[str, bytes] | RenderFailure]:
+    """Each DOT text drawn in `drawn` formats: in one dot run, or one by one if that fails."""
+    with tempfile.TemporaryDirectory(prefix="riskchart-", dir=scratch) as work:
+        inputs = []
+        for number, dot_text in enumerate(dot_texts):
+            inputs.append(Path(work) / f"{number:05d}.dot")
+            inputs[-1].write_text(dot_text, encoding="utf-8")
+        try:
+            _run_dot(runs, tools, drawn, inputs, timeout)
+            return [_collect(path, drawn) for path in inputs]
+        except RenderFailure as failure:
+            if len(inputs) == 1:
+                return [failure]
+            return [_render_alone(runs, tools, drawn, path, timeout) for path in inputs]
 
 
 def _render_alone(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], path: Path,
@@ -172,18 +220,25 @@ def _collect(path: Path, drawn: tuple[str, ...]) -> dict[str, bytes]:
     return outputs
 
 
-def finish(outputs: dict[str, bytes] | RenderFailure, dot_text: str, formats: tuple[str, ...],
-           tools: Toolchain, dpi: int = style.DEFAULT_DPI, scratch: Path | None = None) -> dict[str, bytes] | RenderFailure:
+def finish(drawn: Drawn | RenderFailure, dot_text: str, formats: tuple[str, ...], tools: Toolchain,
+           dpi: int = style.DEFAULT_DPI, scratch: Path | None = None,
+           page: Page | None = None) -> dict[str, bytes] | RenderFailure:
     """One chart's outputs as written: the DOT text added, the PDF fitted to
-    A4 with every glyph checked (and repaired), the SVG's fonts completed,
-    the PNG drawn from the finished PDF at `dpi`."""
-    if isinstance(outputs, RenderFailure):
-        return outputs
+    the page (or cut into pages) with every glyph checked (and repaired), the
+    SVG's fonts completed, the PNG drawn from the finished PDF at `dpi`."""
+    if isinstance(drawn, RenderFailure):
+        return drawn
+    outputs, windows, page = drawn.outputs, drawn.windows, page or Page()
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
         try:
-            outputs["pdf"] = fit_to_a4(outputs["pdf"])
+            if windows:
+                (plan, ends), header = windows
+                outputs["pdf"] = pages.on_pages(outputs["pdf"], plan, ends, header["pdf"],
+                                                pages.header_boxes(header["json0"]), page)
+            else:
+                outputs["pdf"] = fit_to_page(outputs["pdf"], page)
         except glyphs.UndrawableGlyphs as failure:
             return RenderFailure(str(failure))
     if "png" in formats:
@@ -292,36 +347,37 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def fit_to_a4(pdf: bytes) -> bytes:
-    """Scale and centre the one-page drawing onto an A4 portrait page.
+def fit_to_page(pdf: bytes, page: Page | None = None) -> bytes:
+    """Put the one-page drawing on `page` (A4 portrait unless given): at the
+    top of the printable area, centred across, never enlarged (it is laid
+    out at its printed size, page.py), shrunk only as far as it must.
 
     The page's content is wrapped in one transformation and its box set to
-    A4; images stay as cairo wrote them, and so do fonts, except outlines
+    the page; images stay as cairo wrote them, and so do fonts, except outlines
     that cannot be drawn, which are redrawn from the installed font
     (glyphs.py; raises UndrawableGlyphs for what cannot be repaired).
     """
     import pikepdf
 
+    page = page or Page()
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
-        page = document.pages[0]
-        left, bottom, right, top = (float(v) for v in page.MediaBox)
+        sheet = document.pages[0]
+        left, bottom, right, top = (float(v) for v in sheet.MediaBox)
         width, height = right - left, top - bottom
-        room_w = style.A4_WIDTH - 2 * style.A4_MARGIN
-        room_h = style.A4_HEIGHT - 2 * style.A4_MARGIN
-        scale = min(room_w / width, room_h / height, style.A4_MAX_SCALE)
-        x = (style.A4_WIDTH - width * scale) / 2 - left * scale
-        y = (style.A4_HEIGHT - height * scale) / 2 - bottom * scale
-        page.contents_add(pikepdf.Stream(document, f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm\n".encode()),
-                          prepend=True)
-        page.contents_add(pikepdf.Stream(document, b"\nQ\n"), prepend=False)
-        page.MediaBox = pikepdf.Array([0, 0, style.A4_WIDTH, style.A4_HEIGHT])
+        scale = min(page.printable_width / width, page.printable_height / height, style.MAX_SCALE)
+        x = (page.width - width * scale) / 2 - left * scale
+        y = page.height - style.PAGE_MARGIN - height * scale - bottom * scale
+        sheet.contents_add(pikepdf.Stream(document, f"q {scale:.6f} 0 0 {scale:.6f} {x:.3f} {y:.3f} cm\n".encode()),
+                           prepend=True)
+        sheet.contents_add(pikepdf.Stream(document, b"\nQ\n"), prepend=False)
+        sheet.MediaBox = pikepdf.Array([0, 0, page.width, page.height])
         glyphs.repair_fonts(document)
         for other in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
-            if other in page.obj:
-                del page.obj[other]
-        # the chart's extent on the page, for a picture of the chart alone (raster.drawing_pngs)
-        page.ArtBox = pikepdf.Array([round(v, 3) for v in (x + left * scale, y + bottom * scale,
-                                                           x + right * scale, y + top * scale)])
+            if other in sheet.obj:
+                del sheet.obj[other]
+        # the chart's extent on the page, for a picture of the chart alone
+        sheet.ArtBox = pikepdf.Array([round(v, 3) for v in (x + left * scale, y + bottom * scale,
+                                                            x + right * scale, y + top * scale)])
         buffer = io.BytesIO()
         document.save(buffer)
     return buffer.getvalue()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import page, style
 from .characters import file_name_problem, printable, safe_file_name
 from .diagnostics import Diagnostic, make
 from .model import Chart, Step, ValuePath
@@ -411,6 +412,22 @@ def no_surrounding_spaces(chart: Chart) -> Iterator[Diagnostic]:
     for path, text in chart_texts(chart):
         if text != text.strip():
             yield diagnostic_at(chart, path, "RC303", f"「{text}」首尾有空格，请删除")
+
+
+@chart_rule("RC309")  # RC306–RC308 are the optional-key warnings on main
+def step_fits_a_page(chart: Chart) -> Iterator[Diagnostic]:
+    """A step's risks, or its measures, fit one A4 page at 7 pt: a long chart
+    continues on the next page between steps, never inside one.
+
+    passes: a step with up to a dozen risks of a line or two each
+    fails:  a step with 30 risks of 300 characters each
+    """
+    for i, step in enumerate(chart.steps):
+        for kind, items, what in (("risks", step.risks, "风险点"), ("measures", step.measures, "防控措施")):
+            if len(items) * 8 > 30 and page.side_box_height(items) > page.band_room():  # a glance first
+                yield diagnostic_at(chart, ("steps", i, kind), "RC309",
+                    f"环节「{step.name}」的{what}太多太长：即使用 {style.MIN_BODY_SIZE:g} 磅小字，一页 A4 纸也排不下"
+                    "（续页只在环节之间分页）；请拆分这个环节或精简文字")
 
 
 @chart_rule("RC304")

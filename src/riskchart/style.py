@@ -16,41 +16,41 @@ DEFAULT_DPI = 150  # PNG: the A4 page at this resolution (1240 px wide); --dpi c
 SVG_FONT_FALLBACKS = ("Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
                       "PingFang SC", "SimHei", "sans-serif")
 
-FONT_SIZE = 10
-TITLE_FONT_SIZE = 17
-DEPARTMENT_FONT_SIZE = 11
-POWER_FONT_SIZE = 11.5
-COLUMN_HEADER_FONT_SIZE = 10.5
-FOOTER_FONT_SIZE = 9.5
+# Type sizes as printed: a chart is laid out at these sizes for its page
+# (page.py), so the PDF shows them unscaled — body 9 pt (小五), nothing
+# under it, so a tall chart scaled to MIN_BODY_SIZE keeps everything at 7 pt
+# (over the 6.5 pt floor).  Whole points: Graphviz 2.43 with pango draws
+# 8.5 pt as 8 and 10.5 as 10.
+FONT_SIZE = 9
+TITLE_FONT_SIZE = 15
+DEPARTMENT_FONT_SIZE = 10
+POWER_FONT_SIZE = 10
+COLUMN_HEADER_FONT_SIZE = 10
+FOOTER_FONT_SIZE = 9
 
-SIDE_WIDTH = 215         # every risk box and every measure box
-STEP_WIDTH = 96          # the workflow boxes in the middle
+# Column widths follow from the page's printable width (page.py); these are
+# the fixed parts.  Sizes in points.
+STEP_WIDTH = 88          # the workflow boxes in the middle, on an A4 portrait page
+STEP_WIDTH_WIDE = 110    # on a page over 700 pt wide (A3, landscape)
 NUMBER_WIDTH = 16        # the column of item numbers inside a side box
 CELL_PADDING = 3
-# Columns of text per line, at FONT_SIZE, with room for padding and the number.
-SIDE_COLUMNS = 37
-STEP_COLUMNS = 14
-HEADER_COLUMNS = 92
-NODE_SEPARATION_INCH = 0.45
-PAGE_WIDTH = round(2 * SIDE_WIDTH + STEP_WIDTH + 2 * 72 * 0.45)  # header spans the columns and the gaps between them
+NODE_SEPARATION_INCH = 0.3
 
 # Power-list keys: code, time limits and legal basis under the title; a step's
 # time limit in its box; exits in a lane between the steps and the measures.
-BASIS_FONT_SIZE = 10
-BASIS_LABEL_WIDTH = 64   # 「法律依据：」 at POWER_FONT_SIZE, with padding
+BASIS_FONT_SIZE = 9
+BASIS_LABEL_WIDTH = 60   # 「法律依据：」 at POWER_FONT_SIZE, with padding
 STEP_TIME_FONT_SIZE = 9
-STEP_TIME_COLUMNS = 18   # at STEP_TIME_FONT_SIZE, inside a step box (96 pt less margins: 9 characters)
-EXIT_WIDTH = 124         # the lane of exit boxes, only in charts that have exits
+EXIT_WIDTH = 110         # the lane of exit boxes, only in charts that have exits
+EXIT_WIDTH_WIDE = 140
 EXIT_SPACER = 4          # between the workflow's line and the exits, besides two node separations
-EXIT_FONT_SIZE = 9.5
+EXIT_FONT_SIZE = 9
 EXIT_WHEN_FONT_SIZE = 9
-EXIT_COLUMNS = 23        # of an exit's destination, at EXIT_FONT_SIZE
-EXIT_WHEN_COLUMNS = 26   # of an exit's condition, at EXIT_WHEN_FONT_SIZE
 EXIT_FILL = "#f5f7fa"
 EXIT_BORDER = "#7b8794"
 
-RANK_SEPARATION_INCH = 0.22
-GRAPH_PAD_INCH = 0.25
+RANK_SEPARATION_INCH = 0.15
+GRAPH_PAD_INCH = 0.05  # the page's margin is round the drawing already
 
 INK = "#1f2933"
 MUTED = "#52606d"
@@ -89,11 +89,14 @@ DRAFT_EXPLANATION = "原件为图片，尚未录入为数据；此页为占位�
 
 COLUMN_TITLES = ("风险点等级及表现形式", "工作流程", "防控措施及责任人")
 
-# A4 portrait in points, and the margin kept around a chart scaled onto it.
+# The page (page.py): the margin kept round a chart, and the body size under
+# which a tall chart continues on another page rather than shrink further.
+PAGE_MARGIN = 28
+MIN_BODY_SIZE = 7
+MAX_SCALE = 1  # laid out at its printed size: a short chart is never enlarged
+
+# The booklet's cover (cover.dot.j2) is as wide as an A4 page less its padding.
 A4_WIDTH = 595
-A4_HEIGHT = 842
-A4_MARGIN = 28
-A4_MAX_SCALE = 1.5  # a very small drawing is enlarged at most this much
 
 DOT_TIMEOUT_SECONDS = 60  # per chart
 LOCK_TIMEOUT_SECONDS = 600  # how long a build waits for another one into the same folder

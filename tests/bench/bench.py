@@ -464,6 +464,20 @@ def bench_serve(table: Table, synthetic: dict[int, Path]) -> None:
                       extra={"latencies": latencies, "p95": p95}))
 
 
+LONG_EVERY = 10  # one synthetic chart in ten is long (14–20 steps of 4 risks and measures)
+
+
+def bench_long_builds(table: Table, folder: Path, work: Path, failures: list) -> None:
+    """400 synthetic charts of which one in ten continues over pages (PDF windows and their
+    headings drawn in a second, small dot run per batch that has such charts)."""
+    what = f"build, 400 synthetic charts, 1 in {LONG_EVERY} long (continued pages), clean (svg+pdf)"
+    run = measure(riskchart("build", folder, "-o", work / "build-syn400-long", "--force"))
+    if run.returncode:
+        failures.append(_error_row(table, what, run))
+        return
+    _row_from(table, what, run, 1, value=f"{run.seconds / 400 * 1000:.0f} ms/chart", seconds_per_chart=run.seconds / 400)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the 4,000-chart lint and the 400-chart build")
@@ -501,6 +515,9 @@ def main(argv=None) -> int:
         bench_yamllint(table, {n: synthetic[n] for n in lint_sizes}, linted)
         bench_real_builds(table, work, failures)
         bench_synthetic_builds(table, {n: synthetic[n] for n in build_sizes}, work, failures)
+        if not args.quick:
+            generate(work / "syn400-long", 400, SEED, long_every=LONG_EVERY)
+            bench_long_builds(table, work / "syn400-long", work, failures)
         bench_serve(table, {n: synthetic[n] for n in build_sizes})
     finally:
         if args.keep:

@@ -242,8 +242,23 @@ def chart_text(chart: dict, seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def charts(n: int, seed: int, real: Path = REAL_CHARTS) -> list[dict]:
-    """n synthetic charts as plain dicts, ids 1..n."""
+def _long_steps(rng: random.Random, vocab: Vocabulary) -> list[dict]:
+    """14–20 steps of 4 risks and 4 measures each, as other departments' long charts have:
+    too tall for one A4 page, so the chart continues on further pages."""
+    names = list(vocab.step_names)
+    steps = []
+    for index in range(rng.randint(14, 20)):
+        steps.append({"name": f"{names[index % len(names)]}{index + 1}",
+                      "level": rng.choices(LEVELS, weights=vocab.levels)[0],
+                      "risks": [_item(rng, vocab.risk_clauses) for _ in range(4)],
+                      "measures": [_item(rng, vocab.measure_clauses) for _ in range(4)],
+                      "owner": rng.choices(vocab.owners, weights=vocab.owner_weights)[0]})
+    return steps
+
+
+def charts(n: int, seed: int, real: Path = REAL_CHARTS, long_every: int = 0) -> list[dict]:
+    """n synthetic charts as plain dicts, ids 1..n; with `long_every`, every such
+    chart is a long one (see `_long_steps`)."""
     vocab = vocabulary(Path(real))
     rng = random.Random(seed)
     titles: set[str] = set()
@@ -253,8 +268,9 @@ def charts(n: int, seed: int, real: Path = REAL_CHARTS) -> list[dict]:
         if title in titles:
             title = f"{title}（合成{chart_id}）"
         titles.add(title)
+        long = long_every and chart_id % long_every == 0
         made.append({"id": chart_id, "category": rng.choice(vocab.categories), "title": title,
-                     "steps": _steps(rng, vocab)})
+                     "steps": _long_steps(rng, vocab) if long else _steps(rng, vocab)})
     return made
 
 
@@ -262,7 +278,7 @@ def file_name(chart_id: int, n: int) -> str:
     return f"{chart_id:0{max(4, len(str(n)))}d}-合成{chart_id}.yaml"
 
 
-def generate(folder, n: int, seed: int = 1, real=REAL_CHARTS) -> list[Path]:
+def generate(folder, n: int, seed: int = 1, real=REAL_CHARTS, long_every: int = 0) -> list[Path]:
     """Write n synthetic charts and _defaults.yaml into folder; return the chart paths.
 
     Synthetic charts already in the folder (from an earlier, larger run) are
@@ -278,7 +294,7 @@ def generate(folder, n: int, seed: int = 1, real=REAL_CHARTS) -> list[Path]:
     vocab = vocabulary(Path(real))
     (folder / "_defaults.yaml").write_text(vocab.defaults_text, encoding="utf-8")
     written = []
-    for chart in charts(n, seed, real):
+    for chart in charts(n, seed, real, long_every):
         path = folder / file_name(chart["id"], n)
         path.write_text(chart_text(chart, seed), encoding="utf-8")
         written.append(path)
