@@ -311,8 +311,8 @@ def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked
     unless it has the bytes of a font found drawable.  Other bytes are read."""
     clean = chart_pdf("情况不属实，核实后上报。")
     broken = break_glyph(clean, "实")
-    render.fit_to_a4(clean)
-    render.fit_to_a4(broken)
+    render.fit_to_page(clean)
+    render.fit_to_page(broken)
     glyphs.remember_verdicts()
 
     fresh_verdicts()
@@ -320,12 +320,12 @@ def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked
     real_undrawable = glyphs._undrawable
     monkeypatch.setattr(glyphs, "_undrawable", lambda cff: read.append(cff) or real_undrawable(cff))
     monkeypatch.setattr(glyphs, "_installed_font", lambda name: None)  # no repair but a stored one
-    render.fit_to_a4(clean)
-    repaired = render.fit_to_a4(broken)
+    render.fit_to_page(clean)
+    repaired = render.fit_to_page(broken)
     assert read == []
     assert embedded_undrawable(repaired) == 0
     with pytest.raises(glyphs.UndrawableGlyphs, match="「情」"):  # other bytes: read, found broken
-        render.fit_to_a4(break_glyph(clean, "情"))
+        render.fit_to_page(break_glyph(clean, "情"))
 
     fresh_verdicts()
     glyphs._load_fonts()
@@ -334,4 +334,4 @@ def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked
         redrawn.update(dict.fromkeys(redrawn, bytes([139, 139, 8, 14])))
     glyphs._CLEAN_SUBSETS.clear()
     with pytest.raises(glyphs.UndrawableGlyphs, match="「实」"):
-        render.fit_to_a4(broken)
+        render.fit_to_page(broken)

@@ -4,7 +4,7 @@ Graphviz's own PNG is the drawing at 96 dpi; a picture for print, slides
 or a Word document is drawn from the finished A4 PDF instead (fonts
 already repaired, see glyphs.py), by `mutool draw`: about three times
 faster than poppler's pdftoppm at 300 dpi.  `drawing_pngs` crops each page
-to its ArtBox, the extent of the chart that render.fit_to_a4 records.
+to its ArtBox, the extent of the chart that render.fit_to_page records.
 """
 
 from __future__ import annotations
