@@ -76,7 +76,9 @@ test-fast: setup
 # through PYTHONPATH.  `$(BIN)/mutmut results` lists what survived.
 mutation: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,mutation]' --config-settings editable_mode=compat
-	PYTHONPATH=$(CURDIR)/mutants/src nice $(BIN)/mutmut run --max-children 2
+	@# the folder must exist when Python starts, or it caches the PYTHONPATH entry as missing
+	mkdir -p mutants/src
+	PYTHONPATH=$(CURDIR)/mutants/src nice -n 19 $(BIN)/mutmut run --max-children 2
 	$(BIN)/python tests/mutation_score.py
 
 bench: setup
