@@ -103,3 +103,48 @@ def test_a_broken_line_keeps_no_trailing_space():
                                                   ("查 a_b-c/d 表", 9, "a_b-c/d")])
 def test_numbers_and_versions_with_dots_stay_whole(text, columns, word):
     assert word in wrap(text, columns)[1]
+
+
+# ------------------------------------------------------------------ exact breaks (each pins one rule)
+
+MONO = "Noto Sans Mono CJK SC"  # every Latin letter exactly one column: widths differ from the default font
+
+
+def test_a_line_may_fill_its_columns_exactly():
+    assert wrap("一二三四五六", 6) == ["一二三", "四五六"]
+
+
+def test_a_letter_x_at_the_end_of_a_line_is_kept():
+    assert wrap("甲乙丙X丁戊", 8) == ["甲乙丙X", "丁戊"]
+    assert wrap("甲乙X", 10) == ["甲乙X"]
+
+
+def test_a_character_carried_before_closing_punctuation_leaves_the_first_of_two_behind():
+    # "，" may not start line 2, so "乙" goes down with it; "甲" stays: a line is never emptied
+    assert wrap("甲乙，丙", 4) == ["甲", "乙，", "丙"]
+
+
+def test_opening_punctuation_and_the_character_after_it_go_down_together_in_order():
+    # "（" may not end line 1 and "，" may not start line 2: both "（" and "戊" are carried,
+    # and the carried width counts when filling line 2
+    assert wrap("甲乙丙（戊，己庚", 10) == ["甲乙丙", "（戊，己庚"]
+
+
+@pytest.mark.needs("cjk-font")
+def test_a_word_as_wide_as_the_line_is_not_cut():
+    assert wrap("甲 abcdefghij", 10, MONO) == ["甲", "abcdefghij"]
+
+
+@pytest.mark.needs("cjk-font")
+@pytest.mark.parametrize("text, columns, lines", [
+    ("WWWWW WWWW", 10, ["WWWWW WWWW"]),  # 17.6 columns in the default font
+    ("甲 WWWWWWWW", 10, ["甲", "WWWWWWWW"]),  # a word that fits is moved down whole, not cut
+    ("甲乙丙丁WW，WWWWWW", 10, ["甲乙丙丁", "WW，WWWWWW"]),  # the carried "WW" measured in the chart font
+])
+def test_lines_are_measured_in_the_chart_font(text, columns, lines):
+    assert wrap(text, columns, MONO) == lines
+
+
+@pytest.mark.needs("cjk-font")
+def test_the_old_line_is_never_emptied_to_carry_a_character():
+    assert wrap("iiiiiiii，", 9, MONO) == ["iiiiiiii", "，"]
