@@ -3,6 +3,7 @@ interrupt, and one build at a time per folder."""
 
 import fcntl
 import os
+from pathlib import Path
 
 import pytest
 
@@ -222,6 +223,7 @@ def test_the_scratch_folder_is_kept_while_it_holds_files(tmp_path):
     ("a.png", b"GIF89a" + b"IEND", False),
     ("a.txt", b"anything", True),
     ("a.txt", b"", False),
+    ("a.txt", b"x", True),  # one byte is not empty
     ("a.svg", b"</svg>", True),
 ])
 def test_an_output_looks_complete_only_with_its_formats_start_and_end(tmp_path, name, data, whole):
@@ -251,8 +253,9 @@ def test_a_second_locker_hears_who_holds_the_lock_then_waits_or_gives_up(tmp_pat
     assert len(heard) == 1
 
 
-def test_a_lock_file_without_a_process_id_names_no_process(tmp_path):
-    (tmp_path / files.LOCK).write_text("garbage\n")
+@pytest.mark.parametrize("content", [b"garbage\n", b"\xff\xfe12\n"])
+def test_a_lock_file_without_a_process_id_names_no_process(tmp_path, content):
+    (tmp_path / files.LOCK).write_bytes(content)
     descriptor = os.open(tmp_path / files.LOCK, os.O_RDWR)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -283,3 +286,44 @@ def test_an_output_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(OutputNotWritable, match="无法使用输出文件夹"), files.locked(tmp_path / "file" / "out"):
         pass
+
+
+def test_a_lock_file_that_cannot_be_read_names_no_process(tmp_path, monkeypatch):
+    descriptor = os.open(tmp_path / files.LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+
+        def unreadable(*args):
+            raise OSError("I/O error")
+
+        monkeypatch.setattr(os, "pread", unreadable)
+        heard: list[str] = []
+        with pytest.raises(LockTimeout), files.locked(tmp_path, timeout=0, waiting=heard.append):
+            pass
+        assert heard == ["进程号未知"]
+    finally:
+        os.close(descriptor)
+
+
+def test_the_end_marker_counts_within_the_last_1024_bytes_as_pdf_readers_look_for_it(tmp_path):
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF-1.5\n" + b"x" * 2000 + b"%%EOF" + b"\n" * 1019)  # starts 1024 bytes before the end
+    assert files.looks_complete(path)
+    path.write_bytes(b"%PDF-1.5\n" + b"x" * 2000 + b"%%EOF" + b"\n" * 1020)  # one byte further away
+    assert not files.looks_complete(path)
+
+
+def test_a_leftover_that_cannot_be_removed_does_not_stop_the_clean_up(tmp_path, monkeypatch):
+    (tmp_path / f"{files.TEMP_PREFIX}a.svg.1{files.TEMP_SUFFIX}").write_bytes(b"half")
+    (tmp_path / files.SCRATCH).symlink_to(tmp_path / "elsewhere")
+
+    def refused(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    files.remove_stale_temporaries(tmp_path)  # no traceback: the build goes on
+    monkeypatch.undo()
+    (tmp_path / files.SCRATCH).unlink()
+    (tmp_path / files.SCRATCH / "run").mkdir(parents=True)
+    monkeypatch.setattr(os, "rmdir", refused)
+    files.remove_stale_temporaries(tmp_path)
