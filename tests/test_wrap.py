@@ -160,3 +160,7 @@ def test_the_width_limit_wins_over_the_line_breaking_rules():
 
 def test_a_space_that_would_start_a_line_is_dropped():
     assert wrap("甲乙丙 丁", 6) == ["甲乙丙", "丁"]
+
+
+def test_a_two_letter_word_wider_than_the_line_is_cut():
+    assert wrap("WW", 3) == ["W", "W"]  # 3.5 columns in the default font
