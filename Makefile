@@ -74,9 +74,12 @@ test-fast: setup
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); slow:
 # tens of minutes.  Tests that start `python -m riskchart` import the mutants
 # through PYTHONPATH.  `$(BIN)/mutmut results` lists what survived.
+# MUTANTS='riskchart.wrap.*' runs (again) only the mutants of one module.
 mutation: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,mutation]' --config-settings editable_mode=compat
-	PYTHONPATH=$(CURDIR)/mutants/src nice $(BIN)/mutmut run --max-children 2
+	@# the folder must exist when Python starts, or it caches the PYTHONPATH entry as missing
+	mkdir -p mutants/src
+	PYTHONPATH=$(CURDIR)/mutants/src nice -n 19 $(BIN)/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)')
 	$(BIN)/python tests/mutation_score.py
 
 bench: setup

@@ -68,12 +68,15 @@ def test_overlong_word_is_cut_and_empty_text_gives_one_line():
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=120),
        st.integers(min_value=6, max_value=40))
 @example("000000\u0e5c.00K", 6)  # carrying "\u0e5c" before ".00K" (no line starts with ".") overflowed the next line
+@example('0000000"! 00000²I', 9)  # 9.000000000000002 columns: rounding, not overflow
+@example("甲乙\u3000丙丁", 6)  # only ASCII spaces are dropped at a break: the ideographic space stays
 def test_wrap_never_loses_text_or_overflows(text, columns):
     lines = wrap(text, columns)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
     for line in lines:
         # A line may exceed the width only when one character alone is wider.
-        assert display_width(line) <= columns or len(line) == 1
+        # (widths are sums of floats: a line summed in another order may exceed by a rounding error)
+        assert display_width(line) <= columns + 1e-9 or len(line) == 1
 
 
 def test_wide_latin_letters_count_one_and_a_half_without_the_font(monkeypatch):
@@ -103,3 +106,61 @@ def test_a_broken_line_keeps_no_trailing_space():
                                                   ("查 a_b-c/d 表", 9, "a_b-c/d")])
 def test_numbers_and_versions_with_dots_stay_whole(text, columns, word):
     assert word in wrap(text, columns)[1]
+
+
+# ------------------------------------------------------------------ exact breaks (each pins one rule)
+
+MONO = "Noto Sans Mono CJK SC"  # every Latin letter exactly one column: widths differ from the default font
+
+
+def test_a_line_may_fill_its_columns_exactly():
+    assert wrap("一二三四五六", 6) == ["一二三", "四五六"]
+
+
+def test_a_letter_x_at_the_end_of_a_line_is_kept():
+    assert wrap("甲乙丙X丁戊", 8) == ["甲乙丙X", "丁戊"]
+    assert wrap("甲乙X", 10) == ["甲乙X"]
+
+
+def test_a_character_carried_before_closing_punctuation_leaves_the_first_of_two_behind():
+    # "，" may not start line 2, so "乙" goes down with it; "甲" stays: a line is never emptied
+    assert wrap("甲乙，丙", 4) == ["甲", "乙，", "丙"]
+
+
+def test_opening_punctuation_and_the_character_after_it_go_down_together_in_order():
+    # "（" may not end line 1 and "，" may not start line 2: both "（" and "戊" are carried,
+    # and the carried width counts when filling line 2
+    assert wrap("甲乙丙（戊，己庚", 10) == ["甲乙丙", "（戊，己庚"]
+
+
+@pytest.mark.needs("cjk-font")
+def test_a_word_as_wide_as_the_line_is_not_cut():
+    assert wrap("甲 abcdefghij", 10, MONO) == ["甲", "abcdefghij"]
+
+
+@pytest.mark.needs("cjk-font")
+@pytest.mark.parametrize("text, columns, lines", [
+    ("WWWWW WWWW", 10, ["WWWWW WWWW"]),  # 17.6 columns in the default font
+    ("甲 WWWWWWWW", 10, ["甲", "WWWWWWWW"]),  # a word that fits is moved down whole, not cut
+    ("甲乙丙丁WW，WWWWWW", 10, ["甲乙丙丁", "WW，WWWWWW"]),  # the carried "WW" measured in the chart font
+])
+def test_lines_are_measured_in_the_chart_font(text, columns, lines):
+    assert wrap(text, columns, MONO) == lines
+
+
+@pytest.mark.needs("cjk-font")
+def test_the_old_line_is_never_emptied_to_carry_a_character():
+    assert wrap("iiiiiiii，", 9, MONO) == ["iiiiiiii", "，"]
+
+
+def test_the_width_limit_wins_over_the_line_breaking_rules():
+    # "（" may not end a line, but carried down with "W.W" the next line would be wider than 6
+    assert wrap("11 1（W.W", 6) == ["11 1（", "W.W"]
+
+
+def test_a_space_that_would_start_a_line_is_dropped():
+    assert wrap("甲乙丙 丁", 6) == ["甲乙丙", "丁"]
+
+
+def test_a_two_letter_word_wider_than_the_line_is_cut():
+    assert wrap("WW", 3) == ["W", "W"]  # 3.5 columns in the default font

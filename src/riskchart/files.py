@@ -150,7 +150,8 @@ def remove_scratch_folder(folder: Path) -> None:
 def scratch_folder(folder: Path) -> Path:
     """The output folder's own temporary area (a later build cleans it)."""
     scratch = folder / SCRATCH
-    scratch.mkdir(mode=0o700, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # left by a build, or a file or a dangling link: checked below
+        scratch.mkdir(mode=0o700)
     if scratch.is_symlink() or not scratch.is_dir():
         raise OutputNotWritable(f"{scratch} 不是 riskchart 的临时文件夹：请删除它后重试")
     return scratch
