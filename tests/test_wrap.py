@@ -164,3 +164,22 @@ def test_a_space_that_would_start_a_line_is_dropped():
 
 def test_a_two_letter_word_wider_than_the_line_is_cut():
     assert wrap("WW", 3) == ["W", "W"]  # 3.5 columns in the default font
+
+
+def test_carrying_a_character_before_a_closing_mark_measures_it_in_the_chart_font(monkeypatch):
+    # In a font whose characters are one column wide, 「丙。」 fits a line of three:
+    # 丙 goes down with the full stop rather than leaving 。 to start a line.
+    from riskchart import fonts
+    from riskchart import wrap as wrap_module
+
+    class OneColumnEach:
+        def columns(self, char: str) -> float:
+            return 1
+
+    monkeypatch.setattr(fonts, "metrics", lambda font: OneColumnEach() if font == "Narrow" else None)
+    wrap_module.char_width.cache_clear()
+    try:
+        assert wrap("甲乙丙。", 3, "Narrow") == ["甲乙", "丙。"]
+    finally:
+        monkeypatch.undo()
+        wrap_module.char_width.cache_clear()

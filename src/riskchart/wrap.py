@@ -62,7 +62,7 @@ def wrap(text: str, columns: float, font: str = style.DEFAULT_FONT) -> list[str]
     for token in _fitting_tokens(text, columns, font):
         width = display_width(token, font)
         if current and used + width > columns:
-            kept, carried = _break_before(current, token, columns)
+            kept, carried = _break_before(current, token, columns, font)
             lines.append("".join(kept).rstrip(" "))
             current = carried
             used = display_width("".join(current), font)
@@ -83,14 +83,14 @@ def _fitting_tokens(text: str, columns: float, font: str) -> list[str]:
     return out
 
 
-def _break_before(line: list[str], token: str, columns: float) -> tuple[list[str], list[str]]:
+def _break_before(line: list[str], token: str, columns: float, font: str) -> tuple[list[str], list[str]]:
     """Split `line` so that the next line, starting with what is carried
     and then `token`, obeys the rules; never empties the old line, and never
     carries so much that the next line would be wider than `columns` (the
     width limit wins over the line-breaking rules)."""
     kept, carried = list(line), list[str]()
     while len(kept) > 1 and ((carried or [token])[0][0] in NO_LINE_START or kept[-1][-1] in NO_LINE_END):
-        if display_width("".join((kept[-1], *carried, token))) > columns:
+        if display_width("".join((kept[-1], *carried, token)), font) > columns:
             break
         carried.insert(0, kept.pop())
     return kept, carried
