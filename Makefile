@@ -74,7 +74,7 @@ test-fast: setup
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); slow:
 # tens of minutes.  Tests that start `python -m riskchart` import the mutants
 # through PYTHONPATH.  `$(BIN)/mutmut results` lists what survived.
-# MUTANTS='riskchart.wrap.*' runs (again) only the mutants of one module.
+# MUTANTS='riskchart.draw.wrap.*' runs (again) only the mutants of one module.
 mutation: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,mutation]' --config-settings editable_mode=compat
 	@# the folder must exist when Python starts, or it caches the PYTHONPATH entry as missing
@@ -87,7 +87,7 @@ bench: setup
 
 # Rewrite the golden DOT files after an intended layout change; review the diff.
 golden: setup
-	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_layout.py tests/test_pages.py -k golden
+	RISKCHART_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/draw/test_layout.py tests/draw/test_pages.py -k golden
 
 clean:
 	rm -rf $(VENV) mutants out/*.svg out/*.pdf out/*.png out/*.dot out/*.html out/*.csv out/*.xlsx out/*.docx out/.riskchart-*

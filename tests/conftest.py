@@ -155,9 +155,9 @@ def built_set(tmp_path_factory) -> Path:
     """The folder of the 40 real charts built once for the whole session:
     SVG, PDF, index.html, booklet.pdf and .docx, the register as .csv and
     .xlsx.  Read it; never change it."""
-    from riskchart import render
     from riskchart.build import BuildOptions, build
     from riskchart.config import find_settings
+    from riskchart.draw import render
 
     verdict = missing_tool_verdict(("dot", "cjk-font", "mutool"), os.environ)
     if verdict:

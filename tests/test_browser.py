@@ -91,7 +91,7 @@ def test_links_named_after_hostile_file_names_open_their_files(browser, tmp_path
     from selenium.webdriver.common.by import By
 
     from riskchart.lint import lint_paths
-    from riskchart.publish import index_html
+    from riskchart.publish.index import index_html
 
     charts = lint_paths([ROOT / "charts"]).charts
     named = [replace(chart, path=chart.path.with_name(stem + ".yaml")) for chart, stem in zip(charts, HOSTILE_STEMS, strict=False)]

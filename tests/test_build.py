@@ -20,11 +20,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskchart import build as build_module
-from riskchart import files, render, style
+from riskchart import files, style
 from riskchart.build import MANIFEST, BuildOptions, build
 from riskchart.cli import main
+from riskchart.draw import render
 from riskchart.lint import lint_paths
-from riskchart.publish import href
+from riskchart.publish.index import href
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOT = shutil.which("dot")
@@ -307,7 +308,7 @@ def touch_payload(marker: Path) -> bytes:
 def test_compiled_templates_planted_in_out_never_run(charts, tmp_path):
     import jinja2.bccache
 
-    from riskchart.layout import template_folder
+    from riskchart.draw.layout import template_folder
 
     out = tmp_path / "out"
     assert run_cli("build", str(charts), "-o", str(out)).wait(120) == 0
@@ -547,7 +548,7 @@ def test_a_chart_named_like_a_set_output_or_like_another_chart_fails_with_rc212(
 
 def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
     from riskchart import build as build_module
-    from riskchart import load
+    from riskchart.check import load
 
     unreadable = charts / SAMPLE[1]
     real = load.read_chart_bytes
@@ -695,8 +696,8 @@ def test_no_manifest_makes_the_clean_up_touch_what_riskchart_did_not_write(conte
 def test_no_cache_content_runs_code_or_stops_a_build(garbage):
     import jinja2
 
-    from riskchart.booklet import _readable_pdf
-    from riskchart.layout import compiled_template_cache
+    from riskchart.draw.layout import compiled_template_cache
+    from riskchart.publish.booklet import _readable_pdf
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -738,7 +739,7 @@ def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch
     from dataclasses import replace
 
     from riskchart import build as build_module
-    from riskchart import fonts
+    from riskchart.draw import fonts
 
     fonts.resolve.cache_clear()
     out = tmp_path / "out"
@@ -802,12 +803,12 @@ def test_a_change_in_the_drawing_code_or_template_rebuilds_every_chart(charts, t
     out = tmp_path / "out"
     build([charts], options(out, publish=False))
     real_read_bytes = Path.read_bytes
-    package = Path(render.__file__).resolve().parent
+    package = Path(render.__file__).resolve().parents[1]  # riskchart/
 
     def edited(path: Path) -> bytes:  # as if this one file had been edited since the last build
         data = real_read_bytes(path)
         resolved = path.resolve()
-        if resolved.name == changed and (resolved.parent == package or resolved.suffix == ".j2"):
+        if resolved.name == changed and (package in resolved.parents or resolved.suffix == ".j2"):
             data += b"\n# edited\n"
         return data
 
@@ -845,7 +846,8 @@ def test_compiled_templates_are_kept_in_the_user_cache_folder_and_nowhere_else(c
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)  # nothing may land in the working folder
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    from riskchart import layout, publish
+    from riskchart.draw import layout
+    from riskchart.publish import index as publish
 
     for environment in (layout.environment(), publish.html_environment()):
         environment.cache.clear()  # compile the templates as a fresh process would
@@ -870,8 +872,8 @@ def test_changed_settings_lint_and_build_again(charts, tmp_path):
     category at once (their drawings and the index are not left as they were)."""
     from dataclasses import replace
 
+    from riskchart.check.schema import CATEGORIES
     from riskchart.config import Settings
-    from riskchart.schema import CATEGORIES
 
     out = tmp_path / "out"
     assert build([charts], options(out)).ok

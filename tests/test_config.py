@@ -128,8 +128,8 @@ def test_every_code_that_can_be_disabled_leaves_each_clean_file_a_chart():
     one dropped silently (stats and export would show it missing)."""
     from pathlib import Path
 
+    from riskchart.check.diagnostics import CODES
     from riskchart.config import PROTECTED
-    from riskchart.diagnostics import CODES
 
     settings = Settings(frozenset(CODES) - PROTECTED)
     corpus = Path(__file__).parent / "fixtures" / "lint" / "bad"
@@ -255,7 +255,7 @@ def test_every_settings_mistake_is_reported_at_once(tmp_path):
 
 
 def test_lint_checks_characters_against_the_project_font(tmp_path, monkeypatch):
-    from riskchart import fonts
+    from riskchart.draw import fonts
 
     asked = set()
     monkeypatch.setattr(fonts, "lacks", lambda font, char: asked.add(font) or False)
@@ -282,7 +282,7 @@ def test_levels_require_and_risk_types_are_read_and_reach_lint(tmp_path):
 
 
 def test_page_and_orientation_are_read_and_checked(tmp_path):
-    from riskchart.page import A4_PORTRAIT, Page
+    from riskchart.draw.page import A4_PORTRAIT, Page
 
     charts = project(tmp_path, '[tool.riskchart]\npage = "A3"\norientation = "landscape"\n')
     assert find_project(charts).page == Page("A3", landscape=True)

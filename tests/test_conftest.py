@@ -38,7 +38,7 @@ def run_one_test(env_changes: dict) -> subprocess.CompletedProcess:
     env = {name: value for name, value in os.environ.items() if name != "CI"}
     env.update(PATH="/nonexistent", **env_changes)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-                           f"{TESTS / 'test_render.py'}::test_svg_keeps_text_as_text_with_font_fallbacks"],
+                           f"{TESTS / 'draw' / 'test_render.py'}::test_svg_keeps_text_as_text_with_font_fallbacks"],
                           capture_output=True, text=True, env=env, cwd=TESTS.parent)
 
 

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import pdf_text
 
-from riskchart import render
 from riskchart.build import MANIFEST, BuildOptions
 from riskchart.cli import main
 from riskchart.config import find_project, find_settings
 from riskchart.departments import defaults_files, discover, out_name
+from riskchart.draw import render
 from riskchart.lint import lint_paths
 
 ROOT = Path(__file__).resolve().parents[1]

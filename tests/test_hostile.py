@@ -11,9 +11,9 @@ from conftest import needs_pdftotext, pdf_text, squeeze
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskchart import render
 from riskchart.build import BuildOptions, build
-from riskchart.layout import chart_dot
+from riskchart.draw import render
+from riskchart.draw.layout import chart_dot
 from riskchart.lint import lint_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"

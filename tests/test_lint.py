@@ -10,8 +10,8 @@ from conftest import CHART, HEAD, STEPS, fifo, found, lint_files, write_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from riskchart.check.diagnostics import Diagnostic
 from riskchart.config import Settings
-from riskchart.diagnostics import Diagnostic
 from riskchart.errors import EnvironmentProblem, NoCharts
 from riskchart.lint import LintResult, discover, lint_paths
 

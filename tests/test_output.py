@@ -10,9 +10,9 @@ import pytest
 from conftest import needs_pdftotext, pdf_text, squeeze, tool_missing
 
 from riskchart import style
-from riskchart.layout import chart_sheet
+from riskchart.draw.layout import chart_sheet
+from riskchart.draw.page import A4_PORTRAIT
 from riskchart.lint import lint_paths
-from riskchart.page import A4_PORTRAIT
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -255,7 +255,7 @@ def test_the_index_register_export_and_booklet_carry_the_new_keys(power_list):
     import io
     import json
 
-    from riskchart import tables
+    from riskchart.publish import tables
 
     out, charts = power_list
     page = (out / "index.html").read_text(encoding="utf-8")

@@ -74,7 +74,7 @@ TWO_LEVELS = Path(__file__).parent / "fixtures" / "real-world-two-levels"
 
 def test_a_department_with_its_own_two_level_scale():
     from riskchart import style
-    from riskchart.layout import chart_dot
+    from riskchart.draw.layout import chart_dot
 
     settings = find_project(TWO_LEVELS / "charts").settings
     assert settings.levels == ("高", "一般")

@@ -20,9 +20,9 @@ import pytest
 from conftest import CHARTS, PROJECT, headless_chromium
 
 from riskchart.build import BuildOptions
+from riskchart.check.report import format_text
 from riskchart.config import find_project
 from riskchart.lint import lint_paths
-from riskchart.report import format_text
 from riskchart.serve import Live, Session, file_version, is_watched, output_url, page_url
 from riskchart.serve_http import PortInUse, bind, output_file
 
@@ -292,7 +292,7 @@ def test_charts_in_department_folders_get_their_own_pages_sources_and_drawings(t
 
 @pytest.mark.needs("dot", "cjk-font")
 def test_a_chart_that_crashes_dot_shows_why_and_keeps_its_last_drawing(tmp_path, monkeypatch):
-    from riskchart import render
+    from riskchart.draw import render
 
     monkeypatch.chdir(make_project(tmp_path))
     project = find_project(Path("charts"))

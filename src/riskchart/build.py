@@ -26,15 +26,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from . import __version__, config, files, fonts, glyphs, layout, pages, publish, render, style
-from .characters import printable
+from . import __version__, config, files, style
+from .check.characters import printable
+from .check.diagnostics import Diagnostic
+from .check.load import read_chart_bytes
 from .departments import defaults_files, out_name
-from .diagnostics import Diagnostic
+from .draw import fonts, glyphs, layout, pages, render
+from .draw.page import A4_PORTRAIT, Page
 from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
-from .load import read_chart_bytes
 from .model import Chart
-from .page import A4_PORTRAIT, Page
+from .publish import index as publish
 
 MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
@@ -44,8 +46,8 @@ RenderResult = dict[str, bytes] | render.RenderFailure
 MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("layout.py", "page.py", "pages.py", "render.py", "glyphs.py", "fonts.py", "style.py", "wrap.py",
-                      "model.py", "raster.py")
+_RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py",
+                      "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
 
 _NO_PROJECT_SETTINGS = config.Settings()  # every code on, the standard categories
 
@@ -162,7 +164,7 @@ def _require_rasteriser(options: BuildOptions) -> None:
     """PNG charts and booklet.docx's pictures are drawn from PDFs by MuPDF:
     missing, it stops the build before anything is written."""
     if "png" in options.formats or (options.publish and "pdf" in options.formats and options.settings.word_booklet):
-        from . import raster
+        from .draw import raster
 
         raster.mutool()
 
@@ -412,7 +414,7 @@ def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
     digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}|{page}".encode())
     digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
     digest.update((layout.template_folder() / layout.CONTINUATION_TEMPLATE).read_bytes())
-    package = Path(__file__).parent
+    package = Path(__file__).parent  # riskchart/
     for module in _RENDERING_MODULES:
         digest.update((package / module).read_bytes())
     return digest.hexdigest()

@@ -75,9 +75,9 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="不打印末尾的汇总行。")
 def lint(paths: tuple[Path, ...], output_format: str, strict: bool, quiet: bool) -> None:
     """检查防控图文件（默认 charts/），报告全部错误和警告。"""
-    from .diagnostics import has_errors
+    from .check.diagnostics import has_errors
+    from .check.report import FORMATTERS, summary
     from .lint import lint_paths
-    from .report import FORMATTERS, summary
 
     project = _project(paths)
     result = lint_paths(_chart_paths(paths, project), project.settings)
@@ -109,7 +109,7 @@ def init(folder: Path) -> None:
 @click.option("--defaults", is_flag=True, help="输出 _defaults.yaml 的 schema。")
 def schema(defaults: bool) -> None:
     """输出防控图格式的 JSON Schema，供编辑器校验和补全。"""
-    from .schema import DEFAULTS, json_schema
+    from .check.schema import DEFAULTS, json_schema
 
     record = DEFAULTS if defaults else _project(()).settings.chart_format()
     click.echo(json.dumps(json_schema(record), ensure_ascii=False, indent=2))
@@ -164,9 +164,9 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
     from . import style
     from .build import BuildOptions, ChartOutcome
     from .build import build as run_build
-    from .characters import printable
-    from .page import Page
-    from .report import format_text
+    from .check.characters import printable
+    from .check.report import format_text
+    from .draw.page import Page
 
     project = _project(paths)
     out = out or Path(os.path.relpath(project.out))
@@ -246,8 +246,8 @@ def _terminate_as_interrupt() -> contextlib.AbstractContextManager[None]:
 
 def _valid_charts(paths: tuple[Path, ...], project: Project) -> tuple[list[Chart], bool]:
     """Charts that lint without errors; the errors go to stderr."""
+    from .check.report import format_text
     from .lint import lint_paths
-    from .report import format_text
 
     result = lint_paths(_chart_paths(paths, project), project.settings)
     errors = [d for d in result.diagnostics if d.is_error]
@@ -286,10 +286,10 @@ def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> 
 
 
 def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[str, ...]) -> bytes:
-    from .tables import register_csv, register_json
+    from .publish.tables import register_csv, register_json
 
     if output_format == "xlsx":
-        from .xlsx import register_xlsx
+        from .publish.xlsx import register_xlsx
 
         return register_xlsx(charts, categories)
     return register_csv(charts) if output_format == "csv" else register_json(charts)
@@ -300,7 +300,7 @@ def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[s
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def stats(paths: tuple[Path, ...], output_format: str) -> None:
     """统计：各类别的图、环节和各等级风险点数量。"""
-    from .tables import statistics, statistics_text
+    from .publish.tables import statistics, statistics_text
 
     project = _project(paths)
     charts, had_errors = _valid_charts(paths, project)

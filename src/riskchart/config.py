@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from .diagnostics import CODES, position
+from .check.diagnostics import CODES, position
+from .check.schema import CATEGORIES, LEVELS, REQUIRABLE, RISK_TYPES, Record, chart_record
+from .draw.page import A4_PORTRAIT, ORIENTATIONS, SIZES, Page
 from .errors import EnvironmentProblem
-from .page import A4_PORTRAIT, ORIENTATIONS, SIZES, Page
-from .schema import CATEGORIES, LEVELS, REQUIRABLE, RISK_TYPES, Record, chart_record
 from .style import DEFAULT_FONT, DEFAULT_FORMATS, DOCX_FONT, DOCX_HEADING_FONT, FORMATS, LEVEL_PALETTE
 
 PROJECT_FILE = "riskchart.toml"

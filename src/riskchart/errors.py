@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import click
 
-from .characters import printable
+from .check.characters import printable
 
 
 class EnvironmentProblem(click.ClickException):

@@ -19,14 +19,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import config, corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
+from . import config
+from .check import corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
+from .check.diagnostics import Diagnostic
+from .check.load import load_file, source_text
+from .check.schema import DEFAULTS
+from .check.validate import validate
 from .departments import CHART_SUFFIXES, DEFAULTS_FILE, defaults_files, discover, folder_parts
-from .diagnostics import Diagnostic
 from .errors import NoCharts
-from .load import load_file, source_text
 from .model import Chart, Defaults, Position, ValuePath, build_chart, merge_defaults, sort_key
-from .schema import DEFAULTS
-from .validate import validate
 
 __all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "charts_valid_alone", "check_file", "discover",
            "lint_paths"]

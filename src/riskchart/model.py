@@ -14,7 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .schema import UNCATEGORISED
+from .check.schema import UNCATEGORISED
 
 # Where a value sits in a chart file: keys and list indexes from the top, e.g. ("steps", 2, "risks", 0).
 ValuePath = tuple[str | int, ...]

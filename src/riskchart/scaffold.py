@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import files, layout
+from . import files
+from .draw import layout
 
 # Where each scaffold file goes, relative to the project folder.  Stored
 # without leading dots so that packaging tools keep them.

@@ -25,12 +25,13 @@ from urllib.parse import quote
 
 import click
 
-from . import config, departments, publish
+from . import config, departments
 from .build import BuildOptions, BuildReport, ChartOutcome, build, recorded
-from .characters import printable
-from .diagnostics import Diagnostic
+from .check.characters import printable
+from .check.diagnostics import Diagnostic
+from .check.report import format_text
 from .lint import CHART_SUFFIXES, discover, lint_paths
-from .report import format_text
+from .publish import index as publish
 
 SETTLE_MS = 100       # editors save in steps (temp file, rename, swap file): wait this long for quiet
 MAX_SETTLE_MS = 1000  # but build at the latest this long after the first change

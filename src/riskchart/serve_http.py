@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import layout, publish
+from .draw import layout
 from .errors import EnvironmentProblem
+from .publish import index as publish
 from .serve import PAGE_PREFIX, Live, file_version
 
 INTERNAL = "/_riskchart/"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .publish import html_environment
+from .publish.index import html_environment
 from .serve import Live
 
 CHART_TEMPLATE = "serve-chart.html.j2"

@@ -1,0 +1,1 @@
+"""Publishing the set around the charts: index page, booklet, register and office formats."""

@@ -1,0 +1,208 @@
+"""The printable compilation (风险防控图汇编): cover, contents, every chart.
+
+Cover and contents are drawn by Graphviz from templates like the charts
+themselves; pikepdf (qpdf) joins the pages and adds a bookmark per category
+and per chart (and per department first, in the booklet of a project of
+several departments).  Every page has the build's paper size (page.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .. import files, style
+from ..check.schema import CATEGORIES
+from ..draw import glyphs, layout, pages, render
+from ..draw.page import A4_PORTRAIT, Page
+from ..draw.wrap import wrap
+from ..model import Chart
+
+_CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
+
+
+@dataclass(frozen=True)
+class Entry:
+    number: int
+    category: str
+    title_lines: tuple[str, ...]
+    draft: bool
+    page: int
+    heading: str = ""  # a department's name: a heading row in the contents, not a chart
+    code: str = ""  # 职权编码, printed under the title
+
+
+class DamagedPdf(Exception):
+    """A chart's PDF in out/ cannot be read; the chart is drawn again next time."""
+
+    def __init__(self, stem: str, path: Path):
+        super().__init__(f"{path} 已损坏，无法编入汇编；下次 build 会重新生成它")
+        self.stem = stem
+
+
+def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
+                department: str, built_on: date, cache: Path, scratch: Path | None = None,
+                categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
+                used: set[str] | None = None, page: Page = A4_PORTRAIT) -> bytes:
+    """Cover, contents and every chart, by category in the project's order,
+    then by id; `by_department`: department by department first, each a
+    bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
+    `used` collects the cached front-matter pages (see `front_matter`).
+    A chart continued over several pages moves every later page number on:
+    the contents count each chart's pages."""
+    import pikepdf
+
+    charts = _in_booklet_order(charts, categories, by_department)
+    with contextlib.ExitStack() as sources:
+        opened = {}
+        for chart in charts:
+            try:
+                opened[chart.out_name] = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.out_name]))
+            except (pikepdf.PdfError, OSError):
+                raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
+        pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
+                                   page_counts={name: len(pdf.pages) for name, pdf in opened.items()})
+        return _joined(charts, opened, front_matter(pages, tools, cache, scratch, used, page), department,
+                       by_department)
+
+
+def _joined(charts: list[Chart], opened: dict[str, Any], front: list[bytes], department: str,
+            by_department: bool) -> bytes:
+    """Front matter, then every chart's pages, with the bookmarks."""
+    import pikepdf
+
+    with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
+        for pdf in front:
+            booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
+        with booklet.open_outline() as outline:
+            # department (only with by_department) → category → chart
+            items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
+            for chart in charts:
+                page_index = len(booklet.pages)
+                booklet.pages.extend(opened[chart.out_name].pages)
+                top: list[pikepdf.OutlineItem] = outline.root
+                if by_department:
+                    if (chart.unit,) not in items:
+                        items[(chart.unit,)] = pikepdf.OutlineItem(chart.unit.name or "（未设部门）", page_index)
+                        top.append(items[(chart.unit,)])
+                    top = items[(chart.unit,)].children
+                key = (chart.unit, chart.category) if by_department else (chart.category,)
+                if key not in items:
+                    items[key] = pikepdf.OutlineItem(f"{chart.category}类" if chart.categorised else chart.category,
+                                                     page_index)
+                    top.append(items[key])
+                items[key].children.append(pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
+        booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
+        booklet.docinfo["/Creator"] = "riskchart"
+        booklet.Root.PageMode = pikepdf.Name.UseOutlines
+        buffer = io.BytesIO()
+        booklet.save(buffer)
+    return buffer.getvalue()
+
+
+def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:
+    rank = {name: i for i, name in enumerate(categories)}
+    return sorted(charts, key=lambda c: ((c.unit.folder,) if by_department else ()) + (
+        rank.get(c.category, len(rank)), c.id))
+
+
+def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department: str, built_on: date,
+                       categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
+                       page_counts: dict[str, int] | None = None) -> list[str]:
+    """The DOT text of the cover and of the contents pages; `page_counts`:
+    the pages of each chart (by out_name) that takes more than one."""
+    charts = _in_booklet_order(charts, categories, by_department)
+    headings = {c.unit for c in charts} if by_department else set()
+    contents_pages = max(1, math.ceil((len(charts) + len(headings)) / style.TOC_ROWS_PER_PAGE))
+    page_number = 2 + contents_pages
+    entries = []
+    for i, c in enumerate(charts):
+        if by_department and (not i or c.unit != charts[i - 1].unit):
+            entries.append(Entry(0, "", (), False, page_number, heading=c.unit.name or "（未设部门）"))
+        entries.append(Entry(c.id, c.category, tuple(wrap(c.title, style.TOC_TITLE_COLUMNS, tools.font)), c.draft,
+                             page_number, code=c.code or ""))
+        page_number += (page_counts or {}).get(c.out_name, 1)
+    env = layout.environment()
+    pages = [env.get_template("cover.dot.j2").render(
+        department=department, date=f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日",
+        count=len(charts), font=tools.font, s=style)]
+    for start in range(0, max(1, len(entries)), style.TOC_ROWS_PER_PAGE):
+        pages.append(env.get_template("contents.dot.j2").render(
+            entries=entries[start:start + style.TOC_ROWS_PER_PAGE], continued=start > 0,
+            font=tools.font, s=style))
+    return pages
+
+
+def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,
+                 used: set[str] | None = None, page: Page = A4_PORTRAIT) -> list[bytes]:
+    """Cover and contents pages as PDF, drawn in one dot run.
+
+    They change only when the list of charts or the date does, so each page
+    is kept in `cache` under the hash of its DOT text and of the code that
+    finishes a PDF (a page cached before a fix is drawn anew); a rebuild after one
+    chart's wording changed then only joins pages.  Pages no longer used
+    are removed from the cache (when several booklets share it, the caller
+    collects the pages in `used` and calls `prune_cache` once all are made),
+    and a page that does not open as a PDF (the cache lives in out/, which
+    anyone may have touched) is drawn again.
+    """
+    names = [hashlib.sha256(f"{tools.font}\n{page.key}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
+             for dot_text in pages]
+    # not the folder riskchart made: neither read nor write through it
+    folder = None if cache.is_symlink() or (cache.exists() and not cache.is_dir()) else cache
+    found = {i: _readable_pdf(folder / name) if folder else None for i, name in enumerate(names)}
+    missing = [i for i, pdf in found.items() if pdf is None]
+    ready = {i: pdf for i, pdf in found.items() if pdf is not None}
+    if missing:
+        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, scratch=scratch, page=page)
+        for i, result in zip(missing, drawn, strict=True):
+            if isinstance(result, render.RenderFailure):
+                raise result
+            if folder:
+                files.write_atomic(folder / names[i], result["pdf"])
+            ready[i] = result["pdf"]
+    if used is None:
+        prune_cache(cache, set(names))
+    else:
+        used.update(names)
+    return [ready[i] for i in range(len(names))]
+
+
+def prune_cache(cache: Path, used: set[str]) -> None:
+    """Remove the cached pages no booklet uses any more (only names riskchart gives them)."""
+    if cache.is_symlink() or not cache.is_dir():
+        return
+    for old in cache.glob("*.pdf"):
+        if old.name not in used and _CACHED_PAGE.fullmatch(old.name):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+
+def _readable_pdf(path: Path) -> bytes | None:
+    import pikepdf
+
+    try:
+        data = path.read_bytes()
+        with pikepdf.Pdf.open(io.BytesIO(data)) as document:
+            if len(document.pages) == 1:
+                return data
+    except (OSError, pikepdf.PdfError):
+        pass
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _drawing_code() -> str:
+    """A digest of the modules that finish a PDF (A4 fitting, glyph repair)."""
+    digest = hashlib.sha256()
+    for module in (render, pages, glyphs):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,375 @@
+"""Stage 6 — publish: the set around the charts.
+
+`out/index.html` (the website page), `out/risk-register.csv` (风险点台账)
+and `out/booklet.pdf` (汇编), plus `out/<department folder>/booklet.pdf`
+for each department in a folder of its own, are made from the same charts
+in the same run, always from the whole project (see build._whole_project).  Like the charts they are incremental: the set's fingerprint covers
+every chart's fingerprint and the publication templates, and a set that
+has not changed is not rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .. import __version__, files, style
+from ..check.characters import file_name_problem
+from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED
+from ..draw import layout, render
+from ..model import Chart, Department, Phones, sort_key
+from . import tables
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from ..build import BuildOptions
+
+INDEX = "index.html"
+REGISTER = "risk-register.csv"
+REGISTER_XLSX = "risk-register.xlsx"
+BOOKLET_DOCX = "booklet.docx"
+BOOKLET = "booklet.pdf"
+CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
+SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET, BOOKLET_DOCX)
+RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
+FAILING_NOTE = "本图有错误，未更新"
+LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
+LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
+_SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
+_OFFICE_MODULES = ("xlsx.py", "docx.py")  # their code makes a set file: a new version rewrites it
+
+
+@dataclass(frozen=True)
+class Card:
+    chart: Chart
+    search: str
+    levels: tuple[str, ...]
+    svg: str | None
+    link: str
+    files: tuple[tuple[str, str], ...]
+    types: tuple[str, ...] = ()  # its risks' types, for the index's filter
+
+
+def is_set_output(name: object) -> bool:
+    """A name the set writes: index, register, booklet, or a department's
+    booklet `<folder>/booklet.pdf` (folder names as RC211 lets them through)."""
+    if not isinstance(name, str):
+        return False
+    folder, _, last = name.rpartition("/")
+    return name in SET_OUTPUTS or (last == BOOKLET and bool(folder)
+                                   and all(file_name_problem(part) is None for part in folder.split("/")))
+
+
+def departments(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:
+    """The charts department by department (the charts folder's first), each by id."""
+    found: dict[Department, list[Chart]] = {}
+    for chart in sorted(charts, key=sort_key):
+        found.setdefault(chart.unit, []).append(chart)
+    return list(found.items())
+
+
+def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
+                    failing: tuple[str, ...] = (), dpi: int = style.DEFAULT_DPI, word: bool = False) -> str:
+    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}|{dpi}|{word}".encode())
+    folder = layout.template_folder()
+    for name in _SET_TEMPLATES:
+        digest.update((folder / name).read_bytes())
+    digest.update(_office_code())
+    for path in sorted(ready, key=str):
+        digest.update(f"{path}|{fingerprints[path]}".encode())
+    return digest.hexdigest()
+
+
+def _office_code() -> bytes:
+    package = Path(__file__).parent
+    return b"".join((package / name).read_bytes() for name in _OFFICE_MODULES)
+
+
+def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
+    """Whether the set built from all these charts is already in out/."""
+    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats, dpi=options.dpi,
+                                                 word=options.settings.word_booklet),
+                       options.out)
+
+
+def _is_current(manifest: dict[str, Any], fingerprint: str, out: Path) -> bool:
+    entry = manifest.get("set") or {}
+    return entry.get("fingerprint") == fingerprint and all((out / n).is_file() for n in entry.get("outputs", ()))
+
+
+@dataclass(frozen=True)
+class Published:
+    written: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
+def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
+                tools: render.Toolchain, failing: Iterable[str] = (), scratch: Path | None = None) -> Published:
+    """Write index, register and booklet unless the set is unchanged.
+
+    `failing` are charts that failed this build but keep their old outputs:
+    the index lists them, marked, with their last title; the register and
+    booklet leave them out rather than print what the chart no longer says.
+    A booklet that cannot be made is reported and its old file kept; the
+    set is then not recorded as done, so the next build tries again.
+    """
+    failing = tuple(sorted(failing))
+    fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi,
+                                  options.settings.word_booklet)
+    if not options.force and _is_current(manifest, fingerprint, options.out):
+        return Published()
+    out: Path = options.out
+    today = date.today()
+    written: list[str] = []
+    failures: list[str] = []
+    pictures = _word_pictures_in_background(charts, options, scratch)
+    files.write_atomic(out / REGISTER, tables.register_csv(charts))
+    written.append(REGISTER)
+    written += _publish_office_register(charts, options)
+    pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
+    if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
+        from .booklet import booklet_pdf, prune_cache
+
+        used: set[str] = set()
+        books = _booklets(charts)
+        for name, members, title, by_department in books:
+            make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
+                                     options.settings.categories, by_department=by_department, used=used,
+                                     page=options.page)
+            written += [name] if _booklet(name, make, out, manifest, failures) else []
+        if not failures:
+            prune_cache(out / CACHE, used)
+        _remove_old_booklets(manifest, [name for name, *_ in books], out)
+    if pictures:
+        written += _publish_word_booklet(charts, pictures, options, today, failures)
+    # an old booklet is linked only while this build makes PDFs
+    booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
+    word = options.settings.word_booklet and "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
+    missing = [_missing_card(name, manifest, options.formats, out) for name in failing]
+    files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today, booklet=booklet, register=True,
+                                               failing=missing, categories=options.settings.categories,
+                                               word=word).encode("utf-8"))
+    written.append(INDEX)
+    if not failures:
+        manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
+    return Published(tuple(written), tuple(failures))
+
+
+def _booklet(name: str, make: Callable[[], bytes], out: Path, manifest: dict[str, Any], failures: list[str]) -> bool:
+    """Write one booklet; a failure is reported and its old file kept."""
+    from .booklet import DamagedPdf
+
+    try:
+        files.write_atomic(files.inside(out, name), make())
+        return True
+    except render.RenderFailure as failure:
+        failures.append(f"{name}：封面或目录无法生成：{failure}")
+    except DamagedPdf as damaged:
+        manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
+        failures.append(f"{name}：{damaged}")
+    except OSError as error:
+        failures.append(f"{name}：无法写入：{error.strerror or error}")
+    return False
+
+
+def _remove_old_booklets(manifest: dict[str, Any], made: list[str], out: Path) -> None:
+    """Department booklets the last set wrote whose department is gone or
+    renamed: only names the manifest check let through."""
+    for name in (manifest.get("set") or {}).get("outputs", ()):
+        if "/" in name and name not in made and is_set_output(name):
+            with contextlib.suppress(OSError):
+                target = files.inside(out, name)
+                if target.is_file():
+                    target.unlink()
+
+
+def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list[str]:
+    from .xlsx import register_xlsx
+
+    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories))
+    return [REGISTER_XLSX]
+
+
+def _word_pictures_in_background(charts: list[Chart], options: BuildOptions,
+                                 scratch: Path | None) -> Future[dict[str, list[bytes]]] | None:
+    """booklet.docx's pictures, drawn by MuPDF (on the other core) while the
+    register and the PDF booklet are written; None when there is no booklet."""
+    pdfs = {c.out_name: options.out / f"{c.out_name}.pdf" for c in charts}
+    if not (options.settings.word_booklet and charts and "pdf" in options.formats
+            and all(p.is_file() for p in pdfs.values())):
+        return None
+    from .docx import drawing_pictures
+
+    background = ThreadPoolExecutor(max_workers=1)
+    try:
+        return background.submit(drawing_pictures, charts, pdfs, options.dpi, options.out / CACHE, scratch,
+                                 options.jobs)
+    finally:
+        background.shutdown(wait=False)  # the drawing goes on; nothing else is started
+
+
+def _publish_word_booklet(charts: list[Chart], pictures: Future[dict[str, list[bytes]]], options: BuildOptions,
+                          today: date, failures: list[str]) -> list[str]:
+    from ..draw.raster import RasterFailure
+    from .docx import Fonts, booklet_docx
+
+    try:
+        drawn = pictures.result()
+    except RasterFailure as failure:
+        failures.append(f"{BOOKLET_DOCX}：图片无法生成：{failure}")
+        return []
+    document = booklet_docx(charts, drawn, _department(charts), today, options.settings.categories,
+                            Fonts(*options.settings.docx_fonts))
+    files.write_atomic(options.out / BOOKLET_DOCX, document)
+    return [BOOKLET_DOCX]
+
+
+def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
+    """(file in out/, its charts, the name on its cover, by department) of
+    every booklet: the whole project's, and one per department folder."""
+    units = departments(charts)
+    books = [(BOOKLET, charts, _department(charts), len(units) > 1)]
+    return books + [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
+
+
+def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
+                            scratch: Path | None = None) -> None:
+    """Draw the booklets' covers and contents for these charts into the page
+    cache while the charts are being drawn, so that publish_set finds them
+    there instead of starting dot once more at the end.  Best effort: if
+    the charts published turn out to be others, or drawing fails here,
+    publish_set draws (and reports) on its own."""
+    if not charts or "pdf" not in options.formats:
+        return
+    from .booklet import front_matter, front_matter_pages
+
+    drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
+    for _, members, title, by_department in _booklets(charts):
+        pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
+                                   by_department=by_department)
+        try:
+            front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
+        except (render.RenderFailure, OSError):
+            return
+
+
+@dataclass(frozen=True)
+class FailingCard:
+    """A chart with errors: its outputs from the last good build."""
+    stem: str
+    title: str
+    files: tuple[tuple[str, str], ...]
+
+
+def _missing_card(name: str, manifest: dict[str, Any], formats: tuple[str, ...], out: Path) -> FailingCard:
+    entry = manifest["charts"].get(name) or {}
+    kept = tuple((fmt, link(f"{name}.{fmt}")) for fmt in LINKED_FORMATS if (out / f"{name}.{fmt}").is_file())
+    return FailingCard(name, entry.get("title") or name, kept)
+
+
+def _department(charts: list[Chart]) -> str:
+    """Whose charts these are: the department's name, or the departments' names."""
+    names = [unit.name for unit, _ in departments(charts) if unit.name]
+    if len(departments(charts)) > 1 and names:
+        return "、".join(names)
+    return next((c.department for c in charts if c.department), "")
+
+
+@cache
+def html_environment() -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(layout.template_folder())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def search_text(chart: Chart) -> str:
+    """Everything a user may look for in a chart, on one line."""
+    parts = [str(chart.id), chart.category, chart.code or "", chart.title, chart.scope or "", *chart.basis,
+             chart.time_limit.text]
+    for step in chart.steps:
+        parts += [step.name, step.level or "", *step.risks, *step.measures, chart.owner_of(step) or "",
+                  step.time_limit or "", chart.risk_type_of(step) or "", step.note or ""]
+        parts += [text for exit in step.exits for text in (exit.when, exit.to)]
+    return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One department in the index: its cards by category and its counts."""
+    department: Department
+    stats: tables.Statistics
+    groups: list[tuple[str, list[Card]]]
+    booklet: str | None
+
+
+def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
+               *, booklet: bool, register: bool, failing: Sequence[FailingCard] = (),
+               categories: tuple[str, ...] = CATEGORIES, word: bool = False) -> str:
+    """The website page: department by department (a project of one
+    department shows no department headings), then category by category."""
+    charts = sorted(charts, key=sort_key)
+    stats = tables.statistics(charts, categories)
+    sections = []
+    for unit, members in departments(charts):
+        groups = []
+        for category in dict.fromkeys((*categories, UNCATEGORISED)):
+            cards = [_card(c, formats) for c in members if c.category == category]
+            if cards:
+                groups.append((category, cards))
+        own_booklet = f"{unit.folder}/{BOOKLET}"
+        linked = booklet and unit.folder and (out / own_booklet).is_file()
+        sections.append(Section(unit, tables.statistics(members, categories), groups,
+                                link(own_booklet) if linked else None))
+    bar_scale = max([c.risk_total for c in stats.by_category.values()] + [1])
+    phones = next((c.phones for c in charts if c.phones.service or c.phones.supervision), Phones())
+    return html_environment().get_template("index.html.j2").render(
+        department=_department(charts), version=__version__, built_on=built_on.isoformat(),
+        stats=stats, sections=sections, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
+        booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
+        register_xlsx=href(REGISTER_XLSX) if register else None, booklet_docx=href(BOOKLET_DOCX) if word else None,
+        failing=failing, failing_note=FAILING_NOTE, uncategorised=UNCATEGORISED,
+        risk_types=sorted({t for section in sections for _, cards in section.groups for card in cards
+                           for t in card.types}))
+
+
+def href(name: str) -> str:
+    """A relative link to a file in out/: every character but letters,
+    digits and -_.~ percent-encoded (the bytes of a name that is not UTF-8
+    as they are on disk), so a name can never become a scheme
+    (javascript:), a fragment (#), a query (?) or another folder."""
+    return quote(name, safe="", errors="surrogateescape")
+
+
+def link(name: str) -> str:
+    """A relative link to a file in a folder of out/ (食品科/01-….svg): each
+    name encoded by `href`, joined by "/"."""
+    return "/".join(href(part) for part in name.split("/"))
+
+
+def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
+    links = tuple((fmt, link(f"{chart.out_name}.{fmt}")) for fmt in LINKED_FORMATS if fmt in formats)
+    return Card(
+        chart=chart,
+        search=search_text(chart),
+        levels=tuple(level for level in LEVELS if chart.risk_count(level)),
+        svg=link(f"{chart.out_name}.svg") if "svg" in formats else None,
+        link=links[0][1] if links else "#",
+        files=links,
+        types=tuple(dict.fromkeys(t for t in map(chart.risk_type_of, chart.steps) if t)),
+    )

@@ -1,0 +1,278 @@
+"""Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
+
+import io
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import pdf_text, squeeze
+
+from riskchart import style
+from riskchart.draw import render
+from riskchart.draw.layout import chart_dot
+from riskchart.draw.page import A4_PORTRAIT, Page
+from riskchart.errors import MissingFont, MissingGraphviz
+from riskchart.model import Chart, Phones, Step
+
+REAL_DOT = shutil.which("dot")
+needs_dot = pytest.mark.needs("dot", "cjk-font")
+
+CHART = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="调解仲裁劳动人事争议",
+              steps=(Step("申请"), Step("受理", "高", ("故意刁难申请人。",), ("建立受理单制度。",), "受理人")),
+              department="某部门", phones=Phones("8583591", "2032510"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_toolchain():
+    render.toolchain.cache_clear()
+    yield
+    render.toolchain.cache_clear()
+
+
+def fake_dot(tmp_path, monkeypatch, body: str) -> None:
+    """Put a `dot` on PATH that does `body` (which may call the real one as $REAL)."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "dot"
+    script.write_text(f"#!/bin/sh\nREAL={REAL_DOT}\n{body}\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+
+def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingGraphviz) as raised:
+        render.toolchain()
+    assert "apt-get install graphviz" in raised.value.message
+    assert raised.value.exit_code == 2
+
+
+@needs_dot
+def test_graphviz_without_text_layout_plugin_is_refused(monkeypatch, tmp_path):
+    # the real dot draws, but its log no longer shows the pango text-layout plugin
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" 2>&1 >/dev/null | grep -v textlayout >&2')
+    with pytest.raises(MissingGraphviz, match="pango"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+
+
+@needs_dot
+def test_missing_font_is_refused_with_the_install_command():
+    font = "No Such Font 12345"
+    with pytest.raises(MissingFont) as raised:
+        render.render(chart_dot(CHART, font), ("svg",), render.toolchain(font))
+    assert font in raised.value.message
+    assert "fonts-noto-cjk" in raised.value.message
+
+
+@needs_dot
+@pytest.mark.parametrize("body, reason", [
+    ("echo 'Error: syntax error in line 1' >&2; exit 3", "退出码 3"),
+    ("kill -SEGV $$", "SIGSEGV"),
+])
+def test_dot_failures_become_render_failures(tmp_path, monkeypatch, body, reason):
+    fake_dot(tmp_path, monkeypatch, body)
+    with pytest.raises(render.RenderFailure, match=reason):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+
+
+@needs_dot
+def test_hanging_dot_times_out(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, "sleep 30 & wait")
+    with pytest.raises(render.RenderFailure, match="超时：1 秒"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain(), timeout=1)
+
+
+@needs_dot
+def test_a_batch_pins_a_failure_to_its_chart(tmp_path, monkeypatch):
+    # dot fails whenever the chart titled 坏图 is among its inputs
+    fake_dot(tmp_path, monkeypatch, 'for a in "$@"; do case $a in *.dot) if grep -q 坏图 "$a"; then '
+                                    'echo "Error: bad chart" >&2; exit 1; fi;; esac; done; exec $REAL "$@"')
+    from dataclasses import replace
+
+    charts = [CHART, replace(CHART, title="坏图"), replace(CHART, title="好图")]
+    results = render.render_many([chart_dot(c) for c in charts], ("svg",), render.toolchain())
+    assert isinstance(results[1], render.RenderFailure) and "bad chart" in str(results[1])
+    assert "调解仲裁劳动人事争议" in results[0]["svg"].decode() and "好图" in results[2]["svg"].decode()
+
+
+@needs_dot
+@pytest.mark.needs("pdftotext")
+def test_one_layout_gives_every_format(tmp_path):
+    outputs = render.render(chart_dot(CHART), ("svg", "pdf", "png", "dot"), render.toolchain())
+    assert set(outputs) == {"svg", "pdf", "png", "dot"}
+    assert outputs["dot"].decode() == chart_dot(CHART)
+    svg_text = "".join(ET.fromstring(outputs["svg"]).itertext())
+    (tmp_path / "c.pdf").write_bytes(outputs["pdf"])
+    for text in (svg_text, pdf_text(tmp_path / "c.pdf")):
+        assert "调解仲裁劳动人事争议" in text and "故意刁难申请人。" in squeeze(text) and "建立受理单制度。" in squeeze(text)
+    assert outputs["png"].startswith(b"\x89PNG")
+    width, height = struct.unpack(">II", outputs["png"][16:24])
+    assert width > 400 and height > 300  # the whole chart, not an empty canvas
+
+
+@needs_dot
+def test_svg_keeps_text_as_text_with_font_fallbacks():
+    svg = render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"].decode()
+    assert "故意刁难申请人。" in svg and "建立受理单制度。" in svg
+    assert 'font-family="Noto Sans CJK SC,Source Han Sans SC,Microsoft YaHei' in svg
+
+
+@needs_dot
+@pytest.mark.needs("pdffonts")
+def test_pdf_is_one_a4_page_with_embedded_cjk_font(tmp_path):
+    import pikepdf
+
+    pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain())["pdf"]
+    with pikepdf.Pdf.open(__import__("io").BytesIO(pdf)) as document:
+        assert len(document.pages) == 1
+        assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, 595, 842]
+        assert len(document.pages[0].Resources.Font) >= 1
+    path = tmp_path / "c.pdf"
+    path.write_bytes(pdf)
+    listing = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+    assert "NotoSansCJK" in listing
+    assert all(line.split()[-5] == "yes" for line in listing.splitlines()[2:])  # emb column
+
+
+def fitted_box(width_inch: float, height_inch: float, page: Page = A4_PORTRAIT,
+               ) -> tuple[float, float, float, float, float]:
+    """Where a drawing of that size lands on the page: (left, bottom, right, top) in points,
+    and its scale."""
+    import pikepdf
+
+    drawn = subprocess.run([REAL_DOT, "-Tpdf"], input=f"digraph {{ margin=0; a [width={width_inch}, height={height_inch}] }}".encode(),
+                           capture_output=True, check=True).stdout
+    with pikepdf.Pdf.open(io.BytesIO(drawn)) as document:
+        _, _, width, height = (float(v) for v in document.pages[0].MediaBox)
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_page(drawn, page))) as document:
+        fitted = document.pages[0]
+        assert [float(v) for v in fitted.MediaBox] == [0, 0, page.width, page.height]
+        content = b"".join(s.read_bytes() for s in fitted.Contents).decode("latin-1")
+    assert content.rstrip().endswith("Q")
+    scale, _, _, _, x, y = (float(v) for v in content.split()[1:7])
+    return x, y, x + width * scale, y + height * scale, scale
+
+
+@needs_dot
+@pytest.mark.parametrize("page", [A4_PORTRAIT, Page("A4", landscape=True), Page("A3"), Page("A3", landscape=True)])
+@pytest.mark.parametrize("width, height, fills", [(14, 2, "width"), (2, 20, "height"), (5, 9, "height")])
+def test_fit_to_page_puts_the_drawing_at_the_top_centred_across_shrunk_along_the_limiting_side(
+        width, height, fills, page):
+    left, bottom, right, top, scale = fitted_box(width, height, page)
+    margin = style.PAGE_MARGIN
+    assert left >= margin - 0.01 and bottom >= margin - 0.01          # inside the margins
+    assert right <= page.width - margin + 0.01
+    assert top == pytest.approx(page.height - margin, abs=0.01)       # at the top
+    assert abs(left - (page.width - right)) < 0.01                    # centred across
+    if scale < 1:
+        if fills == "width":
+            assert abs(right - left - (page.width - 2 * margin)) < 0.01
+        else:
+            assert abs(top - bottom - (page.height - 2 * margin)) < 0.01
+
+
+@needs_dot
+def test_a_small_drawing_is_never_enlarged():
+    *_, scale = fitted_box(1, 0.5)
+    assert scale == 1
+
+
+@needs_dot
+def test_a_warning_that_spoils_the_drawing_fails_even_with_exit_0(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\necho "Warning: node risk_0, port x, size too small for content" >&2')
+    with pytest.raises(render.RenderFailure, match="too small for content"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+
+
+@needs_dot
+def test_an_empty_output_file_is_a_failure(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nfor a in "$@"; do case $a in *.dot) : > "$a.svg";; esac; done')
+    with pytest.raises(render.RenderFailure, match="没有写出 svg"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+
+
+@needs_dot
+def test_a_batch_times_out_only_when_no_chart_finishes_within_the_timeout(tmp_path, monkeypatch):
+    # dot takes over 1 s per chart, one after another: 3 charts in one run need over 3 s,
+    # more than the 2 s timeout, yet a chart finishes every 2 s
+    runs = tmp_path / "runs"
+    fake_dot(tmp_path, monkeypatch, f'echo run >> {runs}\n'
+                                    'options=; for a in "$@"; do case $a in *.dot) ;; *) options="$options $a";; esac; done\n'
+                                    'for a in "$@"; do case $a in *.dot) sleep 1; $REAL $options "$a" || exit $?;; esac; done')
+    results = render.render_many([chart_dot(CHART)] * 3, ("svg",), render.toolchain(), timeout=2)
+    assert all(isinstance(r, dict) for r in results)
+    assert runs.read_text().count("run") == 1  # not retried chart by chart after a timeout
+
+
+def test_a_signal_without_a_name_is_shown_by_number():
+    assert render._signal_name(9) == "SIGKILL"
+    assert render._signal_name(200) == "200"
+
+
+def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tmp_path):
+    runs = render.DotRuns()
+    child = tmp_path / "child.pid"
+    process = runs.start(["sh", "-c", f"sleep 30 & echo $! > {child}; wait"])
+    while not child.is_file() or not child.read_text().strip():
+        time.sleep(0.01)
+    runs.stop()
+    assert process.wait(10) == -signal.SIGKILL
+    grandchild = int(child.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(1000):  # killed with its group; give the kernel a moment to reap it
+            os.kill(grandchild, 0)
+            time.sleep(0.01)
+    with pytest.raises(render.RenderFailure, match="已中断"):
+        runs.start(["true"])
+
+
+def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():
+    import pikepdf
+
+    document = pikepdf.new()
+    document.add_blank_page(page_size=(300, 400))
+    document.pages[0].MediaBox = pikepdf.Array([100, 200, 400, 600])  # 300 × 400 pt, away from the origin
+    boxes = ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox")
+    for box in boxes:  # a viewer would show only these old boxes of the new page
+        document.pages[0].obj[box] = pikepdf.Array([100, 200, 400, 600])
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_page(buffer.getvalue()))) as fitted:
+        content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
+        assert [box for box in boxes[:3] if box in fitted.pages[0].obj] == []
+        art_box = [float(v) for v in fitted.pages[0].ArtBox]
+    x = (595 - 300) / 2 - 100
+    y = 842 - style.PAGE_MARGIN - 400 - 200
+    # the old ArtBox replaced by the drawing's extent on the page (a picture of the chart alone)
+    assert art_box == pytest.approx([x + 100, y + 200, x + 400, y + 600])
+    assert content.startswith(f"q 1.000000 0 0 1.000000 {x:.3f} {y:.3f} cm")
+
+
+def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
+    log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
+    with pytest.raises(MissingFont, match="fonts-noto-cjk"):
+        render._check_text_layout(log, "Noto Sans CJK SC")
+
+
+def svg_width(svg: bytes) -> float:
+    return float(re.search(rb'<svg width="([\d.]+)pt"', svg).group(1))
+
+
+@needs_dot
+@pytest.mark.parametrize("run", ["→" * 35, "※" * 35, "W" * 40, "@" * 40, "1234567890" * 6, "→※W@1" * 12])
+def test_runs_of_wide_symbols_wrap_inside_their_column(run):
+    """Widths come from the font: a run of arrows must wrap, not widen the chart."""
+    import dataclasses
+
+    tools = render.toolchain()
+    normal = svg_width(render.render(chart_dot(CHART), ("svg",), tools)["svg"])
+    step = dataclasses.replace(CHART.steps[1], risks=(run,), measures=(run,))
+    wide = dataclasses.replace(CHART, steps=(CHART.steps[0], step))
+    assert svg_width(render.render(chart_dot(wide), ("svg",), tools)["svg"]) == normal
