@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..check.schema import CATEGORIES, LEVELS
@@ -42,6 +42,10 @@ class RegisterRow:
     承诺时限: str
     环节时限: str
     风险类型: str  # the step's risk_type, or the chart's
+
+    def cells(self) -> tuple[str, ...]:
+        """The row's texts in REGISTER_COLUMNS order (dataclasses.astuple deep-copies: ten times slower)."""
+        return tuple(getattr(self, name) for name in REGISTER_COLUMNS)
 
 
 def register(charts: list[Chart]) -> list[RegisterRow]:
@@ -94,12 +98,12 @@ def register_csv(charts: list[Chart]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REGISTER_COLUMNS)
     for row in register(charts):
-        writer.writerow(spreadsheet_cell(cell) for cell in asdict(row).values())
+        writer.writerow(spreadsheet_cell(cell) for cell in row.cells())
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 def register_json(charts: list[Chart]) -> bytes:
-    rows = [asdict(row) for row in register(charts)]
+    rows = [dict(zip(REGISTER_COLUMNS, row.cells(), strict=True)) for row in register(charts)]
     return (json.dumps(rows, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

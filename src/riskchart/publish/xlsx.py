@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple
+from functools import lru_cache
 from typing import Any
 
 from .. import style
@@ -79,7 +79,7 @@ class _Formats:
 
 def _register_sheet(sheet: Any, formats: _Formats, charts: list[Chart]) -> None:
     columns = tables.REGISTER_COLUMNS
-    rows = [tuple(tables.spreadsheet_cell(cell) for cell in astuple(row)) for row in tables.register(charts)]
+    rows = [tuple(tables.spreadsheet_cell(cell) for cell in row.cells()) for row in tables.register(charts)]
     widths = [_column_width([name, *(row[i] for row in rows)]) for i, name in enumerate(columns)]
     runs = list(_merged_runs(columns, rows))
     in_runs = {(r, i) for i, first, last in runs for r in range(first, last + 1)}
@@ -130,7 +130,7 @@ def _merged_runs(columns: Sequence[str], rows: list[tuple[str, ...]]) -> Iterato
 
 
 def _column_width(cells: list[str]) -> float:
-    natural = max((terminal_width(line) for cell in cells for line in cell.split("\n")), default=0)
+    natural = max((_line_width(line) for cell in cells for line in cell.split("\n")), default=0)
     return float(min(MAX_WIDTH, max(MIN_WIDTH, natural + 2)))
 
 
@@ -141,7 +141,13 @@ def _height(lines: int) -> float:
 def _lines(text: str, width: float) -> int:
     """Lines the text takes when wrapped in a column `width` units wide."""
     room = max(1.0, width - 1.5)
-    return sum(max(1, math.ceil(terminal_width(line) / room)) for line in text.split("\n"))
+    return sum(max(1, math.ceil(_line_width(line) / room)) for line in text.split("\n"))
+
+
+@lru_cache(maxsize=4096)
+def _line_width(line: str) -> int:
+    """terminal_width, once per distinct line: merged cells repeat their text down every row."""
+    return terminal_width(line)
 
 
 def _statistics_sheet(sheet: Any, formats: _Formats, stats: tables.Statistics) -> None:
