@@ -273,10 +273,9 @@ def risks_have_level(chart: Chart) -> Iterator[Diagnostic]:
     passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
     fails:  `{name: 受理, risks: [故意刁难申请人。]}`
     """
-    for i, step in enumerate(chart.steps):
-        if step.risks and not step.level:
-            yield diagnostic_at(chart, ("steps", i), "RC206",
-                f"环节「{step.name}」有风险点，但没有写 level（风险等级）：本项目要求每处风险点都评定等级")
+    for i, step in _steps_with_unrated_risks(chart):
+        yield diagnostic_at(chart, ("steps", i), "RC206",
+                            f"环节「{step.name}」有风险点，但没有写 level（风险等级）：本项目要求每处风险点都评定等级")
 
 
 @chart_rule("RC306")
@@ -288,10 +287,14 @@ def risks_without_level(chart: Chart) -> Iterator[Diagnostic]:
     passes: `{name: 受理, level: 中, risks: [故意刁难申请人。]}`
     fails:  `{name: 受理, risks: [故意刁难申请人。]}`
     """
-    for i, step in enumerate(chart.steps):
-        if step.risks and not step.level:
-            yield diagnostic_at(chart, ("steps", i), "RC306",
-                f"环节「{step.name}」的风险点未评定风险等级：图上不印等级；部门评定后写 level")
+    for i, step in _steps_with_unrated_risks(chart):
+        yield diagnostic_at(chart, ("steps", i), "RC306",
+                            f"环节「{step.name}」的风险点未评定风险等级：图上不印等级；部门评定后写 level")
+
+
+def _steps_with_unrated_risks(chart: Chart) -> Iterator[tuple[int, Step]]:
+    """(index, step) of each step with risks and no level."""
+    return ((i, step) for i, step in enumerate(chart.steps) if step.risks and not step.level)
 
 
 @chart_rule("RC207")
