@@ -886,6 +886,28 @@ def test_changed_settings_lint_and_build_again(charts, tmp_path):
     assert again.ok and [o.status for o in again.outcomes] == ["fresh", "built", "built"]  # as first drawn
 
 
+def test_a_risk_type_dropped_from_the_settings_fails_the_chart_that_uses_it(charts, tmp_path):
+    from riskchart.check.schema import RISK_TYPES
+    from riskchart.config import Settings
+
+    target = charts / SAMPLE[2]
+    target.write_text(target.read_text(encoding="utf-8").replace("steps:", f"risk_type: {RISK_TYPES[0]}\nsteps:", 1),
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    report = build([charts], options(out, settings=Settings(risk_types=RISK_TYPES[1:])))
+    assert [o.stem for o in report.outcomes if o.status == "failed"] == [Path(SAMPLE[2]).stem]
+
+
+def test_other_word_booklet_fonts_make_the_set_anew(charts, tmp_path):
+    from riskchart.config import Settings
+
+    out = tmp_path / "out"
+    assert build([charts], options(out, settings=Settings(word_booklet=True))).ok
+    report = build([charts], options(out, settings=Settings(word_booklet=True, docx_fonts=("宋体", "黑体"))))
+    assert "booklet.docx" in report.published
+
+
 def test_a_build_in_which_every_chart_fails_exits_1_and_publishes_nothing(charts, tmp_path):
     out = tmp_path / "out"
     for name in SAMPLE:

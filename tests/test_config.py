@@ -312,3 +312,16 @@ def test_build_page_options_override_the_project_and_change_the_fingerprint(tmp_
                                   "--page", "A4", "--landscape"])
     assert result.exit_code == 0 and "生成" in result.output  # drawn again, not "up to date"
     assert size() == [0, 0, 842, 595]
+    # a landscape project printed in portrait for once
+    (charts.parent / "pyproject.toml").write_text('[tool.riskchart]\norientation = "landscape"\n', encoding="utf-8")
+    result = runner.invoke(main, ["build", str(charts), "-o", str(out), "--no-publish", "--format", "pdf",
+                                  "--portrait"])
+    assert result.exit_code == 0 and size() == [0, 0, 595, 842]
+
+
+@pytest.mark.parametrize("text", ['page = ["A4"]\n', 'orientation = {a = 1}\n', "page = 3\n"])
+def test_a_page_setting_of_the_wrong_type_is_a_located_error(tmp_path, text):
+    charts = project(tmp_path, "[tool.riskchart]\n" + text)
+    with pytest.raises(EnvironmentProblem) as problem:
+        find_project(charts)
+    assert "pyproject.toml:2:1" in str(problem.value)

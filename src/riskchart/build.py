@@ -391,7 +391,8 @@ def _fingerprint(path: Path, options: BuildOptions) -> str:
     digest.update(_contents(path))
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         digest.update(_contents(defaults))
-    digest.update(repr((options.settings.levels, sorted(options.settings.require))).encode())  # colours, legend
+    # colours and legend; and the risk types lint accepts
+    digest.update(repr((options.settings.levels, sorted(options.settings.require), options.settings.risk_types)).encode())
     return digest.hexdigest()
 
 

@@ -154,7 +154,7 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--no-publish", is_flag=True, help="只生成各图，不生成索引页、汇编和台账。")
 @click.option("--page", "page_size", type=click.Choice(["A4", "A3"]), default=None,
               help="纸张（默认为项目设置的 page，即 A4）：各图、汇编和 PNG 按它排版。")
-@click.option("--landscape", is_flag=True, default=None, help="横向排版（默认为项目设置的 orientation，即纵向）。")
+@click.option("--landscape/--portrait", default=None, help="横向或纵向排版（默认为项目设置的 orientation，即纵向）。")
 @click.option("-q", "--quiet", is_flag=True, help="只打印错误和汇总（不打印警告和逐张进度）。")
 def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | None, jobs: int | None, force: bool,
           font: str | None, timeout: float | None, lock_timeout: float | None, dpi: int | None, no_publish: bool,
@@ -176,7 +176,7 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
         publish=not no_publish, settings=replace(project.settings, font=font or project.font),
         lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout,
         dpi=dpi or style.DEFAULT_DPI,
-        page=Page(page_size or project.page.size, bool(landscape) or project.page.landscape))
+        page=Page(page_size or project.page.size, project.page.landscape if landscape is None else landscape))
     labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
 
     def progress(outcome: ChartOutcome) -> None:

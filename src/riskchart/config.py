@@ -303,11 +303,11 @@ class _Checker:
 
     def page(self) -> Page:
         size = self.table.get("page", "A4")
-        if size not in SIZES:
+        if not isinstance(size, str) or size not in SIZES:
             self.problem("page", f'page 应为 {"、".join(f"{chr(34)}{s}{chr(34)}" for s in SIZES)} 之一，如 page = "A3"')
             size = "A4"
         orientation = self.table.get("orientation", "portrait")
-        if orientation not in ORIENTATIONS:
+        if not isinstance(orientation, str) or orientation not in ORIENTATIONS:
             self.problem("orientation", 'orientation 应为 "portrait"（纵向）或 "landscape"（横向）')
             orientation = "portrait"
         return Page(size, orientation == "landscape")

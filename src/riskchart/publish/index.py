@@ -79,7 +79,9 @@ def departments(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:
 
 
 def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
-                    failing: tuple[str, ...] = (), dpi: int = style.DEFAULT_DPI, word: bool = False) -> str:
+                    failing: tuple[str, ...] = (), dpi: int = style.DEFAULT_DPI,
+                    word: tuple[str, ...] | None = None) -> str:
+    """`word`: the Word booklet's fonts when one is made."""
     digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}|{dpi}|{word}".encode())
     folder = layout.template_folder()
     for name in _SET_TEMPLATES:
@@ -95,10 +97,15 @@ def _office_code() -> bytes:
     return b"".join((package / name).read_bytes() for name in _OFFICE_MODULES)
 
 
+def _word_booklet(options: BuildOptions) -> tuple[str, ...] | None:
+    """What the set's fingerprint knows of booklet.docx: its fonts, or None when none is made."""
+    return options.settings.docx_fonts if options.settings.word_booklet else None
+
+
 def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
     """Whether the set built from all these charts is already in out/."""
     return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats, dpi=options.dpi,
-                                                 word=options.settings.word_booklet),
+                                                 word=_word_booklet(options)),
                        options.out)
 
 
@@ -125,7 +132,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     """
     failing = tuple(sorted(failing))
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi,
-                                  options.settings.word_booklet)
+                                  _word_booklet(options))
     if not options.force and _is_current(manifest, fingerprint, options.out):
         return Published()
     out: Path = options.out
