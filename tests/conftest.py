@@ -249,3 +249,15 @@ def headless_chromium(profile: Path, width: int, height: int):
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "chromedriver"), options=options)
+
+
+def dot_crashing_on(word: str, folder: Path, monkeypatch) -> None:
+    """Put first on PATH a `dot` that fails ("Error: simulated crash") on any
+    DOT file containing `word` and runs the real one otherwise; the caller
+    clears render.toolchain's cache so the build finds it."""
+    folder.mkdir()
+    (folder / "dot").write_text(
+        f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "{word}" "$a"; then '
+        f'echo "Error: simulated crash" >&2; exit 1; fi;; esac; done\nexec {shutil.which("dot")} "$@"\n')
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import pdf_text, squeeze
+from conftest import dot_crashing_on, pdf_text, squeeze
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -150,13 +150,7 @@ def test_failing_dot_leaves_previous_outputs_and_other_charts_build(charts, tmp_
     out = tmp_path / "out"
     build([charts], options(out))
     before = snapshot(out)
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "dot").write_text(
-        f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "劳动用工备案" "$a"; then '
-        f'echo "Error: simulated crash" >&2; exit 1; fi;; esac; done\nexec {REAL_DOT} "$@"\n')
-    (fake / "dot").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    dot_crashing_on("劳动用工备案", tmp_path / "bin", monkeypatch)
     render.toolchain.cache_clear()  # the first build found the real dot
     report = build([charts], options(out, force=True, publish=False))
     failed = [o for o in report.outcomes if o.status == "failed"]

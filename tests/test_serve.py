@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHARTS, PROJECT, headless_chromium
+from conftest import CHARTS, PROJECT, dot_crashing_on, headless_chromium
 
 from riskchart.build import BuildOptions
 from riskchart.check.report import format_text
@@ -300,13 +300,7 @@ def test_a_chart_that_crashes_dot_shows_why_and_keeps_its_last_drawing(tmp_path,
     session = Session(project, [Path("charts")], BuildOptions(out=Path("out"), formats=("svg",),
                                                               settings=project.settings), live, lambda text: None)
     session.rebuild()
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "dot").write_text(
-        f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "工伤保险" "$a"; then '
-        f'echo "Error: simulated crash" >&2; exit 1; fi;; esac; done\nexec {shutil.which("dot")} "$@"\n')
-    (fake / "dot").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    dot_crashing_on("工伤保险", tmp_path / "bin", monkeypatch)
     render.toolchain.cache_clear()
     try:
         edit(Path("charts") / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
