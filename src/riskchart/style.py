@@ -81,6 +81,12 @@ LEVEL_PALETTE = (
 # A risk box whose level the department did not assess: no level row, a neutral border.
 UNGRADED_BORDER = "#7b8794"
 UNGRADED_LEGEND = "未评定"
+# Redline drawings (riskchart diff --redline): new or changed in blue, a colour no level uses; removed in purple
+REDLINE = "#1d4ed8"
+REDLINE_FILL = "#dbeafe"
+REDLINE_DELETED = "#86198f"
+REDLINE_PEN_WIDTH = 2.4
+REDLINE_LEGEND = "修订标记："
 RISK_TYPE_FONT_SIZE = 8.5  # the risk type's tag on a risk box
 NOTE_FONT_SIZE = 8.5       # a step's note, under its name
 

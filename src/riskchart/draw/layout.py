@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .. import files, style
 from ..config import Settings
 from ..model import Chart
+from .marks import NO_MARKS, Marks, Redline
 from .page import Page, Sheet
 from .page import sheet as sheet_for
 from .wrap import wrap
@@ -243,10 +244,12 @@ def header(chart: Chart, font: str = style.DEFAULT_FONT, sheet: Sheet | None = N
 
 
 def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT, settings: Settings = _PROJECT_DEFAULTS,
-              page: Page | None = None) -> str:
+              page: Page | None = None, marks: Marks | None = None) -> str:
     """The DOT text of one chart, its levels coloured on the project's scale,
-    laid out for `page` (A4 portrait unless given)."""
+    laid out for `page` (A4 portrait unless given); with `marks`, a redline
+    (marks.py): its revisions marked and a legend of the marks."""
     s = chart_sheet(chart, page or Page())
+    redline = Redline(marks, chart, font, s.SIDE_COLUMNS, s.STEP_COLUMNS, s.HEADER_COLUMNS) if marks else NO_MARKS
     template = environment().get_template(CHART_TEMPLATE)
     return template.render(
         chart=chart,
@@ -259,6 +262,7 @@ def chart_dot(chart: Chart, font: str = style.DEFAULT_FONT, settings: Settings =
         s=s,
         levels=legend(chart, settings),
         level_styles=level_styles(settings.levels),
+        redline=redline,
     )
 
 
