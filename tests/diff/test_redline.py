@@ -19,6 +19,7 @@ from riskchart.draw import render
 from riskchart.draw.layout import chart_dot, escape_label
 from riskchart.draw.marks import Marks
 
+HOSTILE = '"]; x [label=<S>&amp;\\N</TD>'  # drawn as text, never DOT or HTML
 GLYPH_TROUBLE = re.compile(r"cannot render glyph|FT_Load_Glyph|broken file|error", re.IGNORECASE)
 
 
@@ -179,7 +180,8 @@ def blue_pixels(pdf: Path, folder: Path) -> list[int]:
 def test_redlines_are_written_for_changed_charts_only_with_every_glyph_drawn(diff, tmp_path):
     render.toolchain.cache_clear()
     nested = replace(diff.charts[0], new=replace(diff.charts[0].new, folder="食品科"))
-    changes = (*nested.changes, Change("item_removed", "决定", "风险点1", "不如实记录。", "", ("steps", 3, "risks", 0), None))
+    changes = (*nested.changes, Change("item_removed", "决定", "风险点1", "不如实记录。", "", ("steps", 3, "risks", 0), None),
+               Change("field_changed", "", "职权编码", HOSTILE, "", ("code",), None))
     written = redline.draw_redlines(replace(diff, charts=(replace(nested, changes=changes), *diff.charts[1:])),
                                     tmp_path / "red")
     assert sorted(p.relative_to(tmp_path / "red").as_posix() for p in written) == \
@@ -188,7 +190,7 @@ def test_redlines_are_written_for_changed_charts_only_with_every_glyph_drawn(dif
     pdf = tmp_path / "red" / "食品科" / "03-食品经营许可.pdf"
     assert mupdf_trouble(pdf) == []  # 如 is the glyph cairo breaks: repaired as in a build
     (page,) = printed_pages(pdf)
-    assert "不如实记录。" in page.text and "修订标记" in page.text and page.smallest >= style.MIN_BODY_SIZE
+    assert "不如实记录。" in page.text and f"职权编码：{HOSTILE}" in page.text and "修订标记" in page.text and page.smallest >= style.MIN_BODY_SIZE
     assert blue_pixels(pdf, tmp_path)[0] > 100
     svg = (tmp_path / "red" / "食品科" / "03-食品经营许可.svg").read_text(encoding="utf-8")
     assert style.REDLINE in svg and "line-through" in svg
