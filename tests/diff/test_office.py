@@ -84,6 +84,8 @@ def test_docx_is_a4_landscape_with_chinese_fonts(word):
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (297, 210)
     printable = section.page_width - section.left_margin - section.right_margin
     assert abs(sum(office.COLUMN_CM) * 360000 - printable) < 360000 * 0.05  # the columns fill the width
+    cell = word.tables[0].rows[1].cells[1].paragraphs[0]
+    assert cell.style.name == office.CELL_STYLE and cell.style.font.size.pt == office.TABLE_FONT_PT == 12  # 小四
     for name, font in (("Normal", "仿宋"), ("Title", "黑体"), ("Heading 1", "黑体")):
         fonts = word.styles[name].element.rPr.rFonts
         assert fonts.get(qn("w:eastAsia")) == font, name

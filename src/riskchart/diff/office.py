@@ -32,8 +32,10 @@ WHOLE_CHART_KINDS = ("chart_added", "chart_removed")
 # docx: landscape A4, in cm; the columns add up to the printable width
 PAGE_CM = (29.7, 21.0)
 MARGINS_CM = {"top": 2.5, "bottom": 2.5, "left": 2.6, "right": 2.6}
-COLUMN_CM = (3.2, 2.8, 8.2, 8.2, 2.1)
+COLUMN_CM = (3.2, 2.8, 7.85, 7.85, 2.8)
 TABLE_FONT_PT = 12  # 小四
+CELL_STYLE = "修订对照表正文"  # the cells' paragraph style: Normal at TABLE_FONT_PT
+HEADING_STYLE_ID, TABLE_STYLE_ID = "Heading1", "TableGrid"  # of python-docx's default template
 CHART_HEADING_PT = 14  # 四号
 # xlsx: column widths in Excel's units (a CJK character is two)
 COLUMN_UNITS = (16, 14, 44, 44, 12)
@@ -127,6 +129,7 @@ def revision_table_docx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
     """The 修订对照表 as a Word document; fonts from `settings.docx_fonts` (body, headings)."""
     import docx
     from docx.enum.section import WD_ORIENT
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Cm, Pt
 
@@ -137,6 +140,10 @@ def revision_table_docx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
     for side, cm in MARGINS_CM.items():
         setattr(section, f"{side}_margin", Cm(cm))
     word._set_fonts(document, word.Fonts(*settings.docx_fonts))
+    cell_style = document.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    cell_style.base_style = document.styles["Normal"]
+    cell_style.font.size = Pt(TABLE_FONT_PT)
+    cell_style.paragraph_format.space_after = Pt(0)
     document.core_properties.title = TITLE
     document.core_properties.author = "riskchart"
 
@@ -148,52 +155,53 @@ def revision_table_docx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         paragraph.add_run(text).font.size = Pt(CHART_HEADING_PT)
     for chart in diff.charts:
-        heading = document.add_heading(level=1)
+        heading = document.add_paragraph()
+        heading._p.style = HEADING_STYLE_ID  # by id: python-docx looks a style's name up slowly
         heading.add_run(chart_heading(chart)).font.size = Pt(CHART_HEADING_PT)
         heading.paragraph_format.keep_with_next = True
         heading.paragraph_format.space_before = Pt(CHART_HEADING_PT)
-        _docx_table(document, table_rows(chart))
+        _docx_table(document, table_rows(chart), cell_style.style_id)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
 
 
-def _docx_table(document: Any, rows: list[TableRow]) -> None:
+def _docx_table(document: Any, rows: list[TableRow], cell_style: str) -> None:
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
     from docx.shared import Cm
 
     table = document.add_table(rows=1 + len(rows), cols=len(COLUMNS))
-    table.style = "Table Grid"
+    table._tbl.tblStyle_val = TABLE_STYLE_ID
     table.autofit = False
-    header = table.rows[0]
-    header_properties = header._tr.get_or_add_trPr()
+    # Word reads the cells' widths, LibreOffice the grid's
+    for column, cm in zip(table.columns, COLUMN_CM, strict=True):
+        column.width = Cm(cm)
+    # each row's cells taken once: python-docx finds a cell by walking the whole table
+    grid = [row.cells for row in table.rows]
+    for cells in grid:
+        for cell, cm in zip(cells, COLUMN_CM, strict=True):
+            cell.width = Cm(cm)
+            cell.paragraphs[0]._p.style = cell_style
     repeat = OxmlElement("w:tblHeader")  # the column titles again on every page the table runs over
     repeat.set(qn("w:val"), "true")
-    header_properties.append(repeat)
-    for i, name in enumerate(COLUMNS):
-        _fill(header.cells[i], [(name, False)], bold=True)
+    table.rows[0]._tr.get_or_add_trPr().append(repeat)
+    for cell, name in zip(grid[0], COLUMNS, strict=True):
+        _fill(cell, [(name, False)], bold=True)
         shading = OxmlElement("w:shd")
         shading.set(qn("w:val"), "clear")
         shading.set(qn("w:fill"), style.HEADER_FILL.lstrip("#"))
-        header.cells[i]._tc.get_or_add_tcPr().append(shading)
-    for r, row in enumerate(rows, start=1):
+        cell._tc.get_or_add_tcPr().append(shading)
+    for cells, row in zip(grid[1:], rows, strict=True):
         old, new = marked_fragments(row.before, row.after)
-        cells = table.rows[r].cells
         _fill(cells[1], [(row.item, False)])
         _fill(cells[2], old, changed_style="strike")
         _fill(cells[3], new, changed_style="bold")
         _fill(cells[4], [(row.note, False)])
     for first, last in _runs([row.step for row in rows]):
-        _fill(table.cell(first + 1, 0), [(rows[first].step, False)])
+        _fill(grid[first + 1][0], [(rows[first].step, False)])
         if last > first:
-            table.cell(first + 1, 0).merge(table.cell(last + 1, 0))
-    # Word reads the cells' widths, LibreOffice the grid's
-    for column, cm in zip(table.columns, COLUMN_CM, strict=True):
-        column.width = Cm(cm)
-    for row in table.rows:
-        for cell, cm in zip(row.cells, COLUMN_CM, strict=True):
-            cell.width = Cm(cm)
+            grid[first + 1][0].merge(grid[last + 1][0])
 
 
 def _runs(steps: list[str]) -> Iterator[tuple[int, int]]:
@@ -206,12 +214,9 @@ def _runs(steps: list[str]) -> Iterator[tuple[int, int]]:
 
 
 def _fill(cell: Any, fragments: Fragments, bold: bool = False, changed_style: str = "") -> None:
-    from docx.shared import Pt
-
     paragraph = cell.paragraphs[0]
     for text, changed in fragments:
         run = paragraph.add_run(text)
-        run.font.size = Pt(TABLE_FONT_PT)
         run.bold = bold or (changed and changed_style == "bold") or None
         if changed and changed_style == "bold":
             run.underline = True
