@@ -12,6 +12,9 @@ charts are not drawn.
 
 from __future__ import annotations
 
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import files, style
@@ -104,7 +107,7 @@ def redline_dot(chart: ChartDiff, font: str = style.DEFAULT_FONT, settings: Sett
 
 def draw_redlines(diff: Diff, directory: Path, *, font: str = style.DEFAULT_FONT,
                   settings: Settings = _NO_PROJECT_SETTINGS, page: Page = A4_PORTRAIT,
-                  timeout: float = style.DOT_TIMEOUT_SECONDS) -> list[Path]:
+                  timeout: float = style.DOT_TIMEOUT_SECONDS, jobs: int = os.cpu_count() or 1) -> list[Path]:
     """Draw every changed chart's redline into `directory` as <out_name>.svg and
     .pdf (out_name as in out/: 食品科/01-食品经营许可); the paths written.
 
@@ -117,8 +120,16 @@ def draw_redlines(diff: Diff, directory: Path, *, font: str = style.DEFAULT_FONT
     tools = render.toolchain(font)
     new: list[Chart] = [c.new for c in charts if c.new is not None]
     dot_texts = [redline_dot(c, font, settings, page) for c in charts]
-    results = render.render_many(dot_texts, FORMATS, tools, timeout, page=page,
-                                 continuation=lambda n, pages: layout.continuation_dot(new[n], pages, font))
+    # `jobs` dot processes, each drawing a share of the charts (fonts load once per process)
+    size = math.ceil(len(charts) / max(1, min(jobs, len(charts))))
+    starts = range(0, len(charts), size)
+
+    def draw(start: int) -> list[dict[str, bytes] | render.RenderFailure]:
+        return render.render_many(dot_texts[start:start + size], FORMATS, tools, timeout, page=page,
+                                  continuation=lambda n, pages: layout.continuation_dot(new[start + n], pages, font))
+
+    with ThreadPoolExecutor(max_workers=len(starts)) as pool:
+        results = [result for batch in pool.map(draw, starts) for result in batch]
     written: list[Path] = []
     failed: list[str] = []
     for chart, result in zip(new, results, strict=True):
