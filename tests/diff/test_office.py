@@ -199,3 +199,14 @@ def test_libreoffice_prints_both_tables_on_a4_landscape(diff, tmp_path):
             for cell in row:
                 assert cell.replace(" ", "") in text, (pdf, cell)
         assert "职权编码：XK-003" in text and "旧职权" in text and "新职权" in text
+
+
+def test_a_step_added_whole_keeps_its_lines(diff):
+    # compare.py describes an added or removed step in lines: its name, level, risks, measures, owner
+    described = "现场核查\n风险等级：低\n风险点1：核查走过场。"
+    chart = replace(diff.charts[0], changes=(Change("step_added", "现场核查", "环节", "", described, None, ("steps", 2)),))
+    document = docx.Document(io.BytesIO(office.revision_table_docx(replace(diff, charts=(chart,)))))
+    assert table_cells(document.tables[0])[1] == ("现场核查", "环节", "", described, "新增环节")
+    sheet = openpyxl.load_workbook(io.BytesIO(office.revision_table_xlsx(replace(diff, charts=(chart,)))))[office.SHEET]
+    assert sheet["D7"].value == described
+    assert sheet.row_dimensions[7].height >= 3 * 14.5  # room for the three lines

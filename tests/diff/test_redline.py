@@ -127,7 +127,7 @@ def test_a_box_left_with_removed_items_only_is_still_drawn(diff):
 
 def test_removed_steps_and_items_of_removed_steps_are_listed_in_the_legend(diff):
     dot = redline.redline_dot(one_chart(
-        diff, Change("step_removed", "归档", "环节", "归档", "", ("steps", 5), None),
+        diff, Change("step_removed", "归档", "环节", "归档\n风险点1：未及时归档", "", ("steps", 5), None),
         Change("item_removed", "归档", "防控措施1", "及时归档。", "", ("steps", 5, "measures", 0), None)))
     legend = node(dot, "redline_legend")
     assert "删除环节：" in legend and removed(legend) == ["删除", '归档<BR ALIGN="LEFT"/>归档：及时归档。']
@@ -135,9 +135,10 @@ def test_removed_steps_and_items_of_removed_steps_are_listed_in_the_legend(diff)
 
 def test_header_fields_and_phones_are_tinted_and_a_removed_code_struck_through(diff):
     dot = redline.redline_dot(one_chart(
-        diff, Change("field_changed", "", "职权编码", "XK-003", "", ("code",), None),
+        diff, Change("field_changed", "", "职权编码", "XK-003", "", ("code",), ("code",)),
+        Change("item_removed", "", "法律依据1", "《食品安全法》", "", ("basis", 0), None),
         Change("field_changed", "", "服务电话", "1", "2", ("phones", "service"), ("phones", "service"))))
-    assert removed(node(dot, "header")) == ["职权编码：XK-003"]
+    assert removed(node(dot, "header")) == ["职权编码：XK-003", "法律依据1：《食品安全法》"]
     assert node(dot, "footer").count(style.REDLINE_FILL) == 0  # the fixture has no phones to tint
     assert "redline_legend" in dot
 

@@ -53,11 +53,11 @@ def marks_of(chart: ChartDiff) -> Marks:
         if change.kind == "chart_added":
             note = NEW_CHART_NOTE
             changed.add(("title",))
-        elif change.kind == "step_removed":
-            removed.append(Removed(("steps",), change.before or change.step))
-        elif change.kind == "item_removed":
+        elif change.kind == "step_removed":  # its name: `before` describes the whole step
+            removed.append(Removed(("steps",), change.step or change.before))
+        elif change.kind == "item_removed" and (change.old_path or ())[:1] == ("steps",):
             removed.append(_removed_item(change, chart))
-        elif change.new_path is None:  # a field removed from the header (a code, a 法律依据 …)
+        elif change.new_path is None:  # removed from the header (a 法律依据 …)
             if change.before:
                 removed.append(Removed(("header",), f"{change.item}：{change.before}"))
         else:

@@ -19,7 +19,7 @@ from .wrap import wrap
 
 # The parts of the header a change marks, by the first key of its path.
 HEADER_ROWS = {"title": "title", "code": "code", "time_limit": "time_limit", "basis": "basis", "scope": "scope",
-               "owner": "owner", "department": "department", "category": "heading", "id": "heading"}
+               "owner": "owner", "department": "department", "category": "heading", "id": "heading", "status": "heading"}
 BOXES = ("risks", "measures")
 
 
