@@ -221,6 +221,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 if count > 1 and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"
                                      f"续排为 {count} 页")
+                if chart.path in drawing.fallbacks and outcomes[chart.path].status == "built":
+                    continued.append(f"{printable(chart.out_name)} {drawing.fallbacks[chart.path]}")
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
@@ -306,6 +308,7 @@ class _Drawing:
         self._finishing = ThreadPoolExecutor(max_workers=1)
         self._batches: list[tuple[list[Chart], Future[Future[tuple[list[RenderResult], float]]]]] = []
         self._ahead: list[Future[None]] = []
+        self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         if "pdf" in options.formats or options.publish:
             # pikepdf takes a tenth of a second to import: do it while the first dot runs.
             # Not a daemon: a process that exits while nanobind is still registering
@@ -334,6 +337,9 @@ class _Drawing:
         drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
                                  self._runs, self._scratch, page,
                                  lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
+        for chart, done in zip(charts, drawn, strict=True):
+            if isinstance(done, render.Drawn) and done.fallback:
+                self.fallbacks[chart.path] = done.fallback
         return self._finishing.submit(self._finish, dot_texts, drawn, began)
 
     def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure],

@@ -5,6 +5,7 @@ and the booklet's page numbers and bookmarks."""
 from __future__ import annotations
 
 import itertools
+import re
 import os
 from pathlib import Path
 
@@ -161,3 +162,30 @@ def test_every_seed_chart_prints_its_body_at_8_pt_or_more_on_one_a4_page(tmp_pat
         bodies[pdf.stem] = sheet.body
     assert len(bodies) == 40 and min(bodies.values()) >= 8, bodies
     assert sum(size >= 9 for size in bodies.values()) >= 30, bodies  # 小五 where the chart allows
+
+
+@needs_tools
+def test_a_chart_whose_continued_pages_cannot_be_drawn_falls_back_to_one_page_and_says_so(tmp_path, monkeypatch):
+    """dot fails on the 「（续）」 header only: the chart is not lost but shrunk onto
+    one page, every sentence still there, and the build names it and why."""
+    from conftest import dot_crashing_on
+
+    from riskchart.draw import render
+
+    dot_crashing_on("（续）", tmp_path / "bin", monkeypatch)
+    render.toolchain.cache_clear()  # find the crashing dot
+    try:
+        out, report = built(tmp_path, [(14, 4)])
+    finally:
+        render.toolchain.cache_clear()
+    (pdf,) = out.glob("*.pdf")
+    (sheet,) = printed_pages(pdf)
+    assert (sheet.width, sheet.height) == (595, 842)
+    assert sheet.body < style.MIN_BODY_SIZE  # shrunk, as the notice says
+    for s in range(1, 15):
+        for i in range(1, 5):
+            assert sheet.text.count(risk(s, i)) == 1 and sheet.text.count(measure(s, i)) == 1
+    (notice,) = [w for w in report.warnings if pdf.stem in w]
+    assert "simulated crash" in notice and "一页上" in notice
+    assert abs(float(re.search(r"正文约 ([\d.]+) 磅", notice).group(1)) - sheet.body) < 0.1
+    assert "续排为" not in notice

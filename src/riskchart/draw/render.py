@@ -82,6 +82,7 @@ class Drawn:
     """One chart's outputs as dot wrote them, before `finish`."""
     outputs: dict[str, bytes]
     windows: Windows | None = None
+    fallback: str = ""  # why a chart too tall for one page is shrunk onto one after all (for the build's notice)
 
 
 class DotRuns:
@@ -174,15 +175,24 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
     finished: list[Drawn | RenderFailure] = []
     for number, result in enumerate(results):
         header = headers.get(number)
-        if isinstance(header, RenderFailure):
-            result = header
         if isinstance(result, RenderFailure):
             finished.append(result)
             continue
         result.pop("json0", None)
-        windows = (ends[number], header) if number in ends and isinstance(header, dict) else None
-        finished.append(Drawn(result, windows))
+        if isinstance(header, RenderFailure):
+            finished.append(Drawn(result, None, _one_page_instead(ends[number][0], page, header)))
+        else:
+            finished.append(Drawn(result, (ends[number], header) if number in ends and header else None))
     return finished
+
+
+def _one_page_instead(plan: pages.Drawing, page: Page, failure: RenderFailure) -> str:
+    """The chart itself was drawn, only its further pages' header was not: rather
+    than lose the chart, it is shrunk onto one page (as before continuation pages),
+    and the build says so."""
+    size = style.FONT_SIZE * pages.one_page_scale(plan.width, plan.height, page)
+    return (f"续页的「（续）」标题和页码画不出（{failure}），改为整张图缩小排在一页上，正文约 {size:.1f} 磅；"
+            "可用 build --force 重试")
 
 
 def _draw(dot_texts: list[str], drawn: tuple[str, ...], tools: Toolchain, timeout: float, runs: DotRuns,
