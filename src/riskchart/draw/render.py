@@ -108,6 +108,10 @@ class DotRuns:
         with self._lock:
             self._live.discard(process)
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
@@ -262,12 +266,12 @@ def finish(drawn: Drawn | RenderFailure, dot_text: str, formats: tuple[str, ...]
 
 
 def _add_png(outputs: dict[str, bytes], formats: tuple[str, ...], dpi: int, scratch: Path | None) -> RenderFailure | None:
-    """The A4 page at `dpi` as PNG (its first page: a PNG holds one)."""
+    """The page at `dpi` as PNG; a continued chart's pages one under another (a PNG holds one picture)."""
     from . import raster
 
     pdf = outputs["pdf"] if "pdf" in formats else outputs.pop("pdf")
     try:
-        outputs["png"] = raster.page_pngs(pdf, dpi, scratch)[0]
+        outputs["png"] = raster.pages_png(pdf, dpi, scratch)
     except raster.RasterFailure as failure:
         return RenderFailure(str(failure))
     return None

@@ -252,24 +252,42 @@ def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
 
 
 def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
-                            scratch: Path | None = None) -> None:
+                            scratch: Path | None = None,
+                            drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {}) -> None:
     """Draw the booklets' covers and contents for these charts into the page
     cache while the charts are being drawn, so that publish_set finds them
-    there instead of starting dot once more at the end.  Best effort: if
-    the charts published turn out to be others, or drawing fails here,
-    publish_set draws (and reports) on its own."""
+    there instead of starting dot once more at the end.
+
+    The contents number the pages as the booklet will, and how many pages a
+    chart takes is known only once dot has laid it out: `drawn_pages(wait)`
+    gives them by out_name (see build._Drawing.page_counts_so_far: a chart
+    not laid out yet counts as the last build recorded it; None: the build
+    is being stopped).  So they are drawn at once with the pages known by
+    then, and drawn again, once every chart is laid out, only if a count was
+    wrong (a chart that now continues over more or fewer pages).  Best
+    effort: if the charts published turn out to be others, or drawing fails
+    here, publish_set draws (and reports) on its own."""
     if not charts or "pdf" not in options.formats:
         return
     from .booklet import front_matter, front_matter_pages
 
-    drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
-    for _, members, title, by_department in _booklets(charts):
-        pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
-                                   by_department=by_department)
-        try:
-            front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
-        except (render.RenderFailure, OSError):
+    guessed: dict[str, int] | None = None
+    for wait in (False, True):
+        known = drawn_pages(wait)
+        if known is None:
             return
+        counts = {c.out_name: known.get(c.out_name, 1) for c in charts}
+        if counts == guessed:
+            return
+        drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
+        for _, members, title, by_department in _booklets(charts):
+            pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
+                                       by_department=by_department, page_counts=counts)
+            try:
+                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
+            except (render.RenderFailure, OSError):
+                return
+        guessed = counts
 
 
 @dataclass(frozen=True)
