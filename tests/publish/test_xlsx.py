@@ -99,8 +99,13 @@ def test_statistics_sheet_has_the_numbers_of_stats(two):
     rows = [tuple(c.value for c in row) for row in book[STATISTICS_SHEET].iter_rows()]
     stats = tables.statistics(charts)
     assert rows[0] == STATISTICS_COLUMNS
-    assert rows[-1] == ("合计", 2, 3, 6, 3, 2, 1) == ("合计", stats.total.charts, stats.total.steps,
-                                                    stats.total.risk_total, *stats.total.risks.values())
+    assert rows[-1] == ("合计", 2, 3, 6, 3, 2, 1, 0, 0) == ("合计", stats.total.charts, stats.total.steps,
+                                                          stats.total.risk_total, *stats.total.risks.values(),
+                                                          stats.total.coded, stats.total.exits)
+    # the numbers of `riskchart stats`, column by column
+    printed = tables.statistics_text(stats).splitlines()
+    assert rows[0] == tuple(printed[0].split())
+    assert rows[-1] == tuple(int(v) if v.isdigit() else v for v in printed[-1].split())
     assert [r[0] for r in rows[1:-1]] == list(stats.by_category)
 
 
@@ -185,5 +190,5 @@ def test_a_projects_own_levels_are_coloured_as_in_its_charts(four):
 
 def test_the_statistics_sheet_counts_a_projects_own_levels(four):
     rows = [tuple(c.value for c in row) for row in four[1][STATISTICS_SHEET].iter_rows()]
-    assert rows[0] == ("类别", "图", "环节", "风险点", *FOUR_LEVELS, "未评定")
-    assert rows[-1] == ("合计", 1, 5, 6, 2, 1, 1, 1, 1)
+    assert rows[0] == ("类别", "图", "环节", "风险点", *FOUR_LEVELS, "未评定", "有编码", "分支")
+    assert rows[-1] == ("合计", 1, 5, 6, 2, 1, 1, 1, 1, 0, 0)

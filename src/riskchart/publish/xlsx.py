@@ -26,7 +26,14 @@ from . import tables
 
 REGISTER_SHEET = "风险点台账"
 STATISTICS_SHEET = "统计"
-STATISTICS_COLUMNS = ("类别", "图", "环节", "风险点", *LEVELS)  # with the default scale; a project's own has its levels
+
+
+def statistics_columns(levels: tuple[str, ...]) -> tuple[str, ...]:
+    """The statistics sheet's columns, those of `riskchart stats` (tables.statistics_text)."""
+    return ("类别", "图", "环节", "风险点", *levels, "有编码", "分支")
+
+
+STATISTICS_COLUMNS = statistics_columns(LEVELS)  # with the default scale; a project's own has its levels
 FONT = "宋体"
 FONT_SIZE = 10.5      # 五号
 GB2312_CHARSET = 134  # tells Excel the font is for Chinese text
@@ -156,7 +163,7 @@ def _line_width(line: str) -> int:
 
 
 def _statistics_sheet(sheet: Any, formats: _Formats, stats: tables.Statistics) -> None:
-    columns = (*STATISTICS_COLUMNS[:4], *stats.levels)
+    columns = statistics_columns(stats.levels)
     for i, name in enumerate(columns):
         sheet.write_string(0, i, name, formats.header)
     sheet.set_column(0, 0, _column_width([*stats.by_category, "合计"]))
@@ -165,7 +172,8 @@ def _statistics_sheet(sheet: Any, formats: _Formats, stats: tables.Statistics) -
     for r, (name, counts) in enumerate(rows, start=1):
         total = r == len(rows)
         sheet.write_string(r, 0, name, formats.total_name if total else formats.text)
-        numbers = (counts.charts, counts.steps, counts.risk_total, *(counts.of(level) for level in stats.levels))
+        numbers = (counts.charts, counts.steps, counts.risk_total, *(counts.of(level) for level in stats.levels),
+                   counts.coded, counts.exits)
         for i, value in enumerate(numbers, start=1):
             sheet.write_number(r, i, value, formats.total if total else formats.number)
     sheet.freeze_panes(1, 0)
