@@ -348,6 +348,7 @@ class _Drawing:
             for future in batches if wait else ():
                 with contextlib.suppress(Exception):  # a failing batch is the build's to report
                     future.result()
+            # one step for the GIL: a dot thread adding its counts meanwhile cannot break the copy
             return None if self._runs.stopped else recorded | self.page_counts
 
         return counts

@@ -186,7 +186,7 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
         if isinstance(header, RenderFailure):
             finished.append(Drawn(result, None, _one_page_instead(ends[number][0], page, header)))
         else:
-            finished.append(Drawn(result, (ends[number], header) if number in ends and header else None))
+            finished.append(Drawn(result, (ends[number], header) if isinstance(header, dict) else None))
     return finished
 
 
