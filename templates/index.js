@@ -17,7 +17,7 @@
     var wantedType = riskType ? riskType.value : "";
     var count = 0;
     cards.forEach(function (card, i) {
-      var levels = card.getAttribute("data-levels").split(" ");
+      var levels = card.getAttribute("data-levels").split("\n");  // a level's name may hold a space
       var match = words.every(function (w) { return texts[i].indexOf(w) !== -1; }) &&
                   (!wanted || levels.indexOf(wanted) !== -1) &&
                   (!wantedType || card.getAttribute("data-types").split("\n").indexOf(wantedType) !== -1);

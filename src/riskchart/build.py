@@ -10,6 +10,7 @@ atomically under a folder lock, and only after a chart rendered fully.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -31,7 +32,7 @@ from .check.characters import printable
 from .check.diagnostics import Diagnostic
 from .check.load import read_chart_bytes
 from .departments import defaults_files, out_name
-from .draw import fonts, glyphs, layout, pages, render
+from .draw import fonts, glyphs, layout, render
 from .draw.page import A4_PORTRAIT, Page
 from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
@@ -200,7 +201,9 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
             linted = lint_paths(project_files, options.settings)
             charts = {c.path: c for c in linted.charts}
             if options.publish:
-                drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch)
+                recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
+                drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
+                              drawing.page_counts_so_far(recorded))
             for path in chart_files:
                 problem = _first_error(linted, path, options) if path not in charts else None
                 if problem:
@@ -217,10 +220,13 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path], options,
                                                       manifest, seconds)
                 progress(outcomes[chart.path])
-                count = pages.page_count(result["pdf"]) if isinstance(result, dict) and "pdf" in result else 1
+                count = drawing.page_counts.get(chart.out_name, 1)  # whichever formats: PNG-only too
                 if count > 1 and outcomes[chart.path].status == "built":
+                    manifest["charts"][chart.out_name]["pages"] = count  # for the next build's contents
                     continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"
                                      f"续排为 {count} 页")
+                if chart.path in drawing.fallbacks and outcomes[chart.path].status == "built":
+                    continued.append(f"{printable(chart.out_name)} {drawing.fallbacks[chart.path]}")
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
@@ -306,6 +312,8 @@ class _Drawing:
         self._finishing = ThreadPoolExecutor(max_workers=1)
         self._batches: list[tuple[list[Chart], Future[Future[tuple[list[RenderResult], float]]]]] = []
         self._ahead: list[Future[None]] = []
+        self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
+        self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
         if "pdf" in options.formats or options.publish:
             # pikepdf takes a tenth of a second to import: do it while the first dot runs.
             # Not a daemon: a process that exits while nanobind is still registering
@@ -327,6 +335,24 @@ class _Drawing:
         drawing (the booklet's cover and contents), started early."""
         self._ahead.append(self._pool.submit(work, *args))
 
+    def page_counts_so_far(self, recorded: dict[str, int]) -> Callable[[bool], dict[str, int] | None]:
+        """The pages of each chart (by out_name): of those laid out so far as
+        dot's layout decided them (pages.py), of the others as `recorded` (by
+        the last build); with `wait`, once dot has laid out every batch added
+        until now; None when the build is being stopped.  Waiting is only for
+        work run by `ahead` after these batches: the pool started each before
+        it, so it cannot deadlock."""
+        batches = [future for _, future in self._batches]
+
+        def counts(wait: bool) -> dict[str, int] | None:
+            for future in batches if wait else ():
+                with contextlib.suppress(Exception):  # a failing batch is the build's to report
+                    future.result()
+            # one step for the GIL: a dot thread adding its counts meanwhile cannot break the copy
+            return None if self._runs.stopped else recorded | self.page_counts
+
+        return counts
+
     def _draw(self, charts: list[Chart]) -> Future[tuple[list[RenderResult], float]]:
         began = time.perf_counter()
         page = self._options.page
@@ -334,6 +360,11 @@ class _Drawing:
         drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
                                  self._runs, self._scratch, page,
                                  lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
+        for chart, done in zip(charts, drawn, strict=True):
+            if isinstance(done, render.Drawn):
+                self.page_counts[chart.out_name] = len(done.windows[0][1]) if done.windows else 1
+                if done.fallback:
+                    self.fallbacks[chart.path] = done.fallback
         return self._finishing.submit(self._finish, dot_texts, drawn, began)
 
     def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure],
@@ -517,7 +548,8 @@ def _valid_entry(name: object, entry: object) -> bool:
         return False
     outputs = entry.get("outputs")
     return isinstance(entry.get("source"), str) and isinstance(entry.get("fingerprint"), str) \
-        and isinstance(entry.get("title", ""), str) and isinstance(outputs, list) \
+        and isinstance(entry.get("title", ""), str) and isinstance(entry.get("pages", 1), int) \
+        and isinstance(outputs, list) \
         and all(output in {f"{name}.{fmt}" for fmt in render.FORMATS} for output in outputs)
 
 

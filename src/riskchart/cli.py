@@ -270,7 +270,7 @@ def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> 
         raise click.UsageError("xlsx 是二进制文件，不能输出到屏幕：请用 -o 指定文件，例如 -o 风险点台账.xlsx")
     project = _project(paths)
     charts, had_errors = _valid_charts(paths, project)
-    data = _register_bytes(charts, output_format, project.settings.categories)
+    data = _register_bytes(charts, output_format, project.settings.categories, project.settings.levels)
     if output is None:
         try:
             sys.stdout.buffer.write(data)
@@ -285,13 +285,14 @@ def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> 
     sys.exit(1 if had_errors else 0)
 
 
-def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[str, ...]) -> bytes:
+def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[str, ...],
+                    levels: tuple[str, ...]) -> bytes:
     from .publish.tables import register_csv, register_json
 
     if output_format == "xlsx":
         from .publish.xlsx import register_xlsx
 
-        return register_xlsx(charts, categories)
+        return register_xlsx(charts, categories, levels)
     return register_csv(charts) if output_format == "csv" else register_json(charts)
 
 
@@ -304,7 +305,7 @@ def stats(paths: tuple[Path, ...], output_format: str) -> None:
 
     project = _project(paths)
     charts, had_errors = _valid_charts(paths, project)
-    numbers = statistics(charts, project.settings.categories)
+    numbers = statistics(charts, project.settings.categories, project.settings.levels)
     if output_format == "json":
         click.echo(json.dumps(numbers.as_json(), ensure_ascii=False, indent=2))
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,99 @@ def test_every_seed_chart_prints_its_body_at_8_pt_or_more_on_one_a4_page(tmp_pat
         bodies[pdf.stem] = sheet.body
     assert len(bodies) == 40 and min(bodies.values()) >= 8, bodies
     assert sum(size >= 9 for size in bodies.values()) >= 30, bodies  # 小五 where the chart allows
+
+
+@needs_tools
+def test_a_chart_whose_continued_pages_cannot_be_drawn_falls_back_to_one_page_and_says_so(tmp_path, monkeypatch):
+    """dot fails on the 「（续）」 header only: the chart is not lost but shrunk onto
+    one page, every sentence still there, and the build names it and why."""
+    from conftest import dot_crashing_on
+
+    from riskchart.draw import render
+
+    dot_crashing_on("（续）", tmp_path / "bin", monkeypatch)
+    render.toolchain.cache_clear()  # find the crashing dot
+    try:
+        out, report = built(tmp_path, [(14, 4)])
+    finally:
+        render.toolchain.cache_clear()
+    (pdf,) = out.glob("*.pdf")
+    (sheet,) = printed_pages(pdf)
+    assert (sheet.width, sheet.height) == (595, 842)
+    assert sheet.body < style.MIN_BODY_SIZE  # shrunk, as the notice says
+    for s in range(1, 15):
+        for i in range(1, 5):
+            assert sheet.text.count(risk(s, i)) == 1 and sheet.text.count(measure(s, i)) == 1
+    (notice,) = [w for w in report.warnings if pdf.stem in w]
+    assert "simulated crash" in notice and "一页上" in notice
+    assert abs(float(re.search(r"正文约 ([\d.]+) 磅", notice).group(1)) - sheet.body) < 0.1
+    assert "续排为" not in notice
+
+
+@needs_tools
+def test_a_png_only_build_of_a_continued_chart_shows_every_page_and_gives_the_notice(tmp_path):
+    """A PNG holds one picture: a continued chart's is its pages one under another,
+    as the PDF prints them, and a PNG-only build names it as a PDF build does."""
+    import io
+    import math
+
+    from PIL import Image
+
+    source = tmp_path / "charts"
+    source.mkdir()
+    write_chart(source, 1, 14, 4)
+    dpi = 40
+    both = build([source], BuildOptions(out=tmp_path / "pdf", formats=("pdf",), jobs=1, publish=False,
+                                        settings=Settings()))
+    count = len(printed_pages(next((tmp_path / "pdf").glob("*.pdf"))))
+    report = build([source], BuildOptions(out=tmp_path / "png", formats=("png",), jobs=1, publish=False, dpi=dpi,
+                                          settings=Settings()))
+    assert report.ok and count >= 2
+    assert report.warnings == both.warnings and any(f"续排为 {count} 页" in w for w in report.warnings)
+    (png,) = (tmp_path / "png").glob("*.png")
+    image = Image.open(io.BytesIO(png.read_bytes())).convert("L")
+    page = 842 * dpi / 72
+    assert image.size == (math.ceil(595 * dpi / 72), math.ceil(count * page))
+    for number in range(count):  # every page inked, each below a grey rule across the picture
+        band = image.crop((0, round(number * page) + 2, image.width, round((number + 1) * page) - 2))
+        assert band.getextrema()[0] < 100, number
+        if number:
+            rows = [image.crop((0, y, image.width, y + 1)) for y in range(round(number * page) - 1, round(number * page) + 2)]
+            assert any(row.getextrema()[1] < 250 for row in rows), number  # a whole row greyed
+
+
+@needs_tools
+def test_the_contents_drawn_ahead_count_a_continued_charts_pages(tmp_path, monkeypatch):
+    """The booklet's contents are drawn while the charts are (index.draw_front_matter_ahead)
+    and number the pages a continued chart really takes, so the booklet finds them
+    drawn: no contents page is drawn again at publishing, in a clean build or after
+    another chart changed."""
+    import threading
+
+    from riskchart.draw import render
+
+    drawn: list[bool] = []  # a contents page drawn: on the main thread (at publishing)?
+    draw = render.render_many
+
+    def watched(dot_texts, *args, **kwargs):
+        drawn.extend(threading.current_thread() is threading.main_thread()
+                     for text in dot_texts if text.startswith("digraph contents"))
+        return draw(dot_texts, *args, **kwargs)
+
+    monkeypatch.setattr(render, "render_many", watched)
+    source = tmp_path / "charts"
+    source.mkdir()
+    write_chart(source, 1, 14, 4)
+    short = write_chart(source, 2, 3, 2)
+    out = tmp_path / "out"
+    for jobs, title in ((1, "测试3个环节的职权"), (2, "测试三个环节的职权")):
+        short.write_text(short.read_text(encoding="utf-8").replace("测试3个环节的职权", title), encoding="utf-8")
+        drawn.clear()
+        report = build([source], BuildOptions(out=out, formats=("pdf",), jobs=jobs, settings=Settings()))
+        assert report.ok and "booklet.pdf" in report.published, report
+        long_pages = len(printed_pages(next(out.glob("01-*.pdf"))))
+        assert long_pages >= 2
+        contents = printed_pages(out / "booklet.pdf")[1].text
+        assert "测试14个环节的职权3" in contents and f"{title}{3 + long_pages}" in contents, contents
+        assert drawn and not any(drawn), drawn  # drawn ahead only, never again at publishing
+    assert drawn == [False]  # the second time once: the long chart, not drawn again, counted as recorded

@@ -329,7 +329,7 @@ def test_each_card_carries_its_search_text_and_levels(charts, tmp_path):
     for chart in charts:
         card = card_of(page, chart.id)
         assert f'data-search="{html.escape(search_text(chart))}"' in card
-        levels = " ".join(level for level in ("高", "中", "低") if chart.risk_count(level))
+        levels = "\n".join(level for level in ("高", "中", "低") if chart.risk_count(level))
         assert f'data-levels="{levels}"' in card
 
 
@@ -373,3 +373,38 @@ def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts
     text = subprocess.run(["pdftotext", "-layout", str(out / "booklet.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout.split("\f")
     assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]
+
+
+def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
+    """`levels = ["一级", "二级", "三级", "四级"]`: the statistics, the cards and the
+    level filter have those levels (and 未评定), in the charts' colours."""
+    from conftest import lint_files
+
+    from riskchart.config import Settings
+    from riskchart.draw.layout import level_styles
+
+    scale = ("一级", "二级", "三级", "四级")
+    steps = "".join(f"  - {{name: 环节{n}, level: {n}级, risks: [甲{n}。], measures: [乙。], owner: 丙}}\n"
+                    for n in "一二三四")
+    text = ("id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n" + steps
+            + "  - {name: 归档, risks: [丁。, 戊。], measures: [己。], owner: 丙}\n")
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": text}, Settings(levels=scale)).charts)
+    page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False, levels=scale)
+    checker = _Checker()
+    checker.feed(page)
+    assert checker.problems == [] and checker.stack == []
+    head = re.search(r"<table class=\"counts\">.*?<thead>(.*?)</thead>", page, re.DOTALL).group(1)
+    columns = re.findall(r'<span class="level level-([\w-]+)">([^<]*)</span>', head)
+    assert [name for _, name in columns] == [*scale, "未评定"]
+    footer = re.search(r"<tfoot>(.*?)</tfoot>", page, re.DOTALL).group(1)
+    assert re.findall(r"<td>(\d+)</td>", footer) == ["1", "5", "6", "1", "1", "1", "1", "2"]
+    # each level's class is coloured as the charts colour that level, by the stylesheet in the page
+    styles = re.search(r"<style>(.*?)</style>", page, re.DOTALL).group(1)
+    rules = dict(re.findall(r"\.level-([\w-]+) \{ background: (#[0-9a-f]{6});", styles))
+    colours = level_styles(scale)
+    assert {name: rules[css] for css, name in columns if name in scale} == {n: colours[n]["fill"] for n in scale}
+    assert len({rules[css] for css, _ in columns}) == 5
+    card = card_of(page, 1)
+    assert re.findall(r'title="([^"]*)风险点">\1 (\d+)<', card) == [(n, "1") for n in scale] + [("未评定", "2")]
+    assert 'data-levels="一级\n二级\n三级\n四级\n未评定"' in card
+    assert re.findall(r'<option value="([^"]+)">含', page) == [*scale, "未评定"]

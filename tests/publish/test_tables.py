@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import lint_files
+from conftest import lint_files, write_files
 
 from riskchart.cli import main
 from riskchart.publish import tables
@@ -93,3 +93,19 @@ def test_statistics_count_codes_and_exits(tmp_path):
     numbers = tables.statistics(charts).as_json()["total"]
     assert (numbers["coded"], numbers["exits"]) == (1, 4)
     assert tables.statistics_text(tables.statistics(charts)).splitlines()[0].split()[-2:] == ["有编码", "分支"]
+
+
+def test_stats_counts_a_projects_own_level_scale(tmp_path):
+    """`levels = ["一级", …, "四级"]`: stats has those columns (and 未评定), not 高/中/低."""
+    steps = "".join(f"  - {{name: 环节{n}, level: {n}级, risks: [甲{n}。], measures: [乙。], owner: 丙}}\n"
+                    for n in "一二三四")
+    (tmp_path / "riskchart.toml").write_text('levels = ["一级", "二级", "三级", "四级"]\n', encoding="utf-8")
+    write_files(tmp_path / "charts", {"01-a.yaml": "id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n" + steps
+                                      + "  - {name: 归档, risks: [丁。, 戊。], measures: [己。], owner: 丙}\n"})
+    done = CliRunner().invoke(main, ["stats", str(tmp_path / "charts")])
+    assert done.exit_code == 0, done.output
+    header, _, _category, _, total = done.output.splitlines()
+    assert header.split() == ["类别", "图", "环节", "风险点", "一级", "二级", "三级", "四级", "未评定", "有编码", "分支"]
+    assert total.split() == ["合计", "1", "5", "6", "1", "1", "1", "1", "2", "0", "0"]
+    numbers = json.loads(CliRunner().invoke(main, ["stats", str(tmp_path / "charts"), "--format", "json"]).output)
+    assert numbers["total"]["risks"] == {"一级": 1, "二级": 1, "三级": 1, "四级": 1, "未评定": 2}

@@ -99,8 +99,13 @@ def test_statistics_sheet_has_the_numbers_of_stats(two):
     rows = [tuple(c.value for c in row) for row in book[STATISTICS_SHEET].iter_rows()]
     stats = tables.statistics(charts)
     assert rows[0] == STATISTICS_COLUMNS
-    assert rows[-1] == ("合计", 2, 3, 6, 3, 2, 1) == ("合计", stats.total.charts, stats.total.steps,
-                                                    stats.total.risk_total, *stats.total.risks.values())
+    assert rows[-1] == ("合计", 2, 3, 6, 3, 2, 1, 0, 0) == ("合计", stats.total.charts, stats.total.steps,
+                                                          stats.total.risk_total, *stats.total.risks.values(),
+                                                          stats.total.coded, stats.total.exits)
+    # the numbers of `riskchart stats`, column by column
+    printed = tables.statistics_text(stats).splitlines()
+    assert rows[0] == tuple(printed[0].split())
+    assert rows[-1] == tuple(int(v) if v.isdigit() else v for v in printed[-1].split())
     assert [r[0] for r in rows[1:-1]] == list(stats.by_category)
 
 
@@ -143,3 +148,47 @@ def test_libreoffice_prints_the_register_on_a4_landscape_with_the_header_on_each
     charts = list(lint_paths([CHARTS], find_settings(CHARTS)).charts)
     assert all(row.编号 in text for row in tables.register(charts))
 
+
+
+# ---------------------------------------------- a project's own level scale
+
+FOUR_LEVELS = ("一级", "二级", "三级", "四级")
+FOUR_LEVEL_CHARTS = {
+    "01-a.yaml": (
+        "id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n"
+        "  - {name: 受理, level: 一级, risks: [刁难。, 拖延。], measures: [公开。], owner: 受理人}\n"
+        "  - {name: 审核, level: 二级, risks: [徇私。], measures: [复核。], owner: 科长}\n"
+        "  - {name: 决定, level: 三级, risks: [越权。], measures: [集体研究。], owner: 局长}\n"
+        "  - {name: 送达, level: 四级, risks: [不告知。], measures: [限时。], owner: 经办人}\n"
+        "  - {name: 归档, risks: [丢失。], measures: [专人保管。], owner: 档案员}\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory):
+    from riskchart.config import Settings
+
+    settings = Settings(levels=FOUR_LEVELS)
+    charts = list(lint_files(tmp_path_factory.mktemp("four"), FOUR_LEVEL_CHARTS, settings).charts)
+    assert len(charts) == 1
+    return charts, openpyxl.load_workbook(io.BytesIO(register_xlsx(charts, settings.categories, FOUR_LEVELS)))
+
+
+def test_a_projects_own_levels_are_coloured_as_in_its_charts(four):
+    from riskchart.draw.layout import level_styles
+
+    sheet = four[1][REGISTER_SHEET]
+    level = column("风险等级")
+    fills = {sheet[f"{level}{r}"].value: sheet[f"{level}{r}"].fill.fgColor.rgb for r in range(2, sheet.max_row + 1)}
+    colours = level_styles(FOUR_LEVELS)
+    assert {name: fill[-6:].lower() for name, fill in fills.items() if name} == {
+        name: colours[name]["fill"].lstrip("#").lower() for name in FOUR_LEVELS}
+    assert len(set(fills.values())) == 5  # four levels apart, and the ungraded row in no colour of theirs
+    assert not sheet[f"{level}{sheet.max_row}"].value  # 归档: no level, so none coloured
+
+
+def test_the_statistics_sheet_counts_a_projects_own_levels(four):
+    rows = [tuple(c.value for c in row) for row in four[1][STATISTICS_SHEET].iter_rows()]
+    assert rows[0] == ("类别", "图", "环节", "风险点", *FOUR_LEVELS, "未评定", "有编码", "分支")
+    assert rows[-1] == ("合计", 1, 5, 6, 2, 1, 1, 1, 1, 0, 0)

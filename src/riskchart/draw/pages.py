@@ -258,8 +258,3 @@ def header_boxes(layout_json: bytes) -> dict[str, tuple[float, float, float, flo
             boxes[str(node.get("name"))] = (x - w, y - h, x + w, y + h)
     return boxes
 
-
-def page_count(pdf: bytes) -> int:
-    """How many pages a PDF riskchart wrote has (its page tree's count)."""
-    counts = re.findall(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)|/Count\s+(\d+)[^>]*?/Type\s*/Pages\b", pdf)
-    return max((int(a or b) for a, b in counts), default=1)

@@ -37,10 +37,41 @@ def mutool() -> str:
     return found
 
 
-def page_pngs(pdf: bytes, dpi: int, scratch: Path | None = None,
-              timeout: float = style.DOT_TIMEOUT_SECONDS) -> list[bytes]:
-    """Every page, whole, at `dpi` (an A4 page at 300 dpi is 2480 px wide)."""
-    return _draw(pdf, dpi, scratch, timeout)
+def pages_png(pdf: bytes, dpi: int, scratch: Path | None = None,
+              timeout: float = style.DOT_TIMEOUT_SECONDS) -> bytes:
+    """One PNG of every page, whole, at `dpi` (an A4 page at 300 dpi is 2480 px
+    wide): a chart continued over several pages gives them one under another,
+    as in the PDF (headers with 「（续）」, rings and page numbers), a thin grey
+    rule where one page ends."""
+    (png,) = _draw(stacked(pdf), dpi, scratch, timeout)
+    return png
+
+
+def stacked(pdf: bytes) -> bytes:
+    """The pages of `pdf` (all of one size) one under another on one tall page;
+    a PDF of one page as it is."""
+    import pikepdf
+
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as source:
+        count = len(source.pages)
+        if count == 1:
+            return pdf
+        left, bottom, right, top = (float(v) for v in source.pages[0].MediaBox)
+        width, height = right - left, top - bottom
+        with pikepdf.Pdf.new() as tall:
+            tall.add_blank_page(page_size=(width, height * count))
+            forms, ops = pikepdf.Dictionary(), []
+            for number, page in enumerate(source.pages):
+                forms[f"/P{number}"] = tall.copy_foreign(page.as_form_xobject())
+                ops.append(f"q 1 0 0 1 {-left:.3f} {height * (count - 1 - number) - bottom:.3f} cm /P{number} Do Q")
+            grey = " ".join(f"{int(style.CONNECTOR[i:i + 2], 16) / 255:.3f}" for i in (1, 3, 5))
+            ops += [f"q {grey} RG 0.75 w 0 {height * n:.3f} m {width:.3f} {height * n:.3f} l S Q"
+                    for n in range(1, count)]
+            tall.pages[0].Resources = pikepdf.Dictionary(XObject=forms)
+            tall.pages[0].Contents = tall.make_stream("\n".join(ops).encode())
+            buffer = io.BytesIO()
+            tall.save(buffer)
+    return buffer.getvalue()
 
 
 def drawing_pngs(pdf: bytes, dpi: int, scratch: Path | None = None, timeout: float = style.DOT_TIMEOUT_SECONDS,

@@ -82,6 +82,7 @@ class Drawn:
     """One chart's outputs as dot wrote them, before `finish`."""
     outputs: dict[str, bytes]
     windows: Windows | None = None
+    fallback: str = ""  # why a chart too tall for one page is shrunk onto one after all (for the build's notice)
 
 
 class DotRuns:
@@ -106,6 +107,10 @@ class DotRuns:
     def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
             self._live.discard(process)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     def stop(self) -> None:
         with self._lock:
@@ -174,15 +179,24 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
     finished: list[Drawn | RenderFailure] = []
     for number, result in enumerate(results):
         header = headers.get(number)
-        if isinstance(header, RenderFailure):
-            result = header
         if isinstance(result, RenderFailure):
             finished.append(result)
             continue
         result.pop("json0", None)
-        windows = (ends[number], header) if number in ends and isinstance(header, dict) else None
-        finished.append(Drawn(result, windows))
+        if isinstance(header, RenderFailure):
+            finished.append(Drawn(result, None, _one_page_instead(ends[number][0], page, header)))
+        else:
+            finished.append(Drawn(result, (ends[number], header) if isinstance(header, dict) else None))
     return finished
+
+
+def _one_page_instead(plan: pages.Drawing, page: Page, failure: RenderFailure) -> str:
+    """The chart itself was drawn, only its further pages' header was not: rather
+    than lose the chart, it is shrunk onto one page (as before continuation pages),
+    and the build says so."""
+    size = style.FONT_SIZE * pages.one_page_scale(plan.width, plan.height, page)
+    return (f"续页的「（续）」标题和页码画不出（{failure}），改为整张图缩小排在一页上，正文约 {size:.1f} 磅；"
+            "可用 build --force 重试")
 
 
 def _draw(dot_texts: list[str], drawn: tuple[str, ...], tools: Toolchain, timeout: float, runs: DotRuns,
@@ -252,12 +266,12 @@ def finish(drawn: Drawn | RenderFailure, dot_text: str, formats: tuple[str, ...]
 
 
 def _add_png(outputs: dict[str, bytes], formats: tuple[str, ...], dpi: int, scratch: Path | None) -> RenderFailure | None:
-    """The A4 page at `dpi` as PNG (its first page: a PNG holds one)."""
+    """The page at `dpi` as PNG; a continued chart's pages one under another (a PNG holds one picture)."""
     from . import raster
 
     pdf = outputs["pdf"] if "pdf" in formats else outputs.pop("pdf")
     try:
-        outputs["png"] = raster.page_pngs(pdf, dpi, scratch)[0]
+        outputs["png"] = raster.pages_png(pdf, dpi, scratch)
     except raster.RasterFailure as failure:
         return RenderFailure(str(failure))
     return None

@@ -44,7 +44,7 @@ SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET, BOOKLET_DOCX)
 RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
-LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}
+LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 _OFFICE_MODULES = ("xlsx.py", "docx.py")  # their code makes a set file: a new version rewrites it
 
@@ -58,6 +58,7 @@ class Card:
     link: str
     files: tuple[tuple[str, str], ...]
     types: tuple[str, ...] = ()  # its risks' types, for the index's filter
+    counts: tuple[tuple[str, int], ...] = ()  # its risks by level, the page's level columns
 
 
 def is_set_output(name: object) -> bool:
@@ -165,7 +166,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     missing = [_missing_card(name, manifest, options.formats, out) for name in failing]
     files.write_atomic(out / INDEX, index_html(charts, out, options.formats, today, booklet=booklet, register=True,
                                                failing=missing, categories=options.settings.categories,
-                                               word=word).encode("utf-8"))
+                                               word=word, levels=options.settings.levels).encode("utf-8"))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
@@ -203,7 +204,8 @@ def _remove_old_booklets(manifest: dict[str, Any], made: list[str], out: Path) -
 def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list[str]:
     from .xlsx import register_xlsx
 
-    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories))
+    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories,
+                                                                  options.settings.levels))
     return [REGISTER_XLSX]
 
 
@@ -250,24 +252,42 @@ def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
 
 
 def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
-                            scratch: Path | None = None) -> None:
+                            scratch: Path | None = None,
+                            drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {}) -> None:
     """Draw the booklets' covers and contents for these charts into the page
     cache while the charts are being drawn, so that publish_set finds them
-    there instead of starting dot once more at the end.  Best effort: if
-    the charts published turn out to be others, or drawing fails here,
-    publish_set draws (and reports) on its own."""
+    there instead of starting dot once more at the end.
+
+    The contents number the pages as the booklet will, and how many pages a
+    chart takes is known only once dot has laid it out: `drawn_pages(wait)`
+    gives them by out_name (see build._Drawing.page_counts_so_far: a chart
+    not laid out yet counts as the last build recorded it; None: the build
+    is being stopped).  So they are drawn at once with the pages known by
+    then, and drawn again, once every chart is laid out, only if a count was
+    wrong (a chart that now continues over more or fewer pages).  Best
+    effort: if the charts published turn out to be others, or drawing fails
+    here, publish_set draws (and reports) on its own."""
     if not charts or "pdf" not in options.formats:
         return
     from .booklet import front_matter, front_matter_pages
 
-    drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
-    for _, members, title, by_department in _booklets(charts):
-        pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
-                                   by_department=by_department)
-        try:
-            front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
-        except (render.RenderFailure, OSError):
+    guessed: dict[str, int] | None = None
+    for wait in (False, True):
+        known = drawn_pages(wait)
+        if known is None:
             return
+        counts = {c.out_name: known.get(c.out_name, 1) for c in charts}
+        if counts == guessed:
+            return
+        drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
+        for _, members, title, by_department in _booklets(charts):
+            pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
+                                       by_department=by_department, page_counts=counts)
+            try:
+                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
+            except (render.RenderFailure, OSError):
+                return
+        guessed = counts
 
 
 @dataclass(frozen=True)
@@ -327,32 +347,51 @@ class Section:
 
 def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_on: date,
                *, booklet: bool, register: bool, failing: Sequence[FailingCard] = (),
-               categories: tuple[str, ...] = CATEGORIES, word: bool = False) -> str:
+               categories: tuple[str, ...] = CATEGORIES, word: bool = False, levels: tuple[str, ...] = LEVELS) -> str:
     """The website page: department by department (a project of one
-    department shows no department headings), then category by category."""
+    department shows no department headings), then category by category;
+    risks counted and coloured by the project's level scale (`levels`)."""
     charts = sorted(charts, key=sort_key)
-    stats = tables.statistics(charts, categories)
+    stats = tables.statistics(charts, categories, levels)
     sections = []
     for unit, members in departments(charts):
         groups = []
         for category in dict.fromkeys((*categories, UNCATEGORISED)):
-            cards = [_card(c, formats) for c in members if c.category == category]
+            cards = [_card(c, formats, stats.levels) for c in members if c.category == category]
             if cards:
                 groups.append((category, cards))
         own_booklet = f"{unit.folder}/{BOOKLET}"
         linked = booklet and unit.folder and (out / own_booklet).is_file()
-        sections.append(Section(unit, tables.statistics(members, categories), groups,
+        sections.append(Section(unit, tables.statistics(members, categories, levels), groups,
                                 link(own_booklet) if linked else None))
     bar_scale = max([c.risk_total for c in stats.by_category.values()] + [1])
     phones = next((c.phones for c in charts if c.phones.service or c.phones.supervision), Phones())
+    classes, css = level_classes(stats.levels)
     return html_environment().get_template("index.html.j2").render(
         department=_department(charts), version=__version__, built_on=built_on.isoformat(),
-        stats=stats, sections=sections, levels=LEVELS, level_class=LEVEL_CLASS, bar_scale=bar_scale,
+        stats=stats, sections=sections, levels=stats.levels, level_class=classes, level_css=css, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
         register_xlsx=href(REGISTER_XLSX) if register else None, booklet_docx=href(BOOKLET_DOCX) if word else None,
         failing=failing, failing_note=FAILING_NOTE, uncategorised=UNCATEGORISED,
         risk_types=sorted({t for section in sections for _, cards in section.groups for card in cards
                            for t in card.types}))
+
+
+def level_classes(levels: tuple[str, ...]) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]]]:
+    """Each level's class on the index page, and the colours of the classes
+    index.css does not have: the charts' colours of the project's scale (by
+    rank, layout.level_styles), and 未评定's neutral look.  Class names are
+    made here, never from a level's text."""
+    scale = tuple(level for level in levels if level != tables.UNGRADED)
+    if scale == LEVELS:
+        classes, css = dict(LEVEL_CLASS), []
+    else:
+        classes = {level: f"rank-{rank}" for rank, level in enumerate(scale)}
+        css = [(classes[level], colours) for level, colours in layout.level_styles(scale).items()]
+    if tables.UNGRADED in levels:
+        classes[tables.UNGRADED] = "ungraded"
+        css.append(("ungraded", {"fill": "#ffffff", "text": style.MUTED, "border": style.UNGRADED_BORDER}))
+    return classes, css
 
 
 def href(name: str) -> str:
@@ -369,14 +408,21 @@ def link(name: str) -> str:
     return "/".join(href(part) for part in name.split("/"))
 
 
-def _card(chart: Chart, formats: tuple[str, ...]) -> Card:
+def _card(chart: Chart, formats: tuple[str, ...], levels: tuple[str, ...]) -> Card:
     links = tuple((fmt, link(f"{chart.out_name}.{fmt}")) for fmt in LINKED_FORMATS if fmt in formats)
+    counts = tuple((level, _risks_of(chart, level)) for level in levels)
     return Card(
         chart=chart,
         search=search_text(chart),
-        levels=tuple(level for level in LEVELS if chart.risk_count(level)),
+        levels=tuple(level for level, count in counts if count),
+        counts=counts,
         svg=link(f"{chart.out_name}.svg") if "svg" in formats else None,
         link=links[0][1] if links else "#",
         files=links,
         types=tuple(dict.fromkeys(t for t in map(chart.risk_type_of, chart.steps) if t)),
     )
+
+
+def _risks_of(chart: Chart, level: str) -> int:
+    """A chart's risks of one level; of no level, for 未评定."""
+    return sum(len(s.risks) for s in chart.steps if (s.level or tables.UNGRADED) == level)

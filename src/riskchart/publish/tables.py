@@ -120,6 +120,10 @@ class Counts:
     def risk_total(self) -> int:
         return sum(self.risks.values())
 
+    def of(self, level: str) -> int:
+        """The risks of one level (0 for a level none of these charts uses)."""
+        return self.risks.get(level, 0)
+
     def add(self, chart: Chart) -> None:
         self.charts += 1
         self.drafts += chart.draft
@@ -136,6 +140,8 @@ class Counts:
 class Statistics:
     total: Counts
     by_category: dict[str, Counts]
+    # the level columns: the project's scale, highest first, and 未评定 when a risk has no level
+    levels: tuple[str, ...] = LEVELS
 
     def as_json(self) -> dict[str, Any]:
         def one(counts: Counts) -> dict[str, Any]:
@@ -146,25 +152,31 @@ class Statistics:
                 "by_category": {name: one(c) for name, c in self.by_category.items()}}
 
 
-def statistics(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES) -> Statistics:
-    """Counts in total and per category, categories in the project's order."""
-    total = Counts()
-    by_category = {name: Counts() for name in categories}
+def statistics(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES,
+               levels: tuple[str, ...] = LEVELS) -> Statistics:
+    """Counts in total and per category, categories in the project's order,
+    risks by the project's level scale (`levels`, highest first)."""
+    def counts() -> Counts:
+        return Counts(risks=dict.fromkeys(levels, 0))
+
+    total = counts()
+    by_category = {name: counts() for name in categories}
     for chart in charts:
         total.add(chart)
-        by_category.setdefault(chart.category, Counts()).add(chart)
-    return Statistics(total, {name: c for name, c in by_category.items() if c.charts})
+        by_category.setdefault(chart.category, counts()).add(chart)
+    shown = levels + ((UNGRADED,) if total.of(UNGRADED) else ())
+    return Statistics(total, {name: c for name, c in by_category.items() if c.charts}, shown)
 
 
 def statistics_text(stats: Statistics) -> str:
     """A terminal table, aligned by display width."""
     from ..check.report import terminal_width
 
-    header = ("类别", "图", "环节", "风险点", "高", "中", "低", "有编码", "分支")
+    header = ("类别", "图", "环节", "风险点", *stats.levels, "有编码", "分支")
     rows: list[tuple[str, ...]] = [header]
     for name, counts in [*stats.by_category.items(), ("合计", stats.total)]:
         rows.append((name, str(counts.charts), str(counts.steps), str(counts.risk_total),
-                     *(str(counts.risks[level]) for level in LEVELS), str(counts.coded), str(counts.exits)))
+                     *(str(counts.of(level)) for level in stats.levels), str(counts.coded), str(counts.exits)))
     widths = [max(terminal_width(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:

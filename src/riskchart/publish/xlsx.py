@@ -20,12 +20,20 @@ from typing import Any
 from .. import style
 from ..check.report import terminal_width
 from ..check.schema import CATEGORIES, LEVELS
+from ..draw.layout import level_styles
 from ..model import Chart
 from . import tables
 
 REGISTER_SHEET = "风险点台账"
 STATISTICS_SHEET = "统计"
-STATISTICS_COLUMNS = ("类别", "图", "环节", "风险点", *LEVELS)
+
+
+def statistics_columns(levels: tuple[str, ...]) -> tuple[str, ...]:
+    """The statistics sheet's columns, those of `riskchart stats` (tables.statistics_text)."""
+    return ("类别", "图", "环节", "风险点", *levels, "有编码", "分支")
+
+
+STATISTICS_COLUMNS = statistics_columns(LEVELS)  # with the default scale; a project's own has its levels
 FONT = "宋体"
 FONT_SIZE = 10.5      # 五号
 GB2312_CHARSET = 134  # tells Excel the font is for Chinese text
@@ -43,7 +51,9 @@ NUMBER_COLUMN = "编号"  # 图号-环节序号-风险序号: the chart and the 
 LEVEL_COLUMN = "风险等级"
 
 
-def register_xlsx(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES) -> bytes:
+def register_xlsx(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES,
+                  levels: tuple[str, ...] = LEVELS) -> bytes:
+    """`levels`: the project's scale, highest first, coloured as in its charts."""
     import xlsxwriter
 
     buffer = io.BytesIO()
@@ -51,15 +61,16 @@ def register_xlsx(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES)
     workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False,
                                             "strings_to_formulas": False, "strings_to_urls": False})
     workbook.set_properties({"title": "风险点台账", "creator": "riskchart"})
-    formats = _Formats(workbook)
+    formats = _Formats(workbook, levels)
     _register_sheet(workbook.add_worksheet(REGISTER_SHEET), formats, charts)
-    _statistics_sheet(workbook.add_worksheet(STATISTICS_SHEET), formats, tables.statistics(charts, categories))
+    _statistics_sheet(workbook.add_worksheet(STATISTICS_SHEET), formats,
+                      tables.statistics(charts, categories, levels))
     workbook.close()
     return buffer.getvalue()
 
 
 class _Formats:
-    def __init__(self, workbook: Any) -> None:
+    def __init__(self, workbook: Any, levels: tuple[str, ...]) -> None:
         base = {"font_name": FONT, "font_size": FONT_SIZE, "font_charset": GB2312_CHARSET, "border": 1,
                 "border_color": style.BOX_BORDER, "valign": "top", "text_wrap": True}
         self.text = workbook.add_format(base)
@@ -68,10 +79,11 @@ class _Formats:
         self.number = workbook.add_format({**base, "align": "right"})
         self.total = workbook.add_format({**base, "bold": True, "align": "right"})
         self.total_name = workbook.add_format({**base, "bold": True})
-        # The charts' colours, which differ in lightness too, so grey-scale print keeps them apart.
+        # The charts' colours (the project's scale by rank), which differ in lightness
+        # too, so grey-scale print keeps them apart.
         self.levels = {level: workbook.add_format({**base, "bold": True, "align": "center", "valign": "vcenter",
                                                    "bg_color": colours["fill"], "font_color": colours["text"]})
-                       for level, colours in style.LEVEL_STYLES.items()}
+                       for level, colours in level_styles(levels).items()}
 
     def cell(self, column: str, value: str) -> Any:
         return self.levels.get(value, self.text) if column == LEVEL_COLUMN else self.text
@@ -151,15 +163,17 @@ def _line_width(line: str) -> int:
 
 
 def _statistics_sheet(sheet: Any, formats: _Formats, stats: tables.Statistics) -> None:
-    for i, name in enumerate(STATISTICS_COLUMNS):
+    columns = statistics_columns(stats.levels)
+    for i, name in enumerate(columns):
         sheet.write_string(0, i, name, formats.header)
     sheet.set_column(0, 0, _column_width([*stats.by_category, "合计"]))
-    sheet.set_column(1, len(STATISTICS_COLUMNS) - 1, 8)
+    sheet.set_column(1, len(columns) - 1, 8)
     rows = [*stats.by_category.items(), ("合计", stats.total)]
     for r, (name, counts) in enumerate(rows, start=1):
         total = r == len(rows)
         sheet.write_string(r, 0, name, formats.total_name if total else formats.text)
-        numbers = (counts.charts, counts.steps, counts.risk_total, *(counts.risks[level] for level in LEVELS))
+        numbers = (counts.charts, counts.steps, counts.risk_total, *(counts.of(level) for level in stats.levels),
+                   counts.coded, counts.exits)
         for i, value in enumerate(numbers, start=1):
             sheet.write_number(r, i, value, formats.total if total else formats.number)
     sheet.freeze_panes(1, 0)
