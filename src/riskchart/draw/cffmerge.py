@@ -1,0 +1,273 @@
+"""One CFF font from many subsets of the same font, as cairo writes them.
+
+cairo 1.16 subsets a CID-keyed CFF font (Noto Sans CJK) by keeping every
+subroutine's number: an unused subroutine becomes a bare `return`, so the
+same subroutine has the same number and bytes in every subset of one
+font.  The subsets of a booklet's pages can therefore be joined without
+interpreting a single outline: the union of their subroutines (number by
+number), their font dicts (by name), and every distinct glyph (its font
+dict and charstring bytes).  What is not as expected raises NotMergeable,
+and the caller keeps the fonts as they are.
+"""
+
+from __future__ import annotations
+
+import array
+import itertools
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .glyphs import _Bytes, _charset, _dict, _fd_select, _Index
+
+_STUB = b"\x0b"  # `return`: what cairo leaves of a subroutine the subset does not use
+_NOT_STUB = re.compile(rb"[^\x0b]")
+_STANDARD_STRINGS = 391  # SIDs below this are CFF's standard strings
+_CHARSET, _CHARSTRINGS, _PRIVATE, _SUBRS = 15, 17, 18, 19
+_ROS, _CID_COUNT, _FDARRAY, _FDSELECT, _FONT_NAME = (12, 30), (12, 34), (12, 36), (12, 37), (12, 38)
+
+Operator = int | tuple[int, int]
+
+
+class NotMergeable(Exception):
+    """The subsets are not the kind this module knows how to join."""
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """A glyph of the joined font: equal glyphs are one."""
+    font_dict: str
+    charstring: bytes
+
+
+@dataclass(frozen=True)
+class _Subroutines:
+    count: int
+    used: dict[int, bytes]  # by number; the others are stubs
+
+
+@dataclass
+class _FontDict:
+    tokens: list[tuple[Operator, bytes]]  # the FD dict as written, operator by operator
+    private: bytes                        # its Private DICT as written, but for the offset of its Subrs
+    subrs: _Subroutines
+
+
+@dataclass
+class Subset:
+    """One embedded subset, read: its glyphs by code (= CID, Identity-H)."""
+    name: bytes
+    top: list[tuple[Operator, bytes]]
+    strings: list[bytes]
+    global_subrs: _Subroutines
+    font_dicts: dict[str, _FontDict]
+    glyphs: dict[int, Glyph] = field(default_factory=dict)
+
+
+def read_subset(data: _Bytes) -> Subset:
+    """A CID-keyed CFF subset; NotMergeable if it is another kind."""
+    try:
+        if data[0] != 1:
+            raise NotMergeable("CFF 版本")
+        names = _Index(data, data[2])
+        tops = _Index(data, names.end)
+        top_start, top_end = tops.base + tops._offset(0), tops.base + tops._offset(1)
+        top = _dict(data, top_start, top_end)
+        strings_index = _Index(data, tops.end)
+        strings = [strings_index.item(n) for n in range(len(strings_index))]
+        if not {_ROS, _FDARRAY, _FDSELECT, _CHARSET, _CHARSTRINGS} <= top.keys() or len(names) != 1:
+            raise NotMergeable("不是 CID 字体")
+        charstrings = _Index(data, int(top[_CHARSTRINGS][-1]))
+        dicts = _Index(data, int(top[_FDARRAY][-1]))
+        by_number = []
+        for number in range(len(dicts)):
+            start, end = dicts.base + dicts._offset(number), dicts.base + dicts._offset(number + 1)
+            tokens = _tokens(data, start, end)
+            operands = _dict(data, start, end)
+            size, offset = (int(v) for v in operands[_PRIVATE])
+            private = _dict(data, offset, offset + size)
+            subrs = _subroutines(_Index(data, offset + int(private[_SUBRS][-1]))) if _SUBRS in private \
+                else _Subroutines(0, {})
+            by_number.append((_string(strings, int(operands[_FONT_NAME][-1])),
+                              _FontDict(tokens, _rebuilt(_tokens(data, offset, offset + size), {_SUBRS: [0]}),
+                                        subrs)))
+        subset = Subset(names.item(0), _tokens(data, top_start, top_end), strings,
+                        _subroutines(_Index(data, strings_index.end)), dict(by_number))
+        if len(subset.font_dicts) != len(by_number):
+            raise NotMergeable("字体字典重名")
+        chosen = _fd_select(data, int(top[_FDSELECT][-1]), len(charstrings))
+        codes = _charset(data, int(top[_CHARSET][-1]), len(charstrings))
+        for number, (code, outline) in enumerate(zip(codes, _items(charstrings), strict=True)):
+            subset.glyphs[code] = Glyph(by_number[chosen[number]][0], outline)
+        return subset
+    except (IndexError, KeyError, ValueError) as problem:
+        raise NotMergeable(f"无法读取：{problem}") from None
+
+
+def merged(subsets: list[Subset], glyphs: Iterable[Glyph]) -> bytes:
+    """A CFF font with `glyphs` as CIDs 1, 2, … (CID 0 is the first subset's
+    .notdef), every subroutine any subset uses, and the first subset's
+    Top DICT and strings.  Laid out as cairo does: header, names, Top DICT,
+    strings, global subroutines, charset, FDSelect, CharStrings, FDArray,
+    then each font dict's Private DICT followed by its subroutines."""
+    template = subsets[0]
+    chosen = [template.glyphs[0], *glyphs]
+    names = list(dict.fromkeys(glyph.font_dict for glyph in chosen))
+    font_dicts, privates = [], []
+    strings = list(template.strings) + [n.encode() for n in names if n.encode() not in template.strings]
+    for name in names:
+        found = [s.font_dicts[name] for s in subsets if name in s.font_dicts]
+        if any(d.private != found[0].private for d in found):
+            raise NotMergeable(f"字体字典 {name} 不一致")
+        font_dicts.append(found[0])
+        # its Subrs operand is a 5-byte integer (read_subset): the offset does not change the length
+        private = _rebuilt(_tokens(found[0].private, 0, len(found[0].private)), {_SUBRS: [len(found[0].private)]})
+        subrs = _union([d.subrs for d in found])
+        privates.append((private, _index(subrs) if subrs else b""))
+    cids = len(chosen)
+    before_top = bytes([1, 0, 4, 4]) + _index([template.name])
+    after_top = _index(strings) + _index(_union([s.global_subrs for s in subsets]))
+    charset = bytes([2]) + (1).to_bytes(2, "big") + (cids - 2).to_bytes(2, "big") if cids > 1 else bytes([0])
+    fd_select = bytes([0]) + bytes(names.index(glyph.font_dict) for glyph in chosen)
+    charstrings = _index([glyph.charstring for glyph in chosen])
+
+    def top_dict(charset_at: int, fd_select_at: int, charstrings_at: int, fd_array_at: int) -> bytes:
+        values: dict[Operator, list[int]] = {_CHARSET: [charset_at], _FDSELECT: [fd_select_at],
+                                             _CHARSTRINGS: [charstrings_at], _FDARRAY: [fd_array_at],
+                                             _CID_COUNT: [cids]}
+        written = {operator for operator, _ in template.top}
+        return _index([_rebuilt(template.top, values)
+                       + b"".join(_encoded(o, v) for o, v in values.items() if o not in written)])
+
+    # every offset is a 5-byte integer: the Top DICT's length is known before its offsets
+    charset_at = len(before_top) + len(top_dict(0, 0, 0, 0)) + len(after_top)
+    fd_select_at = charset_at + len(charset)
+    charstrings_at = fd_select_at + len(fd_select)
+    fd_array_at = charstrings_at + len(charstrings)
+    private_at = fd_array_at + len(_index([_fd_dict(d, 0, 0, 0) for d in font_dicts]))
+    fd_array = []
+    for name, font_dict, (private, subrs_index) in zip(names, font_dicts, privates, strict=True):
+        fd_array.append(_fd_dict(font_dict, strings.index(name.encode()), len(private), private_at))
+        private_at += len(private) + len(subrs_index)
+    return (before_top + top_dict(charset_at, fd_select_at, charstrings_at, fd_array_at) + after_top + charset
+            + fd_select + charstrings + _index(fd_array) + b"".join(p + s for p, s in privates))
+
+
+def _fd_dict(font_dict: _FontDict, name_sid: int, private_size: int, private_offset: int) -> bytes:
+    values: dict[Operator, list[int]] = {_FONT_NAME: [_STANDARD_STRINGS + name_sid],
+                                         _PRIVATE: [private_size, private_offset]}
+    return _rebuilt(font_dict.tokens, values)
+
+
+def _string(strings: list[bytes], sid: int) -> str:
+    if sid < _STANDARD_STRINGS:
+        raise NotMergeable("字体字典没有自己的名字")
+    return strings[sid - _STANDARD_STRINGS].decode("latin-1")
+
+
+def _union(indexes: list[_Subroutines]) -> list[bytes]:
+    """Subroutines number by number: what any subset keeps of each."""
+    if len({subrs.count for subrs in indexes}) > 1:
+        raise NotMergeable("子程序数目不同")
+    joined: dict[int, bytes] = {}
+    for subrs in indexes:
+        for number, item in subrs.used.items():
+            if joined.setdefault(number, item) != item:
+                raise NotMergeable(f"第 {number} 个子程序不同")
+    return [joined.get(number, _STUB) for number in range(indexes[0].count)]
+
+
+def _subroutines(index: _Index) -> _Subroutines:
+    """The used items of a subroutine INDEX.  Most of its tens of thousands
+    are stubs, one `return` byte each, so a run of n stubs is a run of n
+    such bytes: found by searching the bytes, not by a step per stub."""
+    count = index.count
+    if count == 0:
+        return _Subroutines(0, {})
+    offsets = _offsets(index)
+    first = offsets[0]
+    region = bytes(index.data[index.base + first:index.base + offsets[count]])
+    used: dict[int, bytes] = {}
+    at = 0
+    while at < count:
+        start = offsets[at] - first
+        found = _NOT_STUB.search(region, start)
+        stop = at + ((found.start() if found else len(region)) - start)
+        if stop > count or offsets[stop] - first != start + stop - at:
+            raise NotMergeable("子程序的长度不合常规")
+        if stop < count:
+            used[stop] = region[offsets[stop] - first:offsets[stop + 1] - first]
+        at = stop + 1
+    return _Subroutines(count, used)
+
+
+def _items(index: _Index) -> list[bytes]:
+    offsets = _offsets(index)
+    region = bytes(index.data[index.base + offsets[0]:index.base + offsets[-1]])
+    first = offsets[0]
+    return [region[start - first:end - first] for start, end in itertools.pairwise(offsets)]
+
+
+def _offsets(index: _Index) -> array.array[int]:
+    """The INDEX's offsets, decoded in bulk."""
+    size, count = index.size, index.count + 1
+    raw = bytes(index.data[index.first:index.first + count * size])
+    padded = bytearray(4 * count)
+    for byte in range(size):
+        padded[4 - size + byte::4] = raw[byte::size]
+    offsets = array.array("I")
+    if offsets.itemsize != 4:
+        offsets = array.array("L")
+    offsets.frombytes(bytes(padded))
+    if sys.byteorder == "little":
+        offsets.byteswap()
+    return offsets
+
+
+def _tokens(data: _Bytes, at: int, end: int) -> list[tuple[Operator, bytes]]:
+    """A DICT as (operator, its operands and operator as written)."""
+    found: list[tuple[Operator, bytes]] = []
+    start = at
+    while at < end:
+        byte = data[at]
+        if byte <= 21:
+            operator: Operator = (12, data[at + 1]) if byte == 12 else byte
+            at += 2 if byte == 12 else 1
+            found.append((operator, bytes(data[start:at])))
+            start = at
+        elif byte == 30:
+            at += 1
+            while at < end and (data[at] & 0x0F) != 0x0F and (data[at] >> 4) != 0x0F:
+                at += 1
+            at += 1
+        else:
+            at += {28: 3, 29: 5}.get(byte, 2 if 247 <= byte <= 254 else 1)
+    if start != end:
+        raise NotMergeable("DICT 不完整")
+    return found
+
+
+def _rebuilt(tokens: list[tuple[Operator, bytes]], values: dict[Operator, list[int]]) -> bytes:
+    """The DICT with some operators' operands replaced (as 5-byte integers,
+    so its length does not depend on them)."""
+    return b"".join(_encoded(operator, values[operator]) if operator in values else raw for operator, raw in tokens)
+
+
+def _encoded(operator: Operator, operands: list[int]) -> bytes:
+    code = bytes([12, operator[1]]) if isinstance(operator, tuple) else bytes([operator])
+    return b"".join(b"\x1d" + value.to_bytes(4, "big", signed=True) for value in operands) + code
+
+
+def _index(items: list[bytes]) -> bytes:
+    if not items:
+        return b"\0\0"
+    total = sum(map(len, items)) + 1
+    size = 1 if total < 1 << 8 else 2 if total < 1 << 16 else 3 if total < 1 << 24 else 4
+    offsets, at = [], 1
+    for item in items:
+        offsets.append(at)
+        at += len(item)
+    offsets.append(at)
+    return (len(items).to_bytes(2, "big") + bytes([size]) + b"".join(o.to_bytes(size, "big") for o in offsets)
+            + b"".join(items))
