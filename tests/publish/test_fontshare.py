@@ -115,7 +115,8 @@ def test_sharing_keeps_text_pages_bookmarks_and_links(both):
 @needs_tools
 def test_pages_draw_as_before_and_without_a_renderer_complaint(both, tmp_path):
     separate, shared = both
-    for page in (1, 2, 3, 15, 43):  # cover, contents, charts (page 15 with 如, repaired)
+    assert "如" in page_texts(separate)[25]
+    for page in (1, 2, 3, 26, 43):  # cover, contents, charts (page 26 with 如, repaired)
         width, height, before = grey(separate, page, tmp_path)
         shared_width, shared_height, after = grey(shared, page, tmp_path)
         assert (shared_width, shared_height) == (width, height)
@@ -133,3 +134,48 @@ def test_every_outline_of_the_shared_fonts_draws(both):
     assert len(programs) == 2
     for program in programs.values():
         assert glyphs.undrawable(program) == []
+
+
+@needs_tools
+def test_a_glyph_without_a_unicode_value_is_shared_and_drawn(both, tmp_path):
+    """cairo may draw a glyph its ToUnicode map does not name: it is shared all the same."""
+    separate = tmp_path / "no-unicode.pdf"
+    with pikepdf.open(both[0]) as document:
+        number, font = next((n, f) for n, page in enumerate(document.pages) for f in page.Resources.Font.values()
+                            if b"> <5982>" in f.ToUnicode.read_bytes())  # a page with 如
+        cmap = font.ToUnicode.read_bytes()
+        code = re.search(rb"<([0-9a-f]{4})> <5982>\n", cmap)
+        assert code
+        font.ToUnicode.write(cmap.replace(code[0], b""))
+        document.save(separate)
+    shared = tmp_path / "no-unicode-shared.pdf"
+    with pikepdf.open(separate) as document:
+        assert fontshare.share_fonts(document)
+        document.save(shared)
+    assert "如" not in page_texts(separate)[number] and page_texts(shared) == page_texts(separate)
+    assert grey(shared, number + 1, tmp_path) == grey(separate, number + 1, tmp_path)
+
+
+@needs_tools
+def test_a_page_the_tokenizer_does_not_read_leaves_every_font_as_it_was(both):
+    """Literal strings (cairo never writes them for these fonts) are not parsed: nothing is shared."""
+    with pikepdf.open(both[0]) as document:
+        document.pages[5].contents_add(pikepdf.Stream(document, b"BT /f-0-0 1 Tf (ab) Tj ET"))
+        assert not fontshare.share_fonts(document)
+        buffer = io.BytesIO()
+        document.save(buffer)
+    assert len(font_files_of(buffer.getvalue())) == 2 * 43
+
+
+def font_files_of(pdf: bytes) -> set[tuple[int, int]]:
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        return {font.DescendantFonts[0].FontDescriptor.FontFile3.objgen for font in glyphs._fonts(document)}
+
+
+def test_subsets_whose_subroutines_differ_are_not_joined():
+    one = cffmerge._Subroutines(3, {1: b"\x8b\x0b"})
+    with pytest.raises(cffmerge.NotMergeable):
+        cffmerge._union([one, cffmerge._Subroutines(3, {1: b"\x8c\x0b"})])
+    with pytest.raises(cffmerge.NotMergeable):
+        cffmerge._union([one, cffmerge._Subroutines(4, {})])
+    assert cffmerge._union([one, cffmerge._Subroutines(3, {2: b"\x8d\x0b"})]) == [b"\x0b", b"\x8b\x0b", b"\x8d\x0b"]
