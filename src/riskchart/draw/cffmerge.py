@@ -260,14 +260,18 @@ def _encoded(operator: Operator, operands: list[int]) -> bytes:
 
 
 def _index(items: list[bytes]) -> bytes:
+    """A CFF INDEX; its offsets are encoded in bulk (a subroutine INDEX has
+    tens of thousands of them)."""
     if not items:
         return b"\0\0"
-    total = sum(map(len, items)) + 1
-    size = 1 if total < 1 << 8 else 2 if total < 1 << 16 else 3 if total < 1 << 24 else 4
-    offsets, at = [], 1
-    for item in items:
-        offsets.append(at)
-        at += len(item)
-    offsets.append(at)
-    return (len(items).to_bytes(2, "big") + bytes([size]) + b"".join(o.to_bytes(size, "big") for o in offsets)
-            + b"".join(items))
+    offsets = array.array("I", [1])
+    offsets.extend(itertools.accumulate(map(len, items), initial=1))
+    del offsets[0]
+    size = 1 if offsets[-1] < 1 << 8 else 2 if offsets[-1] < 1 << 16 else 3 if offsets[-1] < 1 << 24 else 4
+    if sys.byteorder == "little":
+        offsets.byteswap()
+    wide = offsets.tobytes()
+    narrow = bytearray(size * len(offsets))
+    for byte in range(size):
+        narrow[byte::size] = wide[4 - size + byte::4]
+    return len(items).to_bytes(2, "big") + bytes([size]) + bytes(narrow) + b"".join(items)

@@ -23,11 +23,23 @@ from typing import Any
 from ..draw import cffmerge, glyphs
 
 _TAG = re.compile(r"^[A-Z]{6}\+")
-_SHOWS = {b"Tj", b"'", b'"', b"TJ"}
 _DELIMITER = rb"\s\[\]()<>{}/%"
-_TOKEN = re.compile(rb"(?P<name>/[^%s]*)|(?P<hex><[0-9A-Fa-f\s]*>)|(?P<operator>(?<![^%s])[A-Za-z'\"*][^%s]*)"
-                    % (_DELIMITER, _DELIMITER, _DELIMITER))
-_UNPARSED = re.compile(rb"[(%]|(?<![^\s\]>])BI(?![^\s\[</])")
+_HEX = rb"<[0-9A-Fa-f\s]*>"
+# What recoding needs of a content stream: the font each Tf selects, q and
+# Q (which save and restore it), and every string shown with its operator.
+# Other names are read as tokens, so that `/q` is no operator.  (The leading
+# look-ahead lets the engine skip to the few characters that can start a match.)
+_CONTENT = re.compile(
+    rb"(?=[/\[<qQ])(?:(?P<font>/[^%(d)s]+)\s+[-+\d.]+\s+Tf(?![^%(d)s])|/[^%(d)s]*"
+    rb"|(?P<shown>\[(?:\s*(?:%(h)s|[-+\d.]+))*\s*\]\s*TJ|%(h)s\s*(?:Tj|'|\"))(?![^%(d)s])"
+    rb"|(?P<stack>[qQ])(?<![^%(d)s][qQ])(?![^%(d)s]))" % {b"d": _DELIMITER, b"h": _HEX})
+_INLINE_IMAGE = re.compile(rb"(?<![^\s\]>])BI(?![^\s\[</])")
+_BFCHAR_BLOCK = re.compile(rb"beginbfchar(.*?)endbfchar", re.DOTALL)
+_BFCHAR = re.compile(rb"<([0-9a-fA-F]{1,4})>\s*<([0-9a-fA-F]+)>")
+_FOUR_DIGITS = re.compile(rb"....", re.DOTALL)
+_W_TOKEN = re.compile(rb"\[|\]|[-+]?(?:\d+\.?\d*|\.\d+)|R")
+
+Recode = dict[bytes, bytes]  # a page font's code → the shared font's, both as 4 lower-case hex digits
 
 
 @dataclass
@@ -36,7 +48,7 @@ class _Family:
     each gets in the shared font."""
     subsets: list[cffmerge.Subset] = field(default_factory=list)
     fonts: list[Any] = field(default_factory=list)  # the Type0 font dictionary of each subset
-    codes: dict[tuple[cffmerge.Glyph, float, str], int] = field(default_factory=dict)
+    codes: dict[tuple[cffmerge.Glyph, float, bytes], int] = field(default_factory=dict)  # text: UTF-16BE hex
 
 
 def share_fonts(document: Any) -> bool:  # a pikepdf.Pdf
@@ -47,7 +59,7 @@ def share_fonts(document: Any) -> bool:  # a pikepdf.Pdf
     try:
         holders = _holders(document)
         families: dict[str, _Family] = {}
-        recoded: dict[tuple[int, int], tuple[_Family, dict[int, int]]] = {}
+        recoded: dict[tuple[int, int], tuple[_Family, Recode]] = {}
         for _, resources in holders:
             for font in resources.Font.values() if pikepdf.Name.Font in resources else ():
                 if font.objgen not in recoded and (subset := _subset(font)) is not None:
@@ -117,36 +129,51 @@ def _subset(font: Any) -> cffmerge.Subset | None:
     return cffmerge.read_subset(descriptor.FontFile3.read_bytes())
 
 
-def _added(families: dict[str, _Family], font: Any, subset: cffmerge.Subset) -> tuple[_Family, dict[int, int]]:
+def _added(families: dict[str, _Family], font: Any, subset: cffmerge.Subset) -> tuple[_Family, Recode]:
     """Add a subset to its family; the shared code of each of its codes."""
     family = families.setdefault(_family_name(font), _Family())
     family.subsets.append(subset)
     family.fonts.append(font)
     widths = _widths(font.DescendantFonts[0])
     default = float(font.DescendantFonts[0].get("/DW", 1000))
-    texts = glyphs._to_unicode(font)
-    recode = {0: 0}
+    texts = _texts(font)
+    recode = {b"0000": b"0000"}
     for code, glyph in subset.glyphs.items():
         if code:
-            key = (glyph, widths.get(code, default), texts.get(code, ""))
-            recode[code] = family.codes.setdefault(key, len(family.codes) + 1)
+            key = (glyph, widths.get(code, default), texts.get(code, b""))
+            recode[b"%04x" % code] = b"%04x" % family.codes.setdefault(key, len(family.codes) + 1)
     return family, recode
 
 
+def _texts(font: Any) -> dict[int, bytes]:
+    """The font's ToUnicode map, code → UTF-16BE as hex digits (kept as
+    written: they are written again into the shared map)."""
+    stream = font.get("/ToUnicode")
+    if stream is None:
+        return {}
+    data = stream.read_bytes()
+    if b"beginbfrange" in data:  # cairo writes single codes; ranges through the general reader
+        return {code: text.encode("utf-16-be").hex().encode() for code, text in glyphs._to_unicode(font).items()}
+    return {int(code, 16): text.lower() for block in _BFCHAR_BLOCK.findall(data) for code, text in _BFCHAR.findall(block)}
+
+
 def _widths(descendant: Any) -> dict[int, float]:
-    """The /W array of a CIDFont: width by CID."""
+    """The /W array of a CIDFont: width by CID (read from its text: faster
+    than through pikepdf's objects)."""
+    array = descendant.get("/W")
+    tokens = _W_TOKEN.findall(array.unparse()) if array is not None else [b"[", b"]"]
+    if b"R" in tokens:
+        raise ValueError("widths by reference")
     found: dict[int, float] = {}
-    entries = list(descendant.get("/W", ()))
-    at = 0
-    while at < len(entries):
-        first = int(entries[at])
-        if isinstance(entries[at + 1], (list, tuple)) or hasattr(entries[at + 1], "as_list"):
-            for offset, width in enumerate(entries[at + 1]):
-                found[first + offset] = float(width)
-            at += 2
+    at = 1
+    while at < len(tokens) - 1:
+        first = int(tokens[at])
+        if tokens[at + 1] == b"[":
+            close = tokens.index(b"]", at + 2)
+            found.update((first + offset, float(width)) for offset, width in enumerate(tokens[at + 2:close]))
+            at = close + 1
         else:
-            for cid in range(first, int(entries[at + 1]) + 1):
-                found[cid] = float(entries[at + 2])
+            found.update(dict.fromkeys(range(first, int(tokens[at + 1]) + 1), float(tokens[at + 2])))
             at += 3
     return found
 
@@ -176,7 +203,7 @@ def _shared_font(document: Any, name: str, family: _Family) -> Any:
         ToUnicode=pikepdf.Stream(document, _to_unicode_cmap(texts))))
 
 
-def _to_unicode_cmap(texts: list[tuple[int, str]]) -> bytes:
+def _to_unicode_cmap(texts: list[tuple[int, bytes]]) -> bytes:
     lines = [(b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
               b"/CIDSystemInfo\n<< /Registry (Adobe)\n   /Ordering (UCS)\n   /Supplement 0\n>> def\n"
               b"/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
@@ -184,22 +211,21 @@ def _to_unicode_cmap(texts: list[tuple[int, str]]) -> bytes:
     for start in range(0, len(texts), 100):
         block = texts[start:start + 100]
         lines.append(f"{len(block)} beginbfchar\n".encode())
-        lines += [f"<{code:04x}> <{text.encode('utf-16-be').hex()}>\n".encode() for code, text in block]
+        lines += [b"<%04x> <%s>\n" % (code, text) for code, text in block]
         lines.append(b"endbfchar\n")
     lines.append(b"endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n")
     return b"".join(lines)
 
 
-def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], tuple[_Family, dict[int, int]]]) -> bytes | None:
+def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], tuple[_Family, Recode]]) -> bytes | None:
     """The holder's content stream with every string shown in a shared font
     in the shared font's codes; None if its resources name no such font.
 
-    A small tokenizer rather than pikepdf's parser (10 ms a page, most of a
-    booklet's joining time): names and hex strings are read as tokens (so
-    neither `/Q` nor `<0051>` looks like an operator), and an operator's
-    operands are the strings since the operator before it.  Literal
-    strings, comments and inline images are not parsed: a stream with any
-    of them is left alone, with its fonts."""
+    Read with a regular expression rather than pikepdf's parser (10 ms a
+    page, most of a booklet's joining time), for the few things that matter
+    (_CONTENT); every text-showing operator must have been found with its
+    strings.  Literal strings, comments and inline images are not read: a
+    stream with any of them raises ValueError, and nothing is shared."""
     import pikepdf
 
     fonts = resources.get(pikepdf.Name.Font)
@@ -212,39 +238,32 @@ def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], tuple[_
     else:
         streams = holder.Contents if isinstance(holder.Contents, pikepdf.Array) else [holder.Contents]
         content = b"\n".join(stream.read_bytes() for stream in streams)
-    if _UNPARSED.search(content):
+    if b"(" in content or b"%" in content or (b"BI" in content and _INLINE_IMAGE.search(content)):
         raise ValueError("content stream with literal strings, comments or inline images")
-    pieces, done = [], 0
-    current: dict[int, int] | None = None
-    saved: list[dict[int, int] | None] = []
-    name = b""
-    operands: list[re.Match[bytes]] = []
-    for token in _TOKEN.finditer(content):
-        kind = token.lastgroup
-        if kind == "name":
-            name = token[0]
-        elif kind == "hex":
-            operands.append(token)
-            continue
-        elif kind == "operator":
-            operator = token[0]
-            if operator == b"q":
-                saved.append(current)
-            elif operator == b"Q" and saved:
-                current = saved.pop()
-            elif operator == b"Tf":
-                current = codes_of.get(name)
-            elif operator in _SHOWS and current is not None:
-                for shown in operands:
-                    pieces += [content[done:shown.start()], _hex(shown[0], current)]
-                    done = shown.end()
-            operands = []
+    pieces, done, shows = [], 0, 0
+    current: Recode | None = None
+    saved: list[Recode | None] = []
+    for found in _CONTENT.finditer(content):
+        if found["font"]:
+            current = codes_of.get(found["font"])
+        elif found["stack"] == b"q":
+            saved.append(current)
+        elif found["stack"] == b"Q":
+            current = saved.pop() if saved else current
+        elif found["shown"]:
+            shows += 1
+            if current is not None:
+                for shown in re.finditer(_HEX, found[0]):
+                    pieces += [content[done:found.start() + shown.start()], _hex(shown[0], current)]
+                    done = found.start() + shown.end()
+    # every operator that shows text is among these bytes (a name may hold them too: then nothing is shared)
+    if shows != sum(map(content.count, (b"Tj", b"TJ", b"'", b'"'))):
+        raise ValueError("text shown in a way not read here")
     return b"".join([*pieces, content[done:]])
 
 
-def _hex(shown: bytes, codes: dict[int, int]) -> bytes:
-    data = bytes.fromhex(re.sub(rb"\s", b"", shown[1:-1]).decode("ascii"))
-    if len(data) % 2:
-        raise ValueError("odd string in a two-byte font")
-    return b"<" + b"".join(codes[int.from_bytes(data[at:at + 2], "big")].to_bytes(2, "big")
-                           for at in range(0, len(data), 2)).hex().encode() + b">"
+def _hex(shown: bytes, codes: Recode) -> bytes:
+    digits = shown[1:-1].translate(None, b" \t\r\n\f\0").lower()
+    if len(digits) % 4:
+        raise ValueError("a string of whole two-byte codes expected")
+    return b"<" + b"".join(map(codes.__getitem__, _FOUR_DIGITS.findall(digits))) + b">"
