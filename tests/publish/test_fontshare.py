@@ -173,9 +173,10 @@ def font_files_of(pdf: bytes) -> set[tuple[int, int]]:
 
 
 def test_subsets_whose_subroutines_differ_are_not_joined():
-    one = cffmerge._Subroutines(3, {1: b"\x8b\x0b"})
+    joined = cffmerge._Subroutines(3, {1: b"\x8b\x0b"})
     with pytest.raises(cffmerge.NotMergeable):
-        cffmerge._union([one, cffmerge._Subroutines(3, {1: b"\x8c\x0b"})])
+        cffmerge._join(joined, cffmerge._Subroutines(3, {1: b"\x8c\x0b"}))
     with pytest.raises(cffmerge.NotMergeable):
-        cffmerge._union([one, cffmerge._Subroutines(4, {})])
-    assert cffmerge._union([one, cffmerge._Subroutines(3, {2: b"\x8d\x0b"})]) == [b"\x0b", b"\x8b\x0b", b"\x8d\x0b"]
+        cffmerge._join(joined, cffmerge._Subroutines(4, {}))
+    cffmerge._join(joined, cffmerge._Subroutines(3, {2: b"\x8d\x0b"}))
+    assert cffmerge._items_of(joined) == [b"\x0b", b"\x8b\x0b", b"\x8d\x0b"]

@@ -105,53 +105,71 @@ def read_subset(data: _Bytes) -> Subset:
         raise NotMergeable(f"无法读取：{problem}") from None
 
 
-def merged(subsets: list[Subset], glyphs: Iterable[Glyph]) -> bytes:
-    """A CFF font with `glyphs` as CIDs 1, 2, … (CID 0 is the first subset's
-    .notdef), every subroutine any subset uses, and the first subset's
-    Top DICT and strings.  Laid out as cairo does: header, names, Top DICT,
-    strings, global subroutines, charset, FDSelect, CharStrings, FDArray,
-    then each font dict's Private DICT followed by its subroutines."""
-    template = subsets[0]
-    chosen = [template.glyphs[0], *glyphs]
-    names = list(dict.fromkeys(glyph.font_dict for glyph in chosen))
-    font_dicts, privates = [], []
-    strings = list(template.strings) + [n.encode() for n in names if n.encode() not in template.strings]
-    for name in names:
-        found = [s.font_dicts[name] for s in subsets if name in s.font_dicts]
-        if any(d.private != found[0].private for d in found):
-            raise NotMergeable(f"字体字典 {name} 不一致")
-        font_dicts.append(found[0])
-        # its Subrs operand is a 5-byte integer (read_subset): the offset does not change the length
-        private = _rebuilt(_tokens(found[0].private, 0, len(found[0].private)), {_SUBRS: [len(found[0].private)]})
-        subrs = _union([d.subrs for d in found])
-        privates.append((private, _index(subrs) if subrs else b""))
-    cids = len(chosen)
-    before_top = bytes([1, 0, 4, 4]) + _index([template.name])
-    after_top = _index(strings) + _index(_union([s.global_subrs for s in subsets]))
-    charset = bytes([2]) + (1).to_bytes(2, "big") + (cids - 2).to_bytes(2, "big") if cids > 1 else bytes([0])
-    fd_select = bytes([0]) + bytes(names.index(glyph.font_dict) for glyph in chosen)
-    charstrings = _index([glyph.charstring for glyph in chosen])
+class Joined:
+    """The subsets of one font joined so far: what the joined font needs of
+    them, each thing kept once (the pages of a long booklet share a few
+    thousand glyphs and subroutines; no page's copy is kept)."""
 
-    def top_dict(charset_at: int, fd_select_at: int, charstrings_at: int, fd_array_at: int) -> bytes:
-        values: dict[Operator, list[int]] = {_CHARSET: [charset_at], _FDSELECT: [fd_select_at],
-                                             _CHARSTRINGS: [charstrings_at], _FDARRAY: [fd_array_at],
-                                             _CID_COUNT: [cids]}
-        written = {operator for operator, _ in template.top}
-        return _index([_rebuilt(template.top, values)
-                       + b"".join(_encoded(o, v) for o, v in values.items() if o not in written)])
+    def __init__(self, first: Subset):
+        self.name, self.top, self.strings = first.name, first.top, first.strings
+        self.notdef = first.glyphs[0]
+        self.global_subrs = _Subroutines(first.global_subrs.count, {})
+        self.font_dicts: dict[str, _FontDict] = {}
+        self.add(first)
 
-    # every offset is a 5-byte integer: the Top DICT's length is known before its offsets
-    charset_at = len(before_top) + len(top_dict(0, 0, 0, 0)) + len(after_top)
-    fd_select_at = charset_at + len(charset)
-    charstrings_at = fd_select_at + len(fd_select)
-    fd_array_at = charstrings_at + len(charstrings)
-    private_at = fd_array_at + len(_index([_fd_dict(d, 0, 0, 0) for d in font_dicts]))
-    fd_array = []
-    for name, font_dict, (private, subrs_index) in zip(names, font_dicts, privates, strict=True):
-        fd_array.append(_fd_dict(font_dict, strings.index(name.encode()), len(private), private_at))
-        private_at += len(private) + len(subrs_index)
-    return (before_top + top_dict(charset_at, fd_select_at, charstrings_at, fd_array_at) + after_top + charset
-            + fd_select + charstrings + _index(fd_array) + b"".join(p + s for p, s in privates))
+    def add(self, subset: Subset) -> None:
+        """Join a subset of the same font; NotMergeable if it does not fit."""
+        _join(self.global_subrs, subset.global_subrs)
+        for name, font_dict in subset.font_dicts.items():
+            mine = self.font_dicts.setdefault(name, _FontDict(font_dict.tokens, font_dict.private,
+                                                              _Subroutines(font_dict.subrs.count, {})))
+            if mine.private != font_dict.private:
+                raise NotMergeable(f"字体字典 {name} 不一致")
+            _join(mine.subrs, font_dict.subrs)
+
+    def font(self, glyphs: Iterable[Glyph]) -> bytes:
+        """The CFF font with `glyphs` as CIDs 1, 2, … (CID 0: the first
+        subset's .notdef), every subroutine a subset used, and the first
+        subset's Top DICT and strings.  Laid out as cairo does: header,
+        names, Top DICT, strings, global subroutines, charset, FDSelect,
+        CharStrings, FDArray, then each font dict's Private DICT followed by
+        its subroutines."""
+        chosen = [self.notdef, *glyphs]
+        names = list(dict.fromkeys(glyph.font_dict for glyph in chosen))
+        font_dicts = [self.font_dicts[name] for name in names]
+        strings = self.strings + [n.encode() for n in names if n.encode() not in self.strings]
+        privates = []
+        for font_dict in font_dicts:
+            # its Subrs operand is a 5-byte integer (read_subset): the offset does not change the length
+            private = _rebuilt(_tokens(font_dict.private, 0, len(font_dict.private)), {_SUBRS: [len(font_dict.private)]})
+            privates.append((private, _index(_items_of(font_dict.subrs)) if font_dict.subrs.count else b""))
+        cids = len(chosen)
+        before_top = bytes([1, 0, 4, 4]) + _index([self.name])
+        after_top = _index(strings) + _index(_items_of(self.global_subrs))
+        charset = bytes([2]) + (1).to_bytes(2, "big") + (cids - 2).to_bytes(2, "big") if cids > 1 else bytes([0])
+        fd_select = bytes([0]) + bytes(names.index(glyph.font_dict) for glyph in chosen)
+        charstrings = _index([glyph.charstring for glyph in chosen])
+
+        def top_dict(charset_at: int, fd_select_at: int, charstrings_at: int, fd_array_at: int) -> bytes:
+            values: dict[Operator, list[int]] = {_CHARSET: [charset_at], _FDSELECT: [fd_select_at],
+                                                 _CHARSTRINGS: [charstrings_at], _FDARRAY: [fd_array_at],
+                                                 _CID_COUNT: [cids]}
+            written = {operator for operator, _ in self.top}
+            return _index([_rebuilt(self.top, values)
+                           + b"".join(_encoded(o, v) for o, v in values.items() if o not in written)])
+
+        # every offset is a 5-byte integer: the Top DICT's length is known before its offsets
+        charset_at = len(before_top) + len(top_dict(0, 0, 0, 0)) + len(after_top)
+        fd_select_at = charset_at + len(charset)
+        charstrings_at = fd_select_at + len(fd_select)
+        fd_array_at = charstrings_at + len(charstrings)
+        private_at = fd_array_at + len(_index([_fd_dict(d, 0, 0, 0) for d in font_dicts]))
+        fd_array = []
+        for name, font_dict, (private, subrs_index) in zip(names, font_dicts, privates, strict=True):
+            fd_array.append(_fd_dict(font_dict, strings.index(name.encode()), len(private), private_at))
+            private_at += len(private) + len(subrs_index)
+        return (before_top + top_dict(charset_at, fd_select_at, charstrings_at, fd_array_at) + after_top + charset
+                + fd_select + charstrings + _index(fd_array) + b"".join(p + s for p, s in privates))
 
 
 def _fd_dict(font_dict: _FontDict, name_sid: int, private_size: int, private_offset: int) -> bytes:
@@ -166,16 +184,17 @@ def _string(strings: list[bytes], sid: int) -> str:
     return strings[sid - _STANDARD_STRINGS].decode("latin-1")
 
 
-def _union(indexes: list[_Subroutines]) -> list[bytes]:
-    """Subroutines number by number: what any subset keeps of each."""
-    if len({subrs.count for subrs in indexes}) > 1:
+def _join(joined: _Subroutines, subrs: _Subroutines) -> None:
+    """Add a subset's used subroutines to those joined so far (same numbers, same bytes)."""
+    if subrs.count != joined.count:
         raise NotMergeable("子程序数目不同")
-    joined: dict[int, bytes] = {}
-    for subrs in indexes:
-        for number, item in subrs.used.items():
-            if joined.setdefault(number, item) != item:
-                raise NotMergeable(f"第 {number} 个子程序不同")
-    return [joined.get(number, _STUB) for number in range(indexes[0].count)]
+    for number, item in subrs.used.items():
+        if joined.used.setdefault(number, item) != item:
+            raise NotMergeable(f"第 {number} 个子程序不同")
+
+
+def _items_of(subrs: _Subroutines) -> list[bytes]:
+    return [subrs.used.get(number, _STUB) for number in range(subrs.count)]
 
 
 def _subroutines(index: _Index) -> _Subroutines:

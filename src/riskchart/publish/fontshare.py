@@ -40,14 +40,15 @@ _FOUR_DIGITS = re.compile(rb"....", re.DOTALL)
 _W_TOKEN = re.compile(rb"\[|\]|[-+]?(?:\d+\.?\d*|\.\d+)|R")
 
 Recode = dict[bytes, bytes]  # a page font's code → the shared font's, both as 4 lower-case hex digits
+_NO_CODE = b"...."  # in a recoding table: a code the page's font does not have
 
 
 @dataclass
 class _Family:
-    """The subsets of one font (by name without the subset tag) and the codes
-    each gets in the shared font."""
-    subsets: list[cffmerge.Subset] = field(default_factory=list)
-    fonts: list[Any] = field(default_factory=list)  # the Type0 font dictionary of each subset
+    """One font (by name without the subset tag): its subsets joined so far,
+    and the code each distinct glyph has in the shared font."""
+    template: Any  # the Type0 font dictionary of the first subset
+    joined: cffmerge.Joined
     codes: dict[tuple[cffmerge.Glyph, float, bytes], int] = field(default_factory=dict)  # text: UTF-16BE hex
 
 
@@ -59,7 +60,7 @@ def share_fonts(document: Any) -> bool:  # a pikepdf.Pdf
     try:
         holders = _holders(document)
         families: dict[str, _Family] = {}
-        recoded: dict[tuple[int, int], tuple[_Family, Recode]] = {}
+        recoded: dict[tuple[int, int], bytes] = {}  # a font → its recoding table (_table)
         for _, resources in holders:
             for font in resources.Font.values() if pikepdf.Name.Font in resources else ():
                 if font.objgen not in recoded and (subset := _subset(font)) is not None:
@@ -68,7 +69,7 @@ def share_fonts(document: Any) -> bool:  # a pikepdf.Pdf
             return False
         shared = {name: _shared_font(document, name, family) for name, family in families.items()}
         rewritten = [(holder, _recoded(holder, resources, recoded)) for holder, resources in holders]
-    except (cffmerge.NotMergeable, pikepdf.PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+    except Exception:  # noqa: BLE001 - an optimisation: whatever fails, the pages keep their own fonts
         return False
     # everything is computed: only now is the document changed
     for holder, content in rewritten:
@@ -129,20 +130,27 @@ def _subset(font: Any) -> cffmerge.Subset | None:
     return cffmerge.read_subset(descriptor.FontFile3.read_bytes())
 
 
-def _added(families: dict[str, _Family], font: Any, subset: cffmerge.Subset) -> tuple[_Family, Recode]:
-    """Add a subset to its family; the shared code of each of its codes."""
-    family = families.setdefault(_family_name(font), _Family())
-    family.subsets.append(subset)
-    family.fonts.append(font)
+def _added(families: dict[str, _Family], font: Any, subset: cffmerge.Subset) -> bytes:
+    """Add a subset to its family; its recoding table: the shared code of
+    each code n at [4n:4n + 4], as hex digits (a few hundred bytes a page,
+    not a dictionary's tens of kilobytes: a booklet may have thousands)."""
+    family = families.get(_family_name(font))
+    if family is None:
+        family = families[_family_name(font)] = _Family(font, cffmerge.Joined(subset))
+    else:
+        family.joined.add(subset)
     widths = _widths(font.DescendantFonts[0])
     default = float(font.DescendantFonts[0].get("/DW", 1000))
     texts = _texts(font)
-    recode = {b"0000": b"0000"}
+    table = [_NO_CODE] * (max(subset.glyphs) + 1)
+    table[0] = b"0000"
     for code, glyph in subset.glyphs.items():
         if code:
             key = (glyph, widths.get(code, default), texts.get(code, b""))
-            recode[b"%04x" % code] = b"%04x" % family.codes.setdefault(key, len(family.codes) + 1)
-    return family, recode
+            table[code] = b"%04x" % family.codes.setdefault(key, len(family.codes) + 1)
+    if len(family.codes) >= 0xFFFF:
+        raise cffmerge.NotMergeable("两字节编码不够用")
+    return b"".join(table)
 
 
 def _texts(font: Any) -> dict[int, bytes]:
@@ -183,10 +191,10 @@ def _shared_font(document: Any, name: str, family: _Family) -> Any:
     import pikepdf
 
     ordered = sorted(family.codes.items(), key=lambda entry: entry[1])
-    cff = cffmerge.merged(family.subsets, [glyph for (glyph, _, _), _ in ordered])
+    cff = family.joined.font([glyph for (glyph, _, _), _ in ordered])
     tag = "".join(chr(65 + b % 26) for b in hashlib.sha256(cff).digest()[:6])
     base_font = pikepdf.Name(f"/{tag}+{name}")
-    template = family.fonts[0].DescendantFonts[0]
+    template = family.template.DescendantFonts[0]
     descriptor = pikepdf.Dictionary({key: value for key, value in template.FontDescriptor.items()})
     descriptor.FontName = base_font
     descriptor.FontFile3 = pikepdf.Stream(document, cff, Subtype=pikepdf.Name.CIDFontType0C)
@@ -217,7 +225,7 @@ def _to_unicode_cmap(texts: list[tuple[int, bytes]]) -> bytes:
     return b"".join(lines)
 
 
-def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], tuple[_Family, Recode]]) -> bytes | None:
+def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], bytes]) -> bytes | None:
     """The holder's content stream with every string shown in a shared font
     in the shared font's codes; None if its resources name no such font.
 
@@ -229,7 +237,7 @@ def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], tuple[_
     import pikepdf
 
     fonts = resources.get(pikepdf.Name.Font)
-    codes_of = {bytes(str(key), "latin-1"): recoded[font.objgen][1] for key, font in fonts.items()
+    codes_of = {bytes(str(key), "latin-1"): _recoding(recoded[font.objgen]) for key, font in fonts.items()
                 if font.objgen in recoded} if isinstance(fonts, pikepdf.Dictionary) else {}
     if not codes_of:
         return None
@@ -260,6 +268,10 @@ def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], tuple[_
     if shows != sum(map(content.count, (b"Tj", b"TJ", b"'", b'"'))):
         raise ValueError("text shown in a way not read here")
     return b"".join([*pieces, content[done:]])
+
+
+def _recoding(table: bytes) -> Recode:
+    return {b"%04x" % n: table[4 * n:4 * n + 4] for n in range(len(table) // 4) if table[4 * n] != _NO_CODE[0]}
 
 
 def _hex(shown: bytes, codes: Recode) -> bytes:
