@@ -56,13 +56,25 @@ class _FontDict:
 
 @dataclass
 class Subset:
-    """One embedded subset, read: its glyphs by code (= CID, Identity-H)."""
+    """One embedded subset, read: its glyphs by code (= CID, Identity-H).
+    Its subroutines are read only when asked for (`subroutines`): most of
+    the work, and not needed when every glyph of it was seen before."""
     name: bytes
     top: list[tuple[Operator, bytes]]
     strings: list[bytes]
-    global_subrs: _Subroutines
-    font_dicts: dict[str, _FontDict]
+    font_dicts: dict[str, _FontDict]  # with the number of their subroutines, not yet which are used
+    data: _Bytes
+    subrs_at: dict[str, int]  # where each INDEX of subroutines starts: "" the global one, else by font dict
     glyphs: dict[int, Glyph] = field(default_factory=dict)
+
+    def subroutines(self, name: str) -> _Subroutines:
+        """The used global ("") or font dict's subroutines."""
+        if name not in self.subrs_at:
+            return _Subroutines(0, {})
+        return _subroutines(_Index(self.data, self.subrs_at[name]))
+
+    def subroutine_count(self, name: str) -> int:
+        return _Index(self.data, self.subrs_at[name]).count if name in self.subrs_at else 0
 
 
 def read_subset(data: _Bytes) -> Subset:
@@ -81,19 +93,19 @@ def read_subset(data: _Bytes) -> Subset:
         charstrings = _Index(data, int(top[_CHARSTRINGS][-1]))
         dicts = _Index(data, int(top[_FDARRAY][-1]))
         by_number = []
+        subrs_at = {"": strings_index.end}
         for number in range(len(dicts)):
             start, end = dicts.base + dicts._offset(number), dicts.base + dicts._offset(number + 1)
             tokens = _tokens(data, start, end)
             operands = _dict(data, start, end)
             size, offset = (int(v) for v in operands[_PRIVATE])
             private = _dict(data, offset, offset + size)
-            subrs = _subroutines(_Index(data, offset + int(private[_SUBRS][-1]))) if _SUBRS in private \
-                else _Subroutines(0, {})
-            by_number.append((_string(strings, int(operands[_FONT_NAME][-1])),
-                              _FontDict(tokens, _rebuilt(_tokens(data, offset, offset + size), {_SUBRS: [0]}),
-                                        subrs)))
-        subset = Subset(names.item(0), _tokens(data, top_start, top_end), strings,
-                        _subroutines(_Index(data, strings_index.end)), dict(by_number))
+            name = _string(strings, int(operands[_FONT_NAME][-1]))
+            if _SUBRS in private:
+                subrs_at[name] = offset + int(private[_SUBRS][-1])
+            private_bytes = _rebuilt(_tokens(data, offset, offset + size), {_SUBRS: [0]})
+            by_number.append((name, _FontDict(tokens, private_bytes, _Subroutines(0, {}))))
+        subset = Subset(names.item(0), _tokens(data, top_start, top_end), strings, dict(by_number), data, subrs_at)
         if len(subset.font_dicts) != len(by_number):
             raise NotMergeable("字体字典重名")
         chosen = _fd_select(data, int(top[_FDSELECT][-1]), len(charstrings))
@@ -113,19 +125,28 @@ class Joined:
     def __init__(self, first: Subset):
         self.name, self.top, self.strings = first.name, first.top, first.strings
         self.notdef = first.glyphs[0]
-        self.global_subrs = _Subroutines(first.global_subrs.count, {})
+        self.global_subrs = _Subroutines(first.subroutine_count(""), {})
         self.font_dicts: dict[str, _FontDict] = {}
+        self.known: set[Glyph] = set()
         self.add(first)
 
     def add(self, subset: Subset) -> None:
-        """Join a subset of the same font; NotMergeable if it does not fit."""
-        _join(self.global_subrs, subset.global_subrs)
+        """Join a subset of the same font; NotMergeable if it does not fit.
+        A subset keeps the subroutines its glyphs call, and the same glyph
+        calls the same ones in every subset: if each of its glyphs was
+        joined before, so were the subroutines, and they are not read."""
         for name, font_dict in subset.font_dicts.items():
             mine = self.font_dicts.setdefault(name, _FontDict(font_dict.tokens, font_dict.private,
-                                                              _Subroutines(font_dict.subrs.count, {})))
+                                                              _Subroutines(subset.subroutine_count(name), {})))
             if mine.private != font_dict.private:
                 raise NotMergeable(f"字体字典 {name} 不一致")
-            _join(mine.subrs, font_dict.subrs)
+        new = [glyph for glyph in subset.glyphs.values() if glyph not in self.known]
+        if not new:
+            return
+        _join(self.global_subrs, subset.subroutines(""))
+        for name in subset.font_dicts:
+            _join(self.font_dicts[name].subrs, subset.subroutines(name))
+        self.known.update(new)
 
     def font(self, glyphs: Iterable[Glyph]) -> bytes:
         """The CFF font with `glyphs` as CIDs 1, 2, … (CID 0: the first
