@@ -180,3 +180,13 @@ def test_subsets_whose_subroutines_differ_are_not_joined():
         cffmerge._join(joined, cffmerge._Subroutines(4, {}))
     cffmerge._join(joined, cffmerge._Subroutines(3, {2: b"\x8d\x0b"}))
     assert cffmerge._items_of(joined) == [b"\x0b", b"\x8b\x0b", b"\x8d\x0b"]
+
+
+@needs_tools
+def test_a_string_with_a_code_its_font_lacks_leaves_every_font_as_it_was(both):
+    with pikepdf.open(both[0]) as document:
+        document.pages[5].contents_add(pikepdf.Stream(document, b"BT /f-0-0 1 Tf <fff0> Tj ET"))
+        assert not fontshare.share_fonts(document)
+        buffer = io.BytesIO()
+        document.save(buffer)
+    assert len(font_files_of(buffer.getvalue())) == 2 * 43

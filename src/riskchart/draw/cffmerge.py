@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .glyphs import _Bytes, _charset, _dict, _fd_select, _Index
 
@@ -34,9 +35,8 @@ class NotMergeable(Exception):
     """The subsets are not the kind this module knows how to join."""
 
 
-@dataclass(frozen=True)
-class Glyph:
-    """A glyph of the joined font: equal glyphs are one."""
+class Glyph(NamedTuple):
+    """A glyph of the joined font: equal glyphs are one (a tuple: hashed in C)."""
     font_dict: str
     charstring: bytes
 

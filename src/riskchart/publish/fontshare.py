@@ -15,6 +15,7 @@ CFF); anything else, or anything unexpected, leaves the document as it was.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -271,11 +272,23 @@ def _recoded(holder: Any, resources: Any, recoded: dict[tuple[int, int], bytes])
 
 
 def _recoding(table: bytes) -> Recode:
-    return {b"%04x" % n: table[4 * n:4 * n + 4] for n in range(len(table) // 4) if table[4 * n] != _NO_CODE[0]}
+    """The dictionary of a recoding table (built in C: a page has hundreds of codes)."""
+    return dict(zip(_all_codes(), _FOUR_DIGITS.findall(table), strict=False))
+
+
+@functools.cache
+def _all_codes() -> list[bytes]:
+    return [b"%04x" % code for code in range(0x10000)]
 
 
 def _hex(shown: bytes, codes: Recode) -> bytes:
-    digits = shown[1:-1].translate(None, b" \t\r\n\f\0").lower()
-    if len(digits) % 4:
-        raise ValueError("a string of whole two-byte codes expected")
-    return b"<" + b"".join(map(codes.__getitem__, _FOUR_DIGITS.findall(digits))) + b">"
+    if len(shown) == 6:  # one code, as cairo writes most strings of a TJ array
+        recoded = codes[shown[1:5].lower()]
+    else:
+        digits = shown[1:-1].translate(None, b" \t\r\n\f\0").lower()
+        if len(digits) % 4:
+            raise ValueError("a string of whole two-byte codes expected")
+        recoded = b"".join(map(codes.__getitem__, _FOUR_DIGITS.findall(digits)))
+    if _NO_CODE[:1] in recoded:
+        raise ValueError("a code the font does not have")
+    return b"<" + recoded + b">"
