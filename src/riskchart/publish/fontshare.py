@@ -102,6 +102,8 @@ def _holders(document: Any) -> list[tuple[Any, Any]]:
                 continue
             seen.add(holder.objgen)
         if not isinstance(resources, pikepdf.Dictionary):
+            if pikepdf.Name.Contents in holder:  # resources inherited from the page tree: not followed here
+                raise ValueError("a page without resources of its own")
             continue
         found.append((holder, resources))
         forms = resources.get(pikepdf.Name.XObject)
