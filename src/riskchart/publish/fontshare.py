@@ -15,6 +15,7 @@ CFF); anything else, or anything unexpected, leaves the document as it was.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import re
@@ -25,14 +26,15 @@ from ..draw import cffmerge, glyphs
 
 _TAG = re.compile(r"^[A-Z]{6}\+")
 _DELIMITER = rb"\s\[\]()<>{}/%"
-_HEX = rb"<[0-9A-Fa-f\s]*>"
+_HEX = rb"<[0-9A-Fa-f\s]*+>"
 # What recoding needs of a content stream: the font each Tf selects, q and
 # Q (which save and restore it), and every string shown with its operator.
 # Other names are read as tokens, so that `/q` is no operator.  (The leading
-# look-ahead lets the engine skip to the few characters that can start a match.)
+# look-ahead lets the engine skip to the few characters that can start a
+# match; possessive repeats never backtrack, whatever the stream holds.)
 _CONTENT = re.compile(
     rb"(?=[/\[<qQ])(?:(?P<font>/[^%(d)s]+)\s+[-+\d.]+\s+Tf(?![^%(d)s])|/[^%(d)s]*"
-    rb"|(?P<shown>\[(?:\s*(?:%(h)s|[-+\d.]+))*\s*\]\s*TJ|%(h)s\s*(?:Tj|'|\"))(?![^%(d)s])"
+    rb"|(?P<shown>\[(?:\s*+(?:%(h)s|[-+\d.]++))*+\s*+\]\s*+TJ|%(h)s\s*+(?:Tj|'|\"))(?![^%(d)s])"
     rb"|(?P<stack>[qQ])(?<![^%(d)s][qQ])(?![^%(d)s]))" % {b"d": _DELIMITER, b"h": _HEX})
 _INLINE_IMAGE = re.compile(rb"(?<![^\s\]>])BI(?![^\s\[</])")
 _BFCHAR_BLOCK = re.compile(rb"beginbfchar(.*?)endbfchar", re.DOTALL)
@@ -61,7 +63,7 @@ def share_fonts(document: Any) -> bool:  # a pikepdf.Pdf
     try:
         holders = _holders(document)
         families: dict[str, _Family] = {}
-        recoded: dict[tuple[int, int], bytes] = {}  # a font → its recoding table (_table)
+        recoded: dict[tuple[int, int], bytes] = {}  # a font → its recoding table (_added)
         for _, resources in holders:
             for font in resources.Font.values() if pikepdf.Name.Font in resources else ():
                 if font.objgen not in recoded and (subset := _subset(font)) is not None:
@@ -94,9 +96,9 @@ def _holders(document: Any) -> list[tuple[Any, Any]]:
 
     found: list[tuple[Any, Any]] = []
     seen: set[tuple[int, int]] = set()
-    pending = [(page.obj, page.obj.get(pikepdf.Name.Resources)) for page in document.pages]
+    pending = collections.deque((page.obj, page.obj.get(pikepdf.Name.Resources)) for page in document.pages)
     while pending:
-        holder, resources = pending.pop(0)
+        holder, resources = pending.popleft()
         if holder.is_indirect:
             if holder.objgen in seen:
                 continue
