@@ -19,7 +19,7 @@ from riskchart.build import MANIFEST, BuildOptions
 from riskchart.cli import main
 from riskchart.config import find_project, find_settings
 from riskchart.departments import defaults_files, discover, out_name
-from riskchart.draw import render
+from riskchart.draw import glyphs, render
 from riskchart.lint import lint_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -218,6 +218,10 @@ def test_two_departments_build_with_their_own_names_and_phones_everywhere(projec
     assert cover.startswith(f"{EQUIPMENT}、{FOOD}权力运行廉政风险防控图")
     assert contents.index(EQUIPMENT) < contents.index("1行政许可特种设备使用登记3") \
         < contents.index(FOOD) < contents.index("1行政许可食品经营许可6")
+    # every booklet, the whole one and each department's, embeds one font per typeface for all its pages
+    for path in (out / "booklet.pdf", out / "食品科" / "booklet.pdf", out / "特设科" / "booklet.pdf"):
+        with pikepdf.Pdf.open(path) as booklet:
+            assert len({f.DescendantFonts[0].FontDescriptor.FontFile3.objgen for f in glyphs._fonts(booklet)}) == 2
 
     # the index: one section per department, with its counts, phones and booklet
     page = (out / "index.html").read_text(encoding="utf-8")

@@ -120,6 +120,32 @@ def test_the_booklet_numbers_and_bookmarks_every_chart_after_one_of_several_page
     assert contents.endswith(f"3测试3个环节的职权{3 + long_pages}") or f"职权{3 + long_pages}" in contents
 
 
+
+@needs_tools
+@pytest.mark.needs("pdftotext")
+def test_a_continued_charts_pages_use_the_booklets_shared_font_and_print_as_the_chart_does(tmp_path):
+    """Continued pages show windows of form XObjects with fonts of their own:
+    in the booklet those too use the one shared font per typeface."""
+    import subprocess
+
+    import pikepdf
+
+    from riskchart.draw import glyphs
+
+    def pages_text(pdf: Path) -> list[str]:
+        done = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True)
+        return done.stdout.split("\f")[:-1]
+
+    out, _ = built(tmp_path, [(14, 4), (3, 2)], publish=True)
+    with pikepdf.open(out / "booklet.pdf") as booklet:
+        programs = {font.DescendantFonts[0].FontDescriptor.FontFile3.objgen for font in glyphs._fonts(booklet)}
+    assert len(programs) == 2
+    charts = [page for pdf in sorted(out.glob("0*.pdf")) for page in pages_text(pdf)]
+    assert len(charts) >= 3 and pages_text(out / "booklet.pdf")[2:] == charts
+    done = subprocess.run(["mutool", "draw", "-r", "30", "-F", "png", "-o", "/dev/null", str(out / "booklet.pdf")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "cannot render glyph" not in done.stderr and "error" not in done.stderr
+
 def test_cuts_fall_between_bands_and_hold_at_most_a_page():
     bands = tuple((1000 - 100 * i - 10, 1000 - 100 * i - 90) for i in range(10))
     plan = pages.Drawing(500, 1020, bands, (1015, 995), 250)

@@ -4,6 +4,7 @@ Cover and contents are drawn by Graphviz from templates like the charts
 themselves; pikepdf (qpdf) joins the pages and adds a bookmark per category
 and per chart (and per department first, in the booklet of a project of
 several departments).  Every page has the build's paper size (page.py).
+The pages' fonts become one embedded font per typeface (fontshare.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..draw import glyphs, layout, pages, render
 from ..draw.page import A4_PORTRAIT, Page
 from ..draw.wrap import wrap
 from ..model import Chart
+from . import fontshare
 
 _CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
 
@@ -103,6 +105,7 @@ def _joined(charts: list[Chart], opened: dict[str, Any], front: list[bytes], dep
         booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
         booklet.docinfo["/Creator"] = "riskchart"
         booklet.Root.PageMode = pikepdf.Name.UseOutlines
+        fontshare.share_fonts(booklet)  # one font for all pages, not one per page
         buffer = io.BytesIO()
         booklet.save(buffer)
     return buffer.getvalue()

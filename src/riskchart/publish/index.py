@@ -46,7 +46,8 @@ FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
-_OFFICE_MODULES = ("xlsx.py", "docx.py")  # their code makes a set file: a new version rewrites it
+# their code makes a set file: a new version rewrites it
+_OFFICE_MODULES = ("xlsx.py", "docx.py", "booklet.py", "fontshare.py", "../draw/cffmerge.py")
 
 
 @dataclass(frozen=True)
