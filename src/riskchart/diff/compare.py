@@ -191,9 +191,10 @@ def _moved(partner: dict[int, int]) -> set[int]:
     # longest increasing subsequence, O(n²): charts have a few dozen steps at most
     best: list[list[int]] = []
     for index, value in enumerate(news):
-        longest: list[int] = max((run for run in best[:index] if news[run[-1]] < value), key=len, default=[])
+        runs = [run for run in best[:index] if news[run[-1]] < value]
+        longest = max(runs, key=len) if runs else []
         best.append([*longest, index])
-    keep: set[int] = set(max(best, key=len, default=[]))
+    keep: set[int] = set(max(best, key=lambda run: len(run))) if best else set()
     return {olds[index] for index in range(len(olds)) if index not in keep}
 
 
