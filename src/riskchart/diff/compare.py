@@ -194,7 +194,8 @@ def _moved(partner: dict[int, int]) -> set[int]:
         runs = [run for run in best[:index] if news[run[-1]] < value]
         longest = max(runs, key=len) if runs else []
         best.append([*longest, index])
-    keep: set[int] = set(max(best, key=lambda run: len(run))) if best else set()
+    kept_run: list[int] = max(best, key=len) if best else []
+    keep = set(kept_run)
     return {olds[index] for index in range(len(olds)) if index not in keep}
 
 
