@@ -12,6 +12,7 @@ every chart and are left to `riskchart lint`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def diff_arguments(project: Project, arguments: Sequence[str]) -> Diff:
     if not arguments:
         raise UsageProblem("缺少要比较的版本：riskchart diff 旧版本 [新版本] [路径]…")
     old, rest = arguments[0], list(arguments[1:])
-    if Path(old).is_dir():
+    if old and Path(old).is_dir():
         if len(rest) != 1 or not Path(rest[0]).is_dir():
             raise UsageProblem(f"{old} 是文件夹：比较文件夹时请给出两个文件夹，如 riskchart diff 旧文件夹 新文件夹")
         return diff_folders(Path(old), Path(rest[0]), project.settings)
@@ -86,10 +87,23 @@ def diff_sources(old: Source, new: Source, settings: Settings, paths: Sequence[s
     old_charts, old_diagnostics, old_failed = check_side(old, sorted(old_names - same), settings)
     new_charts, new_diagnostics, new_failed = check_side(new, sorted(new_names - same), settings)
     failed = old_failed | new_failed
-    changed, unchanged = compare([c for n, c in old_charts.items() if n not in failed],
-                                 [c for n, c in new_charts.items() if n not in failed])
+    # a file that does not load has no id: the one in its name (RC201) stands for it, so that a
+    # chart renamed and broken is not shown as removed
+    numbered = {_numbered(name) for name in failed} - {None}
+
+    def compared(charts: dict[str, Chart]) -> list[Chart]:
+        return [c for n, c in charts.items() if n not in failed and (c.folder, c.id) not in numbered]
+
+    changed, unchanged = compare(compared(old_charts), compared(new_charts))
     return Diff(Side(old.label, old_diagnostics), Side(new.label, new_diagnostics), tuple(changed),
                 unchanged + len(same))
+
+
+def _numbered(name: str) -> tuple[str, int] | None:
+    """(folder, number) of a chart file named like 食品科/03-食品经营许可.yaml."""
+    folder, _, file_name = name.rpartition("/")
+    digits = re.match(r"[0-9]+", file_name)
+    return (folder, int(digits.group())) if digits else None
 
 
 def _defaults_ids(source: Source, name: str) -> tuple[str | None, ...]:
