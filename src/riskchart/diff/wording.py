@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .changes import KINDS, ChartDiff, Diff
 
+# The summary line counts kinds by these words where the 说明 alone would be vague ("新增 3" what?).
+SUMMARY_WORDS = {**KINDS, "field_changed": "项目修改", "item_added": "新增条目", "item_removed": "删除条目"}
+
 
 def chart_heading(chart: ChartDiff) -> str:
     """长治高新区组织和人力资源部 第 3 号 食品经营许可 (raw text: each format escapes it)."""
@@ -32,6 +35,6 @@ def summary(diff: Diff) -> str:
     kinds = [(word, statuses.count(key)) for key, word in (("added", "新增"), ("removed", "删除"), ("changed", "修改"))]
     charts = "，".join(f"{word} {count} 张" for word, count in kinds if count)
     counts = diff.counts()
-    changes = "，".join(f"{note} {counts[kind]}" for kind, note in KINDS.items() if counts[kind])
+    changes = "，".join(f"{word} {counts[kind]}" for kind, word in SUMMARY_WORDS.items() if counts[kind])
     return (f"{len(diff.charts)} 张图有修订（{charts}），{diff.unchanged} 张未变；"
             f"共 {sum(counts.values())} 处修订：{changes}。")
