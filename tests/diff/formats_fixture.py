@@ -11,7 +11,7 @@ HOSTILE_ITEM = "</td><script>document.title='pwned'</script>\x1b[31m红"
 
 
 def hostile_diff() -> Diff:
-    changes = (Change("item_reworded", "<b>受理</b>", "风险点1", "甲&乙" + HOSTILE_ITEM, "甲&amp;乙" + HOSTILE_ITEM,
+    changes = (Change("item_reworded", "<b>受理</b>\x1b[5m", "风险点1", "甲&乙" + HOSTILE_ITEM, "甲&amp;乙" + HOSTILE_ITEM,
                       ("steps", 0, "risks", 0), ("steps", 0, "risks", 0)),
                Change("field_changed", "", "标题", "旧", HOSTILE_TITLE, ("title",), ("title",)))
     diagnostic = make("charts/\x1b[2J<i>.yaml", 1, 1, "RC006", "YAML 语法错误：<script>")

@@ -71,7 +71,7 @@ def test_nothing_in_a_chart_can_drive_the_terminal():
     for color in (False, True):
         text = click.unstyle(render_text(hostile_diff(), color=color))
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
-        assert "\\x1b[2J\\x1b]0;title\\x07" in text and "\\u202e" in text
+        assert "\\x1b[2J\\x1b]0;title\\x07" in text and "\\u202e" in text and "<b>受理</b>\\x1b[5m" in text
     assert "新版本有" not in render_text(hostile_diff())
     assert "旧版本有 1 个错误，出错的图未比较：\n  charts/\\x1b[2J<i>.yaml:1:1: error RC006" in render_text(hostile_diff())
 

@@ -111,9 +111,11 @@ def test_a_revision_failing_lint_names_its_files_by_revision(repository):
     assert diff.charts == ()
 
 
-@pytest.mark.parametrize("revision", ["nope", "--output=x", "-p", "v1:charts", ""])
-def test_a_bad_revision_is_refused(repository, revision):
-    with pytest.raises(BadRevision, match="版本"):
+@pytest.mark.parametrize(("revision", "message"), [
+    ("nope", "不是这个仓库中的版本"), ("v1:charts", "不是这个仓库中的版本"), ("v1..v2", "不是这个仓库中的版本"),
+    ("--output=x", "不能以 - 开头"), ("-p", "不能以 - 开头"), ("", "不是版本")])
+def test_a_bad_revision_is_refused(repository, revision, message):
+    with pytest.raises(BadRevision, match=message):
         diff_arguments(find_project(repository), [revision])
     assert not (repository / "x").exists()
 
