@@ -6,6 +6,7 @@ import pytest
 from scripted import git, isolate_git, make_repository, write
 
 from riskchart import limits
+from riskchart.diff import sources
 from riskchart.diff.sources import defaults_chain, find_repository, folder_source, is_chart_name, revision_source
 
 
@@ -36,6 +37,10 @@ def test_a_huge_file_in_a_revision_is_refused_without_being_read(tmp_path, monke
     git(repository, "add", "-A")
     git(repository, "commit", "-q", "-m", "huge")
     source = revision_source(find_repository(repository / "charts"), "HEAD")
+    read = sources._cat_blobs
+    asked: list[str] = []
+    monkeypatch.setattr(sources, "_cat_blobs", lambda repository, ids: asked.extend(ids) or read(repository, ids))
     loaded = source.load(["07-大.yaml", "04-不变.yaml"], "Noto Sans CJK SC")
+    assert asked == [source.charts["04-不变.yaml"]]
     assert [(d.path, d.code) for d in loaded["07-大.yaml"].diagnostics] == [("HEAD:charts/07-大.yaml", "RC003")]
     assert loaded["04-不变.yaml"].root is not None and not loaded["04-不变.yaml"].diagnostics
