@@ -143,3 +143,13 @@ def test_two_folders(repository, tmp_path):
     with pytest.raises(UsageProblem, match="两个文件夹"):
         diff_arguments(find_project(repository), [str(old / "charts"), "v2"])
     shutil.rmtree(old)
+
+
+def test_each_folder_is_checked_with_its_own_projects_settings(tmp_path, monkeypatch):
+    chart = "id: 1\ncategory: 特别类\ntitle: 图\nsteps:\n  - name: 申请\n"
+    write(tmp_path / "旧", {"riskchart.toml": 'charts = "charts"\n', "charts/01-图.yaml": chart.replace("特别类", "行政许可")})
+    write(tmp_path / "新", {"riskchart.toml": 'extra_categories = ["特别类"]\n', "charts/01-图.yaml": chart})
+    monkeypatch.chdir(tmp_path / "旧")  # the project of the current folder does not know 特别类
+    diff = diff_arguments(find_project(tmp_path / "旧"), [str(tmp_path / "旧" / "charts"), str(tmp_path / "新" / "charts")])
+    assert not diff.new.diagnostics
+    assert [(c.item, c.before, c.after) for chart in diff.charts for c in chart.changes] == [("职权类别", "行政许可", "特别类")]

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import limits
 from ..check.diagnostics import make
 from ..check.load import LoadedFile, load_bytes, load_file, read_chart_bytes
+from ..config import Settings
 from ..departments import CHART_SUFFIXES, DEFAULTS_FILE, discover
 from ..errors import BadRevision, GitFailed, NotARepository
 
@@ -40,6 +41,7 @@ class Source:
     # The named files loaded (check/load.py) in the given font, each under the
     # name it goes by in diagnostics and Chart.path (e.g. "v1.0:charts/01-a.yaml").
     load: Callable[[Sequence[str], str], dict[str, LoadedFile]] = field(repr=False)
+    settings: Settings | None = None  # its own project's, for a folder of another project; None: the project's
 
 
 def is_chart_name(name: str) -> bool:
@@ -56,7 +58,7 @@ def _is_defaults_name(name: str) -> bool:
 
 # ---------------------------------------------------------------- files on disk
 
-def folder_source(folder: Path, label: str, object_format: str = "sha1") -> Source:
+def folder_source(folder: Path, label: str, object_format: str = "sha1", settings: Settings | None = None) -> Source:
     """The charts under a folder as they are on disk now (the working tree, or a folder given)."""
     files = discover([folder])  # NoCharts (status 2) when the folder does not exist
     contents: dict[str, bytes | None] = {}
@@ -80,7 +82,7 @@ def folder_source(folder: Path, label: str, object_format: str = "sha1") -> Sour
         return loaded
 
     return Source(label, {n: i for n, i in ids.items() if is_chart_name(n)},
-                  {n: i for n, i in ids.items() if _is_defaults_name(n)}, load)
+                  {n: i for n, i in ids.items() if _is_defaults_name(n)}, load, settings)
 
 
 def _relative(path: Path, folder: Path) -> str:

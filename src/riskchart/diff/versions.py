@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..check.diagnostics import Diagnostic
-from ..config import Project, Settings
+from ..config import Project, Settings, find_project
 from ..errors import NoCharts, UsageProblem
 from ..lint import FileResult, check_defaults_loaded, check_loaded, kept_diagnostics
 from ..model import Chart, Defaults, merge_defaults
@@ -44,8 +44,13 @@ def diff_arguments(project: Project, arguments: Sequence[str]) -> Diff:
 
 
 def diff_folders(old: Path, new: Path, settings: Settings) -> Diff:
-    """Two charts folders on disk, each the top of its own department tree."""
-    return diff_sources(folder_source(old, str(old)), folder_source(new, str(new)), settings)
+    """Two charts folders on disk, each the top of its own department tree and
+    checked with the settings of the project it is in (`settings` outside any)."""
+    def source(folder: Path) -> Source:
+        project = find_project(folder)
+        return folder_source(folder, str(folder), settings=project.settings if project.config_file else settings)
+
+    return diff_sources(source(old), source(new), settings)
 
 
 def diff_revisions(project: Project, old: str, new: str | None = None, paths: Sequence[Path] = ()) -> Diff:
@@ -84,8 +89,8 @@ def diff_sources(old: Source, new: Source, settings: Settings, paths: Sequence[s
         raise NoCharts(f"两个版本中都没有 {'、'.join(paths)} 下的防控图")
     same = {n for n in old_names & new_names
             if old.charts[n] == new.charts[n] and _defaults_ids(old, n) == _defaults_ids(new, n)}
-    old_charts, old_diagnostics, old_failed = check_side(old, sorted(old_names - same), settings)
-    new_charts, new_diagnostics, new_failed = check_side(new, sorted(new_names - same), settings)
+    old_charts, old_diagnostics, old_failed = check_side(old, sorted(old_names - same), old.settings or settings)
+    new_charts, new_diagnostics, new_failed = check_side(new, sorted(new_names - same), new.settings or settings)
     failed = old_failed | new_failed
     # a file that does not load has no id: the one in its name (RC201) stands for it, so that a
     # chart renamed and broken is not shown as removed
