@@ -10,7 +10,7 @@ VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 RUN_PKGS := graphviz fonts-noto-cjk mupdf-tools
-TEST_PKGS := $(RUN_PKGS) poppler-utils ghostscript chromium chromium-driver libreoffice-writer-nogui libreoffice-calc-nogui
+TEST_PKGS := $(RUN_PKGS) git poppler-utils ghostscript chromium chromium-driver libreoffice-writer-nogui libreoffice-calc-nogui
 
 .PHONY: all setup system system-test lint build test check test-fast wheel-check mutation bench golden clean
 

@@ -107,6 +107,7 @@ TOOLS = {
     "chromium": ("Chromium (Debian package chromium)", ("chromium", "chromium-browser")),
     "chromedriver": ("chromedriver (Debian package chromium-driver)", ("chromedriver",)),
     "cjk-font": ("a Chinese font (Debian package fonts-noto-cjk)", ()),
+    "git": ("git (Debian package git)", ("git",)),
     "soffice": ("LibreOffice (Debian packages libreoffice-writer-nogui, libreoffice-calc-nogui)", ("soffice",)),
 }
 

@@ -313,6 +313,59 @@ def stats(paths: tuple[Path, ...], output_format: str) -> None:
     sys.exit(1 if had_errors else 0)
 
 
+def _diff_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from .diff.formats import RENDERERS
+
+    if value not in RENDERERS:
+        raise click.BadParameter(f"可选格式：{'、'.join(RENDERERS)}，而不是 {value!r}")
+    return value
+
+
+def _wants_colour() -> bool:
+    """ANSI colour on a terminal only (and not under NO_COLOR), unless click was told otherwise."""
+    chosen = click.get_current_context().color
+    if chosen is not None:
+        return chosen
+    return not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+
+
+@main.command(options_metavar=_OPTIONS)
+@click.argument("old", metavar="旧版本")
+@click.argument("rest", nargs=-1, metavar="[新版本] [路径]...")
+@click.option("--format", "output_format", default="text", show_default=True, callback=_diff_format,
+              help="输出格式：text 供人阅读（终端上有颜色），json 供脚本，html 为左右对照的网页，"
+                   "docx、xlsx 为修订对照表（须用 -o）。")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="写入文件（默认输出到屏幕）。")
+@click.option("--exit-code", is_flag=True, help="有修订时以状态 1 退出（同 git diff --exit-code）。")
+@click.option("--redline", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="文件夹",
+              help="把每张有修订的图（新版本）画成标出修订的 SVG 和 PDF，写入这个文件夹。")
+def diff(old: str, rest: tuple[str, ...], output_format: str, output: Path | None, exit_code: bool,
+         redline: Path | None) -> None:
+    """修订对照：两个版本（git 的提交、标签或分支，新版本默认为工作区）或两个文件夹之间，各图改了什么。"""
+    from .diff.formats import Options, render
+    from .diff.versions import diff_arguments
+    from .files import write_atomic
+
+    project = _project(())
+    found = diff_arguments(project, [old, *rest])
+    if redline is not None:
+        from .diff.redline import draw_redlines
+
+        drawn = draw_redlines(found, redline, font=project.font, settings=project.settings, page=project.page)
+        click.echo(f"红线图：{len(drawn)} 个文件写入 {redline}", err=True)
+    colour = output is None and output_format == "text" and _wants_colour()
+    rendered = render(found, output_format, Options(color=colour, settings=project.settings))
+    if output is not None:
+        write_atomic(output, rendered.encode("utf-8") if isinstance(rendered, str) else rendered)
+        click.echo(f"已写入 {output}", err=True)
+    elif isinstance(rendered, bytes):
+        raise click.UsageError(f"{output_format} 是二进制文件，不能输出到屏幕：请用 -o 指定文件")
+    else:
+        click.echo(rendered, nl=False, color=colour)
+    sys.exit(1 if exit_code and found else 0)
+
+
 @main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="端口（0：任选一个空闲端口）。")

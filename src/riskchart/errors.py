@@ -43,3 +43,19 @@ class LockTimeout(EnvironmentProblem):
 
 class MissingRasteriser(EnvironmentProblem):
     pass
+
+
+class BadRevision(EnvironmentProblem):
+    """`riskchart diff`: a revision the repository does not have, or one shaped like an option."""
+
+
+class NotARepository(EnvironmentProblem):
+    pass
+
+
+class GitFailed(EnvironmentProblem):
+    """git missing, failing or taking too long."""
+
+
+class UsageProblem(EnvironmentProblem):
+    """Arguments that do not fit together (a folder compared with a revision…)."""

@@ -22,7 +22,7 @@ from typing import Any
 from . import config
 from .check import corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
 from .check.diagnostics import Diagnostic
-from .check.load import load_file, source_text
+from .check.load import LoadedFile, load_file, source_text
 from .check.schema import DEFAULTS
 from .check.validate import validate
 from .departments import CHART_SUFFIXES, DEFAULTS_FILE, defaults_files, discover, folder_parts
@@ -89,9 +89,7 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
     results += _check_files(files, {folder: d for folder, (d, _) in defaults.items()}, settings, jobs)
     charts = [r.chart for r in results if r.chart is not None]
     diagnostics = [d for r in results for d in r.diagnostics] + rules.run_corpus_rules(charts, settings.enabled)
-    exemptions = {str(r.path): r.exemptions for r in results if r.exemptions}
-    kept = [d for d in diagnostics
-            if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
+    kept = kept_diagnostics(diagnostics, results, settings)
     broken = {d.path for d in kept if d.is_error}
     # an error in a _defaults.yaml is an error of every chart under it
     return LintResult(
@@ -102,6 +100,14 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
                             [str(r.path) for r in results]),
         files=tuple(files),
     )
+
+
+def kept_diagnostics(diagnostics: Iterable[Diagnostic], results: Iterable[FileResult],
+                     settings: config.Settings) -> list[Diagnostic]:
+    """The diagnostics the settings enable and no `# riskchart: ignore` line silences."""
+    exemptions = {str(r.path): r.exemptions for r in results if r.exemptions}
+    return [d for d in diagnostics
+            if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
 
 
 def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES) -> dict[Path, Chart]:
@@ -125,7 +131,12 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES
 
 def check_file(path: Path, defaults: Defaults, settings: config.Settings = _ALL_RULES) -> FileResult:
     """Load, validate and model one file, and run the rules that see one chart."""
-    loaded = load_file(path, settings.font)
+    return check_loaded(load_file(path, settings.font), defaults, settings)
+
+
+def check_loaded(loaded: LoadedFile, defaults: Defaults, settings: config.Settings = _ALL_RULES) -> FileResult:
+    """`check_file` of a file already loaded (from disk, or from a git revision by `riskchart diff`)."""
+    path = loaded.path
     exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
@@ -163,7 +174,12 @@ def folder_defaults(files: list[Path], root: Path | None) -> tuple[
 
 
 def _check_defaults(path: Path) -> tuple[FileResult, dict[str, Any] | None]:
-    loaded = load_file(path)
+    return check_defaults_loaded(load_file(path))
+
+
+def check_defaults_loaded(loaded: LoadedFile) -> tuple[FileResult, dict[str, Any] | None]:
+    """A _defaults.yaml's diagnostics, and its values when it has none."""
+    path = loaded.path
     if loaded.root is None or loaded.diagnostics:
         return FileResult(path, loaded.text, None, loaded.diagnostics, {}), None
     checked = validate(path, loaded.root, DEFAULTS)

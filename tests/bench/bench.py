@@ -26,7 +26,8 @@ same DOT files; the build without publishing; a no-op rebuild; a rebuild
 after one chart changed; clean builds of 100 and 400 synthetic charts
 (seed 1: the 100 are the first 100 of the 400); `riskchart serve`: save →
 new drawing shown in headless Chromium, p95 of 20 saves, on the 40 and
-the 400 (tests/bench/serve_latency.py).
+the 400 (tests/bench/serve_latency.py); `riskchart diff` between two
+commits of the 400 with 20 charts revised.
 The table is printed and written as JSON to tests/bench/results/latest.json
 (or --json PATH).  --quick skips the 4,000-chart lint and the 400-chart
 build.  Exit status 0 even when a target is missed (the table says so);
@@ -144,13 +145,13 @@ def run_once(argv: list[str], cwd: Path = ROOT, timeout: float = COMMAND_TIMEOUT
                measured["returncode"], output)
 
 
-def measure(argv: list[str], runs: int = 1, ok=(0,), before=None) -> Run:
+def measure(argv: list[str], runs: int = 1, ok=(0,), before=None, cwd: Path = ROOT) -> Run:
     """Best (shortest wall time) of `runs`; `before(i)` runs untimed before each."""
     best = None
     for index in range(runs):
         if before:
             before(index)
-        run = run_once(argv)
+        run = run_once(argv, cwd)
         if run.returncode not in ok:
             return run
         if best is None or run.seconds < best.seconds:
@@ -439,6 +440,47 @@ def bench_synthetic_builds(table: Table, folders: dict[int, Path], work: Path, f
                       target="≤ 4.4", status=_verdict(ratio <= 4.4), extra={"ratio": ratio}))
 
 
+DIFF_CHANGED = 20  # charts revised between the two commits of the diff row
+
+
+def _git(repository: Path, *arguments: str) -> None:
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=bench@example.org", "-C", str(repository),
+                    *arguments], check=True, capture_output=True, timeout=COMMAND_TIMEOUT,
+                   env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull})
+
+
+def _revise(chart: Path) -> None:
+    """A level raised and a risk reworded, as a real revision would."""
+    text = chart.read_text(encoding="utf-8")
+    text = text.replace("level: 中", "level: 高", 1) if "level: 中" in text else text.replace("level: 低", "level: 中", 1)
+    lines = text.split("\n")
+    first_item = next(i for i, line in enumerate(lines) if line.startswith("      - "))
+    lines[first_item] = lines[first_item][:-1] + "和时限。"
+    chart.write_text("\n".join(lines), encoding="utf-8")
+
+
+def bench_diff(table: Table, work: Path, failures: list) -> None:
+    """riskchart diff between two commits of 400 synthetic charts, 20 of them revised."""
+    what = f"diff, 400 synthetic charts, {DIFF_CHANGED} changed (two revisions)"
+    if shutil.which("git") is None:
+        table.add(Row(what, status="skip", note="git is not installed"))
+        return
+    repository = work / "diff-repo"
+    charts = generate(repository / "charts", 400, SEED)
+    (repository / "riskchart.toml").write_text('charts = "charts"\n', encoding="utf-8")
+    _git(repository, "init", "-q")
+    _git(repository, "add", "-A")
+    _git(repository, "commit", "-q", "-m", "before")
+    for chart in charts[::len(charts) // DIFF_CHANGED][:DIFF_CHANGED]:
+        _revise(chart)
+    _git(repository, "commit", "-q", "-am", "after")
+    run = measure(riskchart("diff", "HEAD~1", "HEAD"), LINT_RUNS, cwd=repository)
+    if run.returncode or f"{DIFF_CHANGED} 张图有修订" not in run.output:
+        failures.append(_error_row(table, what, run))
+        return
+    _row_from(table, what, run, LINT_RUNS, "≤ 1.5 s wall", run.seconds <= 1.5)
+
+
 def bench_serve(table: Table, synthetic: dict[int, Path]) -> None:
     """Save → new drawing shown in Chromium under `riskchart serve` (serve_latency.py)."""
     import serve_latency
@@ -518,6 +560,7 @@ def main(argv=None) -> int:
         if not args.quick:
             generate(work / "syn400-long", 400, SEED, long_every=LONG_EVERY)
             bench_long_builds(table, work / "syn400-long", work, failures)
+        bench_diff(table, work, failures)
         bench_serve(table, {n: synthetic[n] for n in build_sizes})
     finally:
         if args.keep:
