@@ -912,3 +912,25 @@ def test_a_build_in_which_every_chart_fails_exits_1_and_publishes_nothing(charts
     assert result.exit_code == 1, result.output
     assert "失败 3 张" in result.output and "没有一张图生成成功" in result.output
     assert not (out / "index.html").exists() and not (out / "risk-register.csv").exists()
+
+
+def test_work_queued_ahead_runs_even_if_it_has_not_started_when_the_drawing_ends(tmp_path):
+    """On a loaded machine the booklet's early drawing may still wait in the
+    pool's queue when the last chart is done: ending normally must run it,
+    not cancel it (a CancelledError then failed the whole build)."""
+    import threading
+
+    release, ran = threading.Event(), []
+    drawing = build_module._Drawing([], render.Toolchain("dot", "Noto Sans CJK SC"),
+                                    options(tmp_path / "out", jobs=1, publish=False, formats=("svg",)), tmp_path)
+    with drawing:
+        drawing.ahead(release.wait, 30)  # holds the only worker
+        drawing.ahead(ran.append, "queued")  # not started before the drawing ends
+        shutdown = drawing._pool.shutdown
+
+        def shutdown_then_release(**arguments):
+            threading.Timer(0.1, release.set).start()
+            shutdown(**arguments)
+
+        drawing._pool.shutdown = shutdown_then_release
+    assert ran == ["queued"]

@@ -388,8 +388,10 @@ class _Drawing:
                  trace: TracebackType | None) -> None:
         if kind is not None:
             self._runs.stop()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._finishing.shutdown(wait=True, cancel_futures=True)
+        # Cancel only when stopping: on a normal exit, work queued by `ahead` may not
+        # have started yet (a loaded machine), and cancelling it would fail the build.
+        self._pool.shutdown(wait=True, cancel_futures=kind is not None)
+        self._finishing.shutdown(wait=True, cancel_futures=kind is not None)
         if kind is None:
             for future in self._ahead:
                 future.result()  # a mistake in it is not to pass unseen
