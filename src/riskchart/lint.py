@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import marshal
 import math
 import os
 import re
@@ -23,12 +22,13 @@ from . import config, limits
 from .check import corpus_rules, load, rules, slips  # noqa: F401 - corpus_rules registers its rules
 from .check.cache import ResultCache, Stored, TextPositions, decode_results, encode_positions, encode_results
 from .check.diagnostics import Diagnostic
-from .check.load import load_bytes, load_file, source_text
+from .check.load import load_bytes, load_file
+from .check.packed import PackedPositions, SourceTexts
 from .check.schema import DEFAULTS
 from .check.validate import validate
 from .departments import CHART_SUFFIXES, DEFAULTS_FILE, defaults_files, discover, folder_parts
 from .errors import NoCharts
-from .model import Chart, Defaults, Position, ValuePath, build_chart, merge_defaults, sort_key
+from .model import Chart, Defaults, build_chart, merge_defaults, sort_key
 
 __all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "ResultCache", "charts_valid_alone", "check_file",
            "discover", "lint_paths"]
@@ -312,63 +312,6 @@ def _from_stored(path: Path, stored: Stored, defaults: Defaults) -> FileResult |
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
     return FileResult(path, None, chart, diagnostics, exemptions)
-
-
-class PackedPositions(Mapping[ValuePath, Position]):
-    """A chart's positions as they travel back from a worker process: one
-    bytes object to pickle instead of hundreds of small tuples per chart
-    (that cost lint of 4,000 files half its time again), unpacked in the
-    parent only when a diagnostic asks for a position.  Read-only."""
-
-    __slots__ = ("_packed", "_table")
-
-    def __init__(self, positions: Mapping[ValuePath, Position]):
-        # marshal: our own worker's plain tuples of str/int, never read from a file
-        self._packed = marshal.dumps(list(positions.items()))
-        self._table: dict[ValuePath, Position] | None = None
-
-    def _unpacked(self) -> dict[ValuePath, Position]:
-        if self._table is None:
-            self._table = dict(marshal.loads(self._packed))
-        return self._table
-
-    def __getitem__(self, key: ValuePath) -> Position:
-        return self._unpacked()[key]
-
-    def __iter__(self) -> Iterator[ValuePath]:
-        return iter(self._unpacked())
-
-    def __len__(self) -> int:
-        return len(self._unpacked())
-
-    def __getstate__(self) -> bytes:
-        return self._packed
-
-    def __setstate__(self, packed: bytes) -> None:
-        self._packed, self._table = packed, None
-
-
-class SourceTexts(Mapping[str, str]):
-    """The text of each file as checked; texts a worker did not send back
-    are read again when a report needs them."""
-
-    def __init__(self, known: dict[str, str], paths: list[str]):
-        self._texts: dict[str, str | None] = dict(known)
-        self._paths = list(dict.fromkeys(paths))
-
-    def __getitem__(self, key: str) -> str:
-        if key not in self._texts and key in self._paths:
-            self._texts[key] = source_text(Path(key))
-        text = self._texts.get(key)
-        if text is None:
-            raise KeyError(key)
-        return text
-
-    def __iter__(self) -> Iterator[str]:
-        return (path for path in self._paths if path in self)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 def _exemptions(text: str) -> dict[int, set[str]]:
