@@ -55,6 +55,15 @@ def test_lint_errors_exit_1_with_located_lines(charts):
     assert result.stderr == "检查了 1 个文件：1 个错误，0 个警告。\n"
 
 
+def test_lint_keeps_its_results_in_the_output_folder_and_says_the_same_again(charts):
+    folder = charts(**{"01_a": ERROR, "02_b": WARNING_ONLY.replace("id: 1", "id: 2")})
+    first = run("lint", folder)
+    assert (folder / "out" / ".riskchart-cache" / "lint-results.json").is_file()
+    again = run("lint", folder)
+    assert (again.exit_code, again.stdout, again.stderr) == (first.exit_code, first.stdout, first.stderr)
+    assert "RC107" in first.stdout
+
+
 def test_warnings_alone_exit_0(charts):
     result = run("lint", charts(**{"01_a": WARNING_ONLY}))
     assert result.exit_code == 0

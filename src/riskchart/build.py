@@ -11,6 +11,7 @@ atomically under a folder lock, and only after a chart rendered fully.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -35,7 +36,7 @@ from .departments import defaults_files, out_name
 from .draw import fonts, glyphs, layout, render
 from .draw.page import A4_PORTRAIT, Page
 from .errors import NoCharts
-from .lint import LintResult, charts_valid_alone, discover, lint_paths
+from .lint import LintResult, ResultCache, charts_valid_alone, discover, lint_paths
 from .model import Chart
 from .publish import index as publish
 
@@ -67,6 +68,9 @@ class BuildOptions:
     lock_timeout: float = style.LOCK_TIMEOUT_SECONDS
     dpi: int = style.DEFAULT_DPI  # PNG charts, and the pictures of booklet.docx (at least 300 there)
     page: Page = A4_PORTRAIT  # the paper charts, booklet and PNG are laid out for
+    # each file's lint results from earlier builds (check/cache.py); None: the output folder's.
+    # `serve` passes its own, which also keeps them in memory from save to save.
+    lint_cache: ResultCache | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def build(paths: list[Path], options: BuildOptions,
     if not chart_files:
         raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
     project_files = _whole_project(chart_files, options)
-    fingerprints = {p: _fingerprint(p, options) for p in project_files}
+    fingerprints = _fingerprints(project_files, options)
     # Outputs and the manifest are replaced by rename, so reading them
     # without the lock sees one build's state or another's, never a mix.
     if not options.force and _all_fresh(_read_manifest(options.out), fingerprints, chart_files, options):
@@ -120,7 +124,7 @@ def build(paths: list[Path], options: BuildOptions,
         # the charts may have changed while this build waited for the lock
         chart_files = discover(paths)
         project_files = _whole_project(chart_files, options)
-        fingerprints = {p: _fingerprint(p, options) for p in project_files}
+        fingerprints = _fingerprints(project_files, options)
         warnings: list[str] = []
         manifest = _read_manifest(options.out, warnings)
         if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
@@ -191,14 +195,15 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
     changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
-    early = charts_valid_alone(changed, options.settings)
+    lint_cache = options.lint_cache or ResultCache(options.out / files.OUTPUT_CACHE)  # lint results: see lint.py
+    early = charts_valid_alone(changed, options.settings, lint_cache)
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     scratch = files.scratch_folder(options.out)
     continued: list[str] = []
     try:
         with _Drawing(list(early.values()), tools, options, scratch) as drawing:
-            linted = lint_paths(project_files, options.settings)
+            linted = lint_paths(project_files, options.settings, cache=lint_cache)
             charts = {c.path: c for c in linted.charts}
             if options.publish:
                 recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
@@ -414,7 +419,15 @@ def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options
     return ChartOutcome(name, "built", "", seconds)
 
 
-def _fingerprint(path: Path, options: BuildOptions) -> str:
+def _fingerprints(paths: list[Path], options: BuildOptions) -> dict[Path, str]:
+    """Every chart's fingerprint, each _defaults.yaml read once (thousands of
+    charts share a few), each folder resolved once (see `_is_fresh`)."""
+    _real_folder.cache_clear()  # folders and links may have changed since the last build of this process
+    shared: dict[Path, bytes] = {}
+    return {p: _fingerprint(p, options, shared) for p in paths}
+
+
+def _fingerprint(path: Path, options: BuildOptions, shared: dict[Path, bytes] | None = None) -> str:
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats, options.page.key).encode())
     # the settings decide whether a chart passes lint: a code switched on, a category dropped
@@ -423,7 +436,13 @@ def _fingerprint(path: Path, options: BuildOptions) -> str:
         digest.update(f"|dpi={options.dpi}".encode())
     digest.update(_contents(path))
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
-        digest.update(_contents(defaults))
+        if shared is None or defaults not in shared:
+            contents = _contents(defaults)
+            if shared is None:
+                digest.update(contents)
+                continue
+            shared[defaults] = contents
+        digest.update(shared[defaults])
     # colours and legend; and the risk types lint accepts
     digest.update(repr((options.settings.levels, sorted(options.settings.require), options.settings.risk_types)).encode())
     return digest.hexdigest()
@@ -456,8 +475,18 @@ def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
 
 def _is_fresh(manifest: Manifest, path: Path, fingerprint: str, options: BuildOptions) -> bool:
     entry = manifest["charts"].get(_name(path, options))
-    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == str(path.resolve()) \
+    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == _resolved(path) \
         and all(_complete(options.out, name) for name in entry["outputs"])
+
+
+def _resolved(path: Path) -> str:
+    """str(path.resolve()), with the folder's real path found once per build."""
+    return str(path.resolve()) if path.is_symlink() else os.path.join(_real_folder(str(path.parent)), path.name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
 
 
 def _complete(out: Path, name: str) -> bool:

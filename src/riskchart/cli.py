@@ -77,10 +77,12 @@ def lint(paths: tuple[Path, ...], output_format: str, strict: bool, quiet: bool)
     """检查防控图文件（默认 charts/），报告全部错误和警告。"""
     from .check.diagnostics import has_errors
     from .check.report import FORMATTERS, summary
-    from .lint import lint_paths
+    from .files import OUTPUT_CACHE
+    from .lint import ResultCache, lint_paths
 
     project = _project(paths)
-    result = lint_paths(_chart_paths(paths, project), project.settings)
+    result = lint_paths(_chart_paths(paths, project), project.settings,
+                        cache=ResultCache(project.out / OUTPUT_CACHE))
     click.echo(FORMATTERS[output_format](list(result.diagnostics), result.sources), nl=False)
     if output_format == "text" and not quiet:
         click.echo(summary(result.diagnostics, len(result.files)), err=True)

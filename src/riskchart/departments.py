@@ -13,6 +13,7 @@ straight into out/, as they did before folders could nest.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -28,8 +29,15 @@ def folder_parts(path: Path, root: Path | None) -> tuple[str, ...]:
     ("食品科",); () for a file directly in it, or outside it."""
     if root is None:
         return ()
-    folder = Path(os.path.abspath(path)).parent
-    base = Path(os.path.abspath(root))
+    return _parts(str(path.parent), str(root), os.getcwd())
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(folder_name: str, root: str, cwd: str) -> tuple[str, ...]:
+    """Per folder, not per file: a build asks for thousands of charts in a few folders.
+    (`cwd`: relative names are taken from it.)"""
+    folder = Path(os.path.abspath(os.path.join(cwd, folder_name)))
+    base = Path(os.path.abspath(os.path.join(cwd, root)))
     return folder.relative_to(base).parts if folder.is_relative_to(base) else ()
 
 
@@ -48,10 +56,15 @@ def defaults_files(path: Path, root: Path | None) -> list[Path]:
     """The `_defaults.yaml` files that apply to a chart file, outermost
     first (present or not), named from the file's path as given so that
     diagnostics name them the way the user typed the chart's."""
-    folders = [path.parent]
-    for _ in folder_parts(path, root):
+    return list(_defaults_files(path.parent, root, os.getcwd()) if root is not None else [path.parent / DEFAULTS_FILE])
+
+
+@functools.lru_cache(maxsize=4096)
+def _defaults_files(folder: Path, root: Path, cwd: str) -> tuple[Path, ...]:
+    folders = [folder]
+    for _ in _parts(str(folder), str(root), cwd):
         folders.append(Path(os.path.normpath(folders[-1] / "..")))
-    return [folder / DEFAULTS_FILE for folder in reversed(folders)]
+    return tuple(folder / DEFAULTS_FILE for folder in reversed(folders))
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:

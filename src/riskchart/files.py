@@ -22,6 +22,8 @@ TEMP_PREFIX = ".riskchart-"
 TEMP_SUFFIX = ".tmp"
 SCRATCH = ".riskchart-tmp"  # dot's inputs and outputs while it draws, inside the output folder
 LOCK = ".riskchart.lock"
+# The output folder's cache (booklet pages, lint results): written by riskchart, trusted for nothing.
+OUTPUT_CACHE = ".riskchart-cache"
 _LOCK_POLL_SECONDS = 0.1
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import marshal
 import math
 import os
 import re
@@ -19,18 +18,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import config
-from .check import corpus_rules, rules, slips  # noqa: F401 - corpus_rules registers its rules
+from . import config, limits
+from .check import corpus_rules, load, rules, slips  # noqa: F401 - corpus_rules registers its rules
+from .check.cache import ResultCache, Stored, TextPositions, decode_results, encode_positions, encode_results
 from .check.diagnostics import Diagnostic
-from .check.load import LoadedFile, load_file, source_text
+from .check.load import LoadedFile, load_bytes, load_file
+from .check.packed import PackedPositions, SourceTexts
 from .check.schema import DEFAULTS
 from .check.validate import validate
 from .departments import CHART_SUFFIXES, DEFAULTS_FILE, defaults_files, discover, folder_parts
 from .errors import NoCharts
-from .model import Chart, Defaults, Position, ValuePath, build_chart, merge_defaults, sort_key
+from .model import Chart, Defaults, build_chart, merge_defaults, sort_key
 
-__all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "charts_valid_alone", "check_file", "discover",
-           "lint_paths"]
+__all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "ResultCache", "charts_valid_alone", "check_file",
+           "discover", "lint_paths"]
 _ALL_RULES = config.Settings()
 PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
 _IGNORE = re.compile(r"riskchart:\s*ignore\s+(?P<codes>RC[0-9]{3}(?:[ ,]+RC[0-9]{3})*)")
@@ -63,9 +64,15 @@ def _collector_paused() -> Iterator[None]:
 
 
 def lint_paths(paths: Iterable[Path], settings: config.Settings | None = None,
-               jobs: int | None = None) -> LintResult:
+               jobs: int | None = None, cache: ResultCache | None = None) -> LintResult:
+    """`cache`: each file's own results from earlier runs (check/cache.py),
+    used where the file, its defaults, the settings and the code are the
+    same, and updated with the files checked now."""
     with _collector_paused():
-        return _lint_paths(list(paths), settings, jobs or os.cpu_count() or 1)
+        result = _lint_paths(list(paths), settings, jobs or os.cpu_count() or 1, cache)
+    if cache is not None:
+        cache.save()
+    return result
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,8 @@ class FileResult:
     exemptions: dict[int, set[str]]
 
 
-def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) -> LintResult:
+def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int,
+                cache: ResultCache | None) -> LintResult:
     files = discover(paths)
     if not files:
         raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
@@ -86,7 +94,9 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int) 
         settings = config.find_settings(paths[0])
     checked, defaults = folder_defaults(files, settings.charts)
     results = list(checked.values())
-    results += _check_files(files, {folder: d for folder, (d, _) in defaults.items()}, settings, jobs)
+    by_folder = {folder: d for folder, (d, _) in defaults.items()}
+    results += _check_files(files, by_folder, settings, jobs) if cache is None \
+        else _check_files_cached(files, by_folder, settings, jobs, cache)
     charts = [r.chart for r in results if r.chart is not None]
     diagnostics = [d for r in results for d in r.diagnostics] + rules.run_corpus_rules(charts, settings.enabled)
     kept = kept_diagnostics(diagnostics, results, settings)
@@ -110,7 +120,8 @@ def kept_diagnostics(diagnostics: Iterable[Diagnostic], results: Iterable[FileRe
             if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
 
 
-def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES) -> dict[Path, Chart]:
+def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES,
+                       cache: ResultCache | None = None) -> dict[Path, Chart]:
     """The charts among `paths` that pass every check of their own file.
 
     Lets a build start drawing them before the whole set is linted; only
@@ -123,7 +134,8 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES
         merged, applying = defaults[path.parent]
         if not broken.isdisjoint(applying):
             continue  # a broken _defaults.yaml fails every chart under it
-        result = check_file(path, merged, settings)
+        result = check_file(path, merged, settings) if cache is None \
+            else _check_files_cached([path], {path.parent: merged}, settings, 1, cache)[0]
         if result.chart is not None and not any(d.is_error for d in result.diagnostics):
             found[path] = result.chart
     return found
@@ -131,23 +143,36 @@ def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES
 
 def check_file(path: Path, defaults: Defaults, settings: config.Settings = _ALL_RULES) -> FileResult:
     """Load, validate and model one file, and run the rules that see one chart."""
-    return check_loaded(load_file(path, settings.font), defaults, settings)
+    return _checked(path, defaults, settings)[0]
 
 
 def check_loaded(loaded: LoadedFile, defaults: Defaults, settings: config.Settings = _ALL_RULES) -> FileResult:
     """`check_file` of a file already loaded (from disk, or from a git revision by `riskchart diff`)."""
+    return _checked_loaded(loaded, defaults, settings)[0]
+
+
+def _checked(path: Path, defaults: Defaults, settings: config.Settings,
+             data: bytes | None = None) -> tuple[FileResult, dict[str, Any] | None]:
+    """The file's results and its validated values (None: no chart); from
+    `data` when given (the file's bytes, read once, within the size limit)."""
+    loaded = load_file(path, settings.font) if data is None else load_bytes(path, data, settings.font)
+    return _checked_loaded(loaded, defaults, settings)
+
+
+def _checked_loaded(loaded: LoadedFile, defaults: Defaults,
+                    settings: config.Settings) -> tuple[FileResult, dict[str, Any] | None]:
     path = loaded.path
     exemptions = _exemptions(loaded.text) if loaded.text and "riskchart:" in loaded.text else {}
     if loaded.root is None or loaded.diagnostics:
-        return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions)
+        return FileResult(path, loaded.text, None, loaded.diagnostics, exemptions), None
     cut = tuple(slips.cut_by_comments(path, loaded.text, loaded.root)) if loaded.text else ()
     checked = validate(path, loaded.root, settings.chart_format())
     # every invalid value was reported, so a chart without diagnostics is whole
     if checked.diagnostics or not isinstance(checked.value, dict):
-        return FileResult(path, loaded.text, None, cut + checked.diagnostics, exemptions)
+        return FileResult(path, loaded.text, None, cut + checked.diagnostics, exemptions), None
     chart = build_chart(path, checked.value, checked.positions, defaults)
-    return FileResult(path, loaded.text, chart, cut + tuple(rules.run_chart_rules(chart, settings.enabled)),
-                      exemptions)
+    return (FileResult(path, loaded.text, chart, cut + tuple(rules.run_chart_rules(chart, settings.enabled)),
+                       exemptions), checked.value)
 
 
 def folder_defaults(files: list[Path], root: Path | None) -> tuple[
@@ -220,61 +245,95 @@ def _check_chunk(files: list[Path], defaults: dict[Path, Defaults], settings: co
     return results
 
 
-class PackedPositions(Mapping[ValuePath, Position]):
-    """A chart's positions as they travel back from a worker process: one
-    bytes object to pickle instead of hundreds of small tuples per chart
-    (that cost lint of 4,000 files half its time again), unpacked in the
-    parent only when a diagnostic asks for a position.  Read-only."""
+# -------------------------------------------------- with a result cache
 
-    __slots__ = ("_packed", "_table")
-
-    def __init__(self, positions: Mapping[ValuePath, Position]):
-        # marshal: our own worker's plain tuples of str/int, never read from a file
-        self._packed = marshal.dumps(list(positions.items()))
-        self._table: dict[ValuePath, Position] | None = None
-
-    def _unpacked(self) -> dict[ValuePath, Position]:
-        if self._table is None:
-            self._table = dict(marshal.loads(self._packed))
-        return self._table
-
-    def __getitem__(self, key: ValuePath) -> Position:
-        return self._unpacked()[key]
-
-    def __iter__(self) -> Iterator[ValuePath]:
-        return iter(self._unpacked())
-
-    def __len__(self) -> int:
-        return len(self._unpacked())
-
-    def __getstate__(self) -> bytes:
-        return self._packed
-
-    def __setstate__(self, packed: bytes) -> None:
-        self._packed, self._table = packed, None
+Miss = tuple[Path, bytes, str]  # a file to check: its path, the bytes its key was made from, the key
 
 
-class SourceTexts(Mapping[str, str]):
-    """The text of each file as checked; texts a worker did not send back
-    are read again when a report needs them."""
+def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings,
+                        jobs: int, cache: ResultCache) -> list[FileResult]:
+    """Like `_check_files`, with each file's results taken from `cache`
+    when its key matches: only the files that changed are checked."""
+    from .draw import fonts
 
-    def __init__(self, known: dict[str, str], paths: list[str]):
-        self._texts: dict[str, str | None] = dict(known)
-        self._paths = list(dict.fromkeys(paths))
+    font_file = fonts.resolve(settings.font)
+    context = cache.context(settings, font_file.key if font_file else "-")
+    found: dict[Path, FileResult] = {}
+    misses: list[Miss] = []
+    for path in files:
+        data = _readable(path)
+        folder_defaults = defaults.get(path.parent, Defaults())
+        if data is None:  # unreadable or too large: checked, and said so, every time
+            found[path] = check_file(path, folder_defaults, settings)
+            continue
+        key = cache.key(context, path, folder_defaults, data)
+        remembered = cache.remembered(path, key)
+        if remembered is not None and isinstance(remembered[1], FileResult):
+            found[path] = remembered[1]
+            cache.keep(path, *remembered)
+            continue
+        stored = cache.stored(path, key)
+        result = _from_stored(path, stored, folder_defaults) if stored else None
+        if stored and result:
+            found[path] = result
+            cache.keep(path, stored, result)
+        else:
+            misses.append((path, data, key))
+    if jobs < 2 or len(misses) < PARALLEL_FROM or threading.active_count() > 1:
+        checked = _check_misses(misses, defaults, settings)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    def __getitem__(self, key: str) -> str:
-        if key not in self._texts and key in self._paths:
-            self._texts[key] = source_text(Path(key))
-        text = self._texts.get(key)
-        if text is None:
-            raise KeyError(key)
-        return text
+        size = math.ceil(len(misses) / jobs)
+        chunks = [misses[start:start + size] for start in range(0, len(misses), size)]
+        with ProcessPoolExecutor(max_workers=len(chunks), mp_context=multiprocessing.get_context("fork")) as pool:
+            checked = [r for chunk in pool.map(_check_misses, chunks, [defaults] * len(chunks),
+                                               [settings] * len(chunks)) for r in chunk]
+    for (path, _, _), (result, stored) in zip(misses, checked, strict=True):
+        found[path] = result
+        if stored is not None:
+            cache.keep(path, stored, result)
+    return [found[path] for path in files]
 
-    def __iter__(self) -> Iterator[str]:
-        return (path for path in self._paths if path in self)
 
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+def _readable(path: Path) -> bytes | None:
+    try:
+        data = load.read_chart_bytes(path)
+    except OSError:
+        return None
+    return data if len(data) <= limits.MAX_FILE_BYTES else None
+
+
+def _check_misses(misses: list[Miss], defaults: dict[Path, Defaults],
+                  settings: config.Settings) -> list[tuple[FileResult, Stored | None]]:
+    """Check files and make their cache entries (in a worker too: the
+    texts stay behind, the positions travel as the entry's JSON text)."""
+    done = []
+    for path, data, key in misses:
+        result, values = _checked(path, defaults.get(path.parent, Defaults()), settings, data)
+        results = encode_results(path, result.diagnostics, result.exemptions, values)
+        positions = encode_positions(result.chart.positions) if result.chart is not None else ""
+        stored = None
+        if results is not None and positions is not None:
+            stored = Stored(key, results, positions)
+            if result.chart is not None:
+                result = replace(result, chart=replace(result.chart, positions=TextPositions(positions)))
+        done.append((result, stored))
+    return done
+
+
+def _from_stored(path: Path, stored: Stored, defaults: Defaults) -> FileResult | None:
+    """The results a cache entry holds, with the chart built again; None
+    for an entry that does not decode (then the file is checked)."""
+    try:
+        diagnostics, exemptions, values = decode_results(path, stored.results)
+        chart = None
+        if values is not None:
+            chart = replace(build_chart(path, values, {}, defaults), positions=TextPositions(stored.positions))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
+    return FileResult(path, None, chart, diagnostics, exemptions)
 
 
 def _exemptions(text: str) -> dict[int, set[str]]:

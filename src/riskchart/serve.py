@@ -25,12 +25,12 @@ from urllib.parse import quote
 
 import click
 
-from . import config, departments
+from . import config, departments, files
 from .build import BuildOptions, BuildReport, ChartOutcome, build, recorded
 from .check.characters import printable
 from .check.diagnostics import Diagnostic
 from .check.report import format_text
-from .lint import CHART_SUFFIXES, discover, lint_paths
+from .lint import CHART_SUFFIXES, ResultCache, discover, lint_paths
 from .publish import index as publish
 
 SETTLE_MS = 100       # editors save in steps (temp file, rename, swap file): wait this long for quiet
@@ -113,7 +113,10 @@ class Session:
 
     def __init__(self, project: config.Project, paths: list[Path], options: BuildOptions, live: Live,
                  echo: Echo) -> None:
-        self.project, self.paths, self.options, self.live, self.echo = project, paths, options, live, echo
+        self.project, self.paths, self.live, self.echo = project, paths, live, echo
+        # one lint cache for the session: a save re-checks the saved file only (check/cache.py)
+        self.options = options if options.lint_cache else \
+            replace(options, lint_cache=ResultCache(options.out / files.OUTPUT_CACHE))
         self._versions: dict[str, int] = {}
         self._builds = 0
         self._problems: list[dict[str, Any]] = []
@@ -138,7 +141,7 @@ class Session:
         linted = bool(report.sources) or not report.outcomes  # a build with nothing to do does not lint
         diagnostics = list(report.diagnostics)
         if not linted and self._builds == 0:
-            result = lint_paths(self.paths, self.options.settings)  # the first build: warnings too
+            result = lint_paths(self.paths, self.options.settings, cache=self.options.lint_cache)  # the first build: warnings too
             diagnostics, sources, linted = list(result.diagnostics), result.sources, True
         else:
             sources = report.sources

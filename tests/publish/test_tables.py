@@ -109,3 +109,22 @@ def test_stats_counts_a_projects_own_level_scale(tmp_path):
     assert total.split() == ["合计", "1", "5", "6", "1", "1", "1", "1", "2", "0", "0"]
     numbers = json.loads(CliRunner().invoke(main, ["stats", str(tmp_path / "charts"), "--format", "json"]).output)
     assert numbers["total"]["risks"] == {"一级": 1, "二级": 1, "三级": 1, "四级": 1, "未评定": 2}
+
+
+def test_a_changed_chart_gets_new_rows_and_the_others_keep_theirs(tmp_path):
+    """Rows are remembered per chart (serve rebuilds the register on every
+    save): a chart that changed, even one field deep, is never served stale."""
+    from dataclasses import replace
+
+    second = CHART.replace("id: 1", "id: 2").replace('title: "=1+1"', "title: 第二张")
+    charts = list(lint_files(tmp_path, {"01-a.yaml": CHART, "02-b.yaml": second}).charts)
+    before = tables.register_csv(charts)
+    step = charts[1].steps[0]
+    edited = [charts[0], replace(charts[1], steps=(replace(step, measures=("改过的措施。",)),))]
+    after = tables.register_csv(edited)
+    assert tables.register_csv(charts) == before
+    tables.chart_rows.cache_clear()
+    tables._chart_csv.cache_clear()
+    assert after == tables.register_csv(edited)
+    assert "改过的措施" in after.decode("utf-8") and "改过的措施" not in before.decode("utf-8")
+    assert [r["职权名称"] for r in register_rows(after)] == [r["职权名称"] for r in register_rows(before)]

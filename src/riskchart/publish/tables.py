@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..check.schema import CATEGORIES, LEVELS
@@ -53,30 +55,37 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
     图号-环节序号-风险序号 (图号 counts within a department); the step's
     measures go into one cell, one numbered measure per line.  Every
     register format (CSV, JSON, …) is written from these rows."""
+    return [row for chart in sorted(charts, key=sort_key) for row in chart_rows(chart)]
+
+
+@lru_cache(maxsize=8192)
+def chart_rows(chart: Chart) -> tuple[RegisterRow, ...]:
+    """One chart's rows, which depend on that chart alone: a long-running
+    `serve` makes them again only for the chart that changed (charts are
+    frozen values, equal when their contents are)."""
     rows = []
-    for chart in sorted(charts, key=sort_key):
-        basis = _numbered(chart.basis)
-        for step_number, step in enumerate(chart.steps, start=1):
-            measures = _numbered(step.measures)
-            for risk_number, risk in enumerate(step.risks, start=1):
-                rows.append(RegisterRow(
-                    部门=chart.department,
-                    编号=f"{chart.id}-{step_number}-{risk_number}",
-                    类别=chart.category,
-                    职权名称=chart.title,
-                    环节=step.name,
-                    风险等级=step.level or "",
-                    风险点=risk,
-                    防控措施=measures,
-                    责任人=chart.owner_of(step) or "",
-                    职权编码=chart.code or "",
-                    法律依据=basis,
-                    法定时限=chart.time_limit.statutory,
-                    承诺时限=chart.time_limit.promised,
-                    环节时限=step.time_limit or "",
-                    风险类型=chart.risk_type_of(step) or "",
-                ))
-    return rows
+    basis = _numbered(chart.basis)
+    for step_number, step in enumerate(chart.steps, start=1):
+        measures = _numbered(step.measures)
+        for risk_number, risk in enumerate(step.risks, start=1):
+            rows.append(RegisterRow(
+                部门=chart.department,
+                编号=f"{chart.id}-{step_number}-{risk_number}",
+                类别=chart.category,
+                职权名称=chart.title,
+                环节=step.name,
+                风险等级=step.level or "",
+                风险点=risk,
+                防控措施=measures,
+                责任人=chart.owner_of(step) or "",
+                职权编码=chart.code or "",
+                法律依据=basis,
+                法定时限=chart.time_limit.statutory,
+                承诺时限=chart.time_limit.promised,
+                环节时限=step.time_limit or "",
+                风险类型=chart.risk_type_of(step) or "",
+            ))
+    return tuple(rows)
 
 
 def _numbered(items: tuple[str, ...]) -> str:
@@ -94,12 +103,21 @@ def spreadsheet_cell(text: str) -> str:
 
 def register_csv(charts: list[Chart]) -> bytes:
     """UTF-8 with a BOM, so Excel on a Chinese Windows machine reads it right."""
+    header = _csv_lines([REGISTER_COLUMNS])
+    body = "".join(_chart_csv(chart) for chart in sorted(charts, key=sort_key))
+    return ("\ufeff" + header + body).encode("utf-8")
+
+
+@lru_cache(maxsize=8192)
+def _chart_csv(chart: Chart) -> str:
+    """One chart's CSV lines (made again only when the chart changed, as its rows)."""
+    return _csv_lines([[spreadsheet_cell(cell) for cell in row.cells()] for row in chart_rows(chart)])
+
+
+def _csv_lines(rows: Iterable[Iterable[str]]) -> str:
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(REGISTER_COLUMNS)
-    for row in register(charts):
-        writer.writerow(spreadsheet_cell(cell) for cell in row.cells())
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def register_json(charts: list[Chart]) -> bytes:

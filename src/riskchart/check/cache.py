@@ -1,0 +1,306 @@
+"""Each chart file's own lint results, kept so that only changed files are
+checked again.
+
+A file's entry is found by a key: the SHA-256 of its bytes, its path, the
+defaults that apply to it, the project's settings, the font file that
+RC016 checks against, and the bytes of riskchart's own code (any change of
+a rule, of the YAML handling or of the version makes every key new).  A hit
+gives exactly what checking the file would: its diagnostics, its `riskchart:
+ignore` lines, and the validated values from which its chart is built again.
+The cross-file rules still run over every chart, cached or not.
+
+The entries live in the output folder's cache folder (`lint-results.json`),
+which riskchart trusts for nothing: the file is JSON, read with the standard
+parser only, and carries an HMAC under a secret kept in the user's private
+cache folder (`~/.cache/riskchart/lint-cache.key`), so an entry written by
+anything else — a hand edit, another user, a CI artifact — is not believed
+and the files are checked as if there were no cache.  A damaged, foreign or
+unreadable cache costs time, never a wrong or missing diagnostic.
+
+A `ResultCache` also keeps the results it has seen in memory: `serve`
+holds one for its whole session, so a save re-checks the saved file only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__, files
+from ..model import Defaults, Position, ValuePath
+from .diagnostics import Diagnostic, Severity
+
+FILE_NAME = "lint-results.json"
+FORMAT = 1
+MAX_ENTRIES = 50_000  # files remembered; those seen by the latest run are kept first
+_KEY_FILE = "lint-cache.key"
+_HEAD = b'{"mac":"'
+_MIDDLE = b'","body":'
+_MAC_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One file's results as the cache keeps them: JSON texts, decoded
+    only when used (the positions only when a diagnostic needs one)."""
+    key: str
+    results: str    # {"d": diagnostics, "x": ignore lines, "v": validated values or null}
+    positions: str  # encode_positions(), or "" when there is no chart
+
+
+class ResultCache:
+    """Results by file, in memory and (when `folder` is given) on disk."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._disk: dict[str, Stored] | None = None
+        self._memory: dict[str, tuple[Stored, Any]] = {}  # path → (its entry, what the caller made of it)
+        self._new: dict[str, Stored] = {}
+        self._seen: dict[str, Stored] = {}
+
+    def context(self, settings: object, font_key: str) -> str:
+        """What every key of one run shares: code, settings, font."""
+        return hashlib.sha256(f"{_code_fingerprint()}|{canonical(settings)}|{font_key}".encode()).hexdigest()
+
+    @staticmethod
+    def key(context: str, path: Path, defaults: Defaults, data: bytes) -> str:
+        digest = hashlib.sha256(f"{context}|{path}|{defaults!r}|".encode("utf-8", "surrogateescape"))
+        digest.update(data)
+        return digest.hexdigest()
+
+    def remembered(self, path: Path, key: str) -> tuple[Stored, Any] | None:
+        """The entry and what `keep` was given with it for this file and key
+        earlier in this session, or None."""
+        found = self._memory.get(str(path))
+        return found if found and found[0].key == key else None
+
+    def stored(self, path: Path, key: str) -> Stored | None:
+        if self._disk is None:
+            self._disk = _read(self.folder)
+        found = self._disk.get(str(path))
+        return found if found is not None and found.key == key else None
+
+    def keep(self, path: Path, stored: Stored, made: Any) -> None:
+        """Remember a file's entry (new or found) and what the caller made of it."""
+        name = str(path)
+        self._memory[name] = (stored, made)
+        self._seen[name] = stored
+        if self._disk is None or self._disk.get(name) != stored:
+            self._new[name] = stored
+
+    def save(self) -> None:
+        """Write the entries if any changed: the ones this run used, then
+        older ones up to MAX_ENTRIES.  Best effort: failing costs time only."""
+        if not self._new or self.folder is None:
+            self._new.clear()
+            self._seen.clear()
+            return
+        old = self._disk or {}
+        entries = dict(self._seen)
+        for name, stored in old.items():
+            if len(entries) >= MAX_ENTRIES:
+                break
+            entries.setdefault(name, stored)
+        self._disk = entries
+        self._new.clear()
+        self._seen.clear()
+        secret = _secret()
+        if secret is None:
+            return
+        try:
+            body = _body(entries).encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8: its results are not kept
+            body = _body({name: s for name, s in entries.items() if _encodable(name)}).encode("utf-8")
+        mac = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
+        with contextlib.suppress(OSError):
+            files.write_atomic(self.folder / FILE_NAME, _HEAD + mac + _MIDDLE + body + b"}")
+
+
+def _body(entries: dict[str, Stored]) -> str:
+    return json.dumps({"format": FORMAT, "files": {name: [s.key, s.results, s.positions]
+                                                   for name, s in entries.items()}},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def _encodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _read(folder: Path | None) -> dict[str, Stored]:
+    """The entries on disk, or none when the file is missing, damaged or not ours."""
+    if folder is None:
+        return {}
+    secret = _secret()
+    try:
+        data = (folder / FILE_NAME).read_bytes()
+    except OSError:
+        return {}
+    start = len(_HEAD) + _MAC_LENGTH + len(_MIDDLE)
+    if secret is None or not data.startswith(_HEAD) or data[len(_HEAD) + _MAC_LENGTH:start] != _MIDDLE \
+            or not data.endswith(b"}"):
+        return {}
+    body = data[start:-1]
+    mac = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
+    if not hmac.compare_digest(mac, data[len(_HEAD):len(_HEAD) + _MAC_LENGTH]):
+        return {}
+    try:
+        found = json.loads(body.decode("utf-8"))  # decoded first: json's own decoding of bytes is 3× slower
+        if found.get("format") != FORMAT:
+            return {}
+        return {name: Stored(key, results, positions) for name, (key, results, positions) in found["files"].items()
+                if isinstance(key, str) and isinstance(results, str) and isinstance(positions, str)}
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):  # UnicodeDecodeError too
+        return {}
+
+
+def _secret() -> bytes | None:
+    """The user's own key for the cache's HMAC (made once, 0600), or None
+    when there is no private cache folder: then nothing is kept on disk."""
+    folder = files.user_cache_folder()
+    if folder is None:
+        return None
+    path = folder / _KEY_FILE
+    with contextlib.suppress(FileExistsError, OSError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(os.urandom(32).hex().encode("ascii"))
+    try:
+        secret = path.read_bytes()
+    except OSError:
+        return None
+    return secret if len(secret) >= 32 else None
+
+
+def canonical(value: object) -> str:
+    """A text that is the same for equal settings in every process (a
+    frozenset's repr follows string hashing, which differs per process)."""
+    def plain(item: object) -> object:
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return {f.name: plain(getattr(item, f.name)) for f in dataclasses.fields(item)}
+        if isinstance(item, (frozenset, set)):
+            return sorted(map(plain, item), key=repr)
+        if isinstance(item, (list, tuple)):
+            return [plain(i) for i in item]
+        if isinstance(item, dict):
+            return {str(k): plain(v) for k, v in item.items()}
+        return item if isinstance(item, (str, int, float, bool, type(None))) else repr(item)
+
+    return json.dumps(plain(value), ensure_ascii=True, sort_keys=True)
+
+
+@cache
+def _code_fingerprint() -> str:
+    return code_fingerprint(Path(__file__).resolve().parent.parent)
+
+
+def code_fingerprint(package: Path) -> str:
+    """riskchart's own code (every module: rules, YAML handling, model …),
+    its version, PyYAML's and Python's: a change in any makes every key new."""
+    digest = hashlib.sha256(f"{__version__}|{yaml.__version__}|{sys.version}".encode())
+    for module in sorted(package.rglob("*.py")):
+        digest.update(module.relative_to(package).as_posix().encode())
+        digest.update(module.read_bytes())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------- entries as JSON
+
+def encode_results(path: Path, diagnostics: tuple[Diagnostic, ...], exemptions: dict[int, set[str]],
+                   values: object) -> str | None:
+    """A file's results as an entry's JSON, or None when they cannot be
+    kept exactly (a diagnostic about another file; a text not in UTF-8)."""
+    name = str(path)
+    if any(d.path != name for d in diagnostics):
+        return None
+    try:
+        text = json.dumps({"d": [[d.line, d.column, d.code, d.severity.value, d.message] for d in diagnostics],
+                           "x": sorted([line, sorted(codes)] for line, codes in exemptions.items()),
+                           "v": values}, ensure_ascii=False, separators=(",", ":"))
+        text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError):
+        return None
+    return text
+
+
+def decode_results(path: Path, text: str) -> tuple[tuple[Diagnostic, ...], dict[int, set[str]], Any]:
+    """Raises ValueError, TypeError or KeyError on an entry this module did not write."""
+    found = json.loads(text)
+    name = str(path)
+    diagnostics = tuple(Diagnostic(name, int(line), int(column), str(code), Severity(severity), str(message))
+                        for line, column, code, severity, message in found["d"])
+    exemptions = {int(line): set(map(str, codes)) for line, codes in found["x"]}
+    return diagnostics, exemptions, found["v"]
+
+
+_KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def encode_positions(positions: Mapping[ValuePath, Position]) -> str | None:
+    """`steps.1.risks.0=12,9;…`: no quotes, so the cache file stays small
+    and fast to read; None when a key is not a plain name (never in a
+    valid chart: its keys are the format's)."""
+    parts = []
+    for path, (line, column) in positions.items():
+        if not all(isinstance(p, int) or _KEY_PART.fullmatch(p) for p in path):
+            return None
+        parts.append(f"{'.'.join(map(str, path))}={line},{column}")
+    return ";".join(parts)
+
+
+def decode_positions(text: str) -> dict[ValuePath, Position]:
+    table: dict[ValuePath, Position] = {}
+    for item in text.split(";") if text else ():
+        path, _, place = item.partition("=")
+        line, _, column = place.partition(",")
+        key = tuple(int(p) if p.isdigit() else p for p in path.split(".")) if path else ()
+        table[key] = (int(line), int(column))
+    return table
+
+
+class TextPositions(Mapping[ValuePath, Position]):
+    """A chart's positions kept as their text (`encode_positions`), decoded the first time a
+    diagnostic asks for one (most charts never need them).  Read-only; small
+    to pickle, so worker processes send them back this way too."""
+
+    __slots__ = ("_table", "text")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._table: dict[ValuePath, Position] | None = None
+
+    def _unpacked(self) -> dict[ValuePath, Position]:
+        if self._table is None:
+            self._table = decode_positions(self.text)
+        return self._table
+
+    def __getitem__(self, key: ValuePath) -> Position:
+        return self._unpacked()[key]
+
+    def __iter__(self) -> Iterator[ValuePath]:
+        return iter(self._unpacked())
+
+    def __len__(self) -> int:
+        return len(self._unpacked())
+
+    def __getstate__(self) -> str:
+        return self.text
+
+    def __setstate__(self, text: str) -> None:
+        self.text, self._table = text, None

@@ -1,0 +1,203 @@
+"""The lint result cache: every diagnostic the same with and without it.
+
+The fixture corpus (every good and bad lint fixture, one project) is
+linted without a cache and with one — cold, warm from disk, warm from
+memory — and again after each kind of change the key must notice.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from riskchart import lint
+from riskchart.check import cache as cache_module
+from riskchart.check import rules
+from riskchart.check.cache import FILE_NAME, ResultCache, decode_positions, encode_positions
+from riskchart.check.diagnostics import make
+from riskchart.check.report import format_text
+from riskchart.config import Settings
+from riskchart.lint import LintResult, lint_paths
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lint"
+DEFAULT_SETTINGS = Settings()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURES, tmp_path / "corpus", symlinks=True)
+    return tmp_path / "corpus"
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    """How many files lint really checked (not taken from a cache)."""
+    counted = []
+    real = lint._checked
+
+    def counting(path, *args, **kwargs):
+        counted.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(lint, "_checked", counting)
+    return counted
+
+
+def assert_same(cached: LintResult, plain: LintResult) -> None:
+    assert cached.diagnostics == plain.diagnostics
+    assert format_text(list(cached.diagnostics), cached.sources) == format_text(list(plain.diagnostics), plain.sources)
+    assert cached.charts == plain.charts
+    assert [dict(c.positions) for c in cached.charts] == [dict(c.positions) for c in plain.charts]
+    assert cached.files == plain.files
+
+
+def compare(corpus: Path, folder: Path, settings: Settings = DEFAULT_SETTINGS, memory: ResultCache | None = None,
+            jobs: int = 1) -> ResultCache:
+    """Lint with the cache (a fresh one reading `folder`, or `memory`) and without; both must agree."""
+    cache = memory or ResultCache(folder)
+    assert_same(lint_paths([corpus], settings, jobs=jobs, cache=cache), lint_paths([corpus], settings, jobs=jobs))
+    return cache
+
+
+def test_cold_warm_from_disk_and_from_memory_give_the_same_diagnostics(corpus, tmp_path, checks):
+    folder = tmp_path / "cache"
+    compare(corpus, folder)
+    assert (folder / FILE_NAME).is_file()
+    checks.clear()
+    cached = lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    assert checks == [], "a warm cache re-checked files"
+    assert any(d.is_error for d in cached.diagnostics) and cached.charts
+    memory = compare(corpus, folder)
+    checks.clear()
+    assert_same(lint_paths([corpus], Settings(), jobs=1, cache=memory), lint_paths([corpus], Settings(), jobs=1))
+    assert len(checks) == len(lint.discover([corpus])), "only the uncached lint checked files"
+
+
+def test_an_edited_chart_is_checked_again_and_only_it(corpus, tmp_path, checks):
+    folder = tmp_path / "cache"
+    memory = compare(corpus, folder)
+    edited = corpus / "good" / "draft-with-steps" / "01-a.yaml"
+    assert edited.is_file()
+    edited.write_text(edited.read_text(encoding="utf-8").replace("title:", "title: 重复 ", 1) + "oops: 1\n",
+                      encoding="utf-8")
+    checks.clear()
+    cached = lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    assert checks == [edited]
+    assert any(d.path == str(edited) and d.code == "RC102" for d in cached.diagnostics)
+    compare(corpus, folder)
+    compare(corpus, folder, memory=memory)
+
+
+def test_an_edited_defaults_file_changes_the_charts_below_it(corpus, tmp_path, monkeypatch):
+    def department_is(chart):  # a chart rule that reads what the chart inherits
+        yield make(chart.path, 1, 1, "RC301", f"部门：{chart.department}")
+
+    monkeypatch.setitem(rules.RULES, "RC301", rules.Rule("RC301", department_is))
+    folder = tmp_path / "cache"
+    memory = compare(corpus, folder)
+    before = lint_paths([corpus], Settings(), jobs=1)
+    (corpus / "good" / "draft-with-steps" / "_defaults.yaml").write_text("department: 新的部门\n", encoding="utf-8")
+    for path in sorted(corpus.rglob("_defaults.yaml")):
+        path.write_text(path.read_text(encoding="utf-8").replace("department:", "department: 改过的", 1),
+                        encoding="utf-8")
+    compare(corpus, folder)
+    compare(corpus, folder, memory=memory)
+    after = lint_paths([corpus], Settings(), jobs=1, cache=memory)
+    assert after.diagnostics != before.diagnostics  # the defaults file did matter
+
+
+@pytest.mark.parametrize("settings", [
+    Settings(disabled=frozenset({"RC304", "RC302"})),
+    Settings(categories=("行政许可",)),
+    Settings(require=frozenset({"level", "owner"})),
+    Settings(levels=("一级", "二级")),
+    Settings(risk_types=("岗位职责",)),
+])
+def test_changed_settings_are_part_of_the_key(corpus, tmp_path, settings):
+    folder = tmp_path / "cache"
+    memory = compare(corpus, folder)
+    compare(corpus, folder, settings)
+    compare(corpus, folder, settings, memory=memory)
+    compare(corpus, folder)  # and back
+    compare(corpus, folder, memory=memory)
+
+
+def test_upgraded_rules_are_part_of_the_key(corpus, tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    memory = compare(corpus, folder)
+
+    def everything_is_a_draft(chart):
+        yield make(chart.path, 1, 1, "RC301", "新规则：全部是草稿")
+
+    # a new riskchart: a rule that says something else, and code with other bytes
+    monkeypatch.setitem(rules.RULES, "RC301", rules.Rule("RC301", everything_is_a_draft))
+    monkeypatch.setattr(cache_module, "_code_fingerprint", lambda: "a later version of riskchart")
+    compare(corpus, folder)
+    compare(corpus, folder, memory=memory)
+    assert any(d.message == "新规则：全部是草稿" for d in lint_paths([corpus], Settings(), cache=memory).diagnostics)
+
+
+def test_the_code_fingerprint_covers_every_module(tmp_path):
+    package = Path(cache_module.__file__).resolve().parent.parent
+    copy = tmp_path / "riskchart"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache_module.code_fingerprint(copy)
+    assert cache_module.code_fingerprint(copy) == before
+    rules_file = copy / "check" / "rules.py"
+    rules_file.write_bytes(rules_file.read_bytes() + b"\n# changed\n")
+    assert cache_module.code_fingerprint(copy) != before
+
+
+def test_the_font_file_is_part_of_the_key():
+    cache = ResultCache(None)
+    assert cache.context(Settings(), "/fonts/a.ttc|0|100|1") != cache.context(Settings(), "/fonts/a.ttc|0|100|2")
+    assert cache.context(Settings(), "k") != cache.context(Settings(font="Noto Serif CJK SC"), "k")
+
+
+def test_many_files_checked_in_worker_processes_give_the_same_entries(corpus, tmp_path, monkeypatch, checks):
+    monkeypatch.setattr(lint, "PARALLEL_FROM", 2)
+    folder = tmp_path / "cache"
+    compare(corpus, folder, jobs=2)
+    checks.clear()
+    compare(corpus, folder, jobs=1)
+    assert len(checks) == len(lint.discover([corpus])), "the worker-made entries were not used"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "plain json", "entry edited", "other secret", "empty"])
+def test_a_damaged_or_foreign_cache_is_ignored(corpus, tmp_path, damage, checks, monkeypatch):
+    folder = tmp_path / "cache"
+    compare(corpus, folder)
+    path = folder / FILE_NAME
+    data = path.read_bytes()
+    if damage == "garbage":
+        path.write_bytes(b"\x00\xff{" * 1000)
+    elif damage == "truncated":
+        path.write_bytes(data[:len(data) // 2])
+    elif damage == "plain json":
+        path.write_text(json.dumps({"format": 1, "files": {}}), encoding="utf-8")
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "entry edited":  # a forged verdict: every file clean, the MAC left as it was
+        start = data.index(b'"body":') + len(b'"body":')
+        body = json.loads(data[start:-1])
+        for entry in body["files"].values():
+            results = json.loads(entry[1])
+            results["d"] = []
+            entry[1] = json.dumps(results, ensure_ascii=False)
+        path.write_bytes(data[:start] + json.dumps(body, ensure_ascii=False).encode() + b"}")
+    else:  # written under another user's key: this user's is another
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
+    checks.clear()
+    compare(corpus, folder)
+    assert len(checks) == 2 * len(lint.discover([corpus])), "a damaged cache was believed"
+
+
+def test_positions_survive_the_cache_text():
+    positions = {(): (1, 1), ("id",): (2, 5), ("steps", 0, "risks", 12): (40, 9), ("time_limit", "statutory"): (3, 3)}
+    text = encode_positions(positions)
+    assert text is not None and decode_positions(text) == positions
+    assert encode_positions({("a;b",): (1, 1)}) is None
+    assert encode_positions({("0",): (1, 1)}) is None, "a key of digits would come back as an index"
