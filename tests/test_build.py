@@ -910,3 +910,73 @@ def test_a_build_in_which_every_chart_fails_exits_1_and_publishes_nothing(charts
     assert result.exit_code == 1, result.output
     assert "失败 3 张" in result.output and "没有一张图生成成功" in result.output
     assert not (out / "index.html").exists() and not (out / "risk-register.csv").exists()
+
+
+# ------------------------------------------------------------- scale: batches, staging, the register ahead
+
+def test_batches_are_balanced_by_size_and_a_multiple_of_the_workers():
+    from riskchart.build import MAX_BATCH, balanced_batches, drawing_cost
+
+    linted = lint_paths([ROOT / "charts"]).charts
+    charts = [*linted] * 3  # 120 charts of the real sizes
+    for jobs in (1, 2, 3):
+        batches = balanced_batches(charts, jobs)
+        assert sorted(map(id, (c for b in batches for c in b))) == sorted(map(id, charts))  # each chart once
+        assert len(batches) % jobs == 0 and len(batches) >= 2 * jobs
+        assert max(map(len, batches)) <= MAX_BATCH
+        costs = [sum(map(drawing_cost, b)) for b in batches]
+        assert costs == sorted(costs, reverse=True)  # the costliest first
+        assert max(costs) - min(costs) <= max(map(drawing_cost, charts))  # within one chart of each other
+    assert [len(b) for b in balanced_batches(linted[:3], 2)] == [1, 1, 1]
+    assert balanced_batches([], 2) == []
+    many = balanced_batches([*linted] * 100, 2)  # 4,000 charts: few dot processes, still balanced
+    assert len(many) == 84 and max(map(len, many)) <= MAX_BATCH
+
+
+def test_every_chart_gets_the_same_svg_whichever_batch_drew_it(charts, tmp_path):
+    out = tmp_path / "out"
+    assert build([charts], options(out, jobs=1, publish=False)).ok  # one dot run draws all three
+    for name in SAMPLE:
+        svg = (out / name.replace(".yaml", ".svg")).read_text(encoding="utf-8")
+        assert '<g id="graph0" class="graph"' in svg and "page0,1_" not in svg
+
+
+def test_outputs_are_staged_on_disk_and_moved_into_place(charts, tmp_path, monkeypatch):
+    moved = []
+    real_move = files.move_into_place
+
+    def move(staged: Path, path: Path) -> None:
+        assert staged.is_file() and staged.parent.parent.parent.name == files.SCRATCH  # bytes wait on disk
+        moved.append(path.name)
+        real_move(staged, path)
+
+    monkeypatch.setattr(files, "move_into_place", move)
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    assert sorted(moved) == sorted(f"{Path(n).stem}.{fmt}" for n in SAMPLE for fmt in ("pdf", "svg"))
+    assert not (out / files.SCRATCH).exists()
+
+
+def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differs(charts, tmp_path, monkeypatch):
+    from riskchart.publish import index as publish
+
+    made: list[int] = []
+    real_registers = publish.registers_ahead
+
+    def registers(charts, options):
+        made.append(len(charts))
+        return real_registers(charts, options)
+
+    monkeypatch.setattr(publish, "registers_ahead", registers)
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    assert made == [3]  # once, beside the dot runs; publish_set used it
+    csv_text = (out / "risk-register.csv").read_text(encoding="utf-8-sig")
+    assert "劳动用工备案" in csv_text
+    made.clear()
+    (charts / SAMPLE[2]).write_text((charts / SAMPLE[2]).read_text(encoding="utf-8") + "# 改动\n", encoding="utf-8")
+    dot_crashing_on("劳动用工备案", tmp_path / "bin", monkeypatch)
+    render.toolchain.cache_clear()
+    report = build([charts], options(out))
+    assert [o.status for o in report.outcomes].count("failed") == 1
+    assert made == [3, 2]  # the set lost the chart that failed: the register was made again without it

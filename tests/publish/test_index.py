@@ -373,3 +373,24 @@ def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts
     text = subprocess.run(["pdftotext", "-layout", str(out / "booklet.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout.split("\f")
     assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_booklet_over_the_page_limit_is_not_made_and_an_old_one_is_removed(three_charts, tmp_path, monkeypatch):
+    from riskchart import style
+    from riskchart.publish.index import booklet_pages
+
+    out = tmp_path / "out"
+    assert build([three_charts], BuildOptions(out=out)).ok
+    assert 'href="booklet.pdf"' in (out / "index.html").read_text(encoding="utf-8")
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # cover, contents and three charts: 5 pages
+    report = build([three_charts], BuildOptions(out=out, force=True))
+    assert report.ok and "booklet.pdf" not in report.published
+    assert any("booklet.pdf 将有 5 页，超过 4 页" in warning for warning in report.warnings)
+    assert not (out / "booklet.pdf").exists()
+    assert 'href="booklet.pdf"' not in (out / "index.html").read_text(encoding="utf-8")
+    assert {"index.html", "risk-register.csv", "risk-register.xlsx"} <= set(report.published)
+    # a chart continued over pages counts all its pages, as the manifest recorded them
+    charts = lint_paths([three_charts]).charts
+    manifest = {"charts": {charts[0].out_name: {"pages": 3}, charts[1].out_name: {"pages": "many"}}}
+    assert booklet_pages(charts, manifest) == 1 + 1 + 3 + 1 + 1
