@@ -980,3 +980,21 @@ def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differ
     report = build([charts], options(out))
     assert [o.status for o in report.outcomes].count("failed") == 1
     assert made == [3, 2]  # the set lost the chart that failed: the register was made again without it
+
+
+def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path, monkeypatch):
+    from riskchart import build as building
+
+    monkeypatch.setattr(building, "CONTINUED_LISTED", 1)
+    long_text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
+    steps = long_text.index("steps:")
+    body = long_text[steps + len("steps:"):]
+    for n in (2, 3):  # the same steps over and over: too tall for one page
+        (charts / f"2{n}-长图{n}.yaml").write_text(
+            long_text[:steps].replace("id: 15", f"id: 2{n}").replace("title: 劳动用工备案", f"title: 长图{n}")
+            + "steps:" + "".join(re.sub(r"name: (\S+)", rf"name: \g<1>{k}", body) for k in range(4)),
+            encoding="utf-8")
+    report = build([charts], options(tmp_path / "out", publish=False))
+    continued = [w for w in report.warnings if "续排" in w]
+    assert report.ok and len(continued) == 2
+    assert "一页排不下" in continued[0] and continued[1] == "另有 1 张图一页排不下，续排为多页"

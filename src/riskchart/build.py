@@ -47,6 +47,7 @@ MANIFEST = ".riskchart-manifest.json"
 Manifest = dict[str, Any]
 MAX_BATCH = 48  # charts per dot process: fonts load once, yet a failure costs little to isolate
 _T = TypeVar("_T")
+CONTINUED_LISTED = 10  # charts continued over pages that get a warning each
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py",
@@ -235,6 +236,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
+    if len(continued) > CONTINUED_LISTED:  # a line each for the first; the rest in one
+        continued[CONTINUED_LISTED:] = [f"另有 {len(continued) - CONTINUED_LISTED} 张图一页排不下，续排为多页"]
     published, warnings = None, continued
     if options.publish:
         ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
