@@ -34,7 +34,7 @@ from .check.characters import printable
 from .check.diagnostics import Diagnostic
 from .check.load import read_chart_bytes
 from .departments import defaults_files, out_name
-from .draw import fonts, glyphs, layout, pages, render
+from .draw import fonts, glyphs, layout, render
 from .draw.page import A4_PORTRAIT, Page
 from .errors import NoCharts
 from .lint import LintResult, charts_valid_alone, discover, lint_paths
@@ -381,16 +381,18 @@ class _Drawing:
         try:
             results = []
             for number, dot_text in enumerate(dot_texts):
+                windows = getattr(drawn[number], "windows", None)
                 outputs = render.finish(drawn[number], dot_text, self._options.formats, self._tools,
                                         self._options.dpi, self._scratch, self._options.page)
                 drawn[number] = render.RenderFailure("")  # its bytes are staged: let them go
-                results.append(outputs if isinstance(outputs, render.RenderFailure) else self._stage(outputs))
+                pages_drawn = len(windows[0][1]) if windows else 1  # a page per window of a continued chart
+                results.append(outputs if isinstance(outputs, render.RenderFailure)
+                               else self._stage(outputs, pages_drawn))
             return results, (time.perf_counter() - began) / len(dot_texts)
         finally:
             self._in_flight.release()
 
-    def _stage(self, outputs: dict[str, bytes]) -> Staged | render.RenderFailure:
-        pages_drawn = pages.page_count(outputs["pdf"]) if "pdf" in outputs else 1
+    def _stage(self, outputs: dict[str, bytes], pages_drawn: int) -> Staged | render.RenderFailure:
         folder = Path(tempfile.mkdtemp(dir=self._staging))
         staged = {}
         try:
