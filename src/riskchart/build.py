@@ -421,7 +421,8 @@ class _Drawing:
             self._runs.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._finishing.shutdown(wait=True, cancel_futures=True)
-        self._beside.shutdown(wait=True, cancel_futures=True)
+        # the set's work is waited for unless the build is stopping: publish_set takes it up
+        self._beside.shutdown(wait=True, cancel_futures=kind is not None)
         shutil.rmtree(self._staging, ignore_errors=True)  # what a chart failing a cross-file rule staged
         if kind is None:
             for future in self._ahead:
