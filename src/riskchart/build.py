@@ -198,13 +198,16 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     # then fails a cross-file rule (a repeated id or title) is not written.
     changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
     planned(len(changed))
-    early = charts_valid_alone(changed, options.settings)
+    valid_alone = charts_valid_alone(changed, options.settings)
+    early = set(valid_alone)  # the paths: the drawing alone holds these models, and lets each go once drawn
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     scratch = files.scratch_folder(options.out)
     continued: list[str] = []
     try:
-        with _Drawing(list(early.values()), tools, options, scratch) as drawing:
+        drawing = _Drawing(list(valid_alone.values()), tools, options, scratch)
+        del valid_alone
+        with drawing:
             linted = lint_paths(project_files, options.settings)
             charts = {c.path: c for c in linted.charts}
             registers = None

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -85,11 +86,11 @@ def _register_sheet(sheet: Any, formats: _Formats, charts: list[Chart]) -> None:
     widths = [_column_width([name, *(row[i] for row in rows)]) for i, name in enumerate(columns)]
     runs = list(_merged_runs(columns, rows))
     starts = {(first, i) for i, first, _ in runs}
-    in_runs = {(r, i) for i, first, last in runs for r in range(first, last + 1)}
+    merged = _merged_cells(columns, rows)
     # Excel sizes no row to wrapped or merged text by itself: each row gets the
     # lines of its tallest single cell, and a run's last row what its merged
     # text needs beyond that.
-    heights = [_height(max((_lines(value, widths[i]) for i, value in enumerate(row) if (r, i) not in in_runs),
+    heights = [_height(max((_lines(value, widths[i]) for i, value in enumerate(row) if not merged(r, i)),
                            default=1)) for r, row in enumerate(rows)]
     for i, first, last in runs:
         value = rows[first][i]
@@ -117,6 +118,26 @@ def _register_sheet(sheet: Any, formats: _Formats, charts: list[Chart]) -> None:
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(1, len(rows)), len(columns) - 1)
     _print_setup(sheet, "风险点台账")
+
+
+def _merged_cells(columns: Sequence[str], rows: list[tuple[str, ...]]) -> Callable[[int, int], bool]:
+    """Whether row r's cell in column i lies in a run of `_merged_runs`: its
+    chart (chart columns) or its step (step columns) has two rows or more.
+    Asked of every cell, without a set of every merged cell (millions of them
+    in the register of thousands of charts)."""
+    number = columns.index(NUMBER_COLUMN)
+    chart_of = [row[number].rsplit("-", 2)[0] for row in rows]
+    step_of = [row[number].rsplit("-", 1)[0] for row in rows]
+    chart_rows, step_rows = Counter(chart_of), Counter(step_of)
+    kinds = [None if name in ROW_COLUMNS else name in STEP_COLUMNS for name in columns]
+
+    def merged(r: int, i: int) -> bool:
+        kind = kinds[i]
+        if kind is None:
+            return False
+        return (step_rows[step_of[r]] if kind else chart_rows[chart_of[r]]) > 1
+
+    return merged
 
 
 def _merged_runs(columns: Sequence[str], rows: list[tuple[str, ...]]) -> Iterator[tuple[int, int, int]]:
