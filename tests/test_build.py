@@ -946,14 +946,15 @@ def test_outputs_are_staged_on_disk_and_moved_into_place(charts, tmp_path, monke
     real_move = files.move_into_place
 
     def move(staged: Path, path: Path) -> None:
-        assert staged.is_file() and staged.parent.parent.parent.name == files.SCRATCH  # bytes wait on disk
+        assert staged.is_file() and files.SCRATCH in staged.parts  # the bytes wait on disk, not in memory
         moved.append(path.name)
         real_move(staged, path)
 
     monkeypatch.setattr(files, "move_into_place", move)
     out = tmp_path / "out"
     assert build([charts], options(out)).ok
-    assert sorted(moved) == sorted(f"{Path(n).stem}.{fmt}" for n in SAMPLE for fmt in ("pdf", "svg"))
+    assert sorted(moved) == sorted([f"{Path(n).stem}.{fmt}" for n in SAMPLE for fmt in ("pdf", "svg")]
+                                   + ["risk-register.csv", "risk-register.xlsx"])  # made while dot drew
     assert not (out / files.SCRATCH).exists()
 
 
@@ -963,9 +964,9 @@ def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differ
     made: list[int] = []
     real_registers = publish.registers_ahead
 
-    def registers(charts, options):
+    def registers(charts, options, folder):
         made.append(len(charts))
-        return real_registers(charts, options)
+        return real_registers(charts, options, folder)
 
     monkeypatch.setattr(publish, "registers_ahead", registers)
     out = tmp_path / "out"
@@ -979,7 +980,9 @@ def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differ
     render.toolchain.cache_clear()
     report = build([charts], options(out))
     assert [o.status for o in report.outcomes].count("failed") == 1
-    assert made == [3, 2]  # the set lost the chart that failed: the register was made again without it
+    assert made == [3]  # made ahead for the three charts; the set lost the one that failed:
+    assert "劳动用工备案" not in (out / "risk-register.csv").read_text(encoding="utf-8-sig")  # made again without it
+    assert not (out / files.SCRATCH).exists()  # and the one made ahead is gone
 
 
 def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path, monkeypatch):

@@ -125,25 +125,36 @@ class Published:
 
 @dataclass(frozen=True)
 class Registers:
-    """The register's files (CSV and Excel) of some charts, made while dot draws."""
+    """The register's files (CSV and Excel) of some charts, made while dot
+    draws and written aside (in the build's scratch folder) until published."""
     charts: tuple[Chart, ...]
-    csv: bytes
-    xlsx: bytes
+    csv: Path
+    xlsx: Path
 
 
-def registers_ahead(charts: list[Chart], options: BuildOptions) -> Registers:
+def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path) -> Registers:
     """The register of the charts the set will most likely show, made beside
-    the dot runs; publish_set uses it if the set turns out to be these charts."""
+    the dot runs into `folder`; publish_set moves it into place if the set
+    turns out to be these charts."""
     from .xlsx import register_xlsx
 
-    return Registers(tuple(charts), tables.register_csv(charts), register_xlsx(charts, options.settings.categories))
+    made = Registers(tuple(charts), folder / REGISTER, folder / REGISTER_XLSX)
+    with made.csv.open("wb") as stream:
+        tables.write_register_csv(charts, stream)
+    made.xlsx.write_bytes(register_xlsx(charts, options.settings.categories))
+    return made
 
 
-def _registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None) -> Registers:
+def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None) -> None:
     made = ahead.result() if ahead is not None else None
     if made is not None and len(made.charts) == len(charts) and all(map(operator.is_, made.charts, charts)):
-        return made
-    return registers_ahead(charts, options)
+        files.move_into_place(made.csv, options.out / REGISTER)
+        files.move_into_place(made.xlsx, options.out / REGISTER_XLSX)
+        return
+    from .xlsx import register_xlsx
+
+    files.write_atomic(options.out / REGISTER, tables.register_csv(charts))
+    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories))
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
@@ -170,11 +181,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     failures: list[str] = []
     notes: list[str] = []
     pictures = _word_pictures_in_background(charts, options, scratch)
-    registers = _registers(charts, options, ahead)
-    files.write_atomic(out / REGISTER, registers.csv)
-    files.write_atomic(out / REGISTER_XLSX, registers.xlsx)
+    _write_registers(charts, options, ahead)
     written += [REGISTER, REGISTER_XLSX]
-    del registers
     pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import booklet_pdf, prune_cache

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..check.schema import CATEGORIES, LEVELS
 from ..model import Chart, sort_key
@@ -94,12 +94,21 @@ def spreadsheet_cell(text: str) -> str:
 
 def register_csv(charts: list[Chart]) -> bytes:
     """UTF-8 with a BOM, so Excel on a Chinese Windows machine reads it right."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer = io.BytesIO()
+    write_register_csv(charts, buffer)
+    return buffer.getvalue()
+
+
+def write_register_csv(charts: list[Chart], stream: BinaryIO) -> None:
+    """register_csv's bytes, written row by row into `stream` (tens of
+    megabytes for thousands of charts, never held as one string)."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(REGISTER_COLUMNS)
     for row in register(charts):
         writer.writerow(spreadsheet_cell(cell) for cell in row.cells())
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    text.flush()
+    text.detach()  # the caller's stream stays open
 
 
 def register_json(charts: list[Chart]) -> bytes:
