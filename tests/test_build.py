@@ -1001,3 +1001,16 @@ def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path
     continued = [w for w in report.warnings if "续排" in w]
     assert report.ok and len(continued) == 2
     assert "一页排不下" in continued[0] and continued[1] == "另有 1 张图一页排不下，续排为多页"
+
+
+def test_batches_not_yet_drawn_draw_the_whole_sets_models_not_a_second_copy(charts, tmp_path, monkeypatch):
+    from riskchart.draw import layout
+
+    linted, drawn = [], []
+    real_lint, real_dot = build_module.lint_paths, layout.chart_dot
+    monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: linted.append(real_lint(*a, **k)) or linted[-1])
+    monkeypatch.setattr(layout, "chart_dot", lambda chart, *a, **k: drawn.append(chart) or real_dot(chart, *a, **k))
+    copies(charts, 20)  # two batches on one worker: the second starts once dot drew the first, long after lint
+    assert build([charts], options(tmp_path / "out", jobs=1, publish=False)).ok
+    whole_set = {id(c) for c in linted[0].charts}
+    assert id(drawn[-1]) in whole_set

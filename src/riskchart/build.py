@@ -212,6 +212,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
         with drawing:
             linted = lint_paths(project_files, options.settings)
             charts = {c.path: c for c in linted.charts}
+            drawing.adopt(charts)
             registers = None
             if options.publish:
                 drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
@@ -357,8 +358,17 @@ class _Drawing:
 
     def add(self, *charts: Chart) -> None:
         if charts:
-            future = self._pool.submit(self._draw, list(charts))
-            self._batches.append((list(charts), future))
+            batch = list(charts)  # one list for the pool and for results(): see adopt
+            future = self._pool.submit(self._draw, batch)
+            self._batches.append((batch, future))
+
+    def adopt(self, models: Mapping[Path, Chart]) -> None:
+        """Draw the whole set's models (the lint's, the same files) instead of
+        those checked alone: the batches not yet drawn let theirs go, so the
+        build holds one model of each chart, not two (85 MB at 4,000 charts)."""
+        for batch, _ in self._batches:
+            for number, chart in enumerate(batch):
+                batch[number] = models.get(chart.path, chart)
 
     def ahead(self, work: Callable[..., _T], *args: Any) -> Future[_T]:
         """Run `work` beside the dot runs: the set's own drawing and tables
