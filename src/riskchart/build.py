@@ -407,6 +407,8 @@ class _Drawing:
                                else self._stage(outputs, pages_drawn))
             return results, (time.perf_counter() - began) / len(dot_texts)
         finally:
+            del drawn
+            _give_back_freed_memory()
             self._in_flight.release()
 
     def _stage(self, outputs: dict[str, bytes], pages_drawn: int) -> Staged | render.RenderFailure:
@@ -444,6 +446,29 @@ class _Drawing:
         if kind is None:
             for future in self._ahead:
                 future.result()  # a mistake in it is not to pass unseen
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where there is none (macOS, musl)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def _give_back_freed_memory() -> None:
+    """Return to the system the memory a finished batch freed: each batch's
+    outputs (tens of megabytes) are allocated in several threads, and glibc
+    otherwise keeps the freed pages in each thread's arena, so the build's
+    size would creep up with the number of batches."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @dataclass(frozen=True)
