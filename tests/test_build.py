@@ -926,11 +926,115 @@ def test_work_queued_ahead_runs_even_if_it_has_not_started_when_the_drawing_ends
     with drawing:
         drawing.ahead(release.wait, 30)  # holds the only worker
         drawing.ahead(ran.append, "queued")  # not started before the drawing ends
-        shutdown = drawing._pool.shutdown
+        shutdown = drawing._beside.shutdown
 
         def shutdown_then_release(**arguments):
             threading.Timer(0.1, release.set).start()
             shutdown(**arguments)
 
-        drawing._pool.shutdown = shutdown_then_release
+        drawing._beside.shutdown = shutdown_then_release
     assert ran == ["queued"]
+
+
+# ------------------------------------------------------------- scale: batches, staging, the register ahead
+
+def test_batches_are_balanced_by_size_and_a_multiple_of_the_workers():
+    from riskchart.build import MAX_BATCH, balanced_batches, drawing_cost
+
+    linted = lint_paths([ROOT / "charts"]).charts
+    charts = [*linted] * 3  # 120 charts of the real sizes
+    for jobs in (1, 2, 3):
+        batches = balanced_batches(charts, jobs)
+        assert sorted(map(id, (c for b in batches for c in b))) == sorted(map(id, charts))  # each chart once
+        assert len(batches) % jobs == 0 and len(batches) >= 2 * jobs
+        assert max(map(len, batches)) <= MAX_BATCH
+        costs = [sum(map(drawing_cost, b)) for b in batches]
+        assert costs == sorted(costs, reverse=True)  # the costliest first
+        assert max(costs) - min(costs) <= max(map(drawing_cost, charts))  # within one chart of each other
+    assert [len(b) for b in balanced_batches(linted[:3], 2)] == [1, 1, 1]
+    assert balanced_batches([], 2) == []
+    many = balanced_batches([*linted] * 100, 2)  # 4,000 charts: few dot processes, still balanced
+    assert len(many) == 84 and max(map(len, many)) <= MAX_BATCH
+
+
+def test_every_chart_gets_the_same_svg_whichever_batch_drew_it(charts, tmp_path):
+    out = tmp_path / "out"
+    assert build([charts], options(out, jobs=1, publish=False)).ok  # one dot run draws all three
+    for name in SAMPLE:
+        svg = (out / name.replace(".yaml", ".svg")).read_text(encoding="utf-8")
+        assert '<g id="graph0" class="graph"' in svg and "page0,1_" not in svg
+
+
+def test_outputs_are_staged_on_disk_and_moved_into_place(charts, tmp_path, monkeypatch):
+    moved = []
+    real_move = files.move_into_place
+
+    def move(staged: Path, path: Path) -> None:
+        assert staged.is_file() and files.SCRATCH in staged.parts  # the bytes wait on disk, not in memory
+        moved.append(path.name)
+        real_move(staged, path)
+
+    monkeypatch.setattr(files, "move_into_place", move)
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    assert sorted(moved) == sorted([f"{Path(n).stem}.{fmt}" for n in SAMPLE for fmt in ("pdf", "svg")]
+                                   + ["risk-register.csv", "risk-register.xlsx"])  # made while dot drew
+    assert not (out / files.SCRATCH).exists()
+
+
+def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differs(charts, tmp_path, monkeypatch):
+    from riskchart.publish import index as publish
+
+    made: list[int] = []
+    real_registers = publish.registers_ahead
+
+    def registers(charts, options, folder):
+        made.append(len(charts))
+        return real_registers(charts, options, folder)
+
+    monkeypatch.setattr(publish, "registers_ahead", registers)
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    assert made == [3]  # once, beside the dot runs; publish_set used it
+    csv_text = (out / "risk-register.csv").read_text(encoding="utf-8-sig")
+    assert "劳动用工备案" in csv_text
+    made.clear()
+    (charts / SAMPLE[2]).write_text((charts / SAMPLE[2]).read_text(encoding="utf-8") + "# 改动\n", encoding="utf-8")
+    dot_crashing_on("劳动用工备案", tmp_path / "bin", monkeypatch)
+    render.toolchain.cache_clear()
+    report = build([charts], options(out))
+    assert [o.status for o in report.outcomes].count("failed") == 1
+    assert made == [3]  # made ahead for the three charts; the set lost the one that failed:
+    assert "劳动用工备案" not in (out / "risk-register.csv").read_text(encoding="utf-8-sig")  # made again without it
+    assert not (out / files.SCRATCH).exists()  # and the one made ahead is gone
+
+
+def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path, monkeypatch):
+    from riskchart import build as building
+
+    monkeypatch.setattr(building, "CONTINUED_LISTED", 1)
+    long_text = (charts / SAMPLE[2]).read_text(encoding="utf-8")
+    steps = long_text.index("steps:")
+    body = long_text[steps + len("steps:"):]
+    for n in (2, 3):  # the same steps over and over: too tall for one page
+        (charts / f"2{n}-长图{n}.yaml").write_text(
+            long_text[:steps].replace("id: 15", f"id: 2{n}").replace("title: 劳动用工备案", f"title: 长图{n}")
+            + "steps:" + "".join(re.sub(r"name: (\S+)", rf"name: \g<1>{k}", body) for k in range(4)),
+            encoding="utf-8")
+    report = build([charts], options(tmp_path / "out", publish=False))
+    continued = [w for w in report.warnings if "续排" in w]
+    assert report.ok and len(continued) == 2
+    assert "一页排不下" in continued[0] and continued[1] == "另有 1 张图一页排不下，续排为多页"
+
+
+def test_batches_not_yet_drawn_draw_the_whole_sets_models_not_a_second_copy(charts, tmp_path, monkeypatch):
+    from riskchart.draw import layout
+
+    linted, drawn = [], []
+    real_lint, real_dot = build_module.lint_paths, layout.chart_dot
+    monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: linted.append(real_lint(*a, **k)) or linted[-1])
+    monkeypatch.setattr(layout, "chart_dot", lambda chart, *a, **k: drawn.append(chart) or real_dot(chart, *a, **k))
+    copies(charts, 20)  # two batches on one worker: the second starts once dot drew the first, long after lint
+    assert build([charts], options(tmp_path / "out", jobs=1, publish=False)).ok
+    whole_set = {id(c) for c in linted[0].charts}
+    assert id(drawn[-1]) in whole_set

@@ -18,15 +18,18 @@ import json
 import math
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from . import __version__, config, files, style
 from .check.characters import printable
@@ -44,8 +47,9 @@ MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
 # path in out/ without the format (食品科/01-食品经营许可; the stem in a flat charts folder)
 Manifest = dict[str, Any]
-RenderResult = dict[str, bytes] | render.RenderFailure
-MAX_BATCH = 16  # charts per dot process: fonts load once, yet a failure costs little to isolate
+MAX_BATCH = 48  # charts per dot process: fonts load once, yet a failure costs little to isolate
+_T = TypeVar("_T")
+CONTINUED_LISTED = 10  # charts continued over pages that get a warning each
 DEFAULT_FORMATS = style.DEFAULT_FORMATS
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py",
@@ -105,9 +109,12 @@ class BuildReport:
 
 def build(paths: list[Path], options: BuildOptions,
           progress: Progress = lambda outcome: None,
-          waiting: Callable[[str], None] = lambda holder: None) -> BuildReport:
+          waiting: Callable[[str], None] = lambda holder: None,
+          planned: Callable[[int], None] = lambda count: None) -> BuildReport:
     """`waiting(holder)` is called at once when another build holds the
-    output folder's lock, before this one waits for it."""
+    output folder's lock, before this one waits for it; `planned(count)`
+    once the build knows how many charts it will draw, before the first
+    `progress`."""
     started = time.perf_counter()
     chart_files = discover(paths)
     if not chart_files:
@@ -134,7 +141,7 @@ def build(paths: list[Path], options: BuildOptions,
         layout.cache_compiled_templates(layout.environment(), publish.html_environment())
         try:
             report = _full_build(chart_files, project_files, fingerprints, manifest, stale, tools, options,
-                                 progress, started)
+                                 progress, started, planned)
             warnings += report.warnings
             glyphs.remember_verdicts()
         except BaseException:
@@ -190,30 +197,41 @@ def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: l
 
 def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints: dict[Path, str],
                 manifest: Manifest, stale: list[str], tools: render.Toolchain, options: BuildOptions,
-                progress: Progress, started: float) -> BuildReport:
+                progress: Progress, started: float, planned: Callable[[int], None]) -> BuildReport:
     # Charts whose files changed go to Graphviz at once if they pass their own
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
     changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
     lint_cache = options.lint_cache or ResultCache(options.out / files.OUTPUT_CACHE)  # lint results: see lint.py
-    early = charts_valid_alone(changed, options.settings, lint_cache)
+    changed_paths = set(changed)  # asked of every chart: a list made this loop quadratic (minutes at 4,000)
+    planned(len(changed))
+    valid_alone = charts_valid_alone(changed, options.settings, lint_cache)
+    early = set(valid_alone)  # the paths: the drawing alone holds these models, and lets each go once drawn
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
     scratch = files.scratch_folder(options.out)
+    aside = Path(tempfile.mkdtemp(prefix="set-", dir=scratch))  # the register, made while dot draws
     continued: list[str] = []
     try:
-        with _Drawing(list(early.values()), tools, options, scratch) as drawing:
+        drawing = _Drawing(list(valid_alone.values()), tools, options, scratch)
+        del valid_alone
+        with drawing:
             linted = lint_paths(project_files, options.settings, cache=lint_cache)
             charts = {c.path: c for c in linted.charts}
+            drawing.adopt(charts)
+            registers = None
             if options.publish:
+                # The register first: the front matter's second look waits for dot's layouts.
+                likely = [charts[p] for p in project_files if p in charts]  # the set, if every chart draws
+                registers = drawing.ahead(publish.registers_ahead, likely, options, aside)
                 recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
                 drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
-                              drawing.page_counts_so_far(recorded))
+                              drawing.page_counts_so_far(recorded), drawing.runs)
             for path in chart_files:
                 problem = _first_error(linted, path, options) if path not in charts else None
                 if problem:
                     outcomes[path] = ChartOutcome(printable(_name(path, options)), "failed", problem)
-                elif path not in changed:
+                elif path not in changed_paths:
                     outcomes[path] = ChartOutcome(_name(path, options), "fresh")
                 elif path not in early:  # valid now, though not when first looked at: draw it too
                     drawing.add(charts[path])
@@ -235,10 +253,13 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     finally:
         if changed or removed:
             _write_manifest(options.out, manifest)
+    if len(continued) > CONTINUED_LISTED:  # a line each for the first; the rest in one
+        continued[CONTINUED_LISTED:] = [f"另有 {len(continued) - CONTINUED_LISTED} 张图一页排不下，续排为多页"]
     published, warnings = None, continued
     if options.publish:
         ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
-        failing = [_name(p, options) for p in project_files if p not in ready and p not in unbuilt
+        not_built = set(unbuilt)
+        failing = [_name(p, options) for p in project_files if p not in ready and p not in not_built
                    and _has_outputs(manifest, _name(p, options), options.out)]
         if not ready:
             warnings.append("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误")
@@ -247,8 +268,10 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                             f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
         else:
             published = publish.publish_set(list(ready.values()), fingerprints, manifest, options, tools, failing,
-                                            scratch)
+                                            scratch, registers)
             _write_manifest(options.out, manifest)
+            warnings += published.notes
+    shutil.rmtree(aside, ignore_errors=True)  # a register made for a set that was not published
     given = {str(p) for p in chart_files} | {str(d) for p in chart_files for d in defaults_files(p, options.settings.charts)}
     others = {d.path for d in linted.diagnostics if d.is_error and d.path not in given}
     if others:
@@ -303,20 +326,32 @@ def _first_error(linted: LintResult, path: Path, options: BuildOptions) -> str:
 class _Drawing:
     """Charts drawn by dot in parallel batches, in a pool of threads.
 
-    On leaving with an exception (Ctrl-C among them) the dot runs under way
-    are killed and batches not yet started are cancelled; since files are
-    written only from finished results, every file in out/ is complete.
+    Each chart's outputs are written to a staging folder inside the scratch
+    area as soon as it is finished, so a build holds at most a few batches'
+    bytes at once whatever the number of charts; `_write_outputs` then moves
+    them into out/.  On leaving with an exception (Ctrl-C among them) the dot
+    runs under way are killed and batches not yet started are cancelled;
+    since files reach out/ only from finished results, every file there is
+    complete.
     """
 
     def __init__(self, charts: list[Chart], tools: render.Toolchain, options: BuildOptions, scratch: Path) -> None:
         self._tools, self._options, self._scratch = tools, options, scratch
         self._runs = render.DotRuns()
+        self._staging = Path(tempfile.mkdtemp(prefix="staged-", dir=scratch))
         self._pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-        # Python's share of each chart (A4 fit, glyph check) runs in one more thread,
+        # Python's share of each chart (A4 fit, glyph check, staging) runs in one more thread,
         # beside the dot runs: a dot thread starts its next batch at once.
         self._finishing = ThreadPoolExecutor(max_workers=1)
-        self._batches: list[tuple[list[Chart], Future[Future[tuple[list[RenderResult], float]]]]] = []
-        self._ahead: list[Future[None]] = []
+        # The set's own work (front matter, register) runs in one more thread beside the
+        # dot pool, so that it neither waits for the batches nor leaves a core idle at the end.
+        self._beside = ThreadPoolExecutor(max_workers=1)
+        # Batches drawn and not yet finished: a dot thread waits before drawing more, so
+        # that raw outputs never pile up ahead of the finishing thread (gigabytes at 4,000 charts).
+        self._in_flight = threading.Semaphore(max(1, options.jobs) + 1)
+        self._stopping = threading.Event()
+        self._batches: deque[tuple[list[Chart], Future[Future[tuple[list[Staged | render.RenderFailure], float]]]]] = deque()
+        self._ahead: list[Future[Any]] = []
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
         if "pdf" in options.formats or options.publish:
@@ -324,21 +359,29 @@ class _Drawing:
             # Not a daemon: a process that exits while nanobind is still registering
             # pikepdf's types aborts (SIGABRT), so shutdown waits for the import.
             threading.Thread(target=importlib.import_module, args=("pikepdf",)).start()
-        if options.publish and "pdf" in options.formats:  # python-docx and lxml, for booklet.docx
-            threading.Thread(target=importlib.import_module, args=("docx",)).start()
-        size = min(MAX_BATCH, max(1, math.ceil(len(charts) / (2 * max(1, options.jobs)))))
-        for start in range(0, len(charts), size):
-            self.add(*charts[start:start + size])
+        if options.publish and "pdf" in options.formats and options.settings.word_booklet:
+            threading.Thread(target=importlib.import_module, args=("docx",)).start()  # for booklet.docx
+        for batch in balanced_batches(charts, options.jobs):
+            self.add(*batch)
+
+    @property
+    def runs(self) -> render.DotRuns:
+        """The build's dot processes: work run `ahead` that starts dot passes them on."""
+        return self._runs
 
     def add(self, *charts: Chart) -> None:
         if charts:
-            future = self._pool.submit(self._draw, list(charts))
-            self._batches.append((list(charts), future))
+            batch = list(charts)  # one list for the pool and for results(): see adopt
+            future = self._pool.submit(self._draw, batch)
+            self._batches.append((batch, future))
 
-    def ahead(self, work: Callable[..., None], *args: Any) -> None:
-        """Run `work` in the pool after the batches so far: the set's own
-        drawing (the booklet's cover and contents), started early."""
-        self._ahead.append(self._pool.submit(work, *args))
+    def adopt(self, models: Mapping[Path, Chart]) -> None:
+        """Draw the whole set's models (the lint's, the same files) instead of
+        those checked alone: the batches not yet drawn let theirs go, so the
+        build holds one model of each chart, not two (85 MB at 4,000 charts)."""
+        for batch, _ in self._batches:
+            for number, chart in enumerate(batch):
+                batch[number] = models.get(chart.path, chart)
 
     def page_counts_so_far(self, recorded: dict[str, int]) -> Callable[[bool], dict[str, int] | None]:
         """The pages of each chart (by out_name): of those laid out so far as
@@ -358,30 +401,67 @@ class _Drawing:
 
         return counts
 
-    def _draw(self, charts: list[Chart]) -> Future[tuple[list[RenderResult], float]]:
-        began = time.perf_counter()
-        page = self._options.page
-        dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings, page) for c in charts]
-        drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
-                                 self._runs, self._scratch, page,
-                                 lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
-        for chart, done in zip(charts, drawn, strict=True):
-            if isinstance(done, render.Drawn):
-                self.page_counts[chart.out_name] = len(done.windows[0][1]) if done.windows else 1
-                if done.fallback:
-                    self.fallbacks[chart.path] = done.fallback
-        return self._finishing.submit(self._finish, dot_texts, drawn, began)
+    def ahead(self, work: Callable[..., _T], *args: Any) -> Future[_T]:
+        """Run `work` beside the dot runs: the set's own drawing and tables
+        (the booklet's cover and contents, the register), started early."""
+        future = self._beside.submit(work, *args)
+        self._ahead.append(future)
+        return future
+
+    def _draw(self, charts: list[Chart]) -> Future[tuple[list[Staged | render.RenderFailure], float]]:
+        while not self._in_flight.acquire(timeout=0.1):
+            if self._stopping.is_set():
+                raise render.RenderFailure("已中断")
+        try:
+            began = time.perf_counter()
+            page = self._options.page
+            dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings, page) for c in charts]
+            drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
+                                     self._runs, self._scratch, page,
+                                     lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
+            for chart, done in zip(charts, drawn, strict=True):
+                if isinstance(done, render.Drawn):
+                    self.page_counts[chart.out_name] = len(done.windows[0][1]) if done.windows else 1
+                    if done.fallback:
+                        self.fallbacks[chart.path] = done.fallback
+            return self._finishing.submit(self._finish, dot_texts, drawn, began)
+        except BaseException:
+            self._in_flight.release()
+            raise
 
     def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure],
-                began: float) -> tuple[list[RenderResult], float]:
-        results = [render.finish(outputs, dot_text, self._options.formats, self._tools, self._options.dpi,
-                                 self._scratch, self._options.page)
-                   for outputs, dot_text in zip(drawn, dot_texts, strict=True)]
-        return results, (time.perf_counter() - began) / len(dot_texts)
+                began: float) -> tuple[list[Staged | render.RenderFailure], float]:
+        try:
+            results = []
+            for number, dot_text in enumerate(dot_texts):
+                windows = getattr(drawn[number], "windows", None)
+                outputs = render.finish(drawn[number], dot_text, self._options.formats, self._tools,
+                                        self._options.dpi, self._scratch, self._options.page)
+                drawn[number] = render.RenderFailure("")  # its bytes are staged: let them go
+                pages_drawn = len(windows[0][1]) if windows else 1  # a page per window of a continued chart
+                results.append(outputs if isinstance(outputs, render.RenderFailure)
+                               else self._stage(outputs, pages_drawn))
+            return results, (time.perf_counter() - began) / len(dot_texts)
+        finally:
+            del drawn
+            _give_back_freed_memory()
+            self._in_flight.release()
 
-    def results(self) -> Iterator[tuple[Chart, RenderResult, float]]:
-        """(chart, outputs or RenderFailure, seconds per chart), batch by batch."""
-        for charts, future in self._batches:
+    def _stage(self, outputs: dict[str, bytes], pages_drawn: int) -> Staged | render.RenderFailure:
+        folder = Path(tempfile.mkdtemp(dir=self._staging))
+        staged = {}
+        try:
+            for fmt, data in outputs.items():
+                staged[fmt] = folder / fmt
+                staged[fmt].write_bytes(data)
+        except OSError as error:
+            return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
+        return Staged(staged, pages_drawn)
+
+    def results(self) -> Iterator[tuple[Chart, Staged | render.RenderFailure, float]]:
+        """(chart, staged outputs or RenderFailure, seconds per chart), batch by batch."""
+        while self._batches:
+            charts, future = self._batches.popleft()  # and forgotten: nothing is held past its batch
             results, seconds = future.result().result()
             for chart, result in zip(charts, results, strict=True):
                 yield chart, result, seconds
@@ -392,30 +472,95 @@ class _Drawing:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         if kind is not None:
+            self._stopping.set()  # a dot thread waiting for the finishing thread gives up
             self._runs.stop()
-        # Cancel only when stopping: on a normal exit, work queued by `ahead` may not
-        # have started yet (a loaded machine), and cancelling it would fail the build.
+        # Cancel only when stopping: on a normal exit all is waited for (under load, work
+        # started ahead may still be queued, and cancelling it would fail the build).
         self._pool.shutdown(wait=True, cancel_futures=kind is not None)
         self._finishing.shutdown(wait=True, cancel_futures=kind is not None)
+        # the set's work is waited for unless the build is stopping: publish_set takes it up
+        self._beside.shutdown(wait=True, cancel_futures=kind is not None)
+        shutil.rmtree(self._staging, ignore_errors=True)  # what a chart failing a cross-file rule staged
         if kind is None:
             for future in self._ahead:
                 future.result()  # a mistake in it is not to pass unseen
 
 
-def _write_outputs(chart: Chart, result: RenderResult, fingerprint: str, options: BuildOptions, manifest: Manifest,
-                   seconds: float) -> ChartOutcome:
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where there is none (macOS, musl)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def _give_back_freed_memory() -> None:
+    """Return to the system the memory a finished batch freed: each batch's
+    outputs (tens of megabytes) are allocated in several threads, and glibc
+    otherwise keeps the freed pages in each thread's arena, so the build's
+    size would creep up with the number of batches."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A finished chart's outputs, written into the staging folder, by format."""
+    files: dict[str, Path]
+    pages: int
+
+
+def drawing_cost(chart: Chart) -> int:
+    """A rough measure of dot's work on a chart: its boxes and their text."""
+    text = sum(len(item) for step in chart.steps for item in (*step.risks, *step.measures))
+    return 200 + 40 * len(chart.steps) + text + sum(map(len, chart.basis))
+
+
+def balanced_batches(charts: list[Chart], jobs: int) -> list[list[Chart]]:
+    """The charts in batches of nearly equal drawing cost, a multiple of
+    `jobs` of them (at least two per worker), the costliest first: every
+    worker then finishes at about the same time, with no core idle at the
+    end; no batch has more than MAX_BATCH charts.  Each chart goes to the
+    lightest batch so far, the largest charts first (longest processing
+    time first); within a batch the charts keep their order."""
+    if not charts:
+        return []
+    jobs = max(1, jobs)
+    count = min(len(charts), max(2 * jobs, math.ceil(len(charts) / MAX_BATCH)))
+    count = min(len(charts), math.ceil(count / jobs) * jobs)
+    bins: list[list[Chart]] = [[] for _ in range(count)]
+    loads = [0] * count
+    limit = math.ceil(len(charts) / count)
+    order = sorted(range(len(charts)), key=lambda i: -drawing_cost(charts[i]))
+    for i in order:
+        lightest = min((b for b in range(count) if len(bins[b]) < limit), key=lambda b: loads[b])
+        bins[lightest].append(charts[i])
+        loads[lightest] += drawing_cost(charts[i])
+    position = {id(chart): i for i, chart in enumerate(charts)}
+    batches = [sorted(b, key=lambda c: position[id(c)]) for b in bins if b]
+    return [batch for _, batch in sorted(zip(loads, batches, strict=True), key=lambda pair: -pair[0])]
+
+
+def _write_outputs(chart: Chart, result: Staged | render.RenderFailure, fingerprint: str, options: BuildOptions,
+                   manifest: Manifest, seconds: float) -> ChartOutcome:
     name = chart.out_name
     if isinstance(result, render.RenderFailure):
         return ChartOutcome(name, "failed", str(result), seconds)
     names = []
     try:
-        for fmt, data in result.items():
-            files.write_atomic(files.inside(options.out, f"{name}.{fmt}"), data)
+        for fmt, staged in result.files.items():
+            files.move_into_place(staged, files.inside(options.out, f"{name}.{fmt}"))
             names.append(f"{name}.{fmt}")
     except OSError as error:
         return ChartOutcome(name, "failed", f"无法写入 {options.out}：{error.strerror or error}", seconds)
     manifest["charts"][name] = {"source": str(chart.path.resolve()), "fingerprint": fingerprint,
-                                "outputs": sorted(names), "title": chart.title}
+                                "outputs": sorted(names), "title": chart.title, "pages": result.pages}
     return ChartOutcome(name, "built", "", seconds)
 
 

@@ -164,11 +164,12 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
     """生成防控图（SVG、PDF 等）以及索引页、汇编（PDF、Word）和风险点台账（CSV、Excel）。"""
 
     from . import style
-    from .build import BuildOptions, ChartOutcome
+    from .build import BuildOptions
     from .build import build as run_build
     from .check.characters import printable
     from .check.report import format_text
     from .draw.page import Page
+    from .progress import BuildProgress
 
     project = _project(paths)
     out = out or Path(os.path.relpath(project.out))
@@ -179,23 +180,19 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
         lock_timeout=style.LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout,
         dpi=dpi or style.DEFAULT_DPI,
         page=Page(page_size or project.page.size, project.page.landscape if landscape is None else landscape))
-    labels = {"built": "生成", "fresh": "最新", "failed": "失败"}
-
-    def progress(outcome: ChartOutcome) -> None:
-        if outcome.status == "failed":
-            click.echo(printable(f"  {labels['failed']}  {outcome.stem}：{outcome.reason}"), err=True)
-        elif not quiet and outcome.status == "built":
-            click.echo(printable(f"  {labels['built']}  {outcome.stem}  {outcome.seconds:.2f} s"), err=True)
+    progress = BuildProgress(sys.stderr, quiet=quiet)
 
     def waiting(holder: str) -> None:
         click.echo(f"另一个 build（{holder}）正在写入 {out}/，等待它结束（最多 {options.lock_timeout:g} 秒）…", err=True)
 
     try:
         with _terminate_as_interrupt():
-            report = run_build(_chart_paths(paths, project), options, progress, waiting)
+            report = run_build(_chart_paths(paths, project), options, progress, waiting, progress.planned)
     except KeyboardInterrupt as interrupt:
+        progress.close()
         click.echo("已中断：已完成的图已保存，没有留下不完整的文件；再次运行 build 会继续。", err=True)
         sys.exit(128 + getattr(interrupt, "signal", 2))
+    progress.close()
     for warning in report.warnings:
         click.echo(f"  警告  {warning}", err=True)
     # Warnings too (numbering left in an item would otherwise print silently); -q keeps errors only.

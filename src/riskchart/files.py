@@ -52,6 +52,15 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(temporary, path)
 
 
+def move_into_place(staged: Path, path: Path) -> None:
+    """Rename a finished file written elsewhere on the same file system (a
+    build's staging folder) over `path`: like write_atomic, a reader sees
+    the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(staged, 0o644)
+    os.replace(staged, path)
+
+
 def write_new(path: Path, data: bytes) -> bool:
     """Write a file that must not exist yet: complete or not at all, and never
     over a file that appeared meanwhile.  False if `path` already existed."""

@@ -109,5 +109,8 @@ LOCK_TIMEOUT_SECONDS = 600  # how long a build waits for another one into the sa
 
 # The booklet (风险防控图汇编): contents rows per page and title column width.
 TOC_ROWS_PER_PAGE = 38
+# A booklet of more pages is not made (a person must be able to download and print it):
+# a project that large gets one booklet per department folder instead.
+BOOKLET_MAX_PAGES = 500
 TOC_TITLE_WIDTH = 330
 TOC_TITLE_COLUMNS = 62

@@ -408,3 +408,24 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     assert re.findall(r'title="([^"]*)风险点">\1 (\d+)<', card) == [(n, "1") for n in scale] + [("未评定", "2")]
     assert 'data-levels="一级\n二级\n三级\n四级\n未评定"' in card
     assert re.findall(r'<option value="([^"]+)">含', page) == [*scale, "未评定"]
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_booklet_over_the_page_limit_is_not_made_and_an_old_one_is_removed(three_charts, tmp_path, monkeypatch):
+    from riskchart import style
+    from riskchart.publish.index import booklet_pages
+
+    out = tmp_path / "out"
+    assert build([three_charts], BuildOptions(out=out)).ok
+    assert 'href="booklet.pdf"' in (out / "index.html").read_text(encoding="utf-8")
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # cover, contents and three charts: 5 pages
+    report = build([three_charts], BuildOptions(out=out, force=True))
+    assert report.ok and "booklet.pdf" not in report.published
+    assert any("booklet.pdf 将有 5 页，超过 4 页" in warning for warning in report.warnings)
+    assert not (out / "booklet.pdf").exists()
+    assert 'href="booklet.pdf"' not in (out / "index.html").read_text(encoding="utf-8")
+    assert {"index.html", "risk-register.csv", "risk-register.xlsx"} <= set(report.published)
+    # a chart continued over pages counts all its pages, as the manifest recorded them
+    charts = lint_paths([three_charts]).charts
+    manifest = {"charts": {charts[0].out_name: {"pages": 3}, charts[1].out_name: {"pages": "many"}}}
+    assert booklet_pages(charts, manifest) == 1 + 1 + 3 + 1 + 1

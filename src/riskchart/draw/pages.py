@@ -140,14 +140,21 @@ def _span(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 def _windows(document: Any, source: Any, width: float, height: float) -> Any:
     """A maker of forms in `document` that each show the one page of `source`
-    with only the text whose baseline lies between `low` and `high`."""
+    with only the text whose baseline lies between `low` and `high`.
+
+    The page is parsed, and each operation's baseline found and written
+    back to bytes, once: a window then only picks operations (a chart
+    continued over five pages makes six or more windows of one drawing)."""
     import pikepdf
 
     operations = pikepdf.parse_content_stream(source.pages[0])
+    baselines = _baselines(operations)
+    encoded = [pikepdf.unparse_content_stream([operation]) for operation in operations]
     resources = document.copy_foreign(source.pages[0].Resources)
 
     def window(low: float, high: float) -> Any:
-        form = pikepdf.Stream(document, pikepdf.unparse_content_stream(_text_within(operations, low, high)))
+        kept = (code for code, y in zip(encoded, baselines, strict=True) if y is None or low - 0.5 <= y <= high + 0.5)
+        form = pikepdf.Stream(document, b"\n".join(kept))  # as unparse_content_stream joins them
         form.Type, form.Subtype = pikepdf.Name.XObject, pikepdf.Name.Form
         form.BBox = pikepdf.Array([0, 0, width, height])
         form.Resources = resources
@@ -156,15 +163,18 @@ def _windows(document: Any, source: Any, width: float, height: float) -> Any:
     return window
 
 
-def _text_within(operations: list[Any], low: float, high: float) -> list[Any]:
-    """`operations` without the text shown outside [low, high] (its baseline's page y),
-    so that each sentence is on one page only, for search, copying and screen readers
-    as well as for the eye.  Follows cm (with q/Q), Tm, Td and TD; cairo writes no T*."""
-    kept = []
+def _baselines(operations: list[Any]) -> list[float | None]:
+    """The page y of the baseline of each text-showing operation, None for
+    the others: a window keeps the text whose baseline lies inside it, so
+    that each sentence is on one page only, for search, copying and screen
+    readers as well as for the eye.  Follows cm (with q/Q), Tm, Td and TD;
+    cairo writes no T*."""
+    found: list[float | None] = []
     ctm, saved = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0), []
     line = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
     for operands, operator in operations:
         name = str(operator)
+        y = None
         if name == "q":
             saved.append(ctm)
         elif name == "Q" and saved:
@@ -181,10 +191,8 @@ def _text_within(operations: list[Any], low: float, high: float) -> list[Any]:
             line = (a, b, c, d, e + tx * a + ty * c, f + tx * b + ty * d)
         elif name in ("Tj", "TJ", "'", '"'):
             y = line[4] * ctm[1] + line[5] * ctm[3] + ctm[5]
-            if not low - 0.5 <= y <= high + 0.5:
-                continue
-        kept.append((operands, operator))
-    return kept
+        found.append(y)
+    return found
 
 
 def _multiply(m: tuple[float, ...], n: tuple[float, ...]) -> tuple[float, float, float, float, float, float]:

@@ -261,8 +261,15 @@ def finish(drawn: Drawn | RenderFailure, dot_text: str, formats: tuple[str, ...]
         if undrawn:
             return undrawn
     if "svg" in outputs:
-        outputs["svg"] = with_font_fallbacks(outputs["svg"], tools.font)
+        outputs["svg"] = with_font_fallbacks(_first_graph_id(outputs["svg"]), tools.font)
     return outputs
+
+
+def _first_graph_id(svg: bytes) -> bytes:
+    """The id dot gives a chart's drawing when it is the first graph of its
+    run: Graphviz 2.43 names every later graph of one run "page0,1_graph0",
+    so without this the SVG would depend on how the charts were batched."""
+    return svg.replace(b'<g id="page0,1_graph0" class="graph"', b'<g id="graph0" class="graph"', 1)
 
 
 def _add_png(outputs: dict[str, bytes], formats: tuple[str, ...], dpi: int, scratch: Path | None) -> RenderFailure | None:

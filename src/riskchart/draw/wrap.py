@@ -37,6 +37,8 @@ def char_width(char: str, font: str = style.DEFAULT_FONT) -> float:
 
 
 def display_width(text: str, font: str = style.DEFAULT_FONT) -> float:
+    if len(text) == 1:  # most tokens are one character: no generator for them
+        return char_width(text, font)
     return sum(char_width(c, font) for c in text)
 
 

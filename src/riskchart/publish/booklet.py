@@ -145,7 +145,8 @@ def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department:
 
 
 def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,
-                 used: set[str] | None = None, page: Page = A4_PORTRAIT) -> list[bytes]:
+                 used: set[str] | None = None, page: Page = A4_PORTRAIT,
+                 runs: render.DotRuns | None = None) -> list[bytes]:
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
@@ -165,7 +166,7 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     missing = [i for i, pdf in found.items() if pdf is None]
     ready = {i: pdf for i, pdf in found.items() if pdf is not None}
     if missing:
-        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, scratch=scratch, page=page)
+        drawn = render.render_many([pages[i] for i in missing], ("pdf",), tools, runs=runs, scratch=scratch, page=page)
         for i, result in zip(missing, drawn, strict=True):
             if isinstance(result, render.RenderFailure):
                 raise result

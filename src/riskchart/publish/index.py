@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import math
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -120,17 +122,56 @@ def _is_current(manifest: dict[str, Any], fingerprint: str, out: Path) -> bool:
 class Published:
     written: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the set leaves out on purpose (a booklet too long to print)
+
+
+@dataclass(frozen=True)
+class Registers:
+    """The register's files (CSV and Excel) of some charts, made while dot
+    draws and written aside (in the build's scratch folder) until published."""
+    charts: tuple[Chart, ...]
+    csv: Path
+    xlsx: Path
+
+
+def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path) -> Registers:
+    """The register of the charts the set will most likely show, made beside
+    the dot runs into `folder`; publish_set moves it into place if the set
+    turns out to be these charts."""
+    from .xlsx import register_xlsx
+
+    made = Registers(tuple(charts), folder / REGISTER, folder / REGISTER_XLSX)
+    with made.csv.open("wb") as stream:
+        tables.write_register_csv(charts, stream)
+    made.xlsx.write_bytes(register_xlsx(charts, options.settings.categories, options.settings.levels))
+    return made
+
+
+def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None) -> None:
+    made = ahead.result() if ahead is not None else None
+    if made is not None and len(made.charts) == len(charts) and all(map(operator.is_, made.charts, charts)):
+        files.move_into_place(made.csv, options.out / REGISTER)
+        files.move_into_place(made.xlsx, options.out / REGISTER_XLSX)
+        return
+    from .xlsx import register_xlsx
+
+    files.write_atomic(options.out / REGISTER, tables.register_csv(charts))
+    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories,
+                                                                  options.settings.levels))
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
-                tools: render.Toolchain, failing: Iterable[str] = (), scratch: Path | None = None) -> Published:
+                tools: render.Toolchain, failing: Iterable[str] = (), scratch: Path | None = None,
+                ahead: Future[Registers] | None = None) -> Published:
     """Write index, register and booklet unless the set is unchanged.
 
     `failing` are charts that failed this build but keep their old outputs:
     the index lists them, marked, with their last title; the register and
     booklet leave them out rather than print what the chart no longer says.
     A booklet that cannot be made is reported and its old file kept; the
-    set is then not recorded as done, so the next build tries again.
+    set is then not recorded as done, so the next build tries again.  A
+    booklet of more than BOOKLET_MAX_PAGES pages is not made (a note says
+    so).  `ahead`: the register, made while the charts were drawn.
     """
     failing = tuple(sorted(failing))
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi,
@@ -141,16 +182,23 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     today = date.today()
     written: list[str] = []
     failures: list[str] = []
+    notes: list[str] = []
     pictures = _word_pictures_in_background(charts, options, scratch)
-    files.write_atomic(out / REGISTER, tables.register_csv(charts))
-    written.append(REGISTER)
-    written += _publish_office_register(charts, options)
+    _write_registers(charts, options, ahead)
+    written += [REGISTER, REGISTER_XLSX]
     pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
     if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
         from .booklet import booklet_pdf, prune_cache
 
         used: set[str] = set()
-        books = _booklets(charts)
+        books = []
+        for name, members, title, by_department in _booklets(charts):
+            pages = booklet_pages(members, manifest, by_department)
+            if pages > style.BOOKLET_MAX_PAGES:
+                notes.append(f"{name} 将有 {pages} 页，超过 {style.BOOKLET_MAX_PAGES} 页，太大，不生成；"
+                             "放在部门文件夹中的图，每个部门另有自己的汇编")
+                continue
+            books.append((name, members, title, by_department))
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                      options.settings.categories, by_department=by_department, used=used,
@@ -171,7 +219,21 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
-    return Published(tuple(written), tuple(failures))
+    return Published(tuple(written), tuple(failures), tuple(notes))
+
+
+def booklet_pages(charts: list[Chart], manifest: dict[str, Any], by_department: bool = False) -> int:
+    """The pages of a booklet of these charts: cover, contents and each
+    chart's pages as the manifest recorded them (one when it does not say)."""
+    headings = len({c.unit for c in charts}) if by_department else 0
+    contents = max(1, math.ceil((len(charts) + headings) / style.TOC_ROWS_PER_PAGE))
+    recorded = manifest.get("charts", {})
+    return 1 + contents + sum(_recorded_pages(recorded.get(c.out_name)) for c in charts)
+
+
+def _recorded_pages(entry: Any) -> int:
+    pages = entry.get("pages", 1) if isinstance(entry, dict) else 1
+    return pages if isinstance(pages, int) and 1 <= pages <= 1000 else 1
 
 
 def _booklet(name: str, make: Callable[[], bytes], out: Path, manifest: dict[str, Any], failures: list[str]) -> bool:
@@ -192,22 +254,15 @@ def _booklet(name: str, make: Callable[[], bytes], out: Path, manifest: dict[str
 
 
 def _remove_old_booklets(manifest: dict[str, Any], made: list[str], out: Path) -> None:
-    """Department booklets the last set wrote whose department is gone or
-    renamed: only names the manifest check let through."""
+    """Booklets the last set wrote that this one does not make: a department
+    gone or renamed, a booklet grown too long; only names the manifest check
+    let through."""
     for name in (manifest.get("set") or {}).get("outputs", ()):
-        if "/" in name and name not in made and is_set_output(name):
+        if ("/" in name or name == BOOKLET) and name not in made and is_set_output(name):
             with contextlib.suppress(OSError):
                 target = files.inside(out, name)
                 if target.is_file():
                     target.unlink()
-
-
-def _publish_office_register(charts: list[Chart], options: BuildOptions) -> list[str]:
-    from .xlsx import register_xlsx
-
-    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories,
-                                                                  options.settings.levels))
-    return [REGISTER_XLSX]
 
 
 def _word_pictures_in_background(charts: list[Chart], options: BuildOptions,
@@ -254,7 +309,8 @@ def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
 
 def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
                             scratch: Path | None = None,
-                            drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {}) -> None:
+                            drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {},
+                            runs: render.DotRuns | None = None) -> None:
     """Draw the booklets' covers and contents for these charts into the page
     cache while the charts are being drawn, so that publish_set finds them
     there instead of starting dot once more at the end.
@@ -282,10 +338,12 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
             return
         drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
         for _, members, title, by_department in _booklets(charts):
+            if sum(counts[c.out_name] for c in members) > style.BOOKLET_MAX_PAGES:
+                continue  # too long to be made (publish_set says so)
             pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
                                        by_department=by_department, page_counts=counts)
             try:
-                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page)
+                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page, runs)
             except (render.RenderFailure, OSError):
                 return
         guessed = counts

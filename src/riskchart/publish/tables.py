@@ -12,11 +12,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..check.schema import CATEGORIES, LEVELS
 from ..model import Chart, sort_key
 
+# How many charts' rows serve remembers between saves.  Bounded: each entry
+# keeps its chart alive, and a build of thousands must not hold them all.
+CHARTS_REMEMBERED = 1024
 UNGRADED = "未评定"  # the count of risks whose level the department did not assess
 
 # A cell starting with one of these is a formula to Excel and LibreOffice
@@ -58,7 +61,7 @@ def register(charts: list[Chart]) -> list[RegisterRow]:
     return [row for chart in sorted(charts, key=sort_key) for row in chart_rows(chart)]
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=CHARTS_REMEMBERED)
 def chart_rows(chart: Chart) -> tuple[RegisterRow, ...]:
     """One chart's rows, which depend on that chart alone: a long-running
     `serve` makes them again only for the chart that changed (charts are
@@ -103,12 +106,19 @@ def spreadsheet_cell(text: str) -> str:
 
 def register_csv(charts: list[Chart]) -> bytes:
     """UTF-8 with a BOM, so Excel on a Chinese Windows machine reads it right."""
-    header = _csv_lines([REGISTER_COLUMNS])
-    body = "".join(_chart_csv(chart) for chart in sorted(charts, key=sort_key))
-    return ("\ufeff" + header + body).encode("utf-8")
+    buffer = io.BytesIO()
+    write_register_csv(charts, buffer)
+    return buffer.getvalue()
 
 
-@lru_cache(maxsize=8192)
+def write_register_csv(charts: list[Chart], stream: BinaryIO) -> None:
+    """register_csv's bytes, written chart by chart into `stream` (tens of
+    megabytes for thousands of charts, never held as one string)."""
+    stream.write(("\ufeff" + _csv_lines([REGISTER_COLUMNS])).encode("utf-8"))
+    stream.writelines(_chart_csv(chart).encode("utf-8") for chart in sorted(charts, key=sort_key))
+
+
+@lru_cache(maxsize=CHARTS_REMEMBERED)
 def _chart_csv(chart: Chart) -> str:
     """One chart's CSV lines (made again only when the chart changed, as its rows)."""
     return _csv_lines([[spreadsheet_cell(cell) for cell in row.cells()] for row in chart_rows(chart)])

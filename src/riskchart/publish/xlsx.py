@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -57,8 +58,10 @@ def register_xlsx(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES,
     import xlsxwriter
 
     buffer = io.BytesIO()
-    # Text stays text: no cell becomes a number, a link or a formula.
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_numbers": False,
+    # Text stays text: no cell becomes a number, a link or a formula.  Written
+    # row by row (constant_memory): a register of thousands of charts would
+    # otherwise hold every cell at once, hundreds of megabytes.
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "strings_to_numbers": False,
                                             "strings_to_formulas": False, "strings_to_urls": False})
     workbook.set_properties({"title": "风险点台账", "creator": "riskchart"})
     formats = _Formats(workbook, levels)
@@ -94,33 +97,59 @@ def _register_sheet(sheet: Any, formats: _Formats, charts: list[Chart]) -> None:
     rows = [tuple(tables.spreadsheet_cell(cell) for cell in row.cells()) for row in tables.register(charts)]
     widths = [_column_width([name, *(row[i] for row in rows)]) for i, name in enumerate(columns)]
     runs = list(_merged_runs(columns, rows))
-    in_runs = {(r, i) for i, first, last in runs for r in range(first, last + 1)}
+    starts = {(first, i) for i, first, _ in runs}
+    merged = _merged_cells(columns, rows)
     # Excel sizes no row to wrapped or merged text by itself: each row gets the
     # lines of its tallest single cell, and a run's last row what its merged
     # text needs beyond that.
-    heights = [_height(max((_lines(value, widths[i]) for i, value in enumerate(row) if (r, i) not in in_runs),
+    heights = [_height(max((_lines(value, widths[i]) for i, value in enumerate(row) if not merged(r, i)),
                            default=1)) for r, row in enumerate(rows)]
+    for i, first, last in runs:
+        value = rows[first][i]
+        spanned = sum(heights[first:last + 1])
+        heights[last] += max(0.0, _height(_lines(value, widths[i])) - spanned)
+    # Row by row, each row's height set before its cells (the workbook keeps no
+    # more than one row in memory): every cell holds its value, the covered
+    # cells of a merged run too, so filtering on a column keeps every row of
+    # the step, and a copy or CSV export loses nothing.
+    sheet.set_row(0, _height(1) + ROW_PADDING)
     for i, name in enumerate(columns):
         sheet.write_string(0, i, name, formats.header)
         sheet.set_column(i, i, widths[i])
     for r, row in enumerate(rows, start=1):
+        sheet.set_row(r, heights[r - 1])
         for i, value in enumerate(row):
-            sheet.write_string(r, i, value, formats.cell(columns[i], value))
-    for i, first, last in runs:
-        value = rows[first][i]
-        sheet.merge_range(first + 1, i, last + 1, i, value, formats.cell(columns[i], value))
-        # The covered cells keep the value: filtering on the column then keeps
-        # every row of the step, and a copy or CSV export loses nothing.
-        for covered in range(first + 1, last + 1):
-            sheet.write_string(covered + 1, i, value, formats.cell(columns[i], value))
-        spanned = sum(heights[first:last + 1])
-        heights[last] += max(0.0, _height(_lines(value, widths[i])) - spanned)
-    sheet.set_row(0, _height(1) + ROW_PADDING)
-    for r, height in enumerate(heights, start=1):
-        sheet.set_row(r, height)
+            if value or (r - 1, i) not in starts:
+                sheet.write_string(r, i, value, formats.cell(columns[i], value))
+            else:  # as merge_range writes an empty first cell: blank
+                sheet.write_blank(r, i, None, formats.cell(columns[i], value))
+    # merge_range would write blanks into rows not yet written, which a
+    # row-by-row workbook cannot take back: the runs (one column each, never
+    # overlapping) are recorded as it records them, after their cells.
+    sheet.merge.extend([first + 1, i, last + 1, i] for i, first, last in runs)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(1, len(rows)), len(columns) - 1)
     _print_setup(sheet, "风险点台账")
+
+
+def _merged_cells(columns: Sequence[str], rows: list[tuple[str, ...]]) -> Callable[[int, int], bool]:
+    """Whether row r's cell in column i lies in a run of `_merged_runs`: its
+    chart (chart columns) or its step (step columns) has two rows or more.
+    Asked of every cell, without a set of every merged cell (millions of them
+    in the register of thousands of charts)."""
+    number = columns.index(NUMBER_COLUMN)
+    chart_of = [row[number].rsplit("-", 2)[0] for row in rows]
+    step_of = [row[number].rsplit("-", 1)[0] for row in rows]
+    chart_rows, step_rows = Counter(chart_of), Counter(step_of)
+    kinds = [None if name in ROW_COLUMNS else name in STEP_COLUMNS for name in columns]
+
+    def merged(r: int, i: int) -> bool:
+        kind = kinds[i]
+        if kind is None:
+            return False
+        return (step_rows[step_of[r]] if kind else chart_rows[chart_of[r]]) > 1
+
+    return merged
 
 
 def _merged_runs(columns: Sequence[str], rows: list[tuple[str, ...]]) -> Iterator[tuple[int, int, int]]:
