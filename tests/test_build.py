@@ -478,6 +478,7 @@ def test_the_timeout_holds_per_chart_not_per_batch(charts, tmp_path, monkeypatch
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["27-副本7"] and "超时" in failed["27-副本7"]
     assert report.count("built") == 15
+    assert all(outcome.seconds > 0 for outcome in report.outcomes)  # the failed one's time too
     # a limit per batch lets the hanging chart hold its batch for 8 × 2 s, then 2 s more alone:
     # at least 18 s of sleeping whatever the load; the per-chart limit sleeps 4 s (10 s seen under
     # nice -n 19 on a loaded machine, so not a tighter bound)
