@@ -373,3 +373,30 @@ def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts
     text = subprocess.run(["pdftotext", "-layout", str(out / "booklet.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout.split("\f")
     assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]
+
+
+@pytest.mark.parametrize("name, written_by_the_set", [
+    ("index.html", True), ("booklet.pdf", True), ("risk-register.xlsx", True), ("booklet.docx", True),
+    ("食品科/booklet.pdf", True), ("特设科/检验股/booklet.pdf", True),  # a department inside a department
+    ("booklet.svg", False), ("食品科/index.html", False), ("/booklet.pdf", False), ("../booklet.pdf", False),
+    ("特设科/检 验股/booklet.pdf", False), ("特设科/../booklet.pdf", False), (["index.html"], False),
+])
+def test_only_names_the_set_writes_are_set_outputs(name, written_by_the_set):
+    """What a manifest read from out/ may name as the set's, to be trusted and later deleted."""
+    from riskchart.publish.index import is_set_output
+
+    assert is_set_output(name) is written_by_the_set
+
+
+@needs_dot
+def test_a_renamed_department_folder_takes_its_old_booklet_with_it(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "departments", project)
+    options = BuildOptions(out=tmp_path / "out", formats=("pdf",), settings=find_settings(project))
+    assert build([project / "charts"], options).ok
+    assert (options.out / "食品科" / "booklet.pdf").is_file()
+    (project / "charts" / "食品科").rename(project / "charts" / "食品安全科")
+    assert build([project / "charts"], options).ok
+    assert (options.out / "食品安全科" / "booklet.pdf").is_file()
+    assert not (options.out / "食品科" / "booklet.pdf").exists()
+    assert (options.out / "特设科" / "booklet.pdf").is_file()  # the departments still there keep theirs
