@@ -257,7 +257,7 @@ def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():
 
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
     log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
-    with pytest.raises(MissingFont, match="找不到字体「Noto Sans CJK SC」.*fonts-noto-cjk"):
+    with pytest.raises(MissingFont, match=r"找不到字体「Noto Sans CJK SC」.*fonts-noto-cjk"):
         render._check_text_layout(log, "Noto Sans CJK SC")
 
 
