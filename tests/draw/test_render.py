@@ -298,3 +298,12 @@ def test_runs_of_wide_symbols_wrap_inside_their_column(run):
     step = dataclasses.replace(CHART.steps[1], risks=(run,), measures=(run,))
     wide = dataclasses.replace(CHART, steps=(CHART.steps[0], step))
     assert svg_width(render.render(chart_dot(wide), ("svg",), tools)["svg"]) == normal
+
+
+@needs_dot
+def test_render_lays_the_chart_out_on_the_page_it_is_given():
+    import pikepdf
+
+    pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain(), page=Page("A3", landscape=True))["pdf"]
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, 1191, 842]

@@ -400,3 +400,13 @@ def test_a_renamed_department_folder_takes_its_old_booklet_with_it(tmp_path):
     assert (options.out / "食品安全科" / "booklet.pdf").is_file()
     assert not (options.out / "食品科" / "booklet.pdf").exists()
     assert (options.out / "特设科" / "booklet.pdf").is_file()  # the departments still there keep theirs
+
+
+def test_a_failing_chart_is_listed_with_its_last_title_and_the_files_it_kept(tmp_path):
+    from riskchart.publish.index import _missing_card
+
+    (tmp_path / "15-a.svg").write_text("<svg/>")
+    manifest = {"charts": {"15-a": {"title": "劳动用工备案", "outputs": ["15-a.svg", "15-a.pdf"]}}}
+    card = _missing_card("15-a", manifest, ("svg", "pdf"), tmp_path)
+    assert (card.stem, card.title, card.files) == ("15-a", "劳动用工备案", (("svg", "15-a.svg"),))
+    assert _missing_card("16-b", manifest, ("svg",), tmp_path).title == "16-b"  # no record: its name
