@@ -913,3 +913,22 @@ def test_a_build_in_which_every_chart_fails_exits_1_and_publishes_nothing(charts
     assert result.exit_code == 1, result.output
     assert "失败 3 张" in result.output and "没有一张图生成成功" in result.output
     assert not (out / "index.html").exists() and not (out / "risk-register.csv").exists()
+
+
+def test_an_output_that_cannot_be_written_fails_its_chart_with_the_reason(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / "15-劳动用工备案.svg").mkdir(parents=True)  # a folder where the chart's SVG goes
+    report = build([charts], options(out, publish=False))
+    failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
+    assert list(failed) == ["15-劳动用工备案"] and failed["15-劳动用工备案"].startswith(f"无法写入 {out}：")
+    assert report.count("built") == 2
+
+
+def test_errors_in_the_project_s_files_not_given_are_counted_in_a_warning(charts, tmp_path):
+    from riskchart.config import Settings
+
+    other = charts / SAMPLE[1]
+    other.write_text(other.read_text(encoding="utf-8").replace("id: 4", "id: 5"), encoding="utf-8")  # RC201
+    report = build([charts / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=charts), publish=False))
+    assert report.ok and report.count("built") == 1
+    assert any(w.startswith("本次未指定的 1 个文件有错误") for w in report.warnings), report.warnings

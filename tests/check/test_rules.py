@@ -307,8 +307,19 @@ def test_a_duplicate_in_another_folder_is_named_by_its_path_one_in_the_same_fold
                                    "b/03-c.yaml": chart(3, "乙"), "b/04-d.yaml": chart(4, "乙")})
     messages = {Path(d.path).name: d.message for d in result.diagnostics if d.code == "RC204"}
     assert set(messages) == {"02-b.yaml", "04-d.yaml"}
-    assert f"已在 {tmp_path / 'a' / '01-a.yaml'} 第 3 行使用" in messages["02-b.yaml"]
-    assert "已在 03-c.yaml 第 3 行使用" in messages["04-d.yaml"]
+    assert messages["02-b.yaml"] == f"职权名称「甲」 已在 {tmp_path / 'a' / '01-a.yaml'} 第 3 行使用"
+    assert messages["04-d.yaml"] == "职权名称「乙」 已在 03-c.yaml 第 3 行使用"
+
+
+def test_the_chart_first_by_path_holds_a_duplicated_value_whatever_the_order_given(tmp_path):
+    from dataclasses import replace
+
+    first, second = lint_files(tmp_path, {"01-a.yaml": head(1, title="甲") + STEPS,
+                                          "02-b.yaml": head(2, title="乙") + STEPS}).charts
+    charts = [first, replace(second, title="甲")]
+    for given in (charts, charts[::-1]):
+        (found,) = rules.unique_titles(given)
+        assert Path(found.path).name == "02-b.yaml" and found.message == "职权名称「甲」 已在 01-a.yaml 第 3 行使用"
 
 
 def test_rc304_exemption_on_the_name_line(tmp_path):
