@@ -240,6 +240,7 @@ def test_no_combination_of_present_and_absent_parts_gives_invalid_dot(chart_owne
                     department="", phones=Phones())
     dot = chart_dot(subject, settings=settings)
     assert "<B></B>" not in dot.replace("&lt;B&gt;&lt;/B&gt;", "") and "<TR></TR>" not in dot
+    assert ("适用范围：适用于本局" in dot) == bool(chart_owner)  # the header's scope line
     for n, step in enumerate(steps):
         risk_box = dot.split(f"  risk_{n} [")[1].split("];")[0]
         measure_box = dot.split(f"  measure_{n} [")[1].split("];")[0].replace('<BR ALIGN="LEFT"/>', "")
