@@ -1,13 +1,18 @@
 """Print the mutation score of the last `make mutation` run.
 
-Score = killed / (all mutants − equivalent ones).  Mutants listed in
+Score = killed / (checked mutants − equivalent ones).  Mutants listed in
 tests/mutation_equivalent.txt change no behaviour (each line: name, then
 the reason after a #) and are left out; a mutant no test reaches counts as
-a survivor.  Exit status 1 when the score is under the target.
+a survivor.  Each module's line says how many of its mutants were checked:
+after `make mutation SAMPLE=N` the score of a module is an estimate from a
+random sample, shown with its 95 % (Wilson) interval.  Exit status 1 when
+the score is under the target, or when some mutants were not checked
+(unless --sampled: `make mutation SAMPLE=N` checks only a sample).
 """
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from collections import Counter
@@ -23,31 +28,56 @@ def equivalent() -> set[str]:
     return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
 
 
-def main() -> int:
+def statuses() -> dict[str, str]:
+    """Every mutant's status as mutmut recorded it ("not checked" when it never ran)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     listing = subprocess.run([str(mutmut), "results", "--all", "true"], capture_output=True, text=True,
                              check=True, cwd=HERE.parent).stdout
-    statuses = dict(line.strip().rsplit(": ", 1) for line in listing.splitlines() if ": " in line)
-    excluded = equivalent() & set(statuses)
-    counted = {name: status for name, status in statuses.items() if name not in excluded}
-    unchecked = [name for name, status in counted.items() if status == "not checked"]
-    checked = {name: status for name, status in counted.items() if status != "not checked"}
-    by_module: dict[str, Counter] = {}
-    for name, status in checked.items():
-        module = name.split(".x")[0].split(".xǁ")[0]
-        by_module.setdefault(module, Counter())["killed" if status in KILLED else "survived"] += 1
+    return dict(line.strip().rsplit(": ", 1) for line in listing.splitlines() if ": " in line)
+
+
+def module_of(name: str) -> str:
+    return name.split(".xǁ")[0].split(".x_")[0]
+
+
+def wilson(killed: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % interval of a proportion estimated from `total` draws."""
+    if not total:
+        return 0.0, 1.0
+    p = killed / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return centre - half, centre + half
+
+
+def main(sampled: bool = False) -> int:
+    found = statuses()
+    excluded = equivalent() & set(found)
+    counted = {name: status for name, status in found.items() if name not in excluded}
+    by_module: dict[str, Counter[str]] = {}
+    for name, status in counted.items():
+        kind = "unchecked" if status == "not checked" else "killed" if status in KILLED else "survived"
+        by_module.setdefault(module_of(name), Counter())[kind] += 1
     for module, counts in sorted(by_module.items()):
-        total = counts["killed"] + counts["survived"]
-        print(f"{module:28} {counts['killed']:5} / {total:5} killed  {counts['killed'] / total:6.1%}")
+        checked = counts["killed"] + counts["survived"]
+        if not checked:
+            print(f"{module:28} not run ({counts['unchecked']} mutants)")
+            continue
+        low, high = wilson(counts["killed"], checked)
+        sampled = f"  sample of {checked} / {checked + counts['unchecked']}: 95 % {low:.0%}–{high:.0%}" \
+            if counts["unchecked"] else "  all checked"
+        print(f"{module:28} {counts['killed']:5} / {checked:5} killed  {counts['killed'] / checked:6.1%}{sampled}")
+    checked = {name: status for name, status in counted.items() if status != "not checked"}
     killed = sum(status in KILLED for status in checked.values())
     score = killed / len(checked) if checked else 0.0
+    unchecked = len(counted) - len(checked)
     print(f"{'all':28} {killed:5} / {len(checked):5} killed  {score:6.1%}"
-          f"   ({len(excluded)} equivalent left out, {len(unchecked)} not checked)")
+          f"   ({len(excluded)} equivalent left out, {unchecked} not checked)")
     for name, status in sorted(checked.items()):
         if status not in KILLED:
             print(f"  {status:10} {name}")
-    return 0 if score >= TARGET and not unchecked else 1
+    return 0 if score >= TARGET and (sampled or not unchecked) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sampled="--sampled" in sys.argv[1:]))

@@ -478,6 +478,7 @@ def test_the_timeout_holds_per_chart_not_per_batch(charts, tmp_path, monkeypatch
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == ["27-副本7"] and "超时" in failed["27-副本7"]
     assert report.count("built") == 15
+    assert all(outcome.seconds > 0 for outcome in report.outcomes)  # the failed one's time too
     # A limit per batch lets the hanging chart hold its batch for 8 × 3 s, then 3 s more
     # alone: at least 27 s of waiting whatever the load.  Drawing the 15 others took
     # 3–12 s on a loaded 2-core machine, so 24 s separates the two without flaking.
@@ -1038,3 +1039,22 @@ def test_batches_not_yet_drawn_draw_the_whole_sets_models_not_a_second_copy(char
     assert build([charts], options(tmp_path / "out", jobs=1, publish=False)).ok
     whole_set = {id(c) for c in linted[0].charts}
     assert id(drawn[-1]) in whole_set
+
+
+def test_an_output_that_cannot_be_written_fails_its_chart_with_the_reason(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / "15-劳动用工备案.svg").mkdir(parents=True)  # a folder where the chart's SVG goes
+    report = build([charts], options(out, publish=False))
+    failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
+    assert list(failed) == ["15-劳动用工备案"] and failed["15-劳动用工备案"].startswith(f"无法写入 {out}：")
+    assert report.count("built") == 2
+
+
+def test_errors_in_the_project_s_files_not_given_are_counted_in_a_warning(charts, tmp_path):
+    from riskchart.config import Settings
+
+    other = charts / SAMPLE[1]
+    other.write_text(other.read_text(encoding="utf-8").replace("id: 4", "id: 5"), encoding="utf-8")  # RC201
+    report = build([charts / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=charts), publish=False))
+    assert report.ok and report.count("built") == 1
+    assert any(w.startswith("本次未指定的 1 个文件有错误") for w in report.warnings), report.warnings

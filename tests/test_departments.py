@@ -263,6 +263,7 @@ def test_building_some_files_before_the_rest_leaves_the_set_alone(project):
     result = build_project(project, "charts/食品科")
     assert result.exit_code == 0, result.output
     assert "生成 3 张" in result.output and "索引页、汇编和台账未更新：另有 3 张图尚未生成" in result.output
+    assert "（如 charts/特设科/01-特种设备使用登记.yaml）" in result.output  # the first of them
     assert (out / "食品科" / "01-食品经营许可.svg").is_file()
     assert not (out / "index.html").exists() and not (out / "booklet.pdf").exists()
     result = build_project(project)

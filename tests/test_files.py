@@ -327,3 +327,26 @@ def test_a_leftover_that_cannot_be_removed_does_not_stop_the_clean_up(tmp_path, 
     (tmp_path / files.SCRATCH / "run").mkdir(parents=True)
     monkeypatch.setattr(os, "rmdir", refused)
     files.remove_stale_temporaries(tmp_path)
+
+
+@pytest.mark.parametrize("made", ["a", "a/b"])
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_inside_refuses_a_link_or_a_file_at_any_folder_on_the_way(tmp_path, made, kind):
+    out = tmp_path / "out"
+    (out / made).parent.mkdir(parents=True)
+    if kind == "link":
+        (tmp_path / "elsewhere").mkdir()
+        (out / made).symlink_to(tmp_path / "elsewhere")
+    else:
+        (out / made).write_text("x")
+    with pytest.raises(OSError, match="是链接或文件"):
+        files.inside(out, "a/b/01-x.svg")
+
+
+def test_inside_gives_the_path_through_real_folders_or_none_yet(tmp_path):
+    (tmp_path / "a").mkdir()
+    assert files.inside(tmp_path, "a/b/01-x.svg") == tmp_path / "a" / "b" / "01-x.svg"
+    assert files.inside(tmp_path, "01-x.svg") == tmp_path / "01-x.svg"
+    for name in ("/etc/passwd", "a/../../x", "a//x", "./x"):
+        with pytest.raises(OSError, match="不是输出文件夹中的名字"):
+            files.inside(tmp_path, name)

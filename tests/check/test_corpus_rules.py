@@ -132,6 +132,13 @@ def test_step_spelling_is_compared_with_names_used_in_three_or_more_charts(usual
     assert bool(codes_found(charts, "RC404")) == flagged
 
 
+@pytest.mark.parametrize("usual, rare, flagged", [("审查", "审核", False), ("再审查", "再审核", True)])
+def test_step_spelling_is_compared_from_three_characters_on(usual, rare, flagged):
+    """Two-character names differ by design (审查 / 审核, 管理 / 受理); three are compared."""
+    charts = made_up(*[[(usual, ["甲。"])]] * 3, [(rare, ["甲。"])])
+    assert bool(codes_found(charts, "RC404")) == flagged
+
+
 def test_a_step_spelling_used_twice_is_not_a_slip():
     charts = made_up(*[[("事后监管", ["甲。"])]] * 5, [("事后监督", ["甲。"])], [("事后监督", ["甲。"])])
     assert codes_found(charts, "RC404") == []

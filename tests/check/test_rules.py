@@ -264,6 +264,64 @@ def test_rc303_checks_owner_and_items(tmp_path):
     assert places(result, "RC303") == {("01-a.yaml", 8, 9), ("01-a.yaml", 10, 9), ("01-a.yaml", 11, 12)}
 
 
+EVERY_TEXT = """id: 1
+category: 行政许可
+title: "测试 "
+code: "X-1 "
+scope: "本局 "
+owner: "某科 "
+basis:
+  - "《条例》第一条 "
+time_limit:
+  statutory: "五日 "
+  promised: "三日 "
+steps:
+  - name: "受理 "
+    time_limit: "当场 "
+    note: "备注 "
+    level: 中
+    risks:
+      - 故意刁难申请人。
+    measures:
+      - 建立受理单制度。
+    owner: 受理人
+    exits:
+      - when: "材料不全 "
+        to: "告知补正 "
+"""
+
+
+def test_rc303_is_reported_at_each_kind_of_text(tmp_path):
+    """Every text the rules read (chart_texts) is located at its own value, not at the chart or the step."""
+    expected = {("01-a.yaml", number, line.index('"') + 1)
+                for number, line in enumerate(EVERY_TEXT.splitlines(), 1) if '"' in line}
+    assert len(expected) == 12
+    assert places(lint_files(tmp_path, {"01-a.yaml": EVERY_TEXT}), "RC303") == expected
+
+
+def test_a_duplicate_in_another_folder_is_named_by_its_path_one_in_the_same_folder_by_its_name(tmp_path):
+    def chart(id, title):
+        return head(id, title=title) + STEPS
+
+    result = lint_files(tmp_path, {"a/01-a.yaml": chart(1, "甲"), "b/02-b.yaml": chart(2, "甲"),
+                                   "b/03-c.yaml": chart(3, "乙"), "b/04-d.yaml": chart(4, "乙")})
+    messages = {Path(d.path).name: d.message for d in result.diagnostics if d.code == "RC204"}
+    assert set(messages) == {"02-b.yaml", "04-d.yaml"}
+    assert messages["02-b.yaml"] == f"职权名称「甲」 已在 {tmp_path / 'a' / '01-a.yaml'} 第 3 行使用"
+    assert messages["04-d.yaml"] == "职权名称「乙」 已在 03-c.yaml 第 3 行使用"
+
+
+def test_the_chart_first_by_path_holds_a_duplicated_value_whatever_the_order_given(tmp_path):
+    from dataclasses import replace
+
+    first, second = lint_files(tmp_path, {"01-a.yaml": head(1, title="甲") + STEPS,
+                                          "02-b.yaml": head(2, title="乙") + STEPS}).charts
+    charts = [first, replace(second, title="甲")]
+    for given in (charts, charts[::-1]):
+        (found,) = rules.unique_titles(given)
+        assert Path(found.path).name == "02-b.yaml" and found.message == "职权名称「甲」 已在 01-a.yaml 第 3 行使用"
+
+
 def test_rc304_exemption_on_the_name_line(tmp_path):
     text = HEAD + "steps:\n" + step() + "  - name: 办结  # riskchart: ignore RC304 只有归档措施\n" \
         "    measures:\n      - 归档。\n    owner: 办理人\n"

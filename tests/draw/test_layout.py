@@ -240,6 +240,7 @@ def test_no_combination_of_present_and_absent_parts_gives_invalid_dot(chart_owne
                     department="", phones=Phones())
     dot = chart_dot(subject, settings=settings)
     assert "<B></B>" not in dot.replace("&lt;B&gt;&lt;/B&gt;", "") and "<TR></TR>" not in dot
+    assert ("适用范围：适用于本局" in dot) == bool(chart_owner)  # the header's scope line
     for n, step in enumerate(steps):
         risk_box = dot.split(f"  risk_{n} [")[1].split("];")[0]
         measure_box = dot.split(f"  measure_{n} [")[1].split("];")[0].replace('<BR ALIGN="LEFT"/>', "")
@@ -295,3 +296,29 @@ def test_long_step_names_wrap_inside_the_box():
     name = "纳税人提出复评申请并提交相关资料主管税务机关受理登记并审核材料"
     (row,) = rows(chart(steps=(Step(name),)))
     assert "".join(row.name_lines) == name and len(row.name_lines) >= 3
+
+
+def test_a_compiled_template_in_the_cache_is_loaded_not_compiled_and_written_again(tmp_path):
+    import jinja2
+
+    from riskchart.draw.layout import compiled_template_cache
+
+    def render_with_the_cache() -> str:
+        env = jinja2.Environment(loader=jinja2.DictLoader({"t": "{{ 1 + 1 }}"}),
+                                 bytecode_cache=compiled_template_cache(tmp_path))
+        return env.get_template("t").render()
+
+    assert render_with_the_cache() == "2"
+    (entry,) = tmp_path.iterdir()
+    written = entry.stat()
+    assert render_with_the_cache() == "2"
+    assert entry.stat().st_ino == written.st_ino  # a miss would compile and replace the entry
+
+
+def test_templates_come_from_the_package_when_the_source_tree_has_none(tmp_path, monkeypatch):
+    """In an installed wheel there is no templates/ three folders up: the packaged copy is used."""
+    import riskchart
+    from riskchart.draw import layout
+
+    monkeypatch.setattr(layout, "__file__", str(tmp_path / "site-packages" / "riskchart" / "draw" / "layout.py"))
+    assert layout.template_folder() == Path(riskchart.__file__).parent / "templates"

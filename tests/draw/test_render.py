@@ -257,8 +257,30 @@ def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():
 
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
     log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
-    with pytest.raises(MissingFont, match="fonts-noto-cjk"):
+    with pytest.raises(MissingFont, match=r"找不到字体「Noto Sans CJK SC」.*fonts-noto-cjk"):
         render._check_text_layout(log, "Noto Sans CJK SC")
+
+
+def test_a_log_showing_another_font_drawn_names_the_substitute():
+    # a font of the same family but without the CJK glyphs: only the whole name tells it apart
+    log = ('textlayout\nfontname: "Noto Sans CJK SC" resolved to: (PangoCairoFcFont) "Noto Sans, Regular" '
+           '/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf\n')  # as dot -v writes it
+    with pytest.raises(MissingFont, match="Graphviz 用了「Noto Sans」代替"):
+        render._check_text_layout(log, "Noto Sans CJK SC")
+    render._check_text_layout(log.replace('"Noto Sans,', '"Noto Sans CJK SC,'), "Noto Sans CJK SC")
+
+
+@needs_dot
+def test_dot_works_in_the_scratch_folder_it_is_given(tmp_path, monkeypatch):
+    """So that a later build removes what a killed one left (files.remove_scratch_folder)."""
+    seen = tmp_path / "seen"
+    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.dot) dirname "$a" >> {seen};; esac; done\n'
+                                    'exec $REAL "$@"')
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    render.render_many([chart_dot(CHART)], ("svg",), render.toolchain(), scratch=scratch)
+    (folder,) = set(seen.read_text().split())
+    assert Path(folder).parent == scratch and not Path(folder).exists()
 
 
 def svg_width(svg: bytes) -> float:
@@ -276,3 +298,12 @@ def test_runs_of_wide_symbols_wrap_inside_their_column(run):
     step = dataclasses.replace(CHART.steps[1], risks=(run,), measures=(run,))
     wide = dataclasses.replace(CHART, steps=(CHART.steps[0], step))
     assert svg_width(render.render(chart_dot(wide), ("svg",), tools)["svg"]) == normal
+
+
+@needs_dot
+def test_render_lays_the_chart_out_on_the_page_it_is_given():
+    import pikepdf
+
+    pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain(), page=Page("A3", landscape=True))["pdf"]
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, 1191, 842]

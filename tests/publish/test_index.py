@@ -429,3 +429,40 @@ def test_a_booklet_over_the_page_limit_is_not_made_and_an_old_one_is_removed(thr
     charts = lint_paths([three_charts]).charts
     manifest = {"charts": {charts[0].out_name: {"pages": 3}, charts[1].out_name: {"pages": "many"}}}
     assert booklet_pages(charts, manifest) == 1 + 1 + 3 + 1 + 1
+
+
+@pytest.mark.parametrize("name, written_by_the_set", [
+    ("index.html", True), ("booklet.pdf", True), ("risk-register.xlsx", True), ("booklet.docx", True),
+    ("食品科/booklet.pdf", True), ("特设科/检验股/booklet.pdf", True),  # a department inside a department
+    ("booklet.svg", False), ("食品科/index.html", False), ("/booklet.pdf", False), ("../booklet.pdf", False),
+    ("特设科/检 验股/booklet.pdf", False), ("特设科/../booklet.pdf", False), (["index.html"], False),
+])
+def test_only_names_the_set_writes_are_set_outputs(name, written_by_the_set):
+    """What a manifest read from out/ may name as the set's, to be trusted and later deleted."""
+    from riskchart.publish.index import is_set_output
+
+    assert is_set_output(name) is written_by_the_set
+
+
+@needs_dot
+def test_a_renamed_department_folder_takes_its_old_booklet_with_it(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "departments", project)
+    options = BuildOptions(out=tmp_path / "out", formats=("pdf",), settings=find_settings(project))
+    assert build([project / "charts"], options).ok
+    assert (options.out / "食品科" / "booklet.pdf").is_file()
+    (project / "charts" / "食品科").rename(project / "charts" / "食品安全科")
+    assert build([project / "charts"], options).ok
+    assert (options.out / "食品安全科" / "booklet.pdf").is_file()
+    assert not (options.out / "食品科" / "booklet.pdf").exists()
+    assert (options.out / "特设科" / "booklet.pdf").is_file()  # the departments still there keep theirs
+
+
+def test_a_failing_chart_is_listed_with_its_last_title_and_the_files_it_kept(tmp_path):
+    from riskchart.publish.index import _missing_card
+
+    (tmp_path / "15-a.svg").write_text("<svg/>")
+    manifest = {"charts": {"15-a": {"title": "劳动用工备案", "outputs": ["15-a.svg", "15-a.pdf"]}}}
+    card = _missing_card("15-a", manifest, ("svg", "pdf"), tmp_path)
+    assert (card.stem, card.title, card.files) == ("15-a", "劳动用工备案", (("svg", "15-a.svg"),))
+    assert _missing_card("16-b", manifest, ("svg",), tmp_path).title == "16-b"  # no record: its name
