@@ -31,7 +31,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,6 +42,7 @@ import yaml
 from .. import __version__, files
 from ..model import Defaults, Position, ValuePath
 from .diagnostics import Diagnostic, Severity
+from .packed import LazyPositions
 
 FILE_NAME = "lint-results.json"
 FORMAT = 1
@@ -274,30 +275,18 @@ def decode_positions(text: str) -> dict[ValuePath, Position]:
     return table
 
 
-class TextPositions(Mapping[ValuePath, Position]):
+class TextPositions(LazyPositions):
     """A chart's positions kept as their text (`encode_positions`), decoded the first time a
-    diagnostic asks for one (most charts never need them).  Read-only; small
-    to pickle, so worker processes send them back this way too."""
+    diagnostic asks for one.  Small to pickle, so worker processes send them back this way too."""
 
-    __slots__ = ("_table", "text")
+    __slots__ = ("text",)
 
     def __init__(self, text: str):
         self.text = text
-        self._table: dict[ValuePath, Position] | None = None
+        self._table = None
 
-    def _unpacked(self) -> dict[ValuePath, Position]:
-        if self._table is None:
-            self._table = decode_positions(self.text)
-        return self._table
-
-    def __getitem__(self, key: ValuePath) -> Position:
-        return self._unpacked()[key]
-
-    def __iter__(self) -> Iterator[ValuePath]:
-        return iter(self._unpacked())
-
-    def __len__(self) -> int:
-        return len(self._unpacked())
+    def _decoded(self) -> dict[ValuePath, Position]:
+        return decode_positions(self.text)
 
     def __getstate__(self) -> str:
         return self.text

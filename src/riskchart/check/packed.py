@@ -12,22 +12,19 @@ from ..model import Position, ValuePath
 from .load import source_text
 
 
-class PackedPositions(Mapping[ValuePath, Position]):
-    """A chart's positions as they travel back from a worker process: one
-    bytes object to pickle instead of hundreds of small tuples per chart
-    (that cost lint of 4,000 files half its time again), unpacked in the
-    parent only when a diagnostic asks for a position.  Read-only."""
+class LazyPositions(Mapping[ValuePath, Position]):
+    """A chart's positions kept in a compact form and decoded the first time
+    a diagnostic asks for one (most charts never need them).  Read-only."""
 
-    __slots__ = ("_packed", "_table")
+    __slots__ = ("_table",)
+    _table: dict[ValuePath, Position] | None
 
-    def __init__(self, positions: Mapping[ValuePath, Position]):
-        # marshal: our own worker's plain tuples of str/int, never read from a file
-        self._packed = marshal.dumps(list(positions.items()))
-        self._table: dict[ValuePath, Position] | None = None
+    def _decoded(self) -> dict[ValuePath, Position]:
+        raise NotImplementedError
 
     def _unpacked(self) -> dict[ValuePath, Position]:
         if self._table is None:
-            self._table = dict(marshal.loads(self._packed))
+            self._table = self._decoded()
         return self._table
 
     def __getitem__(self, key: ValuePath) -> Position:
@@ -38,6 +35,23 @@ class PackedPositions(Mapping[ValuePath, Position]):
 
     def __len__(self) -> int:
         return len(self._unpacked())
+
+
+class PackedPositions(LazyPositions):
+    """A chart's positions as they travel back from a worker process: one
+    bytes object to pickle instead of hundreds of small tuples per chart
+    (that cost lint of 4,000 files half its time again), unpacked in the
+    parent only when a diagnostic asks for a position."""
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, positions: Mapping[ValuePath, Position]):
+        # marshal: our own worker's plain tuples of str/int, never read from a file
+        self._packed = marshal.dumps(list(positions.items()))
+        self._table = None
+
+    def _decoded(self) -> dict[ValuePath, Position]:
+        return dict(marshal.loads(self._packed))
 
     def __getstate__(self) -> bytes:
         return self._packed
