@@ -29,8 +29,7 @@ COLUMNS = ("环节", "项目", "修订前", "修订后", "说明")
 NO_REVISIONS = "无修订"
 WHOLE_CHART = "—"  # 环节 of a change to the chart as a whole
 WHOLE_CHART_KINDS = ("chart_added", "chart_removed")
-# docx: landscape A4, in cm; the columns add up to the printable width
-PAGE_CM = (29.7, 21.0)
+# docx: landscape A4 (publish/docx.a4_document), in cm; the columns add up to the printable width
 MARGINS_CM = {"top": 2.5, "bottom": 2.5, "left": 2.6, "right": 2.6}
 COLUMN_CM = (3.2, 2.8, 7.85, 7.85, 2.8)
 TABLE_FONT_PT = 12  # 小四
@@ -127,25 +126,15 @@ def _append(fragments: Fragments, text: str, changed: bool) -> None:
 
 def revision_table_docx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -> bytes:
     """The 修订对照表 as a Word document; fonts from `settings.docx_fonts` (body, headings)."""
-    import docx
-    from docx.enum.section import WD_ORIENT
     from docx.enum.style import WD_STYLE_TYPE
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Cm, Pt
+    from docx.shared import Pt
 
-    document = docx.Document()
-    section = document.sections[0]
-    section.orientation = WD_ORIENT.LANDSCAPE
-    section.page_width, section.page_height = Cm(PAGE_CM[0]), Cm(PAGE_CM[1])
-    for side, cm in MARGINS_CM.items():
-        setattr(section, f"{side}_margin", Cm(cm))
-    word._set_fonts(document, word.Fonts(*settings.docx_fonts))
+    document = word.a4_document(word.Fonts(*settings.docx_fonts), TITLE, landscape=True, margins_cm=MARGINS_CM)
     cell_style = document.styles.add_style(CELL_STYLE, WD_STYLE_TYPE.PARAGRAPH)
     cell_style.base_style = document.styles["Normal"]
     cell_style.font.size = Pt(TABLE_FONT_PT)
     cell_style.paragraph_format.space_after = Pt(0)
-    document.core_properties.title = TITLE
-    document.core_properties.author = "riskchart"
 
     title = document.add_paragraph(style="Title")
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -248,7 +237,7 @@ def revision_table_xlsx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
     r = 4
     for chart in diff.charts:
         sheet.merge_range(r, 0, r, last, chart_heading(chart), formats.chart)
-        sheet.set_row(r, sheet_format._height(1) + sheet_format.ROW_PADDING)
+        sheet.set_row(r, sheet_format.row_height(1) + sheet_format.ROW_PADDING)
         for i, name in enumerate(COLUMNS):
             sheet.write_string(r + 1, i, name, formats.header)
         r += 2
@@ -259,8 +248,8 @@ def revision_table_xlsx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
             _write_marked(sheet, r, 2, old, formats, formats.strike)
             _write_marked(sheet, r, 3, new, formats, formats.bold)
             sheet.write_string(r, 4, row.note, formats.text)
-            lines = max(sheet_format._lines(value, COLUMN_UNITS[i]) for i, value in enumerate(row.cells()))
-            sheet.set_row(r, sheet_format._height(lines))
+            lines = max(sheet_format.wrapped_lines(value, COLUMN_UNITS[i]) for i, value in enumerate(row.cells()))
+            sheet.set_row(r, sheet_format.row_height(lines))
             r += 1
         r += 1  # a blank row between charts
     sheet.set_landscape()

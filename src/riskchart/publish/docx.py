@@ -121,22 +121,12 @@ def _entry_lines(chart: Chart) -> int:
 def booklet_docx(charts: list[Chart], pictures: dict[str, list[bytes]], department: str, built_on: date,
                  categories: tuple[str, ...] = CATEGORIES, fonts: Fonts = Fonts()) -> bytes:
     """`pictures`: each chart's pages as PNG (drawing_pictures), by the chart's name in out/."""
-    import docx
-    from docx.enum.section import WD_ORIENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
     from docx.shared import Cm, Pt
 
-    document = docx.Document()
-    section = document.sections[0]
-    section.orientation = WD_ORIENT.PORTRAIT
-    section.page_width, section.page_height = Cm(PAGE_CM[0]), Cm(PAGE_CM[1])
-    for side, cm in MARGINS_CM.items():
-        setattr(section, f"{side}_margin", Cm(cm))
-    width_cm, height_cm = PICTURE_ROOM_CM
-    _set_fonts(document, fonts)
     title = f"{department}权力运行廉政风险防控图汇编"
-    document.core_properties.title = title
-    document.core_properties.author = "riskchart"
+    document = a4_document(fonts, title)
+    width_cm, height_cm = PICTURE_ROOM_CM
 
     cover = [("", 120), (department, 22), ("权力运行廉政风险防控图汇编", 26), ("", 60),
              (f"共 {len(charts)} 张", 16), (f"{built_on.year} 年 {built_on.month} 月 {built_on.day} 日", 16)]
@@ -213,6 +203,27 @@ def _with_pictures(package: bytes, pictures: list[bytes]) -> bytes:
     if stand_ins:
         raise RuntimeError("python-docx did not keep every picture")  # one stand-in per picture, all distinct
     return buffer.getvalue()
+
+
+def a4_document(fonts: Fonts, title: str, landscape: bool = False,
+                margins_cm: dict[str, float] = MARGINS_CM) -> Any:
+    """An empty A4 Word document with the Chinese fonts set (East Asian too)
+    and its title in the file's properties: the booklet's, the 修订对照表's."""
+    import docx
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Cm
+
+    document = docx.Document()
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    width, height = sorted(PAGE_CM, reverse=landscape)
+    section.page_width, section.page_height = Cm(width), Cm(height)
+    for side, cm in margins_cm.items():
+        setattr(section, f"{side}_margin", Cm(cm))
+    _set_fonts(document, fonts)
+    document.core_properties.title = title
+    document.core_properties.author = "riskchart"
+    return document
 
 
 def _set_fonts(document: Any, fonts: Fonts) -> None:

@@ -102,17 +102,17 @@ def _register_sheet(sheet: Any, formats: _Formats, charts: list[Chart]) -> None:
     # Excel sizes no row to wrapped or merged text by itself: each row gets the
     # lines of its tallest single cell, and a run's last row what its merged
     # text needs beyond that.
-    heights = [_height(max((_lines(value, widths[i]) for i, value in enumerate(row) if not merged(r, i)),
+    heights = [row_height(max((wrapped_lines(value, widths[i]) for i, value in enumerate(row) if not merged(r, i)),
                            default=1)) for r, row in enumerate(rows)]
     for i, first, last in runs:
         value = rows[first][i]
         spanned = sum(heights[first:last + 1])
-        heights[last] += max(0.0, _height(_lines(value, widths[i])) - spanned)
+        heights[last] += max(0.0, row_height(wrapped_lines(value, widths[i])) - spanned)
     # Row by row, each row's height set before its cells (the workbook keeps no
     # more than one row in memory): every cell holds its value, the covered
     # cells of a merged run too, so filtering on a column keeps every row of
     # the step, and a copy or CSV export loses nothing.
-    sheet.set_row(0, _height(1) + ROW_PADDING)
+    sheet.set_row(0, row_height(1) + ROW_PADDING)
     for i, name in enumerate(columns):
         sheet.write_string(0, i, name, formats.header)
         sheet.set_column(i, i, widths[i])
@@ -175,11 +175,11 @@ def _column_width(cells: list[str]) -> float:
     return float(min(MAX_WIDTH, max(MIN_WIDTH, natural + 2)))
 
 
-def _height(lines: int) -> float:
+def row_height(lines: int) -> float:
     return lines * LINE_HEIGHT + ROW_PADDING
 
 
-def _lines(text: str, width: float) -> int:
+def wrapped_lines(text: str, width: float) -> int:
     """Lines the text takes when wrapped in a column `width` units wide."""
     room = max(1.0, width - 1.5)
     return sum(max(1, math.ceil(_line_width(line) / room)) for line in text.split("\n"))
