@@ -243,9 +243,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path], options,
                                                       manifest, seconds)
                 progress(outcomes[chart.path])
-                count = drawing.page_counts.get(chart.out_name, 1)  # whichever formats: PNG-only too
+                count = result.pages if isinstance(result, Staged) else 1  # whichever formats: PNG-only too
                 if count > 1 and outcomes[chart.path].status == "built":
-                    manifest["charts"][chart.out_name]["pages"] = count  # for the next build's contents
                     continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"
                                      f"续排为 {count} 页")
                 if chart.path in drawing.fallbacks and outcomes[chart.path].status == "built":
@@ -419,28 +418,28 @@ class _Drawing:
             drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
                                      self._runs, self._scratch, page,
                                      lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))
-            for chart, done in zip(charts, drawn, strict=True):
+            # a page per window of a continued chart
+            pages = [len(d.windows[0][1]) if isinstance(d, render.Drawn) and d.windows else 1 for d in drawn]
+            for chart, done, count in zip(charts, drawn, pages, strict=True):
                 if isinstance(done, render.Drawn):
-                    self.page_counts[chart.out_name] = len(done.windows[0][1]) if done.windows else 1
+                    self.page_counts[chart.out_name] = count
                     if done.fallback:
                         self.fallbacks[chart.path] = done.fallback
-            return self._finishing.submit(self._finish, dot_texts, drawn, began)
+            return self._finishing.submit(self._finish, dot_texts, drawn, pages, began)
         except BaseException:
             self._in_flight.release()
             raise
 
-    def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure],
+    def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure], pages: list[int],
                 began: float) -> tuple[list[Staged | render.RenderFailure], float]:
         try:
             results = []
             for number, dot_text in enumerate(dot_texts):
-                windows = getattr(drawn[number], "windows", None)
                 outputs = render.finish(drawn[number], dot_text, self._options.formats, self._tools,
                                         self._options.dpi, self._scratch, self._options.page)
                 drawn[number] = render.RenderFailure("")  # its bytes are staged: let them go
-                pages_drawn = len(windows[0][1]) if windows else 1  # a page per window of a continued chart
                 results.append(outputs if isinstance(outputs, render.RenderFailure)
-                               else self._stage(outputs, pages_drawn))
+                               else self._stage(outputs, pages[number]))
             return results, (time.perf_counter() - began) / len(dot_texts)
         finally:
             del drawn
