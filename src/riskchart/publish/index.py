@@ -15,7 +15,7 @@ import functools
 import hashlib
 import math
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -225,10 +225,16 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
 def booklet_pages(charts: list[Chart], manifest: dict[str, Any], by_department: bool = False) -> int:
     """The pages of a booklet of these charts: cover, contents and each
     chart's pages as the manifest recorded them (one when it does not say)."""
+    recorded = manifest.get("charts", {})
+    return booklet_page_count(charts, {c.out_name: _recorded_pages(recorded.get(c.out_name)) for c in charts},
+                              by_department)
+
+
+def booklet_page_count(charts: list[Chart], pages: Mapping[str, int], by_department: bool = False) -> int:
+    """Cover, contents and each chart's `pages` (by out_name)."""
     headings = len({c.unit for c in charts}) if by_department else 0
     contents = max(1, math.ceil((len(charts) + headings) / style.TOC_ROWS_PER_PAGE))
-    recorded = manifest.get("charts", {})
-    return 1 + contents + sum(_recorded_pages(recorded.get(c.out_name)) for c in charts)
+    return 1 + contents + sum(pages[c.out_name] for c in charts)
 
 
 def _recorded_pages(entry: Any) -> int:
@@ -338,7 +344,7 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
             return
         drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
         for _, members, title, by_department in _booklets(charts):
-            if sum(counts[c.out_name] for c in members) > style.BOOKLET_MAX_PAGES:
+            if booklet_page_count(members, counts, by_department) > style.BOOKLET_MAX_PAGES:
                 continue  # too long to be made (publish_set says so)
             pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
                                        by_department=by_department, page_counts=counts)
