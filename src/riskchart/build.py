@@ -42,6 +42,7 @@ from .errors import NoCharts
 from .lint import LintResult, ResultCache, charts_valid_alone, discover, lint_paths
 from .model import Chart
 from .publish import index as publish
+from .publish import pageprep
 
 MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
@@ -455,6 +456,8 @@ class _Drawing:
                 staged[fmt].write_bytes(data)
         except OSError as error:
             return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
+        if self._options.publish and "pdf" in outputs:  # what the booklets need of its fonts, while dot draws
+            pageprep.remember(outputs["pdf"], self._options.out / publish.CACHE)
         return Staged(staged, pages_drawn)
 
     def results(self) -> Iterator[tuple[Chart, Staged | render.RenderFailure, float]]:

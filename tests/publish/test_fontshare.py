@@ -3,6 +3,7 @@
 The booklet of the 40 real charts is made twice from the same chart PDFs,
 with and without sharing the fonts, and the two are compared as a reader
 sees them: text of every page, rasters, page sizes, bookmarks, links.
+What each page's PDF holds is cached (pageprep.py): tests/publish/test_pageprep.py.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def booklet_of(built_set: Path, tmp_path: Path, monkeypatch, *, shared: bool) ->
     pdfs = {c.out_name: built_set / f"{c.out_name}.pdf" for c in charts}
     with monkeypatch.context() as patch:
         if not shared:
-            patch.setattr(fontshare, "share_fonts", lambda document: False)
+            patch.setattr(fontshare, "share_fonts", lambda document, prepared=None: False)
         data = booklet.booklet_pdf(charts, pdfs, render.toolchain(), "长治高新区组织和人力资源部", date(2026, 11, 27),
                                    tmp_path / "cache")
     path = tmp_path / ("shared.pdf" if shared else "separate.pdf")
@@ -156,20 +157,29 @@ def test_a_glyph_without_a_unicode_value_is_shared_and_drawn(both, tmp_path):
     assert grey(shared, number + 1, tmp_path) == grey(separate, number + 1, tmp_path)
 
 
-@needs_tools
-def test_a_page_the_tokenizer_does_not_read_leaves_every_font_as_it_was(both):
-    """Literal strings (cairo never writes them for these fonts) are not parsed: nothing is shared."""
-    with pikepdf.open(both[0]) as document:
-        document.pages[5].contents_add(pikepdf.Stream(document, b"BT /f-0-0 1 Tf (ab) Tj ET"))
-        assert not fontshare.share_fonts(document)
-        buffer = io.BytesIO()
-        document.save(buffer)
-    assert len(font_files_of(buffer.getvalue())) == 2 * 43
-
-
 def font_files_of(pdf: bytes) -> set[tuple[int, int]]:
     with pikepdf.open(io.BytesIO(pdf)) as document:
         return {font.DescendantFonts[0].FontDescriptor.FontFile3.objgen for font in glyphs._fonts(document)}
+
+
+@needs_tools
+def test_any_string_a_page_shows_draws_as_before_its_codes_untouched(both, tmp_path):
+    """The pages' codes are never rewritten: a string cairo never writes (a
+    literal one, a code the subset lacks) is shown through the shared font
+    exactly as through the page's own."""
+    drawn = b"BT /f-0-0 60 Tf 80 300 Td (\\000\\001\\000\\002) Tj <0003 fff0 0004> Tj [(\\000\\005) -500 <0006>] TJ ET"
+    separate, shared = tmp_path / "added.pdf", tmp_path / "added-shared.pdf"
+    with pikepdf.open(both[0]) as document:
+        document.pages[5].contents_add(pikepdf.Stream(document, drawn))
+        document.save(separate)
+    with pikepdf.open(separate) as document:
+        assert fontshare.share_fonts(document)
+        buffer = io.BytesIO()
+        document.save(buffer)
+    shared.write_bytes(buffer.getvalue())
+    assert len(font_files_of(buffer.getvalue())) == 2
+    assert page_texts(shared)[5] == page_texts(separate)[5] != page_texts(both[0])[5]
+    assert grey(shared, 6, tmp_path) == grey(separate, 6, tmp_path) != grey(both[0], 6, tmp_path)
 
 
 def test_subsets_whose_subroutines_differ_are_not_joined():
@@ -180,13 +190,3 @@ def test_subsets_whose_subroutines_differ_are_not_joined():
         cffmerge._join(joined, cffmerge._Subroutines(4, {}))
     cffmerge._join(joined, cffmerge._Subroutines(3, {2: b"\x8d\x0b"}))
     assert cffmerge._items_of(joined) == [b"\x0b", b"\x8b\x0b", b"\x8d\x0b"]
-
-
-@needs_tools
-def test_a_string_with_a_code_its_font_lacks_leaves_every_font_as_it_was(both):
-    with pikepdf.open(both[0]) as document:
-        document.pages[5].contents_add(pikepdf.Stream(document, b"BT /f-0-0 1 Tf <fff0> Tj ET"))
-        assert not fontshare.share_fonts(document)
-        buffer = io.BytesIO()
-        document.save(buffer)
-    assert len(font_files_of(buffer.getvalue())) == 2 * 43

@@ -171,6 +171,12 @@ def _read(folder: Path | None) -> dict[str, Stored]:
         return {}
 
 
+def signing_key() -> bytes | None:
+    """The user's key that signs riskchart's caches in output folders: this
+    one's and the booklet's fonts (publish/pageprep.py)."""
+    return _secret()
+
+
 def _secret() -> bytes | None:
     """The user's own key for the cache's HMAC (made once, 0600), or None
     when there is no private cache folder: then nothing is kept on disk."""

@@ -66,15 +66,58 @@ class Subset:
     data: _Bytes
     subrs_at: dict[str, int]  # where each INDEX of subroutines starts: "" the global one, else by font dict
     glyphs: dict[int, Glyph] = field(default_factory=dict)
+    kept: dict[str, _Subroutines] | None = None  # the subroutines, when read before (a subset from `Parts`)
 
     def subroutines(self, name: str) -> _Subroutines:
         """The used global ("") or font dict's subroutines."""
+        if self.kept is not None:
+            return self.kept.get(name, _Subroutines(0, {}))
         if name not in self.subrs_at:
             return _Subroutines(0, {})
         return _subroutines(_Index(self.data, self.subrs_at[name]))
 
     def subroutine_count(self, name: str) -> int:
+        if self.kept is not None:
+            return self.kept[name].count if name in self.kept else 0
         return _Index(self.data, self.subrs_at[name]).count if name in self.subrs_at else 0
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A subset as plain values, all that joining it needs (kept in a cache
+    by pageprep.py, so that a booklet made again need not read the font)."""
+    name: bytes
+    top: bytes                                  # the Top DICT as written
+    strings: list[bytes]
+    font_dicts: list[tuple[str, bytes, bytes]]  # name, FD DICT and Private DICT (its Subrs offset 0) as written
+    subroutines: dict[str, tuple[int, dict[int, bytes]]]  # "" global, else by font dict: count, the used ones
+    glyphs: dict[int, Glyph]                    # by code (= CID)
+
+
+def parts(subset: Subset) -> Parts:
+    """The subset as plain values, its subroutines read."""
+    return Parts(subset.name, b"".join(raw for _, raw in subset.top), subset.strings,
+                 [(name, b"".join(raw for _, raw in d.tokens), d.private) for name, d in subset.font_dicts.items()],
+                 {name: (s.count, s.used) for name in ("", *subset.font_dicts)
+                  for s in (subset.subroutines(name),)}, subset.glyphs)
+
+
+def from_parts(kept: Parts) -> Subset:
+    """The subset `parts` gave; NotMergeable if it cannot be one."""
+    try:
+        top = _tokens(kept.top, 0, len(kept.top))
+        font_dicts = {name: _FontDict(_tokens(tokens, 0, len(tokens)), private, _Subroutines(0, {}))
+                      for name, tokens, private in kept.font_dicts}
+    except (IndexError, ValueError) as problem:
+        raise NotMergeable(f"无法读取：{problem}") from None
+    if 0 not in kept.glyphs or len(font_dicts) != len(kept.font_dicts) \
+            or not {glyph.font_dict for glyph in kept.glyphs.values()} <= font_dicts.keys() \
+            or not kept.subroutines.keys() <= {"", *font_dicts} \
+            or any(used and not 0 <= min(used) <= max(used) < count for count, used in kept.subroutines.values()):
+        raise NotMergeable("不是完整的子集")
+    # Parts are not changed, and neither is a Subset: its values are shared, not copied
+    return Subset(kept.name, top, kept.strings, font_dicts, b"", {}, kept.glyphs,
+                  {name: _Subroutines(count, used) for name, (count, used) in kept.subroutines.items()})
 
 
 def read_subset(data: _Bytes) -> Subset:
@@ -215,7 +258,10 @@ def _join(joined: _Subroutines, subrs: _Subroutines) -> None:
 
 
 def _items_of(subrs: _Subroutines) -> list[bytes]:
-    return [subrs.used.get(number, _STUB) for number in range(subrs.count)]
+    items = [_STUB] * subrs.count  # tens of thousands, a few thousand of them used
+    for number, item in subrs.used.items():
+        items[number] = item
+    return items
 
 
 def _subroutines(index: _Index) -> _Subroutines:

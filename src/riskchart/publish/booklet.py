@@ -4,7 +4,8 @@ Cover and contents are drawn by Graphviz from templates like the charts
 themselves; pikepdf (qpdf) joins the pages and adds a bookmark per category
 and per chart (and per department first, in the booklet of a project of
 several departments).  Every page has the build's paper size (page.py).
-The pages' fonts become one embedded font per typeface (fontshare.py).
+The pages' fonts become one embedded font per typeface (fontshare.py),
+from what each page's PDF holds, worked out once per PDF (pageprep.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..draw import glyphs, layout, pages, render
 from ..draw.page import A4_PORTRAIT, Page
 from ..draw.wrap import wrap
 from ..model import Chart
-from . import fontshare
+from . import fontshare, pageprep
 
 _CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
 
@@ -57,39 +58,51 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     """Cover, contents and every chart, by category in the project's order,
     then by id; `by_department`: department by department first, each a
     bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
-    `used` collects the cached front-matter pages (see `front_matter`).
+    `used` collects the names of the entries of `cache` it used: the
+    front-matter pages (see `front_matter`) and the pages' fonts (see
+    pageprep.py); without it, the others are removed from `cache`.
     A chart continued over several pages moves every later page number on:
     the contents count each chart's pages."""
     import pikepdf
 
     charts = _in_booklet_order(charts, categories, by_department)
+    kept = used if used is not None else set()
     with contextlib.ExitStack() as sources:
         opened = {}
         for chart in charts:
             try:
-                opened[chart.out_name] = sources.enter_context(pikepdf.Pdf.open(chart_pdfs[chart.out_name]))
+                data = chart_pdfs[chart.out_name].read_bytes()  # the bytes the fonts' entry is found by
+                opened[chart.out_name] = (data, sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data))))
             except (pikepdf.PdfError, OSError):
                 raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
-                                   page_counts={name: len(pdf.pages) for name, pdf in opened.items()})
-        return _joined(charts, opened, front_matter(pages, tools, cache, scratch, used, page), department,
-                       by_department)
+                                   page_counts={name: len(pdf.pages) for name, (_, pdf) in opened.items()})
+        front = front_matter(pages, tools, cache, scratch, kept, page)
+        made = _joined(charts, opened, front, department, by_department, cache, kept)
+    if used is None:
+        prune_cache(cache, kept)
+    return made
 
 
-def _joined(charts: list[Chart], opened: dict[str, Any], front: list[bytes], department: str,
-            by_department: bool) -> bytes:
+def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: list[bytes], department: str,
+            by_department: bool, cache: Path, used: set[str]) -> bytes:
     """Front matter, then every chart's pages, with the bookmarks."""
     import pikepdf
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
-        for pdf in front:
-            booklet.pages.extend(sources.enter_context(pikepdf.Pdf.open(io.BytesIO(pdf))).pages)
+        prepared: list[pageprep.Prepared | None] = []  # what each page's PDF holds of fonts
+        for data in front:
+            pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
+            prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)
+            booklet.pages.extend(pdf.pages)
         with booklet.open_outline() as outline:
             # department (only with by_department) → category → chart
             items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
             for chart in charts:
                 page_index = len(booklet.pages)
-                booklet.pages.extend(opened[chart.out_name].pages)
+                data, pdf = opened[chart.out_name]
+                prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)
+                booklet.pages.extend(pdf.pages)
                 top: list[pikepdf.OutlineItem] = outline.root
                 if by_department:
                     if (chart.unit,) not in items:
@@ -105,7 +118,7 @@ def _joined(charts: list[Chart], opened: dict[str, Any], front: list[bytes], dep
         booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
         booklet.docinfo["/Creator"] = "riskchart"
         booklet.Root.PageMode = pikepdf.Name.UseOutlines
-        fontshare.share_fonts(booklet)  # one font for all pages, not one per page
+        fontshare.share_fonts(booklet, prepared)  # one font for all pages, not one per page
         buffer = io.BytesIO()
         booklet.save(buffer)
     return buffer.getvalue()
@@ -181,11 +194,12 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
 
 
 def prune_cache(cache: Path, used: set[str]) -> None:
-    """Remove the cached pages no booklet uses any more (only names riskchart gives them)."""
+    """Remove the cached pages and pages' fonts no booklet uses any more
+    (only names riskchart gives them)."""
     if cache.is_symlink() or not cache.is_dir():
         return
-    for old in cache.glob("*.pdf"):
-        if old.name not in used and _CACHED_PAGE.fullmatch(old.name):
+    for old in cache.iterdir():
+        if old.name not in used and (_CACHED_PAGE.fullmatch(old.name) or pageprep.ENTRY.fullmatch(old.name)):
             with contextlib.suppress(OSError):
                 old.unlink()
 
