@@ -18,7 +18,6 @@ import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from .glyphs import _Bytes, _charset, _dict, _fd_select, _Index
 
@@ -35,10 +34,9 @@ class NotMergeable(Exception):
     """The subsets are not the kind this module knows how to join."""
 
 
-class Glyph(NamedTuple):
-    """A glyph of the joined font: equal glyphs are one (a tuple: hashed in C)."""
-    font_dict: str
-    charstring: bytes
+# A glyph: (its font dict's name, its charstring).  Equal glyphs are one (a
+# plain tuple: made, hashed and compared in C, for the thousands of a booklet).
+Glyph = tuple[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,7 @@ def from_parts(kept: Parts) -> Subset:
     except (IndexError, ValueError) as problem:
         raise NotMergeable(f"无法读取：{problem}") from None
     if 0 not in kept.glyphs or len(font_dicts) != len(kept.font_dicts) \
-            or not {glyph.font_dict for glyph in kept.glyphs.values()} <= font_dicts.keys() \
+            or not {font_dict for font_dict, _ in kept.glyphs.values()} <= font_dicts.keys() \
             or not kept.subroutines.keys() <= {"", *font_dicts} \
             or any(used and not 0 <= min(used) <= max(used) < count for count, used in kept.subroutines.values()):
         raise NotMergeable("不是完整的子集")
@@ -154,7 +152,7 @@ def read_subset(data: _Bytes) -> Subset:
         chosen = _fd_select(data, int(top[_FDSELECT][-1]), len(charstrings))
         codes = _charset(data, int(top[_CHARSET][-1]), len(charstrings))
         for number, (code, outline) in enumerate(zip(codes, _items(charstrings), strict=True)):
-            subset.glyphs[code] = Glyph(by_number[chosen[number]][0], outline)
+            subset.glyphs[code] = (by_number[chosen[number]][0], outline)
         return subset
     except (IndexError, KeyError, ValueError) as problem:
         raise NotMergeable(f"无法读取：{problem}") from None
@@ -199,7 +197,7 @@ class Joined:
         CharStrings, FDArray, then each font dict's Private DICT followed by
         its subroutines."""
         chosen = [self.notdef, *glyphs]
-        names = list(dict.fromkeys(glyph.font_dict for glyph in chosen))
+        names = list(dict.fromkeys(font_dict for font_dict, _ in chosen))
         font_dicts = [self.font_dicts[name] for name in names]
         strings = self.strings + [n.encode() for n in names if n.encode() not in self.strings]
         privates = []
@@ -211,8 +209,8 @@ class Joined:
         before_top = bytes([1, 0, 4, 4]) + _index([self.name])
         after_top = _index(strings) + _index(_items_of(self.global_subrs))
         charset = bytes([2]) + (1).to_bytes(2, "big") + (cids - 2).to_bytes(2, "big") if cids > 1 else bytes([0])
-        fd_select = bytes([0]) + bytes(names.index(glyph.font_dict) for glyph in chosen)
-        charstrings = _index([glyph.charstring for glyph in chosen])
+        fd_select = bytes([0]) + bytes(names.index(font_dict) for font_dict, _ in chosen)
+        charstrings = _index([charstring for _, charstring in chosen])
 
         def top_dict(charset_at: int, fd_select_at: int, charstrings_at: int, fd_array_at: int) -> bytes:
             values: dict[Operator, list[int]] = {_CHARSET: [charset_at], _FDSELECT: [fd_select_at],

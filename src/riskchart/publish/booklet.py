@@ -185,6 +185,7 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
                 raise result
             if folder:
                 files.write_atomic(folder / names[i], result["pdf"])
+                pageprep.remember(result["pdf"], folder)  # its fonts too, while drawn ahead of the booklet
             ready[i] = result["pdf"]
     if used is None:
         prune_cache(cache, set(names))

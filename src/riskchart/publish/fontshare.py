@@ -142,31 +142,21 @@ def _cmap(table: CidTable, unused: int) -> tuple[bytes, str]:
     under Identity-H, where the page's subset has no such CID, nothing is
     drawn (poppler would read an unmapped code as one byte and MuPDF draw
     the .notdef box).  No range crosses a change of its first byte."""
-    lines: dict[bytes, list[bytes]] = {b"cidrange": [], b"cidchar": []}
+    table = sorted(table)
+    codes = [code for code, _ in table]
+    chars = [b"<%04x> %d\n" % entry for entry in table]
     unmapped = _unmapped_blocks(unused)
-
-    def add(first: int, last: int, cid: int, step: int) -> None:
-        while first <= last:
-            if not step and not first & 0xFF and last - first >= 0xFF:  # whole blocks of 256 codes without a glyph
-                lines[b"cidrange"] += unmapped[first >> 8:(last + 1) >> 8]
-                first = (last + 1) & ~0xFF
-                continue
-            end = min(last, first | 0xFF)
-            if end == first:
-                lines[b"cidchar"].append(b"<%04x> %d\n" % (first, cid))
+    ranges = []
+    for first, last in zip([0, *(code + 1 for code in codes)], [*codes, 0x10000], strict=True):
+        while first < last:  # the codes from first to last - 1 have no glyph
+            if not first & 0xFF and last - first > 0xFF:  # whole blocks of 256 codes
+                ranges += unmapped[first >> 8:last >> 8]
+                first = last & ~0xFF
             else:
-                lines[b"cidrange"].append(b"<%04x> <%04x> %d\n" % (first, end, cid))
-            cid += step * (end - first + 1)
-            first = end + 1
-
-    run = [0, -1, 0]  # [first code, last code, first CID] of consecutive codes and CIDs
-    for code, cid in [*sorted(table), (0x10000, 0)]:
-        if code == run[1] + 1 and cid == run[2] + code - run[0]:
-            run[1] = code
-            continue
-        add(run[0], run[1], run[2], 1)
-        add(run[1] + 1, code - 1, unused, 0)  # the codes between: no glyph
-        run = [code, code, cid]
+                end = min(last - 1, first | 0xFF)
+                ranges.append(b"<%04x> <%04x> %d\n" % (first, end, unused))
+                first = end + 1
+    lines = {b"cidrange": ranges, b"cidchar": chars}
     body = []
     for kind, found in lines.items():
         for start in range(0, len(found), 100):

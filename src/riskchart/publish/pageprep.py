@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,64 +271,82 @@ def _read(path: Path, name: str) -> Prepared | None:
         return None
 
 
+# A font's numbers, packed little-endian before its byte strings: codes, the
+# font dict of each glyph, widths, each byte string's length, the numbers of
+# the used subroutines (read in C: tens of thousands per entry).
+_ARRAYS = (("codes", "H"), ("fds", "B"), ("widths", "d"), ("lengths", "I"), ("used", "I"))
+
+
 def _font_json(font: Font, items: list[bytes]) -> dict[str, Any]:
-    """A font as JSON, its byte strings added to `items` in the order
-    _font_of takes them back (the JSON has their lengths)."""
+    """A font as JSON, its numbers and byte strings added to `items` in the
+    order _font_of takes them back (the JSON counts them)."""
     subset = font.parts
     names = [name for name, _, _ in subset.font_dicts]
     fd_number = {name: number for number, name in enumerate(names)}
     codes = list(subset.glyphs)
     subroutines = [subset.subroutines.get(name, (0, {})) for name in ("", *names)]
-    mine = [subset.name, subset.top, *subset.strings,
-            *itertools.chain.from_iterable((tokens, private) for _, tokens, private in subset.font_dicts),
-            *(subset.glyphs[code].charstring for code in codes),
-            *itertools.chain.from_iterable(used.values() for _, used in subroutines)]
-    items += mine
-    return {"family": font.family, "dicts": names, "strings": len(subset.strings), "codes": codes,
-            "fds": [fd_number[subset.glyphs[code].font_dict] for code in codes],
-            "widths": [font.widths[code] for code in codes],
-            "counts": [count for count, _ in subroutines], "used": [list(used) for _, used in subroutines],
-            "lengths": list(map(len, mine))}
+    strings = [subset.name, subset.top, *subset.strings,
+               *itertools.chain.from_iterable((tokens, private) for _, tokens, private in subset.font_dicts),
+               *(subset.glyphs[code][1] for code in codes),
+               *itertools.chain.from_iterable(used.values() for _, used in subroutines)]
+    arrays: dict[str, list[Any]] = {"codes": codes, "fds": [fd_number[subset.glyphs[code][0]] for code in codes],
+              "widths": [font.widths[code] for code in codes], "lengths": list(map(len, strings)),
+              "used": list(itertools.chain.from_iterable(used for _, used in subroutines))}
+    for key, kind in _ARRAYS:
+        packed = array.array(kind, arrays[key])
+        if sys.byteorder != "little":
+            packed.byteswap()
+        items.append(packed.tobytes())
+    items += strings
+    return {"family": font.family, "dicts": names, "strings": len(subset.strings), "glyphs": len(codes),
+            "counts": [count for count, _ in subroutines], "used": [len(used) for _, used in subroutines],
+            "bytes": sum(map(len, strings))}
 
 
 def _font_of(entry: dict[str, Any], blob: bytes, at: int) -> tuple[Font, int]:
     """A font from its JSON and its bytes from `at` on; and where they end.
     Raises on anything _font_json did not write."""
-    lengths = _numbers(entry["lengths"])
-    ends = list(itertools.accumulate(lengths, initial=at))
-    if ends[-1] > len(blob):
-        raise ValueError("lengths")
-    items = list(map(blob.__getitem__, map(slice, ends, ends[1:])))
     names = [_text(name) for name in entry["dicts"]]
-    strings = _numbers([entry["strings"]])[0]
-    codes, fds, counts = _numbers(entry["codes"]), _numbers(entry["fds"]), _numbers(entry["counts"])
-    used = [_numbers(numbers) for numbers in entry["used"]]
-    widths = array.array("d", entry["widths"])  # numbers only, or TypeError
-    if len(fds) != len(codes) or len(widths) != len(codes) \
-            or len(set(codes)) != len(codes) or len(counts) != len(names) + 1 or len(used) != len(counts) \
-            or len(items) != 2 + strings + 2 * len(names) + len(codes) + sum(map(len, used)) \
+    strings, glyph_count, size = (_count(entry[key]) for key in ("strings", "glyphs", "bytes"))
+    counts, used_counts = [_count(n) for n in entry["counts"]], [_count(n) for n in entry["used"]]
+    if len(counts) != len(names) + 1 or len(used_counts) != len(counts):
+        raise ValueError("subroutines")
+    sizes = {"codes": glyph_count, "fds": glyph_count, "widths": glyph_count,
+             "lengths": 2 + strings + 2 * len(names) + glyph_count + sum(used_counts), "used": sum(used_counts)}
+    arrays: dict[str, array.array[Any]] = {}
+    for key, kind in _ARRAYS:
+        arrays[key] = array.array(kind)
+        end = at + sizes[key] * arrays[key].itemsize
+        if end > len(blob):
+            raise ValueError("too short")
+        arrays[key].frombytes(blob[at:end])
+        if sys.byteorder != "little":
+            arrays[key].byteswap()
+        at = end
+    codes, widths = arrays["codes"].tolist(), arrays["widths"]
+    ends = list(itertools.accumulate(arrays["lengths"], initial=at))
+    if ends[-1] != at + size or ends[-1] > len(blob) or len(set(codes)) != len(codes) \
             or (widths and not (min(widths) >= 0 and max(widths) < 1e5 and math.isfinite(sum(widths)))):
         raise ValueError("not as written")
-    next_item = 2 + strings + 2 * len(names)
-    font_dicts = list(zip(names, items[2 + strings:next_item:2], items[3 + strings:next_item:2], strict=True))
-    outlines = items[next_item:next_item + len(codes)]
-    glyphs = dict(zip(codes, map(cffmerge.Glyph._make, zip(map(names.__getitem__, fds), outlines, strict=True)),
-                      strict=True))
-    next_item += len(codes)
-    subroutines = {}
-    for fd, count, numbers in zip(("", *names), counts, used, strict=True):
-        subroutines[fd] = (count, dict(zip(numbers, items[next_item:next_item + len(numbers)], strict=True)))
-        next_item += len(numbers)
+    items = list(map(blob.__getitem__, map(slice, ends, ends[1:])))
+    glyphs_at = 2 + strings + 2 * len(names)
+    font_dicts = list(zip(names, items[2 + strings:glyphs_at:2], items[3 + strings:glyphs_at:2], strict=True))
+    outlines = items[glyphs_at:glyphs_at + glyph_count]
+    glyphs = dict(zip(codes, zip(map(names.__getitem__, arrays["fds"]), outlines, strict=True), strict=True))
+    subroutines, number_at, item_at = {}, 0, glyphs_at + glyph_count
+    for fd, count, used in zip(("", *names), counts, used_counts, strict=True):
+        subroutines[fd] = (count, dict(zip(arrays["used"][number_at:number_at + used].tolist(),
+                                           items[item_at:item_at + used], strict=True)))
+        number_at, item_at = number_at + used, item_at + used
     kept = cffmerge.Parts(items[0], items[1], items[2:2 + strings], font_dicts, subroutines, glyphs)
     return Font(_text(entry["family"]), kept, cffmerge.from_parts(kept),  # or NotMergeable
                 dict(zip(codes, widths, strict=True))), ends[-1]
 
 
-def _numbers(values: Any) -> list[int]:
-    """`values` if it is a list of whole numbers ≥ 0 (checked in C: tens of thousands per entry)."""
-    if not isinstance(values, list) or (values and min(array.array("q", values)) < 0):
-        raise TypeError("not a list of numbers")
-    return values
+def _count(value: Any) -> int:
+    if type(value) is not int or not 0 <= value < 1 << 32:
+        raise TypeError("not a count")
+    return value
 
 
 def _text(value: Any) -> str:
