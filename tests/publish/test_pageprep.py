@@ -26,7 +26,7 @@ from riskchart.build import BuildOptions, build
 from riskchart.config import find_settings
 from riskchart.draw import glyphs, render
 from riskchart.lint import lint_paths
-from riskchart.publish import booklet, pageprep
+from riskchart.publish import booklet, fontentry, pageprep
 from riskchart.publish.index import CACHE, _department
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,21 +137,23 @@ def test_a_signed_entry_that_is_not_as_written_is_worked_out_again(charts, tmp_p
     pdf = next(out.glob("[0-9]*.pdf"))
     name = pageprep.entry_name(pdf.read_bytes())
     data = (out / CACHE / name).read_bytes()
-    start = len(pageprep._HEAD) + pageprep._MAC_LENGTH
+    start = len(fontentry._HEAD) + fontentry._MAC_LENGTH
     end = data.index(b"\n", start)
     body = json.loads(data[start:end])
-    key = pageprep._signing_key()
+    key = fontentry._signing_key()
     assert key is not None
-    for change in ({"codes": [-1]}, {"widths": ["1000"]}, {"lengths": [10**9]}, {"used": [[1]] * 99}):
+    changes = ({"glyphs": -1}, {"glyphs": 10**9}, {"bytes": 1}, {"used": [1] * 99}, {"dicts": [7]}, {"strings": "1"},
+               {"family": None}, {})
+    for number, change in enumerate(changes):
         wrong = json.loads(json.dumps(body))
         wrong["fonts"][0][1].update(change)
-        signed = json.dumps(wrong).encode() + data[end:]
-        (out / CACHE / name).write_bytes(pageprep._HEAD + hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
+        signed = json.dumps(wrong).encode() + data[end:] + b"\0" * (number == len(changes) - 1)  # one byte too many
+        (out / CACHE / name).write_bytes(fontentry._HEAD + hmac.new(key, signed, hashlib.sha256).hexdigest().encode()
                                          + signed)
-        assert pageprep._read(out / CACHE / name, name) is None, change
+        assert fontentry.read(out / CACHE / name, name) is None, change
     with pikepdf.open(pdf) as document:
         assert pageprep.prepared(pdf.read_bytes(), document, out / CACHE).fonts  # and worked out from the PDF
-    assert pageprep._read(out / CACHE / name, name) is not None
+    assert fontentry.read(out / CACHE / name, name) is not None
 
 
 def test_the_cache_removed_is_made_again(charts, tmp_path):

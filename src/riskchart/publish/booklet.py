@@ -27,7 +27,7 @@ from ..draw import glyphs, layout, pages, render
 from ..draw.page import A4_PORTRAIT, Page
 from ..draw.wrap import wrap
 from ..model import Chart
-from . import fontshare, pageprep
+from . import fontentry, fontshare, pageprep
 
 _CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
 
@@ -90,7 +90,7 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: li
     import pikepdf
 
     with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
-        prepared: list[pageprep.Prepared | None] = []  # what each page's PDF holds of fonts
+        prepared: list[fontentry.Prepared | None] = []  # what each page's PDF holds of fonts
         for data in front:
             pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
             prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)

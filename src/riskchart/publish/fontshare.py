@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..draw import cffmerge
-from . import pageprep
+from . import fontentry, pageprep
 
-CidTable = list[tuple[int, int]]
-_MOST_GLYPHS = 0xFF00  # in a shared font: the CIDs above are for codes a page's font has no glyph for (_cmap)  # a page font's codes and the shared font's CID of each, by code
+CidTable = list[tuple[int, int]]  # a page font's codes and the shared font's CID of each
+_MOST_GLYPHS = 0xFF00  # in a shared font: the CIDs above are for codes a page's font has no glyph for (_cmap)
 
 
 @dataclass
@@ -42,7 +42,7 @@ class _Family:
     cids: dict[tuple[cffmerge.Glyph, float], int] = field(default_factory=dict)
 
 
-def share_fonts(document: Any, prepared: Sequence[pageprep.Prepared | None] | None = None) -> bool:  # a pikepdf.Pdf
+def share_fonts(document: Any, prepared: Sequence[fontentry.Prepared | None] | None = None) -> bool:  # a pikepdf.Pdf
     """Let the pages' fonts share one embedded font per typeface; True if
     done, False if the document was left as it was.  `prepared`: what
     pageprep found in each page's PDF, page by page (a booklet's come from
@@ -80,7 +80,7 @@ def share_fonts(document: Any, prepared: Sequence[pageprep.Prepared | None] | No
     return True
 
 
-def _added(families: dict[str, _Family], font: Any, prepared: pageprep.Font) -> CidTable:
+def _added(families: dict[str, _Family], font: Any, prepared: fontentry.Font) -> CidTable:
     """Add a page font's subset to its family; the shared CID of each of its codes."""
     family = families.get(prepared.family)
     if family is None:

@@ -49,7 +49,7 @@ LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in 
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
-_OFFICE_MODULES = ("xlsx.py", "docx.py", "booklet.py", "fontshare.py", "pageprep.py", "../draw/cffmerge.py")
+_OFFICE_MODULES = ("xlsx.py", "docx.py", "booklet.py", "fontshare.py", "pageprep.py", "fontentry.py", "../draw/cffmerge.py")
 
 
 @dataclass(frozen=True)
