@@ -26,11 +26,13 @@ from typing import Any
 
 from .. import files
 from ..check.cache import signing_key
+from ..check.load import read_chart_bytes
 from ..draw import cffmerge
 
 FORMAT = 1
 _HEAD = b"riskchart fonts, HMAC-SHA256 "
 _MAC_LENGTH = 64
+_MOST_BYTES = 64 << 20  # an entry is ~50 KB a page; a larger file is none of riskchart's
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,10 @@ def read(path: Path, name: str) -> Prepared | None:
     user's key, kept under another name, or not as this module writes them."""
     secret = _signing_key()
     try:
-        data = path.read_bytes()
+        data = read_chart_bytes(path, _MOST_BYTES)  # a regular file only: never waits on a FIFO
     except OSError:
+        return None
+    if len(data) > _MOST_BYTES:
         return None
     start = len(_HEAD) + _MAC_LENGTH
     if secret is None or not data.startswith(_HEAD):
