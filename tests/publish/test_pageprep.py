@@ -180,3 +180,20 @@ def test_department_booklets_and_the_project_booklet_share_the_entries(tmp_path)
     for book in books:
         members = [p for p in chart_pdfs if book.parent == out or p.parent == book.parent]
         assert_draws_every_chart(book, members)
+
+
+def test_a_continued_chart_draws_every_page_with_the_shared_font(charts, tmp_path):
+    """A chart too tall for one page: its pages (forms of the one drawing) share the booklet's font too."""
+    source = (charts / SAMPLE[2]).read_text(encoding="utf-8")
+    steps = source.index("steps:")
+    body = source[steps + len("steps:"):]
+    (charts / "23-长图.yaml").write_text(
+        source[:steps].replace("id: 15", "id: 23").replace("title: 劳动用工备案", "title: 长图")
+        + "steps:" + "".join(re.sub(r"name: (\S+)", rf"name: \g<1>{k}", body) for k in range(4)), encoding="utf-8")
+    out = built(charts, tmp_path / "out")
+    long = out / "23-长图.pdf"
+    assert page_count(long) > 1
+    assert page_count(out / "booklet.pdf") == 2 + 3 + page_count(long)
+    assert font_programs(out / "booklet.pdf") == 2
+    pages = {raster(out / "booklet.pdf", n) for n in range(1, page_count(out / "booklet.pdf") + 1)}
+    assert all(raster(long, n) in pages for n in range(1, page_count(long) + 1))
