@@ -10,11 +10,10 @@ chart's first row.  The workbook (xlsx.py) lays them end to end.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from ..check.report import terminal_width
 from ..model import Chart
 from . import sheetxml, tables
 from .deflated import Deflated, deflate
@@ -42,22 +41,48 @@ class ChartRows:
     rows: int
     naturals: tuple[int, ...]  # each column's widest line in its cells, in display columns
     widths: tuple[float, ...]  # the column widths the row heights were reckoned for
-    merges: tuple[int, ...]    # (column, first row, last row) after each other, rows from 0
+    merges: str                # the merged runs' <mergeCell> elements, rows as %d (sheetxml.merge_template)
+    merge_rows: tuple[int, ...]  # their first and last rows, counted from the chart's first
     xml: Deflated              # the <row> elements, without r= (they stand wherever they are put)
 
 
-def chart_cells(chart: Chart) -> list[tuple[str, ...]]:
-    """The chart's register rows as a spreadsheet shows them (formula-like text neutralised)."""
-    return [tuple(map(tables.spreadsheet_cell, row.cells())) for row in tables.chart_rows(chart)]
+class ChartCells:
+    """A chart's register cells as a spreadsheet shows them (formula-like
+    text neutralised), each distinct text measured once: a step's texts
+    repeat down all its rows."""
 
+    def __init__(self, cells: Sequence[tuple[str, ...]]) -> None:
+        self.cells = cells
+        self._lines: dict[str, tuple[int, ...]] = {}
+        self._wrapped: dict[tuple[str, float], int] = {}
 
-def naturals(cells: Sequence[tuple[str, ...]]) -> tuple[int, ...]:
-    return tuple(max((display_width(row[i]) for row in cells), default=0) for i in range(len(_COLUMNS)))
+    @classmethod
+    def of(cls, chart: Chart) -> ChartCells:
+        return cls([tuple(map(tables.spreadsheet_cell, row.cells())) for row in tables.chart_rows(chart)])
+
+    def line_widths(self, text: str) -> tuple[int, ...]:
+        found = self._lines.get(text)
+        if found is None:
+            found = self._lines[text] = tuple(map(line_width, text.split("\n")))
+        return found
+
+    def wrapped_lines(self, text: str, width: float) -> int:
+        """wrapped_lines(text, width)."""
+        found = self._wrapped.get((text, width))
+        if found is None:
+            room = max(1.0, width - 1.5)
+            found = self._wrapped[text, width] = sum(max(1, math.ceil(w / room)) for w in self.line_widths(text))
+        return found
+
+    def naturals(self) -> tuple[int, ...]:
+        """Each column's widest line."""
+        return tuple(max((max(self.line_widths(row[i])) for row in self.cells), default=0)
+                     for i in range(len(_COLUMNS)))
 
 
 def display_width(text: str) -> int:
     """The text's widest line, in display columns (a CJK character is two)."""
-    return max(map(_line_width, text.split("\n")))
+    return max(map(line_width, text.split("\n")))
 
 
 def column_widths(chart_naturals: Sequence[Sequence[int]]) -> tuple[float, ...]:
@@ -70,23 +95,24 @@ def column_width(natural: int) -> float:
     return float(min(MAX_WIDTH, max(MIN_WIDTH, natural + 2)))
 
 
-def make_rows(cells: Sequence[tuple[str, ...]], widths: tuple[float, ...], level_styles: Mapping[str, int],
-              found_naturals: tuple[int, ...] | None = None) -> ChartRows:
+def make_rows(chart: ChartCells, widths: tuple[float, ...], level_styles: Mapping[str, int],
+              naturals: tuple[int, ...] | None = None) -> ChartRows:
     """A chart's rows: every cell holds its value, the covered cells of a
     merged run too, so filtering on a column keeps every row of the step,
     and a copy or CSV export loses nothing.  `level_styles`: the style of
-    each level of the scale."""
+    each level of the scale; `naturals`: chart.naturals() when known."""
+    cells, wrapped = chart.cells, chart.wrapped_lines
     runs = _runs(cells)
     merged = {(r, i) for i, first, last in runs for r in range(first, last + 1)}
     # Excel sizes no row to wrapped or merged text by itself: each row gets the
     # lines of its tallest single cell, and a run's last row what its merged
     # text needs beyond that.
-    heights = [row_height(max((wrapped_lines(value, widths[i]) for i, value in enumerate(row) if (r, i) not in merged),
+    heights = [row_height(max((wrapped(value, widths[i]) for i, value in enumerate(row) if (r, i) not in merged),
                               default=1)) for r, row in enumerate(cells)]
     for i, first, last in runs:
         spanned = sum(heights[first:last + 1])
-        heights[last] += max(0.0, row_height(wrapped_lines(cells[first][i], widths[i])) - spanned)
-    made: dict[tuple[str, int], str] = {}  # merged text repeats down its run: each distinct cell escaped once
+        heights[last] += max(0.0, row_height(wrapped(cells[first][i], widths[i])) - spanned)
+    made: dict[tuple[str, int], str] = {}  # each distinct cell escaped once
 
     def cell(value: str, style: int) -> str:
         found = made.get((value, style))
@@ -97,8 +123,9 @@ def make_rows(cells: Sequence[tuple[str, ...]], widths: tuple[float, ...], level
     text = sheetxml.TEXT_STYLE
     xml = "".join(sheetxml.row([cell(value, level_styles.get(value, text) if i == _LEVEL else text)
                                 for i, value in enumerate(row)], height) for row, height in zip(cells, heights, strict=True))
-    return ChartRows(len(cells), found_naturals or naturals(cells), widths,
-                     tuple(n for run in runs for n in run), deflate(xml.encode("utf-8")))
+    return ChartRows(len(cells), naturals or chart.naturals(), widths,
+                     sheetxml.merge_template([i for i, _, _ in runs]),
+                     tuple(n for _, first, last in runs for n in (first, last)), deflate(xml.encode("utf-8")))
 
 
 def _runs(cells: Sequence[tuple[str, ...]]) -> list[tuple[int, int, int]]:
@@ -127,10 +154,21 @@ def row_height(lines: int) -> float:
 def wrapped_lines(text: str, width: float) -> int:
     """Lines the text takes when wrapped in a column `width` units wide."""
     room = max(1.0, width - 1.5)
-    return sum(max(1, math.ceil(_line_width(line) / room)) for line in text.split("\n"))
+    return sum(max(1, math.ceil(line_width(line) / room)) for line in text.split("\n"))
 
 
-@lru_cache(maxsize=4096)
-def _line_width(line: str) -> int:
-    """terminal_width, once per distinct line: merged cells repeat their text down every row."""
-    return terminal_width(line)
+class _CharacterWidths(dict[str, int]):
+    """Each character's columns, looked up once (unicodedata per character
+    is most of the time of sizing thousands of charts' rows)."""
+
+    def __missing__(self, character: str) -> int:
+        width = self[character] = 2 if unicodedata.east_asian_width(character) in "WF" else 1
+        return width
+
+
+_WIDTHS = _CharacterWidths()
+
+
+def line_width(line: str) -> int:
+    """Columns a line takes, as check.report.terminal_width counts them: East Asian wide and full-width take two."""
+    return sum(map(_WIDTHS.__getitem__, line))

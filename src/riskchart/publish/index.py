@@ -49,7 +49,8 @@ LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in 
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
-_OFFICE_MODULES = ("xlsx.py", "docx.py", "booklet.py", "fontshare.py", "../draw/cffmerge.py")
+_OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "docx.py", "booklet.py", "fontshare.py",
+                   "../draw/cffmerge.py")
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,20 @@ def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path) ->
     """The register of the charts the set will most likely show, made beside
     the dot runs into `folder`; publish_set moves it into place if the set
     turns out to be these charts."""
-    from .xlsx import register_xlsx
-
     made = Registers(tuple(charts), folder / REGISTER, folder / REGISTER_XLSX)
     with made.csv.open("wb") as stream:
         tables.write_register_csv(charts, stream)
-    made.xlsx.write_bytes(register_xlsx(charts, options.settings.categories, options.settings.levels))
+    made.xlsx.write_bytes(_register_xlsx(charts, options))
     return made
+
+
+def _register_xlsx(charts: list[Chart], options: BuildOptions) -> bytes:
+    """The Excel register, each unchanged chart's rows as the last build made them (rowcache.py)."""
+    from .rowcache import RowCache
+    from .xlsx import register_xlsx
+
+    return register_xlsx(charts, options.settings.categories, options.settings.levels,
+                         RowCache(options.out / files.OUTPUT_CACHE))
 
 
 def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None) -> None:
@@ -153,11 +161,8 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
         files.move_into_place(made.csv, options.out / REGISTER)
         files.move_into_place(made.xlsx, options.out / REGISTER_XLSX)
         return
-    from .xlsx import register_xlsx
-
     files.write_atomic(options.out / REGISTER, tables.register_csv(charts))
-    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories,
-                                                                  options.settings.levels))
+    files.write_atomic(options.out / REGISTER_XLSX, _register_xlsx(charts, options))
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,

@@ -61,7 +61,10 @@ def number_cell(value: int, style: int) -> str:
     return f'<c s="{style}"><v>{int(value)}</v></c>'
 
 
-def row(cells: Sequence[str], height: float) -> str:
+def row(cells: Sequence[str], height: float | None = None) -> str:
+    """A row of these cells; its height in points (None: Excel's default)."""
+    if height is None:
+        return f'<row>{"".join(cells)}</row>'
     return f'<row ht="{height:g}" customHeight="1">{"".join(cells)}</row>'
 
 
@@ -81,17 +84,19 @@ def excel_width(width: float) -> float:
 
 
 def columns(widths: Sequence[float]) -> str:
-    return "<cols>" + "".join(f'<col min="{i}" max="{i}" width="{excel_width(w):g}" customWidth="1"/>'
+    return "<cols>" + "".join(f'<col min="{i}" max="{i}" width="{excel_width(w)!r}" customWidth="1"/>'
                               for i, w in enumerate(widths, start=1)) + "</cols>"
 
 
-def merge_cells(runs: Sequence[tuple[int, int, int]]) -> str:
-    """<mergeCells> of (column, first row, last row), rows 1-based; nothing when there is none."""
-    if not runs:
-        return ""
-    names = [column_name(i) for i in range(max(i for i, _, _ in runs) + 1)]
-    cells = "".join(f'<mergeCell ref="{names[i]}{first}:{names[i]}{last}"/>' for i, first, last in runs)
-    return f'<mergeCells count="{len(runs)}">{cells}</mergeCells>'
+def merge_template(columns: Sequence[int]) -> str:
+    """<mergeCell> elements of one column each, their first and last rows
+    left as %d to be filled in where the rows end up."""
+    return "".join(f'<mergeCell ref="{column_name(i)}%d:{column_name(i)}%d"/>' for i in columns)
+
+
+def merge_cells(count: int, cells: str) -> str:
+    """<mergeCells> of `count` <mergeCell> elements; nothing when there is none."""
+    return f'<mergeCells count="{count}">{cells}</mergeCells>' if count else ""
 
 
 def sheet_head(last_column: int, last_row: int, widths: Sequence[float], selected: bool) -> str:
@@ -142,8 +147,8 @@ def styles(font: str, size: float, charset: int, border: str, header_fill: str,
              fill_xml(header_fill), *(fill_xml(fill) for fill, _ in levels)]
     side = f'style="thin"><color rgb="{_colour(border)}"/>'
     borders = ['<border><left/><right/><top/><bottom/><diagonal/></border>',
-               f'<border><left {side}</left><right {side}</right><top {side}</top><bottom {side}</bottom>'
-               '<diagonal/></border>']
+               (f'<border><left {side}</left><right {side}</right><top {side}</top><bottom {side}</bottom>'
+                '<diagonal/></border>')]
     top, centred, right = 'vertical="top" wrapText="1"', 'horizontal="center" vertical="center" wrapText="1"', \
         'horizontal="right" vertical="top" wrapText="1"'
 

@@ -17,17 +17,22 @@ of the charts that changed and lays the others end to end as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from .. import style
 from ..check.schema import CATEGORIES, LEVELS
 from ..draw.layout import level_styles
 from ..model import Chart, sort_key
 from . import sheetxml, tables
-from .chartrows import ROW_PADDING as ROW_PADDING
-from .chartrows import ChartRows, chart_cells, column_width, column_widths, display_width, make_rows, naturals
-from .chartrows import row_height as row_height
-from .chartrows import wrapped_lines as wrapped_lines
+from .chartrows import (
+    ROW_PADDING,
+    ChartCells,
+    ChartRows,
+    column_width,
+    column_widths,
+    display_width,
+    make_rows,
+    row_height,
+)
 from .deflated import Deflated, deflate, joined, zip_archive
 from .rowcache import RowCache
 
@@ -83,21 +88,23 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...], cache: RowCach
     widens a column makes every chart's rows (their heights) again."""
     keys = [cache.key(chart, levels) for chart in charts]
     found: list[ChartRows | None] = [cache.get(key) for key in keys]
-    cells: dict[int, list[tuple[str, ...]]] = {n: chart_cells(charts[n]) for n, f in enumerate(found) if f is None}
-    chart_naturals = [f.naturals if f is not None else naturals(cells[n]) for n, f in enumerate(found)]
+    cells = {n: ChartCells.of(charts[n]) for n, f in enumerate(found) if f is None}
+    chart_naturals = [f.naturals if f is not None else cells[n].naturals() for n, f in enumerate(found)]
     widths = column_widths(chart_naturals)
     styles = {level: sheetxml.FIRST_LEVEL_STYLE + rank for rank, level in enumerate(levels)}
     made: list[ChartRows] = []
     for n, rows in enumerate(found):
         if rows is None or rows.widths != widths:
-            rows = make_rows(cells[n] if n in cells else chart_cells(charts[n]), widths, styles, chart_naturals[n])
+            rows = make_rows(cells[n] if n in cells else ChartCells.of(charts[n]), widths, styles, chart_naturals[n])
             cache.put(keys[n], rows)
         made.append(rows)
-    runs: list[tuple[int, int, int]] = []
+    merged: list[str] = []
+    count = 0
     start = 2  # the first row after the header
     for rows in made:
-        merges = rows.merges
-        runs += [(merges[m], start + merges[m + 1], start + merges[m + 2]) for m in range(0, len(merges), 3)]
+        if rows.merge_rows:
+            merged.append(rows.merges % tuple(map(start.__add__, rows.merge_rows)))
+            count += len(rows.merge_rows) // 2
         start += rows.rows
     last_row = max(2, start - 1)  # the filter covers a row even when there is none
     columns = len(tables.REGISTER_COLUMNS)
@@ -105,8 +112,9 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...], cache: RowCach
                           row_height(1) + ROW_PADDING)
     head = sheetxml.sheet_head(columns - 1, max(1, start - 1), widths, selected=True) + header
     filtered = f"A1:{sheetxml.column_name(columns - 1)}{last_row}"
-    tail = sheetxml.sheet_tail("风险点台账", filtered, sheetxml.merge_cells(runs))
-    return joined([deflate(head.encode("utf-8")), *(rows.xml for rows in made), deflate(tail.encode("utf-8"))]), \
+    tail = sheetxml.sheet_tail("风险点台账", filtered, sheetxml.merge_cells(count, "".join(merged)))
+    # what is made anew for every register at the fastest level: the merged ranges are megabytes at thousands of charts
+    return joined([deflate(head.encode("utf-8"), 1), *(rows.xml for rows in made), deflate(tail.encode("utf-8"), 1)]), \
         last_row
 
 
@@ -115,7 +123,7 @@ def _statistics_sheet(stats: tables.Statistics) -> str:
     names = [*stats.by_category, "合计"]
     widths: Sequence[float] = [column_width(max(map(display_width, names))),
                                *[STATISTICS_NUMBER_WIDTH] * (len(columns) - 1)]
-    rows = [sheetxml.row([sheetxml.text_cell(name, sheetxml.HEADER_STYLE) for name in columns], row_height(1))]
+    rows = [sheetxml.row([sheetxml.text_cell(name, sheetxml.HEADER_STYLE) for name in columns])]
     counted = [*stats.by_category.items(), ("合计", stats.total)]
     for r, (name, counts) in enumerate(counted, start=1):
         total = r == len(counted)
@@ -123,7 +131,7 @@ def _statistics_sheet(stats: tables.Statistics) -> str:
                    counts.coded, counts.exits)
         cells = [sheetxml.text_cell(name, sheetxml.TOTAL_NAME_STYLE if total else sheetxml.TEXT_STYLE),
                  *(sheetxml.number_cell(n, sheetxml.TOTAL_STYLE if total else sheetxml.NUMBER_STYLE) for n in numbers)]
-        rows.append(sheetxml.row(cells, row_height(1)))
+        rows.append(sheetxml.row(cells))
     return (sheetxml.sheet_head(len(columns) - 1, len(counted) + 1, widths, selected=False) + "".join(rows)
             + sheetxml.sheet_tail("风险点统计"))
 
