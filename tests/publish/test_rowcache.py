@@ -119,3 +119,17 @@ def test_the_build_keeps_the_rows_in_the_output_folders_cache(tmp_path):
     build([folder], BuildOptions(out=out, formats=("svg",), settings=Settings()))
     risks = [row[column("风险点") - 1] for row in sheet_rows((out / "risk-register.xlsx").read_bytes())[1:]]
     assert risks[-1] == "遗失。"
+
+
+def test_the_csv_register_laid_from_the_cached_rows_is_the_csv_of_the_charts(tmp_path):
+    from riskchart.config import Settings
+    from riskchart.publish.xlsx import write_registers
+
+    settings = Settings()
+    for files, made in ((CHARTS, 3), (CHARTS, 0), ({**CHARTS, "02-b.yaml": CHARTS["02-b.yaml"].replace("超时。", "'=1+1'")}, 1)):
+        charts = list(lint_files(tmp_path / "charts", files).charts)
+        csv, cache = io.BytesIO(), RowCache(tmp_path / "cache")
+        write_registers(charts, settings.categories, settings.levels, cache, csv)
+        assert cache.made == made
+        assert csv.getvalue() == tables.register_csv(charts)
+    assert "'=1+1" in csv.getvalue().decode("utf-8-sig")

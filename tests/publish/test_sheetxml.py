@@ -113,3 +113,10 @@ def test_crc_combine_is_zlibs():
     first, second = os.urandom(1000), os.urandom(200_000)
     assert crc_combine(zlib.crc32(first), zlib.crc32(second), len(second)) == zlib.crc32(first + second)
     assert crc_combine(zlib.crc32(first), zlib.crc32(b""), 0) == zlib.crc32(first)
+
+
+def test_the_csv_register_holds_the_hostile_texts_too(hostile, tmp_path_factory):
+    chart = next(iter(lint_files(tmp_path_factory.mktemp("csv"), CHART).charts))
+    chart = dataclasses.replace(chart, steps=(dataclasses.replace(chart.steps[0], risks=tuple(HOSTILE)),))
+    text = tables.register_csv([chart]).decode("utf-8-sig")
+    assert "坏?代理?对" in text and "]]><script>" in text

@@ -4,13 +4,15 @@ A chart's rows depend on that chart alone, on the column widths (the row
 heights follow from how the text wraps) and on the level scale (the level
 cells' styles): the sheet's XML of its risk rows, compressed (deflated.py),
 its merged runs and its row count, with row numbers counted from the
-chart's first row.  The workbook (xlsx.py) lays them end to end.
+chart's first row; and the same rows as CSV lines, so the CSV register is
+laid end to end from them too.  The workbook (xlsx.py) lays them end to end.
 """
 
 from __future__ import annotations
 
 import math
 import unicodedata
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +46,7 @@ class ChartRows:
     merges: str                # the merged runs' <mergeCell> elements, rows as %d (sheetxml.merge_template)
     merge_rows: tuple[int, ...]  # their first and last rows, counted from the chart's first
     xml: Deflated              # the <row> elements, without r= (they stand wherever they are put)
+    csv: bytes                 # the same rows as the CSV register's lines, zlib-compressed
 
 
 class ChartCells:
@@ -125,7 +128,8 @@ def make_rows(chart: ChartCells, widths: tuple[float, ...], level_styles: Mappin
                                 for i, value in enumerate(row)], height) for row, height in zip(cells, heights, strict=True))
     return ChartRows(len(cells), naturals or chart.naturals(), widths,
                      sheetxml.merge_template([i for i, _, _ in runs]),
-                     tuple(n for _, first, last in runs for n in (first, last)), deflate(xml.encode("utf-8")))
+                     tuple(n for _, first, last in runs for n in (first, last)), deflate(xml.encode("utf-8")),
+                     zlib.compress(tables.csv_bytes(tables.csv_lines(cells)), 1))
 
 
 def _runs(cells: Sequence[tuple[str, ...]]) -> list[tuple[int, int, int]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from .. import __version__, files, style
@@ -49,7 +50,7 @@ LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in 
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
-_OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "docx.py", "booklet.py", "fontshare.py",
+_OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
                    "../draw/cffmerge.py")
 
 
@@ -141,18 +142,18 @@ def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path) ->
     turns out to be these charts."""
     made = Registers(tuple(charts), folder / REGISTER, folder / REGISTER_XLSX)
     with made.csv.open("wb") as stream:
-        tables.write_register_csv(charts, stream)
-    made.xlsx.write_bytes(_register_xlsx(charts, options))
+        made.xlsx.write_bytes(_registers(charts, options, stream))
     return made
 
 
-def _register_xlsx(charts: list[Chart], options: BuildOptions) -> bytes:
-    """The Excel register, each unchanged chart's rows as the last build made them (rowcache.py)."""
+def _registers(charts: list[Chart], options: BuildOptions, csv: BinaryIO) -> bytes:
+    """The CSV register into `csv`, and the Excel one: each unchanged chart's
+    rows as the last build made them (rowcache.py)."""
     from .rowcache import RowCache
-    from .xlsx import register_xlsx
+    from .xlsx import write_registers
 
-    return register_xlsx(charts, options.settings.categories, options.settings.levels,
-                         RowCache(options.out / files.OUTPUT_CACHE))
+    return write_registers(charts, options.settings.categories, options.settings.levels,
+                           RowCache(options.out / files.OUTPUT_CACHE), csv)
 
 
 def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None) -> None:
@@ -161,8 +162,10 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
         files.move_into_place(made.csv, options.out / REGISTER)
         files.move_into_place(made.xlsx, options.out / REGISTER_XLSX)
         return
-    files.write_atomic(options.out / REGISTER, tables.register_csv(charts))
-    files.write_atomic(options.out / REGISTER_XLSX, _register_xlsx(charts, options))
+    csv = io.BytesIO()
+    workbook = _registers(charts, options, csv)
+    files.write_atomic(options.out / REGISTER, csv.getvalue())
+    files.write_atomic(options.out / REGISTER_XLSX, workbook)
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,

@@ -1,5 +1,6 @@
-"""The charts' register rows (chartrows.ChartRows) kept between builds, so a
-build makes again only the rows of the charts that changed.
+"""The charts' register rows (chartrows.ChartRows: the Excel sheet's and the
+CSV's) kept between builds, so a build makes again only the rows of the
+charts that changed.
 
 A chart's entry is found by a key: the SHA-256 of the chart's whole model
 (its repr: every text the register shows, and its path), the level scale
@@ -31,7 +32,7 @@ from .deflated import Deflated
 from .tables import REGISTER_COLUMNS
 
 FILE_NAME = "register-rows.bin"
-_MAGIC = b"riskchart register rows 3\n"
+_MAGIC = b"riskchart register rows 4\n"
 _MAC_LENGTH = 64
 _LENGTH_DIGITS = 12
 
@@ -77,9 +78,10 @@ class RowCache:
         for key, rows in self._disk.items():
             numbers = b"".join([array("I", rows.naturals).tobytes(), array("d", rows.widths).tobytes(),
                                 array("I", rows.merge_rows).tobytes()])
-            index[key] = [offset, len(rows.xml.data), len(numbers), rows.xml.crc, rows.xml.size, rows.rows, rows.merges]
-            blob += [rows.xml.data, numbers]
-            offset += len(rows.xml.data) + len(numbers)
+            index[key] = [offset, len(rows.xml.data), len(numbers), len(rows.csv), rows.xml.crc, rows.xml.size,
+                          rows.rows, rows.merges]
+            blob += [rows.xml.data, numbers, rows.csv]
+            offset += len(rows.xml.data) + len(numbers) + len(rows.csv)
         head = json.dumps(index, separators=(",", ":")).encode("ascii")
         body = b"%0*d\n" % (_LENGTH_DIGITS, len(head)) + head + b"".join(blob)
         mac = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
@@ -117,9 +119,9 @@ def _entry(fields: Any, blob: memoryview) -> ChartRows:
     HMAC says riskchart wrote it, not which version.  Its numbers are binary
     arrays after its XML (as JSON, reading them took a quarter of a second
     for thousands of charts)."""
-    offset, length, count, crc, size, rows, merges = fields
-    if not all(type(n) is int and n >= 0 for n in (offset, length, count, crc, size, rows)) \
-            or offset + length + count > len(blob) or type(merges) is not str:
+    offset, length, count, csv, crc, size, rows, merges = fields
+    if not all(type(n) is int and n >= 0 for n in (offset, length, count, csv, crc, size, rows)) \
+            or offset + length + count + csv > len(blob) or type(merges) is not str:
         raise ValueError("not an entry of this cache")
     numbers = blob[offset + length:offset + length + count]
     columns = len(REGISTER_COLUMNS)
@@ -127,8 +129,9 @@ def _entry(fields: Any, blob: memoryview) -> ChartRows:
     naturals.frombytes(numbers[:columns * naturals.itemsize])
     widths.frombytes(numbers[columns * naturals.itemsize:columns * (naturals.itemsize + widths.itemsize)])
     merge_rows.frombytes(numbers[columns * (naturals.itemsize + widths.itemsize):])
+    csv_start = offset + length + count
     if len(naturals) != columns or len(widths) != columns or merges.count("%d") != len(merge_rows) \
             or "%" in merges.replace("%d", "") or (merge_rows and max(merge_rows) >= rows):
         raise ValueError("not an entry of this cache")
     return ChartRows(rows, tuple(naturals), tuple(widths), merges, tuple(merge_rows),
-                     Deflated(bytes(blob[offset:offset + length]), crc, size))
+                     Deflated(bytes(blob[offset:offset + length]), crc, size), bytes(blob[csv_start:csv_start + csv]))

@@ -16,7 +16,9 @@ of the charts that changed and lays the others end to end as they are.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
+from typing import BinaryIO
 
 from .. import style
 from ..check.schema import CATEGORIES, LEVELS
@@ -57,11 +59,20 @@ def register_xlsx(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES,
                   levels: tuple[str, ...] = LEVELS, cache: RowCache | None = None) -> bytes:
     """`levels`: the project's scale, highest first, coloured as in its charts.
     `cache`: the charts' rows of earlier registers (none: every chart's made)."""
-    cache = cache or RowCache(None)
+    return write_registers(charts, categories, levels, cache or RowCache(None))
+
+
+def write_registers(charts: list[Chart], categories: tuple[str, ...], levels: tuple[str, ...], cache: RowCache,
+                    csv: BinaryIO | None = None) -> bytes:
+    """The Excel register; and into `csv`, when given, the CSV register
+    (tables.register_csv's bytes), both laid end to end from the same rows."""
     colours = level_styles(levels)
     styles = sheetxml.styles(FONT, FONT_SIZE, GB2312_CHARSET, style.BOX_BORDER, style.HEADER_FILL,
                              [(c["fill"], c["text"]) for c in colours.values()])
-    register, last_row = _register_sheet(sorted(charts, key=sort_key), levels, cache)
+    made, register, last_row = _register_sheet(sorted(charts, key=sort_key), levels, cache)
+    if csv is not None:
+        csv.write(tables.CSV_HEAD)
+        csv.writelines(zlib.decompress(rows.csv) for rows in made)
     statistics = _statistics_sheet(tables.statistics(charts, categories, levels))
     last_column = sheetxml.column_name(len(tables.REGISTER_COLUMNS) - 1)
     defined = [("_xlnm._FilterDatabase", 0, sheetxml.sheet_reference(REGISTER_SHEET, f"$A$1:${last_column}${last_row}"),
@@ -81,8 +92,9 @@ def register_xlsx(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES,
     return archive
 
 
-def _register_sheet(charts: list[Chart], levels: tuple[str, ...], cache: RowCache) -> tuple[Deflated, int]:
-    """The register sheet's XML, and its last row.  Each chart's rows come
+def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
+                    cache: RowCache) -> tuple[list[ChartRows], Deflated, int]:
+    """Each chart's rows, the register sheet's XML, and its last row.  Each chart's rows come
     from the cache when they were made for the same chart and the same
     column widths; the widths are the widest of all charts, so a chart that
     widens a column makes every chart's rows (their heights) again."""
@@ -114,8 +126,8 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...], cache: RowCach
     filtered = f"A1:{sheetxml.column_name(columns - 1)}{last_row}"
     tail = sheetxml.sheet_tail("风险点台账", filtered, sheetxml.merge_cells(count, "".join(merged)))
     # what is made anew for every register at the fastest level: the merged ranges are megabytes at thousands of charts
-    return joined([deflate(head.encode("utf-8"), 1), *(rows.xml for rows in made), deflate(tail.encode("utf-8"), 1)]), \
-        last_row
+    pieces = [deflate(head.encode("utf-8"), 1), *(rows.xml for rows in made), deflate(tail.encode("utf-8"), 1)]
+    return made, joined(pieces), last_row
 
 
 def _statistics_sheet(stats: tables.Statistics) -> str:
