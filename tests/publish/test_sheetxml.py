@@ -1,5 +1,5 @@
-"""riskchart's own SpreadsheetML and ZIP: hostile text, and archives that
-readers accept (openpyxl, zipfile, LibreOffice)."""
+"""riskchart's own SpreadsheetML: hostile text, and workbooks that readers
+accept (openpyxl, zipfile, LibreOffice)."""
 
 import dataclasses
 import io
@@ -7,14 +7,12 @@ import os
 import re
 import subprocess
 import zipfile
-import zlib
 
 import openpyxl
 import pytest
 from conftest import lint_files
 
 from riskchart.publish import tables
-from riskchart.publish.deflated import crc_combine, deflate, joined, zip_archive
 from riskchart.publish.sheetxml import MAX_CELL_TEXT, escape
 from riskchart.publish.xlsx import REGISTER_SHEET, register_xlsx
 
@@ -98,21 +96,6 @@ def test_libreoffice_reads_the_hostile_texts_as_excel_would(hostile, tmp_path):
     shown = [re.sub(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]", "", row[risk].replace("\r", "\n")) for row in rows[1:]]
     assert shown[:-2] == expected[:-2]  # the long ones: cut, as Excel cuts them
     assert all(len(s) <= MAX_CELL_TEXT for s in shown)
-
-
-def test_pieces_compressed_apart_make_one_valid_stream():
-    pieces = [os.urandom(70_000), b"", b"<row>" * 30_000, "中文".encode() * 5]
-    whole = joined(deflate(p, level) for p, level in zip(pieces, (6, 1, 9, 0), strict=True))
-    assert whole.crc == zlib.crc32(b"".join(pieces)) and whole.size == sum(map(len, pieces))
-    archive = zipfile.ZipFile(io.BytesIO(zip_archive([("a.xml", whole), ("empty", joined([]))])))
-    assert archive.testzip() is None
-    assert archive.read("a.xml") == b"".join(pieces) and archive.read("empty") == b""
-
-
-def test_crc_combine_is_zlibs():
-    first, second = os.urandom(1000), os.urandom(200_000)
-    assert crc_combine(zlib.crc32(first), zlib.crc32(second), len(second)) == zlib.crc32(first + second)
-    assert crc_combine(zlib.crc32(first), zlib.crc32(b""), 0) == zlib.crc32(first)
 
 
 def test_the_csv_register_holds_the_hostile_texts_too(hostile, tmp_path_factory):
