@@ -118,7 +118,7 @@ class ResultCache:
         self._disk = entries
         self._new.clear()
         self._seen.clear()
-        secret = _secret()
+        secret = signing_key()
         if secret is None:
             return
         try:
@@ -148,7 +148,7 @@ def _read(folder: Path | None) -> dict[str, Stored]:
     """The entries on disk, or none when the file is missing, damaged or not ours."""
     if folder is None:
         return {}
-    secret = _secret()
+    secret = signing_key()
     try:
         data = (folder / FILE_NAME).read_bytes()
     except OSError:
@@ -172,14 +172,10 @@ def _read(folder: Path | None) -> dict[str, Stored]:
 
 
 def signing_key() -> bytes | None:
-    """The user's key that signs riskchart's caches in output folders: this
-    one's and the booklet's fonts (publish/pageprep.py)."""
-    return _secret()
-
-
-def _secret() -> bytes | None:
-    """The user's own key for the cache's HMAC (made once, 0600), or None
-    when there is no private cache folder: then nothing is kept on disk."""
+    """The user's own key (made once, 0600) for the HMAC of every cache
+    riskchart keeps in an output folder: lint results, the register's rows,
+    the booklet's fonts.  None when there is no private cache folder: then
+    nothing is kept on disk."""
     folder = files.user_cache_folder()
     if folder is None:
         return None
@@ -210,6 +206,11 @@ def canonical(value: object) -> str:
         return item if isinstance(item, (str, int, float, bool, type(None))) else repr(item)
 
     return json.dumps(plain(value), ensure_ascii=True, sort_keys=True)
+
+
+def installed_code() -> str:
+    """The fingerprint of the riskchart that runs (`code_fingerprint`), made once per process."""
+    return _code_fingerprint()
 
 
 @cache

@@ -22,6 +22,7 @@ from ..check.characters import printable
 from ..config import Settings
 from ..publish import docx as word
 from ..publish import xlsx as sheet_format
+from ..publish.chartrows import ROW_PADDING, row_height, wrapped_lines
 from .changes import KINDS, Change, ChartDiff, Diff
 
 TITLE = "权力运行廉政风险防控图修订对照表"
@@ -237,7 +238,7 @@ def revision_table_xlsx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
     r = 4
     for chart in diff.charts:
         sheet.merge_range(r, 0, r, last, chart_heading(chart), formats.chart)
-        sheet.set_row(r, sheet_format.row_height(1) + sheet_format.ROW_PADDING)
+        sheet.set_row(r, row_height(1) + ROW_PADDING)
         for i, name in enumerate(COLUMNS):
             sheet.write_string(r + 1, i, name, formats.header)
         r += 2
@@ -248,8 +249,8 @@ def revision_table_xlsx(diff: Diff, settings: Settings = _NO_PROJECT_SETTINGS) -
             _write_marked(sheet, r, 2, old, formats, formats.strike)
             _write_marked(sheet, r, 3, new, formats, formats.bold)
             sheet.write_string(r, 4, row.note, formats.text)
-            lines = max(sheet_format.wrapped_lines(value, COLUMN_UNITS[i]) for i, value in enumerate(row.cells()))
-            sheet.set_row(r, sheet_format.row_height(lines))
+            lines = max(wrapped_lines(value, COLUMN_UNITS[i]) for i, value in enumerate(row.cells()))
+            sheet.set_row(r, row_height(lines))
             r += 1
         r += 1  # a blank row between charts
     sheet.set_landscape()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from .. import __version__, files, style
@@ -49,7 +50,8 @@ LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in 
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
-_OFFICE_MODULES = ("xlsx.py", "docx.py", "booklet.py", "fontshare.py", "pageprep.py", "fontentry.py", "../draw/cffmerge.py")
+_OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
+                    "pageprep.py", "fontentry.py", "../draw/cffmerge.py")
 
 
 @dataclass(frozen=True)
@@ -138,13 +140,20 @@ def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path) ->
     """The register of the charts the set will most likely show, made beside
     the dot runs into `folder`; publish_set moves it into place if the set
     turns out to be these charts."""
-    from .xlsx import register_xlsx
-
     made = Registers(tuple(charts), folder / REGISTER, folder / REGISTER_XLSX)
     with made.csv.open("wb") as stream:
-        tables.write_register_csv(charts, stream)
-    made.xlsx.write_bytes(register_xlsx(charts, options.settings.categories, options.settings.levels))
+        made.xlsx.write_bytes(_registers(charts, options, stream))
     return made
+
+
+def _registers(charts: list[Chart], options: BuildOptions, csv: BinaryIO) -> bytes:
+    """The CSV register into `csv`, and the Excel one: each unchanged chart's
+    rows as the last build made them (rowcache.py)."""
+    from .rowcache import RowCache
+    from .xlsx import write_registers
+
+    return write_registers(charts, options.settings.categories, options.settings.levels,
+                           RowCache(options.out / files.OUTPUT_CACHE), csv)
 
 
 def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None) -> None:
@@ -153,11 +162,10 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
         files.move_into_place(made.csv, options.out / REGISTER)
         files.move_into_place(made.xlsx, options.out / REGISTER_XLSX)
         return
-    from .xlsx import register_xlsx
-
-    files.write_atomic(options.out / REGISTER, tables.register_csv(charts))
-    files.write_atomic(options.out / REGISTER_XLSX, register_xlsx(charts, options.settings.categories,
-                                                                  options.settings.levels))
+    csv = io.BytesIO()
+    workbook = _registers(charts, options, csv)
+    files.write_atomic(options.out / REGISTER, csv.getvalue())
+    files.write_atomic(options.out / REGISTER_XLSX, workbook)
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,

@@ -114,20 +114,29 @@ def register_csv(charts: list[Chart]) -> bytes:
 def write_register_csv(charts: list[Chart], stream: BinaryIO) -> None:
     """register_csv's bytes, written chart by chart into `stream` (tens of
     megabytes for thousands of charts, never held as one string)."""
-    stream.write(("\ufeff" + _csv_lines([REGISTER_COLUMNS])).encode("utf-8"))
-    stream.writelines(_chart_csv(chart).encode("utf-8") for chart in sorted(charts, key=sort_key))
+    stream.write(CSV_HEAD)
+    stream.writelines(csv_bytes(_chart_csv(chart)) for chart in sorted(charts, key=sort_key))
 
 
 @lru_cache(maxsize=CHARTS_REMEMBERED)
 def _chart_csv(chart: Chart) -> str:
     """One chart's CSV lines (made again only when the chart changed, as its rows)."""
-    return _csv_lines([[spreadsheet_cell(cell) for cell in row.cells()] for row in chart_rows(chart)])
+    return csv_lines([[spreadsheet_cell(cell) for cell in row.cells()] for row in chart_rows(chart)])
 
 
-def _csv_lines(rows: Iterable[Iterable[str]]) -> str:
+def csv_lines(rows: Iterable[Iterable[str]]) -> str:
+    """Rows as the register's CSV lines (CRLF, quoted where needed)."""
     buffer = io.StringIO(newline="")
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
+
+
+CSV_HEAD = ("\ufeff" + csv_lines([REGISTER_COLUMNS])).encode("utf-8")  # a BOM and the header
+
+
+def csv_bytes(lines: str) -> bytes:
+    """CSV lines in UTF-8; a lone surrogate (which UTF-8 cannot hold) becomes "?"."""
+    return lines.encode("utf-8", "replace")
 
 
 def register_json(charts: list[Chart]) -> bytes:

@@ -1,0 +1,83 @@
+"""A ZIP archive (an .xlsx is one) put together from pieces compressed ahead.
+
+Each piece is raw deflate data from a compressor of its own, flushed to a
+byte boundary and not final (Z_SYNC_FLUSH), so it refers to nothing before
+it: pieces laid end to end, closed by an empty final block, are one valid
+deflate stream.  A chart's rows are compressed once, when they change, and
+a register of thousands of charts is written without compressing its tens
+of megabytes of XML again.  The stream's CRC-32 is combined from the
+pieces' (zlib's crc32_combine, which Python's zlib does not offer).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+LEVEL = 6  # zlib's default, as zipfile and XlsxWriter use: pieces are compressed once, so size matters more
+_FINAL_BLOCK = b"\x03\x00"  # an empty fixed-Huffman block with BFINAL set: ends the stream
+_ZEROS = memoryview(bytes(1 << 16))
+_DOS_DATE = (1 << 5) | 1  # 1980-01-01, time 00:00: the same register gives the same bytes
+_LIMIT = 0xFFFF_FFFF  # without ZIP64 (a register of hundreds of thousands of charts)
+
+
+@dataclass(frozen=True)
+class Deflated:
+    """Raw deflate data, byte-aligned and not final, with the CRC-32 and the
+    length of the bytes it holds."""
+    data: bytes
+    crc: int
+    size: int
+
+
+def deflate(data: bytes, level: int = LEVEL) -> Deflated:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return Deflated(compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH), zlib.crc32(data), len(data))
+
+
+def _crc_after_zeros(count: int, crc: int) -> int:
+    while count:
+        chunk = min(count, len(_ZEROS))
+        crc = zlib.crc32(_ZEROS[:chunk], crc)
+        count -= chunk
+    return crc
+
+
+def crc_combine(first: int, second: int, second_size: int) -> int:
+    """The CRC-32 of A + B from crc(A), crc(B) and len(B): the CRC is affine,
+    so crc(A+B) = crc(A + zeros) ^ crc(B) ^ crc(zeros), zeros as long as B."""
+    return _crc_after_zeros(second_size, first) ^ second ^ _crc_after_zeros(second_size, 0)
+
+
+def joined(pieces: Iterable[Deflated]) -> Deflated:
+    """The pieces as one (still not final) stream."""
+    data: list[bytes] = []
+    crc = size = 0
+    for piece in pieces:
+        data.append(piece.data)
+        crc = crc_combine(crc, piece.crc, piece.size) if size else piece.crc
+        size += piece.size
+    return Deflated(b"".join(data), crc, size)
+
+
+def zip_archive(members: Sequence[tuple[str, Deflated]]) -> bytes:
+    """A ZIP file of these members (ASCII names), each a finished deflate stream."""
+    chunks: list[bytes] = []
+    directory: list[bytes] = []
+    offset = 0
+    for name, member in members:
+        data = member.data + _FINAL_BLOCK
+        if member.size > _LIMIT or offset + len(data) > _LIMIT:
+            raise ValueError("register too large for a ZIP file without ZIP64")
+        encoded = name.encode("ascii")
+        fields = (20, 0, zlib.DEFLATED, 0, _DOS_DATE, member.crc, len(data), member.size, len(encoded))
+        header = struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields, 0) + encoded
+        directory.append(struct.pack("<IH", 0x02014B50, 20) + struct.pack("<HHHHHIIIH", *fields)
+                         + struct.pack("<HHHHII", 0, 0, 0, 0, 0, offset) + encoded)
+        chunks += [header, data]
+        offset += len(header) + len(data)
+    listing = b"".join(directory)
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(listing), offset, 0)
+    return b"".join([*chunks, listing, end])

@@ -1,0 +1,135 @@
+"""The register's per-chart rows kept between builds: used when the chart is
+the same, made again when it changed, never believed when tampered with."""
+
+import io
+import json
+
+import openpyxl
+import pytest
+from conftest import lint_files
+
+from riskchart.publish import rowcache, tables
+from riskchart.publish.rowcache import FILE_NAME, RowCache
+from riskchart.publish.xlsx import REGISTER_SHEET, register_xlsx
+
+CHARTS = {
+    "01-a.yaml": "id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n"
+                 "  - {name: 受理, level: 高, risks: [刁难。, 拖延。], measures: [公开。], owner: 受理人}\n"
+                 "  - {name: 审核, level: 低, risks: [徇私。], measures: [复核。], owner: 科长}\n",
+    "02-b.yaml": "id: 2\ncategory: 行政确认\ntitle: 乙\nsteps:\n"
+                 "  - {name: 办结, level: 中, risks: [不告知。, 超时。], measures: [限时。], owner: 经办人}\n",
+    "03-c.yaml": "id: 3\ncategory: 行政确认\ntitle: 丙\nsteps:\n"
+                 "  - {name: 送达, level: 低, risks: [丢失。], measures: [签收。], owner: 送达人}\n",
+}
+
+
+def column(name: str) -> int:
+    return tables.REGISTER_COLUMNS.index(name) + 1
+
+
+def sheet_rows(data: bytes) -> list[tuple]:
+    sheet = openpyxl.load_workbook(io.BytesIO(data))[REGISTER_SHEET]
+    return [tuple(c.value for c in row) for row in sheet.iter_rows()]
+
+
+def register(folder, files, cache_folder):
+    charts = list(lint_files(folder, files).charts)
+    cache = RowCache(cache_folder)
+    return register_xlsx(charts, cache=cache), cache
+
+
+def test_unchanged_charts_come_from_the_cache_and_give_the_same_workbook(tmp_path):
+    first, made = register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    assert made.made == 3 and (tmp_path / "cache" / FILE_NAME).is_file()
+    again, found = register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    assert found.made == 0
+    assert again == first == register_xlsx(list(lint_files(tmp_path / "charts", CHARTS).charts))  # byte for byte
+
+
+def test_a_changed_chart_changes_its_rows_and_only_its_rows_are_made(tmp_path):
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    changed = {**CHARTS, "02-b.yaml": CHARTS["02-b.yaml"].replace("不告知。, 超时。", "不告知。, 超时。, 推诿。")}
+    data, cache = register(tmp_path / "charts", changed, tmp_path / "cache")
+    assert cache.made == 1
+    rows = sheet_rows(data)
+    risks = [row[column("风险点") - 1] for row in rows[1:]]
+    assert risks == ["刁难。", "拖延。", "徇私。", "不告知。", "超时。", "推诿。", "丢失。"]
+    numbers = [row[column("编号") - 1] for row in rows[1:]]
+    assert numbers == ["1-1-1", "1-1-2", "1-2-1", "2-1-1", "2-1-2", "2-1-3", "3-1-1"]
+    sheet = openpyxl.load_workbook(io.BytesIO(data))[REGISTER_SHEET]
+    title = openpyxl.utils.get_column_letter(column("职权名称"))
+    # the later chart's merged runs moved down with its rows
+    assert {f"{title}2:{title}4", f"{title}5:{title}7"} <= {str(r) for r in sheet.merged_cells.ranges}
+    assert sheet.auto_filter.ref.endswith("8")
+
+
+def test_a_chart_that_widens_a_column_makes_every_charts_rows_again(tmp_path):
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    wide = "审核" * 6  # wider than any 环节 so far: the column widens, every row's height is reckoned again
+    data, cache = register(tmp_path / "charts", {**CHARTS, "01-a.yaml": CHARTS["01-a.yaml"].replace("审核", wide)},
+                           tmp_path / "cache")
+    assert cache.made == 3
+    sheet = openpyxl.load_workbook(io.BytesIO(data))[REGISTER_SHEET]
+    assert sheet.column_dimensions[openpyxl.utils.get_column_letter(column("环节"))].width > 2 * len(wide) + 2
+
+
+@pytest.mark.parametrize("damage", ["entries swapped", "byte flipped", "another user's key", "truncated"])
+def test_a_tampered_cache_is_not_believed(tmp_path, monkeypatch, damage):
+    folder = tmp_path / "charts"
+    register(folder, CHARTS, tmp_path / "cache")
+    path = tmp_path / "cache" / FILE_NAME
+    data = path.read_bytes()
+    if damage == "entries swapped":  # chart 1's rows under chart 2's key: the MAC left as it was
+        start = len(rowcache._MAGIC) + 65
+        length = int(data[start:start + 12])
+        index = json.loads(data[start + 13:start + 13 + length])
+        keys = list(index)
+        index[keys[0]], index[keys[1]] = index[keys[1]], index[keys[0]]
+        head = json.dumps(index, separators=(",", ":")).encode()
+        assert len(head) == length
+        path.write_bytes(data[:start + 13] + head + data[start + 13 + length:])
+    elif damage == "byte flipped":
+        path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
+    elif damage == "truncated":
+        path.write_bytes(data[:len(data) // 2])
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
+    data, cache = register(folder, CHARTS, tmp_path / "cache")
+    assert cache.made == 3, "a tampered cache was believed"
+    risks = [row[column("风险点") - 1] for row in sheet_rows(data)[1:]]
+    assert risks == ["刁难。", "拖延。", "徇私。", "不告知。", "超时。", "丢失。"]
+
+
+def test_a_register_of_no_charts_opens(tmp_path):
+    rows = sheet_rows(register_xlsx([], cache=RowCache(tmp_path)))
+    assert rows == [tables.REGISTER_COLUMNS]
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_the_build_keeps_the_rows_in_the_output_folders_cache(tmp_path):
+    from riskchart.build import BuildOptions, build
+    from riskchart.config import Settings
+
+    folder = tmp_path / "charts"
+    lint_files(folder, CHARTS)
+    out = tmp_path / "out"
+    build([folder], BuildOptions(out=out, formats=("svg",), settings=Settings()))
+    assert (out / ".riskchart-cache" / FILE_NAME).is_file()
+    (folder / "03-c.yaml").write_text(CHARTS["03-c.yaml"].replace("丢失。", "遗失。"), encoding="utf-8")
+    build([folder], BuildOptions(out=out, formats=("svg",), settings=Settings()))
+    risks = [row[column("风险点") - 1] for row in sheet_rows((out / "risk-register.xlsx").read_bytes())[1:]]
+    assert risks[-1] == "遗失。"
+
+
+def test_the_csv_register_laid_from_the_cached_rows_is_the_csv_of_the_charts(tmp_path):
+    from riskchart.config import Settings
+    from riskchart.publish.xlsx import write_registers
+
+    settings = Settings()
+    for files, made in ((CHARTS, 3), (CHARTS, 0), ({**CHARTS, "02-b.yaml": CHARTS["02-b.yaml"].replace("超时。", "'=1+1'")}, 1)):
+        charts = list(lint_files(tmp_path / "charts", files).charts)
+        csv, cache = io.BytesIO(), RowCache(tmp_path / "cache")
+        write_registers(charts, settings.categories, settings.levels, cache, csv)
+        assert cache.made == made
+        assert csv.getvalue() == tables.register_csv(charts)
+    assert "'=1+1" in csv.getvalue().decode("utf-8-sig")
