@@ -23,10 +23,11 @@ from urllib.parse import unquote, urlsplit
 from .draw import layout
 from .errors import EnvironmentProblem
 from .publish import index as publish
-from .serve import PAGE_PREFIX, Live, file_version
+from .serve import PAGE_PREFIX, PREVIEW_PREFIX, Live, file_version
 
 INTERNAL = "/_riskchart/"
 CHART_ROUTE = PAGE_PREFIX[len(INTERNAL):]  # "chart/"
+PREVIEW_ROUTE = PREVIEW_PREFIX[len(INTERNAL):]  # "preview/"
 ASSETS = ("serve.js", "serve.css")  # in templates/
 HEARTBEAT_SECONDS = 10.0
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -151,6 +152,12 @@ class Handler(BaseHTTPRequestHandler):
             status = HTTPStatus.OK if page.found else HTTPStatus.NOT_FOUND
             self._send(status, page.html.encode("utf-8", "surrogateescape"), CONTENT_TYPES[".html"],
                        {"Content-Security-Policy": PAGE_POLICY}, body)
+        elif route.startswith(PREVIEW_ROUTE):
+            drawing = self.server.live.preview(unquote(route[len(PREVIEW_ROUTE):], errors="surrogateescape"))
+            if drawing is None:
+                self._plain(HTTPStatus.NOT_FOUND, "没有这张图的预览", body=body)
+            else:
+                self._send(HTTPStatus.OK, drawing, CONTENT_TYPES[".svg"], {"Content-Security-Policy": SVG_POLICY}, body)
         else:
             self._plain(HTTPStatus.NOT_FOUND, "没有这个页面", body=body)
 
