@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,39 @@ def test_an_editor_save_in_steps_is_one_change_and_swap_files_none(tmp_path):
         assert not watcher.changed.wait(0.5)  # the steps of one save settled into one change
     finally:
         watcher.close()
+
+
+class Clock:
+    """time.monotonic and time.sleep for serve_watch: sleeping moves the clock
+    on, and a file is "saved" (recorded) at the moments given."""
+
+    def __init__(self, watcher: Watcher, saves: list[float]) -> None:
+        self.now, self.watcher, self.saves = 0.0, watcher, sorted(saves)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self.saves and self.saves[0] <= until:  # a save during the sleep is seen when it happens
+            self.now = self.saves.pop(0)
+            self.watcher.record({Path("/charts/01.yaml")})
+        self.now = until
+
+
+@pytest.mark.parametrize(("saves", "settled"), [
+    ([], 0.1),                          # quiet for SETTLE_MS after the one save
+    ([0.05], 0.15),                     # the same file written again: the quiet starts again
+    ([0.05, 0.12], 0.22),
+    ([i * 0.05 for i in range(1, 40)], 1.0),  # saved without end: built MAX_SETTLE_MS after the first save
+])
+def test_a_save_settles_after_a_quiet_time_measured_from_its_last_write(monkeypatch, saves, settled):
+    from riskchart import serve_watch
+
+    watcher = Watcher([Path("/charts")], None)
+    clock = Clock(watcher, saves)
+    monkeypatch.setattr(serve_watch, "time", clock)
+    watcher.record({Path("/charts/01.yaml")})
+    watcher.settle()
+    assert clock.now == pytest.approx(settled)
+    assert watcher.take() == (False, {Path("/charts/01.yaml")})

@@ -67,13 +67,16 @@ class Watcher:
         for changes in watchfiles.watch(*roots, watch_filter=wanted, debounce=MAX_SETTLE_MS, step=WATCH_STEP_MS,
                                         stop_event=self.stop, recursive=recursive, raise_interrupt=False,
                                         rust_timeout=500, yield_on_timeout=False):
-            with self._lock:
-                self._last = time.monotonic()
-                self._first = self._first if self._paths else self._last
-                self._paths.update(Path(path) for _, path in changes)
-                if any(Path(path) == self._settings_file for _, path in changes):
-                    self._settings_changed = True
-            self.changed.set()
+            self.record({Path(path) for _, path in changes})
+
+    def record(self, paths: set[Path]) -> None:
+        """A group of changed files, as watchfiles reports it."""
+        with self._lock:
+            self._last = time.monotonic()
+            self._first = self._first if self._paths else self._last
+            self._paths |= paths
+            self._settings_changed |= self._settings_file in paths
+        self.changed.set()
 
     def settle(self) -> None:
         """Wait until no file changed for SETTLE_MS, or MAX_SETTLE_MS passed
