@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import http.client
 import shutil
+import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -158,3 +160,45 @@ def test_a_preview_is_served_as_a_drawing_that_runs_no_script(tmp_path):
         live.stop()
         server.shutdown()
         server.server_close()
+
+
+def preview_runs_in(folder: Path) -> list[int]:
+    """dot processes started in `folder` that draw only an SVG: previews."""
+    from test_serve import dot_runs_in
+
+    found = []
+    for pid in dot_runs_in(folder):
+        try:
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-Tsvg" in arguments and b"-Tpdf" not in arguments:
+            found.append(pid)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.needs("dot", "cjk-font")
+def test_stopping_serve_while_a_saved_chart_is_drawn_first_leaves_no_dot_and_exits_0(tmp_path, monkeypatch):
+    from test_serve import dot_runs_in, start_serve
+
+    fake = tmp_path / "bin"
+    fake.mkdir()  # a dot that hangs when asked for an SVG alone (the preview), and is the real one otherwise
+    (fake / "dot").write_text('#!/bin/sh\ncase " $* " in *" -Tsvg -O "*) sleep 60;; esac\n'
+                              f'exec {shutil.which("dot")} "$@"\n')
+    (fake / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    project = make_project(tmp_path / "project")
+    process, _ = start_serve(project)
+    try:
+        edit(project / "charts" / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
+        deadline = time.monotonic() + 20
+        while not preview_runs_in(project) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert preview_runs_in(project), "no preview was seen"
+    finally:
+        process.send_signal(signal.SIGINT)
+    assert process.wait(5) == 0
+    time.sleep(0.2)
+    assert dot_runs_in(project) == []
+    assert "Traceback" not in "".join(process.lines)

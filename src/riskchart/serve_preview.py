@@ -27,11 +27,11 @@ from pathlib import Path
 import click
 
 from .build import BuildOptions
+from .departments import DEFAULTS_FILE
 from .draw import layout, render
 from .lint import CHART_SUFFIXES, ResultCache, charts_valid_alone
 
 MAX_PREVIEWS = 2  # a save changes a chart or two; more (a checkout, a replace-all) waits for the build
-DEFAULTS_FILE = "_defaults.yaml"
 
 
 @dataclass(frozen=True)
