@@ -3,9 +3,10 @@
 Only GET and HEAD; only regular files inside the output folder, reached
 without `..`, hidden names or a symbolic link that leads out; the index
 page gets the live script added; `/_riskchart/…` holds the chart pages,
-the script, its style sheet and the event stream.  Bound to loopback,
-requests naming another host are refused (a web page cannot reach the
-charts by pointing its own name at 127.0.0.1).
+the script, its style sheet, the event stream and the SVG of a chart just
+saved, drawn before the build (serve_preview.py), from memory.  Bound to
+loopback, requests naming another host are refused (a web page cannot
+reach the charts by pointing its own name at 127.0.0.1).
 """
 
 from __future__ import annotations
