@@ -80,6 +80,7 @@
     if (wanted && shownVersion !== wanted && drawing.getAttribute("src") !== wanted) {
       var next = new Image();  // swap once loaded: no blank page between two drawings
       next.onload = function () {
+        if (shownVersion !== wanted) { return; }  // a later drawing was asked for meanwhile: it shows
         drawing.src = wanted;
         drawing.hidden = false;
         window.riskchartShown = {version: chart.version, at: Date.now()};

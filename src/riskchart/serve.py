@@ -6,9 +6,11 @@ their `_defaults.yaml` and the settings file (watchfiles), rebuilds when
 one is saved and tells the open pages (server-sent events, see
 serve_http.py and templates/serve.js) what the latest build made: each
 chart's SVG and title, and the diagnostics exactly as `riskchart lint`
-prints them.  The build runs in the main thread, so Ctrl-C or SIGTERM
-stop it the way they stop `riskchart build` (dot runs killed, no
-temporaries left).
+prints them.  A saved chart's new SVG is drawn and shown first, before
+the build (serve_preview.py); the build then writes it and the set, and
+is done before the next save is looked at.  Preview and build run in the
+main thread, so Ctrl-C or SIGTERM stop them the way they stop `riskchart
+build` (dot runs killed, no temporaries left).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,17 +27,17 @@ from urllib.parse import quote
 
 import click
 
-from . import config, departments, files
+from . import config, departments, files, serve_preview
 from .build import BuildOptions, BuildReport, ChartOutcome, build, recorded
 from .check.characters import printable
 from .check.diagnostics import Diagnostic
 from .check.report import format_text
-from .lint import CHART_SUFFIXES, ResultCache, discover, lint_paths
+from .lint import ResultCache, discover, lint_paths
 from .publish import index as publish
+from .serve_watch import Watcher
 
-SETTLE_MS = 100       # editors save in steps (temp file, rename, swap file): wait this long for quiet
-MAX_SETTLE_MS = 1000  # but build at the latest this long after the first change
 PAGE_PREFIX = "/_riskchart/chart/"
+PREVIEW_PREFIX = "/_riskchart/preview/"  # a saved chart's SVG drawn before the build (serve_preview.py)
 
 Echo = Callable[[str], None]
 
@@ -64,6 +66,10 @@ def page_url(key: str) -> str:
     return PAGE_PREFIX + quote(key, safe="", errors="surrogateescape")
 
 
+def preview_url(key: str) -> str:
+    return PREVIEW_PREFIX + quote(key, safe="", errors="surrogateescape")
+
+
 class Live:
     """The state the pages show, replaced by every build; a page's event
     stream waits here for the next one."""
@@ -75,6 +81,7 @@ class Live:
         self._state: dict[str, Any] = {"instance": self.instance, "index": None, "charts": [], "problems": [],
                                        "notes": []}
         self._message = self._encode()
+        self._previews: dict[str, bytes] = {}  # by chart key: the SVG of its last preview
         self.stopping = False
 
     def _encode(self) -> bytes:
@@ -87,6 +94,23 @@ class Live:
             self._generation += 1
             self._message = self._encode()
             self._changed.notify_all()
+
+    def change_charts(self, changes: dict[str, dict[str, Any]], previews: dict[str, bytes] | None = None) -> None:
+        """Change some fields of the charts named in `changes` (by key), in
+        one step with any other update; with `previews`, the SVGs the
+        changed charts now name (served by `preview`)."""
+        with self._changed:
+            if previews is not None:
+                self._previews = previews
+            charts = [{**c, **changes[c["key"]]} if c["key"] in changes else c for c in self._state["charts"]]
+            self._state = {**self._state, "charts": charts}
+            self._generation += 1
+            self._message = self._encode()
+            self._changed.notify_all()
+
+    def preview(self, key: str) -> bytes | None:
+        with self._changed:
+            return self._previews.get(key)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -120,9 +144,14 @@ class Session:
         self._versions: dict[str, int] = {}
         self._builds = 0
         self._problems: list[dict[str, Any]] = []
+        self._previewed: set[str] = set()  # the charts whose drawing this save's preview showed
 
-    def rebuild(self, settings_changed: bool = False) -> BuildReport | None:
+    def rebuild(self, settings_changed: bool = False, changed: Collection[Path] = ()) -> BuildReport | None:
+        """Build (again); `changed`: the files saved since the last build
+        (absolute paths), whose charts' drawings are shown first."""
         notes = []
+        if changed and not settings_changed and self._builds:
+            self._show_previews(changed)
         if settings_changed and self.project.config_file is not None:
             try:
                 settings = config.read_settings(self.project.config_file)
@@ -153,18 +182,33 @@ class Session:
         self.echo(self._summary(report, diagnostics, sources) if linted else
                   f"没有变化：{len(report.outcomes)} 张图都是最新的；用时 {report.seconds:.2f} 秒")
         self._builds += 1
+        self._previewed = set()
         return report
+
+    def _show_previews(self, changed: Collection[Path]) -> None:
+        """The saved charts' new drawings on their pages, before the build."""
+        shown = {c["key"] for c in self.live.state["charts"] if c["svg"]}
+        saved = serve_preview.saved_charts(changed, _chart_files(self.paths))
+        previews = [p for p in serve_preview.draw(saved, self.options, self.options.lint_cache)
+                    if p.key in shown]  # a new chart shows once built
+        if not previews:
+            return
+        for preview in previews:
+            self._versions[preview.key] = self._versions.get(preview.key, 0) + 1
+        self.live.change_charts({p.key: {"title": p.title, "svg": preview_url(p.key), "failed": "",
+                                         "version": self._versions[p.key]} for p in previews},
+                                {p.key: p.svg for p in previews})
+        self._previewed = {p.key for p in previews}
 
     def _drawn_early(self, outcome: ChartOutcome) -> None:
         """A chart drawn again shows at once, before the rest of the build
-        (the index, the booklet) is done."""
-        if outcome.status != "built":
+        (the index, the booklet) is done; one its preview showed already
+        changes to its file in out/ with the build's last update."""
+        if outcome.status != "built" or outcome.stem in self._previewed:
             return
         self._versions[outcome.stem] = self._versions.get(outcome.stem, 0) + 1
-        charts = self.live.state["charts"]
-        if any(c["key"] == outcome.stem and c["svg"] for c in charts):
-            self.live.update(charts=[{**c, "version": self._versions[c["key"]], "failed": ""}
-                                     if c["key"] == outcome.stem else c for c in charts])
+        if any(c["key"] == outcome.stem and c["svg"] for c in self.live.state["charts"]):
+            self.live.change_charts({outcome.stem: {"version": self._versions[outcome.stem], "failed": ""}})
 
     def _views(self, outcomes: Iterable[ChartOutcome]) -> list[ChartView]:
         records = recorded(self.options.out)
@@ -229,57 +273,6 @@ def _shown(path: Path) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-# ---------------------------------------------------------------- watching
-
-def is_watched(path: Path, settings_file: Path | None) -> bool:
-    """Chart files and _defaults.yaml, never an editor's temporary or swap
-    file (`.#a.yaml`, `a.yaml~`, `a.yaml.swp`, `4913`), and the settings file."""
-    if settings_file is not None and path == settings_file:
-        return True
-    return path.suffix.lower() in CHART_SUFFIXES and not path.name.startswith(".")
-
-
-def watch_roots(paths: list[Path]) -> list[Path]:
-    """The folders to watch for these chart paths (a file's own folder)."""
-    folders = [(p if p.is_dir() else p.parent).resolve() for p in paths]
-    return list(dict.fromkeys(folders))
-
-
-class Watcher:
-    """Threads that set `changed` (and remember whether the settings file
-    was among the changes) after each settled group of file events."""
-
-    def __init__(self, paths: list[Path], settings_file: Path | None) -> None:
-        self.changed = threading.Event()
-        self.stop = threading.Event()
-        self.settings_changed = False
-        self._settings_file = settings_file.resolve() if settings_file else None
-        self._threads = [threading.Thread(target=self._watch, args=(watch_roots(paths), True), daemon=True)]
-        if self._settings_file is not None:  # its folder alone, not the project's tree below it
-            self._threads.append(threading.Thread(target=self._watch, args=([self._settings_file.parent], False),
-                                                  daemon=True))
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def _watch(self, roots: list[Path], recursive: bool) -> None:
-        import watchfiles  # here, so that lint and build never import it
-
-        def wanted(change: watchfiles.Change, path: str) -> bool:
-            return is_watched(Path(path), self._settings_file)
-
-        for changes in watchfiles.watch(*roots, watch_filter=wanted, debounce=MAX_SETTLE_MS, step=SETTLE_MS,
-                                        stop_event=self.stop, recursive=recursive, raise_interrupt=False,
-                                        rust_timeout=500, yield_on_timeout=False):
-            if any(Path(path) == self._settings_file for _, path in changes):
-                self.settings_changed = True
-            self.changed.set()
-
-    def close(self) -> None:
-        self.stop.set()
-
-
 def serve(project: config.Project, paths: list[Path], options: BuildOptions, host: str, port: int,
           echo: Echo, opened: Callable[[str], None] = lambda url: None) -> None:
     """Serve until interrupted (KeyboardInterrupt, which the caller turns
@@ -300,9 +293,9 @@ def serve(project: config.Project, paths: list[Path], options: BuildOptions, hos
         opened(url)
         while True:
             if watcher.changed.wait(0.25):
+                watcher.settle()
                 watcher.changed.clear()
-                settings_changed, watcher.settings_changed = watcher.settings_changed, False
-                session.rebuild(settings_changed)
+                session.rebuild(*watcher.take())
     finally:
         watcher.close()
         live.stop()

@@ -3,9 +3,10 @@
 Only GET and HEAD; only regular files inside the output folder, reached
 without `..`, hidden names or a symbolic link that leads out; the index
 page gets the live script added; `/_riskchart/…` holds the chart pages,
-the script, its style sheet and the event stream.  Bound to loopback,
-requests naming another host are refused (a web page cannot reach the
-charts by pointing its own name at 127.0.0.1).
+the script, its style sheet, the event stream and the SVG of a chart just
+saved, drawn before the build (serve_preview.py), from memory.  Bound to
+loopback, requests naming another host are refused (a web page cannot
+reach the charts by pointing its own name at 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from urllib.parse import unquote, urlsplit
 from .draw import layout
 from .errors import EnvironmentProblem
 from .publish import index as publish
-from .serve import PAGE_PREFIX, Live, file_version
+from .serve import PAGE_PREFIX, PREVIEW_PREFIX, Live, file_version
 
 INTERNAL = "/_riskchart/"
 CHART_ROUTE = PAGE_PREFIX[len(INTERNAL):]  # "chart/"
+PREVIEW_ROUTE = PREVIEW_PREFIX[len(INTERNAL):]  # "preview/"
 ASSETS = ("serve.js", "serve.css")  # in templates/
 HEARTBEAT_SECONDS = 10.0
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -151,6 +153,12 @@ class Handler(BaseHTTPRequestHandler):
             status = HTTPStatus.OK if page.found else HTTPStatus.NOT_FOUND
             self._send(status, page.html.encode("utf-8", "surrogateescape"), CONTENT_TYPES[".html"],
                        {"Content-Security-Policy": PAGE_POLICY}, body)
+        elif route.startswith(PREVIEW_ROUTE):
+            drawing = self.server.live.preview(unquote(route[len(PREVIEW_ROUTE):], errors="surrogateescape"))
+            if drawing is None:
+                self._plain(HTTPStatus.NOT_FOUND, "没有这张图的预览", body=body)
+            else:
+                self._send(HTTPStatus.OK, drawing, CONTENT_TYPES[".svg"], {"Content-Security-Policy": SVG_POLICY}, body)
         else:
             self._plain(HTTPStatus.NOT_FOUND, "没有这个页面", body=body)
 
