@@ -625,7 +625,6 @@ def test_a_chart_named_like_a_set_output_or_like_another_chart_fails_with_rc212(
 
 
 def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
-    from riskchart import build as build_module
     from riskchart.check import load
 
     unreadable = charts / SAMPLE[1]
@@ -636,8 +635,7 @@ def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")  # as root, chmod 000 would not stop a read
         return real(path, *args)
 
-    for module in (load, build_module):
-        monkeypatch.setattr(module, "read_chart_bytes", read_chart_bytes)
+    monkeypatch.setattr(load, "read_chart_bytes", read_chart_bytes)  # the fingerprint's reads too
     report = build([charts], options(tmp_path / "out"))
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == [unreadable.stem] and "RC001" in failed[unreadable.stem]
@@ -903,6 +901,8 @@ def test_a_change_in_the_drawing_code_or_template_rebuilds_every_chart(charts, t
 
 
 def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, monkeypatch):
+    from riskchart import lint
+
     # another build holds the folder and does all the work while this one waits
     out = tmp_path / "out"
     real_locked = files.locked
@@ -911,7 +911,7 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     def other_build_first(folder, *waiting):  # (folder, timeout, waiting) as the build passes them
         monkeypatch.setattr(files, "locked", real_locked)
         build([charts], options(out))
-        monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
+        monkeypatch.setattr(lint, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
         with real_locked(folder, *waiting):
             yield
 
@@ -1110,11 +1110,12 @@ def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path
 
 
 def test_batches_not_yet_drawn_draw_the_whole_sets_models_not_a_second_copy(charts, tmp_path, monkeypatch):
+    from riskchart import lint
     from riskchart.draw import layout
 
     linted, drawn = [], []
-    real_lint, real_dot = build_module.lint_paths, layout.chart_dot
-    monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: linted.append(real_lint(*a, **k)) or linted[-1])
+    real_lint, real_dot = lint.lint_paths, layout.chart_dot
+    monkeypatch.setattr(lint, "lint_paths", lambda *a, **k: linted.append(real_lint(*a, **k)) or linted[-1])
     monkeypatch.setattr(layout, "chart_dot", lambda chart, *a, **k: drawn.append(chart) or real_dot(chart, *a, **k))
     copies(charts, 20)  # two batches on one worker: the second starts once dot drew the first, long after lint
     assert build([charts], options(tmp_path / "out", jobs=1, publish=False)).ok
