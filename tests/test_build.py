@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskchart import build as build_module
-from riskchart import files, style
+from riskchart import files, stamps, style
 from riskchart.build import MANIFEST, BuildOptions, build
 from riskchart.cli import main
 from riskchart.draw import render
@@ -86,7 +86,8 @@ def test_first_build_writes_every_output(charts, tmp_path):
     assert not (out / ".riskchart-tmp").exists()  # dot's working files are gone with the build
 
 
-def test_no_op_build_touches_nothing(charts, tmp_path):
+def test_no_op_build_touches_nothing(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # else the charts' stamps may be recorded by the no-op (stamps.py)
     out = tmp_path / "out"
     build([charts], options(out))
     before = snapshot(out)
@@ -98,6 +99,86 @@ def test_no_op_build_touches_nothing(charts, tmp_path):
     assert report.count("fresh") == 3 and report.count("built") == 0
     assert report.published == ()
     assert snapshot(out) == before
+
+
+def _stamp_of(out: Path, name: str) -> str | None:
+    return json.loads((out / MANIFEST).read_text(encoding="utf-8"))["charts"][name].get("stamp")
+
+
+def _same_size_edit(chart: Path) -> None:
+    """Change a chart's bytes in place (same file, same size): 备案 → 登记 in its title."""
+    data = chart.read_bytes()
+    edited = data.replace("劳动用工备案".encode(), "劳动用工登记".encode(), 1)
+    assert edited != data and len(edited) == len(data)
+    with chart.open("r+b") as stream:
+        stream.write(edited)
+
+
+def test_a_no_op_build_reads_no_chart_and_opens_no_output_once_stamped(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # files written before a build count as settled
+    out = tmp_path / "out"
+    build([charts], options(out))
+    read, opened = [], []
+    contents, looks_complete = build_module._contents, files.looks_complete
+    monkeypatch.setattr(build_module, "_contents", lambda path: read.append(path) or contents(path))
+    monkeypatch.setattr(files, "looks_complete", lambda path: opened.append(path) or looks_complete(path))
+    report = build([charts], options(out))
+    assert report.count("fresh") == 3 and report.published == ()
+    assert read == [] and opened == []
+    (out / "04-失业保险待遇给付.pdf").write_bytes(b"")  # a damaged output is still seen
+    assert [o.stem for o in build([charts], options(out)).outcomes if o.status == "built"] == ["04-失业保险待遇给付"]
+
+
+def test_a_chart_changed_to_the_same_size_and_time_is_rebuilt(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out))
+    target = charts / SAMPLE[2]
+    before = target.stat()
+    _same_size_edit(target)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `touch -r` or a restoring copy would
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    report = build([charts], options(out))
+    assert [o.stem for o in report.outcomes if o.status == "built"] == ["15-劳动用工备案"]  # its change time differs
+    assert "劳动用工登记" in (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+
+
+def test_a_chart_changed_within_the_clock_tick_of_the_last_build_is_read_again(charts, tmp_path, monkeypatch):
+    # A file-system clock too coarse to tell the build's look from the edit
+    # after it: same size, same inode, every time equal to the build's.
+    tick = time.time_ns()
+    real = stamps.file_stamp
+    monkeypatch.setattr(stamps, "now_ns", lambda: tick)
+    monkeypatch.setattr(stamps, "file_stamp", lambda path: (found := real(path)) and (found[0], tick, found[2], tick))
+    out = tmp_path / "out"
+    build([charts], options(out))
+    assert _stamp_of(out, "15-劳动用工备案") is None  # racy: not recorded
+    _same_size_edit(charts / SAMPLE[2])
+    report = build([charts], options(out))
+    assert [o.stem for o in report.outcomes if o.status == "built"] == ["15-劳动用工备案"]
+    # Once the file has settled, a build with nothing to do records its stamp.
+    monkeypatch.setattr(stamps, "now_ns", lambda: tick + 2 * stamps.RACY_NS)
+    assert build([charts], options(out)).count("fresh") == 3
+    assert _stamp_of(out, "15-劳动用工备案") is not None
+
+
+def test_a_touched_but_unchanged_chart_is_not_rebuilt_and_its_new_stamp_is_kept(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out))
+    stamped = _stamp_of(out, "15-劳动用工备案")
+    os.utime(charts / SAMPLE[2])  # `touch`, a checkout, an editor saving unchanged text
+    charts_before = snapshot(out)
+    report = build([charts], options(out))
+    assert report.count("fresh") == 3 and report.published == ()
+    assert stamped is not None and _stamp_of(out, "15-劳动用工备案") not in (None, stamped)
+    after = snapshot(out)
+    assert {name: after[name] for name in after if name not in (MANIFEST, files.LOCK)} == \
+        {name: charts_before[name] for name in charts_before if name not in (MANIFEST, files.LOCK)}
+    read: list[Path] = []
+    contents = build_module._contents
+    monkeypatch.setattr(build_module, "_contents", lambda path: read.append(path) or contents(path))
+    assert build([charts], options(out)).count("fresh") == 3 and read == []
 
 
 def test_changing_one_chart_rebuilds_only_that_chart(charts, tmp_path):
@@ -544,7 +625,6 @@ def test_a_chart_named_like_a_set_output_or_like_another_chart_fails_with_rc212(
 
 
 def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
-    from riskchart import build as build_module
     from riskchart.check import load
 
     unreadable = charts / SAMPLE[1]
@@ -555,8 +635,7 @@ def test_an_unreadable_chart_fails_alone(charts, tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")  # as root, chmod 000 would not stop a read
         return real(path, *args)
 
-    for module in (load, build_module):
-        monkeypatch.setattr(module, "read_chart_bytes", read_chart_bytes)
+    monkeypatch.setattr(load, "read_chart_bytes", read_chart_bytes)  # the fingerprint's reads too
     report = build([charts], options(tmp_path / "out"))
     failed = {o.stem: o.reason for o in report.outcomes if o.status == "failed"}
     assert list(failed) == [unreadable.stem] and "RC001" in failed[unreadable.stem]
@@ -822,6 +901,8 @@ def test_a_change_in_the_drawing_code_or_template_rebuilds_every_chart(charts, t
 
 
 def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, monkeypatch):
+    from riskchart import lint
+
     # another build holds the folder and does all the work while this one waits
     out = tmp_path / "out"
     real_locked = files.locked
@@ -830,7 +911,7 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     def other_build_first(folder, *waiting):  # (folder, timeout, waiting) as the build passes them
         monkeypatch.setattr(files, "locked", real_locked)
         build([charts], options(out))
-        monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
+        monkeypatch.setattr(lint, "lint_paths", lambda *a, **k: pytest.fail("linted the charts again"))
         with real_locked(folder, *waiting):
             yield
 
@@ -1029,11 +1110,12 @@ def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path
 
 
 def test_batches_not_yet_drawn_draw_the_whole_sets_models_not_a_second_copy(charts, tmp_path, monkeypatch):
+    from riskchart import lint
     from riskchart.draw import layout
 
     linted, drawn = [], []
-    real_lint, real_dot = build_module.lint_paths, layout.chart_dot
-    monkeypatch.setattr(build_module, "lint_paths", lambda *a, **k: linted.append(real_lint(*a, **k)) or linted[-1])
+    real_lint, real_dot = lint.lint_paths, layout.chart_dot
+    monkeypatch.setattr(lint, "lint_paths", lambda *a, **k: linted.append(real_lint(*a, **k)) or linted[-1])
     monkeypatch.setattr(layout, "chart_dot", lambda chart, *a, **k: drawn.append(chart) or real_dot(chart, *a, **k))
     copies(charts, 20)  # two batches on one worker: the second starts once dot drew the first, long after lint
     assert build([charts], options(tmp_path / "out", jobs=1, publish=False)).ok

@@ -52,6 +52,17 @@ def out_name(path: Path, root: Path | None) -> str:
     return f"{folder}/{path.stem}" if folder else path.stem
 
 
+def out_name_of_text(path: str, root: str | None, cwd: str) -> str:
+    """`out_name` from the path's text, relative names taken from `cwd`:
+    the same name without making a Path (a build with nothing to do asks
+    it of thousands of files)."""
+    folder, file = os.path.split(path)
+    dot = file.rfind(".")
+    stem = file[:dot] if 0 < dot < len(file) - 1 else file  # Path.stem
+    parts = _parts(folder or ".", root, cwd) if root is not None else ()
+    return "/".join((*parts, stem))
+
+
 def defaults_files(path: Path, root: Path | None) -> list[Path]:
     """The `_defaults.yaml` files that apply to a chart file, outermost
     first (present or not), named from the file's path as given so that

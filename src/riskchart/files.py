@@ -15,6 +15,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import LockTimeout, OutputNotWritable
 
@@ -42,11 +43,13 @@ def inside(folder: Path, name: str) -> Path:
     return place / parts[-1]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
     """Write to a temporary file in the same folder, then rename over `path`.
 
     A reader (or a build interrupted by Ctrl-C) sees the old file or the new
-    one, never half of one.
+    one, never half of one.  `data`: the bytes, or a function that writes
+    them piece by piece into the (seekable) temporary file, so that a large
+    file never has to be held in memory whole.
     """
     with _written_aside(path, data) as temporary:
         os.replace(temporary, path)
@@ -73,7 +76,7 @@ def write_new(path: Path, data: bytes) -> bool:
 
 
 @contextlib.contextmanager
-def _written_aside(path: Path, data: bytes) -> Iterator[Path]:
+def _written_aside(path: Path, data: bytes | Callable[[BinaryIO], None]) -> Iterator[Path]:
     """`data` in a temporary file beside `path`, removed on leaving unless
     the body renamed it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,10 @@ def _written_aside(path: Path, data: bytes) -> Iterator[Path]:
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
+            if isinstance(data, bytes):
+                stream.write(data)
+            else:
+                data(stream)
         os.chmod(temporary, 0o644)
         yield temporary
     finally:

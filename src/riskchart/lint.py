@@ -308,10 +308,15 @@ def _readable(path: Path) -> bytes | None:
 def _check_misses(misses: list[Miss], defaults: dict[Path, Defaults],
                   settings: config.Settings) -> list[tuple[FileResult, Stored | None]]:
     """Check files and make their cache entries (in a worker too: the
-    texts stay behind, the positions travel as the entry's JSON text)."""
+    texts stay behind, the positions travel as the entry's JSON text).
+    The text of a file with no diagnostics of its own is not kept either
+    (4,000 charts' texts are some 35 MB that a build holds to the end); a
+    report that needs it after a cross-file rule reads it again."""
     done = []
     for path, data, key in misses:
         result, values = _checked(path, defaults.get(path.parent, Defaults()), settings, data)
+        if not result.diagnostics:
+            result = replace(result, text=None)
         results = encode_results(path, result.diagnostics, result.exemptions, values)
         positions = encode_positions(result.chart.positions) if result.chart is not None else ""
         stored = None
