@@ -94,7 +94,9 @@ class DotRuns:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a run started, or the runs were stopped
         self._live: set[subprocess.Popen[bytes]] = set()
+        self._started = 0
         self._stopped = False
 
     def start(self, command: list[str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
@@ -105,7 +107,14 @@ class DotRuns:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL if log is None else log, start_new_session=True)
             self._live.add(process)
+            self._started += 1
+            self._changed.notify_all()
             return process
+
+    def wait_started(self, count: int, timeout: float) -> None:
+        """Return once `count` runs have started (or the runs were stopped), or after `timeout` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._started >= count or self._stopped, timeout)
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -118,6 +127,7 @@ class DotRuns:
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
+            self._changed.notify_all()
             for process in self._live:
                 _kill_group(process)
 
