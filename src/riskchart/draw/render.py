@@ -180,8 +180,11 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
     results = _draw(dot_texts, drawn, tools, timeout, runs, scratch) if drawn else [{} for _ in dot_texts]
     ends: dict[int, tuple[pages.Drawing, list[float]]] = {}
     for number, result in enumerate(results):
-        plan = pages.drawing(result["json0"]) if isinstance(result, dict) and "json0" in result else None
-        if plan and continuation and pages.continues(plan.width, plan.height, page):
+        if not (continuation and isinstance(result, dict) and "json0" in result) \
+                or not pages.continues(*pages.size(result["json0"]), page):
+            continue  # the json0 read no further: the chart fits its page
+        plan = pages.drawing(result["json0"])
+        if plan:
             ends[number] = (plan, pages.cuts(plan, page))
     headers: dict[int, dict[str, bytes] | RenderFailure] = {}
     if ends and continuation:  # a second, small drawing only for the charts that continue
