@@ -362,12 +362,14 @@ def _exit_signal(process: subprocess.Popen[bytes]) -> Iterator[Callable[[float],
     elsewhere Popen.wait polls (it sleeps up to 50 ms between looks)."""
     try:
         pidfd = os.pidfd_open(process.pid)  # Linux only
+        watch = select.poll()  # not select(): it fails for descriptors past 1023
+        watch.register(pidfd, select.POLLIN)
     except (AttributeError, OSError):
         pidfd = None
 
     def exited(seconds: float) -> bool:
         if pidfd is not None:
-            select.select([pidfd], [], [], seconds)
+            watch.poll(seconds * 1000)
             return process.poll() is not None
         try:
             process.wait(timeout=seconds)
