@@ -240,6 +240,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
         drawing = _Drawing(list(valid_alone.values()), tools, options, scratch)
         del valid_alone
         with drawing:
+            drawing.wait_until_drawing()
             linted = lint.lint_paths(project_files, options.settings, cache=lint_cache)
             charts = {c.path: c for c in linted.charts}
             drawing.adopt(charts)
@@ -377,15 +378,32 @@ class _Drawing:
         self._ahead: list[Future[Any]] = []
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
-        if "pdf" in options.formats or options.publish:
-            # pikepdf takes a tenth of a second to import: do it while the first dot runs.
-            # Not a daemon: a process that exits while nanobind is still registering
-            # pikepdf's types aborts (SIGABRT), so shutdown waits for the import.
-            threading.Thread(target=importlib.import_module, args=("pikepdf",)).start()
-        if options.publish and "pdf" in options.formats and options.settings.word_booklet:
-            threading.Thread(target=importlib.import_module, args=("docx",)).start()  # for booklet.docx
-        for batch in balanced_batches(charts, options.jobs):
+        batches = balanced_batches(charts, options.jobs)
+        # the dot runs started at once (none for DOT files alone: dot draws nothing then)
+        self._first_runs = min(max(1, options.jobs), len(batches)) if set(options.formats) - {"dot"} else 0
+        for batch in batches:
             self.add(*batch)
+        # pikepdf (and python-docx for booklet.docx) take a tenth of a second to import: do it
+        # while the first dot runs, not while the first DOT texts are made.  Not a daemon: a
+        # process that exits while nanobind is still registering pikepdf's types aborts
+        # (SIGABRT), so shutdown waits for the import.
+        wanted = [module for module, needed in (
+            ("pikepdf", "pdf" in options.formats or options.publish),
+            ("docx", options.publish and "pdf" in options.formats and options.settings.word_booklet)) if needed]
+        if wanted:
+            threading.Thread(target=self._import_once_drawing, args=(wanted,)).start()
+
+    def wait_until_drawing(self, timeout: float = 1.0) -> None:
+        """Return once dot runs for each of the first batches (or after
+        `timeout`): their DOT texts are made in Python, and Python work
+        started meanwhile in other threads (linting the set, imports) takes
+        the interpreter from them and holds dot back."""
+        self._runs.wait_started(self._first_runs, timeout)
+
+    def _import_once_drawing(self, modules: list[str]) -> None:
+        self.wait_until_drawing()
+        for module in modules:
+            importlib.import_module(module)
 
     @property
     def runs(self) -> render.DotRuns:
@@ -432,13 +450,16 @@ class _Drawing:
         return future
 
     def _draw(self, charts: list[Chart]) -> Future[tuple[list[Staged | render.RenderFailure], float]]:
+        began = time.perf_counter()
+        page = self._options.page
+        # made before waiting for a slot: dot starts the moment one is free
+        dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings, page) for c in charts]
+        made = time.perf_counter() - began
         while not self._in_flight.acquire(timeout=0.1):
             if self._stopping.is_set():
                 raise render.RenderFailure("已中断")
         try:
-            began = time.perf_counter()
-            page = self._options.page
-            dot_texts = [layout.chart_dot(c, self._options.font, self._options.settings, page) for c in charts]
+            began = time.perf_counter() - made  # the seconds of each chart: not those spent waiting
             drawn = render.draw_many(dot_texts, self._options.formats, self._tools, self._options.timeout,
                                      self._runs, self._scratch, page,
                                      lambda n, pages: layout.continuation_dot(charts[n], pages, self._options.font))

@@ -221,6 +221,34 @@ def test_a_broken_outline_is_redrawn_from_the_installed_font(tmp_path):
                                         capture_output=True, text=True).stdout
 
 
+def test_a_repaired_font_is_stored_compressed_with_every_other_outline_as_it_was():
+    broken = break_glyph(chart_pdf("情况不属实，核实后上报。"), "实")
+    with pikepdf.Pdf.open(io.BytesIO(broken)) as document:
+        (regular,) = [font for font in glyphs._fonts(document) if "Regular" in str(font.BaseFont)]
+        stream = regular.DescendantFonts[0].FontDescriptor.FontFile3
+        before = glyphs._Cff(stream.read_bytes())
+        assert glyphs.repair_fonts(document) == 1
+        # compressed by the repair itself, not left for the save to compress
+        assert stream.get("/Filter") == pikepdf.Name.FlateDecode
+        assert len(stream.read_raw_bytes()) < 0.9 * len(stream.read_bytes())
+        after = glyphs._Cff(stream.read_bytes())
+    changed = [n for n in range(len(before.charstrings))
+               if before.charstrings.item(n) != after.charstrings.item(n)]
+    assert len(changed) == 1 and glyphs._undrawable(after) == []
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4])
+def test_an_index_reads_its_offsets_whatever_their_size(size):
+    items = [b"a", b"bc" * 40, b"", b"d" * (300 if size > 1 else 3)]
+    offsets = [1]
+    for item in items:
+        offsets.append(offsets[-1] + len(item))
+    index = glyphs._Index(len(items).to_bytes(2, "big") + bytes([size])
+                          + b"".join(o.to_bytes(size, "big") for o in offsets) + b"".join(items), 0)
+    assert index.offsets() == offsets
+    assert [index.item(n) for n in range(len(items))] == items
+
+
 def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character(monkeypatch):
     broken = break_glyph(chart_pdf("情况不属实。"), "实")
     monkeypatch.setattr(glyphs, "_installed_font", lambda name: None)

@@ -163,6 +163,21 @@ def test_a_chart_that_fits_at_7_pt_stays_on_one_page():
     assert pages.continues(500, room / scale + 5, A4_PORTRAIT)
 
 
+@pytest.mark.needs("dot")
+def test_a_drawings_size_is_read_from_the_head_of_dots_layout_as_from_the_whole():
+    import json
+    import subprocess
+
+    layout = subprocess.run(["dot", "-Tjson0", str(GOLDEN / "01-劳动人事争议调解仲裁.dot")],
+                            capture_output=True, check=True).stdout
+    plan = pages.drawing(layout)
+    assert plan is not None and pages.size(layout) == (plan.width, plan.height)
+    graph = json.loads(layout)
+    graph["bb"] = "0,0,100,2000"  # graph attributes written after the objects: the whole is read
+    reordered = json.dumps({"objects": graph.pop("objects"), **graph}, indent=2).encode()
+    assert pages.size(reordered) == (100 + 2 * 0.05 * 72, 2000 + 2 * 0.05 * 72)
+
+
 def test_golden_continuation_dot(tmp_path):
     """The words a continued chart adds (reviewed with the pages of a 14-step chart as PNG)."""
     (chart,) = lint_paths([write_chart(tmp_path, 1, 14, 4)], Settings()).charts

@@ -7,6 +7,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -231,6 +232,32 @@ def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tm
             time.sleep(0.01)
     with pytest.raises(render.RenderFailure, match="已中断"):
         runs.start(["true"])
+
+
+def test_waiting_for_runs_to_start_ends_once_they_have_or_the_runs_are_stopped():
+    runs = render.DotRuns()
+    waiter = threading.Thread(target=runs.wait_started, args=(2, 60))
+    waiter.start()
+    runs.start(["true"]).wait()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # one run of the two
+    runs.start(["true"]).wait()
+    waiter.join(30)
+    assert not waiter.is_alive()
+    stopped = threading.Thread(target=runs.wait_started, args=(5, 60))
+    stopped.start()
+    runs.stop()
+    stopped.join(30)
+    assert not stopped.is_alive()
+
+
+@needs_dot
+def test_dots_log_is_read_from_its_file_once_dot_exits(tmp_path, monkeypatch):
+    # a log far longer than a pipe holds, written a line at a time as dot -v does
+    fake_dot(tmp_path, monkeypatch, 'i=0; while [ $i -lt 3000 ]; do echo "network simplex: $i" >&2; i=$((i+1)); done\n'
+                                    'echo "Warning: node risk_0, port x, size too small for content" >&2\n$REAL "$@"')
+    with pytest.raises(render.RenderFailure, match="too small for content"):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
 
 
 def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():

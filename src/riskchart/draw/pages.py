@@ -43,12 +43,29 @@ class Drawing:
     workflow_x: float                        # the workflow's line
 
 
+_GRAPH_ATTRIBUTE = re.compile(rb'^  "(bb|pad)": "([^"]*)"', re.MULTILINE)  # the graph's, not its objects'
+
+
+def size(layout_json: bytes) -> tuple[float, float]:
+    """The drawing's width and height, as `drawing` finds them, from the
+    graph's own attributes, which dot's json0 writes before its objects:
+    most charts fit their page and need no more of the file than this."""
+    head = layout_json.split(b'"objects"', 1)[0]
+    found = {name.decode(): value.decode() for name, value in _GRAPH_ATTRIBUTE.findall(head)}
+    return _size(found if "bb" in found else json.loads(layout_json))
+
+
+def _size(graph: dict[str, Any]) -> tuple[float, float]:
+    pad = float(graph.get("pad", 0)) * 72
+    _, _, right, upper = (float(v) for v in str(graph.get("bb", "0,0,0,0")).split(","))
+    return right + 2 * pad, upper + 2 * pad
+
+
 def drawing(layout_json: bytes) -> Drawing | None:
     """The bands of a chart from dot's json0 output; None for a drawing without steps (a draft)."""
     graph = json.loads(layout_json)
     pad = float(graph.get("pad", 0)) * 72
-    _, _, right, upper = (float(v) for v in str(graph.get("bb", "0,0,0,0")).split(","))
-    width, height = right + 2 * pad, upper + 2 * pad
+    width, height = _size(graph)
     boxes: dict[int, list[tuple[float, float]]] = {}
     titles: list[tuple[float, float]] = []
     workflow_x = width / 2

@@ -13,16 +13,18 @@ import contextlib
 import io
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from .. import style
 from ..errors import MissingFont, MissingGraphviz
@@ -92,17 +94,27 @@ class DotRuns:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a run started, or the runs were stopped
         self._live: set[subprocess.Popen[bytes]] = set()
+        self._started = 0
         self._stopped = False
 
-    def start(self, command: list[str]) -> subprocess.Popen[bytes]:
+    def start(self, command: list[str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+        """Start `command`, its stderr written into the file `log` (else dropped)."""
         with self._lock:
             if self._stopped:
                 raise RenderFailure("已中断")
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, start_new_session=True)
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL if log is None else log, start_new_session=True)
             self._live.add(process)
+            self._started += 1
+            self._changed.notify_all()
             return process
+
+    def wait_started(self, count: int, timeout: float) -> None:
+        """Return once `count` runs have started (or the runs were stopped), or after `timeout` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._started >= count or self._stopped, timeout)
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -115,6 +127,7 @@ class DotRuns:
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
+            self._changed.notify_all()
             for process in self._live:
                 _kill_group(process)
 
@@ -167,8 +180,11 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
     results = _draw(dot_texts, drawn, tools, timeout, runs, scratch) if drawn else [{} for _ in dot_texts]
     ends: dict[int, tuple[pages.Drawing, list[float]]] = {}
     for number, result in enumerate(results):
-        plan = pages.drawing(result["json0"]) if isinstance(result, dict) and "json0" in result else None
-        if plan and continuation and pages.continues(plan.width, plan.height, page):
+        if not (continuation and isinstance(result, dict) and "json0" in result) \
+                or not pages.continues(*pages.size(result["json0"]), page):
+            continue  # the json0 read no further: the chart fits its page
+        plan = pages.drawing(result["json0"])
+        if plan:
             ends[number] = (plan, pages.cuts(plan, page))
     headers: dict[int, dict[str, bytes] | RenderFailure] = {}
     if ends and continuation:  # a second, small drawing only for the charts that continue
@@ -286,22 +302,29 @@ def _add_png(outputs: dict[str, bytes], formats: tuple[str, ...], dpi: int, scra
 
 def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: list[Path], timeout: float) -> None:
     command = [tools.dot, "-v", *(f"-T{fmt}" for fmt in drawn), "-O", *map(str, inputs)]
+    # The verbose log goes to a file, not a pipe: dot writes it a line at a time (hundreds
+    # of lines a batch), and a pipe would wake this thread for every one of them.
+    log_file = inputs[0].with_name(f"{inputs[0].name}.log")
     try:
-        process = runs.start(command)
+        with log_file.open("wb") as log_writer:
+            process = runs.start(command, log_writer)
     except OSError as error:
         raise RenderFailure(f"无法运行 Graphviz：{error}") from None
     try:
-        stderr = _wait(process, [[path.with_name(f"{path.name}.{fmt}") for fmt in drawn] for path in inputs], timeout)
+        _wait(process, [[path.with_name(f"{path.name}.{fmt}") for fmt in drawn] for path in inputs], timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
-        process.communicate()
+        process.wait()
         raise RenderFailure(f"Graphviz 超时：{timeout:g} 秒内未完成（可用 --timeout 调整）") from None
     except BaseException:
         _kill_group(process)
         raise
     finally:
         runs.finished(process)
-    log = stderr.decode("utf-8", "replace")
+    try:
+        log = log_file.read_bytes().decode("utf-8", "replace")
+    except OSError as error:
+        raise RenderFailure(f"读不到 Graphviz 的日志：{error}") from None
     problems = _problems(log)
     if process.returncode < 0:
         name = _signal_name(-process.returncode)
@@ -314,24 +337,51 @@ def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: li
         raise RenderFailure("Graphviz 警告，生成的图不可靠：" + "；".join(fatal[:3]))
 
 
-def _wait(process: subprocess.Popen[bytes], outputs: list[list[Path]], timeout: float) -> bytes:
-    """dot's log once it exits; TimeoutExpired when it finished no chart (wrote
+def _wait(process: subprocess.Popen[bytes], outputs: list[list[Path]], timeout: float) -> None:
+    """Return once dot exits; TimeoutExpired when it finished no chart (wrote
     all of that chart's outputs) for `timeout` seconds."""
     finished = 0
     deadline = time.monotonic() + timeout
-    while True:
+    with _exit_signal(process) as exited:
+        while True:
+            if exited(max(0.0, min(_POLL_SECONDS, deadline - time.monotonic()))):
+                return
+            before = finished
+            while finished < len(outputs) and all(path.exists() for path in outputs[finished]):
+                finished += 1
+            if finished > before:
+                deadline = time.monotonic() + timeout
+            elif time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(process.args, timeout)
+
+
+@contextlib.contextmanager
+def _exit_signal(process: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bool]]:
+    """A function that waits up to some seconds for `process` to exit and says
+    whether it did.  On Linux a pidfd wakes the waiter the moment dot exits;
+    elsewhere Popen.wait polls (it sleeps up to 50 ms between looks)."""
+    try:
+        pidfd = os.pidfd_open(process.pid)  # Linux only
+        watch = select.poll()  # not select(): it fails for descriptors past 1023
+        watch.register(pidfd, select.POLLIN)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def exited(seconds: float) -> bool:
+        if pidfd is not None:
+            watch.poll(seconds * 1000)
+            return process.poll() is not None
         try:
-            log: bytes = process.communicate(timeout=max(0.0, min(_POLL_SECONDS, deadline - time.monotonic())))[1]
-            return log
+            process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
-            pass
-        before = finished
-        while finished < len(outputs) and all(path.exists() for path in outputs[finished]):
-            finished += 1
-        if finished > before:
-            deadline = time.monotonic() + timeout
-        elif time.monotonic() >= deadline:
-            raise subprocess.TimeoutExpired(process.args, timeout)
+            return False
+        return True
+
+    try:
+        yield exited
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def _problems(log: str) -> str:

@@ -42,15 +42,15 @@ def display_width(text: str, font: str = style.DEFAULT_FONT) -> float:
     return sum(char_width(c, font) for c in text)
 
 
-def _is_word_char(char: str) -> bool:
-    return char.isascii() and (char.isalnum() or char in "_-./")
+# ASCII letters and digits, and what joins them into words and numbers
+_WORD_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-./")
 
 
 def _tokens(text: str) -> list[str]:
     """Characters, except that ASCII words and numbers stay together."""
     tokens: list[str] = []
     for char in text:
-        if tokens and _is_word_char(char) and _is_word_char(tokens[-1][-1]):
+        if tokens and char in _WORD_CHARS and tokens[-1][-1] in _WORD_CHARS:
             tokens[-1] += char
         else:
             tokens.append(char)
@@ -62,8 +62,7 @@ def wrap(text: str, columns: float, font: str = style.DEFAULT_FONT) -> list[str]
     lines: list[str] = []
     current: list[str] = []
     used = 0.0
-    for token in _fitting_tokens(text, columns, font):
-        width = display_width(token, font)
+    for token, width in zip(*_fitting_tokens(text, columns, font), strict=True):
         if current and used + width > columns:
             kept, carried = _break_before(current, token, columns, font)
             lines.append("".join(kept).rstrip(" "))
@@ -78,12 +77,21 @@ def wrap(text: str, columns: float, font: str = style.DEFAULT_FONT) -> list[str]
     return lines
 
 
-def _fitting_tokens(text: str, columns: float, font: str) -> list[str]:
-    """Tokens, with words wider than a whole line cut into characters."""
-    out: list[str] = []
+def _fitting_tokens(text: str, columns: float, font: str) -> tuple[list[str], list[float]]:
+    """Tokens, with words wider than a whole line cut into characters; and their widths."""
+    if _WORD_CHARS.isdisjoint(text):  # each character a token
+        return list(text), [char_width(char, font) for char in text]
+    tokens: list[str] = []
+    widths: list[float] = []
     for token in _tokens(text):
-        out.extend(token if len(token) > 1 and display_width(token, font) > columns else (token,))
-    return out
+        width = char_width(token, font) if len(token) == 1 else display_width(token, font)
+        if len(token) > 1 and width > columns:
+            tokens.extend(token)
+            widths.extend(char_width(char, font) for char in token)
+        else:
+            tokens.append(token)
+            widths.append(width)
+    return tokens, widths
 
 
 def _break_before(line: list[str], token: str, columns: float, font: str) -> tuple[list[str], list[str]]:
