@@ -78,7 +78,7 @@ test-fast: setup
 # SAMPLE=40 only 40 mutants of each module, drawn at random with a fixed seed
 # (MUTATION_SEED=N for another; tests/mutation_sample.py); on a fresh mutants/
 # a first run that matches no mutant makes them and collects the stats.
-MUTMUT := PYTHONPATH=$(CURDIR)/mutants/src nice -n 19 $(BIN)/mutmut run --max-children 2
+MUTMUT := MUTANTS='$(MUTANTS)' PYTHONPATH=$(CURDIR)/mutants/src nice -n 19 $(BIN)/mutmut run --max-children 2
 mutation: setup
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,mutation]' --config-settings editable_mode=compat
 	@# the folder must exist when Python starts, or it caches the PYTHONPATH entry as missing

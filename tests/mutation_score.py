@@ -20,7 +20,10 @@ from pathlib import Path
 
 TARGET = 0.85
 HERE = Path(__file__).resolve().parent
-KILLED = {"killed", "timeout", "segfault"}
+# "caught by type check": strict mypy (tests/mutation_typecheck.py) rejects the
+# mutant, as `make test` would; shown apart from the ones a test killed.
+TYPED = "caught by type check"
+KILLED = {"killed", "timeout", "segfault", TYPED}
 
 
 def equivalent() -> set[str]:
@@ -58,6 +61,8 @@ def main(sampled: bool = False) -> int:
     for name, status in counted.items():
         kind = "unchecked" if status == "not checked" else "killed" if status in KILLED else "survived"
         by_module.setdefault(module_of(name), Counter())[kind] += 1
+        by_module[module_of(name)]["typed"] += status == TYPED
+        by_module[module_of(name)]["timeout"] += status == "timeout"
     for module, counts in sorted(by_module.items()):
         checked = counts["killed"] + counts["survived"]
         if not checked:
@@ -66,13 +71,15 @@ def main(sampled: bool = False) -> int:
         low, high = wilson(counts["killed"], checked)
         sampled = f"  sample of {checked} / {checked + counts['unchecked']}: 95 % {low:.0%}–{high:.0%}" \
             if counts["unchecked"] else "  all checked"
-        print(f"{module:28} {counts['killed']:5} / {checked:5} killed  {counts['killed'] / checked:6.1%}{sampled}")
+        print(f"{module:28} {counts['killed']:5} / {checked:5} killed  {counts['killed'] / checked:6.1%}"
+              f"  ({counts['typed']} by mypy, {counts['timeout']} timeouts){sampled}")
     checked = {name: status for name, status in counted.items() if status != "not checked"}
     killed = sum(status in KILLED for status in checked.values())
+    typed = sum(status == TYPED for status in checked.values())
     score = killed / len(checked) if checked else 0.0
     unchecked = len(counted) - len(checked)
     print(f"{'all':28} {killed:5} / {len(checked):5} killed  {score:6.1%}"
-          f"   ({len(excluded)} equivalent left out, {unchecked} not checked)")
+          f"   ({typed} by mypy, {len(excluded)} equivalent left out, {unchecked} not checked)")
     for name, status in sorted(checked.items()):
         if status not in KILLED:
             print(f"  {status:10} {name}")

@@ -350,3 +350,16 @@ def test_inside_gives_the_path_through_real_folders_or_none_yet(tmp_path):
     for name in ("/etc/passwd", "a/../../x", "a//x", "./x"):
         with pytest.raises(OSError, match="不是输出文件夹中的名字"):
             files.inside(tmp_path, name)
+
+
+def test_a_staged_file_moved_into_place_is_readable_and_never_executable(tmp_path):
+    # dot and MuPDF write the staged files with whatever mode they like; what
+    # lands in out/ is rw-r--r-- like every other output, never executable
+    staged = tmp_path / "stage" / "a.pdf"
+    staged.parent.mkdir()
+    staged.write_bytes(b"%PDF-1.7 staged")
+    staged.chmod(0o755)
+    target = tmp_path / "out" / "sub" / "a.pdf"
+    files.move_into_place(staged, target)
+    assert target.read_bytes() == b"%PDF-1.7 staged" and not staged.exists()
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)

@@ -251,6 +251,17 @@ def test_rc302_numbers_that_are_not_item_numbers(item, tmp_path):
     assert places(result, "RC302") == set()
 
 
+def test_rc302_checks_legal_bases_and_only_items(tmp_path):
+    # a legal basis is numbered by the renderer like a risk; a step name, a
+    # title or a time limit is no list item, whatever it starts with
+    text = ("id: 1\ncategory: 行政裁决\ntitle: 一、测试\n"
+            "basis:\n  - 《某某条例》第一条\n  - （二）《某某办法》第三条\n"
+            "time_limit:\n  statutory: 1、五个工作日\n" + STEPS.replace("name: 申请", "name: 2. 申请"))
+    result = lint_files(tmp_path, {"01-a.yaml": text})
+    assert places(result, "RC302") == {("01-a.yaml", 6, 5)}
+    assert "序号「（二）」" in only_code(result, "RC302").message
+
+
 @pytest.mark.parametrize("item", ["1.5倍以上罚款。", "10，000元以下罚款。", "3：30前到岗。"])
 def test_rc302_decimal_numbers_are_not_item_numbers(item, tmp_path):
     result = lint_files(tmp_path, {"01-a.yaml": HEAD + "steps:\n" + step(risks=(item,))})

@@ -183,3 +183,10 @@ def test_carrying_a_character_before_a_closing_mark_measures_it_in_the_chart_fon
     finally:
         monkeypatch.undo()
         wrap_module.char_width.cache_clear()
+
+
+def test_only_the_spaces_wrapping_leaves_are_trimmed_from_the_last_line():
+    # the last line is trimmed like every other: of ASCII spaces only; a
+    # full-width space the author typed (RC303 warns about it) is drawn
+    assert wrap("受理 ", 10) == ["受理"]
+    assert wrap("受理\u3000", 10) == ["受理\u3000"]
