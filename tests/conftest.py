@@ -57,6 +57,19 @@ def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
     return folder
 
 
+# Three seed charts of different shapes (and the department's _defaults.yaml):
+# enough for a real build in a test, fast enough to build often.
+SEED_SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
+
+
+def copy_seed_charts(folder: Path, names: tuple[str, ...] = SEED_SAMPLE) -> Path:
+    """Copy seed charts (and _defaults.yaml) from the repository's charts/ into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (*names, "_defaults.yaml"):
+        shutil.copy(TESTS.parent / "charts" / name, folder / name)
+    return folder
+
+
 def lint_files(folder: Path, files: dict[str, str | bytes], settings: Settings | None = None) -> LintResult:
     """Lint a fresh folder holding `files`, with no project settings unless given."""
     write_files(folder, files)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import dot_crashing_on, pdf_text, squeeze
+from conftest import SEED_SAMPLE, copy_seed_charts, dot_crashing_on, pdf_text, squeeze
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +30,7 @@ from riskchart.publish.index import href
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DOT = shutil.which("dot")
 pytestmark = pytest.mark.needs("dot", "cjk-font")
-SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
+SAMPLE = SEED_SAMPLE
 
 
 @pytest.fixture(autouse=True)
@@ -42,11 +42,7 @@ def fresh_toolchain():
 
 @pytest.fixture
 def charts(tmp_path) -> Path:
-    folder = tmp_path / "charts"
-    folder.mkdir()
-    for name in (*SAMPLE, "_defaults.yaml"):
-        shutil.copy(ROOT / "charts" / name, folder / name)
-    return folder
+    return copy_seed_charts(tmp_path / "charts")
 
 
 def snapshot(folder: Path) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from conftest import squeeze
+from conftest import SEED_SAMPLE, copy_seed_charts, squeeze
 
 from riskchart.build import BuildOptions, build
 from riskchart.config import find_settings
@@ -30,17 +30,13 @@ from riskchart.publish import booklet, fontentry, pageprep
 from riskchart.publish.index import CACHE, _department
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
+SAMPLE = SEED_SAMPLE
 pytestmark = pytest.mark.needs("dot", "cjk-font", "pdftoppm", "pdftotext")
 
 
 @pytest.fixture
 def charts(tmp_path) -> Path:
-    folder = tmp_path / "charts"
-    folder.mkdir()
-    for name in (*SAMPLE, "_defaults.yaml"):
-        shutil.copy(ROOT / "charts" / name, folder / name)
-    return folder
+    return copy_seed_charts(tmp_path / "charts")
 
 
 def built(charts: Path, out: Path) -> Path:

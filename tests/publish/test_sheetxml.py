@@ -38,12 +38,8 @@ def excel_text(text: str) -> str:
     formula starts neutralised, lone surrogates replaced, cut to Excel's limit."""
     text = tables.spreadsheet_cell(text)
     text = re.sub(r"[\ud800-\udfff]", "\ufffd", text)
-    units = 0
-    for end, character in enumerate(text):
-        units += 2 if ord(character) > 0xFFFF else 1
-        if units > MAX_CELL_TEXT:
-            return text[:end]
-    return text
+    # cut by UTF-16 units (an independent way from the writer's count): a pair cut in half is dropped
+    return text.encode("utf-16-le")[:2 * MAX_CELL_TEXT].decode("utf-16-le", errors="ignore")
 
 
 def unescaped(text: str) -> str:
