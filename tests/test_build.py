@@ -19,9 +19,10 @@ from conftest import SEED_SAMPLE, copy_seed_charts, dot_crashing_on, pdf_text, s
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskchart import build as build_module
-from riskchart import files, stamps, style
-from riskchart.build import MANIFEST, BuildOptions, build
+from riskchart import files, style
+from riskchart.build import MANIFEST, BuildOptions, build, freshness, stamps
+from riskchart.build import drawing as build_drawing
+from riskchart.build import options as build_options
 from riskchart.cli import main
 from riskchart.draw import render
 from riskchart.lint import lint_paths
@@ -115,8 +116,8 @@ def test_a_no_op_build_reads_no_chart_and_opens_no_output_once_stamped(charts, t
     out = tmp_path / "out"
     build([charts], options(out))
     read, opened = [], []
-    contents, looks_complete = build_module._contents, files.looks_complete
-    monkeypatch.setattr(build_module, "_contents", lambda path: read.append(path) or contents(path))
+    contents, looks_complete = freshness._contents, files.looks_complete
+    monkeypatch.setattr(freshness, "_contents", lambda path: read.append(path) or contents(path))
     monkeypatch.setattr(files, "looks_complete", lambda path: opened.append(path) or looks_complete(path))
     report = build([charts], options(out))
     assert report.count("fresh") == 3 and report.published == ()
@@ -172,8 +173,8 @@ def test_a_touched_but_unchanged_chart_is_not_rebuilt_and_its_new_stamp_is_kept(
     assert {name: after[name] for name in after if name not in (MANIFEST, files.LOCK)} == \
         {name: charts_before[name] for name in charts_before if name not in (MANIFEST, files.LOCK)}
     read: list[Path] = []
-    contents = build_module._contents
-    monkeypatch.setattr(build_module, "_contents", lambda path: read.append(path) or contents(path))
+    contents = freshness._contents
+    monkeypatch.setattr(freshness, "_contents", lambda path: read.append(path) or contents(path))
     assert build([charts], options(out)).count("fresh") == 3 and read == []
 
 
@@ -739,7 +740,9 @@ _MANIFEST = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(content=_MANIFEST | st.binary(max_size=64))
 def test_no_manifest_makes_the_clean_up_touch_what_riskchart_did_not_write(content):
-    from riskchart.build import _read_manifest, _remove_stale, _stale_entries, _write_manifest
+    from riskchart.build.freshness import _stale_entries
+    from riskchart.build.manifest import _read_manifest, _write_manifest
+    from riskchart.build.outputs import _remove_stale
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -791,12 +794,10 @@ EMPTY_FONTCONFIG = ('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.d
 
 
 def test_no_cjk_font_exits_2_and_writes_nothing(charts, tmp_path, monkeypatch):
-    from riskchart import build as build_module
-
     config = tmp_path / "fonts.conf"
     config.write_text(EMPTY_FONTCONFIG, encoding="utf-8")
     monkeypatch.setenv("FONTCONFIG_FILE", str(config))
-    build_module._static_inputs.cache_clear()
+    freshness._static_inputs.cache_clear()
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-m", "riskchart", "build", str(charts), "-o", str(out)],
                             capture_output=True, text=True, timeout=120)
@@ -804,25 +805,24 @@ def test_no_cjk_font_exits_2_and_writes_nothing(charts, tmp_path, monkeypatch):
     assert "找不到字体「Noto Sans CJK SC」" in result.stderr and "fonts-noto-cjk" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists() or not any(out.iterdir())
-    build_module._static_inputs.cache_clear()
+    freshness._static_inputs.cache_clear()
 
 
 def test_changing_the_installed_font_file_rebuilds(charts, tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from riskchart import build as build_module
     from riskchart.draw import fonts
 
     fonts.resolve.cache_clear()
     out = tmp_path / "out"
-    build_module._static_inputs.cache_clear()
+    freshness._static_inputs.cache_clear()
     assert build([charts], options(out)).count("built") == 3
     assert build([charts], options(out)).count("fresh") == 3
     real = fonts.resolve
     monkeypatch.setattr(fonts, "resolve", lambda font: replace(real(font), mtime_ns=real(font).mtime_ns + 1))
-    build_module._static_inputs.cache_clear()
+    freshness._static_inputs.cache_clear()
     assert build([charts], options(out)).count("built") == 3
-    build_module._static_inputs.cache_clear()
+    freshness._static_inputs.cache_clear()
 
 
 def built_stems(report) -> set[str]:
@@ -886,7 +886,8 @@ def test_a_change_in_the_drawing_code_or_template_rebuilds_every_chart(charts, t
 
     monkeypatch.setattr(Path, "read_bytes", edited)
     monkeypatch.setattr(Path, "read_text", lambda path, *a, **k: edited(path).decode(*a, **k))
-    fingerprint_caches = [f for f in vars(build_module).values() if hasattr(f, "cache_clear")]
+    fingerprint_caches = [f for module in (build_options, freshness, build_drawing) for f in vars(module).values()
+                          if hasattr(f, "cache_clear")]
     for cached in fingerprint_caches:
         cached.cache_clear()
     try:
@@ -999,8 +1000,8 @@ def test_work_queued_ahead_runs_even_if_it_has_not_started_when_the_drawing_ends
     import threading
 
     release, ran = threading.Event(), []
-    drawing = build_module._Drawing([], render.Toolchain("dot", "Noto Sans CJK SC"),
-                                    options(tmp_path / "out", jobs=1, publish=False, formats=("svg",)), tmp_path)
+    drawing = build_drawing._Drawing([], render.Toolchain("dot", "Noto Sans CJK SC"),
+                                     options(tmp_path / "out", jobs=1, publish=False, formats=("svg",)), tmp_path)
     with drawing:
         drawing.ahead(release.wait, 30)  # holds the only worker
         drawing.ahead(ran.append, "queued")  # not started before the drawing ends
@@ -1088,7 +1089,7 @@ def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differ
 
 
 def test_many_continued_charts_are_listed_ten_and_counted_after(charts, tmp_path, monkeypatch):
-    from riskchart import build as building
+    from riskchart.build import run as building
 
     monkeypatch.setattr(building, "CONTINUED_LISTED", 1)
     long_text = (charts / SAMPLE[2]).read_text(encoding="utf-8")

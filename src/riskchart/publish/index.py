@@ -3,7 +3,7 @@
 `out/index.html` (the website page), `out/risk-register.csv` (风险点台账)
 and `out/booklet.pdf` (汇编), plus `out/<department folder>/booklet.pdf`
 for each department in a folder of its own, are made from the same charts
-in the same run, always from the whole project (see build._whole_project).  Like the charts they are incremental: the set's fingerprint covers
+in the same run, always from the whole project (see build/run.py's _whole_project).  Like the charts they are incremental: the set's fingerprint covers
 every chart's fingerprint and the publication templates, and a set that
 has not changed is not rewritten.
 """
@@ -331,7 +331,7 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
 
     The contents number the pages as the booklet will, and how many pages a
     chart takes is known only once dot has laid it out: `drawn_pages(wait)`
-    gives them by out_name (see build._Drawing.page_counts_so_far: a chart
+    gives them by out_name (see build/drawing.py's _Drawing.page_counts_so_far: a chart
     not laid out yet counts as the last build recorded it; None: the build
     is being stopped).  So they are drawn at once with the pages known by
     then, and drawn again, once every chart is laid out, only if a count was

@@ -24,7 +24,7 @@ from riskchart.check.report import format_text
 from riskchart.config import find_project
 from riskchart.lint import lint_paths
 from riskchart.serve import Live, Session, file_version, output_url, page_url
-from riskchart.serve_http import PortInUse, bind, output_file
+from riskchart.serve.http import PortInUse, bind, output_file
 
 FIRST = "01-劳动人事争议调解仲裁.yaml"
 SECOND = "05-工伤保险待遇给付.yaml"
@@ -237,7 +237,7 @@ def test_the_state_carries_each_chart_and_the_diagnostics_as_lint_prints_them(tm
 
 @pytest.mark.needs("dot", "cjk-font")
 def test_charts_in_department_folders_get_their_own_pages_sources_and_drawings(tmp_path, monkeypatch):
-    shutil.copytree(Path(__file__).parent / "fixtures" / "departments", tmp_path / "project")
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "departments", tmp_path / "project")
     monkeypatch.chdir(tmp_path / "project")
     project = find_project(Path("charts"))
     options = BuildOptions(out=Path("out"), formats=("svg",), settings=project.settings)

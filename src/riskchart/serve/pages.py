@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .publish.index import html_environment
-from .serve import Live
+from ..publish.index import html_environment
+from .session import Live
 
 CHART_TEMPLATE = "serve-chart.html.j2"
 SCRIPT_TEMPLATE = "serve-script.html.j2"

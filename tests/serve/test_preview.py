@@ -1,5 +1,5 @@
-"""serve_preview: a saved chart's SVG drawn before the build; and the order in
-which the pages see a save (serve.Session): the preview first, then the
+"""serve/preview.py: a saved chart's SVG drawn before the build; and the order in
+which the pages see a save (serve/session.py's Session): the preview first, then the
 build, which ends with the page naming the chart's file in out/ and the
 index and registers current."""
 
@@ -17,14 +17,14 @@ from urllib.parse import quote
 import pytest
 from conftest import CHARTS, PROJECT
 
-from riskchart import serve
 from riskchart.build import BuildOptions
 from riskchart.config import find_project
 from riskchart.lint import discover
 from riskchart.publish import index as publish
 from riskchart.serve import Live, Session, output_url, preview_url
-from riskchart.serve_http import SVG_POLICY, bind
-from riskchart.serve_preview import saved_charts
+from riskchart.serve import session as serve_session
+from riskchart.serve.http import SVG_POLICY, bind
+from riskchart.serve.preview import saved_charts
 
 FIRST = "01-劳动人事争议调解仲裁.yaml"
 SECOND = "05-工伤保险待遇给付.yaml"
@@ -71,14 +71,14 @@ def session(tmp_path, monkeypatch) -> Watched:
                       lambda text: None)
     session.rebuild()
     seen: dict[str, Any] = {}
-    real_build = serve.build
+    real_build = serve_session.build
 
     def build_watched(*args: Any, **kwargs: Any) -> Any:
         seen["chart"] = chart_state(live)
         seen["svg"] = (Path("out") / f"{KEY}.svg").read_bytes()
         return real_build(*args, **kwargs)
 
-    monkeypatch.setattr(serve, "build", build_watched)
+    monkeypatch.setattr(serve_session, "build", build_watched)
     session.seen = seen
     return session
 

@@ -4,7 +4,7 @@ Only GET and HEAD; only regular files inside the output folder, reached
 without `..`, hidden names or a symbolic link that leads out; the index
 page gets the live script added; `/_riskchart/…` holds the chart pages,
 the script, its style sheet, the event stream and the SVG of a chart just
-saved, drawn before the build (serve_preview.py), from memory.  Bound to
+saved, drawn before the build (preview.py), from memory.  Bound to
 loopback, requests naming another host are refused (a web page cannot
 reach the charts by pointing its own name at 127.0.0.1).
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .draw import layout
-from .errors import EnvironmentProblem
-from .publish import index as publish
-from .serve import PAGE_PREFIX, PREVIEW_PREFIX, Live, file_version
+from ..draw import layout
+from ..errors import EnvironmentProblem
+from ..publish import index as publish
+from .session import PAGE_PREFIX, PREVIEW_PREFIX, Live, file_version
 
 INTERNAL = "/_riskchart/"
 CHART_ROUTE = PAGE_PREFIX[len(INTERNAL):]  # "chart/"
@@ -140,7 +140,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _internal(self, route: str, body: bool) -> None:
         """`/_riskchart/<route>`: the event stream, the script and style, a chart page."""
-        from . import serve_pages
+        from . import pages
 
         if route == "events":
             self._events(body)
@@ -149,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
                        CONTENT_TYPES[Path(route).suffix], body=body)
         elif route.startswith(CHART_ROUTE):
             key = unquote(route[len(CHART_ROUTE):], errors="surrogateescape")
-            page = serve_pages.chart_page(self.server.live, key)
+            page = pages.chart_page(self.server.live, key)
             status = HTTPStatus.OK if page.found else HTTPStatus.NOT_FOUND
             self._send(status, page.html.encode("utf-8", "surrogateescape"), CONTENT_TYPES[".html"],
                        {"Content-Security-Policy": PAGE_POLICY}, body)
@@ -163,14 +163,14 @@ class Handler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.NOT_FOUND, "没有这个页面", body=body)
 
     def _index(self, body: bool) -> None:
-        from . import serve_pages
+        from . import pages
 
         found = output_file(self.server.out_root, "/" + publish.INDEX)
         data, version = b"", ""
         if found:
             with found.open("rb") as stream:  # the version of exactly these bytes: the page reloads once per change
                 data, version = stream.read(), file_version(os.fstat(stream.fileno()))
-        page = serve_pages.live_index(data, version, self.server.live)
+        page = pages.live_index(data, version, self.server.live)
         self._send(HTTPStatus.OK if found else HTTPStatus.NOT_FOUND, page, CONTENT_TYPES[".html"], body=body)
 
     def _file(self, path: Path, body: bool) -> None:

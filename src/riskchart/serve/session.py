@@ -4,10 +4,10 @@ A thin layer over `build.build`: the same incremental build writes the
 same files into the output folder; this module watches the chart files,
 their `_defaults.yaml` and the settings file (watchfiles), rebuilds when
 one is saved and tells the open pages (server-sent events, see
-serve_http.py and templates/serve.js) what the latest build made: each
+http.py and templates/serve.js) what the latest build made: each
 chart's SVG and title, and the diagnostics exactly as `riskchart lint`
 prints them.  A saved chart's new SVG is drawn and shown first, before
-the build (serve_preview.py); the build then writes it and the set, and
+the build (preview.py); the build then writes it and the set, and
 is done before the next save is looked at.  Preview and build run in the
 main thread, so Ctrl-C or SIGTERM stop them the way they stop `riskchart
 build` (dot runs killed, no temporaries left).
@@ -27,17 +27,18 @@ from urllib.parse import quote
 
 import click
 
-from . import config, departments, files, serve_preview
-from .build import BuildOptions, BuildReport, ChartOutcome, build, recorded
-from .check.characters import printable
-from .check.diagnostics import Diagnostic
-from .check.report import format_text
-from .lint import ResultCache, discover, lint_paths
-from .publish import index as publish
-from .serve_watch import Watcher
+from .. import config, departments, files
+from ..build import BuildOptions, BuildReport, ChartOutcome, build, recorded
+from ..check.characters import printable
+from ..check.diagnostics import Diagnostic
+from ..check.report import format_text
+from ..lint import ResultCache, discover, lint_paths
+from ..publish import index as publish
+from . import preview as serve_preview
+from .watch import Watcher
 
 PAGE_PREFIX = "/_riskchart/chart/"
-PREVIEW_PREFIX = "/_riskchart/preview/"  # a saved chart's SVG drawn before the build (serve_preview.py)
+PREVIEW_PREFIX = "/_riskchart/preview/"  # a saved chart's SVG drawn before the build (preview.py)
 
 Echo = Callable[[str], None]
 
@@ -277,7 +278,7 @@ def serve(project: config.Project, paths: list[Path], options: BuildOptions, hos
           echo: Echo, opened: Callable[[str], None] = lambda url: None) -> None:
     """Serve until interrupted (KeyboardInterrupt, which the caller turns
     into exit status 0).  `opened(url)` is called once the first build is done."""
-    from . import serve_http
+    from . import http as serve_http
 
     live = Live()
     server = serve_http.bind(host, port, options.out, live)  # a port in use fails before anything is built

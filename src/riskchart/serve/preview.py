@@ -1,6 +1,6 @@
 """A saved chart's new drawing, for the open pages, before the build.
 
-The build that follows a save (build.py) fingerprints and checks the
+The build that follows a save (build/) fingerprints and checks the
 whole project, lints the whole set, draws the chart's SVG and PDF and then
 remakes the index, registers and booklets: on 400 charts the chart's SVG
 reaches out/ half a second or more after the save.  A page only needs the
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import click
 
-from .build import BuildOptions
-from .departments import DEFAULTS_FILE
-from .draw import layout, render
-from .lint import CHART_SUFFIXES, ResultCache, charts_valid_alone
+from ..build import BuildOptions
+from ..departments import DEFAULTS_FILE
+from ..draw import layout, render
+from ..lint import CHART_SUFFIXES, ResultCache, charts_valid_alone
 
 MAX_PREVIEWS = 2  # a save changes a chart or two; more (a checkout, a replace-all) waits for the build
 

@@ -1,4 +1,4 @@
-"""serve_watch: which files `riskchart serve` watches, and one save in
+"""serve/watch.py: which files `riskchart serve` watches, and one save in
 several steps settling into one change."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from riskchart.serve_watch import Watcher, is_watched
+from riskchart.serve.watch import Watcher, is_watched
 
 FIRST = "01-劳动人事争议调解仲裁.yaml"
 
@@ -50,7 +50,7 @@ def test_an_editor_save_in_steps_is_one_change_and_swap_files_none(tmp_path):
 
 
 class Clock:
-    """time.monotonic and time.sleep for serve_watch: sleeping moves the clock
+    """time.monotonic and time.sleep for serve/watch.py: sleeping moves the clock
     on, and a file is "saved" (recorded) at the moments given."""
 
     def __init__(self, watcher: Watcher, saves: list[float]) -> None:
@@ -74,7 +74,7 @@ class Clock:
     ([i * 0.05 for i in range(1, 40)], 1.0),  # saved without end: built MAX_SETTLE_MS after the first save
 ])
 def test_a_save_settles_after_a_quiet_time_measured_from_its_last_write(monkeypatch, saves, settled):
-    from riskchart import serve_watch
+    from riskchart.serve import watch as serve_watch
 
     watcher = Watcher([Path("/charts")], None)
     clock = Clock(watcher, saves)

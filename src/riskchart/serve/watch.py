@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from .lint import CHART_SUFFIXES
+from ..lint import CHART_SUFFIXES
 
 SETTLE_MS = 100       # editors save in steps (temp file, rename, swap file): wait this long for quiet
 MAX_SETTLE_MS = 1000  # but build at the latest this long after the first change

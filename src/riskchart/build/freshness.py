@@ -1,0 +1,198 @@
+"""Which charts are up to date: each chart's fingerprint covers its file,
+its folder's _defaults.yaml, the templates, the rendering code, the font
+and the formats.  Like git's index, the manifest records each chart file's
+stamp (stamps.py) with its fingerprint and each output's size and time, so
+that a build with nothing to do reads no chart and opens no output."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from functools import cache
+from pathlib import Path
+
+from .. import __version__, files
+from ..departments import defaults_files
+from ..draw import fonts, layout
+from ..errors import LockTimeout, OutputNotWritable
+from ..publish import index as publish
+from . import stamps
+from .manifest import Manifest, _read_manifest, _write_manifest
+from .options import BuildOptions, _name, _out_name
+
+# Code whose change changes the drawing; its bytes are part of every fingerprint.
+_RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py",
+                      "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
+
+
+def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path], options: BuildOptions) -> bool:
+    """The given charts and the whole set are up to date (`fingerprints` are the whole project's)."""
+    return not _stale_entries(manifest, list(fingerprints), options) \
+        and all(_is_fresh(manifest, p, fingerprints[p], options) for p in chart_files) \
+        and (not options.publish or publish.is_fresh(manifest, fingerprints, options))
+
+
+def _fingerprints(paths: list[Path], options: BuildOptions,
+                  manifest: Manifest) -> tuple[dict[Path, str], dict[Path, str], dict[Path, str]]:
+    """Every chart's fingerprint, the stamp key of each chart whose files
+    have settled (stamps.py), and those of these keys the manifest does not have.  A chart whose stamp key is the one the
+    manifest recorded keeps its recorded fingerprint unread: the key covers
+    the stamps of the chart file and of its _defaults.yaml files, and all
+    that the fingerprint covers besides files.  Each _defaults.yaml is read
+    once (thousands of charts share a few), each folder resolved once."""
+    _real_folder.cache_clear()  # folders and links may have changed since the last build of this process
+    _out_name.cache_clear()
+    looked_at = stamps.now_ns()  # before the first stat: see stamps.settled
+    context = _fingerprint_context(options)
+    shared: dict[Path, bytes] = {}
+    folders: dict[Path, str | None] = {}  # each folder's _defaults.yaml files and their stamps; None: racy
+    fingerprints, keys, new = {}, {}, {}
+    recorded = manifest["charts"]
+    for path in paths:
+        own = stamps.file_stamp(path)
+        if path.parent not in folders:
+            chain = [(str(d), stamps.file_stamp(d)) for d in defaults_files(path, options.settings.charts)]
+            folders[path.parent] = f"{context}|{chain}" if all(stamps.settled(s, looked_at) for _, s in chain) \
+                else None
+        key = None
+        if own is not None and stamps.settled(own, looked_at) and folders[path.parent] is not None:
+            key = hashlib.sha256(f"{folders[path.parent]}|{own}".encode("utf-8", "surrogateescape")).hexdigest()
+            keys[path] = key
+        entry = recorded.get(_name(path, options))
+        if key is not None and entry is not None and entry.get("stamp") == key:
+            fingerprints[path] = entry["fingerprint"]
+        else:
+            fingerprints[path] = _fingerprint(path, options, shared)
+            if key is not None:
+                new[path] = key
+    return fingerprints, keys, new
+
+
+def _fingerprint_context(options: BuildOptions) -> str:
+    """All that a chart's fingerprint covers besides its files' bytes."""
+    return hashlib.sha256(repr((_static_inputs(options.font, options.formats, options.page.key),
+                                sorted(options.settings.disabled), options.settings.categories, options.dpi,
+                                options.settings.levels, sorted(options.settings.require),
+                                options.settings.risk_types)).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _refresh_stamps(manifest: Manifest, fingerprints: dict[Path, str], stamp_keys: dict[Path, str],
+                    options: BuildOptions) -> bool:
+    """Record the stamps of charts found up to date by reading them (touched,
+    not changed; or settled since), and of their whole outputs where the
+    manifest has none (written by an older riskchart): the next build need
+    neither read nor open them.  True when an entry changed."""
+    refreshed = False
+    for path, key in stamp_keys.items():
+        entry = manifest["charts"].get(_name(path, options))
+        if entry is None or entry["fingerprint"] != fingerprints[path]:
+            continue
+        if entry.get("stamp") != key:
+            entry["stamp"] = key
+            refreshed = True
+        written = entry.setdefault("written", {})
+        for output in entry["outputs"]:
+            if output not in written and _complete(options.out, output):
+                size_and_time = stamps.output_stamp(files.inside(options.out, output))
+                if size_and_time is not None:
+                    written[output] = size_and_time
+                    refreshed = True
+    return refreshed
+
+
+def _write_stamps_if_free(fingerprints: dict[Path, str], stamp_keys: dict[Path, str],
+                          options: BuildOptions) -> None:
+    """`_refresh_stamps` into the manifest for a build with nothing else to
+    do, if no other build holds the output folder (never waiting for one)."""
+    with contextlib.suppress(LockTimeout, OutputNotWritable, OSError), files.locked(options.out, timeout=0):
+        manifest = _read_manifest(options.out)  # as the build before us may have left it
+        if _refresh_stamps(manifest, fingerprints, stamp_keys, options):
+            _write_manifest(options.out, manifest)
+
+
+def _fingerprint(path: Path, options: BuildOptions, shared: dict[Path, bytes] | None = None) -> str:
+    digest = hashlib.sha256()
+    digest.update(_static_inputs(options.font, options.formats, options.page.key).encode())
+    # the settings decide whether a chart passes lint: a code switched on, a category dropped
+    digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
+    if "png" in options.formats:
+        digest.update(f"|dpi={options.dpi}".encode())
+    digest.update(_contents(path))
+    for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
+        if shared is None or defaults not in shared:
+            contents = _contents(defaults)
+            if shared is None:
+                digest.update(contents)
+                continue
+            shared[defaults] = contents
+        digest.update(shared[defaults])
+    # colours and legend; and the risk types lint accepts
+    digest.update(repr((options.settings.levels, sorted(options.settings.require), options.settings.risk_types)).encode())
+    return digest.hexdigest()
+
+
+def _contents(path: Path) -> bytes:
+    """A file's bytes (never more than the size limit + 1, never waiting on a
+    FIFO); a missing or unreadable one gets a fingerprint of its own, and
+    lint then says what is wrong with it."""
+    try:
+        from ..check.load import read_chart_bytes
+
+        return read_chart_bytes(path) if path.exists() else b"\0absent"
+    except OSError:
+        return b"\0unreadable"
+
+
+@cache
+def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
+    """What every chart's output depends on besides its own files: its
+    template (the set's templates are the publish stage's), the drawing
+    code and the font file fontconfig resolves (path, size, mtime)."""
+    font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
+    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}|{page}".encode())
+    digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
+    digest.update((layout.template_folder() / layout.CONTINUATION_TEMPLATE).read_bytes())
+    package = Path(__file__).parent.parent  # riskchart/
+    for module in _RENDERING_MODULES:
+        digest.update((package / module).read_bytes())
+    return digest.hexdigest()
+
+
+def _is_fresh(manifest: Manifest, path: Path, fingerprint: str, options: BuildOptions) -> bool:
+    entry = manifest["charts"].get(_name(path, options))
+    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == _resolved(path) \
+        and all(_complete(options.out, name, entry.get("written", {}).get(name)) for name in entry["outputs"])
+
+
+def _resolved(path: Path) -> str:
+    """str(path.resolve()), with the folder's real path found once per build."""
+    if os.path.islink(path):
+        return str(path.resolve())
+    folder, name = os.path.split(str(path))
+    return os.path.join(_real_folder(folder or "."), name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def _complete(out: Path, name: str, written: list[int] | None = None) -> bool:
+    """An output is whole when it is as big and as old as the build that
+    wrote it recorded (`written`), or when it looks whole."""
+    if written is not None and "/" not in name and stamps.output_stamp(os.path.join(out, name)) == written:
+        return True  # a name straight in out/ (checked when the manifest was read): no folder on the way
+    try:
+        target = files.inside(out, name)
+    except OSError:
+        return False
+    return (written is not None and stamps.output_stamp(target) == written) or files.looks_complete(target)
+
+
+def _stale_entries(manifest: Manifest, project_files: list[Path], options: BuildOptions) -> list[str]:
+    """Charts built before whose source is gone or renamed."""
+    current = {_name(p, options) for p in project_files}
+    return [name for name, entry in manifest["charts"].items()
+            if name not in current and not Path(entry["source"]).exists()]
