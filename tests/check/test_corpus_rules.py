@@ -2,9 +2,12 @@
 with the right suggestion; the corrected corpus is not."""
 
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskchart.check.corpus_rules import clauses, edit_distance, is_common_character, near_phrases
 from riskchart.lint import lint_paths
@@ -279,3 +282,24 @@ def test_uncommon_characters_are_those_outside_gb2312_and_ascii_counted():
     text = "审核鶐申报𠀀等级A1•，。“”\n鶐ｘ😀\u3000丟\ue000" * 3
     assert uncommon_characters(text) == Counter(c for c in text if not is_common_character(c))
     assert uncommon_characters("审核申报。") == Counter()
+
+
+def _levenshtein(a: str, b: str) -> int:
+    """The textbook table, with no early exit: the oracle for edit_distance."""
+    table = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+    return table[len(a)][len(b)]
+
+
+@given(st.text(alphabet="审查核定批准", max_size=8), st.text(alphabet="审查核定批准", max_size=8), st.integers(0, 3))
+def test_edit_distance_is_the_distance_capped_just_past_the_limit(a, b, limit):
+    assert edit_distance(a, b, limit) == min(_levenshtein(a, b), limit + 1)
+
+
+def test_a_long_clause_is_near_within_two_edits_not_three():
+    meant = "严格执行回避制度"  # LONG_CLAUSE or longer: two slips of the keyboard still count as near
+    for slip, expected in (("严格朱行回簧制度", {"严格朱行回簧制度": (meant, 2)}), ("严格朱行回簧制格", {})):
+        text = "\n".join([meant] * 5 + [slip])
+        assert near_phrases(Counter({meant: 5, slip: 1}), text) == expected
