@@ -294,8 +294,14 @@ def _levenshtein(a: str, b: str) -> int:
 
 
 @given(st.text(alphabet="审查核定批准", max_size=8), st.text(alphabet="审查核定批准", max_size=8), st.integers(0, 3))
-def test_edit_distance_is_the_distance_capped_just_past_the_limit(a, b, limit):
-    assert edit_distance(a, b, limit) == min(_levenshtein(a, b), limit + 1)
+def test_edit_distance_is_the_distance_within_the_limit_and_past_it_beyond(a, b, limit):
+    distance, found = _levenshtein(a, b), edit_distance(a, b, limit)
+    assert found == distance if distance <= limit else found > limit
+
+
+def test_edit_distance_says_limit_plus_one_when_the_lengths_alone_exceed_it():
+    assert edit_distance("ab", "abcdef", 2) == 3
+    assert edit_distance("审查核定批准", "", 1) == 2
 
 
 def test_a_long_clause_is_near_within_two_edits_not_three():
