@@ -72,7 +72,9 @@ def clauses(text: str) -> list[str]:
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance, or limit + 1 as soon as it must exceed limit."""
+    """Levenshtein distance when it is at most `limit`; otherwise a number
+    above `limit` (limit + 1 as soon as that is certain, the distance if only
+    the last row shows it)."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
     previous = list(range(len(b) + 1))
