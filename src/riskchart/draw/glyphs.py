@@ -15,12 +15,13 @@ thousands of subroutines, and rewriting a subset through it takes a second.
 
 from __future__ import annotations
 
+import collections
 import re
 import shutil
 import struct
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -140,24 +141,35 @@ def _fonts(document: Any) -> Iterator[Any]:
     """Every font dictionary used by the document's pages and their forms."""
     import pikepdf
 
-    pending = [page.obj.get(pikepdf.Name.Resources) for page in document.pages]
-    visited: set[tuple[int, int]] = set()
-    while pending:
-        resources = pending.pop()
-        if not isinstance(resources, pikepdf.Dictionary):
-            continue
-        if resources.is_indirect:
-            if resources.objgen in visited:
-                continue
-            visited.add(resources.objgen)
+    for resources in resources_of(document.pages):
         fonts = resources.get(pikepdf.Name.Font)
         if isinstance(fonts, pikepdf.Dictionary):
             yield from fonts.values()
+
+
+def resources_of(pages: Iterable[Any]) -> Iterator[Any]:
+    """The resource dictionaries of the pages and of every form they draw,
+    each once; a page without its own is skipped (its fonts stay as they are)."""
+    import pikepdf
+
+    seen: set[tuple[int, int]] = set()
+    pending = collections.deque(page.obj.get(pikepdf.Name.Resources) for page in pages)
+    while pending:
+        resources = pending.popleft()
+        if not isinstance(resources, pikepdf.Dictionary):
+            continue
+        if resources.is_indirect:
+            if resources.objgen in seen:
+                continue
+            seen.add(resources.objgen)
+        yield resources
         forms = resources.get(pikepdf.Name.XObject)
-        if isinstance(forms, pikepdf.Dictionary):
-            for form in forms.values():
-                if isinstance(form, pikepdf.Stream) and form.get(pikepdf.Name.Subtype) == pikepdf.Name.Form:
-                    pending.append(form.get(pikepdf.Name.Resources))
+        for form in forms.values() if isinstance(forms, pikepdf.Dictionary) else ():
+            if isinstance(form, pikepdf.Stream) and form.get(pikepdf.Name.Subtype) == pikepdf.Name.Form \
+                    and not (form.is_indirect and form.objgen in seen):
+                if form.is_indirect:
+                    seen.add(form.objgen)
+                pending.append(form.get(pikepdf.Name.Resources))
 
 
 # ---------------------------------------------------------------- CFF, in place

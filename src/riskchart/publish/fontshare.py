@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..draw import cffmerge
+from ..draw.glyphs import resources_of
 from . import fontentry, pageprep
 
 CidTable = list[tuple[int, int]]  # a page font's codes and the shared font's CID of each
@@ -57,7 +58,7 @@ def share_fonts(document: Any, prepared: Sequence[fontentry.Prepared | None] | N
             found = prepared[number] if prepared is not None else pageprep.prepare([page])
             if found is None:
                 continue
-            for resources in pageprep.resources_of([page]):
+            for resources in resources_of([page]):
                 fonts = resources.get(pikepdf.Name.Font)
                 for key, font in fonts.items() if isinstance(fonts, pikepdf.Dictionary) else ():
                     if font.is_indirect and font.objgen not in tables:

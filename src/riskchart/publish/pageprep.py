@@ -21,11 +21,12 @@ import functools
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..draw import cffmerge
+from ..draw.glyphs import resources_of
 from . import fontentry
 from .fontentry import Font, Prepared
 
@@ -54,31 +55,6 @@ def prepare(pages: Iterable[Any]) -> Prepared:
         if len(candidates) == 1 and (read := _font(candidates[0])) is not None:
             found[name] = read
     return Prepared(found)
-
-
-def resources_of(pages: Iterable[Any]) -> Iterator[Any]:
-    """The resource dictionaries of the pages and of every form they draw,
-    each once; a page without its own is skipped (its fonts stay as they are)."""
-    import pikepdf
-
-    seen: set[tuple[int, int]] = set()
-    pending = collections.deque(page.obj.get(pikepdf.Name.Resources) for page in pages)
-    while pending:
-        resources = pending.popleft()
-        if not isinstance(resources, pikepdf.Dictionary):
-            continue
-        if resources.is_indirect:
-            if resources.objgen in seen:
-                continue
-            seen.add(resources.objgen)
-        yield resources
-        forms = resources.get(pikepdf.Name.XObject)
-        for form in forms.values() if isinstance(forms, pikepdf.Dictionary) else ():
-            if isinstance(form, pikepdf.Stream) and form.get(pikepdf.Name.Subtype) == pikepdf.Name.Form \
-                    and not (form.is_indirect and form.objgen in seen):
-                if form.is_indirect:
-                    seen.add(form.objgen)
-                pending.append(form.get(pikepdf.Name.Resources))
 
 
 def _font(font: Any) -> Font | None:
