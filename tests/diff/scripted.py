@@ -213,3 +213,12 @@ def make_repository(repository: Path) -> Path:
     git(repository, "commit", "-q", "-m", "v2")
     git(repository, "tag", "v2")
     return repository
+
+
+def entered_repository(tmp_path: Path, monkeypatch) -> Path:
+    """The scripted repository, made under `tmp_path` with git isolated from
+    the machine's configuration, as the current folder (a command's view)."""
+    isolate_git(monkeypatch)
+    folder = make_repository(tmp_path / "仓库")
+    monkeypatch.chdir(folder)
+    return folder

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from scripted import isolate_git, make_repository
+from scripted import entered_repository, isolate_git
 
 from riskchart.cli import main
 
@@ -18,10 +18,7 @@ pytestmark = pytest.mark.needs("git")
 
 @pytest.fixture
 def repository(tmp_path, monkeypatch):
-    isolate_git(monkeypatch)
-    folder = make_repository(tmp_path / "仓库")
-    monkeypatch.chdir(folder)
-    return folder
+    return entered_repository(tmp_path, monkeypatch)
 
 
 def run(*arguments):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from scripted import CHART_B_V2, EXPECTED, git, isolate_git, make_repository, write
+from scripted import CHART_B_V2, EXPECTED, entered_repository, git, isolate_git, write
 
 from riskchart.config import find_project
 from riskchart.diff import sources, versions
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.needs("git")
 
 @pytest.fixture
 def repository(tmp_path, monkeypatch):
-    isolate_git(monkeypatch)
-    folder = make_repository(tmp_path / "仓库")
-    monkeypatch.chdir(folder)
-    return folder
+    return entered_repository(tmp_path, monkeypatch)
 
 
 def changes_by_chart(diff):
