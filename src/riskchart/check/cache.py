@@ -182,11 +182,22 @@ def _read(folder: Path | None) -> dict[str, Stored]:
         return {}
 
 
+_keys: dict[tuple[str, str], bytes] = {}  # by where the user's cache is: read once per process
+
+
 def signing_key() -> bytes | None:
     """The user's own key (made once, 0600) for the HMAC of every cache
     riskchart keeps in an output folder: lint results, the register's rows,
-    the booklet's fonts.  None when there is no private cache folder: then
-    nothing is kept on disk."""
+    the booklet's fonts (an entry per page: hence read once, not per call).
+    None when there is no private cache folder: then nothing is kept on
+    disk (and nothing is remembered, so a folder made later is used)."""
+    where = (os.environ.get("XDG_CACHE_HOME", ""), os.path.expanduser("~"))
+    if where not in _keys and (key := _read_signing_key()) is not None:
+        _keys[where] = key
+    return _keys.get(where)
+
+
+def _read_signing_key() -> bytes | None:
     folder = files.user_cache_folder()
     if folder is None:
         return None

@@ -18,7 +18,6 @@ import hmac
 import itertools
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,25 +50,10 @@ class Prepared:
     fonts: dict[str, Font]
 
 
-_keys: dict[tuple[str, str], bytes] = {}
-
-
-def _signing_key() -> bytes | None:
-    """The user's signing key, read once per cache folder (a booklet reads
-    an entry per page); not kept while there is none."""
-    where = (os.environ.get("XDG_CACHE_HOME", ""), os.path.expanduser("~"))
-    key = _keys.get(where)
-    if key is None:
-        key = signing_key()
-        if key is not None:
-            _keys[where] = key
-    return key
-
-
 def write(path: Path, name: str, found: Prepared) -> None:
     """The entry: a line of JSON, then the bytes it counts (outlines,
     subroutines, DICTs), both signed together with the entry's name."""
-    secret = _signing_key()
+    secret = signing_key()
     if secret is None:
         return
     items: list[bytes] = []
@@ -82,7 +66,7 @@ def write(path: Path, name: str, found: Prepared) -> None:
 def read(path: Path, name: str) -> Prepared | None:
     """The entry, or None when it is missing, damaged, not signed with the
     user's key, kept under another name, or not as this module writes them."""
-    secret = _signing_key()
+    secret = signing_key()
     try:
         data = read_chart_bytes(path, _MOST_BYTES)  # a regular file only: never waits on a FIFO
     except OSError:
