@@ -182,6 +182,22 @@ def _read(folder: Path | None) -> dict[str, Stored]:
         return {}
 
 
+def sealed(head: bytes, body: bytes, secret: bytes, separator: bytes = b"") -> bytes:
+    """A cache file's bytes: `head`, the body's HMAC-SHA256 (hex), `separator`, the body."""
+    return head + hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii") + separator + body
+
+
+def unsealed_at(head: bytes, data: bytes, secret: bytes | None, separator: bytes = b"") -> int | None:
+    """Where the body of `data` (made by `sealed`) starts, or None when it is
+    not laid out so or its HMAC is not the one `secret` gives (another
+    user's, changed, truncated)."""
+    start = len(head) + _MAC_LENGTH + len(separator)
+    if secret is None or not data.startswith(head) or data[start - len(separator):start] != separator:
+        return None
+    mac = hmac.new(secret, memoryview(data)[start:], hashlib.sha256).hexdigest().encode("ascii")
+    return start if hmac.compare_digest(mac, data[len(head):len(head) + _MAC_LENGTH]) else None
+
+
 _keys: dict[tuple[str, str], bytes] = {}  # by where the user's cache is: read once per process
 
 

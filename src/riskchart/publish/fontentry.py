@@ -13,8 +13,6 @@ does not add up is no entry at all.
 from __future__ import annotations
 
 import array
-import hashlib
-import hmac
 import itertools
 import json
 import math
@@ -24,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import files
-from ..check.cache import signing_key
+from ..check.cache import sealed, signing_key, unsealed_at
 from ..check.load import read_chart_bytes
 from ..draw import cffmerge
 
 FORMAT = 1
 _HEAD = b"riskchart fonts, HMAC-SHA256 "
-_MAC_LENGTH = 64
 _MOST_BYTES = 64 << 20  # an entry is ~50 KB a page; a larger file is none of riskchart's
 
 
@@ -60,7 +57,7 @@ def write(path: Path, name: str, found: Prepared) -> None:
     fonts = [[base, _font_json(font, items)] for base, font in found.fonts.items()]
     body = json.dumps({"format": FORMAT, "name": name, "fonts": fonts}, ensure_ascii=True,
                       separators=(",", ":")).encode("ascii") + b"\n" + b"".join(items)
-    files.write_cache(path, _HEAD + hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii") + body)
+    files.write_cache(path, sealed(_HEAD, body, secret))
 
 
 def read(path: Path, name: str) -> Prepared | None:
@@ -73,12 +70,8 @@ def read(path: Path, name: str) -> Prepared | None:
         return None
     if len(data) > _MOST_BYTES:
         return None
-    start = len(_HEAD) + _MAC_LENGTH
-    if secret is None or not data.startswith(_HEAD):
-        return None
-    body = memoryview(data)[start:]
-    if not hmac.compare_digest(hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii"),
-                               data[len(_HEAD):start]):
+    start = unsealed_at(_HEAD, data, secret)
+    if start is None:
         return None
     try:
         end = data.index(b"\n", start)

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 from array import array
 from pathlib import Path
 from typing import Any
 
 from .. import files
-from ..check.cache import installed_code, signing_key
+from ..check.cache import installed_code, sealed, signing_key, unsealed_at
 from ..model import Chart
 from .chartrows import ChartRows
 from .deflated import Deflated
@@ -33,7 +32,6 @@ from .tables import REGISTER_COLUMNS
 
 FILE_NAME = "register-rows.bin"
 _MAGIC = b"riskchart register rows 4\n"
-_MAC_LENGTH = 64
 _LENGTH_DIGITS = 12
 
 
@@ -84,9 +82,8 @@ class RowCache:
             offset += len(rows.xml.data) + len(numbers) + len(rows.csv)
         head = json.dumps(index, separators=(",", ":")).encode("ascii")
         body = b"%0*d\n" % (_LENGTH_DIGITS, len(head)) + head + b"".join(blob)
-        mac = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
         with contextlib.suppress(OSError):
-            files.write_atomic(self.folder / FILE_NAME, _MAGIC + mac + b"\n" + body)
+            files.write_atomic(self.folder / FILE_NAME, sealed(_MAGIC, body, secret, b"\n"))
 
 
 def _read(folder: Path | None) -> dict[str, ChartRows]:
@@ -98,13 +95,10 @@ def _read(folder: Path | None) -> dict[str, ChartRows]:
         data = (folder / FILE_NAME).read_bytes()
     except OSError:
         return {}
-    start = len(_MAGIC) + _MAC_LENGTH + 1
-    if not data.startswith(_MAGIC) or data[start - 1:start] != b"\n":
+    start = unsealed_at(_MAGIC, data, secret, b"\n")
+    if start is None:
         return {}
     body = memoryview(data)[start:]
-    mac = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
-    if not hmac.compare_digest(mac, data[len(_MAGIC):start - 1]):
-        return {}
     try:
         length = int(bytes(body[:_LENGTH_DIGITS]))
         blob = body[_LENGTH_DIGITS + 1 + length:]
