@@ -2,6 +2,7 @@
 
 import io
 import math
+import subprocess
 
 import pytest
 from conftest import CHART as CHART_TEXT
@@ -66,3 +67,21 @@ def test_missing_mutool_stops_before_anything_is_written(monkeypatch, tmp_path):
     finally:
         raster.mutool.cache_clear()
     assert not (tmp_path / "out").exists()
+
+
+def test_the_png_made_from_mupdfs_pixels_is_mupdfs_own_png_pixel_for_pixel(tmp_path):
+    pdf = tmp_path / "chart.pdf"
+    pdf.write_bytes(render.render(chart_dot(CHART), ("pdf",), render.toolchain())["pdf"])
+    subprocess.run([raster.mutool(), "draw", "-q", "-r", "110", "-o", str(tmp_path / "own.png"), str(pdf)],
+                   check=True, capture_output=True)
+    own = Image.open(tmp_path / "own.png")
+    ours = Image.open(io.BytesIO(raster.pages_png(pdf.read_bytes(), 110)))
+    assert ours.mode == own.mode == "RGB" and ours.size == own.size
+    assert ours.tobytes() == own.tobytes()
+    assert ours.info["dpi"] == pytest.approx((110, 110), abs=0.01)
+
+
+@pytest.mark.parametrize("ppm", [b"P6\n4 2\n255\n" + b"\xff" * 23, b"P5\n4 2\n255\n" + b"\xff" * 8, b"P6\n0 0\n255\n"])
+def test_pixels_mupdf_did_not_finish_are_a_raster_failure_not_a_broken_png(ppm):
+    with pytest.raises(raster.RasterFailure):
+        raster.png_of_ppm(ppm, 300)

@@ -5,15 +5,24 @@ or a Word document is drawn from the finished A4 PDF instead (fonts
 already repaired, see glyphs.py), by `mutool draw`: about three times
 faster than poppler's pdftoppm at 300 dpi.  `drawing_pngs` crops each page
 to its ArtBox, the extent of the chart that render.fit_to_page records.
+
+MuPDF writes the pixels (binary PPM) and they are made PNG here, rows
+unfiltered and deflated at zlib's fastest level: MuPDF's own PNG writer
+spends more than the drawing itself on compression (a chart at 300 dpi:
+0.18 s CPU as PNG, 0.08 s as PPM plus 0.04 s here) for files about a
+tenth smaller.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
 import shutil
+import struct
 import subprocess
 import tempfile
+import zlib
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +31,9 @@ from ..errors import MissingRasteriser
 
 INSTALL_HINT = "Debian/Ubuntu：sudo apt-get install mupdf-tools；macOS：brew install mupdf-tools"
 _UNDRAWN = "cannot render glyph"  # MuPDF's warning for an outline it cannot draw
+_PPM_HEADER = re.compile(rb"P6\s+(\d+)\s+(\d+)\s+255\s")  # as MuPDF writes it: RGB, 8 bits, no comments
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+INCHES_PER_METRE = 1 / 0.0254
 
 
 class RasterFailure(Exception):
@@ -100,8 +112,8 @@ def _draw(pdf: bytes, dpi: int, scratch: Path | None, timeout: float) -> list[by
     with tempfile.TemporaryDirectory(prefix="riskchart-", dir=scratch) as work:
         source = Path(work) / "in.pdf"
         source.write_bytes(pdf)
-        command = [mutool(), "draw", "-q", "-r", str(dpi), "-F", "png", "-o", str(Path(work) / "page-%04d.png"),
-                   str(source)]
+        command = [mutool(), "draw", "-q", "-r", str(dpi), "-c", "rgb", "-F", "pnm",
+                   "-o", str(Path(work) / "page-%04d.ppm"), str(source)]
         try:
             done = subprocess.run(command, check=False, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeout)
@@ -114,7 +126,29 @@ def _draw(pdf: bytes, dpi: int, scratch: Path | None, timeout: float) -> list[by
             raise RasterFailure(f"MuPDF 出错（退出码 {done.returncode}）：{log.strip()[:300] or '没有错误信息'}")
         if _UNDRAWN in log:
             raise RasterFailure("MuPDF 有字形画不出，PNG 会缺字")
-        pages = sorted(Path(work).glob("page-*.png"))
+        pages = sorted(Path(work).glob("page-*.ppm"))
         if not pages:
             raise RasterFailure("MuPDF 报告成功，却没有画出 PNG")
-        return [page.read_bytes() for page in pages]
+        return [png_of_ppm(page.read_bytes(), dpi) for page in pages]
+
+
+def png_of_ppm(ppm: bytes, dpi: int) -> bytes:
+    """MuPDF's RGB pixels as PNG (8-bit RGB, its resolution recorded)."""
+    header = _PPM_HEADER.match(ppm)
+    if header is None:
+        raise RasterFailure("MuPDF 画出的图无法读取")
+    width, height = int(header[1]), int(header[2])
+    pixels, row = memoryview(ppm)[header.end():], width * 3
+    if width == 0 or len(pixels) != row * height:
+        raise RasterFailure("MuPDF 画出的图不完整")
+    # every row after its filter byte, 0: none (a filter would be computed byte by byte in Python)
+    rows = b"\0" + b"\0".join([pixels[y * row:(y + 1) * row] for y in range(height)])
+    packer = zlib.compressobj(1)
+    per_metre = round(dpi * INCHES_PER_METRE)
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))
+            + png_chunk(b"IDAT", packer.compress(rows) + packer.flush()) + png_chunk(b"IEND", b""))
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

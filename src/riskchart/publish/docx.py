@@ -34,6 +34,7 @@ from typing import Any
 from .. import files, style
 from ..check.report import terminal_width
 from ..check.schema import CATEGORIES
+from ..draw.raster import PNG_SIGNATURE, png_chunk
 from ..model import Chart
 
 MIN_PICTURE_DPI = 300
@@ -49,7 +50,6 @@ CONTENTS_LINE_PT = 24
 CONTENTS_LINES_PER_PAGE = 22  # under the 目录 heading, with room to spare
 CONTENTS_COLUMNS = 54  # display columns of an entry's title before the page number
 _CACHED_PICTURE = re.compile(r"[0-9a-f]{32}-\d{3}\.png")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -182,12 +182,9 @@ def _stand_in(number: int) -> bytes:
     nothing, so the document is saved with stand-ins and the pictures are
     then stored as they are (_with_pictures).
     """
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (_PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-            + chunk(b"tEXt", b"riskchart\0%d" % number) + chunk(b"IDAT", zlib.compress(b"\0\0"))
-            + chunk(b"IEND", b""))
+    return (PNG_SIGNATURE + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + png_chunk(b"tEXt", b"riskchart\0%d" % number) + png_chunk(b"IDAT", zlib.compress(b"\0\0"))
+            + png_chunk(b"IEND", b""))
 
 
 def _with_pictures(package: bytes, pictures: list[bytes]) -> bytes:
@@ -304,7 +301,7 @@ def _cached(folder: Path | None, key: str) -> list[bytes] | None:
             data = path.read_bytes()
         except OSError:
             return None
-        if not (data.startswith(_PNG_SIGNATURE) and data.endswith(b"IEND\xaeB`\x82")):
+        if not (data.startswith(PNG_SIGNATURE) and data.endswith(b"IEND\xaeB`\x82")):
             return None
         pages.append(data)
     return pages or None
