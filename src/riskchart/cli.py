@@ -163,6 +163,11 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
           page_size: str | None, landscape: bool | None, quiet: bool) -> None:
     """生成防控图（SVG、PDF 等）以及索引页、汇编（PDF、Word）和风险点台账（CSV、Excel）。"""
 
+    from .draw import fonts
+
+    project = _project(paths)
+    fonts.resolve_soon(font or project.font)  # fontconfig answers while the build's modules import
+
     from . import style
     from .build import BuildOptions
     from .build import build as run_build
@@ -171,7 +176,6 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
     from .draw.page import Page
     from .progress import BuildProgress
 
-    project = _project(paths)
     out = out or Path(os.path.relpath(project.out))
     options = BuildOptions(
         out=out, formats=formats or project.formats, jobs=jobs or os.cpu_count() or 1, force=force,
