@@ -8,6 +8,8 @@ that need them, so `riskchart lint` starts fast.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from .model import Chart
 
 zh.install()  # click's own words (用法、选项、错误) in Chinese, before any command runs
+# Last at exit (after every cleanup registered later): the process's memory goes back to the
+# system with it, so the interpreter need not first search its objects for cycles and free
+# them one by one — a tenth of a second after a build.
+atexit.register(gc.freeze)
 
 _paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[路径]...")
 _OPTIONS = "[选项]"  # the usage line's placeholders, in Chinese like the rest of the help
