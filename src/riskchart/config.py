@@ -26,7 +26,6 @@ Unknown keys and wrong types are errors at their line, with a suggestion.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import tomllib
@@ -201,6 +200,8 @@ class _Checker:
         self.section = "[tool.riskchart] " if path and path.name == "pyproject.toml" else ""
         for key in table:
             if key not in _KEYS:
+                import difflib  # only for a misspelt key
+
                 guess = _SYNONYMS.get(key) or next(iter(difflib.get_close_matches(key, _KEYS, n=1, cutoff=0.6)), None)
                 self.problem(key, f"未知的设置项 {key}" + (f"，是否为 {guess}？" if guess else
                                                           f"；可用的设置项：{'、'.join(_KEYS)}"))

@@ -54,3 +54,24 @@ def test_an_unwritable_cache_only_costs_time(tmp_path, monkeypatch):
     blocked.write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert fonts.metrics_of(fonts.resolve(style.DEFAULT_FONT)).has("如")
+
+
+def test_resolve_soon_asks_fontconfig_once_ahead_and_resolve_takes_its_answer(monkeypatch):
+    real_run = fonts.subprocess.run
+    asked = []
+
+    def counted(argv, **kwargs):
+        asked.append(argv[-1])
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(fonts.subprocess, "run", counted)
+    fonts.resolve.cache_clear()
+    try:
+        fonts.resolve_soon(style.DEFAULT_FONT)
+        fonts.resolve_soon(style.DEFAULT_FONT)  # asked once however often it is started
+        found = fonts.resolve(style.DEFAULT_FONT)
+        assert asked == [style.DEFAULT_FONT]
+        assert found == fonts._ask_fontconfig(style.DEFAULT_FONT) and found.family == style.DEFAULT_FONT
+        assert fonts.resolve(style.DEFAULT_FONT) is found
+    finally:
+        fonts.resolve.cache_clear()

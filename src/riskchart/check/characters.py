@@ -22,8 +22,13 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 # of a file name that is not UTF-8, as Python decodes it).
 _BEYOND_C0 = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
 _UNPRINTABLE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
-# The same less C0, which JSON escapes by itself.
-UNPRINTABLE_BEYOND_C0 = re.compile(f"[{_BEYOND_C0}]")
+
+
+@lru_cache(maxsize=1)  # compiled on first use (a millisecond): only JSON output needs it
+def unprintable_beyond_c0() -> re.Pattern[str]:
+    """`_UNPRINTABLE` less C0, which JSON escapes by itself."""
+    return re.compile(f"[{_BEYOND_C0}]")
+
 
 # Characters that draw nothing although they are not white space: format
 # characters (zero-width space and joiners, word joiner, soft hyphen, BOM…),

@@ -16,7 +16,7 @@ import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..model import Chart, ValuePath
 from .diagnostics import Diagnostic
@@ -26,8 +26,18 @@ CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
 _CLAUSE_MARKS = "，。；：、？！,.;:?!"  # what CLAUSE_BREAK splits at
 MIN_CLAUSE = 4           # shorter clauses differ legitimately by one character
 LONG_CLAUSE = 6          # from this length on, two edits still count as "near"
-HALF_WIDTH = re.compile(r"(?<=[\u3400-\u9fff])[,;:()]|[,;:()](?=[\u3400-\u9fff])")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
+
+# Compiled on first use: a character class spanning thousands of code points
+# takes `re` milliseconds to compile, and most texts never reach these.
+@cache
+def _half_width() -> re.Pattern[str]:
+    return re.compile(r"(?<=[\u3400-\u9fff])[,;:()]|[,;:()](?=[\u3400-\u9fff])")
+
+
+@cache
+def _cjk() -> re.Pattern[str]:
+    return re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 
 
 def _is_phrase(path: ValuePath) -> bool:
@@ -218,7 +228,7 @@ def odd_character(charts: list[Chart]) -> Iterator[Diagnostic]:
     fails:  `- 鶐申报等级的上一级证书原件。` (鶐 is not a common character)
     """
     corpus_text = "\n".join(text for chart in charts for text in _all_text(chart))
-    counts = {c: n for c, n in uncommon_characters(corpus_text).items() if _CJK.match(c)}
+    counts = {c: n for c, n in uncommon_characters(corpus_text).items() if _cjk().match(c)}
     odd = {c for c, n in counts.items() if n <= 2}
     if not odd:
         return
@@ -264,7 +274,7 @@ _SUSPECT_PUNCTUATION = re.compile(r'[,;:()“”‘’"]|。。|，，')
 
 
 def _punctuation_of(chart: Chart, path: ValuePath, text: str) -> Iterator[Diagnostic]:
-    half = HALF_WIDTH.search(text)
+    half = _half_width().search(text)
     if half:
         mark = half.group()
         yield diagnostic_at(chart, path, "RC403", f"中文里用了半角“{mark}”，应为全角“{_FULL_WIDTH[mark]}”")

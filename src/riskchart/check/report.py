@@ -11,7 +11,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
-from .characters import UNPRINTABLE_BEYOND_C0, printable
+from .characters import printable, unprintable_beyond_c0
 from .diagnostics import Diagnostic
 
 Formatter = Callable[[list[Diagnostic], Mapping[str, str]], str]
@@ -51,7 +51,7 @@ def format_json(diagnostics: list[Diagnostic], sources: Mapping[str, str]) -> st
     # json.dumps escapes C0 controls but not DEL, C1, bidi controls or the
     # surrogates of an undecodable file name: escape those too (same data).
     text = json.dumps(rows, ensure_ascii=False, indent=2)
-    return UNPRINTABLE_BEYOND_C0.sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
+    return unprintable_beyond_c0().sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
 
 
 def _escape_data(text: str) -> str:

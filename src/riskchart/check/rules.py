@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from .. import style
@@ -27,9 +28,13 @@ _CIRCLED = "\u2460-\u249b\u24ea-\u24ff\u2776-\u2793"
 _CHINESE_NUMERALS = "一二三四五六七八九十"
 _NUMBER_STARTS = frozenset(" \u3000(（0123456789０１２３４５６７８９" + _CHINESE_NUMERALS) \
     | {chr(c) for c in (*range(0x2460, 0x249C), *range(0x24EA, 0x2500), *range(0x2776, 0x2794))}
-ITEM_NUMBER = re.compile(
-    r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）](?![0-9０-９])|[(（][0-9０-９]{1,3}[)）]"
-    rf"|[{_CIRCLED}]\s*[.．、]?|[{_CHINESE_NUMERALS}]{{1,3}}、|[(（][{_CHINESE_NUMERALS}]{{1,3}}[)）])\s*")
+
+
+@cache  # compiled on first use (milliseconds): only an item starting like a number needs it
+def _item_number() -> re.Pattern[str]:
+    return re.compile(
+        r"\s*(?:[0-9０-９]{1,3}\s*[.．、,，:：)）](?![0-9０-９])|[(（][0-9０-９]{1,3}[)）]"
+        rf"|[{_CIRCLED}]\s*[.．、]?|[{_CHINESE_NUMERALS}]{{1,3}}、|[(（][{_CHINESE_NUMERALS}]{{1,3}}[)）])\s*")
 
 
 @dataclass(frozen=True)
@@ -400,7 +405,7 @@ def item_without_number(chart: Chart) -> Iterator[Diagnostic]:
     """
     for path, text in chart_texts(chart):
         if is_item(path) and text[:1] in _NUMBER_STARTS:
-            number = ITEM_NUMBER.match(text)
+            number = _item_number().match(text)
             if number:
                 yield diagnostic_at(chart, path, "RC302",
                     f"条目以序号「{number.group().strip()}」开头：序号由程序自动编排，请删除")

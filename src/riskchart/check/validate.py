@@ -7,7 +7,6 @@ it concerns and goes on with the rest, so one run shows everything.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,6 +282,8 @@ def _is_null(node: yaml.Node) -> bool:
 
 
 def _unknown_key(key: str, kind: Record) -> str:
+    import difflib  # only for a misspelt key
+
     known = list(kind.fields)
     guess = kind.synonyms.get(key) or next(iter(difflib.get_close_matches(key, known, n=1, cutoff=0.6)), None)
     hint = f"，是否为 {guess}？" if guess else f"；可用的键：{'、'.join(known)}"

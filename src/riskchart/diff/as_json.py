@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..check.characters import UNPRINTABLE_BEYOND_C0
+from ..check.characters import unprintable_beyond_c0
 from ..check.diagnostics import Diagnostic
 from .changes import Change, ChartDiff, Diff, Side
 from .wording import status, summary
@@ -41,7 +41,7 @@ def diff_document(diff: Diff) -> dict[str, Any]:
 def render_json(diff: Diff) -> str:
     text = json.dumps(diff_document(diff), ensure_ascii=False, indent=2)
     # json.dumps escapes C0 controls but not DEL, C1 or bidi controls: escape those too (same data)
-    return UNPRINTABLE_BEYOND_C0.sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
+    return unprintable_beyond_c0().sub(lambda c: f"\\u{ord(c.group()):04x}", text) + "\n"
 
 
 def _side(side: Side) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -40,12 +41,37 @@ class FontFile:
         return f"{self.path}|{self.index}|{self.size}|{self.mtime_ns}"
 
 
+# fc-match runs started by `resolve_soon`, each with the list its answer goes into
+_asked: dict[str, tuple[threading.Thread, list[FontFile | None]]] = {}
+
+
+def resolve_soon(font: str) -> None:
+    """Start fontconfig's answer for `font` in a thread, for `resolve` to
+    take up: a build first needs it only once its modules are imported,
+    and fc-match (some 25 ms) then runs on the other core meanwhile."""
+    if font not in _asked:
+        answer: list[FontFile | None] = []
+        asking = threading.Thread(target=lambda: answer.append(_ask_fontconfig(font)), daemon=True)
+        _asked[font] = (asking, answer)
+        asking.start()
+
+
 @cache
 def resolve(font: str) -> FontFile | None:
     """The file fontconfig draws `font` with, or None when it would draw
     with some other family (the font is not installed) or there is no
     fontconfig to ask.  Asked once per process: toolchain, fingerprint
     and metrics all want it."""
+    asked = _asked.pop(font, None)
+    if asked is not None:
+        asking, answer = asked
+        asking.join()
+        if answer:
+            return answer[0]
+    return _ask_fontconfig(font)
+
+
+def _ask_fontconfig(font: str) -> FontFile | None:
     fc_match = shutil.which("fc-match")
     if fc_match is None:
         return None

@@ -30,12 +30,12 @@ from ..check.characters import file_name_problem
 from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED
 from ..draw import layout, render
 from ..model import Chart, Department, Phones, sort_key
-from . import tables
 
 if TYPE_CHECKING:
     import jinja2
 
     from ..build import BuildOptions
+    from . import tables
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
@@ -424,6 +424,8 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     """The website page: department by department (a project of one
     department shows no department headings), then category by category;
     risks counted and coloured by the project's level scale (`levels`)."""
+    from . import tables  # not at the top: the build imports this module before dot starts, and needs tables after
+
     charts = sorted(charts, key=sort_key)
     stats = tables.statistics(charts, categories, levels)
     sections = []
@@ -455,14 +457,16 @@ def level_classes(levels: tuple[str, ...]) -> tuple[dict[str, str], list[tuple[s
     index.css does not have: the charts' colours of the project's scale (by
     rank, layout.level_styles), and 未评定's neutral look.  Class names are
     made here, never from a level's text."""
-    scale = tuple(level for level in levels if level != tables.UNGRADED)
+    from .tables import UNGRADED  # see index_html
+
+    scale = tuple(level for level in levels if level != UNGRADED)
     if scale == LEVELS:
         classes, css = dict(LEVEL_CLASS), []
     else:
         classes = {level: f"rank-{rank}" for rank, level in enumerate(scale)}
         css = [(classes[level], colours) for level, colours in layout.level_styles(scale).items()]
-    if tables.UNGRADED in levels:
-        classes[tables.UNGRADED] = "ungraded"
+    if UNGRADED in levels:
+        classes[UNGRADED] = "ungraded"
         css.append(("ungraded", {"fill": "#ffffff", "text": style.MUTED, "border": style.UNGRADED_BORDER}))
     return classes, css
 
@@ -498,4 +502,6 @@ def _card(chart: Chart, formats: tuple[str, ...], levels: tuple[str, ...]) -> Ca
 
 def _risks_of(chart: Chart, level: str) -> int:
     """A chart's risks of one level; of no level, for 未评定."""
-    return sum(len(s.risks) for s in chart.steps if (s.level or tables.UNGRADED) == level)
+    from .tables import UNGRADED  # see index_html
+
+    return sum(len(s.risks) for s in chart.steps if (s.level or UNGRADED) == level)
