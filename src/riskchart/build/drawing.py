@@ -61,6 +61,8 @@ class _Drawing:
         self._ahead: list[Future[Any]] = []
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
+        # the fonts of the PDFs finished (and those read ahead), for the booklets: see pageprep.py
+        self.fonts_in_hand = pageprep.InHand()
         batches = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
         self._first_runs = min(max(1, options.jobs), len(batches)) if set(options.formats) - {"dot"} else 0
@@ -184,7 +186,7 @@ class _Drawing:
         except OSError as error:
             return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
         if self._options.publish and "pdf" in outputs:  # what the booklets need of its fonts, while dot draws
-            pageprep.remember(outputs["pdf"], self._options.out / publish.CACHE)
+            pageprep.remember(outputs["pdf"], self._options.out / publish.CACHE, self.fonts_in_hand)
         return Staged(staged, pages_drawn)
 
     def results(self) -> Iterator[tuple[Chart, Staged | render.RenderFailure, float]]:

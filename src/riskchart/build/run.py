@@ -153,9 +153,12 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 # The register first: the front matter's second look waits for dot's layouts.
                 likely = [charts[p] for p in project_files if p in charts]  # the set, if every chart draws
                 registers = drawing.ahead(publish.registers_ahead, likely, options, aside)
+                # the booklets' pages not drawn now: their fonts read while dot draws the others
+                drawing.ahead(publish.booklet_fonts_ahead, [c for c in likely if c.path not in changed_paths], options,
+                              drawing.fonts_in_hand)
                 recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
                 drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
-                              drawing.page_counts_so_far(recorded), drawing.runs)
+                              drawing.page_counts_so_far(recorded), drawing.runs, drawing.fonts_in_hand)
             for path in chart_files:
                 problem = _first_error(linted, path, options) if path not in charts else None
                 if problem:
@@ -196,7 +199,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                             f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
         else:
             published = publish.publish_set(list(ready.values()), fingerprints, manifest, options, tools, failing,
-                                            scratch, registers)
+                                            scratch, registers, drawing.fonts_in_hand)
             _write_manifest(options.out, manifest)
             warnings += published.notes
     shutil.rmtree(aside, ignore_errors=True)  # a register made for a set that was not published

@@ -54,13 +54,15 @@ class DamagedPdf(Exception):
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
                 department: str, built_on: date, cache: Path, scratch: Path | None = None,
                 categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
-                used: set[str] | None = None, page: Page = A4_PORTRAIT) -> bytes:
+                used: set[str] | None = None, page: Page = A4_PORTRAIT,
+                in_hand: pageprep.InHand | None = None) -> bytes:
     """Cover, contents and every chart, by category in the project's order,
     then by id; `by_department`: department by department first, each a
     bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
     `used` collects the names of the entries of `cache` it used: the
     front-matter pages (see `front_matter`) and the pages' fonts (see
     pageprep.py); without it, the others are removed from `cache`.
+    `in_hand`: the pages' fonts the build already has (pageprep.py).
     A chart continued over several pages moves every later page number on:
     the contents count each chart's pages."""
     import pikepdf
@@ -77,15 +79,15 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
                 raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
                                    page_counts={name: len(pdf.pages) for name, (_, pdf) in opened.items()})
-        front = front_matter(pages, tools, cache, scratch, kept, page)
-        made = _joined(charts, opened, front, department, by_department, cache, kept)
+        front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
+        made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand)
     if used is None:
         prune_cache(cache, kept)
     return made
 
 
 def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: list[bytes], department: str,
-            by_department: bool, cache: Path, used: set[str]) -> bytes:
+            by_department: bool, cache: Path, used: set[str], in_hand: pageprep.InHand | None) -> bytes:
     """Front matter, then every chart's pages, with the bookmarks."""
     import pikepdf
 
@@ -93,7 +95,7 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: li
         prepared: list[fontentry.Prepared | None] = []  # what each page's PDF holds of fonts
         for data in front:
             pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
-            prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)
+            prepared += [pageprep.prepared(data, pdf, cache, used, in_hand)] * len(pdf.pages)
             booklet.pages.extend(pdf.pages)
         with booklet.open_outline() as outline:
             # department (only with by_department) → category → chart
@@ -101,7 +103,7 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: li
             for chart in charts:
                 page_index = len(booklet.pages)
                 data, pdf = opened[chart.out_name]
-                prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)
+                prepared += [pageprep.prepared(data, pdf, cache, used, in_hand)] * len(pdf.pages)
                 booklet.pages.extend(pdf.pages)
                 top: list[pikepdf.OutlineItem] = outline.root
                 if by_department:
@@ -159,7 +161,7 @@ def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department:
 
 def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,
                  used: set[str] | None = None, page: Page = A4_PORTRAIT,
-                 runs: render.DotRuns | None = None) -> list[bytes]:
+                 runs: render.DotRuns | None = None, in_hand: pageprep.InHand | None = None) -> list[bytes]:
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
@@ -169,7 +171,8 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     are removed from the cache (when several booklets share it, the caller
     collects the pages in `used` and calls `prune_cache` once all are made),
     and a page that does not open as a PDF (the cache lives in out/, which
-    anyone may have touched) is drawn again.
+    anyone may have touched) is drawn again.  `in_hand`: the pages' fonts
+    are worked out (or read from the cache) into it, for the booklet.
     """
     names = [hashlib.sha256(f"{tools.font}\n{page.key}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
              for dot_text in pages]
@@ -185,8 +188,11 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
                 raise result
             if folder:
                 files.write_atomic(folder / names[i], result["pdf"])
-                pageprep.remember(result["pdf"], folder)  # its fonts too, while drawn ahead of the booklet
+                pageprep.remember(result["pdf"], folder, in_hand)  # its fonts too, while drawn ahead of the booklet
             ready[i] = result["pdf"]
+    if folder and in_hand is not None:
+        for i in set(ready) - set(missing):
+            pageprep.remember(ready[i], folder, in_hand)
     if used is None:
         prune_cache(cache, set(names))
     else:

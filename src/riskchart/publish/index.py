@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from ..build import BuildOptions
+    from .pageprep import InHand
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
@@ -48,6 +49,7 @@ RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUT
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
+_MOST_PDF_BYTES = 64 << 20  # a chart's PDF read ahead for the booklet: ~200 KB a page
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
 _OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
@@ -170,7 +172,7 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
                 tools: render.Toolchain, failing: Iterable[str] = (), scratch: Path | None = None,
-                ahead: Future[Registers] | None = None) -> Published:
+                ahead: Future[Registers] | None = None, in_hand: InHand | None = None) -> Published:
     """Write index, register and booklet unless the set is unchanged.
 
     `failing` are charts that failed this build but keep their old outputs:
@@ -179,7 +181,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     A booklet that cannot be made is reported and its old file kept; the
     set is then not recorded as done, so the next build tries again.  A
     booklet of more than BOOKLET_MAX_PAGES pages is not made (a note says
-    so).  `ahead`: the register, made while the charts were drawn.
+    so).  `ahead`: the register, made while the charts were drawn;
+    `in_hand`: the fonts of the pages the build already has (pageprep.py).
     """
     failing = tuple(sorted(failing))
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi,
@@ -210,7 +213,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                      options.settings.categories, by_department=by_department, used=used,
-                                     page=options.page)
+                                     page=options.page, in_hand=in_hand)
             written += [name] if _booklet(name, make, out, manifest, failures) else []
         if not failures:
             prune_cache(out / CACHE, used)
@@ -324,7 +327,7 @@ def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
 def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
                             scratch: Path | None = None,
                             drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {},
-                            runs: render.DotRuns | None = None) -> None:
+                            runs: render.DotRuns | None = None, in_hand: InHand | None = None) -> None:
     """Draw the booklets' covers and contents for these charts into the page
     cache while the charts are being drawn, so that publish_set finds them
     there instead of starting dot once more at the end.
@@ -357,10 +360,29 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
             pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
                                        by_department=by_department, page_counts=counts)
             try:
-                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page, runs)
+                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page, runs, in_hand)
             except (render.RenderFailure, OSError):
                 return
         guessed = counts
+
+
+def booklet_fonts_ahead(charts: list[Chart], options: BuildOptions, in_hand: InHand) -> None:
+    """Read the fonts of these charts' PDFs in out/ (the charts this build
+    does not draw) into `in_hand` while dot draws the others, so that the
+    booklets, once the last chart is drawn, only join pages.  Entries are
+    found by the digest of the PDF's bytes, so a PDF that changes meanwhile
+    is simply not found in hand.  Best effort: the booklet reads what is
+    missing itself."""
+    if "pdf" not in options.formats or not options.publish:
+        return
+    from ..check.load import read_chart_bytes
+    from . import pageprep
+
+    for chart in charts:
+        with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
+            pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
+            if len(pdf) <= _MOST_PDF_BYTES:
+                pageprep.remember(pdf, options.out / CACHE, in_hand)
 
 
 @dataclass(frozen=True)
