@@ -16,9 +16,10 @@ import threading
 from datetime import date
 from pathlib import Path
 
+import pikepdf
 import pytest
 from conftest import SEED_SAMPLE, copy_seed_charts
-from test_pageprep import assert_draws_every_chart, built, entries, text
+from test_pageprep import assert_draws_every_chart, built, entries, made_again, page_count, raster, text
 
 from riskchart.build import BuildOptions, build
 from riskchart.config import find_settings
@@ -26,7 +27,7 @@ from riskchart.draw import render
 from riskchart.lint import lint_paths
 from riskchart.model import Chart
 from riskchart.publish import booklet, fontentry, pageprep
-from riskchart.publish.index import CACHE, _department, booklet_fonts_ahead
+from riskchart.publish.index import BOOKLET, CACHE, _department, booklet_ahead
 
 pytestmark = pytest.mark.needs("dot", "cjk-font", "pdftoppm", "pdftotext")
 
@@ -41,9 +42,11 @@ def models(charts: Path) -> list[Chart]:
 
 
 def booklet_with(out: Path, charts: Path, in_hand: pageprep.InHand, name: str = "booklet-in-hand.pdf") -> Path:
+    """The booklet made with the fonts in hand and the pages joined ahead (if any)."""
     found = models(charts)
     data = booklet.booklet_pdf(found, {c.out_name: out / f"{c.out_name}.pdf" for c in found}, render.toolchain(),
-                               _department(found), date.today(), out / CACHE, in_hand=in_hand)
+                               _department(found), date.today(), out / CACHE, in_hand=in_hand,
+                               ahead=in_hand.pages_ahead.pop(BOOKLET, None))
     path = out.parent / name
     path.write_bytes(data)
     return path
@@ -51,7 +54,7 @@ def booklet_with(out: Path, charts: Path, in_hand: pageprep.InHand, name: str = 
 
 def read_ahead(out: Path, charts: Path) -> pageprep.InHand:
     in_hand = pageprep.InHand()
-    booklet_fonts_ahead(models(charts), BuildOptions(out=out, formats=("pdf",)), in_hand)
+    booklet_ahead(models(charts), set(), BuildOptions(out=out, formats=("pdf",)), in_hand)
     return in_hand
 
 
@@ -78,6 +81,28 @@ def test_an_entry_swapped_in_out_is_not_taken_into_hand(charts, tmp_path):
     assert own is not None and own != in_hand.get(names[1])
     assert first.read_bytes() == original  # worked out again from the PDF, and kept
     assert_draws_every_chart(booklet_with(out, charts, in_hand), pdfs)
+
+
+def pages_of(pdf: Path) -> list[bytes]:
+    return [raster(pdf, n) for n in range(1, page_count(pdf) + 1)]
+
+
+def outline(pdf: Path) -> list[tuple[int, str, int]]:
+    with pikepdf.open(pdf) as document, document.open_outline() as found:
+        def walk(items: list[pikepdf.OutlineItem], depth: int) -> list[tuple[int, str, int]]:
+            return [entry for item in items for entry in [
+                (depth, item.title, document.pages.index(pikepdf.Page(item.destination[0]))),
+                *walk(item.children, depth + 1)]]
+        return walk(found.root, 0)
+
+
+def test_pages_joined_ahead_make_the_booklet_made_without_them(charts, tmp_path):
+    out = built(charts, tmp_path / "out")
+    in_hand = read_ahead(out, charts)
+    assert set(in_hand.pages_ahead) == {BOOKLET}
+    made, again = booklet_with(out, charts, in_hand), made_again(out, charts)
+    assert pages_of(made) == pages_of(again)
+    assert outline(made) == outline(again) and len(outline(made)) > len(SEED_SAMPLE)
 
 
 def test_a_booklet_joins_the_fonts_in_hand_without_reading_any(charts, tmp_path, monkeypatch):
@@ -112,7 +137,7 @@ def test_a_rebuild_reads_no_font_entry_once_the_changed_chart_is_drawn(charts, t
     real_booklet, real_read = booklet.booklet_pdf, fontentry.read
 
     def booklet_pdf(*args, **kwargs):
-        making.append(True)
+        making.append(kwargs["ahead"] is not None)  # the unchanged charts' pages joined while dot drew
         return real_booklet(*args, **kwargs)
 
     def read(path, name):
@@ -124,7 +149,11 @@ def test_a_rebuild_reads_no_font_entry_once_the_changed_chart_is_drawn(charts, t
     monkeypatch.setattr(fontentry, "read", read)
     render.toolchain.cache_clear()
     report = build([charts], BuildOptions(out=out, formats=("pdf",), jobs=2))
-    assert report.ok and making
+    assert report.ok and making == [True]
     assert [o.status for o in report.outcomes].count("built") == 1
     assert late == []  # every page's fonts were in hand when the booklet began
     assert_draws_every_chart(out / "booklet.pdf", sorted(out.glob("[0-9]*.pdf")))
+    monkeypatch.undo()
+    again = made_again(out, charts)
+    assert pages_of(out / "booklet.pdf") == pages_of(again)  # the changed chart first, as it is
+    assert outline(out / "booklet.pdf") == outline(again)

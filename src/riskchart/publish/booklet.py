@@ -43,6 +43,41 @@ class Entry:
     code: str = ""  # 职权编码, printed under the title
 
 
+@dataclass
+class JoinedAhead:
+    """Some charts' pages of a booklet, joined in the booklet's order while
+    dot drew the others (`join_ahead`): the document, and for each chart (by
+    out_name) the entry name of the bytes its pages came from (pageprep.py:
+    their digest) and its PDF, opened (its pages are copied from it)."""
+    document: Any  # a pikepdf.Pdf
+    charts: dict[str, tuple[str, Any]]
+
+    def close(self) -> None:
+        for document in (self.document, *(pdf for _, pdf in self.charts.values())):
+            document.close()
+
+
+def join_ahead(charts: list[Chart], chart_pdfs: dict[str, bytes], categories: tuple[str, ...] = CATEGORIES,
+               by_department: bool = False) -> JoinedAhead:
+    """Join these charts' pages (`chart_pdfs`: the bytes of their PDFs, by
+    out_name) as `booklet_pdf` will, in the booklet's order; the booklet then
+    adds the front matter and the other charts' pages around them, if each
+    of these PDFs is still the same."""
+    import pikepdf
+
+    joined = JoinedAhead(pikepdf.Pdf.new(), {})
+    try:
+        for chart in _in_booklet_order(charts, categories, by_department):
+            data = chart_pdfs[chart.out_name]
+            pdf = pikepdf.Pdf.open(io.BytesIO(data))
+            joined.charts[chart.out_name] = (pageprep.entry_name(data), pdf)
+            joined.document.pages.extend(pdf.pages)
+    except BaseException:
+        joined.close()
+        raise
+    return joined
+
+
 class DamagedPdf(Exception):
     """A chart's PDF in out/ cannot be read; the chart is drawn again next time."""
 
@@ -55,14 +90,16 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
                 department: str, built_on: date, cache: Path, scratch: Path | None = None,
                 categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
                 used: set[str] | None = None, page: Page = A4_PORTRAIT,
-                in_hand: pageprep.InHand | None = None) -> bytes:
+                in_hand: pageprep.InHand | None = None, ahead: JoinedAhead | None = None) -> bytes:
     """Cover, contents and every chart, by category in the project's order,
     then by id; `by_department`: department by department first, each a
     bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
     `used` collects the names of the entries of `cache` it used: the
     front-matter pages (see `front_matter`) and the pages' fonts (see
     pageprep.py); without it, the others are removed from `cache`.
-    `in_hand`: the pages' fonts the build already has (pageprep.py).
+    `in_hand`: the pages' fonts the build already has (pageprep.py);
+    `ahead`: pages joined while dot drew (`join_ahead`), used if each of
+    their PDFs is still the same, and closed.
     A chart continued over several pages moves every later page number on:
     the contents count each chart's pages."""
     import pikepdf
@@ -70,41 +107,59 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     charts = _in_booklet_order(charts, categories, by_department)
     kept = used if used is not None else set()
     with contextlib.ExitStack() as sources:
+        if ahead is not None:
+            sources.callback(ahead.close)
+        early = ahead.charts if ahead is not None else {}
         opened = {}
         for chart in charts:
             try:
                 data = chart_pdfs[chart.out_name].read_bytes()  # the bytes the fonts' entry is found by
-                opened[chart.out_name] = (data, sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data))))
+                name, pdf = early.get(chart.out_name, ("", None))
+                if pdf is None or name != pageprep.entry_name(data):
+                    pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
+                opened[chart.out_name] = (data, pdf)
             except (pikepdf.PdfError, OSError):
                 raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
+        # the pages joined ahead, if they are those of the PDFs now, in the same order
+        joined = ahead.document if ahead is not None and all(
+            name in opened and opened[name][1] is pdf for name, (_, pdf) in early.items()) \
+            and [c.out_name for c in charts if c.out_name in early] == list(early) else None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
                                    page_counts={name: len(pdf.pages) for name, (_, pdf) in opened.items()})
         front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
-        made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand)
+        made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand,
+                       joined, set(early) if joined is not None else set())
     if used is None:
         prune_cache(cache, kept)
     return made
 
 
 def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: list[bytes], department: str,
-            by_department: bool, cache: Path, used: set[str], in_hand: pageprep.InHand | None) -> bytes:
-    """Front matter, then every chart's pages, with the bookmarks."""
+            by_department: bool, cache: Path, used: set[str], in_hand: pageprep.InHand | None,
+            joined: Any | None = None, early: set[str] | frozenset[str] = frozenset()) -> bytes:
+    """Front matter, then every chart's pages, with the bookmarks; into
+    `joined` (a pikepdf.Pdf) when the pages of the charts `early` are
+    there already, in order."""
     import pikepdf
 
-    with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
+    with joined if joined is not None else pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
         prepared: list[fontentry.Prepared | None] = []  # what each page's PDF holds of fonts
+        at = 0  # where the next pages go
         for data in front:
             pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
             prepared += [pageprep.prepared(data, pdf, cache, used, in_hand)] * len(pdf.pages)
-            booklet.pages.extend(pdf.pages)
+            _put(booklet, pdf, at)
+            at += len(pdf.pages)
         with booklet.open_outline() as outline:
             # department (only with by_department) → category → chart
             items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
             for chart in charts:
-                page_index = len(booklet.pages)
+                page_index = at
                 data, pdf = opened[chart.out_name]
                 prepared += [pageprep.prepared(data, pdf, cache, used, in_hand)] * len(pdf.pages)
-                booklet.pages.extend(pdf.pages)
+                if chart.out_name not in early:
+                    _put(booklet, pdf, at)
+                at += len(pdf.pages)
                 top: list[pikepdf.OutlineItem] = outline.root
                 if by_department:
                     if (chart.unit,) not in items:
@@ -124,6 +179,15 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: li
         buffer = io.BytesIO()
         booklet.save(buffer)
     return buffer.getvalue()
+
+
+def _put(booklet: Any, pdf: Any, at: int) -> None:
+    """A PDF's pages into the booklet from page `at` on (at its end, usually)."""
+    if at == len(booklet.pages):
+        booklet.pages.extend(pdf.pages)
+    else:
+        for offset, page in enumerate(pdf.pages):
+            booklet.pages.insert(at + offset, page)
 
 
 def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:

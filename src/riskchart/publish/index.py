@@ -213,8 +213,11 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                      options.settings.categories, by_department=by_department, used=used,
-                                     page=options.page, in_hand=in_hand)
+                                     page=options.page, in_hand=in_hand,
+                                     ahead=in_hand.pages_ahead.pop(name, None) if in_hand is not None else None)
             written += [name] if _booklet(name, make, out, manifest, failures) else []
+        for unused in in_hand.pages_ahead.values() if in_hand is not None else ():
+            unused.close()  # a booklet not made (too long)
         if not failures:
             prune_cache(out / CACHE, used)
         _remove_old_booklets(manifest, [name for name, *_ in books], out)
@@ -366,23 +369,34 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
         guessed = counts
 
 
-def booklet_fonts_ahead(charts: list[Chart], options: BuildOptions, in_hand: InHand) -> None:
-    """Read the fonts of these charts' PDFs in out/ (the charts this build
-    does not draw) into `in_hand` while dot draws the others, so that the
-    booklets, once the last chart is drawn, only join pages.  Entries are
-    found by the digest of the PDF's bytes, so a PDF that changes meanwhile
-    is simply not found in hand.  Best effort: the booklet reads what is
-    missing itself."""
-    if "pdf" not in options.formats or not options.publish:
+def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, in_hand: InHand) -> None:
+    """While dot draws the charts `drawn`, read the PDFs in out/ of the set's
+    others (`charts`: the set, if every chart draws): their fonts into
+    `in_hand`, and their pages joined for the project's booklet (see
+    booklet.join_ahead), so that once the last chart is drawn the booklets
+    only add its pages.  Fonts are found by the digest of the PDF's bytes
+    and joined pages are used only if their PDFs are still the same, so a
+    PDF that changes meanwhile is never joined with another's.  Best effort:
+    the booklet does what is missing itself."""
+    if "pdf" not in options.formats or not options.publish or not charts:
         return
     from ..check.load import read_chart_bytes
     from . import pageprep
+    from .booklet import join_ahead
 
+    pdfs: dict[str, bytes] = {}
     for chart in charts:
-        with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
-            pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
-            if len(pdf) <= _MOST_PDF_BYTES:
-                pageprep.remember(pdf, options.out / CACHE, in_hand)
+        if chart.path not in drawn:
+            with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
+                pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
+                if len(pdf) <= _MOST_PDF_BYTES:
+                    pageprep.remember(pdf, options.out / CACHE, in_hand)
+                    pdfs[chart.out_name] = pdf
+    name, members, _, by_department = _booklets(charts)[0]
+    if pdfs and booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) <= style.BOOKLET_MAX_PAGES:
+        with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
+            in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
+                                                   options.settings.categories, by_department)
 
 
 @dataclass(frozen=True)

@@ -118,16 +118,19 @@ def _widths(descendant: Any) -> dict[int, float]:
 # ------------------------------------------------------------- the cache
 
 class InHand:
-    """What a build has of its PDFs' fonts in memory, by entry name: each
-    worked out from a PDF's bytes by this process or read from a signed
-    entry and checked, never anything unchecked.  At most `most` of them
-    (a booklet's pages are at most BOOKLET_MAX_PAGES): past that, a booklet
-    reads the others from the cache as before."""
+    """What a build has in memory for its booklets: its PDFs' fonts, by
+    entry name, each worked out from a PDF's bytes by this process or read
+    from a signed entry and checked, never anything unchecked (at most
+    `most` of them, as a booklet has at most BOOKLET_MAX_PAGES pages: past
+    that, a booklet reads the others from the cache as before); and the
+    pages of a booklet joined while dot draws, by the booklet's file
+    (booklet.JoinedAhead)."""
 
     def __init__(self, most: int = 600) -> None:
         self._most = most
         self._found: dict[str, Prepared] = {}
         self._lock = threading.Lock()  # filled by the finishing thread and the set's, read by the booklet
+        self.pages_ahead: dict[str, Any] = {}
 
     def get(self, name: str) -> Prepared | None:
         with self._lock:
