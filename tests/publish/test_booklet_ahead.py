@@ -22,6 +22,7 @@ from conftest import SEED_SAMPLE, copy_seed_charts
 from test_pageprep import assert_draws_every_chart, built, entries, made_again, page_count, raster, text
 
 from riskchart.build import BuildOptions, build
+from riskchart.check.schema import CATEGORIES
 from riskchart.config import find_settings
 from riskchart.draw import render
 from riskchart.lint import lint_paths
@@ -103,6 +104,19 @@ def test_pages_joined_ahead_make_the_booklet_made_without_them(charts, tmp_path)
     made, again = booklet_with(out, charts, in_hand), made_again(out, charts)
     assert pages_of(made) == pages_of(again)
     assert outline(made) == outline(again) and len(outline(made)) > len(SEED_SAMPLE)
+
+
+def test_charts_joined_in_any_order_take_their_places_in_the_booklet(charts, tmp_path):
+    out = built(charts, tmp_path / "out")
+    in_hand = pageprep.InHand()
+    joined = in_hand.pages_ahead[BOOKLET] = booklet.JoinedAhead()
+    for chart in reversed(models(charts)):  # as a build writes them: batch by batch
+        joined.add(chart, (out / f"{chart.out_name}.pdf").read_bytes())
+    assert joined.order == [c.out_name for c in booklet._in_booklet_order(models(charts), CATEGORIES)]
+    assert len(joined.document.pages) == len(SEED_SAMPLE)
+    made, again = booklet_with(out, charts, in_hand), made_again(out, charts)
+    assert pages_of(made) == pages_of(again)
+    assert outline(made) == outline(again)
 
 
 def test_a_booklet_joins_the_fonts_in_hand_without_reading_any(charts, tmp_path, monkeypatch):

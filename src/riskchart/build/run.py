@@ -174,6 +174,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path],
                                                       stamp_keys.get(chart.path), options, manifest, seconds)
                 progress(outcomes[chart.path])
+                if options.publish and outcomes[chart.path].status == "built":
+                    publish.join_drawn(chart, options, drawing.fonts_in_hand)  # the booklet's pages, while dot draws
                 count = result.pages if isinstance(result, Staged) else 1  # whichever formats: PNG-only too
                 if count > 1 and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"

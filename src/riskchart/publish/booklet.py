@@ -10,6 +10,7 @@ from what each page's PDF holds, worked out once per PDF (pageprep.py).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
@@ -43,14 +44,43 @@ class Entry:
     code: str = ""  # 职权编码, printed under the title
 
 
-@dataclass
 class JoinedAhead:
-    """Some charts' pages of a booklet, joined in the booklet's order while
-    dot drew the others (`join_ahead`): the document, and for each chart (by
-    out_name) the entry name of the bytes its pages came from (pageprep.py:
-    their digest) and its PDF, opened (its pages are copied from it)."""
-    document: Any  # a pikepdf.Pdf
-    charts: dict[str, tuple[str, Any]]
+    """Some charts' pages of a booklet, joined in the booklet's order before
+    it is made: those of the charts a build does not draw while dot draws
+    the others, then each drawn chart's as it is written.  For each chart
+    (by out_name) the entry name of the bytes its pages came from
+    (pageprep.py: their digest) and its PDF, opened (its pages are copied
+    from it); `order`: the charts in the order of their pages."""
+
+    def __init__(self, categories: tuple[str, ...] = CATEGORIES, by_department: bool = False) -> None:
+        import pikepdf
+
+        self.document = pikepdf.Pdf.new()
+        self.charts: dict[str, tuple[str, Any]] = {}
+        self.order: list[str] = []
+        self.broken = False  # a chart's pages went in only in part: not to be used
+        self._keys: list[tuple[object, ...]] = []  # the booklet's order of each chart in `order`
+        self._rank = {name: i for i, name in enumerate(categories)}
+        self._by_department = by_department
+
+    def add(self, chart: Chart, data: bytes) -> None:
+        """Join a chart's pages (`data`: its PDF) where the booklet has them."""
+        import pikepdf
+
+        if chart.out_name in self.charts:
+            raise ValueError(f"{chart.out_name} 已在汇编中")
+        pdf = pikepdf.Pdf.open(io.BytesIO(data))
+        try:
+            key = _booklet_key(chart, self._rank, self._by_department)
+            at = bisect.bisect(self._keys, key)
+            _put(self.document, pdf, sum(len(self.charts[name][1].pages) for name in self.order[:at]))
+        except BaseException:
+            self.broken = True
+            pdf.close()
+            raise
+        self._keys.insert(at, key)
+        self.order.insert(at, chart.out_name)
+        self.charts[chart.out_name] = (pageprep.entry_name(data), pdf)
 
     def close(self) -> None:
         for document in (self.document, *(pdf for _, pdf in self.charts.values())):
@@ -63,15 +93,10 @@ def join_ahead(charts: list[Chart], chart_pdfs: dict[str, bytes], categories: tu
     out_name) as `booklet_pdf` will, in the booklet's order; the booklet then
     adds the front matter and the other charts' pages around them, if each
     of these PDFs is still the same."""
-    import pikepdf
-
-    joined = JoinedAhead(pikepdf.Pdf.new(), {})
+    joined = JoinedAhead(categories, by_department)
     try:
         for chart in _in_booklet_order(charts, categories, by_department):
-            data = chart_pdfs[chart.out_name]
-            pdf = pikepdf.Pdf.open(io.BytesIO(data))
-            joined.charts[chart.out_name] = (pageprep.entry_name(data), pdf)
-            joined.document.pages.extend(pdf.pages)
+            joined.add(chart, chart_pdfs[chart.out_name])
     except BaseException:
         joined.close()
         raise
@@ -121,9 +146,9 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
             except (pikepdf.PdfError, OSError):
                 raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
         # the pages joined ahead, if they are those of the PDFs now, in the same order
-        joined = ahead.document if ahead is not None and all(
+        joined = ahead.document if ahead is not None and not ahead.broken and all(
             name in opened and opened[name][1] is pdf for name, (_, pdf) in early.items()) \
-            and [c.out_name for c in charts if c.out_name in early] == list(early) else None
+            and [c.out_name for c in charts if c.out_name in early] == ahead.order else None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
                                    page_counts={name: len(pdf.pages) for name, (_, pdf) in opened.items()})
         front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
@@ -192,8 +217,11 @@ def _put(booklet: Any, pdf: Any, at: int) -> None:
 
 def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:
     rank = {name: i for i, name in enumerate(categories)}
-    return sorted(charts, key=lambda c: ((c.unit.folder,) if by_department else ()) + (
-        rank.get(c.category, len(rank)), c.id))
+    return sorted(charts, key=lambda c: _booklet_key(c, rank, by_department))
+
+
+def _booklet_key(chart: Chart, rank: dict[str, int], by_department: bool) -> tuple[object, ...]:
+    return ((chart.unit.folder,) if by_department else ()) + (rank.get(chart.category, len(rank)), chart.id)
 
 
 def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department: str, built_on: date,

@@ -393,10 +393,26 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
                     pageprep.remember(pdf, options.out / CACHE, in_hand)
                     pdfs[chart.out_name] = pdf
     name, members, _, by_department = _booklets(charts)[0]
-    if pdfs and booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) <= style.BOOKLET_MAX_PAGES:
+    if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) <= style.BOOKLET_MAX_PAGES:
         with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
+            # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
             in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
                                                    options.settings.categories, by_department)
+
+
+def join_drawn(chart: Chart, options: BuildOptions, in_hand: InHand) -> None:
+    """Add a chart just written (its PDF in out/) to the project booklet's
+    pages joined ahead (booklet_ahead), once there are any: so that after
+    the last chart, the booklet has only that chart's pages to add.  Best
+    effort, like booklet_ahead."""
+    joined = in_hand.pages_ahead.get(BOOKLET)
+    if joined is not None and "pdf" in options.formats and options.publish:
+        from ..check.load import read_chart_bytes
+
+        with contextlib.suppress(Exception):
+            pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
+            if len(pdf) <= _MOST_PDF_BYTES:
+                joined.add(chart, pdf)
 
 
 @dataclass(frozen=True)
