@@ -21,6 +21,7 @@ import pytest
 from conftest import SEED_SAMPLE, copy_seed_charts
 from test_pageprep import assert_draws_every_chart, built, entries, made_again, page_count, raster, text
 
+from riskchart import style
 from riskchart.build import BuildOptions, build
 from riskchart.check.schema import CATEGORIES
 from riskchart.config import find_settings
@@ -171,3 +172,14 @@ def test_a_rebuild_reads_no_font_entry_once_the_changed_chart_is_drawn(charts, t
     again = made_again(out, charts)
     assert pages_of(out / "booklet.pdf") == pages_of(again)  # the changed chart first, as it is
     assert outline(out / "booklet.pdf") == outline(again)
+
+
+def test_no_more_fonts_are_kept_in_hand_than_a_booklet_has_pages(charts, tmp_path, monkeypatch):
+    out = built(charts, tmp_path / "out")
+    in_hand = pageprep.InHand(most=1)
+    booklet_ahead(models(charts), set(), BuildOptions(out=out, formats=("pdf",)), in_hand)
+    assert len(in_hand) == 1
+    assert_draws_every_chart(booklet_with(out, charts, in_hand), sorted(out.glob("[0-9]*.pdf")))
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", len(SEED_SAMPLE))  # cover, contents and three: too long
+    in_hand = read_ahead(out, charts)
+    assert len(in_hand) == 0 and in_hand.pages_ahead == {}

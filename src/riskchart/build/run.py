@@ -141,7 +141,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     aside = Path(tempfile.mkdtemp(prefix="set-", dir=scratch))  # the register, made while dot draws
     continued: list[str] = []
     try:
-        drawing = _Drawing(list(valid_alone.values()), tools, options, scratch)
+        drawing = _Drawing(list(valid_alone.values()), tools, options, scratch,
+                           len(project_files) if options.publish else 0)
         del valid_alone
         with drawing:
             drawing.wait_until_drawing()

@@ -380,6 +380,9 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
     the booklet does what is missing itself."""
     if "pdf" not in options.formats or not options.publish or not charts:
         return
+    name, members, _, by_department = _booklets(charts)[0]
+    if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) > style.BOOKLET_MAX_PAGES:
+        return  # too long for a booklet (department booklets read their own)
     from ..check.load import read_chart_bytes
     from . import pageprep
     from .booklet import join_ahead
@@ -392,12 +395,10 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
                 if len(pdf) <= _MOST_PDF_BYTES:
                     pageprep.remember(pdf, options.out / CACHE, in_hand)
                     pdfs[chart.out_name] = pdf
-    name, members, _, by_department = _booklets(charts)[0]
-    if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) <= style.BOOKLET_MAX_PAGES:
-        with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
-            # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
-            in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
-                                                   options.settings.categories, by_department)
+    with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
+        # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
+        in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
+                                               options.settings.categories, by_department)
 
 
 def join_drawn(chart: Chart, options: BuildOptions, in_hand: InHand) -> None:

@@ -126,7 +126,7 @@ class InHand:
     pages of a booklet joined while dot draws, by the booklet's file
     (booklet.JoinedAhead)."""
 
-    def __init__(self, most: int = 600) -> None:
+    def __init__(self, most: int = 516) -> None:
         self._most = most
         self._found: dict[str, Prepared] = {}
         self._lock = threading.Lock()  # filled by the finishing thread and the set's, read by the booklet
@@ -140,6 +140,10 @@ class InHand:
         with self._lock:
             if name in self._found or len(self._found) < self._most:
                 self._found[name] = found
+
+    def has_room(self) -> bool:
+        with self._lock:
+            return len(self._found) < self._most
 
     def __len__(self) -> int:
         with self._lock:
@@ -185,6 +189,8 @@ def remember(pdf: bytes, cache: Path, in_hand: InHand | None = None) -> None:
         name = entry_name(pdf)
         if folder is None or (in_hand is not None and in_hand.get(name) is not None):
             return
+        if in_hand is not None and not in_hand.has_room():
+            in_hand = None  # too many for a booklet: only the cache
         if (folder / name).is_file():
             if in_hand is None:
                 return
