@@ -6,6 +6,10 @@ and per chart (and per department first, in the booklet of a project of
 several departments).  Every page has the build's paper size (page.py).
 The pages' fonts become one embedded font per typeface (fontshare.py),
 from what each page's PDF holds, worked out once per PDF (pageprep.py).
+In a build, the charts' pages are joined before the booklet is made
+(JoinedAhead: the charts not drawn while dot draws, each drawn chart as it
+is written), so that after the last chart the booklet adds the front
+matter and that chart's pages, shares the fonts and is saved.
 """
 
 from __future__ import annotations
