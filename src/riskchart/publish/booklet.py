@@ -143,10 +143,11 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         for chart in charts:
             try:
                 data = chart_pdfs[chart.out_name].read_bytes()  # the bytes the fonts' entry is found by
+                entry = pageprep.entry_name(data)  # its digest: the fonts' entry, the pages joined ahead
                 name, pdf = early.get(chart.out_name, ("", None))
-                if pdf is None or name != pageprep.entry_name(data):
+                if pdf is None or name != entry:
                     pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
-                opened[chart.out_name] = (data, pdf)
+                opened[chart.out_name] = (data, pdf, entry)
             except (pikepdf.PdfError, OSError):
                 raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
         # the pages joined ahead, if they are those of the PDFs now, in the same order
@@ -154,7 +155,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
             name in opened and opened[name][1] is pdf for name, (_, pdf) in early.items()) \
             and [c.out_name for c in charts if c.out_name in early] == ahead.order else None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
-                                   page_counts={name: len(pdf.pages) for name, (_, pdf) in opened.items()})
+                                   page_counts={name: len(pdf.pages) for name, (_, pdf, _) in opened.items()})
         front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
         made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand,
                        joined, set(early) if joined is not None else set())
@@ -163,7 +164,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     return made
 
 
-def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: list[bytes], department: str,
+def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], front: list[bytes], department: str,
             by_department: bool, cache: Path, used: set[str], in_hand: pageprep.InHand | None,
             joined: Any | None = None, early: set[str] | frozenset[str] = frozenset()) -> bytes:
     """Front matter, then every chart's pages, with the bookmarks; into
@@ -184,8 +185,8 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: li
             items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
             for chart in charts:
                 page_index = at
-                data, pdf = opened[chart.out_name]
-                prepared += [pageprep.prepared(data, pdf, cache, used, in_hand)] * len(pdf.pages)
+                data, pdf, entry = opened[chart.out_name]
+                prepared += [pageprep.prepared(data, pdf, cache, used, in_hand, entry)] * len(pdf.pages)
                 if chart.out_name not in early:
                     _put(booklet, pdf, at)
                 at += len(pdf.pages)

@@ -156,11 +156,12 @@ def entry_name(pdf: bytes) -> str:
 
 
 def prepared(pdf: bytes, document: Any, cache: Path | None, used: set[str] | None = None,
-             in_hand: InHand | None = None) -> Prepared:
+             in_hand: InHand | None = None, name: str | None = None) -> Prepared:
     """The PDF's fonts (`document`: the PDF opened): those `in_hand`, else
     from the cache when it has them, else read and kept there; the entry's
-    name goes into `used`."""
-    name = entry_name(pdf)
+    name (`name`, if the caller has worked it out: entry_name(pdf)) goes
+    into `used`."""
+    name = name or entry_name(pdf)
     if used is not None:
         used.add(name)
     found = in_hand.get(name) if in_hand is not None else None
