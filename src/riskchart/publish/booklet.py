@@ -67,8 +67,9 @@ class JoinedAhead:
         self._rank = {name: i for i, name in enumerate(categories)}
         self._by_department = by_department
 
-    def add(self, chart: Chart, data: bytes) -> None:
-        """Join a chart's pages (`data`: its PDF) where the booklet has them."""
+    def add(self, chart: Chart, data: bytes, entry: str | None = None) -> None:
+        """Join a chart's pages (`data`: its PDF; `entry`: its entry name, if
+        worked out) where the booklet has them."""
         import pikepdf
 
         if chart.out_name in self.charts:
@@ -84,23 +85,23 @@ class JoinedAhead:
             raise
         self._keys.insert(at, key)
         self.order.insert(at, chart.out_name)
-        self.charts[chart.out_name] = (pageprep.entry_name(data), pdf)
+        self.charts[chart.out_name] = (entry or pageprep.entry_name(data), pdf)
 
     def close(self) -> None:
         for document in (self.document, *(pdf for _, pdf in self.charts.values())):
             document.close()
 
 
-def join_ahead(charts: list[Chart], chart_pdfs: dict[str, bytes], categories: tuple[str, ...] = CATEGORIES,
-               by_department: bool = False) -> JoinedAhead:
-    """Join these charts' pages (`chart_pdfs`: the bytes of their PDFs, by
-    out_name) as `booklet_pdf` will, in the booklet's order; the booklet then
-    adds the front matter and the other charts' pages around them, if each
-    of these PDFs is still the same."""
+def join_ahead(charts: list[Chart], chart_pdfs: dict[str, tuple[bytes, str]],
+               categories: tuple[str, ...] = CATEGORIES, by_department: bool = False) -> JoinedAhead:
+    """Join these charts' pages (`chart_pdfs`: the bytes of their PDFs and
+    their entry names, by out_name) as `booklet_pdf` will, in the booklet's
+    order; the booklet then adds the front matter and the other charts'
+    pages around them, if each of these PDFs is still the same."""
     joined = JoinedAhead(categories, by_department)
     try:
         for chart in _in_booklet_order(charts, categories, by_department):
-            joined.add(chart, chart_pdfs[chart.out_name])
+            joined.add(chart, *chart_pdfs[chart.out_name])
     except BaseException:
         joined.close()
         raise

@@ -387,14 +387,14 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
     from . import pageprep
     from .booklet import join_ahead
 
-    pdfs: dict[str, bytes] = {}
+    pdfs: dict[str, tuple[bytes, str]] = {}
     for chart in charts:
         if chart.path not in drawn:
             with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
                 pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
                 if len(pdf) <= _MOST_PDF_BYTES:
-                    pageprep.remember(pdf, options.out / CACHE, in_hand)
-                    pdfs[chart.out_name] = pdf
+                    pdfs[chart.out_name] = (pdf, pageprep.entry_name(pdf))
+                    pageprep.remember(pdf, options.out / CACHE, in_hand, pdfs[chart.out_name][1])
     with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
         # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
         in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,

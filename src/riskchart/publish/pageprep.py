@@ -178,16 +178,17 @@ def prepared(pdf: bytes, document: Any, cache: Path | None, used: set[str] | Non
     return found
 
 
-def remember(pdf: bytes, cache: Path, in_hand: InHand | None = None) -> None:
+def remember(pdf: bytes, cache: Path, in_hand: InHand | None = None, name: str | None = None) -> None:
     """Work out a PDF's fonts into the cache (a build, as each chart is
     finished), and keep them `in_hand`; with `in_hand`, an entry already in
     the cache is read (and checked) into it.  Best effort: whatever fails,
-    the booklet does it later."""
+    the booklet does it later.  `name`: entry_name(pdf), if the caller has
+    worked it out."""
     import pikepdf
 
     with contextlib.suppress(Exception):
         folder = _folder(cache)
-        name = entry_name(pdf)
+        name = name or entry_name(pdf)
         if folder is None or (in_hand is not None and in_hand.get(name) is not None):
             return
         if in_hand is not None and not in_hand.has_room():
