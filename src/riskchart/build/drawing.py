@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from .. import style
 from ..draw import layout, render
 from ..model import Chart
 from ..publish import index as publish
@@ -42,7 +43,11 @@ class _Drawing:
     complete.
     """
 
-    def __init__(self, charts: list[Chart], tools: render.Toolchain, options: BuildOptions, scratch: Path) -> None:
+    def __init__(self, charts: list[Chart], tools: render.Toolchain, options: BuildOptions, scratch: Path,
+                 set_size: int = 0) -> None:
+        """`set_size`: the charts of the set (the booklet's pages); their
+        fonts are kept in memory for the booklet unless there are too many
+        for a booklet (144 KB a chart, style.BOOKLET_MAX_PAGES)."""
         self._tools, self._options, self._scratch = tools, options, scratch
         self._runs = render.DotRuns()
         self._staging = Path(tempfile.mkdtemp(prefix="staged-", dir=scratch))
@@ -61,6 +66,8 @@ class _Drawing:
         self._ahead: list[Future[Any]] = []
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
+        # the fonts of the PDFs finished (and those read ahead), for the booklets: see pageprep.py
+        self.fonts_in_hand = pageprep.InHand(set_size + 16 if set_size <= style.BOOKLET_MAX_PAGES else 0)
         batches = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
         self._first_runs = min(max(1, options.jobs), len(batches)) if set(options.formats) - {"dot"} else 0
@@ -184,7 +191,7 @@ class _Drawing:
         except OSError as error:
             return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
         if self._options.publish and "pdf" in outputs:  # what the booklets need of its fonts, while dot draws
-            pageprep.remember(outputs["pdf"], self._options.out / publish.CACHE)
+            pageprep.remember(outputs["pdf"], self._options.out / publish.CACHE, self.fonts_in_hand)
         return Staged(staged, pages_drawn)
 
     def results(self) -> Iterator[tuple[Chart, Staged | render.RenderFailure, float]]:

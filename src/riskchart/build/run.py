@@ -141,7 +141,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     aside = Path(tempfile.mkdtemp(prefix="set-", dir=scratch))  # the register, made while dot draws
     continued: list[str] = []
     try:
-        drawing = _Drawing(list(valid_alone.values()), tools, options, scratch)
+        drawing = _Drawing(list(valid_alone.values()), tools, options, scratch,
+                           len(project_files) if options.publish else 0)
         del valid_alone
         with drawing:
             drawing.wait_until_drawing()
@@ -153,9 +154,11 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 # The register first: the front matter's second look waits for dot's layouts.
                 likely = [charts[p] for p in project_files if p in charts]  # the set, if every chart draws
                 registers = drawing.ahead(publish.registers_ahead, likely, options, aside)
+                # the booklets' pages not drawn now: their fonts read while dot draws the others
+                drawing.ahead(publish.booklet_ahead, likely, changed_paths, options, drawing.fonts_in_hand)
                 recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
                 drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
-                              drawing.page_counts_so_far(recorded), drawing.runs)
+                              drawing.page_counts_so_far(recorded), drawing.runs, drawing.fonts_in_hand)
             for path in chart_files:
                 problem = _first_error(linted, path, options) if path not in charts else None
                 if problem:
@@ -172,6 +175,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 outcomes[chart.path] = _write_outputs(chart, result, fingerprints[chart.path],
                                                       stamp_keys.get(chart.path), options, manifest, seconds)
                 progress(outcomes[chart.path])
+                if options.publish and outcomes[chart.path].status == "built":
+                    publish.join_drawn(chart, options, drawing.fonts_in_hand)  # the booklet's pages, while dot draws
                 count = result.pages if isinstance(result, Staged) else 1  # whichever formats: PNG-only too
                 if count > 1 and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"
@@ -196,7 +201,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                             f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
         else:
             published = publish.publish_set(list(ready.values()), fingerprints, manifest, options, tools, failing,
-                                            scratch, registers)
+                                            scratch, registers, drawing.fonts_in_hand)
             _write_manifest(options.out, manifest)
             warnings += published.notes
     shutil.rmtree(aside, ignore_errors=True)  # a register made for a set that was not published

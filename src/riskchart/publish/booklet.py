@@ -6,10 +6,15 @@ and per chart (and per department first, in the booklet of a project of
 several departments).  Every page has the build's paper size (page.py).
 The pages' fonts become one embedded font per typeface (fontshare.py),
 from what each page's PDF holds, worked out once per PDF (pageprep.py).
+In a build, the charts' pages are joined before the booklet is made
+(JoinedAhead: the charts not drawn while dot draws, each drawn chart as it
+is written), so that after the last chart the booklet adds the front
+matter and that chart's pages, shares the fonts and is saved.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import hashlib
@@ -43,6 +48,66 @@ class Entry:
     code: str = ""  # 职权编码, printed under the title
 
 
+class JoinedAhead:
+    """Some charts' pages of a booklet, joined in the booklet's order before
+    it is made: those of the charts a build does not draw while dot draws
+    the others, then each drawn chart's as it is written.  For each chart
+    (by out_name) the entry name of the bytes its pages came from
+    (pageprep.py: their digest) and its PDF, opened (its pages are copied
+    from it); `order`: the charts in the order of their pages."""
+
+    def __init__(self, categories: tuple[str, ...] = CATEGORIES, by_department: bool = False) -> None:
+        import pikepdf
+
+        self.document = pikepdf.Pdf.new()
+        self.charts: dict[str, tuple[str, Any]] = {}
+        self.order: list[str] = []
+        self.broken = False  # a chart's pages went in only in part: not to be used
+        self._keys: list[tuple[object, ...]] = []  # the booklet's order of each chart in `order`
+        self._rank = {name: i for i, name in enumerate(categories)}
+        self._by_department = by_department
+
+    def add(self, chart: Chart, data: bytes, entry: str | None = None) -> None:
+        """Join a chart's pages (`data`: its PDF; `entry`: its entry name, if
+        worked out) where the booklet has them."""
+        import pikepdf
+
+        if chart.out_name in self.charts:
+            raise ValueError(f"{chart.out_name} 已在汇编中")
+        pdf = pikepdf.Pdf.open(io.BytesIO(data))
+        try:
+            key = _booklet_key(chart, self._rank, self._by_department)
+            at = bisect.bisect(self._keys, key)
+            _put(self.document, pdf, sum(len(self.charts[name][1].pages) for name in self.order[:at]))
+        except BaseException:
+            self.broken = True
+            pdf.close()
+            raise
+        self._keys.insert(at, key)
+        self.order.insert(at, chart.out_name)
+        self.charts[chart.out_name] = (entry or pageprep.entry_name(data), pdf)
+
+    def close(self) -> None:
+        for document in (self.document, *(pdf for _, pdf in self.charts.values())):
+            document.close()
+
+
+def join_ahead(charts: list[Chart], chart_pdfs: dict[str, tuple[bytes, str]],
+               categories: tuple[str, ...] = CATEGORIES, by_department: bool = False) -> JoinedAhead:
+    """Join these charts' pages (`chart_pdfs`: the bytes of their PDFs and
+    their entry names, by out_name) as `booklet_pdf` will, in the booklet's
+    order; the booklet then adds the front matter and the other charts'
+    pages around them, if each of these PDFs is still the same."""
+    joined = JoinedAhead(categories, by_department)
+    try:
+        for chart in _in_booklet_order(charts, categories, by_department):
+            joined.add(chart, *chart_pdfs[chart.out_name])
+    except BaseException:
+        joined.close()
+        raise
+    return joined
+
+
 class DamagedPdf(Exception):
     """A chart's PDF in out/ cannot be read; the chart is drawn again next time."""
 
@@ -54,13 +119,17 @@ class DamagedPdf(Exception):
 def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.Toolchain,
                 department: str, built_on: date, cache: Path, scratch: Path | None = None,
                 categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
-                used: set[str] | None = None, page: Page = A4_PORTRAIT) -> bytes:
+                used: set[str] | None = None, page: Page = A4_PORTRAIT,
+                in_hand: pageprep.InHand | None = None, ahead: JoinedAhead | None = None) -> bytes:
     """Cover, contents and every chart, by category in the project's order,
     then by id; `by_department`: department by department first, each a
     bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
     `used` collects the names of the entries of `cache` it used: the
     front-matter pages (see `front_matter`) and the pages' fonts (see
     pageprep.py); without it, the others are removed from `cache`.
+    `in_hand`: the pages' fonts the build already has (pageprep.py);
+    `ahead`: pages joined while dot drew (`join_ahead`), used if each of
+    their PDFs is still the same, and closed.
     A chart continued over several pages moves every later page number on:
     the contents count each chart's pages."""
     import pikepdf
@@ -68,41 +137,60 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     charts = _in_booklet_order(charts, categories, by_department)
     kept = used if used is not None else set()
     with contextlib.ExitStack() as sources:
+        if ahead is not None:
+            sources.callback(ahead.close)
+        early = ahead.charts if ahead is not None else {}
         opened = {}
         for chart in charts:
             try:
                 data = chart_pdfs[chart.out_name].read_bytes()  # the bytes the fonts' entry is found by
-                opened[chart.out_name] = (data, sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data))))
+                entry = pageprep.entry_name(data)  # its digest: the fonts' entry, the pages joined ahead
+                name, pdf = early.get(chart.out_name, ("", None))
+                if pdf is None or name != entry:
+                    pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
+                opened[chart.out_name] = (data, pdf, entry)
             except (pikepdf.PdfError, OSError):
                 raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
+        # the pages joined ahead, if they are those of the PDFs now, in the same order
+        joined = ahead.document if ahead is not None and not ahead.broken and all(
+            name in opened and opened[name][1] is pdf for name, (_, pdf) in early.items()) \
+            and [c.out_name for c in charts if c.out_name in early] == ahead.order else None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
-                                   page_counts={name: len(pdf.pages) for name, (_, pdf) in opened.items()})
-        front = front_matter(pages, tools, cache, scratch, kept, page)
-        made = _joined(charts, opened, front, department, by_department, cache, kept)
+                                   page_counts={name: len(pdf.pages) for name, (_, pdf, _) in opened.items()})
+        front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
+        made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand,
+                       joined, set(early) if joined is not None else set())
     if used is None:
         prune_cache(cache, kept)
     return made
 
 
-def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: list[bytes], department: str,
-            by_department: bool, cache: Path, used: set[str]) -> bytes:
-    """Front matter, then every chart's pages, with the bookmarks."""
+def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], front: list[bytes], department: str,
+            by_department: bool, cache: Path, used: set[str], in_hand: pageprep.InHand | None,
+            joined: Any | None = None, early: set[str] | frozenset[str] = frozenset()) -> bytes:
+    """Front matter, then every chart's pages, with the bookmarks; into
+    `joined` (a pikepdf.Pdf) when the pages of the charts `early` are
+    there already, in order."""
     import pikepdf
 
-    with pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
+    with joined if joined is not None else pikepdf.Pdf.new() as booklet, contextlib.ExitStack() as sources:
         prepared: list[fontentry.Prepared | None] = []  # what each page's PDF holds of fonts
+        at = 0  # where the next pages go
         for data in front:
             pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
-            prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)
-            booklet.pages.extend(pdf.pages)
+            prepared += [pageprep.prepared(data, pdf, cache, used, in_hand)] * len(pdf.pages)
+            _put(booklet, pdf, at)
+            at += len(pdf.pages)
         with booklet.open_outline() as outline:
             # department (only with by_department) → category → chart
             items: dict[tuple[object, ...], pikepdf.OutlineItem] = {}
             for chart in charts:
-                page_index = len(booklet.pages)
-                data, pdf = opened[chart.out_name]
-                prepared += [pageprep.prepared(data, pdf, cache, used)] * len(pdf.pages)
-                booklet.pages.extend(pdf.pages)
+                page_index = at
+                data, pdf, entry = opened[chart.out_name]
+                prepared += [pageprep.prepared(data, pdf, cache, used, in_hand, entry)] * len(pdf.pages)
+                if chart.out_name not in early:
+                    _put(booklet, pdf, at)
+                at += len(pdf.pages)
                 top: list[pikepdf.OutlineItem] = outline.root
                 if by_department:
                     if (chart.unit,) not in items:
@@ -124,10 +212,22 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any]], front: li
     return buffer.getvalue()
 
 
+def _put(booklet: Any, pdf: Any, at: int) -> None:
+    """A PDF's pages into the booklet from page `at` on (at its end, usually)."""
+    if at == len(booklet.pages):
+        booklet.pages.extend(pdf.pages)
+    else:
+        for offset, page in enumerate(pdf.pages):
+            booklet.pages.insert(at + offset, page)
+
+
 def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:
     rank = {name: i for i, name in enumerate(categories)}
-    return sorted(charts, key=lambda c: ((c.unit.folder,) if by_department else ()) + (
-        rank.get(c.category, len(rank)), c.id))
+    return sorted(charts, key=lambda c: _booklet_key(c, rank, by_department))
+
+
+def _booklet_key(chart: Chart, rank: dict[str, int], by_department: bool) -> tuple[object, ...]:
+    return ((chart.unit.folder,) if by_department else ()) + (rank.get(chart.category, len(rank)), chart.id)
 
 
 def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department: str, built_on: date,
@@ -159,7 +259,7 @@ def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department:
 
 def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch: Path | None = None,
                  used: set[str] | None = None, page: Page = A4_PORTRAIT,
-                 runs: render.DotRuns | None = None) -> list[bytes]:
+                 runs: render.DotRuns | None = None, in_hand: pageprep.InHand | None = None) -> list[bytes]:
     """Cover and contents pages as PDF, drawn in one dot run.
 
     They change only when the list of charts or the date does, so each page
@@ -169,7 +269,8 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     are removed from the cache (when several booklets share it, the caller
     collects the pages in `used` and calls `prune_cache` once all are made),
     and a page that does not open as a PDF (the cache lives in out/, which
-    anyone may have touched) is drawn again.
+    anyone may have touched) is drawn again.  `in_hand`: the pages' fonts
+    are worked out (or read from the cache) into it, for the booklet.
     """
     names = [hashlib.sha256(f"{tools.font}\n{page.key}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
              for dot_text in pages]
@@ -185,8 +286,11 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
                 raise result
             if folder:
                 files.write_atomic(folder / names[i], result["pdf"])
-                pageprep.remember(result["pdf"], folder)  # its fonts too, while drawn ahead of the booklet
+                pageprep.remember(result["pdf"], folder, in_hand)  # its fonts too, while drawn ahead of the booklet
             ready[i] = result["pdf"]
+    if folder and in_hand is not None:
+        for i in set(ready) - set(missing):
+            pageprep.remember(ready[i], folder, in_hand)
     if used is None:
         prune_cache(cache, set(names))
     else:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from ..build import BuildOptions
     from . import tables
+    from .pageprep import InHand
 
 INDEX = "index.html"
 REGISTER = "risk-register.csv"
@@ -48,6 +49,7 @@ RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUT
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
+_MOST_PDF_BYTES = 64 << 20  # a chart's PDF read ahead for the booklet: ~200 KB a page
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
 _OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
@@ -170,7 +172,7 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
                 tools: render.Toolchain, failing: Iterable[str] = (), scratch: Path | None = None,
-                ahead: Future[Registers] | None = None) -> Published:
+                ahead: Future[Registers] | None = None, in_hand: InHand | None = None) -> Published:
     """Write index, register and booklet unless the set is unchanged.
 
     `failing` are charts that failed this build but keep their old outputs:
@@ -179,7 +181,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     A booklet that cannot be made is reported and its old file kept; the
     set is then not recorded as done, so the next build tries again.  A
     booklet of more than BOOKLET_MAX_PAGES pages is not made (a note says
-    so).  `ahead`: the register, made while the charts were drawn.
+    so).  `ahead`: the register, made while the charts were drawn;
+    `in_hand`: the fonts of the pages the build already has (pageprep.py).
     """
     failing = tuple(sorted(failing))
     fingerprint = set_fingerprint(fingerprints, [c.path for c in charts], options.formats, failing, options.dpi,
@@ -210,8 +213,11 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
         for name, members, title, by_department in books:
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                      options.settings.categories, by_department=by_department, used=used,
-                                     page=options.page)
+                                     page=options.page, in_hand=in_hand,
+                                     ahead=in_hand.pages_ahead.pop(name, None) if in_hand is not None else None)
             written += [name] if _booklet(name, make, out, manifest, failures) else []
+        for unused in in_hand.pages_ahead.values() if in_hand is not None else ():
+            unused.close()  # a booklet not made (too long)
         if not failures:
             prune_cache(out / CACHE, used)
         _remove_old_booklets(manifest, [name for name, *_ in books], out)
@@ -324,7 +330,7 @@ def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
 def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
                             scratch: Path | None = None,
                             drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {},
-                            runs: render.DotRuns | None = None) -> None:
+                            runs: render.DotRuns | None = None, in_hand: InHand | None = None) -> None:
     """Draw the booklets' covers and contents for these charts into the page
     cache while the charts are being drawn, so that publish_set finds them
     there instead of starting dot once more at the end.
@@ -357,10 +363,57 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
             pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
                                        by_department=by_department, page_counts=counts)
             try:
-                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page, runs)
+                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page, runs, in_hand)
             except (render.RenderFailure, OSError):
                 return
         guessed = counts
+
+
+def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, in_hand: InHand) -> None:
+    """While dot draws the charts `drawn`, read the PDFs in out/ of the set's
+    others (`charts`: the set, if every chart draws): their fonts into
+    `in_hand`, and their pages joined for the project's booklet (see
+    booklet.join_ahead), so that once the last chart is drawn the booklets
+    only add its pages.  Fonts are found by the digest of the PDF's bytes
+    and joined pages are used only if their PDFs are still the same, so a
+    PDF that changes meanwhile is never joined with another's.  Best effort:
+    the booklet does what is missing itself."""
+    if "pdf" not in options.formats or not options.publish or not charts:
+        return
+    name, members, _, by_department = _booklets(charts)[0]
+    if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) > style.BOOKLET_MAX_PAGES:
+        return  # too long for a booklet (department booklets read their own)
+    from ..check.load import read_chart_bytes
+    from . import pageprep
+    from .booklet import join_ahead
+
+    pdfs: dict[str, tuple[bytes, str]] = {}
+    for chart in charts:
+        if chart.path not in drawn:
+            with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
+                pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
+                if len(pdf) <= _MOST_PDF_BYTES:
+                    pdfs[chart.out_name] = (pdf, pageprep.entry_name(pdf))
+                    pageprep.remember(pdf, options.out / CACHE, in_hand, pdfs[chart.out_name][1])
+    with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
+        # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
+        in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
+                                               options.settings.categories, by_department)
+
+
+def join_drawn(chart: Chart, options: BuildOptions, in_hand: InHand) -> None:
+    """Add a chart just written (its PDF in out/) to the project booklet's
+    pages joined ahead (booklet_ahead), once there are any: so that after
+    the last chart, the booklet has only that chart's pages to add.  Best
+    effort, like booklet_ahead."""
+    joined = in_hand.pages_ahead.get(BOOKLET)
+    if joined is not None and "pdf" in options.formats and options.publish:
+        from ..check.load import read_chart_bytes
+
+        with contextlib.suppress(Exception):
+            pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
+            if len(pdf) <= _MOST_PDF_BYTES:
+                joined.add(chart, pdf)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ The cache lives in out/, which riskchart trusts for nothing: an entry
 (fontentry.py) is signed with the user's key and checked value by value,
 and one that is missing, damaged, foreign or from other code is simply
 worked out again from the PDF.
+
+A build also keeps what it worked out or read and checked in memory
+(`InHand`), so that its booklets neither read back the entries it has just
+written nor wait, after the last chart, for those of the charts it did not
+draw (read while dot draws).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import functools
 import hashlib
 import io
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -111,38 +117,94 @@ def _widths(descendant: Any) -> dict[int, float]:
 
 # ------------------------------------------------------------- the cache
 
+class InHand:
+    """What a build has in memory for its booklets: its PDFs' fonts, by
+    entry name, each worked out from a PDF's bytes by this process or read
+    from a signed entry and checked, never anything unchecked (at most
+    `most` of them, as a booklet has at most BOOKLET_MAX_PAGES pages: past
+    that, a booklet reads the others from the cache as before); and the
+    pages of a booklet joined while dot draws, by the booklet's file
+    (booklet.JoinedAhead)."""
+
+    def __init__(self, most: int = 516) -> None:
+        self._most = most
+        self._found: dict[str, Prepared] = {}
+        self._lock = threading.Lock()  # filled by the finishing thread and the set's, read by the booklet
+        self.pages_ahead: dict[str, Any] = {}
+
+    def get(self, name: str) -> Prepared | None:
+        with self._lock:
+            return self._found.get(name)
+
+    def keep(self, name: str, found: Prepared) -> None:
+        with self._lock:
+            if name in self._found or len(self._found) < self._most:
+                self._found[name] = found
+
+    def has_room(self) -> bool:
+        with self._lock:
+            return len(self._found) < self._most
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._found)
+
+
 def entry_name(pdf: bytes) -> str:
     """The name of a PDF's entry: its digest and this code's."""
     return hashlib.sha256(_code() + hashlib.sha256(pdf).digest()).hexdigest()[:32] + ".fonts"
 
 
-def prepared(pdf: bytes, document: Any, cache: Path | None, used: set[str] | None = None) -> Prepared:
-    """The PDF's fonts (`document`: the PDF opened), from the cache when it
-    has them, else read and kept there; the entry's name goes into `used`."""
-    name = entry_name(pdf)
+def prepared(pdf: bytes, document: Any, cache: Path | None, used: set[str] | None = None,
+             in_hand: InHand | None = None, name: str | None = None) -> Prepared:
+    """The PDF's fonts (`document`: the PDF opened): those `in_hand`, else
+    from the cache when it has them, else read and kept there; the entry's
+    name (`name`, if the caller has worked it out: entry_name(pdf)) goes
+    into `used`."""
+    name = name or entry_name(pdf)
     if used is not None:
         used.add(name)
+    found = in_hand.get(name) if in_hand is not None else None
+    if found is not None:
+        return found
     folder = _folder(cache)
     found = fontentry.read(folder / name, name) if folder else None
     if found is None:
         found = prepare(document.pages)
         if folder:
             fontentry.write(folder / name, name, found)
+    if in_hand is not None:
+        in_hand.keep(name, found)
     return found
 
 
-def remember(pdf: bytes, cache: Path) -> None:
-    """Work out a new PDF's fonts into the cache (a build, as each chart is
-    finished).  Best effort: whatever fails, the booklet does it later."""
+def remember(pdf: bytes, cache: Path, in_hand: InHand | None = None, name: str | None = None) -> None:
+    """Work out a PDF's fonts into the cache (a build, as each chart is
+    finished), and keep them `in_hand`; with `in_hand`, an entry already in
+    the cache is read (and checked) into it.  Best effort: whatever fails,
+    the booklet does it later.  `name`: entry_name(pdf), if the caller has
+    worked it out."""
     import pikepdf
 
     with contextlib.suppress(Exception):
         folder = _folder(cache)
-        name = entry_name(pdf)
-        if folder is None or (folder / name).is_file():
+        name = name or entry_name(pdf)
+        if folder is None or (in_hand is not None and in_hand.get(name) is not None):
             return
+        if in_hand is not None and not in_hand.has_room():
+            in_hand = None  # too many for a booklet: only the cache
+        if (folder / name).is_file():
+            if in_hand is None:
+                return
+            found = fontentry.read(folder / name, name)
+            if found is not None:
+                in_hand.keep(name, found)
+                return
         with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
-            fontentry.write(folder / name, name, prepare(document.pages))
+            found = prepare(document.pages)
+        fontentry.write(folder / name, name, found)
+        if in_hand is not None:
+            in_hand.keep(name, found)
 
 
 def _folder(cache: Path | None) -> Path | None:
