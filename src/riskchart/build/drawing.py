@@ -226,10 +226,11 @@ class _Drawing:
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None where there is none (macOS, musl)."""
     import ctypes
-    import ctypes.util
 
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        # The process's own symbols, libc's among them: ctypes.util.find_library would run
+        # `ldconfig -p` (5–10 ms) just as the first batch finishes, on a one-chart build's path.
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     return trim
