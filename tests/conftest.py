@@ -183,7 +183,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
-def made_once(tmp_path_factory, name: str, make) -> Path:
+def made_once(request, tmp_path_factory, name: str, make) -> Path:
     """The folder `name`, filled by make(folder) once per test run.
 
     `make test` runs the tests in worker processes (pytest-xdist), and each
@@ -193,7 +193,9 @@ def made_once(tmp_path_factory, name: str, make) -> Path:
     make() failed leaves no mark, and the next one tries again (and fails
     its own tests the same way)."""
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    # a worker's own folder is in the run's (xdist sets workerinput on a worker
+    # only; its environment variables also reach a pytest that a test starts)
+    shared = base.parent if hasattr(request.config, "workerinput") else base
     folder, made = shared / name, shared / f"{name}.made"
     with open(shared / f"{name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -210,7 +212,7 @@ needs_pdftotext = pytest.mark.needs("pdftotext")
 
 
 @pytest.fixture(scope="session")
-def built_set(tmp_path_factory) -> Path:
+def built_set(request, tmp_path_factory) -> Path:
     """The folder of the 40 real charts built once for the whole session:
     SVG, PDF, index.html, booklet.pdf and .docx, the register as .csv and
     .xlsx.  Read it; never change it."""
@@ -229,14 +231,14 @@ def built_set(tmp_path_factory) -> Path:
         report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=settings))
         assert report.ok, [o for o in report.outcomes if o.status == "failed"]
 
-    return made_once(tmp_path_factory, "set", make)
+    return made_once(request, tmp_path_factory, "set", make)
 
 
 OFFICE_TIMEOUT = 600  # seconds for one LibreOffice run: it starts slowly and converts serially
 
 
 @pytest.fixture(scope="session")
-def office_conversions(built_set, tmp_path_factory) -> dict[str, Path]:
+def office_conversions(request, built_set, tmp_path_factory) -> dict[str, Path]:
     """The set's office files as LibreOffice reads them, converted once for
     the session (each LibreOffice start costs seconds): "<name>.pdf" for
     every .xlsx and .docx in the built set, "risk-register.csv" (UTF-8), and
@@ -262,7 +264,7 @@ def office_conversions(built_set, tmp_path_factory) -> dict[str, Path]:
                             str(work / "converted"), *sources],
                            env=environment, capture_output=True, timeout=OFFICE_TIMEOUT, check=True)
 
-    work = made_once(tmp_path_factory, "office", convert)
+    work = made_once(request, tmp_path_factory, "office", convert)
     found: dict[str, Path] = {p.name: p for p in (work / "converted").iterdir()}
     return {**found, "set": built_set}
 
