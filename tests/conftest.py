@@ -9,6 +9,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections import Counter
@@ -149,6 +150,16 @@ def missing_tool_verdict(names: tuple[str, ...], environ) -> tuple[str, str] | N
                 return "fail", f"{what} is not installed, and CI must run every test (CI is set)"
             return "skip", f"{what} is not installed"
     return None
+
+
+def pytest_configure(config):
+    """Tests stop the riskchart processes they start with Ctrl-C (SIGINT).  A
+    shell without job control starts a background command (`make test &` in
+    a script) with SIGINT ignored, every program inherits that, and those
+    processes would ignore the Ctrl-C and fail the tests: give the test
+    processes, and so what they start, the default handler back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_runtest_setup(item):
