@@ -159,7 +159,8 @@ def pytest_configure(config):
     processes would ignore the Ctrl-C and fail the tests: give the test
     processes, and so what they start, the default handler back."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with contextlib.suppress(ValueError):  # pytest run by a program outside its main thread
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_runtest_setup(item):
