@@ -54,8 +54,14 @@ lint: setup
 build: lint
 	$(BIN)/riskchart build charts/ -o out/
 
+# The tests run in parallel, one worker process per core (pytest-xdist;
+# worksteal: a worker that runs out takes tests queued for the other);
+# `make test PARALLEL=` runs them in one process.  Only these two targets
+# turn it on: `make mutation` runs pytest inside mutmut, without it.
+PARALLEL ?= -n auto --dist worksteal
+
 test: system-test setup check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # Build the wheel, install it into a fresh venv outside the repository and run
 # every command on a temporary project (what an editable install cannot show).
@@ -69,7 +75,7 @@ check: setup
 
 # The suite without the tests marked slow (every real chart through Graphviz).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PARALLEL)
 
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml); slow:
 # tens of minutes.  Tests that start `python -m riskchart` import the mutants

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections import Counter
@@ -150,6 +152,17 @@ def missing_tool_verdict(names: tuple[str, ...], environ) -> tuple[str, str] | N
     return None
 
 
+def pytest_configure(config):
+    """Tests stop the riskchart processes they start with Ctrl-C (SIGINT).  A
+    shell without job control starts a background command (`make test &` in
+    a script) with SIGINT ignored, every program inherits that, and those
+    processes would ignore the Ctrl-C and fail the tests: give the test
+    processes, and so what they start, the default handler back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        with contextlib.suppress(ValueError):  # pytest run by a program outside its main thread
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_runtest_setup(item):
     names = tuple(name for mark in item.iter_markers("needs") for name in mark.args)
     verdict = missing_tool_verdict(names, os.environ)
@@ -182,12 +195,36 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
+def made_once(request, tmp_path_factory, name: str, make) -> Path:
+    """The folder `name`, filled by make(folder) once per test run.
+
+    `make test` runs the tests in worker processes (pytest-xdist), and each
+    would make its own copy of a session fixture; so the folder is in the
+    run's temporary folder, which the workers share, and a lock makes the
+    first worker fill it while another that needs it waits.  A worker whose
+    make() failed leaves no mark, and the next one tries again (and fails
+    its own tests the same way)."""
+    base = tmp_path_factory.getbasetemp()
+    # a worker's own folder is in the run's (xdist sets workerinput on a worker
+    # only; its environment variables also reach a pytest that a test starts)
+    shared = base.parent if hasattr(request.config, "workerinput") else base
+    folder, made = shared / name, shared / f"{name}.made"
+    with open(shared / f"{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            made.touch()
+    return folder
+
+
 needs_dot = pytest.mark.needs("dot")
 needs_pdftotext = pytest.mark.needs("pdftotext")
 
 
 @pytest.fixture(scope="session")
-def built_set(tmp_path_factory) -> Path:
+def built_set(request, tmp_path_factory) -> Path:
     """The folder of the 40 real charts built once for the whole session:
     SVG, PDF, index.html, booklet.pdf and .docx, the register as .csv and
     .xlsx.  Read it; never change it."""
@@ -199,19 +236,21 @@ def built_set(tmp_path_factory) -> Path:
     if verdict:
         (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
     render.toolchain.cache_clear()
-    out = tmp_path_factory.mktemp("set")
-    # with the Word booklet, which a project asks for (word_booklet = true)
-    settings = dataclasses.replace(find_settings(CHARTS), word_booklet=True)
-    report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=settings))
-    assert report.ok, [o for o in report.outcomes if o.status == "failed"]
-    return out
+
+    def make(out: Path) -> None:
+        # with the Word booklet, which a project asks for (word_booklet = true)
+        settings = dataclasses.replace(find_settings(CHARTS), word_booklet=True)
+        report = build([CHARTS], BuildOptions(out=out, formats=("svg", "pdf"), settings=settings))
+        assert report.ok, [o for o in report.outcomes if o.status == "failed"]
+
+    return made_once(request, tmp_path_factory, "set", make)
 
 
 OFFICE_TIMEOUT = 600  # seconds for one LibreOffice run: it starts slowly and converts serially
 
 
 @pytest.fixture(scope="session")
-def office_conversions(built_set, tmp_path_factory) -> dict[str, Path]:
+def office_conversions(request, built_set, tmp_path_factory) -> dict[str, Path]:
     """The set's office files as LibreOffice reads them, converted once for
     the session (each LibreOffice start costs seconds): "<name>.pdf" for
     every .xlsx and .docx in the built set, "risk-register.csv" (UTF-8), and
@@ -219,15 +258,25 @@ def office_conversions(built_set, tmp_path_factory) -> dict[str, Path]:
     verdict = missing_tool_verdict(("soffice",), os.environ)
     if verdict:
         (pytest.fail if verdict[0] == "fail" else pytest.skip)(verdict[1])
-    work = tmp_path_factory.mktemp("office")
     documents = sorted(str(p) for p in built_set.iterdir() if p.suffix in (".xlsx", ".docx"))
-    # its own profile and HOME: LibreOffice fails silently without a writable one
-    profile = ["-env:UserInstallation=" + (work / "profile").as_uri()]
-    environment = {**os.environ, "HOME": str(work)}
-    for target in ("pdf", "csv:Text - txt - csv (StarCalc):44,34,76,1"):
-        sources = documents if target == "pdf" else [d for d in documents if d.endswith(".xlsx")]
-        subprocess.run(["soffice", *profile, "--headless", "--convert-to", target, "--outdir", str(work / "converted"),
-                        *sources], env=environment, capture_output=True, timeout=OFFICE_TIMEOUT, check=True)
+    # Pictures are written into the PDF at 75 dpi: the tests look at pages,
+    # text and where the pictures are inked (at 30 dpi), and LibreOffice
+    # re-encoding the booklet's forty 300 dpi pictures losslessly took 18 s
+    # of CPU (10 s this way); the .docx it reads is the built one unchanged.
+    to_pdf = 'pdf:writer_pdf_Export:{"ReduceImageResolution":{"type":"boolean","value":"true"},' \
+             '"MaxImageResolution":{"type":"long","value":"75"}}'
+
+    def convert(work: Path) -> None:
+        # its own profile and HOME: LibreOffice fails silently without a writable one
+        profile = ["-env:UserInstallation=" + (work / "profile").as_uri()]
+        environment = {**os.environ, "HOME": str(work)}
+        for target in (to_pdf, "csv:Text - txt - csv (StarCalc):44,34,76,1"):
+            sources = documents if target == to_pdf else [d for d in documents if d.endswith(".xlsx")]
+            subprocess.run(["soffice", *profile, "--headless", "--convert-to", target, "--outdir",
+                            str(work / "converted"), *sources],
+                           env=environment, capture_output=True, timeout=OFFICE_TIMEOUT, check=True)
+
+    work = made_once(request, tmp_path_factory, "office", convert)
     found: dict[str, Path] = {p.name: p for p in (work / "converted").iterdir()}
     return {**found, "set": built_set}
 
