@@ -183,3 +183,19 @@ def test_no_more_fonts_are_kept_in_hand_than_a_booklet_has_pages(charts, tmp_pat
     monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", len(SEED_SAMPLE))  # cover, contents and three: too long
     in_hand = read_ahead(out, charts)
     assert len(in_hand) == 0 and in_hand.pages_ahead == {}
+
+
+def test_a_stopped_build_reads_and_joins_nothing_more(charts, tmp_path):
+    out = built(charts, tmp_path / "out")
+    in_hand = pageprep.InHand()
+    booklet_ahead(models(charts), set(), BuildOptions(out=out, formats=("pdf",)), in_hand, lambda: True)
+    assert len(in_hand) == 0 and in_hand.pages_ahead == {}  # Ctrl-C: the thread a stopping build waits for ends
+
+    asked = []
+
+    def stopped_after_the_reads() -> bool:  # stopped once the fonts are read, while pages are joined
+        asked.append(1)
+        return len(asked) > len(SEED_SAMPLE)
+
+    booklet_ahead(models(charts), set(), BuildOptions(out=out, formats=("pdf",)), in_hand, stopped_after_the_reads)
+    assert len(in_hand) == len(SEED_SAMPLE) and in_hand.pages_ahead == {}

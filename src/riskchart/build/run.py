@@ -155,7 +155,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 likely = [charts[p] for p in project_files if p in charts]  # the set, if every chart draws
                 registers = drawing.ahead(publish.registers_ahead, likely, options, aside)
                 # the booklets' pages not drawn now: their fonts read while dot draws the others
-                drawing.ahead(publish.booklet_ahead, likely, changed_paths, options, drawing.fonts_in_hand)
+                drawing.ahead(publish.booklet_ahead, likely, changed_paths, options, drawing.fonts_in_hand,
+                              lambda: drawing.runs.stopped)
                 recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
                 drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
                               drawing.page_counts_so_far(recorded), drawing.runs, drawing.fonts_in_hand)

@@ -21,6 +21,7 @@ import hashlib
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -93,19 +94,27 @@ class JoinedAhead:
 
 
 def join_ahead(charts: list[Chart], chart_pdfs: dict[str, tuple[bytes, str]],
-               categories: tuple[str, ...] = CATEGORIES, by_department: bool = False) -> JoinedAhead:
+               categories: tuple[str, ...] = CATEGORIES, by_department: bool = False,
+               stopped: Callable[[], bool] = lambda: False) -> JoinedAhead:
     """Join these charts' pages (`chart_pdfs`: the bytes of their PDFs and
     their entry names, by out_name) as `booklet_pdf` will, in the booklet's
     order; the booklet then adds the front matter and the other charts'
-    pages around them, if each of these PDFs is still the same."""
+    pages around them, if each of these PDFs is still the same.  Raises
+    BuildStopped between two charts once `stopped()`."""
     joined = JoinedAhead(categories, by_department)
     try:
         for chart in _in_booklet_order(charts, categories, by_department):
+            if stopped():
+                raise BuildStopped
             joined.add(chart, *chart_pdfs[chart.out_name])
     except BaseException:
         joined.close()
         raise
     return joined
+
+
+class BuildStopped(Exception):
+    """The build was stopped (Ctrl-C) while pages were joined ahead: they are not wanted."""
 
 
 class DamagedPdf(Exception):

@@ -369,7 +369,8 @@ def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: r
         guessed = counts
 
 
-def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, in_hand: InHand) -> None:
+def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, in_hand: InHand,
+                  stopped: Callable[[], bool] = lambda: False) -> None:
     """While dot draws the charts `drawn`, read the PDFs in out/ of the set's
     others (`charts`: the set, if every chart draws): their fonts into
     `in_hand`, and their pages joined for the project's booklet (see
@@ -377,7 +378,8 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
     only add its pages.  Fonts are found by the digest of the PDF's bytes
     and joined pages are used only if their PDFs are still the same, so a
     PDF that changes meanwhile is never joined with another's.  Best effort:
-    the booklet does what is missing itself."""
+    the booklet does what is missing itself.  Gives up between two charts
+    once `stopped()` (Ctrl-C): a stopping build waits for this thread."""
     if "pdf" not in options.formats or not options.publish or not charts:
         return
     name, members, _, by_department = _booklets(charts)[0]
@@ -389,6 +391,8 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
 
     pdfs: dict[str, tuple[bytes, str]] = {}
     for chart in charts:
+        if stopped():
+            return
         if chart.path not in drawn:
             with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
                 pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
@@ -398,7 +402,7 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
     with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
         # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
         in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
-                                               options.settings.categories, by_department)
+                                               options.settings.categories, by_department, stopped)
 
 
 def join_drawn(chart: Chart, options: BuildOptions, in_hand: InHand) -> None:
