@@ -1260,3 +1260,54 @@ def test_the_recorded_outputs_are_what_the_manifest_says_each_chart_left(charts,
     del manifest["charts"]["01-劳动人事争议调解仲裁"]["title"]  # written by an older riskchart
     (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert build_manifest.recorded(out)["01-劳动人事争议调解仲裁"].title == "01-劳动人事争议调解仲裁"
+
+
+def test_a_manifest_entry_with_a_hidden_or_backslashed_name_deletes_nothing(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    planted = [out / "a\\b.svg", out / ".hidden.svg"]
+    for victim in planted:
+        victim.write_text("<svg/>", encoding="utf-8")
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    gone = {"source": str(tmp_path / "gone.yaml"), "fingerprint": "x"}
+    manifest["charts"].update({"a\\b": {**gone, "outputs": ["a\\b.svg"]}, ".hidden": {**gone, "outputs": [".hidden.svg"]}})
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out, publish=False))
+    assert report.ok and report.removed == ()
+    assert all(victim.is_file() for victim in planted)
+
+
+def test_a_chart_file_that_is_a_link_is_up_to_date_after_its_build(charts, tmp_path):
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "15-劳动用工备案.yaml").symlink_to(charts / SAMPLE[2])
+    out = tmp_path / "out"
+    assert build([linked], options(out, publish=False)).count("built") == 1
+    assert build([linked], options(out, publish=False)).count("fresh") == 1
+
+
+def test_a_chart_named_without_a_folder_is_up_to_date_after_its_build(charts, tmp_path, monkeypatch):
+    monkeypatch.chdir(charts)
+    out = tmp_path / "out"
+    assert build([Path(SAMPLE[2])], options(out, publish=False)).count("built") == 1
+    assert build([Path(SAMPLE[2])], options(out, publish=False)).count("fresh") == 1
+
+
+def test_a_whole_output_only_touched_is_not_drawn_again(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    os.utime(out / "04-失业保险待遇给付.svg", ns=(0, 10**18))  # another time: the build cannot vouch for it
+    report = build([charts], options(out, publish=False))
+    assert report.count("fresh") == 3  # but it is whole (files.looks_complete)
+
+
+def test_outputs_are_looked_for_in_the_output_folder_not_the_current_one(charts, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    here = tmp_path / "here"
+    here.mkdir()
+    shutil.copy2(out / "04-失业保险待遇给付.svg", here)  # same size and time, in the current folder
+    (out / "04-失业保险待遇给付.svg").unlink()
+    monkeypatch.chdir(here)
+    assert built_stems(build([charts], options(out, publish=False))) == {"04-失业保险待遇给付"}
+    assert (out / "04-失业保险待遇给付.svg").is_file()
