@@ -1311,3 +1311,40 @@ def test_outputs_are_looked_for_in_the_output_folder_not_the_current_one(charts,
     monkeypatch.chdir(here)
     assert built_stems(build([charts], options(out, publish=False))) == {"04-失业保险待遇给付"}
     assert (out / "04-失业保险待遇给付.svg").is_file()
+
+
+def test_a_department_chart_is_up_to_date_after_its_build(tmp_path):
+    root, settings = _department_project(tmp_path)
+    assert build([root], settings).count("built") == 1
+    manifest = json.loads((settings.out / MANIFEST).read_text(encoding="utf-8"))
+    assert list(manifest["charts"]) == ["科/15-劳动用工备案"]
+    assert build([root], settings).count("fresh") == 1
+
+
+def test_manifest_entries_named_like_a_set_output_in_a_department_folder_delete_nothing(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    planted = [out / "科" / "booklet.pdf", out / "甲" / "乙" / "booklet.pdf", out / "科" / "INDEX.svg"]
+    for victim in planted:
+        victim.parent.mkdir(parents=True, exist_ok=True)
+        victim.write_bytes(b"%PDF-1.7 keep me")
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    gone = {"source": str(tmp_path / "gone.yaml"), "fingerprint": "x"}
+    manifest["charts"].update({"科/booklet": {**gone, "outputs": ["科/booklet.pdf"]},
+                               "甲/乙/booklet": {**gone, "outputs": ["甲/乙/booklet.pdf"]},
+                               "科/INDEX": {**gone, "outputs": ["科/INDEX.svg"]}})
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out, publish=False))
+    assert report.ok and report.removed == ()
+    assert all(victim.is_file() for victim in planted)
+
+
+@pytest.mark.parametrize("written", [{"04-失业保险待遇给付.svg": "1 2"}, {"04-失业保险待遇给付.svg": [1]},
+                                     {"04-失业保险待遇给付.svg": [1, 2.5]}, {"01-x.svg": [1, 2]}])
+def test_a_manifest_entry_with_damaged_sizes_is_ignored_and_its_chart_drawn_again(charts, tmp_path, written):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    manifest["charts"]["04-失业保险待遇给付"]["written"] = written
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert built_stems(build([charts], options(out, publish=False))) == {"04-失业保险待遇给付"}
