@@ -1348,3 +1348,12 @@ def test_a_manifest_entry_with_damaged_sizes_is_ignored_and_its_chart_drawn_agai
     manifest["charts"]["04-失业保险待遇给付"]["written"] = written
     (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     assert built_stems(build([charts], options(out, publish=False))) == {"04-失业保险待遇给付"}
+
+
+def test_a_chart_whose_output_cannot_be_written_still_reports_its_drawing_time(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / "15-劳动用工备案.svg").mkdir(parents=True)
+    report = build([charts], options(out, publish=False))
+    seconds = {o.stem: (o.status, o.seconds) for o in report.outcomes}
+    assert seconds["15-劳动用工备案"][0] == "failed" and seconds["15-劳动用工备案"][1] > 0
+    assert all(spent > 0 for _, spent in seconds.values())
