@@ -1358,3 +1358,13 @@ def test_a_chart_whose_output_cannot_be_written_still_reports_its_drawing_time(c
     assert seconds["15-劳动用工备案"][0] == "failed" and seconds["15-劳动用工备案"][1] > 0
     assert all(spent > 0 for _, spent in seconds.values())
     assert [o.reason for o in report.outcomes if o.status == "built"] == ["", ""]  # nothing to say of a built chart
+
+
+def test_without_a_project_charts_folder_outputs_are_named_by_the_file_alone(tmp_path, monkeypatch):
+    # even in a folder that happens to be called "None" (the text of a missing setting)
+    copy_seed_charts(tmp_path / "None" / "科", (SAMPLE[2],))
+    monkeypatch.chdir(tmp_path)
+    report = build([Path("None")], options(tmp_path / "out", publish=False))
+    assert report.count("built") == 1 and [o.stem for o in report.outcomes] == ["15-劳动用工备案"]
+    assert (tmp_path / "out" / "15-劳动用工备案.svg").is_file()
+    assert build([Path("None")], options(tmp_path / "out", publish=False)).count("fresh") == 1
