@@ -1137,3 +1137,234 @@ def test_errors_in_the_project_s_files_not_given_are_counted_in_a_warning(charts
     report = build([charts / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=charts), publish=False))
     assert report.ok and report.count("built") == 1
     assert any(w.startswith("本次未指定的 1 个文件有错误") for w in report.warnings), report.warnings
+
+
+# Tests written against the survivors of a full mutation run (issue 19); each
+# was checked by applying the mutant to the source and watching it fail.
+
+
+def test_a_no_op_build_neither_waits_for_nor_fails_on_a_held_lock_when_it_only_refreshes_stamps(
+        charts, tmp_path, monkeypatch):
+    import types
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    stamped = _stamp_of(out, "15-劳动用工备案")
+    os.utime(charts / SAMPLE[2])  # touched: the no-op build has a new stamp to record
+
+    def refuse(seconds: float) -> None:
+        raise AssertionError("a build with nothing to do waited for the lock")
+
+    with monkeypatch.context() as patched, files.locked(out):  # another build holds the folder
+        patched.setattr(files, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=refuse))
+        report = build([charts], options(out, publish=False))
+        assert report.ok and report.count("fresh") == 3
+        assert _stamp_of(out, "15-劳动用工备案") == stamped  # left for a later build
+    assert build([charts], options(out, publish=False)).count("fresh") == 3
+    assert _stamp_of(out, "15-劳动用工备案") not in (None, stamped)
+
+
+def test_a_no_op_build_with_a_link_for_a_lock_file_still_succeeds(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    (out / files.LOCK).unlink()
+    (out / files.LOCK).symlink_to(tmp_path / "elsewhere")  # never opened through a link
+    os.utime(charts / SAMPLE[2])
+    report = build([charts], options(out, publish=False))
+    assert report.ok and report.count("fresh") == 3
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_no_op_build_whose_stamps_cannot_be_written_still_succeeds(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    os.utime(charts / SAMPLE[2])
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files, "write_if_changed", full)
+    report = build([charts], options(out, publish=False))
+    assert report.ok and report.count("fresh") == 3
+
+
+def test_a_missing_output_of_an_entry_without_sizes_is_made_again(charts, tmp_path):
+    # A manifest from an older riskchart records no output sizes ("written").
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest["charts"].values():
+        entry.pop("written", None)
+        entry.pop("stamp", None)
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (out / "04-失业保险待遇给付.svg").unlink()
+    report = build([charts], options(out, publish=False))
+    assert built_stems(report) == {"04-失业保险待遇给付"}
+    assert (out / "04-失业保险待遇给付.svg").is_file()
+
+
+def _department_project(tmp_path: Path) -> tuple[Path, BuildOptions]:
+    """One chart in the department folder 科/ of a project: its outputs go to out/科/."""
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "project", ())
+    copy_seed_charts(root / "科", (SAMPLE[2],)).joinpath("_defaults.yaml").unlink()
+    return root, options(tmp_path / "out", settings=Settings(charts=root), publish=False)
+
+
+def test_a_department_output_folder_replaced_by_a_link_is_not_taken_as_up_to_date(tmp_path):
+    root, settings = _department_project(tmp_path)
+    out = settings.out
+    assert build([root], settings).count("built") == 1
+    assert (out / "科" / "15-劳动用工备案.svg").is_file()
+    (out / "科").rename(tmp_path / "moved")  # same files, same sizes and times, reached through a link
+    (out / "科").symlink_to(tmp_path / "moved")
+    report = build([root], settings)
+    assert report.count("fresh") == 0
+    [outcome] = report.outcomes
+    assert outcome.status == "failed" and "是链接或文件" in outcome.reason
+
+
+def test_outputs_behind_a_link_or_with_a_bad_name_are_not_a_chart_s_outputs(tmp_path):
+    from riskchart.build import outputs as build_outputs
+
+    out, real = tmp_path / "out", tmp_path / "real"
+    real.mkdir()
+    (real / "a.svg").write_text("<svg/>", encoding="utf-8")
+    out.mkdir()
+    (out / "科").symlink_to(real)
+    (out / "b.svg").write_text("<svg/>", encoding="utf-8")
+    manifest = {"version": 1, "set": {}, "charts": {
+        "科/a": {"outputs": ["科/a.svg"]}, "b": {"outputs": ["b.svg"]}, "c": {"outputs": ["../b.svg"]}}}
+    assert not build_outputs._has_outputs(manifest, "科/a", out)
+    assert not build_outputs._has_outputs(manifest, "c", out)
+    assert build_outputs._has_outputs(manifest, "b", out)
+    assert not build_outputs._has_outputs(manifest, "d", out)
+
+
+def test_the_recorded_outputs_are_what_the_manifest_says_each_chart_left(charts, tmp_path):
+    from riskchart.build import manifest as build_manifest
+
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    found = build_manifest.recorded(out)
+    assert set(found) == {Path(n).stem for n in SAMPLE}
+    first = found["01-劳动人事争议调解仲裁"]
+    assert first.stem == "01-劳动人事争议调解仲裁" and first.source == (charts / SAMPLE[0]).resolve()
+    assert first.title == "调解仲裁用人单位与劳动者发生的劳动人事争议"
+    assert first.outputs == ("01-劳动人事争议调解仲裁.pdf", "01-劳动人事争议调解仲裁.svg")
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["charts"]["01-劳动人事争议调解仲裁"]["title"]  # written by an older riskchart
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert build_manifest.recorded(out)["01-劳动人事争议调解仲裁"].title == "01-劳动人事争议调解仲裁"
+
+
+def test_a_manifest_entry_with_a_hidden_or_backslashed_name_deletes_nothing(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    planted = [out / "a\\b.svg", out / ".hidden.svg"]
+    for victim in planted:
+        victim.write_text("<svg/>", encoding="utf-8")
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    gone = {"source": str(tmp_path / "gone.yaml"), "fingerprint": "x"}
+    manifest["charts"].update({"a\\b": {**gone, "outputs": ["a\\b.svg"]}, ".hidden": {**gone, "outputs": [".hidden.svg"]}})
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out, publish=False))
+    assert report.ok and report.removed == ()
+    assert all(victim.is_file() for victim in planted)
+
+
+def test_a_chart_file_that_is_a_link_is_up_to_date_after_its_build(charts, tmp_path):
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "15-劳动用工备案.yaml").symlink_to(charts / SAMPLE[2])
+    out = tmp_path / "out"
+    assert build([linked], options(out, publish=False)).count("built") == 1
+    assert build([linked], options(out, publish=False)).count("fresh") == 1
+
+
+def test_a_chart_named_without_a_folder_is_up_to_date_after_its_build(charts, tmp_path, monkeypatch):
+    monkeypatch.chdir(charts)
+    out = tmp_path / "out"
+    assert build([Path(SAMPLE[2])], options(out, publish=False)).count("built") == 1
+    assert build([Path(SAMPLE[2])], options(out, publish=False)).count("fresh") == 1
+
+
+def test_a_whole_output_only_touched_is_not_drawn_again(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    os.utime(out / "04-失业保险待遇给付.svg", ns=(0, 10**18))  # another time: the build cannot vouch for it
+    report = build([charts], options(out, publish=False))
+    assert report.count("fresh") == 3  # but it is whole (files.looks_complete)
+
+
+def test_outputs_are_looked_for_in_the_output_folder_not_the_current_one(charts, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    here = tmp_path / "here"
+    here.mkdir()
+    shutil.copy2(out / "04-失业保险待遇给付.svg", here)  # same size and time, in the current folder
+    (out / "04-失业保险待遇给付.svg").unlink()
+    monkeypatch.chdir(here)
+    assert built_stems(build([charts], options(out, publish=False))) == {"04-失业保险待遇给付"}
+    assert (out / "04-失业保险待遇给付.svg").is_file()
+
+
+def test_a_department_chart_is_up_to_date_after_its_build(tmp_path):
+    root, settings = _department_project(tmp_path)
+    assert build([root], settings).count("built") == 1
+    manifest = json.loads((settings.out / MANIFEST).read_text(encoding="utf-8"))
+    assert list(manifest["charts"]) == ["科/15-劳动用工备案"]
+    assert build([root], settings).count("fresh") == 1
+
+
+def test_manifest_entries_named_like_a_set_output_in_a_department_folder_delete_nothing(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    planted = [out / "科" / "booklet.pdf", out / "甲" / "乙" / "booklet.pdf", out / "科" / "INDEX.svg"]
+    for victim in planted:
+        victim.parent.mkdir(parents=True, exist_ok=True)
+        victim.write_bytes(b"%PDF-1.7 keep me")
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    gone = {"source": str(tmp_path / "gone.yaml"), "fingerprint": "x"}
+    manifest["charts"].update({"科/booklet": {**gone, "outputs": ["科/booklet.pdf"]},
+                               "甲/乙/booklet": {**gone, "outputs": ["甲/乙/booklet.pdf"]},
+                               "科/INDEX": {**gone, "outputs": ["科/INDEX.svg"]}})
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out, publish=False))
+    assert report.ok and report.removed == ()
+    assert all(victim.is_file() for victim in planted)
+
+
+@pytest.mark.parametrize("written", [{"04-失业保险待遇给付.svg": "1 2"}, {"04-失业保险待遇给付.svg": [1]},
+                                     {"04-失业保险待遇给付.svg": [1, 2.5]}, {"01-x.svg": [1, 2]}])
+def test_a_manifest_entry_with_damaged_sizes_is_ignored_and_its_chart_drawn_again(charts, tmp_path, written):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    manifest["charts"]["04-失业保险待遇给付"]["written"] = written
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    assert built_stems(build([charts], options(out, publish=False))) == {"04-失业保险待遇给付"}
+
+
+def test_a_chart_whose_output_cannot_be_written_still_reports_its_drawing_time(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / "15-劳动用工备案.svg").mkdir(parents=True)
+    report = build([charts], options(out, publish=False))
+    seconds = {o.stem: (o.status, o.seconds) for o in report.outcomes}
+    assert seconds["15-劳动用工备案"][0] == "failed" and seconds["15-劳动用工备案"][1] > 0
+    assert all(spent > 0 for _, spent in seconds.values())
+    assert [o.reason for o in report.outcomes if o.status == "built"] == ["", ""]  # nothing to say of a built chart
+
+
+def test_without_a_project_charts_folder_outputs_are_named_by_the_file_alone(tmp_path, monkeypatch):
+    # even in a folder that happens to be called "None" (the text of a missing setting)
+    copy_seed_charts(tmp_path / "None" / "科", (SAMPLE[2],))
+    monkeypatch.chdir(tmp_path)
+    report = build([Path("None")], options(tmp_path / "out", publish=False))
+    assert report.count("built") == 1 and [o.stem for o in report.outcomes] == ["15-劳动用工备案"]
+    assert (tmp_path / "out" / "15-劳动用工备案.svg").is_file()
+    assert build([Path("None")], options(tmp_path / "out", publish=False)).count("fresh") == 1

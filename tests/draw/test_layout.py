@@ -322,3 +322,48 @@ def test_templates_come_from_the_package_when_the_source_tree_has_none(tmp_path,
 
     monkeypatch.setattr(layout, "__file__", str(tmp_path / "site-packages" / "riskchart" / "draw" / "layout.py"))
     assert layout.template_folder() == Path(riskchart.__file__).parent / "templates"
+
+
+# ---------------------------------------------------------------- the chart's font measures every text
+# (written against survivors of the mutation run, issue 19: a text wrapped in the default font)
+
+MONO = "Noto Sans Mono CJK SC"  # Latin letters half an em each; in the default font a W is wider
+
+
+def _latin(label: str) -> str:
+    return label + "W" * 60
+
+
+@pytest.mark.needs("cjk-font")
+def test_every_wrapped_text_is_measured_in_the_chart_s_font():
+    from riskchart.draw.wrap import wrap
+
+    step = Step(_latin("名"), "高", (_latin("险"),), (_latin("措"),), _latin("人"), time_limit=_latin("时"),
+                exits=(Exit(_latin("当"), _latin("至")),), note=_latin("注"))
+    inherited = Step("受理", "中", ("风险。",), ("措施。",))
+    c = chart(steps=(step, inherited), owner=_latin("单位"), scope=_latin("范围"), basis=(_latin("依据"),),
+              title=_latin("调解"))
+    s = chart_sheet(c, A4_PORTRAIT)
+
+    def lines(text: str, columns: float) -> tuple[str, ...]:
+        wrapped = tuple(wrap(text, columns, MONO))
+        assert wrapped != tuple(wrap(text, columns)), "the two fonts must wrap the text differently"
+        return wrapped
+
+    first, second = rows(c, MONO, s)
+    assert first.name_lines == lines(_latin("名"), s.STEP_COLUMNS)
+    assert first.risks[0].lines == lines(_latin("险"), s.SIDE_COLUMNS)
+    assert first.measures[0].lines == lines(_latin("措"), s.SIDE_COLUMNS)
+    assert first.owner_lines == lines("责任人：" + _latin("人"), s.SIDE_COLUMNS)
+    assert second.owner_lines == lines("责任单位：" + _latin("单位"), s.SIDE_COLUMNS)
+    assert first.time_lines == lines("时限：" + _latin("时"), s.STEP_TIME_COLUMNS)
+    assert first.note_lines == lines(_latin("注"), s.STEP_TIME_COLUMNS)
+    assert first.exits[0].when_lines == lines(_latin("当"), s.EXIT_WHEN_COLUMNS)
+    assert first.exits[0].to_lines == lines(_latin("至"), s.EXIT_COLUMNS)
+    power = header(c, MONO, s)
+    assert power.scope_lines == lines("适用范围：" + _latin("范围"), s.HEADER_COLUMNS)
+    assert power.owner_lines == lines("责任单位：" + _latin("单位"), s.HEADER_COLUMNS)
+    basis_columns = 2 * (s.HEADER_WIDTH - style.BASIS_LABEL_WIDTH - style.NUMBER_WIDTH - 8) / style.BASIS_FONT_SIZE
+    assert power.basis[0].lines == lines(_latin("依据"), basis_columns)
+    dot = chart_dot(c, MONO)
+    assert all(line in dot for line in lines("职权名称：" + c.title, s.HEADER_COLUMNS))
