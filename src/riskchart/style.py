@@ -112,5 +112,9 @@ TOC_ROWS_PER_PAGE = 38
 # A booklet of more pages is not made (a person must be able to download and print it):
 # a project that large gets one booklet per department folder instead.
 BOOKLET_MAX_PAGES = 500
+# A build keeps its charts' booklet pages and fonts in memory while dot draws (about 1 MB a
+# chart: joined pages and fonts) only for a set of up to this many charts; a larger set's
+# booklet reads them back from out/ after the last chart, so that memory stays flat.
+BOOKLET_AHEAD_MAX_CHARTS = 100
 TOC_TITLE_WIDTH = 330
 TOC_TITLE_COLUMNS = 62

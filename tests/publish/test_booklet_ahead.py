@@ -199,3 +199,13 @@ def test_a_stopped_build_reads_and_joins_nothing_more(charts, tmp_path):
 
     booklet_ahead(models(charts), set(), BuildOptions(out=out, formats=("pdf",)), in_hand, stopped_after_the_reads)
     assert len(in_hand) == len(SEED_SAMPLE) and in_hand.pages_ahead == {}
+
+
+def test_a_set_too_large_to_hold_is_read_back_after_the_last_chart_instead(charts, tmp_path, monkeypatch):
+    out = built(charts, tmp_path / "out")
+    monkeypatch.setattr(style, "BOOKLET_AHEAD_MAX_CHARTS", len(SEED_SAMPLE) - 1)  # memory stays flat at 400 charts
+    in_hand = read_ahead(out, charts)
+    assert len(in_hand) == 0 and in_hand.pages_ahead == {}
+    monkeypatch.setattr(style, "BOOKLET_AHEAD_MAX_CHARTS", len(SEED_SAMPLE))
+    in_hand = read_ahead(out, charts)
+    assert len(in_hand) == len(SEED_SAMPLE) and BOOKLET in in_hand.pages_ahead

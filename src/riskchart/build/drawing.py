@@ -47,7 +47,7 @@ class _Drawing:
                  set_size: int = 0) -> None:
         """`set_size`: the charts of the set (the booklet's pages); their
         fonts are kept in memory for the booklet unless there are too many
-        for a booklet (144 KB a chart, style.BOOKLET_MAX_PAGES)."""
+        for them to be held (style.BOOKLET_AHEAD_MAX_CHARTS)."""
         self._tools, self._options, self._scratch = tools, options, scratch
         self._runs = render.DotRuns()
         self._staging = Path(tempfile.mkdtemp(prefix="staged-", dir=scratch))
@@ -67,7 +67,7 @@ class _Drawing:
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
         # the fonts of the PDFs finished (and those read ahead), for the booklets: see pageprep.py
-        self.fonts_in_hand = pageprep.InHand(set_size + 16 if set_size <= style.BOOKLET_MAX_PAGES else 0)
+        self.fonts_in_hand = pageprep.InHand(set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0)
         batches = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
         self._first_runs = min(max(1, options.jobs), len(batches)) if set(options.formats) - {"dot"} else 0

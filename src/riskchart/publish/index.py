@@ -383,8 +383,10 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
     if "pdf" not in options.formats or not options.publish or not charts:
         return
     name, members, _, by_department = _booklets(charts)[0]
+    if len(members) > style.BOOKLET_AHEAD_MAX_CHARTS:
+        return  # held in memory only for a set that small; department booklets read their own
     if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) > style.BOOKLET_MAX_PAGES:
-        return  # too long for a booklet (department booklets read their own)
+        return  # too long for a booklet
     from ..check.load import read_chart_bytes
     from . import pageprep
     from .booklet import join_ahead
