@@ -1368,3 +1368,34 @@ def test_without_a_project_charts_folder_outputs_are_named_by_the_file_alone(tmp
     assert report.count("built") == 1 and [o.stem for o in report.outcomes] == ["15-劳动用工备案"]
     assert (tmp_path / "out" / "15-劳动用工备案.svg").is_file()
     assert build([Path("None")], options(tmp_path / "out", publish=False)).count("fresh") == 1
+
+
+def test_ctrl_c_while_the_drawing_starts_stops_what_it_started(tmp_path, monkeypatch):
+    """A Ctrl-C that lands while the batches and the imports start (a thread's
+    start waits for it to run) must stop the drawing there: dot threads left
+    behind kept the process from exiting (a `serve` stopped during a build hung)."""
+
+    class InterruptedThread:
+        def __init__(self, **_arguments):
+            pass
+
+        def start(self):
+            raise KeyboardInterrupt
+
+    charts = list(lint_paths([copy_seed_charts(tmp_path / "charts")]).charts)
+    drawing = build_drawing._Drawing(charts, render.toolchain(), options(tmp_path / "out", jobs=1), tmp_path)
+    monkeypatch.setattr(build_drawing.threading, "Thread", InterruptedThread)
+    with pytest.raises(KeyboardInterrupt), drawing:
+        pytest.fail("the drawing started")
+    assert drawing.runs.stopped and drawing._pool._shutdown and drawing._beside._shutdown
+
+
+def test_waiting_for_dot_to_start_takes_no_lock_the_dot_threads_need():
+    import threading
+
+    runs = render.DotRuns()
+    with runs._lock:  # as a dot thread would hold it: the wait still ends, after its timeout
+        waiting = threading.Thread(target=runs.wait_started, args=(1, 0.05), daemon=True)
+        waiting.start()
+        waiting.join(10)
+        assert not waiting.is_alive()

@@ -8,6 +8,7 @@ import contextlib
 import importlib
 import math
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -68,20 +69,16 @@ class _Drawing:
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
         # the fonts of the PDFs finished (and those read ahead), for the booklets: see pageprep.py
         self.fonts_in_hand = pageprep.InHand(set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0)
-        batches = balanced_batches(charts, options.jobs)
+        self._planned = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
-        self._first_runs = min(max(1, options.jobs), len(batches)) if set(options.formats) - {"dot"} else 0
-        for batch in batches:
-            self.add(*batch)
+        self._first_runs = min(max(1, options.jobs), len(self._planned)) if set(options.formats) - {"dot"} else 0
         # pikepdf (and python-docx for booklet.docx) take a tenth of a second to import: do it
         # while the first dot runs, not while the first DOT texts are made.  Not a daemon: a
         # process that exits while nanobind is still registering pikepdf's types aborts
         # (SIGABRT), so shutdown waits for the import.
-        wanted = [module for module, needed in (
+        self._imports = [module for module, needed in (
             ("pikepdf", "pdf" in options.formats or options.publish),
             ("docx", options.publish and "pdf" in options.formats and options.settings.word_booklet)) if needed]
-        if wanted:
-            threading.Thread(target=self._import_once_drawing, args=(wanted,)).start()
 
     def wait_until_drawing(self, timeout: float = 1.0) -> None:
         """Return once dot runs for each of the first batches (or after
@@ -203,6 +200,19 @@ class _Drawing:
                 yield chart, result, seconds
 
     def __enter__(self) -> Self:
+        """Start the batches and the imports.  Here rather than in __init__,
+        and stopped here if Ctrl-C comes while they start: once a dot thread
+        runs, __exit__ must follow, or the threads outlive the build and the
+        process hangs at exit waiting for them."""
+        try:
+            for batch in self._planned:
+                self.add(*batch)
+            if self._imports:
+                threading.Thread(target=self._import_once_drawing, args=(self._imports,)).start()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        self._planned = []
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -94,7 +94,6 @@ class DotRuns:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)  # a run started, or the runs were stopped
         self._live: set[subprocess.Popen[bytes]] = set()
         self._started = 0
         self._stopped = False
@@ -108,13 +107,16 @@ class DotRuns:
                                        stderr=subprocess.DEVNULL if log is None else log, start_new_session=True)
             self._live.add(process)
             self._started += 1
-            self._changed.notify_all()
             return process
 
     def wait_started(self, count: int, timeout: float) -> None:
-        """Return once `count` runs have started (or the runs were stopped), or after `timeout` seconds."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._started >= count or self._stopped, timeout)
+        """Return once `count` runs have started (or the runs were stopped), or after `timeout` seconds.
+        Looks without the runs' lock, every 2 ms: the main thread waits here, and a Ctrl-C
+        arriving just as it took a lock shared with the dot threads (on leaving
+        Condition.__enter__) would leave the lock taken for good and those threads hung."""
+        deadline = time.monotonic() + timeout
+        while self._started < count and not self._stopped and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     def finished(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:
@@ -127,7 +129,6 @@ class DotRuns:
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
-            self._changed.notify_all()
             for process in self._live:
                 _kill_group(process)
 
