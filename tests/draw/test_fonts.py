@@ -75,3 +75,17 @@ def test_resolve_soon_asks_fontconfig_once_ahead_and_resolve_takes_its_answer(mo
         assert fonts.resolve(style.DEFAULT_FONT) is found
     finally:
         fonts.resolve.cache_clear()
+
+
+def test_an_answer_asked_ahead_under_another_environment_is_not_taken(monkeypatch):
+    """A command that started fc-match ahead and ended before it needed the
+    answer (no fc-match on PATH: None) must not leave it to a later resolve."""
+    fonts.resolve.cache_clear()
+    try:
+        with monkeypatch.context() as hidden:
+            hidden.setenv("PATH", "")
+            fonts.resolve_soon(style.DEFAULT_FONT)
+        found = fonts.resolve(style.DEFAULT_FONT)
+        assert found is not None and found.family == style.DEFAULT_FONT
+    finally:
+        fonts.resolve.cache_clear()

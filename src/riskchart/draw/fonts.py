@@ -41,8 +41,9 @@ class FontFile:
         return f"{self.path}|{self.index}|{self.size}|{self.mtime_ns}"
 
 
-# fc-match runs started by `resolve_soon`, each with the list its answer goes into
-_asked: dict[str, tuple[threading.Thread, list[FontFile | None]]] = {}
+# fc-match runs started by `resolve_soon`: each with the list its answer goes into and the
+# environment it was asked in (PATH, FONTCONFIG_FILE… decide the answer)
+_asked: dict[str, tuple[threading.Thread, list[FontFile | None], dict[str, str]]] = {}
 
 
 def resolve_soon(font: str) -> None:
@@ -52,7 +53,7 @@ def resolve_soon(font: str) -> None:
     if font not in _asked:
         answer: list[FontFile | None] = []
         asking = threading.Thread(target=lambda: answer.append(_ask_fontconfig(font)), daemon=True)
-        _asked[font] = (asking, answer)
+        _asked[font] = (asking, answer, dict(os.environ))
         asking.start()
 
 
@@ -64,9 +65,11 @@ def resolve(font: str) -> FontFile | None:
     and metrics all want it."""
     asked = _asked.pop(font, None)
     if asked is not None:
-        asking, answer = asked
+        asking, answer, environment = asked
         asking.join()
-        if answer:
+        # not an answer left by a command that ended before it needed it, under another
+        # environment (in-process callers such as the tests' CliRunner run many commands)
+        if answer and environment == os.environ:
             return answer[0]
     return _ask_fontconfig(font)
 
