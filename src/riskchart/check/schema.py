@@ -24,6 +24,7 @@ RISK_TYPES = ("思想道德", "岗位职责", "制度机制", "业务流程", "�
 # What `require` in riskchart.toml may make compulsory; without it each is only a warning.
 REQUIRABLE = ("level", "owner", "category")
 UNCATEGORISED = "未分类"  # where a chart without a category is listed
+UNGRADED = "未评定"  # where risks whose level the department did not assess are counted
 STATUSES = ("draft",)
 
 

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from .. import __version__, files, style
 from ..check.characters import file_name_problem
-from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED
+from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED, UNGRADED
 from ..draw import layout, render
 from ..model import Chart, Department, Phones, sort_key
 
@@ -387,7 +387,6 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
         return  # held in memory only for a set that small; department booklets read their own
     if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) > style.BOOKLET_MAX_PAGES:
         return  # too long for a booklet
-    from ..check.load import read_chart_bytes
     from . import pageprep
     from .booklet import join_ahead
 
@@ -395,12 +394,10 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
     for chart in charts:
         if stopped():
             return
-        if chart.path not in drawn:
-            with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
-                pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
-                if len(pdf) <= _MOST_PDF_BYTES:
-                    pdfs[chart.out_name] = (pdf, pageprep.entry_name(pdf))
-                    pageprep.remember(pdf, options.out / CACHE, in_hand, pdfs[chart.out_name][1])
+        pdf = _pdf_in_out(chart, options) if chart.path not in drawn else None
+        if pdf is not None:
+            pdfs[chart.out_name] = (pdf, pageprep.entry_name(pdf))
+            pageprep.remember(pdf, options.out / CACHE, in_hand, pdfs[chart.out_name][1])
     with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
         # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
         in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
@@ -414,12 +411,22 @@ def join_drawn(chart: Chart, options: BuildOptions, in_hand: InHand) -> None:
     effort, like booklet_ahead."""
     joined = in_hand.pages_ahead.get(BOOKLET)
     if joined is not None and "pdf" in options.formats and options.publish:
-        from ..check.load import read_chart_bytes
-
-        with contextlib.suppress(Exception):
-            pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
-            if len(pdf) <= _MOST_PDF_BYTES:
+        pdf = _pdf_in_out(chart, options)
+        if pdf is not None:
+            with contextlib.suppress(Exception):
                 joined.add(chart, pdf)
+
+
+def _pdf_in_out(chart: Chart, options: BuildOptions) -> bytes | None:
+    """A chart's PDF in out/, for the booklet's pages joined ahead: None if
+    it cannot be read or is larger than a booklet page would be."""
+    from ..check.load import read_chart_bytes
+
+    with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
+        pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
+        if len(pdf) <= _MOST_PDF_BYTES:
+            return pdf
+    return None
 
 
 @dataclass(frozen=True)
@@ -516,8 +523,6 @@ def level_classes(levels: tuple[str, ...]) -> tuple[dict[str, str], list[tuple[s
     index.css does not have: the charts' colours of the project's scale (by
     rank, layout.level_styles), and 未评定's neutral look.  Class names are
     made here, never from a level's text."""
-    from .tables import UNGRADED  # see index_html
-
     scale = tuple(level for level in levels if level != UNGRADED)
     if scale == LEVELS:
         classes, css = dict(LEVEL_CLASS), []
@@ -561,6 +566,4 @@ def _card(chart: Chart, formats: tuple[str, ...], levels: tuple[str, ...]) -> Ca
 
 def _risks_of(chart: Chart, level: str) -> int:
     """A chart's risks of one level; of no level, for 未评定."""
-    from .tables import UNGRADED  # see index_html
-
     return sum(len(s.risks) for s in chart.steps if (s.level or UNGRADED) == level)

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, BinaryIO
 
-from ..check.schema import CATEGORIES, LEVELS
+from ..check.schema import CATEGORIES, LEVELS, UNGRADED
 from ..model import Chart, sort_key
 
 # How many charts' rows serve remembers between saves.  Bounded: each entry
 # keeps its chart alive, and a build of thousands must not hold them all.
 CHARTS_REMEMBERED = 1024
-UNGRADED = "未评定"  # the count of risks whose level the department did not assess
 
 # A cell starting with one of these is a formula to Excel and LibreOffice
 # (=1+1, +SUM(…), -2+3, @SUM(…)), and tab or CR can hide such a start.
