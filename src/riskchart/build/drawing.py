@@ -67,7 +67,8 @@ class _Drawing:
         self._ahead: list[Future[Any]] = []
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
-        # the fonts of the PDFs finished (and those read ahead), for the booklets: see pageprep.py
+        # the fonts of the PDFs finished (and those read ahead), for the booklets, with room for
+        # the covers' and contents' pages: see pageprep.py
         self.fonts_in_hand = pageprep.InHand(set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0)
         self._planned = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)

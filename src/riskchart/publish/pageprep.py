@@ -121,8 +121,9 @@ class InHand:
     """What a build has in memory for its booklets: its PDFs' fonts, by
     entry name, each worked out from a PDF's bytes by this process or read
     from a signed entry and checked, never anything unchecked (at most
-    `most` of them, as a booklet has at most BOOKLET_MAX_PAGES pages: past
-    that, a booklet reads the others from the cache as before); and the
+    `most` of them: a build passes its set's size, and none past
+    style.BOOKLET_AHEAD_MAX_CHARTS; a booklet reads the others from the
+    cache as before); and the
     pages of a booklet joined while dot draws, by the booklet's file
     (booklet.JoinedAhead)."""
 
