@@ -28,7 +28,7 @@ from riskchart.config import find_settings
 from riskchart.draw import render
 from riskchart.lint import lint_paths
 from riskchart.model import Chart
-from riskchart.publish import booklet, fontentry, pageprep
+from riskchart.publish import booklet, fontentry, pageprep, patch
 from riskchart.publish.index import BOOKLET, CACHE, _department, booklet_ahead
 
 pytestmark = pytest.mark.needs("dot", "cjk-font", "pdftoppm", "pdftotext")
@@ -113,7 +113,7 @@ def test_charts_joined_in_any_order_take_their_places_in_the_booklet(charts, tmp
     joined = in_hand.pages_ahead[BOOKLET] = booklet.JoinedAhead()
     for chart in reversed(models(charts)):  # as a build writes them: batch by batch
         joined.add(chart, (out / f"{chart.out_name}.pdf").read_bytes())
-    assert joined.order == [c.out_name for c in booklet._in_booklet_order(models(charts), CATEGORIES)]
+    assert joined.order == [c.out_name for c in booklet.in_booklet_order(models(charts), CATEGORIES)]
     assert len(joined.document.pages) == len(SEED_SAMPLE)
     made, again = booklet_with(out, charts, in_hand), made_again(out, charts)
     assert pages_of(made) == pages_of(again)
@@ -145,6 +145,7 @@ def test_fonts_in_hand_of_a_pdf_since_replaced_are_not_used(charts, tmp_path):
 
 def test_a_rebuild_reads_no_font_entry_once_the_changed_chart_is_drawn(charts, tmp_path, monkeypatch):
     out = built(charts, tmp_path / "out")
+    (out / CACHE / patch.map_name(BOOKLET)).unlink()  # no map: made whole, not patched (test_patch.py)
     chart = charts / SEED_SAMPLE[0]
     chart.write_text(chart.read_text(encoding="utf-8") + "# 改了一处注释\n", encoding="utf-8")
     making: list[bool] = []

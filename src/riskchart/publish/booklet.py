@@ -33,7 +33,7 @@ from ..draw import glyphs, layout, pages, render
 from ..draw.page import A4_PORTRAIT, Page
 from ..draw.wrap import wrap
 from ..model import Chart
-from . import fontentry, fontshare, pageprep
+from . import fontentry, fontshare, pageprep, patch
 
 _CACHED_PAGE = re.compile(r"[0-9a-f]{32}\.pdf")
 
@@ -103,7 +103,7 @@ def join_ahead(charts: list[Chart], chart_pdfs: dict[str, tuple[bytes, str]],
     BuildStopped between two charts once `stopped()`."""
     joined = JoinedAhead(categories, by_department)
     try:
-        for chart in _in_booklet_order(charts, categories, by_department):
+        for chart in in_booklet_order(charts, categories, by_department):
             if stopped():
                 raise BuildStopped
             joined.add(chart, *chart_pdfs[chart.out_name])
@@ -129,7 +129,8 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
                 department: str, built_on: date, cache: Path, scratch: Path | None = None,
                 categories: tuple[str, ...] = CATEGORIES, *, by_department: bool = False,
                 used: set[str] | None = None, page: Page = A4_PORTRAIT,
-                in_hand: pageprep.InHand | None = None, ahead: JoinedAhead | None = None) -> bytes:
+                in_hand: pageprep.InHand | None = None, ahead: JoinedAhead | None = None,
+                booklet_name: str | None = None, patching: bool = False) -> bytes:
     """Cover, contents and every chart, by category in the project's order,
     then by id; `by_department`: department by department first, each a
     bookmark and a heading in the contents.  `chart_pdfs` by Chart.out_name.
@@ -140,10 +141,13 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     `ahead`: pages joined while dot drew (`join_ahead`), used if each of
     their PDFs is still the same, and closed.
     A chart continued over several pages moves every later page number on:
-    the contents count each chart's pages."""
+    the contents count each chart's pages.
+    `booklet_name`: its name in the output folder (`cache`'s parent): its
+    map is kept, and with `patching` the booklet last written there is
+    patched where it can be (patch.py) instead of being made whole."""
     import pikepdf
 
-    charts = _in_booklet_order(charts, categories, by_department)
+    charts = in_booklet_order(charts, categories, by_department)
     kept = used if used is not None else set()
     with contextlib.ExitStack() as sources:
         if ahead is not None:
@@ -167,11 +171,59 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
                                    page_counts={name: len(pdf.pages) for name, (_, pdf, _) in opened.items()})
         front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
-        made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand,
-                       joined, set(early) if joined is not None else set())
+        blocks = _blocks(charts, opened, front, by_department)
+        made = _patched(booklet_name, cache, department, blocks, charts, opened, front, kept, in_hand, sources) \
+            if booklet_name is not None and patching else None
+        if made is None:
+            made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand,
+                           joined, set(early) if joined is not None else set())
+    if booklet_name is not None:
+        kept.add(patch.map_name(booklet_name))
+        patch.write_map(cache, booklet_name, patch.BookletMap(department, patch.digest(made), tuple(blocks)))
     if used is None:
         prune_cache(cache, kept)
     return made
+
+
+def _blocks(charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], front: list[bytes],
+            by_department: bool) -> list[patch.Block]:
+    """What the booklet is made of, block by block (patch.py)."""
+    blocks = [patch.Block(("front", str(number)), pageprep.entry_name(data), 1) for number, data in enumerate(front)]
+    for chart in charts:
+        _, pdf, entry = opened[chart.out_name]
+        blocks.append(patch.Block(("chart", chart.out_name, *_bookmarks(chart, by_department)), entry, len(pdf.pages)))
+    return blocks
+
+
+def _patched(name: str, cache: Path, department: str, blocks: list[patch.Block], charts: list[Chart],
+             opened: dict[str, tuple[bytes, Any, str]], front: list[bytes], used: set[str],
+             in_hand: pageprep.InHand | None, sources: contextlib.ExitStack) -> bytes | None:
+    """The booklet last written under `name`, its changed pages replaced;
+    None when it cannot be patched (patch.py)."""
+    import pikepdf
+
+    last = patch.read_map(cache, name)
+    if last is None or len(last.blocks) != len(blocks):
+        return None
+    pdfs = [*front, *(opened[chart.out_name][0] for chart in charts)]
+    changed = {}
+    for number, (block, before) in enumerate(zip(blocks, last.blocks, strict=True)):
+        if block.entry != before.entry:
+            data = pdfs[number]
+            pdf = opened[charts[number - len(front)].out_name][1] if number >= len(front) \
+                else sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
+            changed[number] = (pdf, pageprep.prepared(data, pdf, cache, used, in_hand, block.entry))
+    made = patch.patched(files.inside(cache.parent, name), last, department, blocks, changed)
+    if made is not None:
+        used.update(block.entry for block in blocks)  # the unchanged pages' fonts stay in the cache
+    return made
+
+
+def _bookmarks(chart: Chart, by_department: bool) -> tuple[str, ...]:
+    """A chart's bookmark and those it is under (department, category)."""
+    department = (chart.unit.name or "（未设部门）",) if by_department else ()
+    category = f"{chart.category}类" if chart.categorised else chart.category
+    return (*department, category, f"{chart.id}. {chart.title}")
 
 
 def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], front: list[bytes], department: str,
@@ -201,17 +253,17 @@ def _joined(charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], fron
                     _put(booklet, pdf, at)
                 at += len(pdf.pages)
                 top: list[pikepdf.OutlineItem] = outline.root
+                *headings, bookmark = _bookmarks(chart, by_department)
                 if by_department:
                     if (chart.unit,) not in items:
-                        items[(chart.unit,)] = pikepdf.OutlineItem(chart.unit.name or "（未设部门）", page_index)
+                        items[(chart.unit,)] = pikepdf.OutlineItem(headings[0], page_index)
                         top.append(items[(chart.unit,)])
                     top = items[(chart.unit,)].children
                 key = (chart.unit, chart.category) if by_department else (chart.category,)
                 if key not in items:
-                    items[key] = pikepdf.OutlineItem(f"{chart.category}类" if chart.categorised else chart.category,
-                                                     page_index)
+                    items[key] = pikepdf.OutlineItem(headings[-1], page_index)
                     top.append(items[key])
-                items[key].children.append(pikepdf.OutlineItem(f"{chart.id}. {chart.title}", page_index))
+                items[key].children.append(pikepdf.OutlineItem(bookmark, page_index))
         booklet.docinfo["/Title"] = f"{department}权力运行廉政风险防控图汇编"
         booklet.docinfo["/Creator"] = "riskchart"
         booklet.Root.PageMode = pikepdf.Name.UseOutlines
@@ -230,7 +282,7 @@ def _put(booklet: Any, pdf: Any, at: int) -> None:
             booklet.pages.insert(at + offset, page)
 
 
-def _in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:
+def in_booklet_order(charts: list[Chart], categories: tuple[str, ...], by_department: bool = False) -> list[Chart]:
     rank = {name: i for i, name in enumerate(categories)}
     return sorted(charts, key=lambda c: _booklet_key(c, rank, by_department))
 
@@ -244,7 +296,7 @@ def front_matter_pages(charts: list[Chart], tools: render.Toolchain, department:
                        page_counts: dict[str, int] | None = None) -> list[str]:
     """The DOT text of the cover and of the contents pages; `page_counts`:
     the pages of each chart (by out_name) that takes more than one."""
-    charts = _in_booklet_order(charts, categories, by_department)
+    charts = in_booklet_order(charts, categories, by_department)
     headings = {c.unit for c in charts} if by_department else set()
     contents_pages = max(1, math.ceil((len(charts) + len(headings)) / style.TOC_ROWS_PER_PAGE))
     page_number = 2 + contents_pages
@@ -313,7 +365,8 @@ def prune_cache(cache: Path, used: set[str]) -> None:
     if cache.is_symlink() or not cache.is_dir():
         return
     for old in cache.iterdir():
-        if old.name not in used and (_CACHED_PAGE.fullmatch(old.name) or pageprep.ENTRY.fullmatch(old.name)):
+        if old.name not in used and (_CACHED_PAGE.fullmatch(old.name) or pageprep.ENTRY.fullmatch(old.name)
+                                     or patch.MAP.fullmatch(old.name)):
             with contextlib.suppress(OSError):
                 old.unlink()
 

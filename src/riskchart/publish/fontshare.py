@@ -71,7 +71,7 @@ def share_fonts(document: Any, prepared: Sequence[fontentry.Prepared | None] | N
         if not tables:
             return False
         shared = {name: _shared_font(document, name, family) for name, family in families.items()}
-        replaced = {objgen: _page_font(document, font, shared[family], table, len(families[family].cids) + 1)
+        replaced = {objgen: page_font(document, font, shared[family], table, len(families[family].cids) + 1)
                     for objgen, (font, family, table) in tables.items()}
     except Exception:  # noqa: BLE001 - an optimisation: whatever fails, the pages keep their own fonts
         return False
@@ -119,7 +119,7 @@ def _shared_font(document: Any, name: str, family: _Family) -> Any:
     return document.make_indirect(shared)
 
 
-def _page_font(document: Any, font: Any, shared: Any, table: CidTable, unused: int) -> Any:
+def page_font(document: Any, font: Any, shared: Any, table: CidTable, unused: int) -> Any:
     """A page's font over the shared CIDFont: the page's codes, by a CMap,
     to the shared CIDs; its own ToUnicode map."""
     import pikepdf

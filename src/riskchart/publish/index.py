@@ -214,7 +214,8 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
             make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                      options.settings.categories, by_department=by_department, used=used,
                                      page=options.page, in_hand=in_hand,
-                                     ahead=in_hand.pages_ahead.pop(name, None) if in_hand is not None else None)
+                                     ahead=in_hand.pages_ahead.pop(name, None) if in_hand is not None else None,
+                                     booklet_name=name, patching=not options.force)
             written += [name] if _booklet(name, make, out, manifest, failures) else []
         for unused in in_hand.pages_ahead.values() if in_hand is not None else ():
             unused.close()  # a booklet not made (too long)
@@ -387,8 +388,12 @@ def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, 
         return  # held in memory only for a set that small; department booklets read their own
     if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) > style.BOOKLET_MAX_PAGES:
         return  # too long for a booklet
-    from . import pageprep
-    from .booklet import join_ahead
+    from . import pageprep, patch
+    from .booklet import in_booklet_order, join_ahead
+
+    if not options.force and patch.likely(options.out / CACHE, name, [c.out_name for c in in_booklet_order(
+            members, options.settings.categories, by_department)], len(drawn)):
+        return  # the last booklet will be patched: its other pages are not needed
 
     pdfs: dict[str, tuple[bytes, str]] = {}
     for chart in charts:

@@ -85,16 +85,21 @@ def _font(font: Any) -> Font | None:
                 or (str(system.get("/Registry")), str(system.get("/Ordering"))) != ("Adobe", "Identity"):
             return None
         subset = cffmerge.read_subset(descriptor.FontFile3.read_bytes())
-        widths = _widths(descendant)
+        found_widths = widths(descendant)
         default = float(descendant.get(pikepdf.Name.DW, 1000))
         kept = cffmerge.parts(subset)
-        return Font(_TAG.sub("", str(font.BaseFont).lstrip("/")), kept, cffmerge.from_parts(kept),
-                    {code: widths.get(code, default) for code in subset.glyphs})
+        return Font(family_of(str(font.BaseFont)), kept, cffmerge.from_parts(kept),
+                    {code: found_widths.get(code, default) for code in subset.glyphs})
     except (cffmerge.NotMergeable, pikepdf.PdfError, ValueError, TypeError, AttributeError, IndexError):
         return None
 
 
-def _widths(descendant: Any) -> dict[int, float]:
+def family_of(base_font: str) -> str:
+    """A font's typeface: its /BaseFont without the subset tag."""
+    return _TAG.sub("", base_font.lstrip("/"))
+
+
+def widths(descendant: Any) -> dict[int, float]:
     """The /W array of a CIDFont: width by CID (read from its text: faster
     than through pikepdf's objects)."""
     array = descendant.get("/W")

@@ -1,0 +1,194 @@
+"""A booklet patched (patch.py): after a chart's wording changed, the last
+booklet gets that chart's new pages over its shared font, instead of being
+made whole; and it is made whole whenever a patch could differ from that.
+
+A patched booklet is checked as a reader sees it, against the booklet made
+whole from the same charts (`build --force` into another folder): every
+page rasterises the same (poppler), the text extracts the same, the
+bookmarks name the same pages, and there is one font per typeface.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pikepdf
+import pytest
+from conftest import SEED_SAMPLE, copy_seed_charts
+from test_pageprep import entries, font_programs, page_count, raster, text
+
+from riskchart.build import BuildOptions, build
+from riskchart.draw import render
+from riskchart.publish import booklet, patch
+from riskchart.publish.index import BOOKLET, CACHE
+
+pytestmark = pytest.mark.needs("dot", "cjk-font", "pdftoppm", "pdftotext")
+
+REWORDED = ("故意刁难申请人。", "故意刁难受理人。")  # in 01: every character is in the booklet already
+
+
+@pytest.fixture
+def charts(tmp_path) -> Path:
+    return copy_seed_charts(tmp_path / "charts")
+
+
+@pytest.fixture
+def patches(monkeypatch) -> list[bool]:
+    """Whether each booklet made was patched (True) or made whole (False)."""
+    made: list[bool] = []
+    patched = patch.patched
+    monkeypatch.setattr(patch, "patched", lambda *a, **k: made.append((found := patched(*a, **k)) is not None)
+                        or found)
+    return made
+
+
+def built(charts: Path, out: Path, force: bool = False) -> Path:
+    render.toolchain.cache_clear()
+    assert build([charts], BuildOptions(out=out, formats=("pdf",), jobs=2, force=force)).ok
+    return out
+
+
+def reword(chart: Path, old: str, new: str) -> None:
+    source = chart.read_text(encoding="utf-8")
+    assert old in source
+    chart.write_text(source.replace(old, new, 1), encoding="utf-8")
+
+
+def bookmarks(pdf: Path) -> list[tuple[str, int]]:
+    with pikepdf.open(pdf) as document, document.open_outline() as outline:
+        pages = {page.objgen: number for number, page in enumerate(document.pages)}
+        found = []
+        pending = list(outline.root)
+        while pending:
+            item = pending.pop(0)
+            found.append((item.title, pages[item.destination[0].objgen]))
+            pending[:0] = item.children
+        return found
+
+
+def assert_as_made_whole(book: Path, charts: Path, tmp_path: Path) -> None:
+    """`book` reads, draws and bookmarks as the booklet made whole from `charts`."""
+    whole = built(charts, tmp_path / "whole", force=True) / BOOKLET
+    assert page_count(book) == page_count(whole)
+    for number in range(1, page_count(whole) + 1):
+        assert raster(book, number) == raster(whole, number), f"page {number}"
+    assert text(book) == text(whole)
+    assert bookmarks(book) == bookmarks(whole)
+    assert font_programs(book) == 2
+
+
+def test_a_reworded_chart_is_patched_and_reads_as_the_booklet_made_whole(charts, tmp_path, patches):
+    out = built(charts, tmp_path / "out")
+    before = (out / BOOKLET).read_bytes()
+    (tmp_path / "before.pdf").write_bytes(before)
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [True]
+    assert (out / BOOKLET).read_bytes() != before
+    assert "故意刁难受理人" in text(out / BOOKLET) and "故意刁难受理人" not in text(tmp_path / "before.pdf")
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_a_patched_booklet_is_patched_again(charts, tmp_path, patches):
+    out = built(charts, tmp_path / "out")
+    for old, new in (REWORDED, REWORDED[::-1], REWORDED):
+        reword(charts / SEED_SAMPLE[0], old, new)
+        built(charts, out)
+    assert patches == [True, True, True]
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_the_unchanged_pages_fonts_stay_in_the_cache(charts, tmp_path, patches):
+    out = built(charts, tmp_path / "out")
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [True]
+    from riskchart.publish import pageprep
+
+    assert {pageprep.entry_name(pdf.read_bytes()) for pdf in out.glob("[0-9]*.pdf")} <= entries(out)
+    assert [p.name for p in (out / CACHE).iterdir() if patch.MAP.fullmatch(p.name)] == [patch.map_name(BOOKLET)]
+
+
+def test_a_new_character_makes_the_booklet_whole(charts, tmp_path, patches):
+    out = built(charts, tmp_path / "out")
+    reword(charts / SEED_SAMPLE[0], "故意刁难申请人。", "故意刁难申请人鑫淼。")
+    built(charts, out)
+    assert patches == [False]
+    assert "鑫淼" in text(out / BOOKLET)
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_a_new_title_makes_the_booklet_whole(charts, tmp_path, patches):
+    """The title is a bookmark (and a line of the contents)."""
+    out = built(charts, tmp_path / "out")
+    source = (charts / SEED_SAMPLE[2]).read_text(encoding="utf-8")
+    (charts / SEED_SAMPLE[2]).write_text(re.sub(r"(?m)^title: .*$", "title: 劳动用工", source, count=1),
+                                         encoding="utf-8")
+    built(charts, out)
+    assert patches == [False]
+    assert "15. 劳动用工" in [title for title, _ in bookmarks(out / BOOKLET)]
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_a_booklet_changed_since_it_was_written_is_made_whole(charts, tmp_path, patches):
+    out = built(charts, tmp_path / "out")
+    with pikepdf.open(out / BOOKLET, allow_overwriting_input=True) as document:
+        document.pages[-1].Contents = document.make_stream(b"")  # someone blanked a page since
+        document.save(out / BOOKLET)
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [False]
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_force_makes_the_booklet_whole(charts, tmp_path, patches):
+    out = built(charts, tmp_path / "out")
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out, force=True)
+    assert patches == []
+
+
+def test_a_map_is_believed_only_as_written_for_its_booklet(charts, tmp_path):
+    out = built(charts, tmp_path / "out")
+    cache = out / CACHE
+    found = patch.read_map(cache, BOOKLET)
+    assert found is not None and found.digest == patch.digest((out / BOOKLET).read_bytes())
+    assert [b.key[0] for b in found.blocks] == ["front"] * 2 + ["chart"] * len(SEED_SAMPLE)
+    written = (cache / patch.map_name(BOOKLET)).read_bytes()
+    shutil.copy(cache / patch.map_name(BOOKLET), cache / patch.map_name("科/booklet.pdf"))
+    assert patch.read_map(cache, "科/booklet.pdf") is None  # another booklet's map
+    (cache / patch.map_name(BOOKLET)).write_bytes(written.replace(b'"pages"', b'"pages"').replace(b",1]", b",2]", 1))
+    assert patch.read_map(cache, BOOKLET) is None  # changed after it was signed
+    (cache / patch.map_name(BOOKLET)).write_bytes(written[:-1])
+    assert patch.read_map(cache, BOOKLET) is None
+
+
+def test_a_patch_is_refused_unless_the_blocks_are_the_same(charts, tmp_path):
+    out = built(charts, tmp_path / "out")
+    last = patch.read_map(out / CACHE, BOOKLET)
+    assert last is not None
+    blocks = list(last.blocks)
+    longer = [*blocks[:-1], patch.Block(blocks[-1].key, blocks[-1].entry, 2)]
+    renamed = [*blocks[:-1], patch.Block((*blocks[-1].key[:-1], "15. 别的名字"), blocks[-1].entry, 1)]
+    for other in (longer, renamed, blocks[:-1]):
+        assert patch.patched(out / BOOKLET, last, last.title, other, {}) is None
+    assert patch.patched(out / BOOKLET, last, "别的部门", blocks, {}) is None
+    assert patch.patched(out / BOOKLET, last, last.title, blocks, {}) == (out / BOOKLET).read_bytes()
+    # a block said to be changed that is not (or the other way round)
+    assert patch.patched(out / BOOKLET, last, last.title, blocks, {len(blocks) - 1: (None, None)}) is None
+
+
+def test_the_booklet_is_not_joined_ahead_when_it_will_be_patched(charts, tmp_path, monkeypatch, patches):
+    out = built(charts, tmp_path / "out")
+    joined = []
+    join_ahead = booklet.join_ahead
+    monkeypatch.setattr(booklet, "join_ahead", lambda *a, **k: joined.append(1) or join_ahead(*a, **k))
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [True] and joined == []
+    (out / CACHE / patch.map_name(BOOKLET)).unlink()  # no map: the booklet is made whole, pages joined ahead
+    reword(charts / SEED_SAMPLE[0], *REWORDED[::-1])
+    built(charts, out)
+    assert patches == [True] and joined == [1]
