@@ -192,3 +192,25 @@ def test_the_booklet_is_not_joined_ahead_when_it_will_be_patched(charts, tmp_pat
     reword(charts / SEED_SAMPLE[0], *REWORDED[::-1])
     built(charts, out)
     assert patches == [True] and joined == [1]
+
+
+def test_every_booklet_of_a_project_of_departments_is_patched_as_made_whole(tmp_path, patches):
+    """The whole booklet (department → category → chart) and each department's."""
+    from test_departments import FIXTURE, build_project
+
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    out, whole = project / "out", tmp_path / "whole"
+    assert build_project(project, "-q").exit_code == 0
+    reword(project / "charts" / "食品科" / "01-食品经营许可.yaml", "对申请材料不全的申请予以受理。",
+           "对申请材料不全的申请以予受理。")
+    assert build_project(project, "-q").exit_code == 0
+    assert patches == [True, True, True]  # the whole booklet and each department's (特设科's unchanged: as it was)
+    assert build_project(project, "-q", "--force", "-o", str(whole)).exit_code == 0
+    for name in (BOOKLET, "食品科/booklet.pdf", "特设科/booklet.pdf"):
+        assert page_count(out / name) == page_count(whole / name)
+        for number in range(1, page_count(whole / name) + 1):
+            assert raster(out / name, number) == raster(whole / name, number), f"{name} page {number}"
+        assert text(out / name) == text(whole / name) and bookmarks(out / name) == bookmarks(whole / name)
+        assert font_programs(out / name) == 2
+    assert "以予受理" in text(out / "食品科/booklet.pdf") and "以予受理" not in text(out / "特设科/booklet.pdf")
