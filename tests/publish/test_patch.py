@@ -214,3 +214,18 @@ def test_every_booklet_of_a_project_of_departments_is_patched_as_made_whole(tmp_
         assert text(out / name) == text(whole / name) and bookmarks(out / name) == bookmarks(whole / name)
         assert font_programs(out / name) == 2
     assert "以予受理" in text(out / "食品科/booklet.pdf") and "以予受理" not in text(out / "特设科/booklet.pdf")
+
+
+def test_a_booklet_whose_fonts_were_not_shared_is_made_whole(charts, tmp_path, patches, monkeypatch):
+    """fontshare.py leaves every page's own fonts when sharing fails: such a booklet is not patched."""
+    from riskchart.publish import fontshare
+
+    share_fonts = fontshare.share_fonts
+    monkeypatch.setattr(fontshare, "share_fonts", lambda *a, **k: False)
+    out = built(charts, tmp_path / "out")
+    assert font_programs(out / BOOKLET) > 2
+    monkeypatch.setattr(fontshare, "share_fonts", share_fonts)
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [False]
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)

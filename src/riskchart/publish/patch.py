@@ -32,9 +32,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,10 +158,12 @@ def patched(previous: Path, last: BookletMap, title: str, blocks: Sequence[Block
         with pikepdf.Pdf.open(io.BytesIO(data)) as booklet:
             if len(booklet.pages) != sum(b.pages for b in blocks):
                 return None
-            shared = _shared_fonts(booklet)
+            first_pages = [sum(b.pages for b in blocks[:n]) for n in range(len(blocks))]
+            needed = {font.family for _, fonts in changed.values() for font in fonts.fonts.values()}
+            old_pages = [booklet.pages[first_pages[n] + offset] for n in changed for offset in range(blocks[n].pages)]
+            shared = _shared_fonts(booklet, old_pages, needed)
             if shared is None:
                 return None
-            first_pages = [sum(b.pages for b in blocks[:n]) for n in range(len(blocks))]
             for number, (pdf, fonts) in changed.items():
                 if len(pdf.pages) != blocks[number].pages:
                     return None
@@ -216,14 +219,17 @@ def _fonts_shared(booklet: Any, page: Any, fonts: Prepared, shared: dict[str, _S
     return True
 
 
-def _shared_fonts(booklet: Any) -> dict[str, _Shared] | None:
-    """The booklet's shared CIDFonts by typeface (the name without the
-    subset tag), read; None unless every page's fonts are shared ones, one
-    CIDFont per typeface."""
+def _shared_fonts(booklet: Any, first: list[Any], needed: set[str]) -> dict[str, _Shared] | None:
+    """The booklet's shared CIDFonts of the typefaces `needed` (names
+    without the subset tag), read; looked for on the pages `first` (the
+    changed ones), then on the others until each is found.  None if a font
+    on the way is not a shared one (a booklet whose fonts could not be
+    shared has none: fontshare.py shares all or nothing, and so does a
+    patch), or two are of one typeface, or one needed is not found."""
     import pikepdf
 
     by_family: dict[str, Any] = {}
-    for resources in resources_of(booklet.pages):
+    for resources in _resources_until(booklet, first, needed, by_family):
         found = resources.get(pikepdf.Name.Font)
         for font in found.values() if isinstance(found, pikepdf.Dictionary) else ():
             descendants = font.get(pikepdf.Name.DescendantFonts)
@@ -234,6 +240,8 @@ def _shared_fonts(booklet: Any) -> dict[str, _Shared] | None:
             family = pageprep.family_of(str(cid_font.get(pikepdf.Name.BaseFont, "")))
             if not cid_font.is_indirect or by_family.setdefault(family, cid_font).objgen != cid_font.objgen:
                 return None
+    if not needed <= by_family.keys():
+        return None
     shared = {}
     for family, cid_font in by_family.items():
         program = cffmerge.read_subset(cid_font.FontDescriptor.FontFile3.read_bytes())
@@ -245,6 +253,18 @@ def _shared_fonts(booklet: Any) -> dict[str, _Shared] | None:
         cids = {(program.glyphs[cid], widths.get(cid, default)): cid for cid in range(1, glyphs)}
         shared[family] = _Shared(cid_font, cids, glyphs)
     return shared
+
+
+def _resources_until(booklet: Any, first: list[Any], needed: set[str], found: dict[str, Any]) -> Iterator[Any]:
+    """The resources of the pages `first`, then of the booklet's others,
+    until `found` has every typeface `needed` (at least one page's)."""
+    seen: set[tuple[int, int]] = set()
+    for page in itertools.chain(first, booklet.pages):
+        if seen and needed <= found.keys():
+            return
+        if page.obj.objgen not in seen:
+            seen.add(page.obj.objgen)
+            yield from resources_of([page])
 
 
 def _folder(cache: Path) -> Path | None:
