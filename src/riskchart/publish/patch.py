@@ -168,6 +168,8 @@ def patched(previous: Path, last: BookletMap, title: str, blocks: Sequence[Block
                 if len(pdf.pages) != blocks[number].pages:
                     return None
                 for offset, page in enumerate(pdf.pages):
+                    if "/Annots" in page.obj:
+                        return None  # links point at their page: copied alone, they would point at another PDF's
                     target = booklet.pages[first_pages[number] + offset]
                     _take_content(booklet, target, page)
                     if not _fonts_shared(booklet, target, fonts, shared):
