@@ -178,6 +178,16 @@ def test_a_patch_is_refused_unless_the_blocks_are_the_same(charts, tmp_path):
     assert patch.patched(out / BOOKLET, last, last.title, blocks, {}) == (out / BOOKLET).read_bytes()
     # a block said to be changed that is not (or the other way round)
     assert patch.patched(out / BOOKLET, last, last.title, blocks, {len(blocks) - 1: (None, None)}) is None
+    # a changed page with links: copied alone, their /P would be another PDF's page
+    pdf_path = out / f"{blocks[-1].key[1]}.pdf"
+    changed_blocks = [*blocks[:-1], patch.Block(blocks[-1].key, "another entry", 1)]
+    with pikepdf.open(pdf_path) as pdf:
+        from riskchart.publish import pageprep
+
+        fonts = pageprep.prepare(pdf.pages)
+        assert patch.patched(out / BOOKLET, last, last.title, changed_blocks, {len(blocks) - 1: (pdf, fonts)})
+        pdf.pages[0].obj.Annots = pikepdf.Array([])
+        assert patch.patched(out / BOOKLET, last, last.title, changed_blocks, {len(blocks) - 1: (pdf, fonts)}) is None
 
 
 def test_the_booklet_is_not_joined_ahead_when_it_will_be_patched(charts, tmp_path, monkeypatch, patches):
