@@ -384,3 +384,13 @@ def test_a_step_name_one_character_longer_is_another_step_not_a_slip():
     """Only a changed character is a slip: 再审核 beside 审核 is a second review."""
     charts = made_up(*[[("审核", ["甲。"])]] * 3, [("再审核", ["甲。"])])
     assert codes_found(charts, "RC404") == []
+
+
+@pytest.mark.parametrize("meant, slip, flagged", [
+    ("严格回避制度", "严朱回避簧度", True),   # six characters (LONG_CLAUSE): two slips are still near
+    ("严格回避制", "严朱回避簧", False),     # five: only one
+    ("严格回避制", "严朱回避制", True),
+])
+def test_two_slips_count_as_near_from_six_characters_on(meant, slip, flagged):
+    charts = made_up(*[[("受理", [meant + "。"])]] * 3, [("受理", [slip + "。"])])
+    assert bool(codes_found(charts, "RC401")) == flagged
