@@ -268,3 +268,90 @@ def test_lint_of_a_device_or_fifo_ends_with_a_located_error(target, tmp_path):
     assert done.returncode == 1
     first = done.stdout.decode().splitlines()[0]
     assert first.startswith(f"{target}:1:1: error RC001 无法读取文件：这是"), first
+
+
+# ---------------------------------------------------------------- --format given more than once
+
+@pytest.mark.needs("dot")
+@pytest.mark.parametrize("options, made", [
+    (["--format", "svg", "--format", "dot"], {"svg", "dot"}),          # repeated: they add up
+    (["--format", "svg,dot", "--format", "svg"], {"svg", "dot"}),      # commas still work; each format once
+    (["--format", "dot"], {"dot"}),
+])
+def test_build_takes_every_format_given(charts, tmp_path, options, made):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(charts(**{"01_a": CHART})), "-o", str(out), "--no-publish",
+                                       *options])
+    assert result.exit_code == 0, result.output
+    assert {p.suffix.lstrip(".") for p in out.glob("01-a.*")} == made
+
+
+def test_build_s_formats_keep_the_order_given_each_once():
+    from riskchart.cli import _formats
+
+    assert _formats(None, None, ("dot", "svg,DOT", " pdf ,svg")) == ("dot", "svg", "pdf")
+    assert _formats(None, None, ()) is None  # not given: the project's formats
+
+
+@pytest.mark.parametrize("second", ["svg,xyz", ",", ""])
+def test_a_wrong_value_in_a_repeated_build_format_is_named(charts, second):
+    result = CliRunner().invoke(main, ["build", str(charts(**{"01_a": CHART})), "--format", "svg", "--format", second])
+    assert result.exit_code == 2
+    assert f"可选格式：svg,pdf,png,dot，而不是 {second!r}" in result.output
+
+
+@pytest.mark.parametrize("command", [["lint"], ["export"], ["stats"], ["diff", "HEAD"]])
+def test_commands_with_one_output_refuse_two_formats(charts, command):
+    first, second = {"lint": ("json", "github"), "export": ("csv", "xlsx"), "stats": ("json", "text"),
+                     "diff": ("json", "html")}[command[0]]
+    folder = charts(**{"01_a": CHART})
+    paths = [] if command[0] == "diff" else [str(folder)]
+    result = CliRunner().invoke(main, [*command, *paths, "--format", first, "--format", second])
+    assert result.exit_code == 2, result.output
+    assert (f"只能选一种格式，这里给了 2 种（{first}、{second}）：riskchart {command[0]} 每次只输出一种，"
+            "需要几种请分别运行") in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_same_format_twice_is_that_format(charts):
+    result = run("lint", "--format", "json", "--format", "json", charts(**{"01_a": CHART}))
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+    assert run("stats", "--format", "json", charts(**{"01_a": CHART})).stdout.startswith("{")
+
+
+# ---------------------------------------------------------------- Ctrl-C before a command's own handling
+
+def _interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("command", [["lint"], ["build", "--no-publish"], ["export"], ["stats"], ["schema"]])
+def test_ctrl_c_while_a_command_starts_exits_130_with_one_line(charts, monkeypatch, command):
+    folder = charts(**{"01_a": CHART})
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr("riskchart.config.find_project", _interrupt)  # every command's first step
+    result = CliRunner().invoke(main, command)
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "已中断。\n")
+    assert not isinstance(result.exception, KeyboardInterrupt)
+
+
+def test_ctrl_c_while_options_are_parsed_exits_130(charts, monkeypatch):
+    monkeypatch.setattr("riskchart.config.is_font_name", _interrupt)  # --font's check, during parsing
+    result = CliRunner().invoke(main, ["build", str(charts(**{"01_a": CHART})), "--font", "宋体"])
+    assert (result.exit_code, result.stderr) == (130, "已中断。\n")
+
+
+def test_ctrl_c_while_the_version_is_looked_up_exits_130(monkeypatch):
+    monkeypatch.setattr("graphviz.version", _interrupt)  # the group's own eager option
+    result = CliRunner().invoke(main, ["--version"])
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "已中断。\n")
+
+
+def test_sigterm_turned_into_an_interrupt_early_exits_143(charts, monkeypatch):
+    from riskchart.cli import Terminated
+
+    def terminated(*args, **kwargs):
+        raise Terminated
+
+    monkeypatch.setattr("riskchart.config.find_project", terminated)
+    assert CliRunner().invoke(main, ["lint", str(charts(**{"01_a": CHART}))]).exit_code == 143

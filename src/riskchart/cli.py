@@ -9,20 +9,20 @@ that need them, so `riskchart lint` starts fast.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__, zh
 
 if TYPE_CHECKING:
-    import contextlib
     from collections.abc import Iterator
     from types import FrameType
 
@@ -35,8 +35,47 @@ zh.install()  # click's own words (用法、选项、错误) in Chinese, before 
 # them one by one — a tenth of a second after a build.
 atexit.register(gc.freeze)
 
+INTERRUPTED = "已中断。"  # a Ctrl-C before a command's own handling (build's adds what was kept)
+
+
+@contextlib.contextmanager
+def _interrupt_exits() -> Iterator[None]:
+    """Ctrl-C (or SIGTERM turned into one) ends the program with 128 + the
+    signal's number and one short line, as build's own handling does: click
+    would print 已中止。 and exit 1."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        click.echo(INTERRUPTED, err=True)
+        raise click.exceptions.Exit(128 + getattr(interrupt, "signal", 2)) from None
+
+
+class _Commands(click.Group):
+    """The command group; an interrupt while its options or a command's are
+    parsed, or while a command imports and starts, exits like a later one."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _interrupt_exits():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _interrupt_exits():
+            return super().invoke(ctx)
+
+
 _paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[路径]...")
 _OPTIONS = "[选项]"  # the usage line's placeholders, in Chinese like the rest of the help
+
+
+def _one_format(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str:
+    """The one output format of a command that writes one stream or file: a
+    second, different --format is refused (click would keep the last silently)."""
+    given = list(dict.fromkeys(values))
+    if len(given) > 1:
+        raise click.BadParameter(f"只能选一种格式，这里给了 {len(given)} 种（{'、'.join(given)}）："
+                                 f"riskchart {ctx.info_name} 每次只输出一种，需要几种请分别运行")
+    return given[0]
 
 
 def _project(paths: tuple[Path, ...]) -> Project:
@@ -65,7 +104,7 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, options_metavar=_OPTIONS,
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]}, options_metavar=_OPTIONS,
              subcommand_metavar="命令 [参数]...")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
               help="显示 riskchart 和 Graphviz 的版本。")
@@ -75,8 +114,8 @@ def main() -> None:
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
-              default="text", show_default=True, help="输出格式：text 供人阅读，json 供脚本，github 供 GitHub Actions 标注。")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]), multiple=True,
+              default=["text"], show_default=True, callback=_one_format, help="输出格式：text 供人阅读，json 供脚本，github 供 GitHub Actions 标注。")
 @click.option("--strict", is_flag=True, help="有警告也以状态 1 退出。")
 @click.option("-q", "--quiet", is_flag=True, help="不打印末尾的汇总行。")
 def lint(paths: tuple[Path, ...], output_format: str, strict: bool, quiet: bool) -> None:
@@ -131,24 +170,26 @@ def _font_name(value: str | None) -> str | None:
     return value
 
 
-def _formats(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+def _formats(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """build's formats: comma-separated, and a repeated --format adds its own
+    (in the order given, each once); None when not given."""
     from .style import FORMATS
 
-    if value is None:
-        return None
-    chosen = tuple(dict.fromkeys(f.strip().lower() for f in value.split(",") if f.strip()))
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise click.BadParameter(f"可选格式：{','.join(FORMATS)}，而不是 {value!r}")
-    return chosen
+    chosen: dict[str, None] = {}
+    for value in values:
+        these = [f.strip().lower() for f in value.split(",") if f.strip()]
+        if not these or any(f not in FORMATS for f in these):
+            raise click.BadParameter(f"可选格式：{','.join(FORMATS)}，而不是 {value!r}")
+        chosen.update(dict.fromkeys(these))
+    return tuple(chosen) or None
 
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="输出文件夹（默认为项目设置的 out，即 out/）。")
-@click.option("--format", "formats", default=None, callback=_formats,
-              help="输出格式，逗号分隔：svg,pdf,png,dot（默认为项目设置的 formats，即 svg,pdf）。")
+@click.option("--format", "formats", multiple=True, callback=_formats,
+              help="输出格式，逗号分隔或重复本选项：svg,pdf,png,dot（默认为项目设置的 formats，即 svg,pdf）。")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="并行数（默认为 CPU 核数）。")
 @click.option("--force", is_flag=True, help="忽略增量记录，全部重新生成。")
 @click.option("--font", default=None, callback=lambda ctx, param, value: _font_name(value),
@@ -232,7 +273,6 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate_as_interrupt() -> contextlib.AbstractContextManager[None]:
-    import contextlib
     import signal
 
     @contextlib.contextmanager
@@ -267,8 +307,8 @@ def _valid_charts(paths: tuple[Path, ...], project: Project) -> tuple[list[Chart
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
-@click.option("--format", "output_format", type=click.Choice(["csv", "json", "xlsx"]), default="csv",
-              show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["csv", "json", "xlsx"]), multiple=True,
+              default=["csv"], show_default=True, callback=_one_format)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="写入文件（默认输出到屏幕；xlsx 必须写入文件）。")
 def export(paths: tuple[Path, ...], output_format: str, output: Path | None) -> None:
@@ -307,7 +347,8 @@ def _register_bytes(charts: list[Chart], output_format: str, categories: tuple[s
 
 @main.command(options_metavar=_OPTIONS)
 @_paths
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), multiple=True, default=["text"],
+              show_default=True, callback=_one_format)
 def stats(paths: tuple[Path, ...], output_format: str) -> None:
     """统计：各类别的图、环节和各等级风险点数量。"""
     from .publish.tables import statistics, statistics_text
@@ -322,9 +363,10 @@ def stats(paths: tuple[Path, ...], output_format: str) -> None:
     sys.exit(1 if had_errors else 0)
 
 
-def _diff_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _diff_format(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str:
     from .diff.formats import RENDERERS
 
+    value = _one_format(ctx, param, values)
     if value not in RENDERERS:
         raise click.BadParameter(f"可选格式：{'、'.join(RENDERERS)}，而不是 {value!r}")
     return value
@@ -341,7 +383,7 @@ def _wants_colour() -> bool:
 @main.command(options_metavar=_OPTIONS)
 @click.argument("old", metavar="旧版本")
 @click.argument("rest", nargs=-1, metavar="[新版本] [路径]...")
-@click.option("--format", "output_format", default="text", show_default=True, callback=_diff_format,
+@click.option("--format", "output_format", multiple=True, default=["text"], show_default=True, callback=_diff_format,
               help="输出格式：text 供人阅读（终端上有颜色），json 供脚本，html 为左右对照的网页，"
                    "docx、xlsx 为修订对照表（须用 -o）。")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -309,3 +309,88 @@ def test_a_long_clause_is_near_within_two_edits_not_three():
     for slip, expected in (("严格朱行回簧制度", {"严格朱行回簧制度": (meant, 2)}), ("严格朱行回簧制格", {})):
         text = "\n".join([meant] * 5 + [slip])
         assert near_phrases(Counter({meant: 5, slip: 1}), text) == expected
+
+
+# ---------------------------------------------------------------- the search window, at its edges
+#
+# 严格执行回避制度规定 (10 characters) is cut into 严格执 | 行回避 | 制度规定; a
+# clause of six or more characters is near within two edits.  Each slip below
+# leaves whole only pieces that stand exactly at one edge of the search: the
+# farthest shift (two places), the last possible place, the longest or
+# shortest length compared.
+
+MEANT = "严格执行回避制度规定"
+
+
+@pytest.mark.parametrize("slip, distance", [
+    ("严行回避制度规定", 2),        # two characters dropped early: the whole pieces stand two places left, 2 shorter
+    ("严朱格簧执行回避制度规定", 2),  # two slipped in early: two places right, 2 longer
+    ("严朱执行簧避制度规定", 2),     # the first two pieces broken: only the last stands whole, at the slip's very end
+    ("严格执行回簧制度规簧", 2),     # the last two pieces broken: only the first, at the slip's start
+])
+def test_a_slip_whose_only_whole_pieces_stand_at_the_edge_of_the_search_is_found(slip, distance):
+    charts = made_up(*[[("受理", [MEANT + "。"])]] * 4, [("受理", [slip + "。"])])
+    assert codes_found(charts, "RC401") == [f"「{slip}」与 4 处的「{MEANT}」仅差 {distance} 字，是否应为「{MEANT}」？"]
+
+
+@pytest.mark.parametrize("slip", ["严簧执行回避制度规定", "严格执行回避制度规簧", "严格执行簧避制度规定"])
+def test_one_changed_character_is_found_wherever_it_is(slip):
+    charts = made_up(*[[("受理", [MEANT + "。"])]] * 2, [("受理", [slip + "。"])])
+    assert codes_found(charts, "RC401") == [f"「{slip}」与 2 处的「{MEANT}」仅差 1 字，是否应为「{MEANT}」？"]
+
+
+# ---------------------------------------------------------------- which of several near phrases is meant
+
+OTHER = "严格执行回避制度规则"  # one character from MEANT
+
+
+def suggestion(slip: str, uses: dict[str, int]) -> str:
+    """The one RC401 message for `slip` among charts using each phrase of `uses`
+    as often as given, in the order given."""
+    charts = made_up(*[[("受理", [phrase + "。"])] for phrase, n in uses.items() for _ in range(n)],
+                     [("受理", [slip + "。"])])
+    (message,) = codes_found(charts, "RC401")
+    return message
+
+
+@pytest.mark.parametrize("uses", [{MEANT: 5, OTHER: 3}, {OTHER: 3, MEANT: 5}])
+def test_of_two_near_phrases_the_more_used_is_meant(uses):
+    assert suggestion("严格执行回避制度规簧", uses).endswith(f"是否应为「{MEANT}」？")  # one character from each
+    flipped = {OTHER: uses[MEANT], MEANT: uses[OTHER]}
+    assert suggestion("严格执行回避制度规簧", flipped).endswith(f"是否应为「{OTHER}」？")
+
+
+@pytest.mark.parametrize("first", [MEANT, OTHER])
+def test_of_two_phrases_used_as_often_the_nearer_is_meant(first):
+    second = OTHER if first == MEANT else MEANT
+    uses = {first: 4, second: 4}
+    # one character from MEANT and two from OTHER, then the other way round; the slipped
+    # character is next to the last, so every pair it makes is new beside either phrase
+    assert suggestion("严格执行回避制度簧定", uses) == (
+        f"「严格执行回避制度簧定」与 4 处的「{MEANT}」仅差 1 字，是否应为「{MEANT}」？")
+    assert suggestion("严格执行回避制度簧则", uses) == (
+        f"「严格执行回避制度簧则」与 4 处的「{OTHER}」仅差 1 字，是否应为「{OTHER}」？")
+
+
+@pytest.mark.parametrize("first", [MEANT, OTHER])
+def test_of_two_phrases_as_used_and_as_near_the_one_the_charts_use_first_is_meant(first):
+    second = OTHER if first == MEANT else MEANT
+    assert suggestion("严格执行回避制度规簧", {first: 4, second: 4}).endswith(f"是否应为「{first}」？")
+
+
+# ---------------------------------------------------------------- step names
+
+def test_a_step_name_one_character_longer_is_another_step_not_a_slip():
+    """Only a changed character is a slip: 再审核 beside 审核 is a second review."""
+    charts = made_up(*[[("审核", ["甲。"])]] * 3, [("再审核", ["甲。"])])
+    assert codes_found(charts, "RC404") == []
+
+
+@pytest.mark.parametrize("meant, slip, flagged", [
+    ("严格回避制度", "严朱回避簧度", True),   # six characters (LONG_CLAUSE): two slips are still near
+    ("严格回避制", "严朱回避簧", False),     # five: only one
+    ("严格回避制", "严朱回避制", True),
+])
+def test_two_slips_count_as_near_from_six_characters_on(meant, slip, flagged):
+    charts = made_up(*[[("受理", [meant + "。"])]] * 3, [("受理", [slip + "。"])])
+    assert bool(codes_found(charts, "RC401")) == flagged

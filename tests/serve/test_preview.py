@@ -180,7 +180,7 @@ def preview_runs_in(folder: Path) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.needs("dot", "cjk-font")
 def test_stopping_serve_while_a_saved_chart_is_drawn_first_leaves_no_dot_and_exits_0(tmp_path, monkeypatch):
-    from test_serve import dot_runs_in, start_serve
+    from test_serve import dot_runs_in, serving
 
     fake = tmp_path / "bin"
     fake.mkdir()  # a dot that hangs when asked for an SVG alone (the preview), and is the real one otherwise
@@ -189,16 +189,16 @@ def test_stopping_serve_while_a_saved_chart_is_drawn_first_leaves_no_dot_and_exi
     (fake / "dot").chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
     project = make_project(tmp_path / "project")
-    process, _ = start_serve(project)
-    try:
-        edit(project / "charts" / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
-        deadline = time.monotonic() + 20
-        while not preview_runs_in(project) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert preview_runs_in(project), "no preview was seen"
-    finally:
-        process.send_signal(signal.SIGINT)
-    assert process.wait(5) == 0
+    with serving(project) as (process, _):
+        try:
+            edit(project / "charts" / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
+            deadline = time.monotonic() + 20
+            while not preview_runs_in(project) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert preview_runs_in(project), "no preview was seen"
+        finally:
+            process.send_signal(signal.SIGINT)
+        assert process.wait(5) == 0
     time.sleep(0.2)
     assert dot_runs_in(project) == []
     assert "Traceback" not in "".join(process.lines)

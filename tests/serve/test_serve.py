@@ -3,6 +3,7 @@ the process stopping cleanly, and (slow) the pages updating in Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -297,10 +299,20 @@ def test_a_changed_settings_file_applies_and_a_broken_one_is_shown(tmp_path, mon
 
 # ---------------------------------------------------------------- the process
 
-def start_serve(project: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """`riskchart serve --port 0` in `project`; returns once it serves, with its URL."""
+@contextlib.contextmanager
+def serving(project: Path, *extra: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`riskchart serve --port 0` in `project`, with its URL once it serves;
+    however the block ends (a failed assertion too), the process is stopped
+    and waited for, so no server outlives its test."""
     process = subprocess.Popen([sys.executable, "-m", "riskchart", "serve", "--port", "0", *extra], cwd=project,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8")
+    try:
+        yield process, _url_once_serving(process)
+    finally:
+        stopped(process)
+
+
+def _url_once_serving(process: subprocess.Popen) -> str:
     lines = []
     for line in process.stdout:
         lines.append(line)
@@ -308,9 +320,54 @@ def start_serve(project: Path, *extra: str) -> tuple[subprocess.Popen, str]:
         if found:
             threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
             process.lines = lines
-            return process, found[1]
+            return found[1]
     process.wait()
     raise AssertionError("serve did not start:\n" + "".join(lines))
+
+
+def stopped(process: subprocess.Popen, grace: float = 5) -> int:
+    """End `process` if it still runs: SIGTERM (serve stops its dot runs and
+    cleans up), SIGKILL if that takes longer than `grace` seconds; wait for it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@pytest.fixture
+def start_serve():
+    """start_serve(project, *extra) → (process, URL), as `serving`; each process
+    it started is stopped after the test, passed or failed."""
+    with contextlib.ExitStack() as started:
+        yield lambda project, *extra: started.enter_context(serving(project, *extra))
+
+
+@pytest.mark.slow
+@pytest.mark.needs("dot", "cjk-font")
+def test_a_serve_process_is_stopped_when_its_test_fails(tmp_path):
+    with pytest.raises(AssertionError, match="a failing test"), serving(make_project(tmp_path)) as (process, url):
+        http.client.HTTPConnection(url.split("/")[2], timeout=5).connect()  # it serves
+        raise AssertionError("a failing test")
+    assert process.returncode is not None  # stopped and waited for
+    with pytest.raises(ProcessLookupError):
+        os.kill(process.pid, 0)
+
+
+def test_a_process_that_ignores_sigterm_is_killed_and_waited_for():
+    script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+    ignoring = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert ignoring.stdout.readline() == "ready\n"
+        assert stopped(ignoring, grace=0.2) == -signal.SIGKILL
+    finally:
+        ignoring.kill()
+        ignoring.wait()
+        ignoring.stdout.close()
+    assert stopped(ignoring) == -signal.SIGKILL  # already ended: nothing more to do
 
 
 def dot_runs_in(folder: Path) -> list[int]:
@@ -329,7 +386,7 @@ def dot_runs_in(folder: Path) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.needs("dot", "cjk-font")
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_and_sigterm_stop_within_a_second_with_status_0(tmp_path, stop):
+def test_ctrl_c_and_sigterm_stop_within_a_second_with_status_0(tmp_path, stop, start_serve):
     process, url = start_serve(make_project(tmp_path))
     connection = http.client.HTTPConnection(url.split("/")[2], timeout=5)
     connection.request("GET", "/_riskchart/events")  # an open page does not keep it running
@@ -345,7 +402,7 @@ def test_ctrl_c_and_sigterm_stop_within_a_second_with_status_0(tmp_path, stop):
 
 @pytest.mark.slow
 @pytest.mark.needs("dot", "cjk-font")
-def test_ctrl_c_during_a_build_leaves_no_dot_process_and_no_partial_file(tmp_path):
+def test_ctrl_c_during_a_build_leaves_no_dot_process_and_no_partial_file(tmp_path, start_serve):
     project = make_project(tmp_path, names=[p.name for p in sorted(CHARTS.glob("[0-9]*.yaml"))])
     process, _ = start_serve(project)
     for chart in (project / "charts").glob("[0-9]*.yaml"):  # every chart changes: a long build starts
@@ -364,18 +421,16 @@ def test_ctrl_c_during_a_build_leaves_no_dot_process_and_no_partial_file(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.needs("dot", "cjk-font")
-def test_another_host_is_served_with_a_warning(tmp_path):
+def test_another_host_is_served_with_a_warning(tmp_path, start_serve):
     process, url = start_serve(make_project(tmp_path), "--host", "0.0.0.0")
-    try:
-        assert "".join(process.lines).startswith("警告：正在 0.0.0.0 上提供服务，网络上的其他人也能看到这些图。")
-        port = url.rstrip("/").rsplit(":", 1)[1]
-        connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
-        connection.request("GET", "/", headers={"Host": f"chart-pc.example:{port}"})
-        assert connection.getresponse().status == 200  # asked for: other names may reach it
-        connection.close()
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(5) == 0
+    assert "".join(process.lines).startswith("警告：正在 0.0.0.0 上提供服务，网络上的其他人也能看到这些图。")
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    connection = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+    connection.request("GET", "/", headers={"Host": f"chart-pc.example:{port}"})
+    assert connection.getresponse().status == 200  # asked for: other names may reach it
+    connection.close()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(5) == 0
 
 
 @pytest.mark.slow
@@ -409,10 +464,10 @@ def browser(tmp_path_factory):
 @pytest.fixture
 def served(tmp_path):
     project = make_project(tmp_path)
-    process, url = start_serve(project)
-    yield project, url
-    process.send_signal(signal.SIGINT)
-    assert process.wait(5) == 0
+    with serving(project) as (process, url):
+        yield project, url
+        process.send_signal(signal.SIGINT)
+        assert process.wait(5) == 0
 
 
 def wait_until(driver, condition, seconds: float = 15):
@@ -515,7 +570,7 @@ def test_the_index_page_updates_itself_and_links_to_the_chart_pages(served, brow
 
 @pytest.mark.slow
 @pytest.mark.needs("chromium", "chromedriver", "dot", "cjk-font")
-def test_pages_reconnect_after_the_server_restarts(tmp_path, browser):
+def test_pages_reconnect_after_the_server_restarts(tmp_path, browser, start_serve):
     from selenium.webdriver.common.by import By
 
     project = make_project(tmp_path)
@@ -530,12 +585,10 @@ def test_pages_reconnect_after_the_server_restarts(tmp_path, browser):
     wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-offline").is_displayed())
     edit(project / "charts" / SECOND, "title: 工伤保险待遇给付", "title: 工伤保险待遇核定与给付")
     process, _ = start_serve(project, "--port", str(port))
-    try:
-        wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-title").text == "工伤保险待遇核定与给付")
-        assert not browser.find_element(By.ID, "riskchart-offline").is_displayed()
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(5) == 0
+    wait_until(browser, lambda d: d.find_element(By.ID, "riskchart-title").text == "工伤保险待遇核定与给付")
+    assert not browser.find_element(By.ID, "riskchart-offline").is_displayed()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(5) == 0
 
 
 def test_lint_and_build_never_import_the_watcher_or_the_server(tmp_path):

@@ -107,33 +107,48 @@ def _pieces(length: int) -> list[tuple[int, int]]:
     return [(0, first), (first, second), (second, length)]
 
 
+def _candidates(slip: str, limit: int, index: dict[str, list[tuple[str, int]]]) -> set[str]:
+    """The indexed clauses that may lie within `limit` edits of `slip`: of a
+    length at most `limit` away, with one of their three pieces standing in
+    the slip at most `limit` places from its own.  With at most two edits
+    one piece stays whole, and edits before it shift it by at most `limit`,
+    so every clause that near is among them (the distance check follows)."""
+    found: set[str] = set()
+    for length in range(len(slip) - limit, len(slip) + limit + 1):
+        for start, end in _pieces(max(length, 0)):
+            size = end - start
+            for offset in range(max(0, start - limit), min(len(slip) - size, start + limit) + 1):
+                found.update(candidate for candidate, at in index.get(slip[offset:offset + size], ())
+                             if at == start and len(candidate) == length)
+    return found
+
+
 def near_phrases(counts: Counter[str], corpus_text: str) -> dict[str, tuple[str, int]]:
-    """Rare clause → (the common clause it is likely meant to be, distance)."""
+    """Rare clause → (the common clause it is likely meant to be, distance).
+
+    Of several common clauses near one slip, the most used is meant; of those
+    used as often, the nearest; then the one the corpus uses first — the same
+    answer whatever order the search meets them in."""
     index: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for clause, count in counts.items():
         if count >= 2:
             for start, end in _pieces(len(clause)):
                 index[clause[start:end]].append((clause, start))
+    first_use = {clause: number for number, clause in enumerate(counts)}
     found = {}
     for slip, count in counts.items():
         if count > 2:
             continue
         limit = _allowed(len(slip))
-        best = None
-        for length in range(len(slip) - limit, len(slip) + limit + 1):
-            for start, end in _pieces(max(length, 0)):
-                size = end - start
-                for offset in range(max(0, start - limit), min(len(slip) - size, start + limit) + 1):
-                    for candidate, at in index.get(slip[offset:offset + size], ()):
-                        if candidate == slip or at != start or len(candidate) != length:
-                            continue
-                        if counts[candidate] <= count or (best and counts[best[0]] >= counts[candidate]):
-                            continue
-                        distance = edit_distance(slip, candidate, limit)
-                        if distance <= limit and _looks_like_a_slip(slip, candidate, distance, count, corpus_text):
-                            best = (candidate, distance)
-        if best:
-            found[slip] = best
+        near = {}  # common clause → its distance from the slip
+        for candidate in _candidates(slip, limit, index):
+            if counts[candidate] > count:
+                distance = edit_distance(slip, candidate, limit)
+                if distance <= limit and _looks_like_a_slip(slip, candidate, distance, count, corpus_text):
+                    near[candidate] = distance
+        if near:
+            meant = max(near, key=lambda clause: (counts[clause], -near[clause], -first_use[clause]))
+            found[slip] = (meant, near[meant])
     return found
 
 
