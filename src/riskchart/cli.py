@@ -219,7 +219,6 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
     from .build import BuildOptions
     from .build import build as run_build
     from .check.characters import printable
-    from .check.report import format_text
     from .draw.page import Page
     from .progress import BuildProgress
 
@@ -249,6 +248,8 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
     # Warnings too (numbering left in an item would otherwise print silently); -q keeps errors only.
     shown = [d for d in report.diagnostics if d.is_error or not quiet]
     if shown:
+        from .check.report import format_text  # only when there is something to show: not before dot starts
+
         click.echo(format_text(shown, report.sources), nl=False, err=True)
     warnings = sum(not d.is_error for d in shown)
     if warnings:

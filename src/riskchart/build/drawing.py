@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from .. import style
+from .. import files, style
 from ..draw import layout, render
 from ..model import Chart
-from ..publish import index as publish
-from ..publish import pageprep
 from .options import BuildOptions
+
+if TYPE_CHECKING:
+    from ..publish import pageprep
 
 MAX_BATCH = 48  # charts per dot process: fonts load once, yet a failure costs little to isolate
 _T = TypeVar("_T")
@@ -68,8 +69,9 @@ class _Drawing:
         self.fallbacks: dict[Path, str] = {}  # charts drawn on one page after their continued pages failed: why
         self.page_counts: dict[str, int] = {}  # pages of each chart drawn (by out_name), as dot's layout decided
         # the fonts of the PDFs finished (and those read ahead), for the booklets, with room for
-        # the covers' and contents' pages: see pageprep.py
-        self.fonts_in_hand = pageprep.InHand(set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0)
+        # the covers' and contents' pages: see pageprep.py and fonts_in_hand
+        self._room_in_hand = set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0
+        self._in_hand: Future[pageprep.InHand] | None = None
         self._planned = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
         self._first_runs = min(max(1, options.jobs), len(self._planned)) if set(options.formats) - {"dot"} else 0
@@ -92,6 +94,21 @@ class _Drawing:
         self.wait_until_drawing()
         for module in modules:
             importlib.import_module(module)
+
+    def _hold_fonts(self) -> pageprep.InHand:
+        self.wait_until_drawing()
+        from ..publish import pageprep
+
+        return pageprep.InHand(self._room_in_hand)
+
+    @property
+    def fonts_in_hand(self) -> pageprep.InHand:
+        """The fonts of the PDFs finished (and those read ahead), for the
+        booklets.  Made by the finishing thread as its first work once dot
+        runs (so every chart it finishes finds them): imported before,
+        the booklets' code would hold dot back."""
+        assert self._in_hand is not None, "only within `with drawing:`"
+        return self._in_hand.result()
 
     @property
     def runs(self) -> render.DotRuns:
@@ -189,7 +206,9 @@ class _Drawing:
         except OSError as error:
             return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
         if self._options.publish and "pdf" in outputs:  # what the booklets need of its fonts, while dot draws
-            pageprep.remember(outputs["pdf"], self._options.out / publish.CACHE, self.fonts_in_hand)
+            from ..publish import pageprep
+
+            pageprep.remember(outputs["pdf"], self._options.out / files.OUTPUT_CACHE, self.fonts_in_hand)
         return Staged(staged, pages_drawn)
 
     def results(self) -> Iterator[tuple[Chart, Staged | render.RenderFailure, float]]:
@@ -206,6 +225,7 @@ class _Drawing:
         runs, __exit__ must follow, or the threads outlive the build and the
         process hangs at exit waiting for them."""
         try:
+            self._in_hand = self._finishing.submit(self._hold_fonts)
             for batch in self._planned:
                 self.add(*batch)
             if self._imports:

@@ -17,7 +17,6 @@ from .. import __version__, files
 from ..departments import defaults_files
 from ..draw import fonts, layout
 from ..errors import LockTimeout, OutputNotWritable
-from ..publish import index as publish
 from . import stamps
 from .manifest import Manifest, _read_manifest, _write_manifest
 from .options import BuildOptions, _name, _out_name
@@ -29,9 +28,12 @@ _RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/r
 
 def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path], options: BuildOptions) -> bool:
     """The given charts and the whole set are up to date (`fingerprints` are the whole project's)."""
-    return not _stale_entries(manifest, list(fingerprints), options) \
-        and all(_is_fresh(manifest, p, fingerprints[p], options) for p in chart_files) \
-        and (not options.publish or publish.is_fresh(manifest, fingerprints, options))
+    if _stale_entries(manifest, list(fingerprints), options) \
+            or not all(_is_fresh(manifest, p, fingerprints[p], options) for p in chart_files):
+        return False
+    from ..publish import index as publish  # the set's code: not for a build that draws a chart first
+
+    return not options.publish or publish.is_fresh(manifest, fingerprints, options)
 
 
 def _fingerprints(paths: list[Path], options: BuildOptions,

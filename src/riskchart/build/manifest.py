@@ -13,7 +13,7 @@ from typing import Any
 from .. import files
 from ..check.characters import printable
 from ..draw import render
-from ..publish import index as publish
+from ..publish.names import RESERVED_STEMS, is_set_output
 
 MANIFEST = ".riskchart-manifest.json"
 # the JSON of MANIFEST: {"version": 1, "charts": {name: entry}, "set": {...}}; a chart's name is its
@@ -46,7 +46,7 @@ def _read_manifest(out: Path, warnings: list[str] | None = None) -> Manifest:
             warn(f"{out / MANIFEST} 中「{printable(repr(stem))}」的记录不是 riskchart 写的，已忽略（不删除任何文件）")
     entry = found.get("set")
     if isinstance(entry, dict) and isinstance(entry.get("fingerprint"), str) \
-            and isinstance(entry.get("outputs"), list) and all(map(publish.is_set_output, entry["outputs"])):
+            and isinstance(entry.get("outputs"), list) and all(map(is_set_output, entry["outputs"])):
         manifest["set"] = entry
     return manifest
 
@@ -61,7 +61,7 @@ def _valid_entry(name: object, entry: object) -> bool:
     `<name>.<format>` only."""
     if not (isinstance(name, str) and all(_SAFE_STEM.fullmatch(part) and not part.startswith(".")
                                           for part in name.split("/"))
-            and name.rsplit("/", 1)[-1].casefold() not in publish.RESERVED_STEMS and isinstance(entry, dict)):
+            and name.rsplit("/", 1)[-1].casefold() not in RESERVED_STEMS and isinstance(entry, dict)):
         return False
     outputs = entry.get("outputs")
     written = entry.get("written", {})

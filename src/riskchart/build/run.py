@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING
 from .. import files, style
 from ..check.characters import printable
 from ..departments import defaults_files, discover
-from ..draw import glyphs, layout, render
+from ..draw import layout, render
 from ..errors import NoCharts
 from ..model import Chart
-from ..publish import index as publish
 from .drawing import Staged, _Drawing
 from .freshness import _all_fresh, _fingerprints, _is_fresh, _refresh_stamps, _stale_entries, _write_stamps_if_free
 from .manifest import Manifest, _read_manifest, _write_manifest
@@ -71,17 +70,19 @@ def build(paths: list[Path], options: BuildOptions,
                 _write_manifest(options.out, manifest)
             return _nothing_to_do(chart_files, progress, started, options)  # a build we waited for did the work
         stale = _stale_entries(manifest, project_files, options)
-        files.remove_stale_temporaries(options.out, publish.CACHE)
-        layout.cache_compiled_templates(layout.environment(), publish.html_environment())
+        files.remove_stale_temporaries(options.out, files.OUTPUT_CACHE)
+        layout.cache_compiled_templates(layout.environment())
         try:
             report = _full_build(chart_files, project_files, fingerprints, stamp_keys, new_stamps, manifest, stale,
                                  tools, options, progress, started, planned)
             warnings += report.warnings
+            from ..draw import glyphs
+
             glyphs.remember_verdicts()
         except BaseException:
             # interrupted (Ctrl-C, SIGTERM) or failed: no temporary outlives the build,
             # even one whose writer was stopped between creating and removing it
-            files.remove_stale_temporaries(options.out, publish.CACHE)
+            files.remove_stale_temporaries(options.out, files.OUTPUT_CACHE)
             raise
         files.remove_scratch_folder(options.out)  # empty by now: each dot run removes its own
         return replace(report, warnings=tuple(warnings))
@@ -146,6 +147,10 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
         del valid_alone
         with drawing:
             drawing.wait_until_drawing()
+            # what the set needs is imported only now: imports before dot starts would hold it back
+            from ..publish import index as publish
+
+            layout.cache_compiled_templates(publish.html_environment())
             linted = lint.lint_paths(project_files, options.settings, cache=lint_cache)
             charts = {c.path: c for c in linted.charts}
             drawing.adopt(charts)

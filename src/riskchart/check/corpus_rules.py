@@ -83,19 +83,25 @@ def clauses(text: str) -> list[str]:
 
 def edit_distance(a: str, b: str, limit: int) -> int:
     """Levenshtein distance when it is at most `limit`; otherwise a number
-    above `limit` (limit + 1 as soon as that is certain, the distance if only
-    the last row shows it)."""
+    above `limit` (limit + 1 as soon as that is certain).
+
+    Only the cells within `limit` of the table's diagonal are worked out
+    (a path through any other costs more than `limit`); those outside
+    count as limit + 1, so a result above `limit` stays above it."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
-    previous = list(range(len(b) + 1))
+    beyond = limit + 1
+    previous = [min(j, beyond) for j in range(len(b) + 1)]
     for i, char in enumerate(a, 1):
-        current = [i]
-        for j, other in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other)))
-        if min(current) > limit:
-            return limit + 1
+        first, last = max(1, i - limit), min(len(b), i + limit)
+        current = [beyond] * (len(b) + 1)
+        current[0] = min(i, beyond)
+        for j in range(first, last + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != b[j - 1]))
+        if min(current[first - 1:last + 1]) > limit:
+            return beyond
         previous = current
-    return previous[-1]
+    return min(previous[-1], beyond)
 
 
 def _allowed(length: int) -> int:

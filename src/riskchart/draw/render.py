@@ -24,12 +24,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .. import style
 from ..errors import MissingFont, MissingGraphviz
-from . import fonts, glyphs, pages
+from . import fonts
 from .page import Page
+
+if TYPE_CHECKING:  # glyphs and pages are imported once dot has drawn: a build starts dot without them
+    from . import pages
 
 FORMATS = style.FORMATS
 INSTALL_HINT = ("Debian/Ubuntu：sudo apt-get install graphviz fonts-noto-cjk；"
@@ -179,6 +182,8 @@ def draw_many(dot_texts: list[str], formats: tuple[str, ...], tools: Toolchain,
     runs = runs or DotRuns()
     page = page or Page()
     results = _draw(dot_texts, drawn, tools, timeout, runs, scratch) if drawn else [{} for _ in dot_texts]
+    from . import pages
+
     ends: dict[int, tuple[pages.Drawing, list[float]]] = {}
     for number, result in enumerate(results):
         if not (continuation and isinstance(result, dict) and "json0" in result) \
@@ -211,6 +216,8 @@ def _one_page_instead(plan: pages.Drawing, page: Page, failure: RenderFailure) -
     """The chart itself was drawn, only its further pages' header was not: rather
     than lose the chart, it is shrunk onto one page (as before continuation pages),
     and the build says so."""
+    from . import pages
+
     size = style.FONT_SIZE * pages.one_page_scale(plan.width, plan.height, page)
     return (f"续页的「（续）」标题和页码画不出（{failure}），改为整张图缩小排在一页上，正文约 {size:.1f} 磅；"
             "可用 build --force 重试")
@@ -264,6 +271,8 @@ def finish(drawn: Drawn | RenderFailure, dot_text: str, formats: tuple[str, ...]
     if "dot" in formats:
         outputs["dot"] = dot_text.encode("utf-8")
     if "pdf" in outputs:
+        from . import glyphs, pages
+
         try:
             if windows:
                 (plan, ends), header = windows
@@ -431,6 +440,8 @@ def fit_to_page(pdf: bytes, page: Page | None = None) -> bytes:
     (glyphs.py; raises UndrawableGlyphs for what cannot be repaired).
     """
     import pikepdf
+
+    from . import glyphs
 
     page = page or Page()
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:

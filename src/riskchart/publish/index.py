@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from .. import __version__, files, style
-from ..check.characters import file_name_problem
 from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED, UNGRADED
 from ..draw import layout, render
 from ..model import Chart, Department, Phones, sort_key
+from .names import BOOKLET, BOOKLET_DOCX, CACHE, INDEX, REGISTER, REGISTER_XLSX, is_set_output
 
 if TYPE_CHECKING:
     import jinja2
@@ -38,14 +38,6 @@ if TYPE_CHECKING:
     from . import tables
     from .pageprep import InHand
 
-INDEX = "index.html"
-REGISTER = "risk-register.csv"
-REGISTER_XLSX = "risk-register.xlsx"
-BOOKLET_DOCX = "booklet.docx"
-BOOKLET = "booklet.pdf"
-CACHE = ".riskchart-cache"  # cover and contents pages of the booklet, by content
-SET_OUTPUTS = (INDEX, REGISTER, REGISTER_XLSX, BOOKLET, BOOKLET_DOCX)
-RESERVED_STEMS = frozenset(name.rsplit(".", 1)[0].casefold() for name in SET_OUTPUTS)  # no chart may be named so
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
@@ -66,16 +58,6 @@ class Card:
     files: tuple[tuple[str, str], ...]
     types: tuple[str, ...] = ()  # its risks' types, for the index's filter
     counts: tuple[tuple[str, int], ...] = ()  # its risks by level, the page's level columns
-
-
-def is_set_output(name: object) -> bool:
-    """A name the set writes: index, register, booklet, or a department's
-    booklet `<folder>/booklet.pdf` (folder names as RC211 lets them through)."""
-    if not isinstance(name, str):
-        return False
-    folder, _, last = name.rpartition("/")
-    return name in SET_OUTPUTS or (last == BOOKLET and bool(folder)
-                                   and all(file_name_problem(part) is None for part in folder.split("/")))
 
 
 def departments(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:

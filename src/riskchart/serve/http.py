@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..draw import layout
 from ..errors import EnvironmentProblem
-from ..publish import index as publish
+from ..publish.names import INDEX
 from .session import PAGE_PREFIX, PREVIEW_PREFIX, Live, file_version
 
 INTERNAL = "/_riskchart/"
@@ -120,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
             self._plain(HTTPStatus.FORBIDDEN, "拒绝：请求的主机名不是本机", body=body)
             return
         path = urlsplit(self.path).path
-        if path in ("/", "/" + publish.INDEX):
+        if path in ("/", "/" + INDEX):
             self._index(body)
         elif path.startswith(INTERNAL):
             self._internal(path[len(INTERNAL):], body)
@@ -165,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
     def _index(self, body: bool) -> None:
         from . import pages
 
-        found = output_file(self.server.out_root, "/" + publish.INDEX)
+        found = output_file(self.server.out_root, "/" + INDEX)
         data, version = b"", ""
         if found:
             with found.open("rb") as stream:  # the version of exactly these bytes: the page reloads once per change

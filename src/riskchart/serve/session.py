@@ -33,7 +33,7 @@ from ..check.characters import printable
 from ..check.diagnostics import Diagnostic
 from ..check.report import format_text
 from ..lint import ResultCache, discover, lint_paths
-from ..publish import index as publish
+from ..publish.names import INDEX
 from . import preview as serve_preview
 from .watch import Watcher
 
@@ -248,7 +248,7 @@ def file_version(info: os.stat_result) -> str:
 
 def _index_version(out: Path) -> str | None:
     try:
-        return file_version((out / publish.INDEX).stat())
+        return file_version((out / INDEX).stat())
     except OSError:
         return None
 
