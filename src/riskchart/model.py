@@ -211,3 +211,11 @@ def _phones(values: dict[str, str] | None, fallback: Phones = Phones()) -> Phone
 def sort_key(chart: Chart) -> tuple[str, int, str]:
     """Department by department (the charts folder's first), then by id."""
     return (chart.unit.folder, chart.id, str(chart.path))
+
+
+def department_groups(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:
+    """The charts department by department (the charts folder's first), each by id."""
+    found: dict[Department, list[Chart]] = {}
+    for chart in sorted(charts, key=sort_key):
+        found.setdefault(chart.unit, []).append(chart)
+    return list(found.items())

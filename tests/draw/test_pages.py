@@ -266,7 +266,7 @@ def test_a_png_only_build_of_a_continued_chart_shows_every_page_and_gives_the_no
 
 @needs_tools
 def test_the_contents_drawn_ahead_count_a_continued_charts_pages(tmp_path, monkeypatch):
-    """The booklet's contents are drawn while the charts are (index.draw_front_matter_ahead)
+    """The booklet's contents are drawn while the charts are (booklets.draw_front_matter_ahead)
     and number the pages a continued chart really takes, so the booklet finds them
     drawn: no contents page is drawn again at publishing, in a clean build or after
     another chart changed."""

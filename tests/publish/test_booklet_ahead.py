@@ -29,7 +29,8 @@ from riskchart.draw import render
 from riskchart.lint import lint_paths
 from riskchart.model import Chart
 from riskchart.publish import booklet, fontentry, pageprep, patch
-from riskchart.publish.index import BOOKLET, CACHE, _department, booklet_ahead
+from riskchart.publish.booklets import booklet_ahead, cover_title
+from riskchart.publish.names import BOOKLET, CACHE
 
 pytestmark = pytest.mark.needs("dot", "cjk-font", "pdftoppm", "pdftotext")
 
@@ -47,7 +48,7 @@ def booklet_with(out: Path, charts: Path, in_hand: pageprep.InHand, name: str = 
     """The booklet made with the fonts in hand and the pages joined ahead (if any)."""
     found = models(charts)
     data = booklet.booklet_pdf(found, {c.out_name: out / f"{c.out_name}.pdf" for c in found}, render.toolchain(),
-                               _department(found), date.today(), out / CACHE, in_hand=in_hand,
+                               cover_title(found), date.today(), out / CACHE, in_hand=in_hand,
                                ahead=in_hand.pages_ahead.pop(BOOKLET, None))
     path = out.parent / name
     path.write_bytes(data)

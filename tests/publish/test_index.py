@@ -413,7 +413,7 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
 @pytest.mark.needs("dot", "cjk-font")
 def test_a_booklet_over_the_page_limit_is_not_made_and_an_old_one_is_removed(three_charts, tmp_path, monkeypatch):
     from riskchart import style
-    from riskchart.publish.index import booklet_pages
+    from riskchart.publish.booklets import booklet_pages
 
     out = tmp_path / "out"
     assert build([three_charts], BuildOptions(out=out)).ok
@@ -439,7 +439,7 @@ def test_a_booklet_over_the_page_limit_is_not_made_and_an_old_one_is_removed(thr
 ])
 def test_only_names_the_set_writes_are_set_outputs(name, written_by_the_set):
     """What a manifest read from out/ may name as the set's, to be trusted and later deleted."""
-    from riskchart.publish.index import is_set_output
+    from riskchart.publish.names import is_set_output
 
     assert is_set_output(name) is written_by_the_set
 

@@ -29,7 +29,8 @@ from riskchart.config import find_settings
 from riskchart.draw import glyphs, render
 from riskchart.lint import lint_paths
 from riskchart.publish import booklet, fontentry, pageprep
-from riskchart.publish.index import CACHE, _department
+from riskchart.publish.booklets import cover_title
+from riskchart.publish.names import CACHE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = SEED_SAMPLE
@@ -85,7 +86,7 @@ def made_again(out: Path, charts: Path) -> Path:
     """The project's booklet made again from the PDFs in `out` and its cache."""
     models = lint_paths([charts], find_settings(charts)).charts
     data = booklet.booklet_pdf(models, {c.out_name: out / f"{c.out_name}.pdf" for c in models}, render.toolchain(),
-                               _department(models), date.today(), out / CACHE)  # the build's cover: cached
+                               cover_title(models), date.today(), out / CACHE)  # the build's cover: cached
     path = out.parent / "made-again.pdf"
     path.write_bytes(data)
     return path

@@ -22,7 +22,7 @@ from test_pageprep import entries, font_programs, page_count, raster, text
 from riskchart.build import BuildOptions, build
 from riskchart.draw import render
 from riskchart.publish import booklet, patch
-from riskchart.publish.index import BOOKLET, CACHE
+from riskchart.publish.names import BOOKLET, CACHE
 
 pytestmark = pytest.mark.needs("dot", "cjk-font", "pdftoppm", "pdftotext")
 

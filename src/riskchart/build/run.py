@@ -148,6 +148,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
         with drawing:
             drawing.wait_until_drawing()
             # what the set needs is imported only now: imports before dot starts would hold it back
+            from ..publish import booklets
             from ..publish import index as publish
 
             layout.cache_compiled_templates(publish.html_environment())
@@ -160,10 +161,10 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 likely = [charts[p] for p in project_files if p in charts]  # the set, if every chart draws
                 registers = drawing.ahead(publish.registers_ahead, likely, options, aside)
                 # the booklets' pages not drawn now: their fonts read while dot draws the others
-                drawing.ahead(publish.booklet_ahead, likely, changed_paths, options, drawing.fonts_in_hand,
+                drawing.ahead(booklets.booklet_ahead, likely, changed_paths, options, drawing.fonts_in_hand,
                               lambda: drawing.runs.stopped)
                 recorded = {name: entry.get("pages", 1) for name, entry in manifest["charts"].items()}
-                drawing.ahead(publish.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
+                drawing.ahead(booklets.draw_front_matter_ahead, list(linted.charts), options, tools, scratch,
                               drawing.page_counts_so_far(recorded), drawing.runs, drawing.fonts_in_hand)
             for path in chart_files:
                 problem = _first_error(linted, path, options) if path not in charts else None
@@ -182,7 +183,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                                                       stamp_keys.get(chart.path), options, manifest, seconds)
                 progress(outcomes[chart.path])
                 if options.publish and outcomes[chart.path].status == "built":
-                    publish.join_drawn(chart, options, drawing.fonts_in_hand)  # the booklet's pages, while dot draws
+                    booklets.join_drawn(chart, options, drawing.fonts_in_hand)  # the booklet's pages, while dot draws
                 count = result.pages if isinstance(result, Staged) else 1  # whichever formats: PNG-only too
                 if count > 1 and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} 一页排不下（正文会小于 {style.MIN_BODY_SIZE:g} 磅），"

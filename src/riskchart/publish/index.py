@@ -10,14 +10,11 @@ has not changed is not rewritten.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import io
-import math
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -28,8 +25,9 @@ from urllib.parse import quote
 from .. import __version__, files, style
 from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED, UNGRADED
 from ..draw import layout, render
-from ..model import Chart, Department, Phones, sort_key
-from .names import BOOKLET, BOOKLET_DOCX, CACHE, INDEX, REGISTER, REGISTER_XLSX, is_set_output
+from ..model import Chart, Department, Phones, department_groups, sort_key
+from .booklets import cover_title, publish_booklets, publish_word_booklet, word_pictures_in_background
+from .names import BOOKLET, BOOKLET_DOCX, INDEX, REGISTER, REGISTER_XLSX
 
 if TYPE_CHECKING:
     import jinja2
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
-_MOST_PDF_BYTES = 64 << 20  # a chart's PDF read ahead for the booklet: ~200 KB a page
 _SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
 _OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
@@ -58,14 +55,6 @@ class Card:
     files: tuple[tuple[str, str], ...]
     types: tuple[str, ...] = ()  # its risks' types, for the index's filter
     counts: tuple[tuple[str, int], ...] = ()  # its risks by level, the page's level columns
-
-
-def departments(charts: list[Chart]) -> list[tuple[Department, list[Chart]]]:
-    """The charts department by department (the charts folder's first), each by id."""
-    found: dict[Department, list[Chart]] = {}
-    for chart in sorted(charts, key=sort_key):
-        found.setdefault(chart.unit, []).append(chart)
-    return list(found.items())
 
 
 def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
@@ -176,36 +165,12 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     written: list[str] = []
     failures: list[str] = []
     notes: list[str] = []
-    pictures = _word_pictures_in_background(charts, options, scratch)
+    pictures = word_pictures_in_background(charts, options, scratch)
     _write_registers(charts, options, ahead)
     written += [REGISTER, REGISTER_XLSX]
-    pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
-    if charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values()):
-        from .booklet import booklet_pdf, prune_cache
-
-        used: set[str] = set()
-        books = []
-        for name, members, title, by_department in _booklets(charts):
-            pages = booklet_pages(members, manifest, by_department)
-            if pages > style.BOOKLET_MAX_PAGES:
-                notes.append(f"{name} 将有 {pages} 页，超过 {style.BOOKLET_MAX_PAGES} 页，太大，不生成；"
-                             "放在部门文件夹中的图，每个部门另有自己的汇编")
-                continue
-            books.append((name, members, title, by_department))
-        for name, members, title, by_department in books:
-            make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
-                                     options.settings.categories, by_department=by_department, used=used,
-                                     page=options.page, in_hand=in_hand,
-                                     ahead=in_hand.pages_ahead.pop(name, None) if in_hand is not None else None,
-                                     booklet_name=name, patching=not options.force)
-            written += [name] if _booklet(name, make, out, manifest, failures) else []
-        for unused in in_hand.pages_ahead.values() if in_hand is not None else ():
-            unused.close()  # a booklet not made (too long)
-        if not failures:
-            prune_cache(out / CACHE, used)
-        _remove_old_booklets(manifest, [name for name, *_ in books], out)
+    written += publish_booklets(charts, manifest, options, tools, today, scratch, in_hand, failures, notes)
     if pictures:
-        written += _publish_word_booklet(charts, pictures, options, today, failures)
+        written += publish_word_booklet(charts, pictures, options, today, failures)
     # an old booklet is linked only while this build makes PDFs
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
     word = options.settings.word_booklet and "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
@@ -217,203 +182,6 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}
     return Published(tuple(written), tuple(failures), tuple(notes))
-
-
-def booklet_pages(charts: list[Chart], manifest: dict[str, Any], by_department: bool = False) -> int:
-    """The pages of a booklet of these charts: cover, contents and each
-    chart's pages as the manifest recorded them (one when it does not say)."""
-    recorded = manifest.get("charts", {})
-    return booklet_page_count(charts, {c.out_name: _recorded_pages(recorded.get(c.out_name)) for c in charts},
-                              by_department)
-
-
-def booklet_page_count(charts: list[Chart], pages: Mapping[str, int], by_department: bool = False) -> int:
-    """Cover, contents and each chart's `pages` (by out_name)."""
-    headings = len({c.unit for c in charts}) if by_department else 0
-    contents = max(1, math.ceil((len(charts) + headings) / style.TOC_ROWS_PER_PAGE))
-    return 1 + contents + sum(pages[c.out_name] for c in charts)
-
-
-def _recorded_pages(entry: Any) -> int:
-    pages = entry.get("pages", 1) if isinstance(entry, dict) else 1
-    return pages if isinstance(pages, int) and 1 <= pages <= 1000 else 1
-
-
-def _booklet(name: str, make: Callable[[], bytes], out: Path, manifest: dict[str, Any], failures: list[str]) -> bool:
-    """Write one booklet; a failure is reported and its old file kept."""
-    from .booklet import DamagedPdf
-
-    try:
-        files.write_atomic(files.inside(out, name), make())
-        return True
-    except render.RenderFailure as failure:
-        failures.append(f"{name}：封面或目录无法生成：{failure}")
-    except DamagedPdf as damaged:
-        manifest["charts"].pop(damaged.stem, None)  # so the next build draws it again
-        failures.append(f"{name}：{damaged}")
-    except OSError as error:
-        failures.append(f"{name}：无法写入：{error.strerror or error}")
-    return False
-
-
-def _remove_old_booklets(manifest: dict[str, Any], made: list[str], out: Path) -> None:
-    """Booklets the last set wrote that this one does not make: a department
-    gone or renamed, a booklet grown too long; only names the manifest check
-    let through."""
-    for name in (manifest.get("set") or {}).get("outputs", ()):
-        if ("/" in name or name == BOOKLET) and name not in made and is_set_output(name):
-            with contextlib.suppress(OSError):
-                target = files.inside(out, name)
-                if target.is_file():
-                    target.unlink()
-
-
-def _word_pictures_in_background(charts: list[Chart], options: BuildOptions,
-                                 scratch: Path | None) -> Future[dict[str, list[bytes]]] | None:
-    """booklet.docx's pictures, drawn by MuPDF (on the other core) while the
-    register and the PDF booklet are written; None when there is no booklet."""
-    pdfs = {c.out_name: options.out / f"{c.out_name}.pdf" for c in charts}
-    if not (options.settings.word_booklet and charts and "pdf" in options.formats
-            and all(p.is_file() for p in pdfs.values())):
-        return None
-    from .docx import drawing_pictures
-
-    background = ThreadPoolExecutor(max_workers=1)
-    try:
-        return background.submit(drawing_pictures, charts, pdfs, options.dpi, options.out / CACHE, scratch,
-                                 options.jobs)
-    finally:
-        background.shutdown(wait=False)  # the drawing goes on; nothing else is started
-
-
-def _publish_word_booklet(charts: list[Chart], pictures: Future[dict[str, list[bytes]]], options: BuildOptions,
-                          today: date, failures: list[str]) -> list[str]:
-    from ..draw.raster import RasterFailure
-    from .docx import Fonts, booklet_docx
-
-    try:
-        drawn = pictures.result()
-    except RasterFailure as failure:
-        failures.append(f"{BOOKLET_DOCX}：图片无法生成：{failure}")
-        return []
-    document = booklet_docx(charts, drawn, _department(charts), today, options.settings.categories,
-                            Fonts(*options.settings.docx_fonts))
-    files.write_atomic(options.out / BOOKLET_DOCX, document)
-    return [BOOKLET_DOCX]
-
-
-def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
-    """(file in out/, its charts, the name on its cover, by department) of
-    every booklet: the whole project's, and one per department folder."""
-    units = departments(charts)
-    books = [(BOOKLET, charts, _department(charts), len(units) > 1)]
-    return books + [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
-
-
-def draw_front_matter_ahead(charts: list[Chart], options: BuildOptions, tools: render.Toolchain,
-                            scratch: Path | None = None,
-                            drawn_pages: Callable[[bool], dict[str, int] | None] = lambda wait: {},
-                            runs: render.DotRuns | None = None, in_hand: InHand | None = None) -> None:
-    """Draw the booklets' covers and contents for these charts into the page
-    cache while the charts are being drawn, so that publish_set finds them
-    there instead of starting dot once more at the end.
-
-    The contents number the pages as the booklet will, and how many pages a
-    chart takes is known only once dot has laid it out: `drawn_pages(wait)`
-    gives them by out_name (see build/drawing.py's _Drawing.page_counts_so_far: a chart
-    not laid out yet counts as the last build recorded it; None: the build
-    is being stopped).  So they are drawn at once with the pages known by
-    then, and drawn again, once every chart is laid out, only if a count was
-    wrong (a chart that now continues over more or fewer pages).  Best
-    effort: if the charts published turn out to be others, or drawing fails
-    here, publish_set draws (and reports) on its own."""
-    if not charts or "pdf" not in options.formats:
-        return
-    from .booklet import front_matter, front_matter_pages
-
-    guessed: dict[str, int] | None = None
-    for wait in (False, True):
-        known = drawn_pages(wait)
-        if known is None:
-            return
-        counts = {c.out_name: known.get(c.out_name, 1) for c in charts}
-        if counts == guessed:
-            return
-        drawn: set[str] = set()  # collected, not pruned: publish_set prunes once every booklet is made
-        for _, members, title, by_department in _booklets(charts):
-            if booklet_page_count(members, counts, by_department) > style.BOOKLET_MAX_PAGES:
-                continue  # too long to be made (publish_set says so)
-            pages = front_matter_pages(members, tools, title, date.today(), options.settings.categories,
-                                       by_department=by_department, page_counts=counts)
-            try:
-                front_matter(pages, tools, options.out / CACHE, scratch, drawn, options.page, runs, in_hand)
-            except (render.RenderFailure, OSError):
-                return
-        guessed = counts
-
-
-def booklet_ahead(charts: list[Chart], drawn: set[Path], options: BuildOptions, in_hand: InHand,
-                  stopped: Callable[[], bool] = lambda: False) -> None:
-    """While dot draws the charts `drawn`, read the PDFs in out/ of the set's
-    others (`charts`: the set, if every chart draws): their fonts into
-    `in_hand`, and their pages joined for the project's booklet (see
-    booklet.join_ahead), so that once the last chart is drawn the booklets
-    only add its pages.  Fonts are found by the digest of the PDF's bytes
-    and joined pages are used only if their PDFs are still the same, so a
-    PDF that changes meanwhile is never joined with another's.  Best effort:
-    the booklet does what is missing itself.  Gives up between two charts
-    once `stopped()` (Ctrl-C): a stopping build waits for this thread."""
-    if "pdf" not in options.formats or not options.publish or not charts:
-        return
-    name, members, _, by_department = _booklets(charts)[0]
-    if len(members) > style.BOOKLET_AHEAD_MAX_CHARTS:
-        return  # held in memory only for a set that small; department booklets read their own
-    if booklet_page_count(members, {c.out_name: 1 for c in members}, by_department) > style.BOOKLET_MAX_PAGES:
-        return  # too long for a booklet
-    from . import pageprep, patch
-    from .booklet import in_booklet_order, join_ahead
-
-    if not options.force and patch.likely(options.out / CACHE, name, [c.out_name for c in in_booklet_order(
-            members, options.settings.categories, by_department)], len(drawn)):
-        return  # the last booklet will be patched: its other pages are not needed
-
-    pdfs: dict[str, tuple[bytes, str]] = {}
-    for chart in charts:
-        if stopped():
-            return
-        pdf = _pdf_in_out(chart, options) if chart.path not in drawn else None
-        if pdf is not None:
-            pdfs[chart.out_name] = (pdf, pageprep.entry_name(pdf))
-            pageprep.remember(pdf, options.out / CACHE, in_hand, pdfs[chart.out_name][1])
-    with contextlib.suppress(Exception):  # a PDF that does not open: the booklet says so
-        # put in place whole: the build adds each chart drawn to it from then on (join_drawn)
-        in_hand.pages_ahead[name] = join_ahead([c for c in members if c.out_name in pdfs], pdfs,
-                                               options.settings.categories, by_department, stopped)
-
-
-def join_drawn(chart: Chart, options: BuildOptions, in_hand: InHand) -> None:
-    """Add a chart just written (its PDF in out/) to the project booklet's
-    pages joined ahead (booklet_ahead), once there are any: so that after
-    the last chart, the booklet has only that chart's pages to add.  Best
-    effort, like booklet_ahead."""
-    joined = in_hand.pages_ahead.get(BOOKLET)
-    if joined is not None and "pdf" in options.formats and options.publish:
-        pdf = _pdf_in_out(chart, options)
-        if pdf is not None:
-            with contextlib.suppress(Exception):
-                joined.add(chart, pdf)
-
-
-def _pdf_in_out(chart: Chart, options: BuildOptions) -> bytes | None:
-    """A chart's PDF in out/, for the booklet's pages joined ahead: None if
-    it cannot be read or is larger than a booklet page would be."""
-    from ..check.load import read_chart_bytes
-
-    with contextlib.suppress(OSError):  # a regular file only: never waits on a FIFO put there
-        pdf = read_chart_bytes(files.inside(options.out, f"{chart.out_name}.pdf"), _MOST_PDF_BYTES)
-        if len(pdf) <= _MOST_PDF_BYTES:
-            return pdf
-    return None
 
 
 @dataclass(frozen=True)
@@ -428,14 +196,6 @@ def _missing_card(name: str, manifest: dict[str, Any], formats: tuple[str, ...],
     entry = manifest["charts"].get(name) or {}
     kept = tuple((fmt, link(f"{name}.{fmt}")) for fmt in LINKED_FORMATS if (out / f"{name}.{fmt}").is_file())
     return FailingCard(name, entry.get("title") or name, kept)
-
-
-def _department(charts: list[Chart]) -> str:
-    """Whose charts these are: the department's name, or the departments' names."""
-    names = [unit.name for unit, _ in departments(charts) if unit.name]
-    if len(departments(charts)) > 1 and names:
-        return "、".join(names)
-    return next((c.department for c in charts if c.department), "")
 
 
 @cache
@@ -482,7 +242,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     charts = sorted(charts, key=sort_key)
     stats = tables.statistics(charts, categories, levels)
     sections = []
-    for unit, members in departments(charts):
+    for unit, members in department_groups(charts):
         groups = []
         for category in dict.fromkeys((*categories, UNCATEGORISED)):
             cards = [_card(c, formats, stats.levels) for c in members if c.category == category]
@@ -496,7 +256,7 @@ def index_html(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     phones = next((c.phones for c in charts if c.phones.service or c.phones.supervision), Phones())
     classes, css = level_classes(stats.levels)
     return html_environment().get_template("index.html.j2").render(
-        department=_department(charts), version=__version__, built_on=built_on.isoformat(),
+        department=cover_title(charts), version=__version__, built_on=built_on.isoformat(),
         stats=stats, sections=sections, levels=stats.levels, level_class=classes, level_css=css, bar_scale=bar_scale,
         booklet=href(BOOKLET) if booklet else None, register=href(REGISTER) if register else None, phones=phones,
         register_xlsx=href(REGISTER_XLSX) if register else None, booklet_docx=href(BOOKLET_DOCX) if word else None,
