@@ -1,6 +1,7 @@
 """Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
 
 import io
+import math
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from conftest import pdf_text, squeeze
 
 from riskchart import style
 from riskchart.draw import render
-from riskchart.draw.layout import chart_dot
+from riskchart.draw.layout import chart_dot, continuation_dot
 from riskchart.draw.page import A4_PORTRAIT, Page
 from riskchart.errors import MissingFont, MissingGraphviz
 from riskchart.model import Chart, Phones, Step
@@ -70,6 +71,9 @@ def test_missing_font_is_refused_with_the_install_command():
         render.render(chart_dot(CHART, font), ("svg",), render.toolchain(font))
     assert font in raised.value.message
     assert "fonts-noto-cjk" in raised.value.message
+    # no substitute to name (dot never ran), and the way out spelt as typed at the prompt
+    assert f"找不到字体「{font}」（中文会显示成方框）。请安装：" in raised.value.message
+    assert raised.value.message.endswith("；或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
 
 
 @needs_dot
@@ -334,3 +338,86 @@ def test_render_lays_the_chart_out_on_the_page_it_is_given():
     pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain(), page=Page("A3", landscape=True))["pdf"]
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
         assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, 1191, 842]
+
+
+def tall_chart(steps: int) -> Chart:
+    """Four long risks and measures a step: 8 steps print under 7 pt on one A4 page, not on A3."""
+    return Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="长图", department="某部门",
+                 phones=Phones("8583591", "2032510"),
+                 steps=tuple(Step(f"第{s}环节", "中",
+                                  tuple(f"第{s}环节风险{i}，未按规定程序办理相关事项，存在优亲厚友、吃拿卡要的可能。"
+                                        for i in range(1, 5)),
+                                  tuple(f"第{s}环节措施{i}，严格执行相关制度，加强内部监督检查和责任追究。"
+                                        for i in range(1, 5)), "经办人")
+                             for s in range(1, steps + 1)))
+
+
+@needs_dot
+@pytest.mark.parametrize("page, continues", [(A4_PORTRAIT, True), (Page("A3"), False)])
+def test_render_many_continues_a_chart_too_tall_for_the_page_it_is_given(page, continues):
+    """render_many (as `riskchart diff` calls it) continues a chart that would print
+    under 7 pt on one page, judged on the page it is given: on A3 the same chart fits."""
+    import pikepdf
+
+    tall = tall_chart(8)
+    (result,) = render.render_many([chart_dot(tall, page=page)], ("pdf",), render.toolchain(), page=page,
+                                   continuation=lambda number, count: continuation_dot(tall, count))
+    with pikepdf.Pdf.open(io.BytesIO(result["pdf"])) as document:
+        assert (len(document.pages) > 1) == continues
+        assert {tuple(float(v) for v in sheet.MediaBox) for sheet in document.pages} == {(0, 0, page.width, page.height)}
+
+
+@needs_dot
+def test_render_many_starts_no_dot_once_its_runs_are_stopped(tmp_path, monkeypatch):
+    """The runs passed in are the ones used: after Ctrl-C stopped them, no chart is drawn."""
+    started = tmp_path / "started"
+    fake_dot(tmp_path, monkeypatch, f'echo run >> {started}\nexec $REAL "$@"')
+    runs = render.DotRuns()
+    runs.stop()
+    results = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain(), runs=runs)
+    assert [str(r) for r in results] == ["已中断", "已中断"]
+    assert not started.exists()
+
+
+def fake_mutool(tmp_path, monkeypatch, body: str) -> None:
+    """Put a `mutool` on PATH that does `body` (which may call the real one as $REAL)."""
+    from riskchart.draw import raster
+
+    folder = tmp_path / "mutool-bin"
+    folder.mkdir()
+    script = folder / "mutool"
+    script.write_text(f"#!/bin/sh\nREAL={shutil.which('mutool')}\n{body}\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(raster, "mutool", lambda: str(script))  # not on PATH: raster.mutool() is cached
+
+
+@needs_dot
+@pytest.mark.needs("mutool")
+def test_a_png_alone_is_drawn_at_the_dpi_it_is_given_and_the_pdf_is_not_returned():
+    outputs = render.render(chart_dot(CHART), ("png",), render.toolchain(), dpi=36)
+    assert set(outputs) == {"png"}  # the PDF it was drawn from is not an output
+    width, height = struct.unpack(">II", outputs["png"][16:24])
+    assert (width, height) == (math.ceil(595 * 36 / 72), math.ceil(842 * 36 / 72))  # the whole A4 page at 36 dpi
+
+
+@needs_dot
+@pytest.mark.needs("mutool")
+def test_mupdf_draws_the_png_in_the_scratch_folder_it_is_given(tmp_path, monkeypatch):
+    """So that a later build removes what a killed one left (files.remove_scratch_folder)."""
+    seen = tmp_path / "seen"
+    fake_mutool(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.pdf) dirname "$a" >> {seen};; esac; done\n'
+                                       'exec $REAL "$@"')
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (outputs,) = render.render_many([chart_dot(CHART)], ("png",), render.toolchain(), scratch=scratch)
+    assert outputs["png"].startswith(b"\x89PNG")
+    (folder,) = set(seen.read_text().split())
+    assert Path(folder).parent == scratch and not Path(folder).exists()
+
+
+@needs_dot
+def test_a_png_that_mupdf_cannot_draw_fails_its_chart_with_mupdfs_reason(tmp_path, monkeypatch):
+    fake_mutool(tmp_path, monkeypatch, 'echo "error: cannot open document: simulated" >&2; exit 1')
+    (result,) = render.render_many([chart_dot(CHART)], ("png",), render.toolchain())
+    assert isinstance(result, render.RenderFailure)
+    assert str(result) == "MuPDF 出错（退出码 1）：error: cannot open document: simulated"
