@@ -60,8 +60,9 @@ def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
 def test_graphviz_without_text_layout_plugin_is_refused(monkeypatch, tmp_path):
     # the real dot draws, but its log no longer shows the pango text-layout plugin
     fake_dot(tmp_path, monkeypatch, '$REAL "$@" 2>&1 >/dev/null | grep -v textlayout >&2')
-    with pytest.raises(MissingGraphviz, match="pango"):
+    with pytest.raises(MissingGraphviz) as raised:
         render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert raised.value.message.startswith("这个 Graphviz 没有 pango 文字排版插件，中文宽度会算错")
 
 
 @needs_dot
@@ -78,13 +79,32 @@ def test_missing_font_is_refused_with_the_install_command():
 
 @needs_dot
 @pytest.mark.parametrize("body, reason", [
-    ("echo 'Error: syntax error in line 1' >&2; exit 3", "退出码 3"),
-    ("kill -SEGV $$", "SIGSEGV"),
+    ("echo 'Error: syntax error in line 1' >&2; exit 3", "Graphviz 出错（退出码 3）：Error: syntax error in line 1"),
+    ("exit 3", "Graphviz 出错（退出码 3）：没有错误信息"),
+    # the first problem with the two lines after it, as context
+    (r"printf 'layout\nError: first\ncontext 1\ncontext 2\ncontext 3\nWarning: second\n' >&2; exit 1",
+     "Graphviz 出错（退出码 1）：Error: first\ncontext 1\ncontext 2"),
+    ("echo 'Warning: only a warning' >&2; exit 1", "Graphviz 出错（退出码 1）：Warning: only a warning"),
+    ("kill -SEGV $$", "Graphviz 崩溃（被信号 SIGSEGV 终止）"),
+    ("echo 'Error: out of memory' >&2; kill -SEGV $$", "Graphviz 崩溃（被信号 SIGSEGV 终止）：Error: out of memory"),
 ])
 def test_dot_failures_become_render_failures(tmp_path, monkeypatch, body, reason):
     fake_dot(tmp_path, monkeypatch, body)
-    with pytest.raises(render.RenderFailure, match=reason):
+    with pytest.raises(render.RenderFailure) as raised:
         render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value) == reason
+
+
+@needs_dot
+def test_a_dot_that_cannot_be_started_is_a_render_failure(tmp_path, monkeypatch):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "dot").write_text("#!/no/such/interpreter\n")
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    with pytest.raises(render.RenderFailure) as raised:
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value).startswith("无法运行 Graphviz：[Errno 2]")
 
 
 @needs_dot
@@ -197,6 +217,89 @@ def test_a_warning_that_spoils_the_drawing_fails_even_with_exit_0(tmp_path, monk
 
 
 @needs_dot
+def test_the_first_three_warnings_that_spoil_the_drawing_are_named(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\n'
+                                    "printf 'Warning: a, size too small for content\\nError: b\\n"
+                                    "Warning: c has a non-ASCII character\\nWarning: Could not find d\\n' >&2")
+    with pytest.raises(render.RenderFailure) as raised:
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value) == ("Graphviz 警告，生成的图不可靠：Warning: a, size too small for content；Error: b；"
+                                 "Warning: c has a non-ASCII character")
+
+
+@needs_dot
+def test_a_log_that_is_not_utf8_is_still_read(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nprintf "network simplex: \\377\\376\\n" >&2')
+    assert b"</svg>" in render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"]
+
+
+@needs_dot
+def test_a_dot_that_lingers_after_writing_every_output_is_waited_for(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nsleep 1')
+    results = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain())
+    assert all(b"</svg>" in result["svg"] for result in results)
+
+
+@needs_dot
+def test_a_lone_failing_chart_is_not_drawn_again_and_a_failing_pair_is_drawn_one_by_one(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    fake_dot(tmp_path, monkeypatch, f'echo run >> {runs}\necho "Error: bad" >&2; exit 1')
+    (alone,) = render.render_many([chart_dot(CHART)], ("svg",), render.toolchain())
+    assert isinstance(alone, render.RenderFailure) and runs.read_text().count("run") == 1
+    runs.unlink()
+    pair = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain())
+    assert [str(r) for r in pair] == ["Graphviz 出错（退出码 1）：Error: bad"] * 2
+    assert runs.read_text().count("run") == 3  # the batch, then each chart alone
+
+
+@needs_dot
+def test_an_interrupt_while_waiting_for_dot_kills_it_and_what_it_started(tmp_path, monkeypatch):
+    child = tmp_path / "child.pid"
+    fake_dot(tmp_path, monkeypatch, f"sleep 30 & echo $! > {child}; wait")
+
+    def interrupted(process, outputs, timeout):  # Ctrl-C while dot runs
+        deadline = time.monotonic() + 30
+        while (not child.is_file() or not child.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    grandchild = int(child.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(1000):  # killed with its group; give the kernel a moment to reap it
+            os.kill(grandchild, 0)
+            time.sleep(0.01)
+
+
+@needs_dot
+def test_a_finished_dot_is_not_signalled_when_the_runs_are_stopped(monkeypatch):
+    runs = render.DotRuns()
+    render.render_many([chart_dot(CHART)], ("svg",), render.toolchain(), runs=runs)
+    signalled: list[int] = []
+    monkeypatch.setattr(render.os, "killpg", lambda pid, number: signalled.append(pid))
+    runs.stop()
+    assert signalled == []  # its process id may be another program's by now
+
+
+@needs_dot
+def test_a_chart_is_drawn_the_same_under_a_locale_that_is_not_utf8():
+    """The DOT file is written as UTF-8 whatever the locale (a GBK or ASCII one would
+    mangle the Chinese text dot reads): LC_ALL=C without Python's UTF-8 mode here."""
+    import sys
+
+    dot_text = chart_dot(CHART)
+    here = render.render(dot_text, ("svg",), render.toolchain())["svg"]
+    program = ("import sys; from riskchart.draw import render; sys.stdout.buffer.write("
+               "render.render(sys.stdin.buffer.read().decode('utf-8'), ('svg',), render.toolchain())['svg'])")
+    ascii_locale = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    there = subprocess.run([sys.executable, "-c", program], input=dot_text.encode(), capture_output=True,
+                           env=ascii_locale, check=True).stdout
+    assert there == here
+
+
+@needs_dot
 def test_an_empty_output_file_is_a_failure(tmp_path, monkeypatch):
     fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nfor a in "$@"; do case $a in *.dot) : > "$a.svg";; esac; done')
     with pytest.raises(render.RenderFailure, match="没有写出 svg"):
@@ -286,6 +389,30 @@ def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():
     assert content.startswith(f"q 1.000000 0 0 1.000000 {x:.3f} {y:.3f} cm")
 
 
+@pytest.mark.parametrize("left, bottom, width, height", [(100, 200, 1190, 1000), (-300, 50, 700, 3000)])
+def test_fit_to_page_shrinks_a_page_whose_box_does_not_start_at_zero(left, bottom, width, height):
+    """Shrunk as well as moved: the box's corner is scaled with the drawing."""
+    import pikepdf
+
+    document = pikepdf.new()
+    document.add_blank_page(page_size=(width, height))
+    document.pages[0].MediaBox = pikepdf.Array([left, bottom, left + width, bottom + height])
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_page(buffer.getvalue()))) as fitted:
+        content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
+        art_box = [float(v) for v in fitted.pages[0].ArtBox]
+    scale, _, _, _, x, y = (float(v) for v in content.split()[1:7])
+    margin = style.PAGE_MARGIN
+    assert scale == pytest.approx(min((595 - 2 * margin) / width, (842 - 2 * margin) / height), abs=1e-6)
+    # the drawing's corners land where its box is drawn: centred across, at the top margin
+    assert x + left * scale == pytest.approx((595 - width * scale) / 2, abs=2e-3)
+    assert y + (bottom + height) * scale == pytest.approx(842 - margin, abs=2e-3)
+    assert art_box == pytest.approx([(595 - width * scale) / 2, 842 - margin - height * scale,
+                                     (595 + width * scale) / 2, 842 - margin], abs=2e-3)
+    assert all(round(v, 3) == v for v in art_box)  # in thousandths of a point, as the page's transformation
+
+
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
     log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
     with pytest.raises(MissingFont, match=r"找不到字体「Noto Sans CJK SC」.*fonts-noto-cjk"):
@@ -296,9 +423,19 @@ def test_a_log_showing_another_font_drawn_names_the_substitute():
     # a font of the same family but without the CJK glyphs: only the whole name tells it apart
     log = ('textlayout\nfontname: "Noto Sans CJK SC" resolved to: (PangoCairoFcFont) "Noto Sans, Regular" '
            '/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf\n')  # as dot -v writes it
-    with pytest.raises(MissingFont, match="Graphviz 用了「Noto Sans」代替"):
+    with pytest.raises(MissingFont, match="找不到字体「Noto Sans CJK SC」（Graphviz 用了「Noto Sans」代替"):
         render._check_text_layout(log, "Noto Sans CJK SC")
     render._check_text_layout(log.replace('"Noto Sans,', '"Noto Sans CJK SC,'), "Noto Sans CJK SC")
+
+
+def test_a_font_list_is_drawn_in_its_first_family_and_other_fonts_resolve_as_they_may():
+    """--font may name fallbacks after a comma: the first family is the one to be drawn;
+    how dot resolves a font riskchart did not ask for (a default) is not checked."""
+    log = ('textlayout\nfontname: "Times-Roman" resolved to: (PangoCairoFcFont) "DejaVu Serif, Book" '
+           '/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf\n'
+           'fontname: "Noto Sans CJK SC,Noto Sans" resolved to: (PangoCairoFcFont) "Noto Sans CJK SC, Regular" '
+           '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc\n')
+    render._check_text_layout(log, "Noto Sans CJK SC,Noto Sans")
 
 
 @needs_dot
