@@ -358,6 +358,15 @@ def test_waiting_for_runs_to_start_ends_once_they_have_or_the_runs_are_stopped()
     assert not stopped.is_alive()
 
 
+def test_waiting_for_runs_to_start_looks_every_few_milliseconds(monkeypatch):
+    """The build's main thread waits here for dot to start: a long nap would delay every build."""
+    naps: list[float] = []
+    nap = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda seconds: (naps.append(seconds), nap(seconds)))
+    render.DotRuns().wait_started(1, 0.05)  # nothing starts: it waits the whole 0.05 s
+    assert naps and max(naps) <= 0.01
+
+
 @needs_dot
 def test_dots_log_is_read_from_its_file_once_dot_exits(tmp_path, monkeypatch):
     # a log far longer than a pipe holds, written a line at a time as dot -v does
