@@ -143,6 +143,15 @@ def test_one_layout_gives_every_format(tmp_path):
 
 
 @needs_dot
+def test_an_svg_does_not_depend_on_how_the_charts_were_batched():
+    """Graphviz names every graph after the first of a run differently; the SVG of a
+    chart is the same drawn alone or second in a batch (a rebuild compares them)."""
+    alone = render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"]
+    first, second = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain())
+    assert first["svg"] == second["svg"] == alone
+
+
+@needs_dot
 def test_svg_keeps_text_as_text_with_font_fallbacks():
     svg = render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"].decode()
     assert "故意刁难申请人。" in svg and "建立受理单制度。" in svg
