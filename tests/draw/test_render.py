@@ -350,6 +350,26 @@ def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tm
         runs.start(["true"])
 
 
+def test_dot_reads_nothing_and_writes_nothing_on_our_terminal(tmp_path):
+    """dot gets its input files and writes its outputs next to them: its standard input
+    and output are /dev/null, never the terminal or pipe riskchart was started with."""
+    seen = tmp_path / "seen"
+    read, write = os.pipe()
+    ours = os.dup(0), os.dup(1)
+    try:
+        os.dup2(read, 0)
+        os.dup2(write, 1)
+        script = f"i=$(readlink /proc/$$/fd/0); o=$(readlink /proc/$$/fd/1); echo $i $o > {seen}"
+        render.DotRuns().start(["sh", "-c", script]).wait()
+    finally:
+        for fd, saved in enumerate(ours):
+            os.dup2(saved, fd)
+            os.close(saved)
+        os.close(read)
+        os.close(write)
+    assert seen.read_text().split() == ["/dev/null", "/dev/null"]
+
+
 def test_waiting_for_runs_to_start_ends_once_they_have_or_the_runs_are_stopped():
     runs = render.DotRuns()
     waiter = threading.Thread(target=runs.wait_started, args=(2, 60))
@@ -576,3 +596,44 @@ def test_a_png_that_mupdf_cannot_draw_fails_its_chart_with_mupdfs_reason(tmp_pat
     (result,) = render.render_many([chart_dot(CHART)], ("png",), render.toolchain())
     assert isinstance(result, render.RenderFailure)
     assert str(result) == "MuPDF 出错（退出码 1）：error: cannot open document: simulated"
+
+
+@needs_dot
+def test_only_the_charts_too_tall_for_the_page_continue_in_a_batch(tmp_path, monkeypatch):
+    """A failing and a short chart before a tall one: each keeps its own outcome."""
+    from dataclasses import replace
+
+    import pikepdf
+
+    fake_dot(tmp_path, monkeypatch, 'for a in "$@"; do case $a in *.dot) if grep -q 坏图 "$a"; then '
+                                    'echo "Error: bad chart" >&2; exit 1; fi;; esac; done; exec $REAL "$@"')
+    tall = tall_chart(8)
+    charts = [replace(CHART, title="坏图"), CHART, tall]
+    results = render.render_many([chart_dot(c) for c in charts], ("pdf",), render.toolchain(),
+                                 continuation=lambda number, count: continuation_dot(charts[number], count))
+    assert str(results[0]) == "Graphviz 出错（退出码 1）：Error: bad chart"
+    counts = []
+    for result in results[1:]:
+        with pikepdf.Pdf.open(io.BytesIO(result["pdf"])) as document:
+            counts.append(len(document.pages))
+    assert counts[0] == 1 and counts[1] > 1
+
+
+@needs_dot
+def test_a_chart_drawn_without_pdf_is_not_cut_into_pages(tmp_path, monkeypatch):
+    """Pages are a PDF's: an SVG-only drawing of a tall chart draws no page header
+    (nor the layout it would be cut by) and stays one picture."""
+    drawn_formats = tmp_path / "formats"
+    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in -T*) echo "$a" >> {drawn_formats};; esac; done\n'
+                                    'exec $REAL "$@"')
+    tall = tall_chart(8)
+    (drawn,) = render.draw_many([chart_dot(tall)], ("svg",), render.toolchain(),
+                                continuation=lambda number, count: continuation_dot(tall, count))
+    assert isinstance(drawn, render.Drawn) and drawn.windows is None and set(drawn.outputs) == {"svg"}
+    assert drawn_formats.read_text().split() == ["-Tsvg"]
+
+
+@needs_dot
+def test_the_dot_text_alone_needs_no_dot_run(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, 'echo "Error: should not run" >&2; exit 1')
+    assert render.render(chart_dot(CHART), ("dot",), render.toolchain()) == {"dot": chart_dot(CHART).encode()}
