@@ -637,3 +637,16 @@ def test_a_chart_drawn_without_pdf_is_not_cut_into_pages(tmp_path, monkeypatch):
 def test_the_dot_text_alone_needs_no_dot_run(tmp_path, monkeypatch):
     fake_dot(tmp_path, monkeypatch, 'echo "Error: should not run" >&2; exit 1')
     assert render.render(chart_dot(CHART), ("dot",), render.toolchain()) == {"dot": chart_dot(CHART).encode()}
+
+
+@needs_dot
+def test_a_glyph_that_cannot_be_repaired_fails_its_chart_naming_the_character(monkeypatch):
+    """(How a broken outline is found and repaired: test_glyphs.py.)"""
+    from riskchart.draw import glyphs
+
+    def unrepairable(document):
+        raise glyphs.UndrawableGlyphs(["实"])
+
+    monkeypatch.setattr(glyphs, "repair_fonts", unrepairable)
+    (result,) = render.render_many([chart_dot(CHART)], ("pdf",), render.toolchain())
+    assert str(result) == "PDF 中的字形无法绘制，查看时会显示为空白：「实」(U+5B9E)"
