@@ -650,3 +650,26 @@ def test_a_glyph_that_cannot_be_repaired_fails_its_chart_naming_the_character(mo
     monkeypatch.setattr(glyphs, "repair_fonts", unrepairable)
     (result,) = render.render_many([chart_dot(CHART)], ("pdf",), render.toolchain())
     assert str(result) == "PDF 中的字形无法绘制，查看时会显示为空白：「实」(U+5B9E)"
+
+
+@needs_dot
+def test_a_continued_charts_header_is_drawn_in_the_scratch_folder_too(tmp_path, monkeypatch):
+    seen = tmp_path / "seen"
+    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.dot) dirname "$a" >> {seen};; esac; done\n'
+                                    'exec $REAL "$@"')
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    tall = tall_chart(8)
+    render.render_many([chart_dot(tall)], ("pdf",), render.toolchain(), scratch=scratch,
+                       continuation=lambda number, count: continuation_dot(tall, count))
+    folders = seen.read_text().split()
+    assert len(folders) == 2 and all(Path(folder).parent == scratch for folder in folders)  # the chart, its header
+
+
+@needs_dot
+def test_a_log_that_cannot_be_read_back_is_a_render_failure(tmp_path, monkeypatch):
+    # dot's log is a file beside its first input: removed while dot writes it
+    fake_dot(tmp_path, monkeypatch, 'for a in "$@"; do case $a in *.dot) rm -f "$a.log";; esac; done\nexec $REAL "$@"')
+    with pytest.raises(render.RenderFailure) as raised:
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value).startswith("读不到 Graphviz 的日志：[Errno 2]")
