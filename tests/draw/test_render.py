@@ -352,14 +352,17 @@ def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tm
 
 def test_dot_reads_nothing_and_writes_nothing_on_our_terminal(tmp_path):
     """dot gets its input files and writes its outputs next to them: its standard input
-    and output are /dev/null, never the terminal or pipe riskchart was started with."""
+    and output (and its error output, unless given a log file) are /dev/null, never the
+    terminal or pipe riskchart was started with."""
     seen = tmp_path / "seen"
     read, write = os.pipe()
-    ours = os.dup(0), os.dup(1)
+    ours = os.dup(0), os.dup(1), os.dup(2)
     try:
         os.dup2(read, 0)
         os.dup2(write, 1)
-        script = f"i=$(readlink /proc/$$/fd/0); o=$(readlink /proc/$$/fd/1); echo $i $o > {seen}"
+        os.dup2(write, 2)
+        # read into variables first: a redirection of the loop itself would change what it reads
+        script = f"fds=$(for fd in 0 1 2; do readlink /proc/$$/fd/$fd; done); echo $fds > {seen}"
         render.DotRuns().start(["sh", "-c", script]).wait()
     finally:
         for fd, saved in enumerate(ours):
@@ -367,7 +370,7 @@ def test_dot_reads_nothing_and_writes_nothing_on_our_terminal(tmp_path):
             os.close(saved)
         os.close(read)
         os.close(write)
-    assert seen.read_text().split() == ["/dev/null", "/dev/null"]
+    assert seen.read_text().split() == ["/dev/null"] * 3
 
 
 def test_waiting_for_runs_to_start_ends_once_they_have_or_the_runs_are_stopped():
