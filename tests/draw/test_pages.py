@@ -230,6 +230,7 @@ def test_a_chart_whose_continued_pages_cannot_be_drawn_falls_back_to_one_page_an
     assert "simulated crash" in notice and "一页上" in notice
     assert abs(float(re.search(r"正文约 ([\d.]+) 磅", notice).group(1)) - sheet.body) < 0.1
     assert "续排为" not in notice
+    assert notice.endswith("可用 build --force 重试")  # the option spelt as typed
 
 
 @needs_tools

@@ -1,6 +1,7 @@
 """Rendering through Graphviz: the environment check, failures, A4 PDF, SVG text."""
 
 import io
+import math
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from conftest import pdf_text, squeeze
 
 from riskchart import style
 from riskchart.draw import render
-from riskchart.draw.layout import chart_dot
+from riskchart.draw.layout import chart_dot, continuation_dot
 from riskchart.draw.page import A4_PORTRAIT, Page
 from riskchart.errors import MissingFont, MissingGraphviz
 from riskchart.model import Chart, Phones, Step
@@ -59,8 +60,9 @@ def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
 def test_graphviz_without_text_layout_plugin_is_refused(monkeypatch, tmp_path):
     # the real dot draws, but its log no longer shows the pango text-layout plugin
     fake_dot(tmp_path, monkeypatch, '$REAL "$@" 2>&1 >/dev/null | grep -v textlayout >&2')
-    with pytest.raises(MissingGraphviz, match="pango"):
+    with pytest.raises(MissingGraphviz) as raised:
         render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert raised.value.message.startswith("这个 Graphviz 没有 pango 文字排版插件，中文宽度会算错")
 
 
 @needs_dot
@@ -70,17 +72,39 @@ def test_missing_font_is_refused_with_the_install_command():
         render.render(chart_dot(CHART, font), ("svg",), render.toolchain(font))
     assert font in raised.value.message
     assert "fonts-noto-cjk" in raised.value.message
+    # no substitute to name (dot never ran), and the way out spelt as typed at the prompt
+    assert f"找不到字体「{font}」（中文会显示成方框）。请安装：" in raised.value.message
+    assert raised.value.message.endswith("；或用 --font 指定已安装的中文字体（fc-list :lang=zh 可列出）")
 
 
 @needs_dot
 @pytest.mark.parametrize("body, reason", [
-    ("echo 'Error: syntax error in line 1' >&2; exit 3", "退出码 3"),
-    ("kill -SEGV $$", "SIGSEGV"),
+    ("echo 'Error: syntax error in line 1' >&2; exit 3", "Graphviz 出错（退出码 3）：Error: syntax error in line 1"),
+    ("exit 3", "Graphviz 出错（退出码 3）：没有错误信息"),
+    # the first problem with the two lines after it, as context
+    (r"printf 'layout\nError: first\ncontext 1\ncontext 2\ncontext 3\nWarning: second\n' >&2; exit 1",
+     "Graphviz 出错（退出码 1）：Error: first\ncontext 1\ncontext 2"),
+    ("echo 'Warning: only a warning' >&2; exit 1", "Graphviz 出错（退出码 1）：Warning: only a warning"),
+    ("kill -SEGV $$", "Graphviz 崩溃（被信号 SIGSEGV 终止）"),
+    ("echo 'Error: out of memory' >&2; kill -SEGV $$", "Graphviz 崩溃（被信号 SIGSEGV 终止）：Error: out of memory"),
 ])
 def test_dot_failures_become_render_failures(tmp_path, monkeypatch, body, reason):
     fake_dot(tmp_path, monkeypatch, body)
-    with pytest.raises(render.RenderFailure, match=reason):
+    with pytest.raises(render.RenderFailure) as raised:
         render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value) == reason
+
+
+@needs_dot
+def test_a_dot_that_cannot_be_started_is_a_render_failure(tmp_path, monkeypatch):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "dot").write_text("#!/no/such/interpreter\n")
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    with pytest.raises(render.RenderFailure) as raised:
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value).startswith("无法运行 Graphviz：[Errno 2]")
 
 
 @needs_dot
@@ -116,6 +140,15 @@ def test_one_layout_gives_every_format(tmp_path):
     assert outputs["png"].startswith(b"\x89PNG")
     width, height = struct.unpack(">II", outputs["png"][16:24])
     assert width > 400 and height > 300  # the whole chart, not an empty canvas
+
+
+@needs_dot
+def test_an_svg_does_not_depend_on_how_the_charts_were_batched():
+    """Graphviz names every graph after the first of a run differently; the SVG of a
+    chart is the same drawn alone or second in a batch (a rebuild compares them)."""
+    alone = render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"]
+    first, second = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain())
+    assert first["svg"] == second["svg"] == alone
 
 
 @needs_dot
@@ -193,6 +226,89 @@ def test_a_warning_that_spoils_the_drawing_fails_even_with_exit_0(tmp_path, monk
 
 
 @needs_dot
+def test_the_first_three_warnings_that_spoil_the_drawing_are_named(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\n'
+                                    "printf 'Warning: a, size too small for content\\nError: b\\n"
+                                    "Warning: c has a non-ASCII character\\nWarning: Could not find d\\n' >&2")
+    with pytest.raises(render.RenderFailure) as raised:
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value) == ("Graphviz 警告，生成的图不可靠：Warning: a, size too small for content；Error: b；"
+                                 "Warning: c has a non-ASCII character")
+
+
+@needs_dot
+def test_a_log_that_is_not_utf8_is_still_read(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nprintf "network simplex: \\377\\376\\n" >&2')
+    assert b"</svg>" in render.render(chart_dot(CHART), ("svg",), render.toolchain())["svg"]
+
+
+@needs_dot
+def test_a_dot_that_lingers_after_writing_every_output_is_waited_for(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nsleep 1')
+    results = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain())
+    assert all(b"</svg>" in result["svg"] for result in results)
+
+
+@needs_dot
+def test_a_lone_failing_chart_is_not_drawn_again_and_a_failing_pair_is_drawn_one_by_one(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    fake_dot(tmp_path, monkeypatch, f'echo run >> {runs}\necho "Error: bad" >&2; exit 1')
+    (alone,) = render.render_many([chart_dot(CHART)], ("svg",), render.toolchain())
+    assert isinstance(alone, render.RenderFailure) and runs.read_text().count("run") == 1
+    runs.unlink()
+    pair = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain())
+    assert [str(r) for r in pair] == ["Graphviz 出错（退出码 1）：Error: bad"] * 2
+    assert runs.read_text().count("run") == 3  # the batch, then each chart alone
+
+
+@needs_dot
+def test_an_interrupt_while_waiting_for_dot_kills_it_and_what_it_started(tmp_path, monkeypatch):
+    child = tmp_path / "child.pid"
+    fake_dot(tmp_path, monkeypatch, f"sleep 30 & echo $! > {child}; wait")
+
+    def interrupted(process, outputs, timeout):  # Ctrl-C while dot runs
+        deadline = time.monotonic() + 30
+        while (not child.is_file() or not child.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    grandchild = int(child.read_text())
+    with pytest.raises(ProcessLookupError):
+        for _ in range(1000):  # killed with its group; give the kernel a moment to reap it
+            os.kill(grandchild, 0)
+            time.sleep(0.01)
+
+
+@needs_dot
+def test_a_finished_dot_is_not_signalled_when_the_runs_are_stopped(monkeypatch):
+    runs = render.DotRuns()
+    render.render_many([chart_dot(CHART)], ("svg",), render.toolchain(), runs=runs)
+    signalled: list[int] = []
+    monkeypatch.setattr(render, "_kill_group", lambda process: signalled.append(process.pid))
+    runs.stop()
+    assert signalled == []  # its process id may be another program's by now
+
+
+@needs_dot
+def test_a_chart_is_drawn_the_same_under_a_locale_that_is_not_utf8():
+    """The DOT file is written as UTF-8 whatever the locale (a GBK or ASCII one would
+    mangle the Chinese text dot reads): LC_ALL=C without Python's UTF-8 mode here."""
+    import sys
+
+    dot_text = chart_dot(CHART)
+    here = render.render(dot_text, ("svg",), render.toolchain())["svg"]
+    program = ("import sys; from riskchart.draw import render; sys.stdout.buffer.write("
+               "render.render(sys.stdin.buffer.read().decode('utf-8'), ('svg',), render.toolchain())['svg'])")
+    ascii_locale = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    there = subprocess.run([sys.executable, "-c", program], input=dot_text.encode(), capture_output=True,
+                           env=ascii_locale, check=True).stdout
+    assert there == here
+
+
+@needs_dot
 def test_an_empty_output_file_is_a_failure(tmp_path, monkeypatch):
     fake_dot(tmp_path, monkeypatch, '$REAL "$@" || exit $?\nfor a in "$@"; do case $a in *.dot) : > "$a.svg";; esac; done')
     with pytest.raises(render.RenderFailure, match="没有写出 svg"):
@@ -234,6 +350,29 @@ def test_stopping_the_runs_kills_dot_and_what_it_started_and_refuses_new_ones(tm
         runs.start(["true"])
 
 
+def test_dot_reads_nothing_and_writes_nothing_on_our_terminal(tmp_path):
+    """dot gets its input files and writes its outputs next to them: its standard input
+    and output (and its error output, unless given a log file) are /dev/null, never the
+    terminal or pipe riskchart was started with."""
+    seen = tmp_path / "seen"
+    read, write = os.pipe()
+    ours = os.dup(0), os.dup(1), os.dup(2)
+    try:
+        os.dup2(read, 0)
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        # read into variables first: a redirection of the loop itself would change what it reads
+        script = f"fds=$(for fd in 0 1 2; do readlink /proc/$$/fd/$fd; done); echo $fds > {seen}"
+        render.DotRuns().start(["sh", "-c", script]).wait()
+    finally:
+        for fd, saved in enumerate(ours):
+            os.dup2(saved, fd)
+            os.close(saved)
+        os.close(read)
+        os.close(write)
+    assert seen.read_text().split() == ["/dev/null"] * 3
+
+
 def test_waiting_for_runs_to_start_ends_once_they_have_or_the_runs_are_stopped():
     runs = render.DotRuns()
     waiter = threading.Thread(target=runs.wait_started, args=(2, 60))
@@ -249,6 +388,23 @@ def test_waiting_for_runs_to_start_ends_once_they_have_or_the_runs_are_stopped()
     runs.stop()
     stopped.join(30)
     assert not stopped.is_alive()
+
+
+def test_waiting_for_runs_to_start_looks_every_few_milliseconds(monkeypatch):
+    """The build's main thread waits here for dot to start: a long nap would delay every build."""
+    naps: list[float] = []
+
+    class Clock:  # the time module as render sees it (other threads' naps are not counted)
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            naps.append(seconds)
+            time.sleep(seconds)
+
+    monkeypatch.setattr(render, "time", Clock)
+    render.DotRuns().wait_started(1, 0.05)  # nothing starts: it waits the whole 0.05 s
+    assert naps and max(naps) <= 0.01
 
 
 @needs_dot
@@ -282,6 +438,30 @@ def test_fit_to_page_moves_a_page_whose_box_does_not_start_at_zero():
     assert content.startswith(f"q 1.000000 0 0 1.000000 {x:.3f} {y:.3f} cm")
 
 
+@pytest.mark.parametrize("left, bottom, width, height", [(100, 200, 1190, 1000), (-300, 50, 700, 3000)])
+def test_fit_to_page_shrinks_a_page_whose_box_does_not_start_at_zero(left, bottom, width, height):
+    """Shrunk as well as moved: the box's corner is scaled with the drawing."""
+    import pikepdf
+
+    document = pikepdf.new()
+    document.add_blank_page(page_size=(width, height))
+    document.pages[0].MediaBox = pikepdf.Array([left, bottom, left + width, bottom + height])
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with pikepdf.Pdf.open(io.BytesIO(render.fit_to_page(buffer.getvalue()))) as fitted:
+        content = b"".join(s.read_bytes() for s in fitted.pages[0].Contents).decode("latin-1")
+        art_box = [float(v) for v in fitted.pages[0].ArtBox]
+    scale, _, _, _, x, y = (float(v) for v in content.split()[1:7])
+    margin = style.PAGE_MARGIN
+    assert scale == pytest.approx(min((595 - 2 * margin) / width, (842 - 2 * margin) / height), abs=1e-6)
+    # the drawing's corners land where its box is drawn: centred across, at the top margin
+    assert x + left * scale == pytest.approx((595 - width * scale) / 2, abs=2e-3)
+    assert y + (bottom + height) * scale == pytest.approx(842 - margin, abs=2e-3)
+    assert art_box == pytest.approx([(595 - width * scale) / 2, 842 - margin - height * scale,
+                                     (595 + width * scale) / 2, 842 - margin], abs=2e-3)
+    assert all(round(v, 3) == v for v in art_box)  # in thousandths of a point, as the page's transformation
+
+
 def test_a_log_saying_the_font_is_unresolved_is_a_missing_font():
     log = 'Activated plugin library: libgvplugin_pango.so.6\ntextlayout\nfontname: unable to resolve "Noto Sans CJK SC"\n'
     with pytest.raises(MissingFont, match=r"找不到字体「Noto Sans CJK SC」.*fonts-noto-cjk"):
@@ -292,9 +472,19 @@ def test_a_log_showing_another_font_drawn_names_the_substitute():
     # a font of the same family but without the CJK glyphs: only the whole name tells it apart
     log = ('textlayout\nfontname: "Noto Sans CJK SC" resolved to: (PangoCairoFcFont) "Noto Sans, Regular" '
            '/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf\n')  # as dot -v writes it
-    with pytest.raises(MissingFont, match="Graphviz 用了「Noto Sans」代替"):
+    with pytest.raises(MissingFont, match="找不到字体「Noto Sans CJK SC」（Graphviz 用了「Noto Sans」代替"):
         render._check_text_layout(log, "Noto Sans CJK SC")
     render._check_text_layout(log.replace('"Noto Sans,', '"Noto Sans CJK SC,'), "Noto Sans CJK SC")
+
+
+def test_a_font_list_is_drawn_in_its_first_family_and_other_fonts_resolve_as_they_may():
+    """--font may name fallbacks after a comma: the first family is the one to be drawn;
+    how dot resolves a font riskchart did not ask for (a default) is not checked."""
+    log = ('textlayout\nfontname: "Times-Roman" resolved to: (PangoCairoFcFont) "DejaVu Serif, Book" '
+           '/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf\n'
+           'fontname: "Noto Sans CJK SC,Noto Sans" resolved to: (PangoCairoFcFont) "Noto Sans CJK SC, Regular" '
+           '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc\n')
+    render._check_text_layout(log, "Noto Sans CJK SC,Noto Sans")
 
 
 @needs_dot
@@ -334,3 +524,163 @@ def test_render_lays_the_chart_out_on_the_page_it_is_given():
     pdf = render.render(chart_dot(CHART), ("pdf",), render.toolchain(), page=Page("A3", landscape=True))["pdf"]
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
         assert [float(v) for v in document.pages[0].MediaBox] == [0, 0, 1191, 842]
+
+
+def tall_chart(steps: int) -> Chart:
+    """Four long risks and measures a step: 8 steps print under 7 pt on one A4 page, not on A3."""
+    return Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="长图", department="某部门",
+                 phones=Phones("8583591", "2032510"),
+                 steps=tuple(Step(f"第{s}环节", "中",
+                                  tuple(f"第{s}环节风险{i}，未按规定程序办理相关事项，存在优亲厚友、吃拿卡要的可能。"
+                                        for i in range(1, 5)),
+                                  tuple(f"第{s}环节措施{i}，严格执行相关制度，加强内部监督检查和责任追究。"
+                                        for i in range(1, 5)), "经办人")
+                             for s in range(1, steps + 1)))
+
+
+@needs_dot
+@pytest.mark.parametrize("page, continues", [(A4_PORTRAIT, True), (Page("A3"), False)])
+def test_render_many_continues_a_chart_too_tall_for_the_page_it_is_given(page, continues):
+    """render_many (as `riskchart diff` calls it) continues a chart that would print
+    under 7 pt on one page, judged on the page it is given: on A3 the same chart fits."""
+    import pikepdf
+
+    tall = tall_chart(8)
+    (result,) = render.render_many([chart_dot(tall, page=page)], ("pdf",), render.toolchain(), page=page,
+                                   continuation=lambda number, count: continuation_dot(tall, count))
+    with pikepdf.Pdf.open(io.BytesIO(result["pdf"])) as document:
+        assert (len(document.pages) > 1) == continues
+        assert {tuple(float(v) for v in sheet.MediaBox) for sheet in document.pages} == {(0, 0, page.width, page.height)}
+
+
+@needs_dot
+def test_render_many_starts_no_dot_once_its_runs_are_stopped(tmp_path, monkeypatch):
+    """The runs passed in are the ones used: after Ctrl-C stopped them, no chart is drawn."""
+    started = tmp_path / "started"
+    fake_dot(tmp_path, monkeypatch, f'echo run >> {started}\nexec $REAL "$@"')
+    runs = render.DotRuns()
+    runs.stop()
+    results = render.render_many([chart_dot(CHART)] * 2, ("svg",), render.toolchain(), runs=runs)
+    assert [str(r) for r in results] == ["已中断", "已中断"]
+    assert not started.exists()
+
+
+def fake_mutool(tmp_path, monkeypatch, body: str) -> None:
+    """Put a `mutool` on PATH that does `body` (which may call the real one as $REAL)."""
+    from riskchart.draw import raster
+
+    folder = tmp_path / "mutool-bin"
+    folder.mkdir()
+    script = folder / "mutool"
+    script.write_text(f"#!/bin/sh\nREAL={shutil.which('mutool')}\n{body}\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(raster, "mutool", lambda: str(script))  # not on PATH: raster.mutool() is cached
+
+
+@needs_dot
+@pytest.mark.needs("mutool")
+def test_a_png_alone_is_drawn_at_the_dpi_it_is_given_and_the_pdf_is_not_returned():
+    outputs = render.render(chart_dot(CHART), ("png",), render.toolchain(), dpi=36)
+    assert set(outputs) == {"png"}  # the PDF it was drawn from is not an output
+    width, height = struct.unpack(">II", outputs["png"][16:24])
+    assert (width, height) == (math.ceil(595 * 36 / 72), math.ceil(842 * 36 / 72))  # the whole A4 page at 36 dpi
+
+
+@needs_dot
+@pytest.mark.needs("mutool")
+def test_mupdf_draws_the_png_in_the_scratch_folder_it_is_given(tmp_path, monkeypatch):
+    """So that a later build removes what a killed one left (files.remove_scratch_folder)."""
+    seen = tmp_path / "seen"
+    fake_mutool(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.pdf) dirname "$a" >> {seen};; esac; done\n'
+                                       'exec $REAL "$@"')
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (outputs,) = render.render_many([chart_dot(CHART)], ("png",), render.toolchain(), scratch=scratch)
+    assert outputs["png"].startswith(b"\x89PNG")
+    (folder,) = set(seen.read_text().split())
+    assert Path(folder).parent == scratch and not Path(folder).exists()
+
+
+@needs_dot
+def test_a_png_that_mupdf_cannot_draw_fails_its_chart_with_mupdfs_reason(tmp_path, monkeypatch):
+    fake_mutool(tmp_path, monkeypatch, 'echo "error: cannot open document: simulated" >&2; exit 1')
+    (result,) = render.render_many([chart_dot(CHART)], ("png",), render.toolchain())
+    assert isinstance(result, render.RenderFailure)
+    assert str(result) == "MuPDF 出错（退出码 1）：error: cannot open document: simulated"
+
+
+@needs_dot
+def test_only_the_charts_too_tall_for_the_page_continue_in_a_batch(tmp_path, monkeypatch):
+    """A failing and a short chart before a tall one: each keeps its own outcome."""
+    from dataclasses import replace
+
+    import pikepdf
+
+    fake_dot(tmp_path, monkeypatch, 'for a in "$@"; do case $a in *.dot) if grep -q 坏图 "$a"; then '
+                                    'echo "Error: bad chart" >&2; exit 1; fi;; esac; done; exec $REAL "$@"')
+    tall = tall_chart(8)
+    charts = [replace(CHART, title="坏图"), CHART, tall]
+    results = render.render_many([chart_dot(c) for c in charts], ("pdf",), render.toolchain(),
+                                 continuation=lambda number, count: continuation_dot(charts[number], count))
+    assert str(results[0]) == "Graphviz 出错（退出码 1）：Error: bad chart"
+    counts = []
+    for result in results[1:]:
+        with pikepdf.Pdf.open(io.BytesIO(result["pdf"])) as document:
+            counts.append(len(document.pages))
+    assert counts[0] == 1 and counts[1] > 1
+
+
+@needs_dot
+def test_a_chart_drawn_without_pdf_is_not_cut_into_pages(tmp_path, monkeypatch):
+    """Pages are a PDF's: an SVG-only drawing of a tall chart draws no page header
+    (nor the layout it would be cut by) and stays one picture."""
+    drawn_formats = tmp_path / "formats"
+    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in -T*) echo "$a" >> {drawn_formats};; esac; done\n'
+                                    'exec $REAL "$@"')
+    tall = tall_chart(8)
+    (drawn,) = render.draw_many([chart_dot(tall)], ("svg",), render.toolchain(),
+                                continuation=lambda number, count: continuation_dot(tall, count))
+    assert isinstance(drawn, render.Drawn) and drawn.windows is None and set(drawn.outputs) == {"svg"}
+    assert drawn_formats.read_text().split() == ["-Tsvg"]
+
+
+@needs_dot
+def test_the_dot_text_alone_needs_no_dot_run(tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, 'echo "Error: should not run" >&2; exit 1')
+    assert render.render(chart_dot(CHART), ("dot",), render.toolchain()) == {"dot": chart_dot(CHART).encode()}
+
+
+@needs_dot
+def test_a_glyph_that_cannot_be_repaired_fails_its_chart_naming_the_character(monkeypatch):
+    """(How a broken outline is found and repaired: test_glyphs.py.)"""
+    from riskchart.draw import glyphs
+
+    def unrepairable(document):
+        raise glyphs.UndrawableGlyphs(["实"])
+
+    monkeypatch.setattr(glyphs, "repair_fonts", unrepairable)
+    (result,) = render.render_many([chart_dot(CHART)], ("pdf",), render.toolchain())
+    assert str(result) == "PDF 中的字形无法绘制，查看时会显示为空白：「实」(U+5B9E)"
+
+
+@needs_dot
+def test_a_continued_charts_header_is_drawn_in_the_scratch_folder_too(tmp_path, monkeypatch):
+    seen = tmp_path / "seen"
+    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.dot) dirname "$a" >> {seen};; esac; done\n'
+                                    'exec $REAL "$@"')
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    tall = tall_chart(8)
+    render.render_many([chart_dot(tall)], ("pdf",), render.toolchain(), scratch=scratch,
+                       continuation=lambda number, count: continuation_dot(tall, count))
+    folders = seen.read_text().split()
+    assert len(folders) == 2 and all(Path(folder).parent == scratch for folder in folders)  # the chart, its header
+
+
+@needs_dot
+def test_a_log_that_cannot_be_read_back_is_a_render_failure(tmp_path, monkeypatch):
+    # dot's log is a file beside its first input: removed while dot writes it
+    fake_dot(tmp_path, monkeypatch, 'for a in "$@"; do case $a in *.dot) rm -f "$a.log";; esac; done\nexec $REAL "$@"')
+    with pytest.raises(render.RenderFailure) as raised:
+        render.render(chart_dot(CHART), ("svg",), render.toolchain())
+    assert str(raised.value).startswith("读不到 Graphviz 的日志：[Errno 2]")
