@@ -239,3 +239,14 @@ def test_a_booklet_whose_fonts_were_not_shared_is_made_whole(charts, tmp_path, p
     built(charts, out)
     assert patches == [False]
     assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_a_map_written_by_other_code_is_not_used(charts, tmp_path, monkeypatch, patches):
+    """Another version of riskchart, or of the code that joins the pages, wrote it: the booklet is made whole."""
+    out = built(charts, tmp_path / "out")
+    assert patch.read_map(out / CACHE, BOOKLET) is not None
+    monkeypatch.setattr(patch, "_code", lambda: "another version")
+    assert patch.read_map(out / CACHE, BOOKLET) is None
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == []  # no map of this code's: not even tried
