@@ -122,6 +122,14 @@ def user_cache_folder(name: str = "") -> Path | None:
     return folder
 
 
+def output_cache(folder: Path | None) -> Path | None:
+    """The output folder's cache folder, or None when it is not one riskchart
+    made (a link, a file): then nothing is read or written through it."""
+    if folder is None or folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        return None
+    return folder
+
+
 def write_cache(path: Path | None, data: bytes) -> None:
     """Best effort: a cache entry that cannot be written only costs time."""
     if path is not None:

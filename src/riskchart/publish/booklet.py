@@ -335,8 +335,7 @@ def front_matter(pages: list[str], tools: render.Toolchain, cache: Path, scratch
     """
     names = [hashlib.sha256(f"{tools.font}\n{page.key}\n{_drawing_code()}\n{dot_text}".encode()).hexdigest()[:32] + ".pdf"
              for dot_text in pages]
-    # not the folder riskchart made: neither read nor write through it
-    folder = None if cache.is_symlink() or (cache.exists() and not cache.is_dir()) else cache
+    folder = files.output_cache(cache)
     found = {i: _readable_pdf(folder / name) if folder else None for i, name in enumerate(names)}
     missing = [i for i, pdf in found.items() if pdf is None]
     ready = {i: pdf for i, pdf in found.items() if pdf is not None}

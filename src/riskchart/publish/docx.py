@@ -268,7 +268,7 @@ def drawing_pictures(charts: list[Chart], chart_pdfs: dict[str, Path], dpi: int,
     draw = draw or raster.drawing_pngs
     dpi = max(dpi, MIN_PICTURE_DPI)
     room = (PICTURE_ROOM_CM[0] * POINTS_PER_CM, PICTURE_ROOM_CM[1] * POINTS_PER_CM)
-    folder = None if cache.is_symlink() or (cache.exists() and not cache.is_dir()) else cache
+    folder = files.output_cache(cache)
     keys = {}
     for chart in charts:
         stamp = f"{dpi}|{room}|".encode()

@@ -81,7 +81,7 @@ def read(path: Path, name: str) -> Prepared | None:
         blob = data[end + 1:]
         at, fonts = 0, {}
         for base, entry in found["fonts"]:
-            fonts[_text(base)], at = _font_of(entry, blob, at)
+            fonts[text(base)], at = _font_of(entry, blob, at)
         return Prepared(fonts) if at == len(blob) else None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, OverflowError,
             cffmerge.NotMergeable):
@@ -123,7 +123,7 @@ def _font_json(font: Font, items: list[bytes]) -> dict[str, Any]:
 def _font_of(entry: dict[str, Any], blob: bytes, at: int) -> tuple[Font, int]:
     """A font from its JSON and its bytes from `at` on; and where they end.
     Raises on anything _font_json did not write."""
-    names = [_text(name) for name in entry["dicts"]]
+    names = [text(name) for name in entry["dicts"]]
     strings, glyph_count, size = (_count(entry[key]) for key in ("strings", "glyphs", "bytes"))
     counts, used_counts = [_count(n) for n in entry["counts"]], [_count(n) for n in entry["used"]]
     if len(counts) != len(names) + 1 or len(used_counts) != len(counts):
@@ -156,7 +156,7 @@ def _font_of(entry: dict[str, Any], blob: bytes, at: int) -> tuple[Font, int]:
                                            items[item_at:item_at + used], strict=True)))
         number_at, item_at = number_at + used, item_at + used
     kept = cffmerge.Parts(items[0], items[1], items[2:2 + strings], font_dicts, subroutines, glyphs)
-    return Font(_text(entry["family"]), kept, cffmerge.from_parts(kept),  # or NotMergeable
+    return Font(text(entry["family"]), kept, cffmerge.from_parts(kept),  # or NotMergeable
                 dict(zip(codes, widths, strict=True))), ends[-1]
 
 
@@ -166,7 +166,8 @@ def _count(value: Any) -> int:
     return value
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """A value read from a cache entry's JSON that must be a text."""
     if not isinstance(value, str):
         raise TypeError("not a text")
     return value

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import files
 from ..draw import cffmerge
 from ..draw.glyphs import resources_of
 from . import fontentry
@@ -173,7 +174,7 @@ def prepared(pdf: bytes, document: Any, cache: Path | None, used: set[str] | Non
     found = in_hand.get(name) if in_hand is not None else None
     if found is not None:
         return found
-    folder = _folder(cache)
+    folder = files.output_cache(cache)
     found = fontentry.read(folder / name, name) if folder else None
     if found is None:
         found = prepare(document.pages)
@@ -193,7 +194,7 @@ def remember(pdf: bytes, cache: Path, in_hand: InHand | None = None, name: str |
     import pikepdf
 
     with contextlib.suppress(Exception):
-        folder = _folder(cache)
+        folder = files.output_cache(cache)
         name = name or entry_name(pdf)
         if folder is None or (in_hand is not None and in_hand.get(name) is not None):
             return
@@ -211,13 +212,6 @@ def remember(pdf: bytes, cache: Path, in_hand: InHand | None = None, name: str |
         fontentry.write(folder / name, name, found)
         if in_hand is not None:
             in_hand.keep(name, found)
-
-
-def _folder(cache: Path | None) -> Path | None:
-    """Not a folder riskchart made (a link, a file): neither read nor write through it."""
-    if cache is None or cache.is_symlink() or (cache.exists() and not cache.is_dir()):
-        return None
-    return cache
 
 
 @functools.cache

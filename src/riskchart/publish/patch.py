@@ -46,7 +46,7 @@ from ..check.load import read_chart_bytes
 from ..draw import cffmerge
 from ..draw.glyphs import resources_of
 from . import fontshare, pageprep
-from .fontentry import Prepared
+from .fontentry import Prepared, text
 
 FORMAT = 1
 MAP = re.compile(r"[0-9a-f]{32}\.booklet")  # the names of the maps, for pruning
@@ -90,7 +90,7 @@ def map_name(booklet: str) -> str:
 def write_map(cache: Path, booklet: str, made: BookletMap) -> None:
     """Keep the map of a booklet just made (best effort, signed)."""
     secret = signing_key()
-    folder = _folder(cache)
+    folder = files.output_cache(cache)
     if secret is None or folder is None:
         return
     body = json.dumps({"format": FORMAT, "code": _code(), "booklet": booklet, "title": made.title,
@@ -102,7 +102,7 @@ def write_map(cache: Path, booklet: str, made: BookletMap) -> None:
 def read_map(cache: Path, booklet: str) -> BookletMap | None:
     """The map of the booklet last made under that name, or None when there
     is none this code wrote under the user's key for that booklet."""
-    folder = _folder(cache)
+    folder = files.output_cache(cache)
     if folder is None:
         return None
     try:
@@ -116,9 +116,9 @@ def read_map(cache: Path, booklet: str) -> BookletMap | None:
         found = json.loads(data[start:].decode("ascii"))
         if found["format"] != FORMAT or found["code"] != _code() or found["booklet"] != booklet:
             return None
-        blocks = tuple(Block(tuple(_text(k) for k in key), _text(entry), _pages(pages))
+        blocks = tuple(Block(tuple(text(k) for k in key), text(entry), _pages(pages))
                        for key, entry, pages in found["blocks"])
-        return BookletMap(_text(found["title"]), _text(found["digest"]), blocks)
+        return BookletMap(text(found["title"]), text(found["digest"]), blocks)
     except (ValueError, TypeError, KeyError, RecursionError):
         return None
 
@@ -158,7 +158,7 @@ def patched(previous: Path, last: BookletMap, title: str, blocks: Sequence[Block
         with pikepdf.Pdf.open(io.BytesIO(data)) as booklet:
             if len(booklet.pages) != sum(b.pages for b in blocks):
                 return None
-            first_pages = [sum(b.pages for b in blocks[:n]) for n in range(len(blocks))]
+            first_pages = list(itertools.accumulate((b.pages for b in blocks), initial=0))
             needed = {font.family for _, fonts in changed.values() for font in fonts.fonts.values()}
             old_pages = [booklet.pages[first_pages[n] + offset] for n in changed for offset in range(blocks[n].pages)]
             shared = _shared_fonts(booklet, old_pages, needed)
@@ -269,13 +269,6 @@ def _resources_until(booklet: Any, first: list[Any], needed: set[str], found: di
             yield from resources_of([page])
 
 
-def _folder(cache: Path) -> Path | None:
-    """Not a folder riskchart made (a link, a file): neither read nor write through it."""
-    if cache.is_symlink() or not cache.is_dir():
-        return None
-    return cache
-
-
 @functools.cache
 def _code() -> str:
     """The code a booklet's pages and fonts are put together by: a map of
@@ -285,12 +278,6 @@ def _code() -> str:
     for module in ("patch.py", "booklet.py", "fontshare.py", "pageprep.py", "fontentry.py", "../draw/cffmerge.py"):
         found.update((here / module).read_bytes())
     return found.hexdigest()
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError("not a text")
-    return value
 
 
 def _pages(value: Any) -> int:
