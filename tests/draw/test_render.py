@@ -38,14 +38,19 @@ def fresh_toolchain():
     render.toolchain.cache_clear()
 
 
+def stand_in(folder: Path, name: str, real: str | None, body: str) -> Path:
+    """A shell script `folder/name` that does `body` (which may call the real tool as $REAL)."""
+    folder.mkdir()
+    script = folder / name
+    script.write_text(f"#!/bin/sh\nREAL={real}\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
 def fake_dot(tmp_path, monkeypatch, body: str) -> None:
     """Put a `dot` on PATH that does `body` (which may call the real one as $REAL)."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    script = folder / "dot"
-    script.write_text(f"#!/bin/sh\nREAL={REAL_DOT}\n{body}\n")
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    stand_in(tmp_path / "bin", "dot", REAL_DOT, body)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
 
 
 def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
@@ -569,11 +574,7 @@ def fake_mutool(tmp_path, monkeypatch, body: str) -> None:
     """Put a `mutool` on PATH that does `body` (which may call the real one as $REAL)."""
     from riskchart.draw import raster
 
-    folder = tmp_path / "mutool-bin"
-    folder.mkdir()
-    script = folder / "mutool"
-    script.write_text(f"#!/bin/sh\nREAL={shutil.which('mutool')}\n{body}\n")
-    script.chmod(0o755)
+    script = stand_in(tmp_path / "mutool-bin", "mutool", shutil.which("mutool"), body)
     monkeypatch.setattr(raster, "mutool", lambda: str(script))  # not on PATH: raster.mutool() is cached
 
 
