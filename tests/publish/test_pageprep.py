@@ -22,6 +22,7 @@ import pikepdf
 import pytest
 from conftest import SEED_SAMPLE, copy_seed_charts, squeeze
 
+from riskchart import style
 from riskchart.build import BuildOptions, build
 from riskchart.check import cache
 from riskchart.check.cache import signing_key
@@ -100,6 +101,21 @@ def test_a_build_prepares_each_chart_and_the_booklet_reads_no_font_again(charts,
     monkeypatch.setattr(pageprep, "prepare", lambda pages: read.append(pages) or pytest.fail("read again"))
     assert_draws_every_chart(made_again(out, charts), pdfs)
     assert read == []
+
+
+def test_a_build_reads_no_fonts_for_a_booklet_too_long_to_be_made(charts, tmp_path, monkeypatch):
+    """Fonts are read only for a booklet that may be made (4,000 charts in
+    one folder make none): the least pages it can have decide."""
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", len(SEED_SAMPLE) + 1)  # cover, contents and three: too long
+    read = []
+    real_prepare = pageprep.prepare
+    monkeypatch.setattr(pageprep, "prepare", lambda pages: read.append(1) or real_prepare(pages))
+    out = built(charts, tmp_path / "out")
+    assert not (out / "booklet.pdf").exists() and read == [] and entries(out) == set()
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", len(SEED_SAMPLE) + 2)  # just short enough
+    out = built(charts, tmp_path / "out-2")
+    pdfs = sorted(out.glob("[0-9]*.pdf"))
+    assert (out / "booklet.pdf").is_file() and {pageprep.entry_name(p.read_bytes()) for p in pdfs} <= entries(out)
 
 
 def test_a_changed_chart_shows_its_new_text_in_the_booklet(charts, tmp_path):

@@ -72,6 +72,8 @@ class _Drawing:
         # the covers' and contents' pages: see pageprep.py and fonts_in_hand
         self._room_in_hand = set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0
         self._in_hand: Future[pageprep.InHand] | None = None
+        # the charts (by out_name) whose fonts a booklet may need; None: not known yet, all of them
+        self._for_booklets: frozenset[str] | None = None
         self._planned = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
         self._first_runs = min(max(1, options.jobs), len(self._planned)) if set(options.formats) - {"dot"} else 0
@@ -129,6 +131,12 @@ class _Drawing:
             for number, chart in enumerate(batch):
                 batch[number] = models.get(chart.path, chart)
 
+    def keep_fonts_for(self, out_names: set[str]) -> None:
+        """Read the fonts of only these charts' PDFs for the booklets (see
+        booklets.charts_in_possible_booklets): the others are in no
+        booklet that will be made.  Until this is called, every chart's are."""
+        self._for_booklets = frozenset(out_names)
+
     def page_counts_so_far(self, recorded: dict[str, int]) -> Callable[[bool], dict[str, int] | None]:
         """The pages of each chart (by out_name): of those laid out so far as
         dot's layout decided them (pages.py), of the others as `recorded` (by
@@ -175,12 +183,12 @@ class _Drawing:
                     self.page_counts[chart.out_name] = count
                     if done.fallback:
                         self.fallbacks[chart.path] = done.fallback
-            return self._finishing.submit(self._finish, dot_texts, drawn, pages, began)
+            return self._finishing.submit(self._finish, [c.out_name for c in charts], dot_texts, drawn, pages, began)
         except BaseException:
             self._in_flight.release()
             raise
 
-    def _finish(self, dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure], pages: list[int],
+    def _finish(self, names: list[str], dot_texts: list[str], drawn: list[render.Drawn | render.RenderFailure], pages: list[int],
                 began: float) -> tuple[list[Staged | render.RenderFailure], float]:
         try:
             results = []
@@ -189,14 +197,14 @@ class _Drawing:
                                         self._options.dpi, self._scratch, self._options.page)
                 drawn[number] = render.RenderFailure("")  # its bytes are staged: let them go
                 results.append(outputs if isinstance(outputs, render.RenderFailure)
-                               else self._stage(outputs, pages[number]))
+                               else self._stage(outputs, pages[number], names[number]))
             return results, (time.perf_counter() - began) / len(dot_texts)
         finally:
             del drawn
             _give_back_freed_memory()
             self._in_flight.release()
 
-    def _stage(self, outputs: dict[str, bytes], pages_drawn: int) -> Staged | render.RenderFailure:
+    def _stage(self, outputs: dict[str, bytes], pages_drawn: int, out_name: str) -> Staged | render.RenderFailure:
         folder = Path(tempfile.mkdtemp(dir=self._staging))
         staged = {}
         try:
@@ -205,7 +213,9 @@ class _Drawing:
                 staged[fmt].write_bytes(data)
         except OSError as error:
             return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
-        if self._options.publish and "pdf" in outputs:  # what the booklets need of its fonts, while dot draws
+        for_booklets = self._for_booklets  # read once: the main thread sets it while this thread runs
+        if self._options.publish and "pdf" in outputs and (for_booklets is None or out_name in for_booklets):
+            # what the booklets need of its fonts, while dot draws
             from ..publish import pageprep
 
             pageprep.remember(outputs["pdf"], self._options.out / files.OUTPUT_CACHE, self.fonts_in_hand)

@@ -1,0 +1,54 @@
+"""Which booklets a set has (publish/booklets.py), as far as a build needs
+to know before drawing: the charts whose fonts a booklet may need.
+
+tests/fixtures/departments is a project of two departments of three charts
+each: its booklet has a cover, one contents page (with a heading per
+department) and the six charts' pages; each department's, a cover, one
+contents page and its three charts' pages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from riskchart import style
+from riskchart.config import find_project
+from riskchart.lint import lint_paths
+from riskchart.publish.booklets import booklet_page_count, charts_in_possible_booklets
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "departments"
+FOOD = ["食品科/01-食品经营许可", "食品科/02-食品安全违法行为处罚", "食品科/03-食品检验费征收"]
+EQUIPMENT = ["特设科/01-特种设备使用登记", "特设科/02-特种设备违法行为处罚", "特设科/检验股/03-特种设备检验费征收"]
+
+
+def models():
+    project = find_project(FIXTURE)
+    found = list(lint_paths([project.settings.charts], project.settings).charts)
+    assert sorted(c.out_name for c in found) == sorted(FOOD + EQUIPMENT)
+    return found
+
+
+def test_every_chart_of_a_booklet_short_enough_needs_its_fonts():
+    charts = models()
+    assert charts_in_possible_booklets(charts, set(), {}) == set(FOOD + EQUIPMENT)
+    assert booklet_page_count(charts, dict.fromkeys(FOOD + EQUIPMENT, 1), by_department=True) == 1 + 1 + 6
+
+
+def test_a_department_s_charts_need_theirs_for_its_own_booklet_when_the_project_s_is_too_long(monkeypatch):
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 5)  # each department's: 5 pages; the project's: 8
+    assert charts_in_possible_booklets(models(), set(), {}) == set(FOOD + EQUIPMENT)
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # no booklet at all
+    assert charts_in_possible_booklets(models(), set(), {}) == set()
+
+
+def test_charts_not_drawn_count_as_many_pages_as_the_last_build_recorded(monkeypatch):
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 6)
+    charts = models()
+    manifest = {"charts": {FOOD[0]: {"pages": 3}}}  # 食品科's booklet: 7 pages
+    assert charts_in_possible_booklets(charts, set(), manifest) == set(EQUIPMENT)
+    # being drawn again, it may take a single page: its booklet may be made
+    drawn = {c.path for c in charts if c.out_name == FOOD[0]}
+    assert charts_in_possible_booklets(charts, drawn, manifest) == set(FOOD + EQUIPMENT)
+    # a record that is not a page count is not believed: one page
+    assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": "3"}}}) == set(FOOD + EQUIPMENT)
+    assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": 2}}}) == set(FOOD + EQUIPMENT)
