@@ -58,11 +58,16 @@ def stratified(found: dict[str, str], excluded: set[str]) -> int:
     """The score of a run cut short, estimated (see mutation_sample.py
     --unchecked): in each module, the mutants checked before the draw count
     as they are; those unchecked then are estimated from the random sample
-    drawn of them.  The low end assumes every module's unchecked part is at
-    the low end of its sample's 95 % interval."""
+    drawn of them.  Two 95 % intervals for the whole: the stratified one
+    (each stratum's variance from its sample, with Agresti–Coull's two
+    successes and two failures added so a sample with no survivor still
+    counts as uncertain, and the finite population correction), and a
+    cautious one that puts every module's unchecked part at the low end of
+    its own interval at once."""
     strata = json.loads((HERE.parent / "mutants" / "sampled.json").read_text(encoding="utf-8"))
     drawn_all = {name for stratum in strata.values() for name in stratum["drawn"]}
     totals = [0.0, 0.0, 0.0, 0.0]  # killed (estimated), low end, high end, mutants
+    variance = 0.0  # of the estimated number killed
     for module in sorted({module_of(name) for name in found}):
         names = [n for n in found if module_of(n) == module and n not in excluded]
         exact = [found[n] for n in names if n not in drawn_all and found[n] != "not checked"]
@@ -86,6 +91,9 @@ def stratified(found: dict[str, str], excluded: set[str]) -> int:
             population = stratum["unchecked"] * len(drawn) / len(stratum["drawn"])
             rate_low, rate_high = wilson(killed, len(sampled))
             estimate, low, high = (known + population * rate for rate in (killed / len(sampled), rate_low, rate_high))
+            adjusted = (killed + 2) / (len(sampled) + 4)
+            correction = max(0.0, 1 - len(sampled) / population) if population else 0.0
+            variance += population ** 2 * adjusted * (1 - adjusted) / (len(sampled) + 4) * correction
             how = (f"{len(exact)} checked in full + {population:.0f} estimated from a sample of {len(sampled)}"
                    f" ({killed} killed; {len(drawn) - len(sampled)} drawn not run)")
         size = len(exact) + population
@@ -93,7 +101,9 @@ def stratified(found: dict[str, str], excluded: set[str]) -> int:
         totals = [total + value for total, value in zip(totals, (estimate, low, high, size), strict=True)]
     killed, low, high, size = totals
     score = killed / size if size else 0.0
-    print(f"{'all':28} {score:6.1%}  (95 %: {low / size if size else 0:.1%}–{high / size if size else 0:.1%})"
+    half = 1.96 * math.sqrt(variance) / size if size else 0.0
+    print(f"{'all':28} {score:6.1%}  (95 %: {max(0.0, score - half):.1%}–{min(1.0, score + half):.1%}; cautious:"
+          f" {low / size if size else 0:.1%}–{high / size if size else 0:.1%})"
           f"  over {size:.0f} mutants, {len(excluded)} equivalent left out")
     for name in sorted(n for n in found if found[n] not in KILLED and found[n] != "not checked" and n not in excluded):
         print(f"  {found[name]:10} {name}")
