@@ -68,8 +68,23 @@ def bookmarks(pdf: Path) -> list[tuple[str, int]]:
         return found
 
 
+def assert_in_the_page_tree(pdf: Path) -> None:
+    """Every page names as its /Parent the node whose /Kids hold it, as the
+    PDF standard requires (poppler and MuPDF draw a page without one; other
+    readers and tools go up the tree from a page)."""
+    with pikepdf.open(pdf) as document:
+        pending = [document.Root.Pages]
+        while pending:
+            node = pending.pop()
+            for kid in node.Kids:
+                assert kid.get("/Parent") is not None and kid.Parent.objgen == node.objgen, kid.objgen
+                if kid.Type == "/Pages":
+                    pending.append(kid)
+
+
 def assert_as_made_whole(book: Path, charts: Path, tmp_path: Path) -> None:
     """`book` reads, draws and bookmarks as the booklet made whole from `charts`."""
+    assert_in_the_page_tree(book)
     whole = built(charts, tmp_path / "whole", force=True) / BOOKLET
     assert page_count(book) == page_count(whole)
     for number in range(1, page_count(whole) + 1):
