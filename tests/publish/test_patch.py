@@ -44,6 +44,21 @@ def patches(monkeypatch) -> list[bool]:
     return made
 
 
+def write_long_chart(folder: Path, steps: int = 14) -> Path:
+    """A chart too long for one page (continued over three): its pages show
+    windows of form XObjects, which hold the fonts (draw/pages.py)."""
+    lines = ["id: 20", "category: 行政裁决", "title: 一项很长的职权", "steps:"]
+    for step in range(1, steps + 1):
+        lines += [f"  - name: 第{step}环节", "    level: 中", "    risks:"]
+        lines += [f"      - 第{step}环节风险{n}，未按规定程序办理相关事项，存在优亲厚友、吃拿卡要的可能。" for n in (1, 2, 3, 4)]
+        lines += ["    measures:"]
+        lines += [f"      - 第{step}环节措施{n}，严格执行相关制度，加强内部监督检查和责任追究。" for n in (1, 2, 3, 4)]
+        lines += ["    owner: 经办人"]
+    path = folder / "20-一项很长的职权.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def built(charts: Path, out: Path, force: bool = False) -> Path:
     render.toolchain.cache_clear()
     assert build([charts], BuildOptions(out=out, formats=("pdf",), jobs=2, force=force)).ok
@@ -103,6 +118,18 @@ def test_a_reworded_chart_is_patched_and_reads_as_the_booklet_made_whole(charts,
     assert patches == [True]
     assert (out / BOOKLET).read_bytes() != before
     assert "故意刁难受理人" in text(out / BOOKLET) and "故意刁难受理人" not in text(tmp_path / "before.pdf")
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_a_reworded_chart_of_several_pages_is_patched_page_by_page(tmp_path, patches):
+    charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[1:2])
+    long = write_long_chart(charts)
+    out = built(charts, tmp_path / "out")
+    assert page_count(out / BOOKLET) == 2 + 1 + 3  # cover, contents, the short chart, the long one's three pages
+    reword(long, "第10环节风险2，未按规定程序办理相关事项，存在优亲厚友", "第10环节风险2，未按规定程序办理相关事项，存在厚亲优友")
+    built(charts, out)
+    assert patches == [True]
+    assert "厚亲优友" in text(out / BOOKLET)
     assert_as_made_whole(out / BOOKLET, charts, tmp_path)
 
 
