@@ -232,6 +232,33 @@ def test_a_patch_is_refused_unless_the_blocks_are_the_same(charts, tmp_path):
         assert patch.patched(out / BOOKLET, last, last.title, changed_blocks, {len(blocks) - 1: (pdf, fonts)}) is None
 
 
+def test_a_patch_is_refused_for_a_page_font_it_cannot_put_over_the_shared_one(charts, tmp_path):
+    """A font not as cairo writes them (a fallback font of another kind, say)
+    or one written into the page's resources instead of as an object of its
+    own stays the page's: the booklet would not have one font per typeface."""
+    from riskchart.publish import pageprep
+
+    out = built(charts, tmp_path / "out")
+    last = patch.read_map(out / CACHE, BOOKLET)
+    assert last is not None
+    blocks = [*last.blocks[:-1], patch.Block(last.blocks[-1].key, "another entry", 1)]
+    pdf_path = out / f"{blocks[-1].key[1]}.pdf"
+
+    def patched(pdf: pikepdf.Pdf) -> bytes | None:
+        return patch.patched(out / BOOKLET, last, last.title, blocks, {len(blocks) - 1: (pdf, pageprep.prepare(pdf.pages))})
+
+    with pikepdf.open(pdf_path) as pdf:
+        assert patched(pdf) is not None
+        pdf.pages[0].Resources.Font["/F9"] = pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+        assert patched(pdf) is None
+    with pikepdf.open(pdf_path) as pdf:
+        fonts = pdf.pages[0].Resources.Font
+        key = next(iter(fonts.keys()))
+        fonts[key] = pikepdf.Dictionary(dict(fonts[key].items()))
+        assert patched(pdf) is None
+
+
 def test_the_booklet_is_not_joined_ahead_when_it_will_be_patched(charts, tmp_path, monkeypatch, patches):
     out = built(charts, tmp_path / "out")
     joined = []
