@@ -259,6 +259,29 @@ def test_a_patch_is_refused_for_a_page_font_it_cannot_put_over_the_shared_one(ch
         assert patched(pdf) is None
 
 
+def test_a_booklet_larger_than_a_chart_file_may_be_is_patched(charts, tmp_path):
+    """A large project's booklet is over a megabyte (the 40 seed charts' is
+    0.7 MB); it is read whole, not cut at a chart file's limit."""
+    import random
+
+    from riskchart import limits
+    from riskchart.publish import pageprep
+
+    out = built(charts, tmp_path / "out")
+    last = patch.read_map(out / CACHE, BOOKLET)
+    assert last is not None
+    large = tmp_path / "large.pdf"
+    with pikepdf.open(out / BOOKLET) as document:  # as large as a project's of some 60 charts
+        document.Root.Padding = document.make_stream(random.Random(0).randbytes(limits.MAX_FILE_BYTES))
+        document.save(large)
+    assert large.stat().st_size > limits.MAX_FILE_BYTES
+    mapped = patch.BookletMap(last.title, patch.digest(large.read_bytes()), last.blocks)
+    blocks = [*last.blocks[:-1], patch.Block(last.blocks[-1].key, "another entry", 1)]
+    with pikepdf.open(out / f"{blocks[-1].key[1]}.pdf") as pdf:
+        made = patch.patched(large, mapped, last.title, blocks, {len(blocks) - 1: (pdf, pageprep.prepare(pdf.pages))})
+    assert made is not None and len(made) > limits.MAX_FILE_BYTES
+
+
 def test_the_booklet_is_not_joined_ahead_when_it_will_be_patched(charts, tmp_path, monkeypatch, patches):
     out = built(charts, tmp_path / "out")
     joined = []
