@@ -1,5 +1,6 @@
 """Which booklets a set has (publish/booklets.py), as far as a build needs
-to know before drawing: the charts whose fonts a booklet may need.
+to know before drawing: the charts whose fonts a booklet may need; and the
+Word booklet as the project set it up.
 
 tests/fixtures/departments is a project of two departments of three charts
 each: its booklet has a cover, one contents page (with a heading per
@@ -9,12 +10,21 @@ contents page and its three charts' pages.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+from concurrent.futures import Future
+from datetime import date
 from pathlib import Path
 
+import docx
+from docx.oxml.ns import qn
+from PIL import Image
+
 from riskchart import style
+from riskchart.build import BuildOptions
 from riskchart.config import find_project
 from riskchart.lint import lint_paths
-from riskchart.publish.booklets import booklet_page_count, charts_in_possible_booklets
+from riskchart.publish.booklets import booklet_page_count, charts_in_possible_booklets, publish_word_booklet
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "departments"
 FOOD = ["食品科/01-食品经营许可", "食品科/02-食品安全违法行为处罚", "食品科/03-食品检验费征收"]
@@ -52,3 +62,20 @@ def test_charts_not_drawn_count_as_many_pages_as_the_last_build_recorded(monkeyp
     # a record that is not a page count is not believed: one page
     assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": "3"}}}) == set(FOOD + EQUIPMENT)
     assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": 2}}}) == set(FOOD + EQUIPMENT)
+
+
+def test_the_word_booklet_is_written_in_the_fonts_the_project_chose(tmp_path):
+    charts = models()
+    settings = dataclasses.replace(find_project(FIXTURE).settings, word_booklet=True,
+                                   docx_fonts=("宋体", "方正小标宋简体"))
+    picture = io.BytesIO()
+    Image.new("RGB", (190, 240), "white").save(picture, "PNG")
+    pictures: Future[dict[str, list[bytes]]] = Future()
+    pictures.set_result({c.out_name: [picture.getvalue()] for c in charts})
+    failures: list[str] = []
+    written = publish_word_booklet(charts, pictures, BuildOptions(out=tmp_path, settings=settings),
+                                   date(2026, 1, 2), failures)
+    assert written == ["booklet.docx"] and failures == []
+    styles = docx.Document(str(tmp_path / "booklet.docx")).styles
+    for name, font in (("Normal", "宋体"), ("Heading 1", "方正小标宋简体"), ("Title", "方正小标宋简体")):
+        assert styles[name].element.rPr.rFonts.get(qn("w:eastAsia")) == font, name
