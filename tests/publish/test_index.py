@@ -466,3 +466,32 @@ def test_a_failing_chart_is_listed_with_its_last_title_and_the_files_it_kept(tmp
     card = _missing_card("15-a", manifest, ("svg", "pdf"), tmp_path)
     assert (card.stem, card.title, card.files) == ("15-a", "劳动用工备案", (("svg", "15-a.svg"),))
     assert _missing_card("16-b", manifest, ("svg",), tmp_path).title == "16-b"  # no record: its name
+
+
+@pytest.mark.needs("dot", "cjk-font", "mutool")
+def test_a_build_with_nothing_to_do_at_its_resolution_and_with_the_word_booklet_does_not_wait_for_another(
+        tmp_path, monkeypatch):
+    """The set is seen to be done as publish_set recorded it (its fingerprint
+    covers the resolution and the Word booklet's fonts): nothing is drawn
+    and a build running on the folder is not waited for."""
+    import time
+    import types
+
+    from conftest import SEED_SAMPLE, copy_seed_charts
+
+    from riskchart import files
+    from riskchart.build import stamps
+    from riskchart.config import Settings
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # the charts' stamps are recorded by the first build
+    charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[:1])
+    options = BuildOptions(out=tmp_path / "out", formats=("svg", "png"), dpi=60, settings=Settings(word_booklet=True))
+    assert build([charts], options).ok
+
+    def refuse(seconds: float) -> None:
+        raise AssertionError("a build with nothing to do waited for the lock")
+
+    with monkeypatch.context() as patched, files.locked(options.out):  # another build holds the folder
+        patched.setattr(files, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=refuse))
+        report = build([charts], options)
+    assert report.ok and report.count("fresh") == 1 and report.published == ()
