@@ -408,6 +408,14 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     assert re.findall(r'title="([^"]*)风险点">\1 (\d+)<', card) == [(n, "1") for n in scale] + [("未评定", "2")]
     assert 'data-levels="一级\n二级\n三级\n四级\n未评定"' in card
     assert re.findall(r'<option value="([^"]+)">含', page) == [*scale, "未评定"]
+    # and so does the page the set writes for a project of that scale
+    from riskchart.publish.index import publish_set
+
+    options = BuildOptions(out=tmp_path / "out", formats=("svg",), settings=Settings(levels=scale))
+    publish_set(charts, {c.path: "f" for c in charts}, {"version": 1, "charts": {}, "set": {}}, options,
+                render.Toolchain("dot", "Noto Sans CJK SC"))  # no booklet without PDFs: dot is not run
+    written = (options.out / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'<option value="([^"]+)">含', written) == [*scale, "未评定"]
 
 
 @pytest.mark.needs("dot", "cjk-font")
@@ -495,3 +503,27 @@ def test_a_build_with_nothing_to_do_at_its_resolution_and_with_the_word_booklet_
         patched.setattr(files, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=refuse))
         report = build([charts], options)
     assert report.ok and report.count("fresh") == 1 and report.published == ()
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_the_set_s_dot_runs_work_in_the_output_folder_not_in_the_system_s_temporary_one(tmp_path, monkeypatch):
+    """Graphviz's working files for the booklet's cover and contents go into
+    the build's scratch folder in out/ (README: never /tmp; a build killed
+    outright leaves them where the next one clears them away)."""
+    import tempfile
+
+    from conftest import SEED_SAMPLE, copy_seed_charts
+
+    from riskchart import files
+    from riskchart.publish.index import publish_set
+
+    charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[:1])
+    out = tmp_path / "out"
+    render.toolchain.cache_clear()
+    assert build([charts], BuildOptions(out=out, formats=("pdf",), publish=False)).ok  # no cover or contents yet
+    models = list(lint_paths([charts]).charts)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))  # nothing may go to the system's
+    published = publish_set(models, {c.path: "f" for c in models}, {"version": 1, "charts": {}, "set": {}},
+                            BuildOptions(out=out, formats=("pdf",)), render.toolchain(),
+                            scratch=files.scratch_folder(out))
+    assert published.failures == () and "booklet.pdf" in published.written
