@@ -375,6 +375,22 @@ def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts
     assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]
 
 
+def test_each_card_carries_its_risk_types_and_the_page_filters_by_them(tmp_path):
+    """A chart's risk type (or a step's own) marks its card, and the page
+    offers each type found as a filter; a page of charts without types has no filter."""
+    from conftest import FIXTURES, lint_files
+
+    typed = (FIXTURES / "lint" / "good" / "chart-owner-list-scope-note-risk-type" / "01-a.yaml").read_text(encoding="utf-8")
+    untyped = "id: 2\ncategory: 行政确认\ntitle: 乙\nsteps:\n  - {name: 受理, level: 中, risks: [甲。], measures: [乙。], owner: 丙}\n"
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": typed, "02-b.yaml": untyped}).charts)
+    page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert 'data-types="业务流程\n岗位职责"' in card_of(page, 1) and 'data-types=""' in card_of(page, 2)
+    assert re.findall(r'<option value="([^"]+)">', re.search(r'<select id="risk-type">(.*?)</select>', page,
+                                                           re.DOTALL).group(1)) == ["业务流程", "岗位职责"]
+    alone = index_html(charts[1:], tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert '<select id="risk-type">' not in alone
+
+
 def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     """`levels = ["一级", "二级", "三级", "四级"]`: the statistics, the cards and the
     level filter have those levels (and 未评定), in the charts' colours."""
