@@ -391,6 +391,13 @@ def test_each_card_carries_its_risk_types_and_the_page_filters_by_them(tmp_path)
     assert '<select id="risk-type">' not in alone
 
 
+FOUR_LEVELS = ("一级", "二级", "三级", "四级")
+FOUR_LEVEL_CHART = ("id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n"
+                    + "".join(f"  - {{name: 环节{n}, level: {n}级, risks: [甲{n}。], measures: [乙。], owner: 丙}}\n"
+                              for n in "一二三四")
+                    + "  - {name: 归档, risks: [丁。, 戊。], measures: [己。], owner: 丙}\n")
+
+
 def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     """`levels = ["一级", "二级", "三级", "四级"]`: the statistics, the cards and the
     level filter have those levels (and 未评定), in the charts' colours."""
@@ -399,12 +406,8 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     from riskchart.config import Settings
     from riskchart.draw.layout import level_styles
 
-    scale = ("一级", "二级", "三级", "四级")
-    steps = "".join(f"  - {{name: 环节{n}, level: {n}级, risks: [甲{n}。], measures: [乙。], owner: 丙}}\n"
-                    for n in "一二三四")
-    text = ("id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n" + steps
-            + "  - {name: 归档, risks: [丁。, 戊。], measures: [己。], owner: 丙}\n")
-    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": text}, Settings(levels=scale)).charts)
+    scale = FOUR_LEVELS
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": FOUR_LEVEL_CHART}, Settings(levels=scale)).charts)
     page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False, levels=scale)
     checker = _Checker()
     checker.feed(page)
@@ -424,14 +427,20 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     assert re.findall(r'title="([^"]*)风险点">\1 (\d+)<', card) == [(n, "1") for n in scale] + [("未评定", "2")]
     assert 'data-levels="一级\n二级\n三级\n四级\n未评定"' in card
     assert re.findall(r'<option value="([^"]+)">含', page) == [*scale, "未评定"]
-    # and so does the page the set writes for a project of that scale
+
+
+def test_the_set_s_index_page_has_the_project_s_level_scale(tmp_path):
+    from conftest import lint_files
+
+    from riskchart.config import Settings
     from riskchart.publish.index import publish_set
 
-    options = BuildOptions(out=tmp_path / "out", formats=("svg",), settings=Settings(levels=scale))
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": FOUR_LEVEL_CHART}, Settings(levels=FOUR_LEVELS)).charts)
+    options = BuildOptions(out=tmp_path / "out", formats=("svg",), settings=Settings(levels=FOUR_LEVELS))
     publish_set(charts, {c.path: "f" for c in charts}, {"version": 1, "charts": {}, "set": {}}, options,
                 render.Toolchain("dot", "Noto Sans CJK SC"))  # no booklet without PDFs: dot is not run
     written = (options.out / "index.html").read_text(encoding="utf-8")
-    assert re.findall(r'<option value="([^"]+)">含', written) == [*scale, "未评定"]
+    assert re.findall(r'<option value="([^"]+)">含', written) == [*FOUR_LEVELS, "未评定"]
 
 
 @pytest.mark.needs("dot", "cjk-font")
