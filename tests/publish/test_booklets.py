@@ -1,5 +1,7 @@
 """Which booklets a set has (publish/booklets.py), as far as a build needs
-to know before drawing: the charts whose fonts a booklet may need.
+to know before drawing: the charts whose fonts a booklet may need; the
+booklets a build makes (department by department, on the project's paper);
+and the Word booklet as the project set it up.
 
 tests/fixtures/departments is a project of two departments of three charts
 each: its booklet has a cover, one contents page (with a heading per
@@ -9,12 +11,28 @@ contents page and its three charts' pages.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import shutil
+import subprocess
+from concurrent.futures import Future
+from datetime import date
 from pathlib import Path
 
+import docx
+import pikepdf
+import pytest
+from conftest import SEED_SAMPLE, copy_seed_charts
+from docx.oxml.ns import qn
+from PIL import Image
+
 from riskchart import style
+from riskchart.build import BuildOptions, build
 from riskchart.config import find_project
+from riskchart.draw.page import Page
 from riskchart.lint import lint_paths
-from riskchart.publish.booklets import booklet_page_count, charts_in_possible_booklets
+from riskchart.publish.booklets import booklet_page_count, charts_in_possible_booklets, publish_word_booklet
+from riskchart.publish.names import BOOKLET
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "departments"
 FOOD = ["食品科/01-食品经营许可", "食品科/02-食品安全违法行为处罚", "食品科/03-食品检验费征收"]
@@ -26,6 +44,18 @@ def models():
     found = list(lint_paths([project.settings.charts], project.settings).charts)
     assert sorted(c.out_name for c in found) == sorted(FOOD + EQUIPMENT)
     return found
+
+
+def outline(pdf: Path) -> list[str]:
+    """The booklet's bookmarks at the top level."""
+    with pikepdf.open(pdf) as document, document.open_outline() as found:
+        return [item.title for item in found.root]
+
+
+def cover(pdf: Path) -> list[str]:
+    """The words on the booklet's first page."""
+    return subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout.split()
 
 
 def test_every_chart_of_a_booklet_short_enough_needs_its_fonts():
@@ -52,3 +82,48 @@ def test_charts_not_drawn_count_as_many_pages_as_the_last_build_recorded(monkeyp
     # a record that is not a page count is not believed: one page
     assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": "3"}}}) == set(FOOD + EQUIPMENT)
     assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": 2}}}) == set(FOOD + EQUIPMENT)
+
+
+def test_the_word_booklet_is_written_in_the_fonts_the_project_chose(tmp_path):
+    charts = models()
+    settings = dataclasses.replace(find_project(FIXTURE).settings, word_booklet=True,
+                                   docx_fonts=("宋体", "方正小标宋简体"))
+    picture = io.BytesIO()
+    Image.new("RGB", (190, 240), "white").save(picture, "PNG")
+    pictures: Future[dict[str, list[bytes]]] = Future()
+    pictures.set_result({c.out_name: [picture.getvalue()] for c in charts})
+    failures: list[str] = []
+    written = publish_word_booklet(charts, pictures, BuildOptions(out=tmp_path, settings=settings),
+                                   date(2026, 1, 2), failures)
+    assert written == ["booklet.docx"] and failures == []
+    styles = docx.Document(str(tmp_path / "booklet.docx")).styles
+    for name, font in (("Normal", "宋体"), ("Heading 1", "方正小标宋简体"), ("Title", "方正小标宋简体")):
+        assert styles[name].element.rPr.rFonts.get(qn("w:eastAsia")) == font, name
+
+
+@pytest.mark.needs("dot", "cjk-font", "pdftotext")
+def test_the_project_s_booklet_goes_department_by_department_and_each_department_has_its_own(tmp_path):
+    """Two departments (each a folder): the project's booklet names both on
+    its cover, bookmarks and lists its charts department by department;
+    each department's booklet is its own, by category."""
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE, project)
+    out = tmp_path / "out"
+    assert build([project / "charts"], BuildOptions(out=out, formats=("pdf",),
+                                                   settings=find_project(project).settings)).ok
+    equipment, food = "某县市场监督管理局特种设备安全监察科", "某县市场监督管理局食品科"
+    assert outline(out / BOOKLET) == [equipment, food]
+    assert cover(out / BOOKLET)[0] == f"{equipment}、{food}"
+    assert outline(out / "食品科" / BOOKLET) == ["行政许可类", "行政处罚类", "行政征收类"]
+    assert cover(out / "食品科" / BOOKLET)[0] == food
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_the_booklet_s_cover_and_contents_are_on_the_project_s_paper(tmp_path):
+    a3_landscape = Page("A3", landscape=True)
+    out = tmp_path / "out"
+    assert build([copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[:1])],
+                 BuildOptions(out=out, formats=("pdf",), page=a3_landscape)).ok
+    with pikepdf.open(out / BOOKLET) as document:
+        sizes = [[round(float(v)) for v in page.mediabox] for page in document.pages]
+    assert sizes == [[0, 0, round(a3_landscape.width), round(a3_landscape.height)]] * 3  # cover, contents, chart

@@ -375,6 +375,29 @@ def test_the_booklet_cover_and_contents_are_drawn_beside_the_charts(three_charts
     assert str(date.today().year) in text[0] and "劳动用工备案" in text[1]
 
 
+def test_each_card_carries_its_risk_types_and_the_page_filters_by_them(tmp_path):
+    """A chart's risk type (or a step's own) marks its card, and the page
+    offers each type found as a filter; a page of charts without types has no filter."""
+    from conftest import FIXTURES, lint_files
+
+    typed = (FIXTURES / "lint" / "good" / "chart-owner-list-scope-note-risk-type" / "01-a.yaml").read_text(encoding="utf-8")
+    untyped = "id: 2\ncategory: 行政确认\ntitle: 乙\nsteps:\n  - {name: 受理, level: 中, risks: [甲。], measures: [乙。], owner: 丙}\n"
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": typed, "02-b.yaml": untyped}).charts)
+    page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert 'data-types="业务流程\n岗位职责"' in card_of(page, 1) and 'data-types=""' in card_of(page, 2)
+    assert re.findall(r'<option value="([^"]+)">', re.search(r'<select id="risk-type">(.*?)</select>', page,
+                                                           re.DOTALL).group(1)) == ["业务流程", "岗位职责"]
+    alone = index_html(charts[1:], tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False)
+    assert '<select id="risk-type">' not in alone
+
+
+FOUR_LEVELS = ("一级", "二级", "三级", "四级")
+FOUR_LEVEL_CHART = ("id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n"
+                    + "".join(f"  - {{name: 环节{n}, level: {n}级, risks: [甲{n}。], measures: [乙。], owner: 丙}}\n"
+                              for n in "一二三四")
+                    + "  - {name: 归档, risks: [丁。, 戊。], measures: [己。], owner: 丙}\n")
+
+
 def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     """`levels = ["一级", "二级", "三级", "四级"]`: the statistics, the cards and the
     level filter have those levels (and 未评定), in the charts' colours."""
@@ -383,12 +406,8 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     from riskchart.config import Settings
     from riskchart.draw.layout import level_styles
 
-    scale = ("一级", "二级", "三级", "四级")
-    steps = "".join(f"  - {{name: 环节{n}, level: {n}级, risks: [甲{n}。], measures: [乙。], owner: 丙}}\n"
-                    for n in "一二三四")
-    text = ("id: 1\ncategory: 行政裁决\ntitle: 甲\nsteps:\n" + steps
-            + "  - {name: 归档, risks: [丁。, 戊。], measures: [己。], owner: 丙}\n")
-    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": text}, Settings(levels=scale)).charts)
+    scale = FOUR_LEVELS
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": FOUR_LEVEL_CHART}, Settings(levels=scale)).charts)
     page = index_html(charts, tmp_path, ("svg",), date(2026, 1, 1), booklet=False, register=False, levels=scale)
     checker = _Checker()
     checker.feed(page)
@@ -408,6 +427,20 @@ def test_the_index_counts_and_colours_a_projects_own_level_scale(tmp_path):
     assert re.findall(r'title="([^"]*)风险点">\1 (\d+)<', card) == [(n, "1") for n in scale] + [("未评定", "2")]
     assert 'data-levels="一级\n二级\n三级\n四级\n未评定"' in card
     assert re.findall(r'<option value="([^"]+)">含', page) == [*scale, "未评定"]
+
+
+def test_the_set_s_index_page_has_the_project_s_level_scale(tmp_path):
+    from conftest import lint_files
+
+    from riskchart.config import Settings
+    from riskchart.publish.index import publish_set
+
+    charts = list(lint_files(tmp_path / "charts", {"01-a.yaml": FOUR_LEVEL_CHART}, Settings(levels=FOUR_LEVELS)).charts)
+    options = BuildOptions(out=tmp_path / "out", formats=("svg",), settings=Settings(levels=FOUR_LEVELS))
+    publish_set(charts, {c.path: "f" for c in charts}, {"version": 1, "charts": {}, "set": {}}, options,
+                render.Toolchain("dot", "Noto Sans CJK SC"))  # no booklet without PDFs: dot is not run
+    written = (options.out / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'<option value="([^"]+)">含', written) == [*FOUR_LEVELS, "未评定"]
 
 
 @pytest.mark.needs("dot", "cjk-font")
@@ -466,3 +499,56 @@ def test_a_failing_chart_is_listed_with_its_last_title_and_the_files_it_kept(tmp
     card = _missing_card("15-a", manifest, ("svg", "pdf"), tmp_path)
     assert (card.stem, card.title, card.files) == ("15-a", "劳动用工备案", (("svg", "15-a.svg"),))
     assert _missing_card("16-b", manifest, ("svg",), tmp_path).title == "16-b"  # no record: its name
+
+
+@pytest.mark.needs("dot", "cjk-font", "mutool")
+def test_a_build_with_nothing_to_do_at_its_resolution_and_with_the_word_booklet_does_not_wait_for_another(
+        tmp_path, monkeypatch):
+    """The set is seen to be done as publish_set recorded it (its fingerprint
+    covers the resolution and the Word booklet's fonts): nothing is drawn
+    and a build running on the folder is not waited for."""
+    import time
+    import types
+
+    from conftest import SEED_SAMPLE, copy_seed_charts
+
+    from riskchart import files
+    from riskchart.build import stamps
+    from riskchart.config import Settings
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # the charts' stamps are recorded by the first build
+    charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[:1])
+    options = BuildOptions(out=tmp_path / "out", formats=("svg", "png"), dpi=60, settings=Settings(word_booklet=True))
+    assert build([charts], options).ok
+
+    def refuse(seconds: float) -> None:
+        raise AssertionError("a build with nothing to do waited for the lock")
+
+    with monkeypatch.context() as patched, files.locked(options.out):  # another build holds the folder
+        patched.setattr(files, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=refuse))
+        report = build([charts], options)
+    assert report.ok and report.count("fresh") == 1 and report.published == ()
+
+
+@pytest.mark.needs("dot", "cjk-font")
+def test_the_set_s_dot_runs_work_in_the_output_folder_not_in_the_system_s_temporary_one(tmp_path, monkeypatch):
+    """Graphviz's working files for the booklet's cover and contents go into
+    the build's scratch folder in out/ (README: never /tmp; a build killed
+    outright leaves them where the next one clears them away)."""
+    import tempfile
+
+    from conftest import SEED_SAMPLE, copy_seed_charts
+
+    from riskchart import files
+    from riskchart.publish.index import publish_set
+
+    charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[:1])
+    out = tmp_path / "out"
+    render.toolchain.cache_clear()
+    assert build([charts], BuildOptions(out=out, formats=("pdf",), publish=False)).ok  # no cover or contents yet
+    models = list(lint_paths([charts]).charts)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))  # nothing may go to the system's
+    published = publish_set(models, {c.path: "f" for c in models}, {"version": 1, "charts": {}, "set": {}},
+                            BuildOptions(out=out, formats=("pdf",)), render.toolchain(),
+                            scratch=files.scratch_folder(out))
+    assert published.failures == () and "booklet.pdf" in published.written

@@ -44,6 +44,21 @@ def patches(monkeypatch) -> list[bool]:
     return made
 
 
+def write_long_chart(folder: Path, steps: int = 14) -> Path:
+    """A chart too long for one page (continued over three): its pages show
+    windows of form XObjects, which hold the fonts (draw/pages.py)."""
+    lines = ["id: 20", "category: 行政裁决", "title: 一项很长的职权", "steps:"]
+    for step in range(1, steps + 1):
+        lines += [f"  - name: 第{step}环节", "    level: 中", "    risks:"]
+        lines += [f"      - 第{step}环节风险{n}，未按规定程序办理相关事项，存在优亲厚友、吃拿卡要的可能。" for n in (1, 2, 3, 4)]
+        lines += ["    measures:"]
+        lines += [f"      - 第{step}环节措施{n}，严格执行相关制度，加强内部监督检查和责任追究。" for n in (1, 2, 3, 4)]
+        lines += ["    owner: 经办人"]
+    path = folder / "20-一项很长的职权.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def built(charts: Path, out: Path, force: bool = False) -> Path:
     render.toolchain.cache_clear()
     assert build([charts], BuildOptions(out=out, formats=("pdf",), jobs=2, force=force)).ok
@@ -68,8 +83,23 @@ def bookmarks(pdf: Path) -> list[tuple[str, int]]:
         return found
 
 
+def assert_in_the_page_tree(pdf: Path) -> None:
+    """Every page names as its /Parent the node whose /Kids hold it, as the
+    PDF standard requires (poppler and MuPDF draw a page without one; other
+    readers and tools go up the tree from a page)."""
+    with pikepdf.open(pdf) as document:
+        pending = [document.Root.Pages]
+        while pending:
+            node = pending.pop()
+            for kid in node.Kids:
+                assert kid.get("/Parent") is not None and kid.Parent.objgen == node.objgen, kid.objgen
+                if kid.Type == "/Pages":
+                    pending.append(kid)
+
+
 def assert_as_made_whole(book: Path, charts: Path, tmp_path: Path) -> None:
     """`book` reads, draws and bookmarks as the booklet made whole from `charts`."""
+    assert_in_the_page_tree(book)
     whole = built(charts, tmp_path / "whole", force=True) / BOOKLET
     assert page_count(book) == page_count(whole)
     for number in range(1, page_count(whole) + 1):
@@ -88,6 +118,18 @@ def test_a_reworded_chart_is_patched_and_reads_as_the_booklet_made_whole(charts,
     assert patches == [True]
     assert (out / BOOKLET).read_bytes() != before
     assert "故意刁难受理人" in text(out / BOOKLET) and "故意刁难受理人" not in text(tmp_path / "before.pdf")
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
+def test_a_reworded_chart_of_several_pages_is_patched_page_by_page(tmp_path, patches):
+    charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[1:2])
+    long = write_long_chart(charts)
+    out = built(charts, tmp_path / "out")
+    assert page_count(out / BOOKLET) == 2 + 1 + 3  # cover, contents, the short chart, the long one's three pages
+    reword(long, "第10环节风险2，未按规定程序办理相关事项，存在优亲厚友", "第10环节风险2，未按规定程序办理相关事项，存在厚亲优友")
+    built(charts, out)
+    assert patches == [True]
+    assert "厚亲优友" in text(out / BOOKLET)
     assert_as_made_whole(out / BOOKLET, charts, tmp_path)
 
 
@@ -188,6 +230,56 @@ def test_a_patch_is_refused_unless_the_blocks_are_the_same(charts, tmp_path):
         assert patch.patched(out / BOOKLET, last, last.title, changed_blocks, {len(blocks) - 1: (pdf, fonts)})
         pdf.pages[0].obj.Annots = pikepdf.Array([])
         assert patch.patched(out / BOOKLET, last, last.title, changed_blocks, {len(blocks) - 1: (pdf, fonts)}) is None
+
+
+def test_a_patch_is_refused_for_a_page_font_it_cannot_put_over_the_shared_one(charts, tmp_path):
+    """A font not as cairo writes them (a fallback font of another kind, say)
+    or one written into the page's resources instead of as an object of its
+    own stays the page's: the booklet would not have one font per typeface."""
+    from riskchart.publish import pageprep
+
+    out = built(charts, tmp_path / "out")
+    last = patch.read_map(out / CACHE, BOOKLET)
+    assert last is not None
+    blocks = [*last.blocks[:-1], patch.Block(last.blocks[-1].key, "another entry", 1)]
+    pdf_path = out / f"{blocks[-1].key[1]}.pdf"
+
+    def patched(pdf: pikepdf.Pdf) -> bytes | None:
+        return patch.patched(out / BOOKLET, last, last.title, blocks, {len(blocks) - 1: (pdf, pageprep.prepare(pdf.pages))})
+
+    with pikepdf.open(pdf_path) as pdf:
+        assert patched(pdf) is not None
+        pdf.pages[0].Resources.Font["/F9"] = pdf.make_indirect(pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica))
+        assert patched(pdf) is None
+    with pikepdf.open(pdf_path) as pdf:
+        fonts = pdf.pages[0].Resources.Font
+        key = next(iter(fonts.keys()))
+        fonts[key] = pikepdf.Dictionary(dict(fonts[key].items()))
+        assert patched(pdf) is None
+
+
+def test_a_booklet_larger_than_a_chart_file_may_be_is_patched(charts, tmp_path):
+    """A large project's booklet is over a megabyte (the 40 seed charts' is
+    0.7 MB); it is read whole, not cut at a chart file's limit."""
+    import random
+
+    from riskchart import limits
+    from riskchart.publish import pageprep
+
+    out = built(charts, tmp_path / "out")
+    last = patch.read_map(out / CACHE, BOOKLET)
+    assert last is not None
+    large = tmp_path / "large.pdf"
+    with pikepdf.open(out / BOOKLET) as document:  # as large as a project's of some 60 charts
+        document.Root.Padding = document.make_stream(random.Random(0).randbytes(limits.MAX_FILE_BYTES))
+        document.save(large)
+    assert large.stat().st_size > limits.MAX_FILE_BYTES
+    mapped = patch.BookletMap(last.title, patch.digest(large.read_bytes()), last.blocks)
+    blocks = [*last.blocks[:-1], patch.Block(last.blocks[-1].key, "another entry", 1)]
+    with pikepdf.open(out / f"{blocks[-1].key[1]}.pdf") as pdf:
+        made = patch.patched(large, mapped, last.title, blocks, {len(blocks) - 1: (pdf, pageprep.prepare(pdf.pages))})
+    assert made is not None and len(made) > limits.MAX_FILE_BYTES
 
 
 def test_the_booklet_is_not_joined_ahead_when_it_will_be_patched(charts, tmp_path, monkeypatch, patches):

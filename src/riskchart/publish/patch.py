@@ -167,13 +167,17 @@ def patched(previous: Path, last: BookletMap, title: str, blocks: Sequence[Block
             for number, (pdf, fonts) in changed.items():
                 if len(pdf.pages) != blocks[number].pages:
                     return None
+                targets = []
                 for offset, page in enumerate(pdf.pages):
                     if "/Annots" in page.obj:
                         return None  # links point at their page: copied alone, they would point at another PDF's
                     target = booklet.pages[first_pages[number] + offset]
                     _take_content(booklet, target, page)
-                    if not _fonts_shared(booklet, target, fonts, shared):
-                        return None
+                    targets.append(target)
+                # all the PDF's pages at once: a continued chart's pages show one form (draw/pages.py),
+                # whose fonts are put over the shared ones once
+                if not _fonts_shared(booklet, targets, fonts, shared):
+                    return None
             buffer = io.BytesIO()
             booklet.save(buffer)
             return buffer.getvalue()
@@ -193,14 +197,14 @@ def _take_content(booklet: Any, target: Any, page: Any) -> None:
             target.obj[key] = value
 
 
-def _fonts_shared(booklet: Any, page: Any, fonts: Prepared, shared: dict[str, _Shared]) -> bool:
-    """Put the page's fonts (and its forms') over the booklet's shared
-    fonts; False if one of them cannot be (not shareable, another
-    typeface, a glyph or width the shared font lacks)."""
+def _fonts_shared(booklet: Any, pages: list[Any], fonts: Prepared, shared: dict[str, _Shared]) -> bool:
+    """Put the fonts of the pages (one PDF's) and of their forms over the
+    booklet's shared fonts; False if one of them cannot be (not shareable,
+    another typeface, a glyph or width the shared font lacks)."""
     import pikepdf
 
     replaced: dict[tuple[int, int], Any] = {}
-    for resources in resources_of([page]):
+    for resources in resources_of(pages):
         found = resources.get(pikepdf.Name.Font)
         for key, font in list(found.items()) if isinstance(found, pikepdf.Dictionary) else ():
             if not font.is_indirect:
