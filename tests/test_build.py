@@ -1399,3 +1399,34 @@ def test_waiting_for_dot_to_start_takes_no_lock_the_dot_threads_need():
         waiting.start()
         waiting.join(10)
         assert not waiting.is_alive()
+
+
+# ------------------------------------------ survivors of the second full mutation run (issue 19)
+
+def test_a_no_op_build_reports_the_time_it_took(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    report = build([charts], options(out, publish=False))
+    assert report.count("fresh") == 3 and report.seconds > 0
+
+
+def test_a_chart_under_a_broken_outer_defaults_file_names_that_file(tmp_path):
+    # The department folder's own _defaults.yaml (absent here) is looked at
+    # first and has no error; the project's, one level up, has one.
+    root, settings = _department_project(tmp_path)
+    defaults = root / "_defaults.yaml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("department", "departmnet"), encoding="utf-8")
+    [outcome] = build([root], settings).outcomes
+    assert outcome.status == "failed"
+    assert outcome.reason.startswith(f"{defaults} 有错误，本图不能生成：")
+    assert not (settings.out / "科" / "15-劳动用工备案.svg").exists()
+
+
+def test_a_chart_deleted_while_the_build_runs_fails_alone_with_that_reason(charts, tmp_path):
+    out = tmp_path / "out"
+    deleted = charts / SAMPLE[0]
+    report = build([charts], options(out, publish=False), planned=lambda count: deleted.unlink())  # found, then gone
+    assert [(o.stem, o.status, o.reason) for o in report.outcomes] == [
+        ("01-劳动人事争议调解仲裁", "failed", "构建期间文件被改名或删除"),
+        ("04-失业保险待遇给付", "built", ""), ("15-劳动用工备案", "built", "")]
+    assert not (out / "01-劳动人事争议调解仲裁.svg").exists() and (out / "15-劳动用工备案.svg").is_file()
