@@ -1430,3 +1430,33 @@ def test_a_chart_deleted_while_the_build_runs_fails_alone_with_that_reason(chart
         ("01-劳动人事争议调解仲裁", "failed", "构建期间文件被改名或删除"),
         ("04-失业保险待遇给付", "built", ""), ("15-劳动用工备案", "built", "")]
     assert not (out / "01-劳动人事争议调解仲裁.svg").exists() and (out / "15-劳动用工备案.svg").is_file()
+
+
+def _tall_chart(folder: Path, steps: int) -> Path:
+    """A chart of `steps` steps of two long risks and measures each: 12 continue on A4 and fit one A3 page."""
+    lines = ["id: 1", "category: 行政裁决", "title: 测试职权", "department: 测试局", "steps:"]
+    for s in range(1, steps + 1):
+        lines += [f"  - name: 第{s}环节", "    level: 中", "    risks:"]
+        lines += [f"      - 第{s}环节风险{i}，未按规定程序办理相关事项，存在优亲厚友、吃拿卡要的可能。" for i in (1, 2)]
+        lines += ["    measures:"]
+        lines += [f"      - 第{s}环节措施{i}，严格执行相关制度，加强内部监督检查和责任追究。" for i in (1, 2)]
+        lines += ["    owner: 经办人"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "01-测试.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.needs("pdftotext")
+def test_a_chart_built_for_a3_is_laid_out_across_that_page_and_printed_on_it(tmp_path):
+    import pikepdf
+
+    from riskchart.draw.page import Page
+
+    page, out = Page("A3"), tmp_path / "out"
+    report = build([_tall_chart(tmp_path / "charts", 12)], options(out, publish=False, page=page))
+    assert report.count("built") == 1 and report.warnings == ()  # on A4 it continues on a second page
+    width = float(ET.parse(out / "01-测试.svg").getroot().attrib["width"].removesuffix("pt"))
+    assert abs(width - page.printable_width) <= 2  # the columns as wide as the page allows (A4: 538 pt)
+    with pikepdf.open(out / "01-测试.pdf") as pdf:
+        assert [[float(v) for v in p.mediabox] for p in pdf.pages] == [[0, 0, page.width, page.height]]
+    assert "共1页" not in pdf_text(out / "01-测试.pdf")  # one page, not numbered as continued pages are
