@@ -1460,3 +1460,19 @@ def test_a_chart_built_for_a3_is_laid_out_across_that_page_and_printed_on_it(tmp
     with pikepdf.open(out / "01-测试.pdf") as pdf:
         assert [[float(v) for v in p.mediabox] for p in pdf.pages] == [[0, 0, page.width, page.height]]
     assert "共1页" not in pdf_text(out / "01-测试.pdf")  # one page, not numbered as continued pages are
+
+
+@pytest.mark.needs("mutool")
+def test_a_build_raises_nothing_in_its_threads(tmp_path, monkeypatch):
+    # An exception in a thread of its own does not stop the build: it only prints
+    # a traceback (threading.excepthook), which the user sees as a crash.
+    import threading
+
+    from riskchart.config import Settings
+
+    raised: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: raised.append(f"{hook.exc_type.__name__}: {hook.exc_value}"))
+    charts = copy_seed_charts(tmp_path / "charts", (SAMPLE[2],))
+    report = build([charts], options(tmp_path / "out", jobs=1, settings=Settings(word_booklet=True)))
+    assert report.ok and "booklet.docx" in report.published
+    assert raised == []
