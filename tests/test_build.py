@@ -1476,3 +1476,24 @@ def test_a_build_raises_nothing_in_its_threads(tmp_path, monkeypatch):
     report = build([charts], options(tmp_path / "out", jobs=1, settings=Settings(word_booklet=True)))
     assert report.ok and "booklet.docx" in report.published
     assert raised == []
+
+
+def test_a_chart_whose_further_pages_cannot_be_drawn_is_shrunk_onto_one_page_and_the_build_says_so(
+        tmp_path, monkeypatch):
+    import pikepdf
+
+    dot_crashing_on("（续）", tmp_path / "bin", monkeypatch)  # only the further pages' header says （续）
+    out = tmp_path / "out"
+    charts = copy_seed_charts(tmp_path / "charts", (SAMPLE[2],))  # and one that fits its page
+    report = build([_tall_chart(charts, 12)], options(out, publish=False))
+    assert report.count("built") == 2
+    [warning] = report.warnings
+    assert warning.startswith("01-测试 续页的「（续）」标题和页码画不出") and "改为整张图缩小排在一页上" in warning
+    with pikepdf.open(out / "01-测试.pdf") as pdf:
+        assert len(pdf.pages) == 1
+
+
+def test_each_chart_s_drawing_time_is_part_of_the_build_s(charts, tmp_path):
+    report = build([charts], options(tmp_path / "out", publish=False))
+    assert report.count("built") == 3
+    assert all(0 < outcome.seconds <= report.seconds for outcome in report.outcomes)
