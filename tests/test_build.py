@@ -1497,3 +1497,55 @@ def test_each_chart_s_drawing_time_is_part_of_the_build_s(charts, tmp_path):
     report = build([charts], options(tmp_path / "out", publish=False))
     assert report.count("built") == 3
     assert all(0 < outcome.seconds <= report.seconds for outcome in report.outcomes)
+
+
+def test_stamps_are_recorded_for_every_touched_chart_even_after_a_changed_one(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    first = charts / SAMPLE[0]
+    first.write_text(first.read_text(encoding="utf-8").replace("title: 调解仲裁", "title: 调解、仲裁", 1),
+                     encoding="utf-8")  # changed, and first in the project
+    os.utime(charts / SAMPLE[2])  # touched only: its new stamp is recorded by this build
+    assert built_stems(build([charts], options(out, publish=False))) == {"01-劳动人事争议调解仲裁"}
+    read: list[Path] = []
+    contents = freshness._contents
+    monkeypatch.setattr(freshness, "_contents", lambda path: read.append(path) or contents(path))
+    assert build([charts], options(out, publish=False)).count("fresh") == 3 and read == []
+
+
+def test_a_default_build_needs_no_mutool(charts, tmp_path, monkeypatch):
+    # MuPDF draws PNGs and booklet.docx's pictures only: neither is asked for here
+    from riskchart.draw import raster
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("dot", "fc-match", "fc-list"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(tools))
+    raster.mutool.cache_clear()
+    try:
+        report = build([charts], options(tmp_path / "out"))
+    finally:
+        raster.mutool.cache_clear()
+    assert report.ok and "booklet.pdf" in report.published
+
+
+def test_a_partial_build_names_the_first_chart_of_the_project_not_yet_built(tmp_path):
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "charts")
+    report = build([root / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=root)))
+    assert report.count("built") == 1 and report.published == ()
+    [warning] = report.warnings
+    assert f"另有 2 张图尚未生成或已过时（如 {root / SAMPLE[1]}）" in warning
+
+
+def test_a_build_that_only_removes_a_deleted_chart_s_outputs_unlists_it(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # the first build records every stamp: the second has none to add
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    (charts / SAMPLE[0]).unlink()
+    report = build([charts], options(out, publish=False))
+    assert report.count("fresh") == 2 and set(report.removed) == {"01-劳动人事争议调解仲裁.svg", "01-劳动人事争议调解仲裁.pdf"}
+    assert "01-劳动人事争议调解仲裁" not in json.loads((out / MANIFEST).read_text(encoding="utf-8"))["charts"]
