@@ -1514,8 +1514,9 @@ def test_stamps_are_recorded_for_every_touched_chart_even_after_a_changed_one(ch
     assert build([charts], options(out, publish=False)).count("fresh") == 3 and read == []
 
 
-def test_a_default_build_needs_no_mutool(charts, tmp_path, monkeypatch):
-    # MuPDF draws PNGs and booklet.docx's pictures only: neither is asked for here
+@pytest.fixture
+def without_mutool(tmp_path, monkeypatch):
+    """A PATH with Graphviz and fontconfig and no MuPDF."""
     from riskchart.draw import raster
 
     tools = tmp_path / "bin"
@@ -1524,11 +1525,23 @@ def test_a_default_build_needs_no_mutool(charts, tmp_path, monkeypatch):
         (tools / tool).symlink_to(shutil.which(tool))
     monkeypatch.setenv("PATH", str(tools))
     raster.mutool.cache_clear()
-    try:
-        report = build([charts], options(tmp_path / "out"))
-    finally:
-        raster.mutool.cache_clear()
+    yield
+    raster.mutool.cache_clear()
+
+
+def test_a_default_build_needs_no_mutool(charts, tmp_path, without_mutool):
+    # MuPDF draws PNGs and booklet.docx's pictures only: neither is asked for here
+    report = build([charts], options(tmp_path / "out"))
     assert report.ok and "booklet.pdf" in report.published
+
+
+def test_a_build_of_booklet_docx_without_mutool_stops_before_writing_anything(charts, tmp_path, without_mutool):
+    from riskchart.config import Settings
+    from riskchart.errors import MissingRasteriser
+
+    with pytest.raises(MissingRasteriser):
+        build([charts], options(tmp_path / "out", settings=Settings(word_booklet=True)))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_partial_build_names_the_first_chart_of_the_project_not_yet_built(tmp_path):
