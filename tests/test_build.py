@@ -1562,3 +1562,16 @@ def test_a_build_that_only_removes_a_deleted_chart_s_outputs_unlists_it(charts, 
     report = build([charts], options(out, publish=False))
     assert report.count("fresh") == 2 and set(report.removed) == {"01-劳动人事争议调解仲裁.svg", "01-劳动人事争议调解仲裁.pdf"}
     assert "01-劳动人事争议调解仲裁" not in json.loads((out / MANIFEST).read_text(encoding="utf-8"))["charts"]
+
+
+def test_a_mistake_in_the_set_s_work_done_ahead_does_not_pass_unseen(charts, tmp_path, monkeypatch):
+    # The booklets' cover and contents are drawn ahead as a best effort (a failure to draw
+    # them is left to publish_set), but a mistake in that code must still stop the build.
+    from riskchart.publish import booklets
+
+    def mistaken(*arguments):
+        raise ZeroDivisionError("drawn ahead")
+
+    monkeypatch.setattr(booklets, "draw_front_matter_ahead", mistaken)
+    with pytest.raises(ZeroDivisionError, match="drawn ahead"):
+        build([charts], options(tmp_path / "out"))
