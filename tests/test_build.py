@@ -1575,3 +1575,18 @@ def test_a_mistake_in_the_set_s_work_done_ahead_does_not_pass_unseen(charts, tmp
     monkeypatch.setattr(booklets, "draw_front_matter_ahead", mistaken)
     with pytest.raises(ZeroDivisionError, match="drawn ahead"):
         build([charts], options(tmp_path / "out"))
+
+
+def test_one_job_runs_one_dot_at_a_time(charts, tmp_path, monkeypatch):
+    folder = tmp_path / "bin"
+    (folder / "running").mkdir(parents=True)
+    (folder / "dot").write_text(  # counts the dot processes running as each starts
+        f'#!/bin/sh\ntouch "{folder}/running/$$"\nls "{folder}/running" | wc -l >> "{folder}/counts"\n'
+        f'{shutil.which("dot")} "$@"\nstatus=$?\nrm -f "{folder}/running/$$"\nexit $status\n')
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    copies(charts, 3)  # six charts: two batches
+    report = build([charts], options(tmp_path / "out", jobs=1, publish=False))
+    assert report.count("built") == 6
+    counts = [int(line) for line in (folder / "counts").read_text().split()]
+    assert len(counts) >= 2 and max(counts) == 1
