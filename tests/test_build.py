@@ -1590,3 +1590,13 @@ def test_one_job_runs_one_dot_at_a_time(charts, tmp_path, monkeypatch):
     assert report.count("built") == 6
     counts = [int(line) for line in (folder / "counts").read_text().split()]
     assert len(counts) >= 2 and max(counts) == 1
+
+
+def test_a_build_keeps_its_working_files_in_the_output_folder_not_the_system_s(charts, tmp_path, monkeypatch):
+    # out/ may be on another file system than /tmp (outputs are moved into place by rename),
+    # and a build killed there would leave its files where no later build looks
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    report = build([charts], options(tmp_path / "out"))
+    assert report.ok and report.count("built") == 3 and "booklet.pdf" in report.published
