@@ -1535,12 +1535,16 @@ def test_a_default_build_needs_no_mutool(charts, tmp_path, without_mutool):
     assert report.ok and "booklet.pdf" in report.published
 
 
-def test_a_build_of_booklet_docx_without_mutool_stops_before_writing_anything(charts, tmp_path, without_mutool):
+@pytest.mark.parametrize("asked", [{"formats": ("svg", "png"), "publish": False},
+                                   {"settings": "word_booklet"}])  # booklet.docx's pictures
+def test_a_build_needing_mutool_without_it_stops_before_writing_anything(charts, tmp_path, without_mutool, asked):
     from riskchart.config import Settings
     from riskchart.errors import MissingRasteriser
 
+    if asked.get("settings"):
+        asked = {"settings": Settings(word_booklet=True)}
     with pytest.raises(MissingRasteriser):
-        build([charts], options(tmp_path / "out", settings=Settings(word_booklet=True)))
+        build([charts], options(tmp_path / "out", **asked))
     assert not (tmp_path / "out").exists()
 
 
@@ -1600,3 +1604,25 @@ def test_a_build_keeps_its_working_files_in_the_output_folder_not_the_system_s(c
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
     report = build([charts], options(tmp_path / "out"))
     assert report.ok and report.count("built") == 3 and "booklet.pdf" in report.published
+
+
+def test_a_partial_build_names_the_project_s_charts_as_relative_to_the_current_folder(tmp_path, monkeypatch):
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "charts")
+    monkeypatch.chdir(tmp_path)
+    report = build([Path("charts") / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=root)))
+    [warning] = report.warnings
+    assert f"（如 {Path('charts') / SAMPLE[1]}）" in warning
+
+
+def test_a_chart_from_outside_the_project_s_charts_folder_is_a_set_of_its_own(tmp_path):
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "charts")
+    elsewhere = copy_seed_charts(tmp_path / "elsewhere", (SAMPLE[2],))
+    out = tmp_path / "out"
+    report = build([elsewhere / SAMPLE[2]], options(out, settings=Settings(charts=root)))
+    assert report.ok and report.warnings == () and "index.html" in report.published
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert href("15-劳动用工备案.svg") in page and href("01-劳动人事争议调解仲裁.svg") not in page
