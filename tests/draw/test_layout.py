@@ -367,3 +367,15 @@ def test_every_wrapped_text_is_measured_in_the_chart_s_font():
     assert power.basis[0].lines == lines(_latin("依据"), basis_columns)
     dot = chart_dot(c, MONO)
     assert all(line in dot for line in lines("职权名称：" + c.title, s.HEADER_COLUMNS))
+
+
+# (written against survivors of the second full mutation run, issue 19)
+
+@pytest.mark.needs("cjk-font")
+def test_a_basis_as_wide_as_its_column_stays_on_one_line():
+    # A4 landscape with the exits' lane: the basis column holds exactly 61 Chinese characters
+    c = chart(steps=(Step("受理", "中", ("风险。",), ("措施。",), exits=(Exit("不符合条件的", "退回"),)),),
+              basis=("法" * 61, "法" * 62))
+    fitting, longer = header(c, sheet=chart_sheet(c, Page("A4", landscape=True))).basis
+    assert fitting.lines == ("法" * 61,)
+    assert longer.lines == ("法" * 61, "法")
