@@ -1626,3 +1626,28 @@ def test_a_chart_from_outside_the_project_s_charts_folder_is_a_set_of_its_own(tm
     assert report.ok and report.warnings == () and "index.html" in report.published
     page = (out / "index.html").read_text(encoding="utf-8")
     assert href("15-劳动用工备案.svg") in page and href("01-劳动人事争议调解仲裁.svg") not in page
+
+
+def test_a_chart_with_errors_is_shown_by_its_title_while_it_has_outputs(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    broken = charts / SAMPLE[0]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("level: 中", "level: 很高", 1), encoding="utf-8")
+    title = "调解仲裁用人单位与劳动者发生的劳动人事争议"  # not its file name
+    assert not build([charts], options(out)).ok
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "本图有错误，未更新" in index and title in index
+    for output in out.glob("01-*"):
+        output.unlink()
+    assert not build([charts], options(out)).ok
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "本图有错误" not in index and title not in index  # nothing of it left to show
+
+
+def test_an_output_that_cannot_be_written_is_reported_with_the_system_s_reason(charts, tmp_path):
+    import errno
+
+    out = tmp_path / "out"
+    (out / "15-劳动用工备案.svg").mkdir(parents=True)
+    [failed] = [o for o in build([charts], options(out, publish=False)).outcomes if o.status == "failed"]
+    assert failed.reason == f"无法写入 {out}：{os.strerror(errno.EISDIR)}"
