@@ -1136,7 +1136,7 @@ def test_errors_in_the_project_s_files_not_given_are_counted_in_a_warning(charts
     other.write_text(other.read_text(encoding="utf-8").replace("id: 4", "id: 5"), encoding="utf-8")  # RC201
     report = build([charts / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=charts), publish=False))
     assert report.ok and report.count("built") == 1
-    assert any(w.startswith("本次未指定的 1 个文件有错误") for w in report.warnings), report.warnings
+    assert "本次未指定的 1 个文件有错误，这些图不编入索引页、汇编和台账；运行 riskchart lint 查看" in report.warnings
 
 
 # Tests written against the survivors of a full mutation run (issue 19); each
@@ -1494,8 +1494,9 @@ def test_a_chart_whose_further_pages_cannot_be_drawn_is_shrunk_onto_one_page_and
 
 
 def test_each_chart_s_drawing_time_is_part_of_the_build_s(charts, tmp_path):
+    started = time.perf_counter()
     report = build([charts], options(tmp_path / "out", publish=False))
-    assert report.count("built") == 3
+    assert report.count("built") == 3 and 0 < report.seconds <= time.perf_counter() - started
     assert all(0 < outcome.seconds <= report.seconds for outcome in report.outcomes)
 
 
@@ -1651,3 +1652,26 @@ def test_an_output_that_cannot_be_written_is_reported_with_the_system_s_reason(c
     (out / "15-劳动用工备案.svg").mkdir(parents=True)
     [failed] = [o for o in build([charts], options(out, publish=False)).outcomes if o.status == "failed"]
     assert failed.reason == f"无法写入 {out}：{os.strerror(errno.EISDIR)}"
+
+
+def test_a_published_build_lists_exactly_as_many_continued_charts_as_it_may(tmp_path, monkeypatch):
+    from riskchart.build import run as building
+
+    monkeypatch.setattr(building, "CONTINUED_LISTED", 1)  # one continued chart: listed, and no count after it
+    report = build([_tall_chart(tmp_path / "charts", 12)], options(tmp_path / "out"))
+    assert report.ok and "booklet.pdf" in report.published
+    assert [w for w in report.warnings if "续排" in w] == ["01-测试 一页排不下（正文会小于 7 磅），续排为 2 页"]
+
+
+def test_a_chart_s_errors_are_reported_as_diagnostics_not_as_errors_of_other_files(charts, tmp_path):
+    broken = charts / SAMPLE[2]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("level: 中", "level: 很高", 1), encoding="utf-8")
+    report = build([charts], options(tmp_path / "out", publish=False))
+    assert [(Path(d.path).name, d.code) for d in report.diagnostics if d.is_error] == [(SAMPLE[2], "RC107")]
+    assert report.warnings == ()
+
+
+def test_each_chart_is_reported_once(charts, tmp_path):
+    shown: list[tuple[str, str]] = []
+    build([charts], options(tmp_path / "out", publish=False), progress=lambda o: shown.append((o.stem, o.status)))
+    assert sorted(shown) == [(Path(name).stem, "built") for name in SAMPLE]
