@@ -1670,8 +1670,3 @@ def test_a_chart_s_errors_are_reported_as_diagnostics_not_as_errors_of_other_fil
     assert [(Path(d.path).name, d.code) for d in report.diagnostics if d.is_error] == [(SAMPLE[2], "RC107")]
     assert report.warnings == ()
 
-
-def test_each_chart_is_reported_once(charts, tmp_path):
-    shown: list[tuple[str, str]] = []
-    build([charts], options(tmp_path / "out", publish=False), progress=lambda o: shown.append((o.stem, o.status)))
-    assert sorted(shown) == [(Path(name).stem, "built") for name in SAMPLE]
