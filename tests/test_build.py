@@ -1670,3 +1670,16 @@ def test_a_chart_s_errors_are_reported_as_diagnostics_not_as_errors_of_other_fil
     assert [(Path(d.path).name, d.code) for d in report.diagnostics if d.is_error] == [(SAMPLE[2], "RC107")]
     assert report.warnings == ()
 
+
+
+def test_a_manifest_without_page_counts_still_publishes_after_a_change(charts, tmp_path):
+    # an older riskchart recorded no pages: each chart it drew counts as one page
+    out = tmp_path / "out"
+    build([charts], options(out))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest["charts"].values():
+        entry.pop("pages")
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    _same_size_edit(charts / SAMPLE[2])
+    report = build([charts], options(out))
+    assert report.ok and built_stems(report) == {"15-劳动用工备案"} and "booklet.pdf" in report.published
