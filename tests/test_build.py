@@ -1683,3 +1683,21 @@ def test_a_manifest_without_page_counts_still_publishes_after_a_change(charts, t
     _same_size_edit(charts / SAMPLE[2])
     report = build([charts], options(out))
     assert report.ok and built_stems(report) == {"15-劳动用工备案"} and "booklet.pdf" in report.published
+
+
+@pytest.mark.needs("mutool")
+def test_another_dpi_draws_the_pngs_again_and_leaves_other_formats_fresh(tmp_path):
+    import struct
+
+    charts = copy_seed_charts(tmp_path / "charts", (SAMPLE[2],))
+    out, png = tmp_path / "out", tmp_path / "out" / "15-劳动用工备案.png"
+
+    def png_width() -> int:
+        return struct.unpack(">I", png.read_bytes()[16:20])[0]
+
+    build([charts], options(out, formats=("svg", "png"), publish=False, dpi=100))
+    narrow = png_width()
+    assert build([charts], options(out, formats=("svg", "png"), publish=False, dpi=150)).count("built") == 1
+    assert png_width() == round(narrow * 1.5)
+    build([charts], options(out, formats=("svg",), publish=False, dpi=100))
+    assert build([charts], options(out, formats=("svg",), publish=False, dpi=150)).count("fresh") == 1
