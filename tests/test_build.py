@@ -1701,3 +1701,13 @@ def test_another_dpi_draws_the_pngs_again_and_leaves_other_formats_fresh(tmp_pat
     assert png_width() == round(narrow * 1.5)
     build([charts], options(out, formats=("svg",), publish=False, dpi=100))
     assert build([charts], options(out, formats=("svg",), publish=False, dpi=150)).count("fresh") == 1
+
+
+def test_a_change_in_the_project_s_defaults_rebuilds_a_department_chart_under_it(tmp_path):
+    root, settings = _department_project(tmp_path)
+    assert build([root], settings).count("built") == 1
+    defaults = root / "_defaults.yaml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("长治高新区组织和人力资源部", "长治高新区人事部"),
+                        encoding="utf-8")
+    assert build([root], settings).count("built") == 1
+    assert "长治高新区人事部" in (settings.out / "科" / "15-劳动用工备案.svg").read_text(encoding="utf-8")
