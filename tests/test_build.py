@@ -1711,3 +1711,13 @@ def test_a_change_in_the_project_s_defaults_rebuilds_a_department_chart_under_it
                         encoding="utf-8")
     assert build([root], settings).count("built") == 1
     assert "长治高新区人事部" in (settings.out / "科" / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+
+
+def test_another_level_scale_draws_every_chart_again_in_its_colours(charts, tmp_path):
+    from riskchart.config import Settings
+
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    before = (out / "15-劳动用工备案.svg").read_bytes()
+    report = build([charts], options(out, publish=False, settings=Settings(levels=("高", "中", "低", "无"))))
+    assert report.count("built") == 3 and (out / "15-劳动用工备案.svg").read_bytes() != before
