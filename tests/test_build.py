@@ -1721,3 +1721,31 @@ def test_another_level_scale_draws_every_chart_again_in_its_colours(charts, tmp_
     before = (out / "15-劳动用工备案.svg").read_bytes()
     report = build([charts], options(out, publish=False, settings=Settings(levels=("高", "中", "低", "无"))))
     assert report.count("built") == 3 and (out / "15-劳动用工备案.svg").read_bytes() != before
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> tuple[Path, Path]:
+    """Three seed charts built once (no set): each test copies out/ and changes its manifest."""
+    folder = tmp_path_factory.mktemp("built-once")
+    charts = copy_seed_charts(folder / "charts")
+    render.toolchain.cache_clear()
+    assert build([charts], options(folder / "out", publish=False)).ok
+    return charts, folder / "out"
+
+
+@pytest.mark.parametrize("damage", [
+    {"source": 1}, {"fingerprint": 1}, {"title": 1}, {"pages": "1"}, {"stamp": 1}, {"outputs": "04-失业保险待遇给付.svg"},
+    {"outputs": ["04-失业保险待遇给付.svg", "01-劳动人事争议调解仲裁.svg"]}, {"written": []},
+    {"written": {"04-失业保险待遇给付.png": [1, 2]}}, {"written": {"04-失业保险待遇给付.svg": [1, 2, 3]}},
+])
+def test_a_manifest_entry_wrong_in_one_field_is_ignored_with_a_warning(built_once, tmp_path, damage):
+    charts, built = built_once
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    manifest["charts"]["04-失业保险待遇给付"].update(damage)
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out, publish=False))
+    assert built_stems(report) == {"04-失业保险待遇给付"}
+    assert report.warnings == (f"{out / MANIFEST} 中「'04-失业保险待遇给付'」的记录不是 riskchart 写的，已忽略（不删除任何文件）",)
+    assert (out / "01-劳动人事争议调解仲裁.svg").is_file()
