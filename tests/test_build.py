@@ -1749,3 +1749,31 @@ def test_a_manifest_entry_wrong_in_one_field_is_ignored_with_a_warning(built_onc
     assert built_stems(report) == {"04-失业保险待遇给付"}
     assert report.warnings == (f"{out / MANIFEST} 中「'04-失业保险待遇给付'」的记录不是 riskchart 写的，已忽略（不删除任何文件）",)
     assert (out / "01-劳动人事争议调解仲裁.svg").is_file()
+
+
+def test_temporaries_in_the_cache_folder_are_removed_when_a_build_starts_and_when_it_is_stopped(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / files.OUTPUT_CACHE).mkdir(parents=True)
+    left = out / files.OUTPUT_CACHE / f"{files.TEMP_PREFIX}lint-results.json.abc123{files.TEMP_SUFFIX}"
+    left.write_text("left by a killed build")
+    build([charts], options(out, publish=False))
+    assert not left.exists()
+
+    def stopped(outcome) -> None:  # Ctrl-C while a cache file is being written
+        left.write_text("being written")
+        raise KeyboardInterrupt
+
+    _same_size_edit(charts / SAMPLE[2])
+    with pytest.raises(KeyboardInterrupt):
+        build([charts], options(out, publish=False), progress=stopped)
+    assert not left.exists()
+
+
+def test_folders_without_charts_are_all_named_in_the_message(tmp_path):
+    from riskchart.errors import NoCharts
+
+    empty = [tmp_path / "a", tmp_path / "b"]
+    for folder in empty:
+        folder.mkdir()
+    with pytest.raises(NoCharts, match=f"^{re.escape(f'{empty[0]}、{empty[1]} 中没有 .yaml 防控图文件')}$"):
+        build(empty, options(tmp_path / "out"))
