@@ -379,3 +379,10 @@ def test_a_basis_as_wide_as_its_column_stays_on_one_line():
     fitting, longer = header(c, sheet=chart_sheet(c, Page("A4", landscape=True))).basis
     assert fitting.lines == ("法" * 61,)
     assert longer.lines == ("法" * 61, "法")
+
+
+def test_the_ungraded_legend_entry_is_white_with_the_ungraded_border_and_muted_text():
+    footer = chart_dot(chart(steps=(Step("办结", None, ("丙。",)),))).split("footer [label")[1]
+    cell = re.search(rf'<TD BGCOLOR="([^"]*)" BORDER="1" COLOR="([^"]*)" WIDTH="30"><FONT POINT-SIZE="[^"]*" '
+                     rf'COLOR="([^"]*)"><B>{style.UNGRADED_LEGEND}</B>', footer)
+    assert cell is not None and cell.groups() == ("white", style.UNGRADED_BORDER, style.MUTED)
