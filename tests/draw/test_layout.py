@@ -386,3 +386,15 @@ def test_the_ungraded_legend_entry_is_white_with_the_ungraded_border_and_muted_t
     cell = re.search(rf'<TD BGCOLOR="([^"]*)" BORDER="1" COLOR="([^"]*)" WIDTH="30"><FONT POINT-SIZE="[^"]*" '
                      rf'COLOR="([^"]*)"><B>{style.UNGRADED_LEGEND}</B>', footer)
     assert cell is not None and cell.groups() == ("white", style.UNGRADED_BORDER, style.MUTED)
+
+
+@pytest.mark.needs("cjk-font")
+def test_every_text_is_wrapped_for_the_page_the_chart_is_laid_out_for():
+    wide_page = Page("A3", landscape=True)
+    wide = chart_sheet(chart(), wide_page)
+    basis_columns = 2 * (wide.HEADER_WIDTH - style.BASIS_LABEL_WIDTH - style.NUMBER_WIDTH - 8) / style.BASIS_FONT_SIZE
+    risk, basis = "险" * int(wide.SIDE_COLUMNS // 2), "法" * int(basis_columns // 2)  # one line each on this page
+    c = chart(steps=(Step("受理", "中", (risk,), ("措施。",), "受理人"),), basis=(basis,))
+    assert len(header(c).basis[0].lines) > 1 and len(rows(c)[0].risks[0].lines) > 1  # on A4 both wrap
+    dot = chart_dot(c, page=wide_page)
+    assert risk in dot and basis in dot
