@@ -398,3 +398,11 @@ def test_every_text_is_wrapped_for_the_page_the_chart_is_laid_out_for():
     assert len(header(c).basis[0].lines) > 1 and len(rows(c)[0].risks[0].lines) > 1  # on A4 both wrap
     dot = chart_dot(c, page=wide_page)
     assert risk in dot and basis in dot
+
+
+def test_every_scale_of_two_levels_or_more_spans_the_palette_from_end_to_end():
+    from riskchart.draw.layout import level_styles
+
+    for size in range(2, len(style.LEVEL_PALETTE) + 1):
+        colours = list(level_styles(tuple(f"{n}级" for n in range(size))).values())
+        assert (colours[0], colours[-1]) == (style.LEVEL_PALETTE[0], style.LEVEL_PALETTE[-1]), size
