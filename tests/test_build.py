@@ -1777,3 +1777,27 @@ def test_folders_without_charts_are_all_named_in_the_message(tmp_path):
         folder.mkdir()
     with pytest.raises(NoCharts, match=f"^{re.escape(f'{empty[0]}、{empty[1]} 中没有 .yaml 防控图文件')}$"):
         build(empty, options(tmp_path / "out"))
+
+
+def test_ctrl_c_in_a_build_stops_the_dot_it_is_waiting_for(charts, tmp_path, monkeypatch):
+    from riskchart import lint
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "dot").write_text(  # hangs on the chart titled 劳动用工备案, its pid in a file
+        f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "劳动用工备案" "$a"; then '
+        f'echo $$ > {tmp_path}/hanging; exec sleep 600; fi;; esac; done\nexec {REAL_DOT} "$@"\n')
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+    def interrupted(*arguments, **keywords):  # Ctrl-C while dot hangs
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "hanging").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lint, "lint_paths", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # at once: a dot left running would hold the build for its timeout
+        build([charts], options(tmp_path / "out", publish=False, timeout=600))
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((tmp_path / "hanging").read_text()), 0)
