@@ -1668,6 +1668,7 @@ def test_a_chart_s_errors_are_reported_as_diagnostics_not_as_errors_of_other_fil
     broken.write_text(broken.read_text(encoding="utf-8").replace("level: 中", "level: 很高", 1), encoding="utf-8")
     report = build([charts], options(tmp_path / "out", publish=False))
     assert [(Path(d.path).name, d.code) for d in report.diagnostics if d.is_error] == [(SAMPLE[2], "RC107")]
+    assert "level: 很高" in report.sources[str(broken)]  # the text the diagnostics quote
     assert report.warnings == ()
 
 
@@ -1801,3 +1802,20 @@ def test_ctrl_c_in_a_build_stops_the_dot_it_is_waiting_for(charts, tmp_path, mon
         build([charts], options(tmp_path / "out", publish=False, timeout=600))
     with pytest.raises(ProcessLookupError):
         os.kill(int((tmp_path / "hanging").read_text()), 0)
+
+
+def test_a_booklet_that_cannot_be_written_fails_the_build_and_says_so(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / "booklet.pdf").mkdir(parents=True)  # a folder where the booklet goes
+    report = build([charts], options(out))
+    assert report.count("built") == 3 and not report.ok
+    assert [failure.split("：")[0] for failure in report.publish_failures] == ["booklet.pdf"]
+    assert "index.html" in report.published
+
+
+def test_a_build_in_which_every_chart_fails_says_the_set_is_left_as_it_was(charts, tmp_path):
+    for name in SAMPLE:
+        (charts / name).write_text("id: [", encoding="utf-8")
+    report = build([charts], options(tmp_path / "out"))
+    assert report.count("failed") == 3 and report.published == ()
+    assert report.warnings == ("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误",)
