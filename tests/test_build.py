@@ -1819,3 +1819,19 @@ def test_a_build_in_which_every_chart_fails_says_the_set_is_left_as_it_was(chart
     report = build([charts], options(tmp_path / "out"))
     assert report.count("failed") == 3 and report.published == ()
     assert report.warnings == ("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误",)
+
+
+def test_a_no_op_build_records_the_output_sizes_an_older_manifest_lacks(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest["charts"].values():
+        del entry["written"], entry["stamp"]  # as an older riskchart wrote it
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    opened: list[Path] = []
+    looks_complete = files.looks_complete
+    monkeypatch.setattr(files, "looks_complete", lambda path: opened.append(path) or looks_complete(path))
+    assert build([charts], options(out, publish=False)).count("fresh") == 3 and len(set(opened)) == 6  # looked at
+    opened.clear()
+    assert build([charts], options(out, publish=False)).count("fresh") == 3 and opened == []
