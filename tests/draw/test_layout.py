@@ -406,3 +406,11 @@ def test_every_scale_of_two_levels_or_more_spans_the_palette_from_end_to_end():
     for size in range(2, len(style.LEVEL_PALETTE) + 1):
         colours = list(level_styles(tuple(f"{n}级" for n in range(size))).values())
         assert (colours[0], colours[-1]) == (style.LEVEL_PALETTE[0], style.LEVEL_PALETTE[-1]), size
+
+
+def test_a_step_whose_measures_were_all_removed_shows_them_struck_through_without_an_owner_line():
+    from riskchart.draw.marks import Marks, Removed
+
+    c = chart(steps=(Step("受理", "中", ("风险。",), (), "受理人"),))
+    dot = chart_dot(c, marks=Marks(removed=(Removed(("steps", 0, "measures"), "旧的措施。"),)))
+    assert "旧的措施。" in dot and "受理人" not in dot  # the owner answers for measures, and there are none
