@@ -1136,7 +1136,7 @@ def test_errors_in_the_project_s_files_not_given_are_counted_in_a_warning(charts
     other.write_text(other.read_text(encoding="utf-8").replace("id: 4", "id: 5"), encoding="utf-8")  # RC201
     report = build([charts / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=charts), publish=False))
     assert report.ok and report.count("built") == 1
-    assert any(w.startswith("本次未指定的 1 个文件有错误") for w in report.warnings), report.warnings
+    assert "本次未指定的 1 个文件有错误，这些图不编入索引页、汇编和台账；运行 riskchart lint 查看" in report.warnings
 
 
 # Tests written against the survivors of a full mutation run (issue 19); each
@@ -1399,3 +1399,440 @@ def test_waiting_for_dot_to_start_takes_no_lock_the_dot_threads_need():
         waiting.start()
         waiting.join(10)
         assert not waiting.is_alive()
+
+
+# ------------------------------------------ survivors of the second full mutation run (issue 19)
+
+def test_a_no_op_build_reports_the_time_it_took(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    report = build([charts], options(out, publish=False))
+    assert report.count("fresh") == 3 and report.seconds > 0
+
+
+def test_a_chart_under_a_broken_outer_defaults_file_names_that_file(tmp_path):
+    # The department folder's own _defaults.yaml (absent here) is looked at
+    # first and has no error; the project's, one level up, has one.
+    root, settings = _department_project(tmp_path)
+    defaults = root / "_defaults.yaml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("department", "departmnet"), encoding="utf-8")
+    [outcome] = build([root], settings).outcomes
+    assert outcome.status == "failed"
+    assert outcome.reason.startswith(f"{defaults} 有错误，本图不能生成：")
+    assert not (settings.out / "科" / "15-劳动用工备案.svg").exists()
+
+
+def test_a_chart_deleted_while_the_build_runs_fails_alone_with_that_reason(charts, tmp_path):
+    out = tmp_path / "out"
+    deleted = charts / SAMPLE[0]
+    report = build([charts], options(out, publish=False), planned=lambda count: deleted.unlink())  # found, then gone
+    assert [(o.stem, o.status, o.reason) for o in report.outcomes] == [
+        ("01-劳动人事争议调解仲裁", "failed", "构建期间文件被改名或删除"),
+        ("04-失业保险待遇给付", "built", ""), ("15-劳动用工备案", "built", "")]
+    assert not (out / "01-劳动人事争议调解仲裁.svg").exists() and (out / "15-劳动用工备案.svg").is_file()
+
+
+def _tall_chart(folder: Path, steps: int) -> Path:
+    """A chart of `steps` steps of two long risks and measures each: 12 continue on A4 and fit one A3 page."""
+    lines = ["id: 1", "category: 行政裁决", "title: 测试职权", "department: 测试局", "steps:"]
+    for s in range(1, steps + 1):
+        lines += [f"  - name: 第{s}环节", "    level: 中", "    risks:"]
+        lines += [f"      - 第{s}环节风险{i}，未按规定程序办理相关事项，存在优亲厚友、吃拿卡要的可能。" for i in (1, 2)]
+        lines += ["    measures:"]
+        lines += [f"      - 第{s}环节措施{i}，严格执行相关制度，加强内部监督检查和责任追究。" for i in (1, 2)]
+        lines += ["    owner: 经办人"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "01-测试.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.needs("pdftotext")
+def test_a_chart_built_for_a3_is_laid_out_across_that_page_and_printed_on_it(tmp_path):
+    import pikepdf
+
+    from riskchart.draw.page import Page
+
+    page, out = Page("A3"), tmp_path / "out"
+    report = build([_tall_chart(tmp_path / "charts", 12)], options(out, publish=False, page=page))
+    assert report.count("built") == 1 and report.warnings == ()  # on A4 it continues on a second page
+    width = float(ET.parse(out / "01-测试.svg").getroot().attrib["width"].removesuffix("pt"))
+    assert abs(width - page.printable_width) <= 2  # the columns as wide as the page allows (A4: 538 pt)
+    with pikepdf.open(out / "01-测试.pdf") as pdf:
+        assert [[float(v) for v in p.mediabox] for p in pdf.pages] == [[0, 0, page.width, page.height]]
+    assert "共1页" not in pdf_text(out / "01-测试.pdf")  # one page, not numbered as continued pages are
+
+
+@pytest.mark.needs("mutool")
+def test_a_build_raises_nothing_in_its_threads(tmp_path, monkeypatch):
+    # An exception in a thread of its own does not stop the build: it only prints
+    # a traceback (threading.excepthook), which the user sees as a crash.
+    import threading
+
+    from riskchart.config import Settings
+
+    raised: list[str] = []
+    monkeypatch.setattr(threading, "excepthook", lambda hook: raised.append(f"{hook.exc_type.__name__}: {hook.exc_value}"))
+    charts = copy_seed_charts(tmp_path / "charts", (SAMPLE[2],))
+    report = build([charts], options(tmp_path / "out", jobs=1, settings=Settings(word_booklet=True)))
+    assert report.ok and "booklet.docx" in report.published
+    assert raised == []
+
+
+def test_a_chart_whose_further_pages_cannot_be_drawn_is_shrunk_onto_one_page_and_the_build_says_so(
+        tmp_path, monkeypatch):
+    import pikepdf
+
+    dot_crashing_on("（续）", tmp_path / "bin", monkeypatch)  # only the further pages' header says （续）
+    out = tmp_path / "out"
+    charts = copy_seed_charts(tmp_path / "charts", (SAMPLE[2],))  # and one that fits its page
+    report = build([_tall_chart(charts, 12)], options(out, publish=False))
+    assert report.count("built") == 2
+    [warning] = report.warnings
+    assert warning.startswith("01-测试 续页的「（续）」标题和页码画不出") and "改为整张图缩小排在一页上" in warning
+    with pikepdf.open(out / "01-测试.pdf") as pdf:
+        assert len(pdf.pages) == 1
+
+
+def test_each_chart_s_drawing_time_is_part_of_the_build_s(charts, tmp_path):
+    copies(charts, 5)  # eight charts, in two batches of four with one job: each chart gets a quarter of its batch's
+    started = time.perf_counter()
+    report = build([charts], options(tmp_path / "out", publish=False, jobs=1))
+    assert report.count("built") == 8 and 0 < report.seconds <= time.perf_counter() - started
+    assert all(0 < outcome.seconds <= report.seconds for outcome in report.outcomes)
+
+
+def test_stamps_are_recorded_for_every_touched_chart_even_after_a_changed_one(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    first = charts / SAMPLE[0]
+    first.write_text(first.read_text(encoding="utf-8").replace("title: 调解仲裁", "title: 调解、仲裁", 1),
+                     encoding="utf-8")  # changed, and first in the project
+    os.utime(charts / SAMPLE[2])  # touched only: its new stamp is recorded by this build
+    assert built_stems(build([charts], options(out, publish=False))) == {"01-劳动人事争议调解仲裁"}
+    read: list[Path] = []
+    contents = freshness._contents
+    monkeypatch.setattr(freshness, "_contents", lambda path: read.append(path) or contents(path))
+    assert build([charts], options(out, publish=False)).count("fresh") == 3 and read == []
+
+
+@pytest.fixture
+def without_mutool(tmp_path, monkeypatch):
+    """A PATH with Graphviz and fontconfig and no MuPDF."""
+    from riskchart.draw import raster
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("dot", "fc-match", "fc-list"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    monkeypatch.setenv("PATH", str(tools))
+    raster.mutool.cache_clear()
+    yield
+    raster.mutool.cache_clear()
+
+
+def test_a_default_build_needs_no_mutool(charts, tmp_path, without_mutool):
+    # MuPDF draws PNGs and booklet.docx's pictures only: neither is asked for here
+    report = build([charts], options(tmp_path / "out"))
+    assert report.ok and "booklet.pdf" in report.published
+
+
+@pytest.mark.parametrize("asked", [{"formats": ("svg", "png"), "publish": False},
+                                   {"settings": "word_booklet"}])  # booklet.docx's pictures
+def test_a_build_needing_mutool_without_it_stops_before_writing_anything(charts, tmp_path, without_mutool, asked):
+    from riskchart.config import Settings
+    from riskchart.errors import MissingRasteriser
+
+    if asked.get("settings"):
+        asked = {"settings": Settings(word_booklet=True)}
+    with pytest.raises(MissingRasteriser):
+        build([charts], options(tmp_path / "out", **asked))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_partial_build_names_the_first_chart_of_the_project_not_yet_built(tmp_path):
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "charts")
+    report = build([root / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=root)))
+    assert report.count("built") == 1 and report.published == ()
+    [warning] = report.warnings
+    assert f"另有 2 张图尚未生成或已过时（如 {root / SAMPLE[1]}）" in warning
+
+
+def test_a_build_that_only_removes_a_deleted_chart_s_outputs_unlists_it(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # the first build records every stamp: the second has none to add
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    (charts / SAMPLE[0]).unlink()
+    report = build([charts], options(out, publish=False))
+    assert report.count("fresh") == 2 and set(report.removed) == {"01-劳动人事争议调解仲裁.svg", "01-劳动人事争议调解仲裁.pdf"}
+    assert "01-劳动人事争议调解仲裁" not in json.loads((out / MANIFEST).read_text(encoding="utf-8"))["charts"]
+
+
+def test_a_mistake_in_the_set_s_work_done_ahead_does_not_pass_unseen(charts, tmp_path, monkeypatch):
+    # The booklets' cover and contents are drawn ahead as a best effort (a failure to draw
+    # them is left to publish_set), but a mistake in that code must still stop the build.
+    from riskchart.publish import booklets
+
+    def mistaken(*arguments):
+        raise ZeroDivisionError("drawn ahead")
+
+    monkeypatch.setattr(booklets, "draw_front_matter_ahead", mistaken)
+    with pytest.raises(ZeroDivisionError, match="drawn ahead"):
+        build([charts], options(tmp_path / "out"))
+
+
+def test_one_job_runs_one_dot_at_a_time(charts, tmp_path, monkeypatch):
+    folder = tmp_path / "bin"
+    (folder / "running").mkdir(parents=True)
+    (folder / "dot").write_text(  # counts the dot processes running as each starts
+        f'#!/bin/sh\ntouch "{folder}/running/$$"\nls "{folder}/running" | wc -l >> "{folder}/counts"\n'
+        f'{shutil.which("dot")} "$@"\nstatus=$?\nrm -f "{folder}/running/$$"\nexit $status\n')
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+    copies(charts, 3)  # six charts: two batches
+    report = build([charts], options(tmp_path / "out", jobs=1, publish=False))
+    assert report.count("built") == 6
+    counts = [int(line) for line in (folder / "counts").read_text().split()]
+    assert len(counts) >= 2 and max(counts) == 1
+
+
+def test_a_build_keeps_its_working_files_in_the_output_folder_not_the_system_s(charts, tmp_path, monkeypatch):
+    # out/ may be on another file system than /tmp (outputs are moved into place by rename),
+    # and a build killed there would leave its files where no later build looks
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    report = build([charts], options(tmp_path / "out"))
+    assert report.ok and report.count("built") == 3 and "booklet.pdf" in report.published
+
+
+def test_a_partial_build_names_the_project_s_charts_as_relative_to_the_current_folder(tmp_path, monkeypatch):
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "charts")
+    monkeypatch.chdir(tmp_path)
+    report = build([Path("charts") / SAMPLE[0]], options(tmp_path / "out", settings=Settings(charts=root)))
+    [warning] = report.warnings
+    assert f"（如 {Path('charts') / SAMPLE[1]}）" in warning
+
+
+def test_a_chart_from_outside_the_project_s_charts_folder_is_a_set_of_its_own(tmp_path):
+    from riskchart.config import Settings
+
+    root = copy_seed_charts(tmp_path / "charts")
+    elsewhere = copy_seed_charts(tmp_path / "elsewhere", (SAMPLE[2],))
+    out = tmp_path / "out"
+    report = build([elsewhere / SAMPLE[2]], options(out, settings=Settings(charts=root)))
+    assert report.ok and report.warnings == () and "index.html" in report.published
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert href("15-劳动用工备案.svg") in page and href("01-劳动人事争议调解仲裁.svg") not in page
+
+
+def test_a_chart_with_errors_is_shown_by_its_title_while_it_has_outputs(charts, tmp_path):
+    out = tmp_path / "out"
+    build([charts], options(out))
+    broken = charts / SAMPLE[0]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("level: 中", "level: 很高", 1), encoding="utf-8")
+    title = "调解仲裁用人单位与劳动者发生的劳动人事争议"  # not its file name
+    assert not build([charts], options(out)).ok
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "本图有错误，未更新" in index and title in index
+    for output in out.glob("01-*"):
+        output.unlink()
+    assert not build([charts], options(out)).ok
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "本图有错误" not in index and title not in index  # nothing of it left to show
+
+
+def test_an_output_that_cannot_be_written_is_reported_with_the_system_s_reason(charts, tmp_path):
+    import errno
+
+    out = tmp_path / "out"
+    (out / "15-劳动用工备案.svg").mkdir(parents=True)
+    [failed] = [o for o in build([charts], options(out, publish=False)).outcomes if o.status == "failed"]
+    assert failed.reason == f"无法写入 {out}：{os.strerror(errno.EISDIR)}"
+
+
+def test_a_published_build_lists_exactly_as_many_continued_charts_as_it_may(tmp_path, monkeypatch):
+    from riskchart.build import run as building
+
+    monkeypatch.setattr(building, "CONTINUED_LISTED", 1)  # one continued chart: listed, and no count after it
+    report = build([_tall_chart(tmp_path / "charts", 12)], options(tmp_path / "out"))
+    assert report.ok and "booklet.pdf" in report.published
+    assert [w for w in report.warnings if "续排" in w] == ["01-测试 一页排不下（正文会小于 7 磅），续排为 2 页"]
+
+
+def test_a_chart_s_errors_are_reported_as_diagnostics_not_as_errors_of_other_files(charts, tmp_path):
+    broken = charts / SAMPLE[2]
+    broken.write_text(broken.read_text(encoding="utf-8").replace("level: 中", "level: 很高", 1), encoding="utf-8")
+    report = build([charts], options(tmp_path / "out", publish=False))
+    assert [(Path(d.path).name, d.code) for d in report.diagnostics if d.is_error] == [(SAMPLE[2], "RC107")]
+    assert "level: 很高" in report.sources[str(broken)]  # the text the diagnostics quote
+    assert report.warnings == ()
+
+
+
+def test_a_manifest_without_page_counts_still_publishes_after_a_change(charts, tmp_path):
+    # an older riskchart recorded no pages: each chart it drew counts as one page
+    out = tmp_path / "out"
+    build([charts], options(out))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest["charts"].values():
+        entry.pop("pages")
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    _same_size_edit(charts / SAMPLE[2])
+    report = build([charts], options(out))
+    assert report.ok and built_stems(report) == {"15-劳动用工备案"} and "booklet.pdf" in report.published
+
+
+@pytest.mark.needs("mutool")
+def test_another_dpi_draws_the_pngs_again_and_leaves_other_formats_fresh(tmp_path):
+    import struct
+
+    charts = copy_seed_charts(tmp_path / "charts", (SAMPLE[2],))
+    out, png = tmp_path / "out", tmp_path / "out" / "15-劳动用工备案.png"
+
+    def png_width() -> int:
+        return struct.unpack(">I", png.read_bytes()[16:20])[0]
+
+    build([charts], options(out, formats=("svg", "png"), publish=False, dpi=100))
+    narrow = png_width()
+    assert build([charts], options(out, formats=("svg", "png"), publish=False, dpi=150)).count("built") == 1
+    assert png_width() == round(narrow * 1.5)
+    build([charts], options(out, formats=("svg",), publish=False, dpi=100))
+    assert build([charts], options(out, formats=("svg",), publish=False, dpi=150)).count("fresh") == 1
+
+
+def test_a_change_in_the_project_s_defaults_rebuilds_a_department_chart_under_it(tmp_path):
+    root, settings = _department_project(tmp_path)
+    assert build([root], settings).count("built") == 1
+    defaults = root / "_defaults.yaml"
+    defaults.write_text(defaults.read_text(encoding="utf-8").replace("长治高新区组织和人力资源部", "长治高新区人事部"),
+                        encoding="utf-8")
+    assert build([root], settings).count("built") == 1
+    assert "长治高新区人事部" in (settings.out / "科" / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+
+
+def test_another_level_scale_draws_every_chart_again_in_its_colours(charts, tmp_path):
+    from riskchart.config import Settings
+
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    before = (out / "15-劳动用工备案.svg").read_bytes()
+    report = build([charts], options(out, publish=False, settings=Settings(levels=("高", "中", "低", "无"))))
+    assert report.count("built") == 3 and (out / "15-劳动用工备案.svg").read_bytes() != before
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> tuple[Path, Path]:
+    """Three seed charts built once (no set): each test copies out/ and changes its manifest."""
+    folder = tmp_path_factory.mktemp("built-once")
+    charts = copy_seed_charts(folder / "charts")
+    render.toolchain.cache_clear()
+    assert build([charts], options(folder / "out", publish=False)).ok
+    return charts, folder / "out"
+
+
+@pytest.mark.parametrize("damage", [
+    {"source": 1}, {"fingerprint": 1}, {"title": 1}, {"pages": "1"}, {"stamp": 1}, {"outputs": "04-失业保险待遇给付.svg"},
+    {"outputs": ["04-失业保险待遇给付.svg", "01-劳动人事争议调解仲裁.svg"]}, {"written": []},
+    {"written": {"04-失业保险待遇给付.png": [1, 2]}}, {"written": {"04-失业保险待遇给付.svg": [1, 2, 3]}},
+])
+def test_a_manifest_entry_wrong_in_one_field_is_ignored_with_a_warning(built_once, tmp_path, damage):
+    charts, built = built_once
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    manifest["charts"]["04-失业保险待遇给付"].update(damage)
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    report = build([charts], options(out, publish=False))
+    assert built_stems(report) == {"04-失业保险待遇给付"}
+    assert report.warnings == (f"{out / MANIFEST} 中「'04-失业保险待遇给付'」的记录不是 riskchart 写的，已忽略（不删除任何文件）",)
+    assert (out / "01-劳动人事争议调解仲裁.svg").is_file()
+
+
+def test_temporaries_in_the_cache_folder_are_removed_when_a_build_starts_and_when_it_is_stopped(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / files.OUTPUT_CACHE).mkdir(parents=True)
+    left = out / files.OUTPUT_CACHE / f"{files.TEMP_PREFIX}lint-results.json.abc123{files.TEMP_SUFFIX}"
+    left.write_text("left by a killed build")
+    build([charts], options(out, publish=False))
+    assert not left.exists()
+
+    def stopped(outcome) -> None:  # Ctrl-C while a cache file is being written
+        left.write_text("being written")
+        raise KeyboardInterrupt
+
+    _same_size_edit(charts / SAMPLE[2])
+    with pytest.raises(KeyboardInterrupt):
+        build([charts], options(out, publish=False), progress=stopped)
+    assert not left.exists()
+
+
+def test_folders_without_charts_are_all_named_in_the_message(tmp_path):
+    from riskchart.errors import NoCharts
+
+    empty = [tmp_path / "a", tmp_path / "b"]
+    for folder in empty:
+        folder.mkdir()
+    with pytest.raises(NoCharts, match=f"^{re.escape(f'{empty[0]}、{empty[1]} 中没有 .yaml 防控图文件')}$"):
+        build(empty, options(tmp_path / "out"))
+
+
+def test_ctrl_c_in_a_build_stops_the_dot_it_is_waiting_for(charts, tmp_path, monkeypatch):
+    from riskchart import lint
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "dot").write_text(  # hangs on the chart titled 劳动用工备案, its pid in a file
+        f'#!/bin/sh\nfor a in "$@"; do case $a in *.dot) if grep -q "劳动用工备案" "$a"; then '
+        f'echo $$ > {tmp_path}/hanging; exec sleep 600; fi;; esac; done\nexec {REAL_DOT} "$@"\n')
+    (folder / "dot").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+    def interrupted(*arguments, **keywords):  # Ctrl-C while dot hangs
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "hanging").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lint, "lint_paths", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # at once: a dot left running would hold the build for its timeout
+        build([charts], options(tmp_path / "out", publish=False, timeout=600))
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((tmp_path / "hanging").read_text()), 0)
+
+
+def test_a_booklet_that_cannot_be_written_fails_the_build_and_says_so(charts, tmp_path):
+    out = tmp_path / "out"
+    (out / "booklet.pdf").mkdir(parents=True)  # a folder where the booklet goes
+    report = build([charts], options(out))
+    assert report.count("built") == 3 and not report.ok
+    assert [failure.split("：")[0] for failure in report.publish_failures] == ["booklet.pdf"]
+    assert "index.html" in report.published
+
+
+def test_a_build_in_which_every_chart_fails_says_the_set_is_left_as_it_was(charts, tmp_path):
+    for name in SAMPLE:
+        (charts / name).write_text("id: [", encoding="utf-8")
+    report = build([charts], options(tmp_path / "out"))
+    assert report.count("failed") == 3 and report.published == ()
+    assert report.warnings == ("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误",)
+
+
+def test_a_no_op_build_records_the_output_sizes_an_older_manifest_lacks(charts, tmp_path, monkeypatch):
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out, publish=False))
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest["charts"].values():
+        del entry["written"], entry["stamp"]  # as an older riskchart wrote it
+    (out / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    opened: list[Path] = []
+    looks_complete = files.looks_complete
+    monkeypatch.setattr(files, "looks_complete", lambda path: opened.append(path) or looks_complete(path))
+    assert build([charts], options(out, publish=False)).count("fresh") == 3 and len(set(opened)) == 6  # looked at
+    opened.clear()
+    assert build([charts], options(out, publish=False)).count("fresh") == 3 and opened == []

@@ -159,6 +159,14 @@ def test_exemption_cannot_hide_another_file(tmp_path):
     assert found(result) == {("02-b.yaml", 13, 11, "RC304"): 1}
 
 
+def test_exemption_cannot_silence_a_protected_code(tmp_path):
+    # as in the settings: a chart that cannot be drawn, or would overwrite another's outputs, stays an error
+    text = (HEAD + "steps:\n  - name: 申请\n  - name: 受理\n    level: 大大  # riskchart: ignore RC107\n"
+            "    risks: [刁难。]\n    measures: [受理单。]\n    owner: 受理人\n")
+    result = lint_files(tmp_path, {"01-a.yaml": text})
+    assert found(result) == {("01-a.yaml", 7, 12, "RC107"): 1} and result.charts == ()
+
+
 def test_disabled_codes_are_dropped(tmp_path):
     files = {"01-a.yaml": HEAD + "status: draft\n", "02-b.yaml": "id: x\n"}
     result = lint_files(tmp_path, files, Settings(frozenset({"RC301", "RC104"}), require=frozenset({"category"})))

@@ -114,10 +114,14 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int,
 
 def kept_diagnostics(diagnostics: Iterable[Diagnostic], results: Iterable[FileResult],
                      settings: config.Settings) -> list[Diagnostic]:
-    """The diagnostics the settings enable and no `# riskchart: ignore` line silences."""
+    """The diagnostics the settings enable and no `# riskchart: ignore` line
+    silences.  Like the settings, an ignore line cannot silence a protected
+    code (config.PROTECTED): the chart would still not be drawn, or drawn
+    over another's outputs, with lint saying nothing."""
     exemptions = {str(r.path): r.exemptions for r in results if r.exemptions}
     return [d for d in diagnostics
-            if settings.enabled(d.code) and d.code not in exemptions.get(d.path, {}).get(d.line, ())]
+            if settings.enabled(d.code)
+            and (d.code in config.PROTECTED or d.code not in exemptions.get(d.path, {}).get(d.line, ()))]
 
 
 def charts_valid_alone(paths: list[Path], settings: config.Settings = _ALL_RULES,

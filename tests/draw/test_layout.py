@@ -367,3 +367,50 @@ def test_every_wrapped_text_is_measured_in_the_chart_s_font():
     assert power.basis[0].lines == lines(_latin("依据"), basis_columns)
     dot = chart_dot(c, MONO)
     assert all(line in dot for line in lines("职权名称：" + c.title, s.HEADER_COLUMNS))
+
+
+# (written against survivors of the second full mutation run, issue 19)
+
+@pytest.mark.needs("cjk-font")
+def test_a_basis_as_wide_as_its_column_stays_on_one_line():
+    # A4 landscape with the exits' lane: the basis column holds exactly 61 Chinese characters
+    c = chart(steps=(Step("受理", "中", ("风险。",), ("措施。",), exits=(Exit("不符合条件的", "退回"),)),),
+              basis=("法" * 61, "法" * 62))
+    fitting, longer = header(c, sheet=chart_sheet(c, Page("A4", landscape=True))).basis
+    assert fitting.lines == ("法" * 61,)
+    assert longer.lines == ("法" * 61, "法")
+
+
+def test_the_ungraded_legend_entry_is_white_with_the_ungraded_border_and_muted_text():
+    footer = chart_dot(chart(steps=(Step("办结", None, ("丙。",)),))).split("footer [label")[1]
+    cell = re.search(rf'<TD BGCOLOR="([^"]*)" BORDER="1" COLOR="([^"]*)" WIDTH="30"><FONT POINT-SIZE="[^"]*" '
+                     rf'COLOR="([^"]*)"><B>{style.UNGRADED_LEGEND}</B>', footer)
+    assert cell is not None and cell.groups() == ("white", style.UNGRADED_BORDER, style.MUTED)
+
+
+@pytest.mark.needs("cjk-font")
+def test_every_text_is_wrapped_for_the_page_the_chart_is_laid_out_for():
+    wide_page = Page("A3", landscape=True)
+    wide = chart_sheet(chart(), wide_page)
+    basis_columns = 2 * (wide.HEADER_WIDTH - style.BASIS_LABEL_WIDTH - style.NUMBER_WIDTH - 8) / style.BASIS_FONT_SIZE
+    risk, basis = "险" * int(wide.SIDE_COLUMNS // 2), "法" * int(basis_columns // 2)  # one line each on this page
+    c = chart(steps=(Step("受理", "中", (risk,), ("措施。",), "受理人"),), basis=(basis,))
+    assert len(header(c).basis[0].lines) > 1 and len(rows(c)[0].risks[0].lines) > 1  # on A4 both wrap
+    dot = chart_dot(c, page=wide_page)
+    assert risk in dot and basis in dot
+
+
+def test_every_scale_of_two_levels_or_more_spans_the_palette_from_end_to_end():
+    from riskchart.draw.layout import level_styles
+
+    for size in range(2, len(style.LEVEL_PALETTE) + 1):
+        colours = list(level_styles(tuple(f"{n}级" for n in range(size))).values())
+        assert (colours[0], colours[-1]) == (style.LEVEL_PALETTE[0], style.LEVEL_PALETTE[-1]), size
+
+
+def test_a_step_whose_measures_were_all_removed_shows_them_struck_through_without_an_owner_line():
+    from riskchart.draw.marks import Marks, Removed
+
+    c = chart(steps=(Step("受理", "中", ("风险。",), (), "受理人"),))
+    dot = chart_dot(c, marks=Marks(removed=(Removed(("steps", 0, "measures"), "旧的措施。"),)))
+    assert "旧的措施。" in dot and "受理人" not in dot  # the owner answers for measures, and there are none

@@ -152,7 +152,9 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
             from ..publish import index as publish
 
             layout.cache_compiled_templates(publish.html_environment())
-            linted = lint.lint_paths(project_files, options.settings, cache=lint_cache)
+            # a chart deleted or renamed since it was found fails alone (_first_error), not the build
+            present = [p for p in project_files if p.exists()] or project_files
+            linted = lint.lint_paths(present, options.settings, cache=lint_cache)
             charts = {c.path: c for c in linted.charts}
             drawing.adopt(charts)
             registers = None
