@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 TARGET = 0.85
 HERE = Path(__file__).resolve().parent
@@ -54,6 +55,12 @@ def wilson(killed: int, total: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+def load_strata() -> dict[str, Any]:
+    """The strata of the last `mutation_sample.py --unchecked` draw."""
+    loaded: dict[str, Any] = json.loads((HERE.parent / "mutants" / "sampled.json").read_text(encoding="utf-8"))
+    return loaded
+
+
 def stratified(found: dict[str, str], excluded: set[str]) -> int:
     """The score of a run cut short, estimated (see mutation_sample.py
     --unchecked): in each module, the mutants checked before the draw count
@@ -64,7 +71,7 @@ def stratified(found: dict[str, str], excluded: set[str]) -> int:
     counts as uncertain, and the finite population correction), and a
     cautious one that puts every module's unchecked part at the low end of
     its own interval at once."""
-    strata = json.loads((HERE.parent / "mutants" / "sampled.json").read_text(encoding="utf-8"))
+    strata = load_strata()
     drawn_all = {name for stratum in strata.values() for name in stratum["drawn"]}
     totals = [0.0, 0.0, 0.0, 0.0]  # killed (estimated), low end, high end, mutants
     variance = 0.0  # of the estimated number killed
