@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import files, style
 from ..draw import render
-from ..model import Chart, department_groups
+from ..model import Chart, Department, department_groups
 from .names import BOOKLET, BOOKLET_DOCX, CACHE, is_set_output
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def _booklets(charts: list[Chart]) -> list[tuple[str, list[Chart], str, bool]]:
     """(file in out/, its charts, the name on its cover, by department) of
     every booklet: the whole project's, and one per department folder."""
     units = department_groups(charts)
-    books = [(BOOKLET, charts, cover_title(charts), len(units) > 1)]
+    books = [(BOOKLET, charts, _title(units, charts), len(units) > 1)]
     return books + [(f"{unit.folder}/{BOOKLET}", members, unit.name, False) for unit, members in units if unit.folder]
 
 
@@ -285,7 +285,12 @@ def _pdf_in_out(chart: Chart, options: BuildOptions) -> bytes | None:
 
 def cover_title(charts: list[Chart]) -> str:
     """Whose charts these are: the department's name, or the departments' names."""
-    names = [unit.name for unit, _ in department_groups(charts) if unit.name]
-    if len(department_groups(charts)) > 1 and names:
+    return _title(department_groups(charts), charts)
+
+
+def _title(units: list[tuple[Department, list[Chart]]], charts: list[Chart]) -> str:
+    """cover_title of `charts`, grouped into `units` (model.department_groups) once by the caller."""
+    names = [unit.name for unit, _ in units if unit.name]
+    if len(units) > 1 and names:
         return "、".join(names)
     return next((c.department for c in charts if c.department), "")
