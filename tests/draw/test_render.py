@@ -53,6 +53,18 @@ def fake_dot(tmp_path, monkeypatch, body: str) -> None:
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
 
 
+def recording_folders(tmp_path, monkeypatch, fake, suffix: str) -> tuple[Path, Path]:
+    """Put a tool on PATH (`fake`: fake_dot or fake_mutool) that notes the folder
+    of each input ending in `suffix` and then runs the real one; the file of
+    its notes, and an empty scratch folder to hand to render."""
+    seen = tmp_path / "seen"
+    fake(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *{suffix}) dirname "$a" >> {seen};; esac; done\n'
+                                'exec $REAL "$@"')
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return seen, scratch
+
+
 def test_missing_dot_is_an_environment_problem(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingGraphviz) as raised:
@@ -495,11 +507,7 @@ def test_a_font_list_is_drawn_in_its_first_family_and_other_fonts_resolve_as_the
 @needs_dot
 def test_dot_works_in_the_scratch_folder_it_is_given(tmp_path, monkeypatch):
     """So that a later build removes what a killed one left (files.remove_scratch_folder)."""
-    seen = tmp_path / "seen"
-    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.dot) dirname "$a" >> {seen};; esac; done\n'
-                                    'exec $REAL "$@"')
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    seen, scratch = recording_folders(tmp_path, monkeypatch, fake_dot, ".dot")
     render.render_many([chart_dot(CHART)], ("svg",), render.toolchain(), scratch=scratch)
     (folder,) = set(seen.read_text().split())
     assert Path(folder).parent == scratch and not Path(folder).exists()
@@ -591,11 +599,7 @@ def test_a_png_alone_is_drawn_at_the_dpi_it_is_given_and_the_pdf_is_not_returned
 @pytest.mark.needs("mutool")
 def test_mupdf_draws_the_png_in_the_scratch_folder_it_is_given(tmp_path, monkeypatch):
     """So that a later build removes what a killed one left (files.remove_scratch_folder)."""
-    seen = tmp_path / "seen"
-    fake_mutool(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.pdf) dirname "$a" >> {seen};; esac; done\n'
-                                       'exec $REAL "$@"')
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    seen, scratch = recording_folders(tmp_path, monkeypatch, fake_mutool, ".pdf")
     (outputs,) = render.render_many([chart_dot(CHART)], ("png",), render.toolchain(), scratch=scratch)
     assert outputs["png"].startswith(b"\x89PNG")
     (folder,) = set(seen.read_text().split())
@@ -666,11 +670,7 @@ def test_a_glyph_that_cannot_be_repaired_fails_its_chart_naming_the_character(mo
 
 @needs_dot
 def test_a_continued_charts_header_is_drawn_in_the_scratch_folder_too(tmp_path, monkeypatch):
-    seen = tmp_path / "seen"
-    fake_dot(tmp_path, monkeypatch, f'for a in "$@"; do case $a in *.dot) dirname "$a" >> {seen};; esac; done\n'
-                                    'exec $REAL "$@"')
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
+    seen, scratch = recording_folders(tmp_path, monkeypatch, fake_dot, ".dot")
     tall = tall_chart(8)
     render.render_many([chart_dot(tall)], ("pdf",), render.toolchain(), scratch=scratch,
                        continuation=lambda number, count: continuation_dot(tall, count))
