@@ -380,7 +380,7 @@ def touch_payload(marker: Path) -> bytes:
 def test_compiled_templates_planted_in_out_never_run(charts, tmp_path):
     import jinja2.bccache
 
-    from riskchart.draw.layout import template_folder
+    from riskchart.draw.templatefiles import template_folder
 
     out = tmp_path / "out"
     assert run_cli("build", str(charts), "-o", str(out)).wait(120) == 0
@@ -1737,7 +1737,8 @@ def built_once(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("damage", [
     {"source": 1}, {"fingerprint": 1}, {"title": 1}, {"pages": "1"}, {"stamp": 1}, {"outputs": "04-失业保险待遇给付.svg"},
-    {"outputs": ["04-失业保险待遇给付.svg", "01-劳动人事争议调解仲裁.svg"]}, {"written": []},
+    {"outputs": ["04-失业保险待遇给付.svg", "01-劳动人事争议调解仲裁.svg"]}, {"outputs": [["04-失业保险待遇给付.svg"]]},
+    {"outputs": ["04-失业保险待遇给付.svg.svg"]}, {"outputs": ["04-失业保险待遇给付svg"]}, {"written": []},
     {"written": {"04-失业保险待遇给付.png": [1, 2]}}, {"written": {"04-失业保险待遇给付.svg": [1, 2, 3]}},
 ])
 def test_a_manifest_entry_wrong_in_one_field_is_ignored_with_a_warning(built_once, tmp_path, damage):
@@ -1792,9 +1793,12 @@ def test_ctrl_c_in_a_build_stops_the_dot_it_is_waiting_for(charts, tmp_path, mon
     (folder / "dot").chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
 
+    def written(pid_file):  # the shell creates the file before it writes the pid and its newline
+        return pid_file.exists() and pid_file.read_text().endswith("\n")
+
     def interrupted(*arguments, **keywords):  # Ctrl-C while dot hangs
         deadline = time.monotonic() + 60
-        while not (tmp_path / "hanging").exists() and time.monotonic() < deadline:
+        while not written(tmp_path / "hanging") and time.monotonic() < deadline:
             time.sleep(0.05)
         raise KeyboardInterrupt
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import files
-from .draw import layout
+from .draw import templatefiles
 
 # Where each scaffold file goes, relative to the project folder.  Stored
 # without leading dots so that packaging tools keep them.
@@ -34,7 +34,7 @@ class Scaffolded:
 
 def init_project(folder: Path) -> Scaffolded:
     """Write the scaffold into `folder`, keeping every file already there."""
-    source = layout.template_folder() / "init"
+    source = templatefiles.template_folder() / "init"
     written, skipped = [], []
     for target, name in SCAFFOLD.items():
         path = folder / target

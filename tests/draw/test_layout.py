@@ -315,15 +315,6 @@ def test_a_compiled_template_in_the_cache_is_loaded_not_compiled_and_written_aga
     assert entry.stat().st_ino == written.st_ino  # a miss would compile and replace the entry
 
 
-def test_templates_come_from_the_package_when_the_source_tree_has_none(tmp_path, monkeypatch):
-    """In an installed wheel there is no templates/ three folders up: the packaged copy is used."""
-    import riskchart
-    from riskchart.draw import layout
-
-    monkeypatch.setattr(layout, "__file__", str(tmp_path / "site-packages" / "riskchart" / "draw" / "layout.py"))
-    assert layout.template_folder() == Path(riskchart.__file__).parent / "templates"
-
-
 # ---------------------------------------------------------------- the chart's font measures every text
 # (written against survivors of the mutation run, issue 19: a text wrapped in the default font)
 

@@ -20,10 +20,23 @@ The rooms, in the order a build goes through them:
   outputs.py    staged files moved into out/; outputs of charts that are gone removed
 """
 
-from .drawing import MAX_BATCH, Staged, balanced_batches, drawing_cost
+from typing import Any
+
 from .manifest import MANIFEST, Manifest, Recorded, recorded
 from .options import DEFAULT_FORMATS, BuildOptions, BuildReport, ChartOutcome, Progress
 from .run import build
 
 __all__ = ["DEFAULT_FORMATS", "MANIFEST", "MAX_BATCH", "BuildOptions", "BuildReport", "ChartOutcome", "Manifest",
            "Progress", "Recorded", "Staged", "balanced_batches", "build", "drawing_cost", "recorded"]
+
+# dot's batches (and the thread pools they import) are loaded by a build that
+# draws: a build with nothing to do never needs them
+_DRAWING = {"MAX_BATCH", "Staged", "balanced_batches", "drawing_cost"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DRAWING:
+        from . import drawing
+
+        return getattr(drawing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

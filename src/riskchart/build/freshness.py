@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import __version__, files
 from ..departments import defaults_files
-from ..draw import fonts, layout
+from ..draw import fonts, templatefiles
 from ..errors import LockTimeout, OutputNotWritable
 from . import stamps
 from .manifest import Manifest, _read_manifest, _write_manifest
@@ -31,9 +31,9 @@ def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: l
     if _stale_entries(manifest, list(fingerprints), options) \
             or not all(_is_fresh(manifest, p, fingerprints[p], options) for p in chart_files):
         return False
-    from ..publish import index as publish  # the set's code: not for a build that draws a chart first
+    from ..publish import setstamp  # the set's fingerprint: not for a build that draws a chart first
 
-    return not options.publish or publish.is_fresh(manifest, fingerprints, options)
+    return not options.publish or setstamp.is_fresh(manifest, fingerprints, options)
 
 
 def _fingerprints(paths: list[Path], options: BuildOptions,
@@ -49,18 +49,20 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
     looked_at = stamps.now_ns()  # before the first stat: see stamps.settled
     context = _fingerprint_context(options)
     shared: dict[Path, bytes] = {}
-    folders: dict[Path, str | None] = {}  # each folder's _defaults.yaml files and their stamps; None: racy
+    # each folder's _defaults.yaml files and their stamps (None: racy), by the folder's name as given:
+    # a Path made for each chart (path.parent) would be hashed anew each time
+    folders: dict[str, str | None] = {}
     fingerprints, keys, new = {}, {}, {}
     recorded = manifest["charts"]
     for path in paths:
         own = stamps.file_stamp(path)
-        if path.parent not in folders:
+        folder = os.path.dirname(str(path))
+        if folder not in folders:
             chain = [(str(d), stamps.file_stamp(d)) for d in defaults_files(path, options.settings.charts)]
-            folders[path.parent] = f"{context}|{chain}" if all(stamps.settled(s, looked_at) for _, s in chain) \
-                else None
+            folders[folder] = f"{context}|{chain}" if all(stamps.settled(s, looked_at) for _, s in chain) else None
         key = None
-        if own is not None and stamps.settled(own, looked_at) and folders[path.parent] is not None:
-            key = hashlib.sha256(f"{folders[path.parent]}|{own}".encode("utf-8", "surrogateescape")).hexdigest()
+        if own is not None and stamps.settled(own, looked_at) and folders[folder] is not None:
+            key = hashlib.sha256(f"{folders[folder]}|{own}".encode("utf-8", "surrogateescape")).hexdigest()
             keys[path] = key
         entry = recorded.get(_name(path, options))
         if key is not None and entry is not None and entry.get("stamp") == key:
@@ -154,8 +156,9 @@ def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
     code and the font file fontconfig resolves (path, size, mtime)."""
     font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
     digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}|{page}".encode())
-    digest.update((layout.template_folder() / layout.CHART_TEMPLATE).read_bytes())
-    digest.update((layout.template_folder() / layout.CONTINUATION_TEMPLATE).read_bytes())
+    folder = templatefiles.template_folder()
+    digest.update((folder / templatefiles.CHART_TEMPLATE).read_bytes())
+    digest.update((folder / templatefiles.CONTINUATION_TEMPLATE).read_bytes())
     package = Path(__file__).parent.parent  # riskchart/
     for module in _RENDERING_MODULES:
         digest.update((package / module).read_bytes())

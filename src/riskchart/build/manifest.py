@@ -21,6 +21,7 @@ MANIFEST = ".riskchart-manifest.json"
 Manifest = dict[str, Any]
 
 
+_FORMATS = frozenset(render.FORMATS)
 _SAFE_STEM = re.compile(r"[^/\\\x00-\x1f\x7f\ud800-\udfff]+")
 
 
@@ -65,14 +66,21 @@ def _valid_entry(name: object, entry: object) -> bool:
         return False
     outputs = entry.get("outputs")
     written = entry.get("written", {})
-    allowed = {f"{name}.{fmt}" for fmt in render.FORMATS}
     return isinstance(entry.get("source"), str) and isinstance(entry.get("fingerprint"), str) \
         and isinstance(entry.get("title", ""), str) and isinstance(entry.get("pages", 1), int) \
         and isinstance(entry.get("stamp", ""), str) and isinstance(outputs, list) \
-        and all(output in allowed for output in outputs) \
+        and all(_is_output_of(name, output) for output in outputs) \
         and isinstance(written, dict) and all(output in outputs and isinstance(size_and_time, list)
                                               and len(size_and_time) == 2 and all(type(n) is int for n in size_and_time)
                                               for output, size_and_time in written.items())
+
+
+def _is_output_of(name: str, output: object) -> bool:
+    """Whether `output` is `<name>.<format>` (a format has no dot)."""
+    if type(output) is not str:
+        return False
+    stem, _, fmt = output.rpartition(".")
+    return stem == name and fmt in _FORMATS
 
 
 def _write_manifest(out: Path, manifest: Manifest) -> None:

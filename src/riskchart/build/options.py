@@ -72,12 +72,15 @@ class BuildReport:
 
 def _name(path: Path, options: BuildOptions) -> str:
     root = options.settings.charts
-    return _out_name(str(path), None if root is None else str(root), os.getcwd())
+    return _out_name(str(path), None if root is None else str(root))
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _out_name(path: str, root: str | None, cwd: str) -> str:
-    """Once per chart and build (asked several times of each: thousands of
-    folder lookups in a no-op build), by strings (a Path hashes slowly);
-    `cwd` because relative names depend on it."""
-    return out_name_of_text(path, root, cwd)
+def _out_name(path: str, root: str | None) -> str:
+    """Once per chart and build (asked four times of each by a no-op build:
+    thousands of folder lookups), by strings (a Path hashes slowly).
+    Relative names are taken from the working folder as it is when first
+    asked: each build empties this cache before it fingerprints the charts
+    (freshness._fingerprints), so a later build in the same process (serve,
+    tests) that runs elsewhere asks again."""
+    return out_name_of_text(path, root, os.getcwd())

@@ -4,14 +4,17 @@ deleted when its chart is gone (only files the manifest says a build wrote)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import files
 from ..draw import render
-from ..model import Chart
 from . import stamps
-from .drawing import Staged
 from .manifest import Manifest
 from .options import BuildOptions, ChartOutcome
+
+if TYPE_CHECKING:  # imported by a build that draws (and a no-op one loads this module too)
+    from ..model import Chart
+    from .drawing import Staged
 
 
 def _write_outputs(chart: Chart, result: Staged | render.RenderFailure, fingerprint: str, stamp_key: str | None,

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 from .. import files, style
 from ..check.characters import printable
 from ..departments import defaults_files, discover
-from ..draw import layout, render
+from ..draw import render
 from ..errors import NoCharts
-from ..model import Chart
-from .drawing import Staged, _Drawing
 from .freshness import _all_fresh, _fingerprints, _is_fresh, _refresh_stamps, _stale_entries, _write_stamps_if_free
 from .manifest import Manifest, _read_manifest, _write_manifest
 from .options import BuildOptions, BuildReport, ChartOutcome, Progress, _name
 from .outputs import _has_outputs, _remove_stale, _write_outputs
 
-if TYPE_CHECKING:  # lint and the YAML loader are imported by a build that has work to do, not by a no-op one
+if TYPE_CHECKING:  # lint, the YAML loader and dot's batches are imported by a build that has work to do,
+    # not by a no-op one
     from ..lint import LintResult
+    from ..model import Chart
 
 CONTINUED_LISTED = 10  # charts continued over pages that get a warning each
 
@@ -71,6 +71,8 @@ def build(paths: list[Path], options: BuildOptions,
             return _nothing_to_do(chart_files, progress, started, options)  # a build we waited for did the work
         stale = _stale_entries(manifest, project_files, options)
         files.remove_stale_temporaries(options.out, files.OUTPUT_CACHE)
+        from ..draw import layout
+
         layout.cache_compiled_templates(layout.environment())
         try:
             report = _full_build(chart_files, project_files, fingerprints, stamp_keys, new_stamps, manifest, stale,
@@ -130,6 +132,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
     restamped = _refresh_stamps(manifest, fingerprints, new_stamps, options)
     from .. import lint
+    from ..draw import layout
+    from .drawing import Staged, _Drawing
 
     lint_cache = options.lint_cache or lint.ResultCache(options.out / files.OUTPUT_CACHE)  # results: see lint.py
     changed_paths = set(changed)  # asked of every chart: a list made this loop quadratic (minutes at 4,000)

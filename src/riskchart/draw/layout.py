@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,13 +22,12 @@ from ..model import Chart
 from .marks import NO_MARKS, Marks, Redline
 from .page import Page, Sheet
 from .page import sheet as sheet_for
+from .templatefiles import CHART_TEMPLATE, CONTINUATION_TEMPLATE, template_folder
 from .wrap import wrap
 
 if TYPE_CHECKING:
     import jinja2
 
-CHART_TEMPLATE = "chart.dot.j2"
-CONTINUATION_TEMPLATE = "continuation.dot.j2"
 
 
 class Markup(str):
@@ -102,17 +100,6 @@ def legend(chart: Chart, settings: Settings) -> list[tuple[str, dict[str, str]]]
     if None in used:
         shown.append((style.UNGRADED_LEGEND, {"fill": "white", "text": style.MUTED, "border": style.UNGRADED_BORDER}))
     return shown
-
-
-def template_folder() -> Path:
-    """templates/ of the source tree, or the copy packaged into a wheel."""
-    in_tree = Path(__file__).resolve().parents[3] / "templates"
-    if in_tree.is_dir():
-        return in_tree
-    # riskchart itself is a regular package, so files() gives a real folder
-    # here; files("riskchart.templates") would give a MultiplexedPath, whose
-    # str() is not a path (templates/ has no __init__.py).
-    return Path(str(resources.files("riskchart"))) / "templates"
 
 
 @cache

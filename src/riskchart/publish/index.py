@@ -10,7 +10,6 @@ has not changed is not rewritten.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import operator
 from collections.abc import Iterable, Sequence
@@ -24,10 +23,11 @@ from urllib.parse import quote
 
 from .. import __version__, files, style
 from ..check.schema import CATEGORIES, LEVELS, UNCATEGORISED, UNGRADED
-from ..draw import layout, render
+from ..draw import layout, render, templatefiles
 from ..model import Chart, Department, Phones, department_groups, sort_key
 from .booklets import cover_title, publish_booklets, publish_word_booklet, word_pictures_in_background
 from .names import BOOKLET, BOOKLET_DOCX, INDEX, REGISTER, REGISTER_XLSX
+from .setstamp import _is_current, _word_booklet, set_fingerprint
 
 if TYPE_CHECKING:
     import jinja2
@@ -39,10 +39,6 @@ if TYPE_CHECKING:
 FAILING_NOTE = "本图有错误，未更新"
 LINKED_FORMATS = ("svg", "pdf", "png")  # what a card in the index links to, in this order
 LEVEL_CLASS = {"高": "high", "中": "mid", "低": "low"}  # index.css's classes for the default scale
-_SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
-# their code makes a set file: a new version rewrites it
-_OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
-                    "pageprep.py", "fontentry.py", "../draw/cffmerge.py")
 
 
 @dataclass(frozen=True)
@@ -55,42 +51,6 @@ class Card:
     files: tuple[tuple[str, str], ...]
     types: tuple[str, ...] = ()  # its risks' types, for the index's filter
     counts: tuple[tuple[str, int], ...] = ()  # its risks by level, the page's level columns
-
-
-def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],
-                    failing: tuple[str, ...] = (), dpi: int = style.DEFAULT_DPI,
-                    word: tuple[str, ...] | None = None) -> str:
-    """`word`: the Word booklet's fonts when one is made."""
-    digest = hashlib.sha256(f"{__version__}|{','.join(formats)}|{'/'.join(failing)}|{dpi}|{word}".encode())
-    folder = layout.template_folder()
-    for name in _SET_TEMPLATES:
-        digest.update((folder / name).read_bytes())
-    digest.update(_office_code())
-    for path in sorted(ready, key=str):
-        digest.update(f"{path}|{fingerprints[path]}".encode())
-    return digest.hexdigest()
-
-
-def _office_code() -> bytes:
-    package = Path(__file__).parent
-    return b"".join((package / name).read_bytes() for name in _OFFICE_MODULES)
-
-
-def _word_booklet(options: BuildOptions) -> tuple[str, ...] | None:
-    """What the set's fingerprint knows of booklet.docx: its fonts, or None when none is made."""
-    return options.settings.docx_fonts if options.settings.word_booklet else None
-
-
-def is_fresh(manifest: dict[str, Any], fingerprints: dict[Path, str], options: BuildOptions) -> bool:
-    """Whether the set built from all these charts is already in out/."""
-    return _is_current(manifest, set_fingerprint(fingerprints, list(fingerprints), options.formats, dpi=options.dpi,
-                                                 word=_word_booklet(options)),
-                       options.out)
-
-
-def _is_current(manifest: dict[str, Any], fingerprint: str, out: Path) -> bool:
-    entry = manifest.get("set") or {}
-    return entry.get("fingerprint") == fingerprint and all((out / n).is_file() for n in entry.get("outputs", ()))
 
 
 @dataclass(frozen=True)
@@ -203,7 +163,7 @@ def html_environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(layout.template_folder())),
+        loader=jinja2.FileSystemLoader(str(templatefiles.template_folder())),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         trim_blocks=True,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..draw import layout
+from ..draw import templatefiles
 from ..errors import EnvironmentProblem
 from ..publish.names import INDEX
 from .session import PAGE_PREFIX, PREVIEW_PREFIX, Live, file_version
@@ -145,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
         if route == "events":
             self._events(body)
         elif route in ASSETS:
-            self._send(HTTPStatus.OK, (layout.template_folder() / route).read_bytes(),
+            self._send(HTTPStatus.OK, (templatefiles.template_folder() / route).read_bytes(),
                        CONTENT_TYPES[Path(route).suffix], body=body)
         elif route.startswith(CHART_ROUTE):
             key = unquote(route[len(CHART_ROUTE):], errors="surrogateescape")
