@@ -917,6 +917,22 @@ def test_a_build_that_waited_for_the_lock_finds_the_work_done(charts, tmp_path, 
     assert report.count("fresh") == 3 and report.count("built") == 0 and report.published == ()
 
 
+def test_a_build_that_took_the_lock_at_once_looks_at_the_charts_once(charts, tmp_path, monkeypatch):
+    """No other build came between its first look and the lock (the manifest's
+    file is the one it read): fingerprinting 4,000 charts again would cost a
+    quarter of a second."""
+    from riskchart.build import run
+
+    out = tmp_path / "out"
+    build([charts], options(out))
+    (charts / SAMPLE[0]).write_text((charts / SAMPLE[0]).read_text(encoding="utf-8") + "# 改过\n", encoding="utf-8")
+    looked = []
+    real_fingerprints = run._fingerprints
+    monkeypatch.setattr(run, "_fingerprints", lambda *a: looked.append(a) or real_fingerprints(*a))
+    report = build([charts], options(out))
+    assert report.count("built") == 1 and len(looked) == 1
+
+
 def test_compiled_templates_are_kept_in_the_user_cache_folder_and_nowhere_else(charts, tmp_path, monkeypatch):
     out = tmp_path / "out"
     monkeypatch.chdir(tmp_path)  # nothing may land in the working folder

@@ -22,8 +22,9 @@ from ..check.characters import printable
 from ..departments import defaults_files, discover
 from ..draw import render
 from ..errors import NoCharts
+from . import stamps
 from .freshness import _all_fresh, _fingerprints, _is_fresh, _refresh_stamps, _stale_entries, _write_stamps_if_free
-from .manifest import Manifest, _read_manifest, _write_manifest
+from .manifest import MANIFEST, Manifest, _read_manifest, _write_manifest
 from .options import BuildOptions, BuildReport, ChartOutcome, Progress, _name
 from .outputs import _has_outputs, _remove_stale, _write_outputs
 
@@ -44,27 +45,31 @@ def build(paths: list[Path], options: BuildOptions,
     once the build knows how many charts it will draw, before the first
     `progress`."""
     started = time.perf_counter()
-    chart_files = discover(paths)
-    if not chart_files:
-        raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
-    project_files = _whole_project(chart_files, options)
     # Outputs and the manifest are replaced by rename, so reading them
     # without the lock sees one build's state or another's, never a mix.
-    manifest = _read_manifest(options.out)
-    fingerprints, stamp_keys, new_stamps = _fingerprints(project_files, options, manifest)
+    warnings: list[str] = []
+    chart_files, project_files, manifest, manifest_stamp, (fingerprints, stamp_keys, new_stamps) = \
+        _look(paths, options, warnings)
     if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
         if _refresh_stamps(manifest, fingerprints, new_stamps, options):
             _write_stamps_if_free(fingerprints, new_stamps, options)
         return _nothing_to_do(chart_files, progress, started, options)
     tools = render.toolchain(options.font)  # before anything is written
     _require_rasteriser(options)
-    with files.locked(options.out, options.lock_timeout, waiting):
-        # the charts may have changed while this build waited for the lock
-        chart_files = discover(paths)
-        project_files = _whole_project(chart_files, options)
-        warnings: list[str] = []
-        manifest = _read_manifest(options.out, warnings)
-        fingerprints, stamp_keys, new_stamps = _fingerprints(project_files, options, manifest)
+    waited = []
+
+    def noting_the_wait(holder: str) -> None:
+        waited.append(holder)
+        waiting(holder)
+
+    with files.locked(options.out, options.lock_timeout, noting_the_wait):
+        # Look again if this build waited for another (the charts may have changed
+        # meanwhile) or another build wrote the manifest since (its rename gives the
+        # file a new inode): at 4,000 charts a second look costs a quarter of a second.
+        if waited or stamps.file_stamp(options.out / MANIFEST) != manifest_stamp:
+            warnings = []
+            chart_files, project_files, manifest, _, (fingerprints, stamp_keys, new_stamps) = \
+                _look(paths, options, warnings)
         if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
             if _refresh_stamps(manifest, fingerprints, new_stamps, options):
                 _write_manifest(options.out, manifest)
@@ -88,6 +93,20 @@ def build(paths: list[Path], options: BuildOptions,
             raise
         files.remove_scratch_folder(options.out)  # empty by now: each dot run removes its own
         return replace(report, warnings=tuple(warnings))
+
+
+def _look(paths: list[Path], options: BuildOptions, warnings: list[str]) \
+        -> tuple[list[Path], list[Path], Manifest, stamps.Stamp | None, tuple[dict[Path, str], dict[Path, str], dict[Path, str]]]:
+    """The chart files given, the project's, the manifest (its problems into
+    `warnings`) with its file's stamp as it was before reading it, and the
+    charts' fingerprints (see freshness._fingerprints)."""
+    chart_files = discover(paths)
+    if not chart_files:
+        raise NoCharts(f"{'、'.join(map(str, paths))} 中没有 .yaml 防控图文件")
+    project_files = _whole_project(chart_files, options)
+    manifest_stamp = stamps.file_stamp(options.out / MANIFEST)
+    manifest = _read_manifest(options.out, warnings)
+    return chart_files, project_files, manifest, manifest_stamp, _fingerprints(project_files, options, manifest)
 
 
 def _whole_project(chart_files: list[Path], options: BuildOptions) -> list[Path]:
