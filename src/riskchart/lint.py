@@ -264,13 +264,16 @@ def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], setti
     context = cache.context(settings, font_file.key if font_file else "-")
     found: dict[Path, FileResult] = {}
     misses: list[Miss] = []
+    shown: dict[Path, str] = {}  # each folder's defaults as its keys show them: made once, not per file
     for path in files:
         data = _readable(path)
         folder_defaults = defaults.get(path.parent, Defaults())
         if data is None:  # unreadable or too large: checked, and said so, every time
             found[path] = check_file(path, folder_defaults, settings)
             continue
-        key = cache.key(context, path, folder_defaults, data)
+        if path.parent not in shown:
+            shown[path.parent] = repr(folder_defaults)
+        key = cache.key(context, path, shown[path.parent], data)
         remembered = cache.remembered(path, key)
         if remembered is not None and isinstance(remembered[1], FileResult):
             found[path] = remembered[1]
