@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, limits
-from .check import corpus_rules, load, rules, slips  # noqa: F401 - corpus_rules registers its rules
+from .check import corpus_rules, corpus_totals, load, rules, slips  # noqa: F401 - corpus_rules registers its rules
 from .check.cache import ResultCache, Stored, TextPositions, decode_results, encode_positions, encode_results
 from .check.diagnostics import Diagnostic
 from .check.load import LoadedFile, load_bytes, load_file
@@ -95,10 +95,12 @@ def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int,
     checked, defaults = folder_defaults(files, settings.charts)
     results = list(checked.values())
     by_folder = {folder: d for folder, (d, _) in defaults.items()}
+    keys: dict[Path, str] = {}
     results += _check_files(files, by_folder, settings, jobs) if cache is None \
-        else _check_files_cached(files, by_folder, settings, jobs, cache)
+        else _check_files_cached(files, by_folder, settings, jobs, cache, keys)
     charts = [r.chart for r in results if r.chart is not None]
-    diagnostics = [d for r in results for d in r.diagnostics] + rules.run_corpus_rules(charts, settings.enabled)
+    diagnostics = [d for r in results for d in r.diagnostics] + corpus_totals.run_corpus_rules(
+        charts, settings.enabled, keys, cache)
     kept = kept_diagnostics(diagnostics, results, settings)
     broken = {d.path for d in kept if d.is_error}
     # an error in a _defaults.yaml is an error of every chart under it
@@ -255,22 +257,29 @@ Miss = tuple[Path, bytes, str]  # a file to check: its path, the bytes its key w
 
 
 def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings,
-                        jobs: int, cache: ResultCache) -> list[FileResult]:
+                        jobs: int, cache: ResultCache, keys: dict[Path, str] | None = None) -> list[FileResult]:
     """Like `_check_files`, with each file's results taken from `cache`
-    when its key matches: only the files that changed are checked."""
+    when its key matches: only the files that changed are checked.  `keys`:
+    given, it gets the key of each file read (none for one unreadable or too large)."""
     from .draw import fonts
 
     font_file = fonts.resolve(settings.font)
     context = cache.context(settings, font_file.key if font_file else "-")
     found: dict[Path, FileResult] = {}
     misses: list[Miss] = []
+    shown: dict[Path, str] = {}  # each folder's defaults as its keys show them: made once, not per file
     for path in files:
         data = _readable(path)
-        folder_defaults = defaults.get(path.parent, Defaults())
+        folder = path.parent  # once: each .parent is a new Path, hashed again at every look-up
+        folder_defaults = defaults.get(folder, Defaults())
         if data is None:  # unreadable or too large: checked, and said so, every time
             found[path] = check_file(path, folder_defaults, settings)
             continue
-        key = cache.key(context, path, folder_defaults, data)
+        if folder not in shown:
+            shown[folder] = repr(folder_defaults)
+        key = cache.key(context, path, shown[folder], data)
+        if keys is not None:
+            keys[path] = key
         remembered = cache.remembered(path, key)
         if remembered is not None and isinstance(remembered[1], FileResult):
             found[path] = remembered[1]
@@ -339,7 +348,7 @@ def _from_stored(path: Path, stored: Stored, defaults: Defaults) -> FileResult |
         diagnostics, exemptions, values = decode_results(path, stored.results)
         chart = None
         if values is not None:
-            chart = replace(build_chart(path, values, {}, defaults), positions=TextPositions(stored.positions))
+            chart = build_chart(path, values, TextPositions(stored.positions), defaults)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
     return FileResult(path, None, chart, diagnostics, exemptions)

@@ -172,7 +172,8 @@ def build_chart(path: Path, values: dict[str, Any], positions: Mapping[ValuePath
         code=values.get("code"),
         basis=tuple(values.get("basis") or ()),
         time_limit=TimeLimit(**values.get("time_limit") or {}),
-        positions=MappingProxyType(dict(positions)),
+        # a dict is copied (its maker may change it); a read-only mapping, as the lint cache's, is kept undecoded
+        positions=MappingProxyType(dict(positions)) if isinstance(positions, dict) else positions,
         folder=defaults.folder,
         unit=defaults.unit,
         scope=values.get("scope"),

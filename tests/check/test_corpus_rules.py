@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from riskchart.check.corpus_rules import clauses, edit_distance, is_common_character, near_phrases
+from riskchart.check.corpus_rules import _charts_holding, clauses, edit_distance, is_common_character, near_phrases
 from riskchart.lint import lint_paths
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -394,3 +394,11 @@ def test_a_step_name_one_character_longer_is_another_step_not_a_slip():
 def test_two_slips_count_as_near_from_six_characters_on(meant, slip, flagged):
     charts = made_up(*[[("受理", [meant + "。"])]] * 3, [("受理", [slip + "。"])])
     assert bool(codes_found(charts, "RC401")) == flagged
+
+
+@given(st.lists(st.text(alphabet="甲乙丙\n", max_size=8), max_size=6), st.sets(st.text(alphabet="甲乙丙", min_size=1,
+                                                                                         max_size=3), max_size=3))
+def test_the_charts_holding_a_slip_are_found_in_the_joined_corpus_as_in_each_text(texts, needles):
+    """Where a slip or an odd character is reported, only these charts are read again."""
+    assert _charts_holding(needles, texts, "\n".join(texts)) == {
+        n for n, text in enumerate(texts) if any(needle in text for needle in needles)}

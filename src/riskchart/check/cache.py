@@ -9,8 +9,9 @@ gives exactly what checking the file would: its diagnostics, its `riskchart:
 ignore` lines, and the validated values from which its chart is built again.
 The cross-file rules still run over every chart, cached or not.
 
-The entries live in the output folder's cache folder (`lint-results.json`),
-which riskchart trusts for nothing: the file is JSON, read with the standard
+The entries live in the output folder's cache folder (`lint-results.json`,
+with a journal of the latest changes beside it: cache_file.py), which
+riskchart trusts for nothing: the file is JSON, read with the standard
 parser only, and carries an HMAC under a secret kept in the user's private
 cache folder (`~/.cache/riskchart/lint-cache.key`), so an entry written by
 anything else — a hand edit, another user, a CI artifact — is not believed
@@ -31,35 +32,26 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import yaml
 
 from .. import __version__, files
 from ..model import Defaults, Position, ValuePath
+from . import cache_file
+from .cache_file import FILE_NAME, Stored
 from .diagnostics import Diagnostic, Severity
 from .packed import LazyPositions
 
-FILE_NAME = "lint-results.json"
-FORMAT = 1
+__all__ = ["FILE_NAME", "MAX_ENTRIES", "ResultCache", "Stored", "TextPositions", "canonical", "code_fingerprint",
+           "decode_positions", "decode_results", "encode_positions", "encode_results", "installed_code", "sealed",
+           "signing_key", "unsealed_at"]
 MAX_ENTRIES = 50_000  # files remembered; those seen by the latest run are kept first
 _KEY_FILE = "lint-cache.key"
-_HEAD = b'{"mac":"'
-_MIDDLE = b'","body":'
-_MAC_LENGTH = 64
-
-
-@dataclass(frozen=True)
-class Stored:
-    """One file's results as the cache keeps them: JSON texts, decoded
-    only when used (the positions only when a diagnostic needs one)."""
-    key: str
-    results: str    # {"d": diagnostics, "x": ignore lines, "v": validated values or null}
-    positions: str  # encode_positions(), or "" when there is no chart
+_MAC_LENGTH = cache_file.MAC_LENGTH
 
 
 class ResultCache:
@@ -67,7 +59,7 @@ class ResultCache:
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
-        self._disk: dict[str, Stored] | None = None
+        self._on_disk: cache_file.OnDisk | None = None
         self._memory: dict[str, tuple[Stored, Any]] = {}  # path → (its entry, what the caller made of it)
         self._new: dict[str, Stored] = {}
         self._seen: dict[str, Stored] = {}
@@ -77,8 +69,10 @@ class ResultCache:
         return hashlib.sha256(f"{_code_fingerprint()}|{canonical(settings)}|{font_key}".encode()).hexdigest()
 
     @staticmethod
-    def key(context: str, path: Path, defaults: Defaults, data: bytes) -> str:
-        digest = hashlib.sha256(f"{context}|{path}|{defaults!r}|".encode("utf-8", "surrogateescape"))
+    def key(context: str, path: Path, defaults: Defaults | str, data: bytes) -> str:
+        """`defaults`: the folder's Defaults, or their repr made once for all its files."""
+        shown = defaults if isinstance(defaults, str) else repr(defaults)
+        digest = hashlib.sha256(f"{context}|{path}|{shown}|".encode("utf-8", "surrogateescape"))
         digest.update(data)
         return digest.hexdigest()
 
@@ -89,97 +83,54 @@ class ResultCache:
         return found if found and found[0].key == key else None
 
     def stored(self, path: Path, key: str) -> Stored | None:
-        if self._disk is None:
-            self._disk = _read(self.folder)
-        found = self._disk.get(str(path))
+        found = self._disk().entries.get(str(path))
         return found if found is not None and found.key == key else None
+
+    def _disk(self) -> cache_file.OnDisk:
+        """The entries on disk, read once (the whole file and its journal)."""
+        if self._on_disk is None:
+            self._on_disk = cache_file.read(self.folder, signing_key() if self.folder else None)
+        return self._on_disk
 
     def keep(self, path: Path, stored: Stored, made: Any) -> None:
         """Remember a file's entry (new or found) and what the caller made of it."""
         name = str(path)
         self._memory[name] = (stored, made)
         self._seen[name] = stored
-        if self._disk is None or self._disk.get(name) != stored:
+        if self._on_disk is None or self._on_disk.entries.get(name) != stored:
             self._new[name] = stored
 
     def save(self) -> None:
-        """Write the entries if any changed: the ones this run used, then
-        older ones up to MAX_ENTRIES.  Best effort: failing costs time only."""
+        """Write the entries if any changed: a line of the changed ones added
+        to the journal, or, when that has grown, the whole file made again of
+        the ones this run used, then older ones up to MAX_ENTRIES.  Best
+        effort: failing costs time only."""
         if not self._new or self.folder is None:
             self._new.clear()
             self._seen.clear()
             return
-        old = self._disk or {}
-        entries = dict(self._seen)
-        for name, stored in old.items():
+        on_disk, new, seen = self._disk(), dict(self._new), self._seen
+        self._new, self._seen = {}, {}
+        secret = signing_key()
+        if secret is None:
+            on_disk.entries.update(new)
+            return
+        line = cache_file.journal_line(new, on_disk.mac, secret) if on_disk.mac is not None else b""
+        if not on_disk.compact_due(len(line)) and len(on_disk.entries) + len(new) <= MAX_ENTRIES:
+            on_disk.entries.update(new)
+            on_disk.journal += len(line)
+            with contextlib.suppress(OSError):
+                cache_file.append(self.folder, line)
+            return
+        entries = dict(seen)
+        for name, stored in on_disk.entries.items():
             if len(entries) >= MAX_ENTRIES:
                 break
             entries.setdefault(name, stored)
-        self._disk = entries
-        self._new.clear()
-        self._seen.clear()
-        secret = signing_key()
-        if secret is None:
-            return
+        entries.update(new)
+        self._on_disk = cache_file.OnDisk(entries)
         with contextlib.suppress(OSError):
-            files.write_atomic(self.folder / FILE_NAME, lambda stream: _write(stream, entries, secret))
-
-
-def _write(stream: BinaryIO, entries: dict[str, Stored], secret: bytes) -> None:
-    """The file, entry by entry (4,000 charts' entries are some 20 MB: made
-    whole, as text and then as bytes, they were the largest allocation of a
-    build), with the HMAC of the body written into its place at the end."""
-    stream.write(_HEAD + b"0" * _MAC_LENGTH + _MIDDLE)
-    mac = hmac.new(secret, digestmod=hashlib.sha256)
-    for piece in _body_pieces(entries):
-        mac.update(piece)
-        stream.write(piece)
-    stream.write(b"}")
-    stream.seek(len(_HEAD))
-    stream.write(mac.hexdigest().encode("ascii"))
-
-
-def _body_pieces(entries: dict[str, Stored]) -> Iterator[bytes]:
-    """The body's JSON, {"format": …, "files": {name: [key, results, positions]}},
-    in pieces; an entry that is not UTF-8 (a file name that is not) is left out."""
-    yield json.dumps({"format": FORMAT, "files": {}}, separators=(",", ":"))[:-2].encode("utf-8")  # up to "{"
-    separator = ""
-    for name, stored in entries.items():
-        try:
-            yield (separator + json.dumps(name, ensure_ascii=False) + ":"
-                   + json.dumps([stored.key, stored.results, stored.positions], ensure_ascii=False,
-                                separators=(",", ":"))).encode("utf-8")
-        except UnicodeEncodeError:
-            continue
-        separator = ","
-    yield b"}}"
-
-
-def _read(folder: Path | None) -> dict[str, Stored]:
-    """The entries on disk, or none when the file is missing, damaged or not ours."""
-    if folder is None:
-        return {}
-    secret = signing_key()
-    try:
-        data = (folder / FILE_NAME).read_bytes()
-    except OSError:
-        return {}
-    start = len(_HEAD) + _MAC_LENGTH + len(_MIDDLE)
-    if secret is None or not data.startswith(_HEAD) or data[len(_HEAD) + _MAC_LENGTH:start] != _MIDDLE \
-            or not data.endswith(b"}"):
-        return {}
-    body = data[start:-1]
-    mac = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
-    if not hmac.compare_digest(mac, data[len(_HEAD):len(_HEAD) + _MAC_LENGTH]):
-        return {}
-    try:
-        found = json.loads(body.decode("utf-8"))  # decoded first: json's own decoding of bytes is 3× slower
-        if found.get("format") != FORMAT:
-            return {}
-        return {name: Stored(key, results, positions) for name, (key, results, positions) in found["files"].items()
-                if isinstance(key, str) and isinstance(results, str) and isinstance(positions, str)}
-    except (ValueError, TypeError, AttributeError, KeyError, RecursionError):  # UnicodeDecodeError too
-        return {}
+            self._on_disk = cache_file.write_whole(self.folder, entries, secret)
 
 
 def sealed(head: bytes, body: bytes, secret: bytes, separator: bytes = b"") -> bytes:

@@ -2,30 +2,25 @@
 
 The charts are written from a small stock of standard phrases copied across
 dozens of charts, so a phrase that is rare *and* one or two characters away
-from a common one is very likely a slip.  Phrases are compared clause by
-clause (split at Chinese punctuation); candidates come from a pigeonhole
-index — with at most two edits, one of three pieces of the common clause
-stands unchanged near its own position in the slip — so there is no
-all-pairs comparison.
+from a common one is very likely a slip (the search: phrases.py).
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import re
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache, lru_cache
 
 from ..model import Chart, ValuePath
 from .diagnostics import Diagnostic
+from .phrases import Late, clause_counts, clauses, edit_distance, near_phrases
 from .rules import chart_rule, chart_texts, corpus_rule, diagnostic_at, power_list_texts
-
-CLAUSE_BREAK = re.compile(r"[，。；：、？！,.;:?!]+")
-_CLAUSE_MARKS = "，。；：、？！,.;:?!"  # what CLAUSE_BREAK splits at
-MIN_CLAUSE = 4           # shorter clauses differ legitimately by one character
-LONG_CLAUSE = 6          # from this length on, two edits still count as "near"
 
 
 # Compiled on first use: a character class spanning thousands of code points
@@ -77,103 +72,32 @@ def _all_text(chart: Chart) -> list[str]:
     return texts
 
 
-def clauses(text: str) -> list[str]:
-    return [c.strip() for c in CLAUSE_BREAK.split(text) if len(c.strip()) >= MIN_CLAUSE]
+def phrase_text(chart: Chart) -> str:
+    """The chart's phrases, a line each: its share of RC401's corpus."""
+    return "\n".join(_phrases(chart))
 
 
-def edit_distance(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance when it is at most `limit`; otherwise a number
-    above `limit` (limit + 1 as soon as that is certain).
-
-    Only the cells within `limit` of the table's diagonal are worked out
-    (a path through any other costs more than `limit`); those outside
-    count as limit + 1, so a result above `limit` stays above it."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    beyond = limit + 1
-    previous = [min(j, beyond) for j in range(len(b) + 1)]
-    for i, char in enumerate(a, 1):
-        first, last = max(1, i - limit), min(len(b), i + limit)
-        current = [beyond] * (len(b) + 1)
-        current[0] = min(i, beyond)
-        for j in range(first, last + 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != b[j - 1]))
-        if min(current[first - 1:last + 1]) > limit:
-            return beyond
-        previous = current
-    return min(previous[-1], beyond)
+def all_text(chart: Chart) -> str:
+    """All the chart's text, a line each: its share of RC402's corpus."""
+    return "\n".join(_all_text(chart))
 
 
-def _allowed(length: int) -> int:
-    return 2 if length >= LONG_CLAUSE else 1
+@dataclass(frozen=True)
+class Totals:
+    """What RC401 and RC402 count over a corpus, known beforehand (kept
+    from the last lint and updated by the charts that changed:
+    corpus_totals.py) for exactly the list of charts `charts`."""
+    charts: list[Chart]
+    clauses: Counter[str]      # clause_counts of every chart's phrase_text
+    characters: Counter[str]   # uncommon_characters of every chart's all_text
 
 
-def _pieces(length: int) -> list[tuple[int, int]]:
-    first, second = length // 3, 2 * length // 3
-    return [(0, first), (first, second), (second, length)]
+KNOWN: ContextVar[Totals | None] = ContextVar("KNOWN", default=None)
 
 
-def _candidates(slip: str, limit: int, index: dict[str, list[tuple[str, int]]]) -> set[str]:
-    """The indexed clauses that may lie within `limit` edits of `slip`: of a
-    length at most `limit` away, with one of their three pieces standing in
-    the slip at most `limit` places from its own.  With at most two edits
-    one piece stays whole, and edits before it shift it by at most `limit`,
-    so every clause that near is among them (the distance check follows)."""
-    found: set[str] = set()
-    for length in range(len(slip) - limit, len(slip) + limit + 1):
-        for start, end in _pieces(max(length, 0)):
-            size = end - start
-            for offset in range(max(0, start - limit), min(len(slip) - size, start + limit) + 1):
-                found.update(candidate for candidate, at in index.get(slip[offset:offset + size], ())
-                             if at == start and len(candidate) == length)
-    return found
-
-
-def near_phrases(counts: Counter[str], corpus_text: str) -> dict[str, tuple[str, int]]:
-    """Rare clause → (the common clause it is likely meant to be, distance).
-
-    Of several common clauses near one slip, the most used is meant; of those
-    used as often, the nearest; then the one the corpus uses first — the same
-    answer whatever order the search meets them in."""
-    index: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for clause, count in counts.items():
-        if count >= 2:
-            for start, end in _pieces(len(clause)):
-                index[clause[start:end]].append((clause, start))
-    first_use = {clause: number for number, clause in enumerate(counts)}
-    found = {}
-    for slip, count in counts.items():
-        if count > 2:
-            continue
-        limit = _allowed(len(slip))
-        near = {}  # common clause → its distance from the slip
-        for candidate in _candidates(slip, limit, index):
-            if counts[candidate] > count:
-                distance = edit_distance(slip, candidate, limit)
-                if distance <= limit and _looks_like_a_slip(slip, candidate, distance, count, corpus_text):
-                    near[candidate] = distance
-        if near:
-            meant = max(near, key=lambda clause: (counts[clause], -near[clause], -first_use[clause]))
-            found[slip] = (meant, near[meant])
-    return found
-
-
-def _bigrams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)}
-
-
-def _looks_like_a_slip(slip: str, meant: str, distance: int, count: int, corpus_text: str) -> bool:
-    """Tell a slip of the keyboard from a deliberate variant.
-
-    A deliberate variant swaps in real words (检查 for 审查, 审定 for 审核),
-    adds or drops a word (不执行 / 执行, …等), so what it newly writes occurs
-    elsewhere in the corpus.  A slip writes character pairs that occur
-    nowhere else (朱按, 单簧, 格限).
-    """
-    if distance == 1 and len(slip) != len(meant):
-        return False
-    novel = _bigrams(slip) - _bigrams(meant)
-    return bool(novel) and all(corpus_text.count(pair) <= count + 1 for pair in novel)
+def _known(charts: list[Chart]) -> Totals | None:
+    known = KNOWN.get()
+    return known if known is not None and known.charts is charts else None
 
 
 @corpus_rule("RC401")
@@ -184,26 +108,42 @@ def near_duplicate_phrase(charts: list[Chart]) -> Iterator[Diagnostic]:
     passes: `- 未按承诺时限办理事项。` where the corpus uses it elsewhere too
     fails:  `- 朱按承诺时限办理事项。` beside 12 uses of 「未按承诺时限办理事项」
     """
-    corpus_text = "\n".join(text for chart in charts for text in _phrases(chart))
-    # One split of the whole corpus; the newline keeps items apart.  Every
-    # break made a newline first: str.split is twice as fast as re.split.
-    broken = corpus_text
-    for mark in _CLAUSE_MARKS:
-        broken = broken.replace(mark, "\n")
-    counts: Counter[str] = Counter()
-    for clause, count in Counter(broken.split("\n")).items():  # counted in C, then tidied
-        clause = clause.strip()
-        if len(clause) >= MIN_CLAUSE:
-            counts[clause] += count
-    slips = near_phrases(counts, corpus_text)
+    texts = Late(lambda: [phrase_text(chart) for chart in charts])
+    corpus_text = Late(lambda: "\n".join(texts()))
+    known = _known(charts)
+    if known is None:
+        counts = clause_counts(corpus_text())
+        slips = near_phrases(counts, corpus_text)
+    else:  # kept from the last lint: the corpus's own order is made only if a tie asks for it
+        counts = known.clauses
+        slips = near_phrases(counts, corpus_text,
+                             lambda: {clause: number for number, clause in enumerate(clause_counts(corpus_text()))})
     if not slips:
         return
-    for chart, path, text in ((c, p, t) for c in charts for p, t in _items(c)):
+    holding = _charts_holding(slips, texts(), corpus_text())
+    for chart, path, text in ((c, p, t) for n, c in enumerate(charts) if n in holding for p, t in _items(c)):
         for part in clauses(text):
             if part in slips:
                 meant, distance = slips[part]
                 yield diagnostic_at(chart, path, "RC401",
                           f"「{part}」与 {counts[meant]} 处的「{meant}」仅差 {distance} 字，是否应为「{meant}」？")
+
+
+def _charts_holding(needles: Iterable[str], texts: list[str], corpus_text: str) -> set[int]:
+    """The numbers of the charts whose text (`texts`, joined by a line break
+    into `corpus_text`) holds one of `needles`: found in the corpus at once
+    instead of in every text of every chart, then told apart by where."""
+    starts, at = [], 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + 1
+    found = set()
+    for needle in needles:
+        where = corpus_text.find(needle)
+        while where >= 0:
+            found.add(bisect.bisect_right(starts, where) - 1)
+            where = corpus_text.find(needle, where + 1)
+    return found
 
 
 _UNCOMMON_FOUND = threading.local()
@@ -248,12 +188,16 @@ def odd_character(charts: list[Chart]) -> Iterator[Diagnostic]:
     passes: `- 审核申报等级的上一级证书原件。`
     fails:  `- 鶐申报等级的上一级证书原件。` (鶐 is not a common character)
     """
-    corpus_text = "\n".join(text for chart in charts for text in _all_text(chart))
-    counts = {c: n for c, n in uncommon_characters(corpus_text).items() if _cjk().match(c)}
+    texts = Late(lambda: [all_text(chart) for chart in charts])
+    corpus_text = Late(lambda: "\n".join(texts()))
+    known = _known(charts)
+    found = uncommon_characters(corpus_text()) if known is None else known.characters
+    counts = {c: n for c, n in found.items() if _cjk().match(c)}
     odd = {c for c, n in counts.items() if n <= 2}
     if not odd:
         return
-    for chart, path, text in ((c, p, t) for c in charts for p, t in chart_texts(c)):
+    holding = _charts_holding(odd, texts(), corpus_text())
+    for chart, path, text in ((c, p, t) for n, c in enumerate(charts) if n in holding for p, t in chart_texts(c)):
         for char in sorted(odd.intersection(text), key=text.index):
             yield diagnostic_at(chart, path, "RC402",
                       f"罕见字「{char}」（不在常用字 GB2312 中，全部图中仅出现 {counts[char]} 次）："

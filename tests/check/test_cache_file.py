@@ -1,0 +1,163 @@
+"""The lint cache on disk: a whole file, and a journal of the entries
+changed since, believed only when signed with the user's key and tied to
+that whole file.  Whatever happens to either, lint says what it would say
+without a cache."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from riskchart import lint
+from riskchart.check import cache_file
+from riskchart.check.cache import ResultCache, signing_key
+from riskchart.check.cache_file import FILE_NAME, JOURNAL_NAME
+from riskchart.config import Settings
+from riskchart.lint import lint_paths
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lint"
+EDITED = Path("good") / "draft-with-steps" / "01-a.yaml"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURES, tmp_path / "corpus", symlinks=True)
+    return tmp_path / "corpus"
+
+
+@pytest.fixture
+def checks(monkeypatch):
+    """The files lint really checked (not taken from a cache)."""
+    counted: list[Path] = []
+    real = lint._checked
+
+    def counting(path, *args, **kwargs):
+        counted.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(lint, "_checked", counting)
+    return counted
+
+
+def linted_alike(corpus: Path, folder: Path, checks: list[Path] | None = None) -> None:
+    """Lint with a fresh cache reading `folder`: the same as without one;
+    `checks` left with the files the cached lint checked."""
+    plain = lint_paths([corpus], Settings(), jobs=1)
+    if checks is not None:
+        checks.clear()
+    cached = lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    assert cached.diagnostics == plain.diagnostics
+    assert cached.charts == plain.charts
+    assert [dict(c.positions) for c in cached.charts] == [dict(c.positions) for c in plain.charts]
+
+
+def reword(chart: Path, old: str = "title:", new: str = "title: 改 ") -> None:
+    chart.write_text(chart.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+
+
+def test_a_changed_chart_is_a_journal_line_and_the_whole_file_is_not_written_again(corpus, tmp_path, checks):
+    folder = tmp_path / "cache"
+    linted_alike(corpus, folder)
+    whole = (folder / FILE_NAME).read_bytes()
+    assert not (folder / JOURNAL_NAME).exists()
+    reword(corpus / EDITED)
+    linted_alike(corpus, folder, checks)
+    assert checks == [corpus / EDITED]
+    assert (folder / FILE_NAME).read_bytes() == whole
+    assert (folder / JOURNAL_NAME).read_bytes().count(b"\n") == 1
+    linted_alike(corpus, folder, checks)
+    assert checks == [], "the journal's entry was not used"
+    reword(corpus / EDITED, "title: 改 ", "title: 再改 ")  # a later line wins over an earlier one
+    linted_alike(corpus, folder, checks)
+    assert checks == [corpus / EDITED]
+    linted_alike(corpus, folder, checks)
+    assert checks == []
+    assert (folder / JOURNAL_NAME).read_bytes().count(b"\n") == 2
+
+
+def test_deleted_and_renamed_charts_lint_as_without_a_cache(corpus, tmp_path):
+    folder = tmp_path / "cache"
+    linted_alike(corpus, folder)
+    charts = sorted(corpus.rglob("*.yaml"))
+    charts[3].unlink()
+    charts[7].rename(charts[7].with_name("改名-" + charts[7].name))
+    linted_alike(corpus, folder)
+    linted_alike(corpus, folder)
+
+
+def test_a_grown_journal_is_folded_into_the_whole_file(corpus, tmp_path, checks, monkeypatch):
+    folder = tmp_path / "cache"
+    linted_alike(corpus, folder)
+    whole = (folder / FILE_NAME).read_bytes()
+    monkeypatch.setattr(cache_file, "COMPACT_FLOOR", 0)
+    monkeypatch.setattr(cache_file, "COMPACT_SHARE", 16)  # a journal a sixteenth of the whole file is enough
+    sizes = []
+    for round in range(1, 60):
+        reword(corpus / EDITED, "title:", f"title: {round}")
+        lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
+        if not (folder / JOURNAL_NAME).exists():
+            break
+        sizes.append((folder / JOURNAL_NAME).stat().st_size)
+    assert len(sizes) > 3 and sizes[-1] > len(whole) // 16 - sizes[0], "no journal, or folded too early"
+    assert (folder / FILE_NAME).read_bytes() != whole
+    linted_alike(corpus, folder, checks)
+    assert checks == [], "the whole file written again lost entries"
+
+
+def clean(body: bytes) -> dict:
+    """A journal line's body with every entry made clean (a forged verdict)."""
+    found = json.loads(body)
+    for entry in found["files"].values():
+        results = json.loads(entry[1])
+        results["d"] = []
+        entry[1] = json.dumps(results, ensure_ascii=False)
+    return found
+
+
+def signed(found: dict, secret: bytes) -> bytes:
+    body = json.dumps(found, ensure_ascii=False).encode()
+    return hmac.new(secret, body, hashlib.sha256).hexdigest().encode() + b" " + body + b"\n"
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "forged", "other secret", "other whole file"])
+def test_a_damaged_or_foreign_journal_is_not_believed(corpus, tmp_path, damage, checks):
+    folder = tmp_path / "cache"
+    linted_alike(corpus, folder)
+    broken = next(p for p in sorted((corpus / "bad").rglob("*.yaml")) if lint_paths([p], Settings()).diagnostics)
+    reword(broken, "\n", "\n# 改\n")  # a file with errors: a forged entry would hide them
+    linted_alike(corpus, folder)
+    journal = folder / JOURNAL_NAME
+    line = journal.read_bytes()
+    mac, body = line[:64], line[65:-1]
+    secret = signing_key()
+    assert secret is not None and hmac.new(secret, body, hashlib.sha256).hexdigest().encode() == mac
+    if damage == "garbage":
+        journal.write_bytes(b"\x00\xff \n" * 100 + b"0" * 64 + b" {}\n")
+    elif damage == "truncated":
+        journal.write_bytes(line[:len(line) // 2])
+    elif damage == "forged":  # the HMAC left as it was
+        journal.write_bytes(mac + b" " + json.dumps(clean(body), ensure_ascii=False).encode() + b"\n")
+    elif damage == "other secret":  # another user's key
+        journal.write_bytes(signed(clean(body), b"another user's key, not this one"))
+    else:  # this user's key, but a line added to another whole file
+        journal.write_bytes(signed({**clean(body), "whole": "0" * 64}, secret))
+    linted_alike(corpus, folder, checks)
+    assert broken in checks, "a damaged journal was believed"
+
+
+def test_the_journal_is_never_written_through_a_link(corpus, tmp_path):
+    folder = tmp_path / "cache"
+    linted_alike(corpus, folder)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("别人的文件\n", encoding="utf-8")
+    os.symlink(elsewhere, folder / JOURNAL_NAME)
+    reword(corpus / EDITED)
+    linted_alike(corpus, folder)
+    assert elsewhere.read_text(encoding="utf-8") == "别人的文件\n"
+    linted_alike(corpus, folder)
