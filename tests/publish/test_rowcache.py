@@ -2,14 +2,17 @@
 the same, made again when it changed, never believed when tampered with."""
 
 import io
-import json
+import re
 
 import openpyxl
 import pytest
 from conftest import lint_files
 
+from riskchart.config import Settings
+from riskchart.model import sort_key
 from riskchart.publish import rowcache, tables
 from riskchart.publish.rowcache import FILE_NAME, RowCache
+from riskchart.publish.setcache import EntryFile
 from riskchart.publish.xlsx import REGISTER_SHEET, register_xlsx
 
 CHARTS = {
@@ -73,21 +76,18 @@ def test_a_chart_that_widens_a_column_makes_every_charts_rows_again(tmp_path):
     assert sheet.column_dimensions[openpyxl.utils.get_column_letter(column("环节"))].width > 2 * len(wide) + 2
 
 
-@pytest.mark.parametrize("damage", ["entries swapped", "byte flipped", "another user's key", "truncated"])
+@pytest.mark.parametrize("damage", ["key changed", "byte flipped", "another user's key", "truncated"])
 def test_a_tampered_cache_is_not_believed(tmp_path, monkeypatch, damage):
+    """Whatever was done to the file, the register is the one made from the
+    charts; what is not a whole record of the user's own is made again."""
     folder = tmp_path / "charts"
     register(folder, CHARTS, tmp_path / "cache")
     path = tmp_path / "cache" / FILE_NAME
     data = path.read_bytes()
-    if damage == "entries swapped":  # chart 1's rows under chart 2's key: the MAC left as it was
-        start = len(rowcache._MAGIC) + 65
-        length = int(data[start:start + 12])
-        index = json.loads(data[start + 13:start + 13 + length])
-        keys = list(index)
-        index[keys[0]], index[keys[1]] = index[keys[1]], index[keys[0]]
-        head = json.dumps(index, separators=(",", ":")).encode()
-        assert len(head) == length
-        path.write_bytes(data[:start + 13] + head + data[start + 13 + length:])
+    keys = re.findall(rb'"([0-9a-f]{64})":', data)
+    assert len(keys) == 3
+    if damage == "key changed":  # chart 1's rows under chart 2's key: the MAC left as it was
+        path.write_bytes(data.replace(keys[1], keys[0]).replace(keys[0], keys[1], 1))
     elif damage == "byte flipped":
         path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
     elif damage == "truncated":
@@ -96,8 +96,29 @@ def test_a_tampered_cache_is_not_believed(tmp_path, monkeypatch, damage):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
     data, cache = register(folder, CHARTS, tmp_path / "cache")
     assert cache.made == 3, "a tampered cache was believed"
+    assert data == register_xlsx(list(lint_files(folder, CHARTS).charts))
     risks = [row[column("风险点") - 1] for row in sheet_rows(data)[1:]]
     assert risks == ["刁难。", "拖延。", "徇私。", "不告知。", "超时。", "丢失。"]
+
+
+def test_an_entry_of_ours_that_is_not_rows_is_made_again(tmp_path):
+    """Signed with the user's key but not what this riskchart writes (another
+    version's fields): the chart's rows are made again, not read."""
+    folder = tmp_path / "charts"
+    charts = list(lint_files(folder, CHARTS).charts)
+    cache = RowCache(tmp_path / "cache")
+    first = register_xlsx(charts, cache=cache)
+    key = cache.key(sorted(charts, key=sort_key)[1], Settings().levels)
+    entries = EntryFile(tmp_path / "cache" / FILE_NAME, rowcache._MAGIC).read()
+    fields, pieces = entries[key]
+    for bad in ([fields[0], fields[1], -1, fields[3]], [fields[0], fields[1], fields[2], 0],
+                [fields[0], fields[1], 1 << 32, fields[3]], ["0", fields[1], fields[2], fields[3]], fields[:3]):
+        file = EntryFile(tmp_path / "cache" / FILE_NAME, rowcache._MAGIC)
+        file.read()
+        file.save({**entries, key: (bad, pieces)}, {key})
+        again = RowCache(tmp_path / "cache")
+        assert register_xlsx(charts, cache=again) == first
+        assert again.made == 1, bad
 
 
 def test_a_register_of_no_charts_opens(tmp_path):
