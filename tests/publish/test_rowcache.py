@@ -3,10 +3,11 @@ the same, made again when it changed, never believed when tampered with."""
 
 import io
 import re
+from dataclasses import replace
 
 import openpyxl
 import pytest
-from conftest import lint_files
+from conftest import lint_files, write_files
 
 from riskchart.config import Settings
 from riskchart.model import sort_key
@@ -154,3 +155,60 @@ def test_the_csv_register_laid_from_the_cached_rows_is_the_csv_of_the_charts(tmp
         assert cache.made == made
         assert csv.getvalue() == tables.register_csv(charts)
     assert "'=1+1" in csv.getvalue().decode("utf-8-sig")
+
+
+TREE = {"食品科/_defaults.yaml": "department: 食品科\n", "药品科/_defaults.yaml": "department: 药品科\n",
+        "食品科/01-a.yaml": CHARTS["01-a.yaml"], "食品科/02-b.yaml": CHARTS["02-b.yaml"],
+        "药品科/01-c.yaml": CHARTS["03-c.yaml"].replace("id: 3", "id: 1")}
+
+
+def fingerprinted_register(folder, cache_folder, settings):
+    """The register made with each chart's rows found by its file's
+    fingerprint, its cache, and the register made from scratch."""
+    from riskchart.build import BuildOptions
+    from riskchart.build.freshness import _fingerprint
+    from riskchart.check.cache import ResultCache
+    from riskchart.lint import lint_paths
+    from riskchart.publish.xlsx import write_registers
+
+    charts = list(lint_paths([folder], settings, cache=ResultCache(None)).charts)
+    options = BuildOptions(out=folder.parent / "out", formats=("svg",), settings=settings)
+    cache = RowCache(cache_folder, {chart.path: _fingerprint(chart.path, options) for chart in charts})
+    csv = io.BytesIO()
+    workbook = write_registers(charts, settings.categories, settings.levels, cache, csv)
+    return (workbook, csv.getvalue()), cache, (register_xlsx(charts, settings.categories, settings.levels),
+                                               tables.register_csv(charts))
+
+
+@pytest.mark.parametrize("what, made", [  # changes that widen no column: rows made for the changed chart only
+    ("nothing", 0),
+    ("a risk reworded", 1),
+    ("a chart deleted", 0),
+    ("a chart renamed", 1),
+    ("a chart moved to another department", 1),
+    ("a department renamed", 1),
+    ("the level scale changed", 3),
+])
+def test_the_register_after_a_change_is_the_register_from_scratch(tmp_path, what, made):
+    folder = tmp_path / "charts"
+    write_files(folder, TREE)
+    settings = Settings(charts=folder)
+    first, _, scratch = fingerprinted_register(folder, tmp_path / "cache", settings)
+    assert first == scratch
+    if what == "a risk reworded":
+        (folder / "食品科/02-b.yaml").write_text(TREE["食品科/02-b.yaml"].replace("超时。", "时超。"), encoding="utf-8")
+    elif what == "a chart deleted":
+        (folder / "药品科/01-c.yaml").unlink()
+    elif what == "a chart renamed":
+        (folder / "食品科/02-b.yaml").rename(folder / "食品科/02-乙.yaml")
+    elif what == "a chart moved to another department":
+        (folder / "食品科/02-b.yaml").rename(folder / "药品科/02-b.yaml")
+    elif what == "a department renamed":
+        (folder / "药品科/_defaults.yaml").write_text("department: 药监科\n", encoding="utf-8")
+    elif what == "the level scale changed":
+        settings = replace(settings, levels=("重大", "高", "中", "低"))
+    again, cache, scratch = fingerprinted_register(folder, tmp_path / "cache", settings)
+    assert again == scratch
+    assert cache.made == made
+    if what == "a department renamed":
+        assert "药监科" in again[1].decode("utf-8-sig")

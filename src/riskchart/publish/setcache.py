@@ -111,11 +111,10 @@ class EntryFile:
         if secret is None:
             return
         stale = self._stale + sum(n for key, n in self._bytes.items() if key not in used or key in new)
-        appended = self._size > 0 and stale <= self._size // 2
-        batch = _sealed(secret, self.magic, {key: used[key] for key in (new if appended else used)})
         with contextlib.suppress(OSError):
-            if not appended or not _append(self.path, self._size, batch):
-                files.write_atomic(self.path, self.magic + batch)
+            if not (self._size > 0 and stale <= self._size // 2
+                    and _append(self.path, self._size, _sealed(secret, self.magic, {key: used[key] for key in new}))):
+                files.write_atomic(self.path, self.magic + _sealed(secret, self.magic, used))
         self._size = -1  # read again before appending again
 
 
