@@ -114,22 +114,25 @@ class EntryFile:
         with contextlib.suppress(OSError):
             if not (self._size > 0 and stale <= self._size // 2
                     and _append(self.path, self._size, _sealed(secret, self.magic, {key: used[key] for key in new}))):
-                files.write_atomic(self.path, self.magic + _sealed(secret, self.magic, used))
+                batch = _sealed(secret, self.magic, used)
+                files.write_atomic(self.path, lambda stream: stream.writelines([self.magic, *batch]))
         self._size = -1  # read again before appending again
 
 
-def _sealed(secret: bytes, magic: bytes, entries: Mapping[str, Entry]) -> bytes:
-    """One batch of entries."""
+def _sealed(secret: bytes, magic: bytes, entries: Mapping[str, Entry]) -> list[bytes | memoryview]:
+    """One batch of entries, as the pieces to write one after the other (a
+    batch of thousands of charts is tens of megabytes: never copied whole)."""
     index: dict[str, Any] = {}
     blob: list[bytes | memoryview] = []
     for key, (fields, pieces) in entries.items():
         index[key] = [fields, [len(piece) for piece in pieces]]
         blob += pieces
     head = json.dumps(index, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    body = b"".join([head, *blob])
-    lengths = b" %0*d %0*d\n" % (_LENGTH_DIGITS, len(head), _LENGTH_DIGITS, len(body) - len(head))
-    mac = hmac.new(secret, magic + lengths + body, hashlib.sha256).hexdigest().encode("ascii")
-    return mac + lengths + body
+    lengths = b" %0*d %0*d\n" % (_LENGTH_DIGITS, len(head), _LENGTH_DIGITS, sum(map(len, blob)))
+    mac = hmac.new(secret, magic + lengths + head, hashlib.sha256)
+    for piece in blob:
+        mac.update(piece)
+    return [mac.hexdigest().encode("ascii") + lengths, head, *blob]
 
 
 def _batch(view: memoryview, at: int, seal: Any) -> tuple[bytes, memoryview, int] | None:
@@ -170,7 +173,7 @@ def _entries(index_text: bytes, blob: memoryview) -> list[tuple[str, Entry, int]
     return found if offset == len(blob) else []
 
 
-def _append(path: Path, size: int, batch: bytes) -> bool:
+def _append(path: Path, size: int, batch: list[bytes | memoryview]) -> bool:
     """Append to the file read, if it still is that file: a regular file of
     `size` bytes, not a link (out/ may hold anything).  False: not done."""
     try:
@@ -181,5 +184,5 @@ def _append(path: Path, size: int, batch: bytes) -> bool:
         found = os.fstat(stream.fileno())
         if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1 or found.st_size != size:
             return False
-        stream.write(batch)
+        stream.write(b"".join(batch))  # one write: a batch cut short by a crash is one bad batch at the end
     return True
