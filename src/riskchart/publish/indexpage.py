@@ -94,11 +94,11 @@ def index_page(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     sections, pieces = [], []  # pieces: each category's cards as the page shows them, in the page's order
     for unit, members in department_groups(charts):
         numbers = [place[id(chart)] for chart in members]
-        groups = []
-        for category in dict.fromkeys((*categories, UNCATEGORISED)):
-            shown = [n for n in numbers if charts[n].category == category]
-            if shown:
-                groups.append((category, shown))
+        by_category: dict[str, list[int]] = {}
+        for n in numbers:
+            by_category.setdefault(charts[n].category, []).append(n)
+        groups = [(category, by_category[category]) for category in dict.fromkeys((*categories, UNCATEGORISED))
+                  if category in by_category]  # a category the project does not list has no cards
         own_booklet = f"{unit.folder}/{BOOKLET}"
         linked = booklet and unit.folder and (out / own_booklet).is_file()
         section_stats = tables.tallied_statistics([(charts[n].category, tallies[n]) for n in numbers], categories, levels)

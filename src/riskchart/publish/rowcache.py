@@ -83,7 +83,8 @@ def _rows(entry: Entry) -> ChartRows:
     fields, pieces = entry
     crc, size, shift, rows = fields
     xml, numbers, merges_bytes, csv = pieces
-    if not all(type(n) is int and n >= 0 for n in (crc, size, shift, rows)) or crc >> 32 or shift >> 32:
+    if not (type(crc) is type(size) is type(shift) is type(rows) is int) or min(crc, size, shift, rows) < 0 \
+            or crc >> 32 or shift >> 32:
         raise ValueError("not an entry of this cache")
     columns = len(REGISTER_COLUMNS)
     naturals, widths, merge_rows = array("I"), array("d"), array("I")

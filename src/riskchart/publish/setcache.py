@@ -161,10 +161,10 @@ def _entries(index_text: bytes, blob: memoryview) -> list[tuple[str, Entry, int]
         found: list[tuple[str, Entry, int]] = []
         offset = 0
         for key, (fields, lengths) in index.items():
-            if not all(type(n) is int and n >= 0 for n in lengths):
-                return []
             pieces, start = [], offset
             for n in lengths:
+                if type(n) is not int or n < 0:
+                    return []
                 pieces.append(blob[offset:offset + n])
                 offset += n
             found.append((key, (fields, pieces), offset - start))
