@@ -1083,9 +1083,10 @@ def test_the_register_is_made_while_dot_draws_and_made_again_when_the_set_differ
     made: list[int] = []
     real_registers = publish.registers_ahead
 
-    def registers(charts, options, folder):
+    def registers(charts, options, folder, fingerprints=None):
+        assert fingerprints is not None and set(fingerprints) >= {c.path for c in charts}  # rows found by them
         made.append(len(charts))
-        return real_registers(charts, options, folder)
+        return real_registers(charts, options, folder, fingerprints)
 
     monkeypatch.setattr(publish, "registers_ahead", registers)
     out = tmp_path / "out"

@@ -2,14 +2,18 @@
 the same, made again when it changed, never believed when tampered with."""
 
 import io
-import json
+import re
+from dataclasses import replace
 
 import openpyxl
 import pytest
-from conftest import lint_files
+from conftest import lint_files, write_files
 
+from riskchart.config import Settings
+from riskchart.model import sort_key
 from riskchart.publish import rowcache, tables
 from riskchart.publish.rowcache import FILE_NAME, RowCache
+from riskchart.publish.setcache import EntryFile
 from riskchart.publish.xlsx import REGISTER_SHEET, register_xlsx
 
 CHARTS = {
@@ -73,21 +77,18 @@ def test_a_chart_that_widens_a_column_makes_every_charts_rows_again(tmp_path):
     assert sheet.column_dimensions[openpyxl.utils.get_column_letter(column("环节"))].width > 2 * len(wide) + 2
 
 
-@pytest.mark.parametrize("damage", ["entries swapped", "byte flipped", "another user's key", "truncated"])
+@pytest.mark.parametrize("damage", ["key changed", "byte flipped", "another user's key", "truncated"])
 def test_a_tampered_cache_is_not_believed(tmp_path, monkeypatch, damage):
+    """Whatever was done to the file, the register is the one made from the
+    charts; what is not a whole record of the user's own is made again."""
     folder = tmp_path / "charts"
     register(folder, CHARTS, tmp_path / "cache")
     path = tmp_path / "cache" / FILE_NAME
     data = path.read_bytes()
-    if damage == "entries swapped":  # chart 1's rows under chart 2's key: the MAC left as it was
-        start = len(rowcache._MAGIC) + 65
-        length = int(data[start:start + 12])
-        index = json.loads(data[start + 13:start + 13 + length])
-        keys = list(index)
-        index[keys[0]], index[keys[1]] = index[keys[1]], index[keys[0]]
-        head = json.dumps(index, separators=(",", ":")).encode()
-        assert len(head) == length
-        path.write_bytes(data[:start + 13] + head + data[start + 13 + length:])
+    keys = re.findall(rb'"([0-9a-f]{64})":', data)
+    assert len(keys) == 3
+    if damage == "key changed":  # chart 1's rows under chart 2's key: the MAC left as it was
+        path.write_bytes(data.replace(keys[1], keys[0]).replace(keys[0], keys[1], 1))
     elif damage == "byte flipped":
         path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
     elif damage == "truncated":
@@ -96,8 +97,29 @@ def test_a_tampered_cache_is_not_believed(tmp_path, monkeypatch, damage):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
     data, cache = register(folder, CHARTS, tmp_path / "cache")
     assert cache.made == 3, "a tampered cache was believed"
+    assert data == register_xlsx(list(lint_files(folder, CHARTS).charts))
     risks = [row[column("风险点") - 1] for row in sheet_rows(data)[1:]]
     assert risks == ["刁难。", "拖延。", "徇私。", "不告知。", "超时。", "丢失。"]
+
+
+def test_an_entry_of_ours_that_is_not_rows_is_made_again(tmp_path):
+    """Signed with the user's key but not what this riskchart writes (another
+    version's fields): the chart's rows are made again, not read."""
+    folder = tmp_path / "charts"
+    charts = list(lint_files(folder, CHARTS).charts)
+    cache = RowCache(tmp_path / "cache")
+    first = register_xlsx(charts, cache=cache)
+    key = cache.key(sorted(charts, key=sort_key)[1], Settings().levels)
+    entries = EntryFile(tmp_path / "cache" / FILE_NAME, rowcache._MAGIC).read()
+    fields, pieces = entries[key]
+    for bad in ([fields[0], fields[1], -1, fields[3]], [fields[0], fields[1], fields[2], 0],
+                [fields[0], fields[1], 1 << 32, fields[3]], ["0", fields[1], fields[2], fields[3]], fields[:3]):
+        file = EntryFile(tmp_path / "cache" / FILE_NAME, rowcache._MAGIC)
+        file.read()
+        file.save({**entries, key: (bad, pieces)}, {key})
+        again = RowCache(tmp_path / "cache")
+        assert register_xlsx(charts, cache=again) == first
+        assert again.made == 1, bad
 
 
 def test_a_register_of_no_charts_opens(tmp_path):
@@ -133,3 +155,60 @@ def test_the_csv_register_laid_from_the_cached_rows_is_the_csv_of_the_charts(tmp
         assert cache.made == made
         assert csv.getvalue() == tables.register_csv(charts)
     assert "'=1+1" in csv.getvalue().decode("utf-8-sig")
+
+
+TREE = {"食品科/_defaults.yaml": "department: 食品科\n", "药品科/_defaults.yaml": "department: 药品科\n",
+        "食品科/01-a.yaml": CHARTS["01-a.yaml"], "食品科/02-b.yaml": CHARTS["02-b.yaml"],
+        "药品科/01-c.yaml": CHARTS["03-c.yaml"].replace("id: 3", "id: 1")}
+
+
+def fingerprinted_register(folder, cache_folder, settings):
+    """The register made with each chart's rows found by its file's
+    fingerprint, its cache, and the register made from scratch."""
+    from riskchart.build import BuildOptions
+    from riskchart.build.freshness import _fingerprint
+    from riskchart.check.cache import ResultCache
+    from riskchart.lint import lint_paths
+    from riskchart.publish.xlsx import write_registers
+
+    charts = list(lint_paths([folder], settings, cache=ResultCache(None)).charts)
+    options = BuildOptions(out=folder.parent / "out", formats=("svg",), settings=settings)
+    cache = RowCache(cache_folder, {chart.path: _fingerprint(chart.path, options) for chart in charts})
+    csv = io.BytesIO()
+    workbook = write_registers(charts, settings.categories, settings.levels, cache, csv)
+    return (workbook, csv.getvalue()), cache, (register_xlsx(charts, settings.categories, settings.levels),
+                                               tables.register_csv(charts))
+
+
+@pytest.mark.parametrize("what, made", [  # changes that widen no column: rows made for the changed chart only
+    ("nothing", 0),
+    ("a risk reworded", 1),
+    ("a chart deleted", 0),
+    ("a chart renamed", 1),
+    ("a chart moved to another department", 1),
+    ("a department renamed", 1),
+    ("the level scale changed", 3),
+])
+def test_the_register_after_a_change_is_the_register_from_scratch(tmp_path, what, made):
+    folder = tmp_path / "charts"
+    write_files(folder, TREE)
+    settings = Settings(charts=folder)
+    first, _, scratch = fingerprinted_register(folder, tmp_path / "cache", settings)
+    assert first == scratch
+    if what == "a risk reworded":
+        (folder / "食品科/02-b.yaml").write_text(TREE["食品科/02-b.yaml"].replace("超时。", "时超。"), encoding="utf-8")
+    elif what == "a chart deleted":
+        (folder / "药品科/01-c.yaml").unlink()
+    elif what == "a chart renamed":
+        (folder / "食品科/02-b.yaml").rename(folder / "食品科/02-乙.yaml")
+    elif what == "a chart moved to another department":
+        (folder / "食品科/02-b.yaml").rename(folder / "药品科/02-b.yaml")
+    elif what == "a department renamed":
+        (folder / "药品科/_defaults.yaml").write_text("department: 药监科\n", encoding="utf-8")
+    elif what == "the level scale changed":
+        settings = replace(settings, levels=("重大", "高", "中", "低"))
+    again, cache, scratch = fingerprinted_register(folder, tmp_path / "cache", settings)
+    assert again == scratch
+    assert cache.made == made
+    if what == "a department renamed":
+        assert "药监科" in again[1].decode("utf-8-sig")

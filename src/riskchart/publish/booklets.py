@@ -138,9 +138,10 @@ def word_pictures_in_background(charts: list[Chart], options: BuildOptions,
                                  scratch: Path | None) -> Future[dict[str, list[bytes]]] | None:
     """booklet.docx's pictures, drawn by MuPDF (on the other core) while the
     register and the PDF booklet are written; None when there is no booklet."""
+    if not (options.settings.word_booklet and charts and "pdf" in options.formats):
+        return None  # before naming thousands of PDFs: most builds make no Word booklet
     pdfs = {c.out_name: options.out / f"{c.out_name}.pdf" for c in charts}
-    if not (options.settings.word_booklet and charts and "pdf" in options.formats
-            and all(p.is_file() for p in pdfs.values())):
+    if not all(p.is_file() for p in pdfs.values()):
         return None
     from .docx import drawing_pictures
 

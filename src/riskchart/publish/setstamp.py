@@ -15,10 +15,10 @@ from ..draw.templatefiles import template_folder
 if TYPE_CHECKING:
     from ..build import BuildOptions
 
-_SET_TEMPLATES = ("index.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
+_SET_TEMPLATES = ("index.html.j2", "index-card.html.j2", "index.css", "index.js", "cover.dot.j2", "contents.dot.j2")
 # their code makes a set file: a new version rewrites it
-_OFFICE_MODULES = ("xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py", "docx.py", "booklet.py", "fontshare.py",
-                   "pageprep.py", "fontentry.py", "../draw/cffmerge.py")
+_OFFICE_MODULES = ("indexpage.py", "cards.py", "xlsx.py", "sheetxml.py", "chartrows.py", "deflated.py", "tables.py",
+                   "docx.py", "booklet.py", "fontshare.py", "pageprep.py", "fontentry.py", "../draw/cffmerge.py")
 
 
 def set_fingerprint(fingerprints: dict[Path, str], ready: list[Path], formats: tuple[str, ...],

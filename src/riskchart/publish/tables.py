@@ -161,15 +161,41 @@ class Counts:
         return self.risks.get(level, 0)
 
     def add(self, chart: Chart) -> None:
+        self.count(tally(chart))
+
+    def count(self, part: Tally) -> None:
+        """Add one chart's tally."""
         self.charts += 1
-        self.drafts += chart.draft
-        self.steps += len(chart.steps)
-        self.coded += bool(chart.code)
-        self.exits += sum(len(step.exits) for step in chart.steps)
-        for step in chart.steps:
-            if step.risks:  # a project's own scale counts its own levels; ungraded risks count too
-                level = step.level or UNGRADED
-                self.risks[level] = self.risks.get(level, 0) + len(step.risks)
+        self.drafts += part.draft
+        self.steps += part.steps
+        self.coded += part.coded
+        self.exits += part.exits
+        risks = self.risks
+        for level, number in part.risks:  # a project's own scale counts its own levels; ungraded risks count too
+            risks[level] = risks.get(level, 0) + number
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One chart's part of the counts: what Counts adds up, worked out once
+    (the index page adds it three times: total, category, department) and
+    kept with its card (cardcache.py)."""
+    draft: bool
+    steps: int
+    coded: bool
+    exits: int
+    risks: tuple[tuple[str, int], ...]  # by level (未评定 for none), in the order of the chart's steps
+
+
+def tally(chart: Chart) -> Tally:
+    risks: dict[str, int] = {}
+    exits = 0
+    for step in chart.steps:
+        exits += len(step.exits)
+        if step.risks:
+            level = step.level or UNGRADED
+            risks[level] = risks.get(level, 0) + len(step.risks)
+    return Tally(chart.draft, len(chart.steps), bool(chart.code), exits, tuple(risks.items()))
 
 
 @dataclass(frozen=True)
@@ -192,14 +218,20 @@ def statistics(charts: list[Chart], categories: tuple[str, ...] = CATEGORIES,
                levels: tuple[str, ...] = LEVELS) -> Statistics:
     """Counts in total and per category, categories in the project's order,
     risks by the project's level scale (`levels`, highest first)."""
+    return tallied_statistics([(chart.category, tally(chart)) for chart in charts], categories, levels)
+
+
+def tallied_statistics(tallies: Iterable[tuple[str, Tally]], categories: tuple[str, ...] = CATEGORIES,
+                       levels: tuple[str, ...] = LEVELS) -> Statistics:
+    """`statistics` of the charts of these categories and tallies."""
     def counts() -> Counts:
         return Counts(risks=dict.fromkeys(levels, 0))
 
     total = counts()
     by_category = {name: counts() for name in categories}
-    for chart in charts:
-        total.add(chart)
-        by_category.setdefault(chart.category, counts()).add(chart)
+    for category, part in tallies:
+        total.count(part)
+        (by_category.get(category) or by_category.setdefault(category, counts())).count(part)
     shown = levels + ((UNGRADED,) if total.of(UNGRADED) else ())
     return Statistics(total, {name: c for name, c in by_category.items() if c.charts}, shown)
 

@@ -16,7 +16,6 @@ of the charts that changed and lays the others end to end as they are.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -72,7 +71,7 @@ def write_registers(charts: list[Chart], categories: tuple[str, ...], levels: tu
     made, register, last_row = _register_sheet(sorted(charts, key=sort_key), levels, cache)
     if csv is not None:
         csv.write(tables.CSV_HEAD)
-        csv.writelines(zlib.decompress(rows.csv) for rows in made)
+        csv.writelines(rows.csv for rows in made)
     statistics = _statistics_sheet(tables.statistics(charts, categories, levels))
     last_column = sheetxml.column_name(len(tables.REGISTER_COLUMNS) - 1)
     defined = [("_xlnm._FilterDatabase", 0, sheetxml.sheet_reference(REGISTER_SHEET, f"$A$1:${last_column}${last_row}"),
