@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from conftest import lint_files, write_files
 
+from riskchart.check.schema import LEVELS
 from riskchart.config import Settings
 from riskchart.model import sort_key
 from riskchart.publish import rowcache, tables
@@ -48,6 +49,35 @@ def test_unchanged_charts_come_from_the_cache_and_give_the_same_workbook(tmp_pat
     again, found = register(tmp_path / "charts", CHARTS, tmp_path / "cache")
     assert found.made == 0
     assert again == first == register_xlsx(list(lint_files(tmp_path / "charts", CHARTS).charts))  # byte for byte
+
+
+def test_a_register_of_unchanged_charts_leaves_the_cache_file_as_it_was(tmp_path):
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    before = (tmp_path / "cache" / FILE_NAME).stat()
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    after = (tmp_path / "cache" / FILE_NAME).stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def test_a_register_of_fewer_charts_drops_the_rows_of_those_deleted_once_most_are_stale(tmp_path):
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    (tmp_path / "charts" / "01-a.yaml").unlink()  # 02-b.yaml, kept, has the widest cells: no widths change
+    (tmp_path / "charts" / "03-c.yaml").unlink()
+    _, cache = register(tmp_path / "charts", {}, tmp_path / "cache")
+    assert cache.made == 0  # nothing new to add, yet the file is written again: two thirds of it are stale
+    assert len(EntryFile(tmp_path / "cache" / FILE_NAME, rowcache._MAGIC).read()) == 1
+
+
+def test_rows_found_stay_usable_after_the_entries_not_asked_for_are_let_go(tmp_path):
+    """forget_unasked drops the file's other entries (held beside the new rows otherwise)."""
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    charts = list(lint_files(tmp_path / "charts", CHARTS).charts)
+    cache = RowCache(tmp_path / "cache")
+    key = cache.key(charts[0], LEVELS)
+    found = cache.get(key)
+    cache.forget_unasked()
+    assert found is not None and cache.get(key) is not None
+    assert cache.get(cache.key(charts[1], LEVELS)) is None  # not asked before: let go
 
 
 def test_a_changed_chart_changes_its_rows_and_only_its_rows_are_made(tmp_path):

@@ -178,6 +178,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
             # a chart deleted or renamed since it was found fails alone (_first_error), not the build
             present = [p for p in project_files if p.exists()] or project_files
             linted = lint.lint_paths(present, options.settings, cache=lint_cache)
+            # the cache's entries (20 MB of text at 4,000 charts) are not needed past the lint; serve keeps its own
+            del lint_cache
             charts = {c.path: c for c in linted.charts}
             drawing.adopt(charts)
             registers = None

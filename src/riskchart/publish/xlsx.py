@@ -99,6 +99,7 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
     widens a column makes every chart's rows (their heights) again."""
     keys = [cache.key(chart, levels) for chart in charts]
     found: list[ChartRows | None] = [cache.get(key) for key in keys]
+    cache.forget_unasked()
     cells = {n: ChartCells.of(charts[n]) for n, f in enumerate(found) if f is None}
     chart_naturals = [f.naturals if f is not None else cells[n].naturals() for n, f in enumerate(found)]
     widths = column_widths(chart_naturals)
