@@ -127,3 +127,15 @@ def test_the_booklet_s_cover_and_contents_are_on_the_project_s_paper(tmp_path):
     with pikepdf.open(out / BOOKLET) as document:
         sizes = [[round(float(v)) for v in page.mediabox] for page in document.pages]
     assert sizes == [[0, 0, round(a3_landscape.width), round(a3_landscape.height)]] * 3  # cover, contents, chart
+
+
+def test_no_chart_s_pdf_is_looked_for_when_no_booklet_can_be_made(tmp_path, monkeypatch):
+    """Every booklet too long (4,000 charts in one folder): the charts' PDFs are
+    not looked for (4,000 stats), and each booklet is noted as not made."""
+    from riskchart.publish.booklets import publish_booklets
+
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # each department's has 5 pages, the project's 8
+    notes: list[str] = []
+    written = publish_booklets(models(), {"charts": {}}, BuildOptions(out=tmp_path, formats=("pdf",)), None,  # type: ignore[arg-type]
+                               date(2026, 1, 1), None, None, [], notes)
+    assert written == [] and len(notes) == 3  # no chart has a PDF in tmp_path: none was asked for

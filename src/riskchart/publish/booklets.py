@@ -41,13 +41,8 @@ def publish_booklets(charts: list[Chart], manifest: dict[str, Any], options: Bui
     `failures` and its old file kept; one of more than BOOKLET_MAX_PAGES
     pages is not made (`notes` says so)."""
     out: Path = options.out
-    pdfs = {c.out_name: out / f"{c.out_name}.pdf" for c in charts}
-    if not (charts and "pdf" in options.formats and all(p.is_file() for p in pdfs.values())):
+    if not (charts and "pdf" in options.formats):
         return []
-    from .booklet import booklet_pdf, prune_cache
-
-    written: list[str] = []
-    used: set[str] = set()
     books = []
     for name, members, title, departments_first in _booklets(charts):
         pages = booklet_pages(members, manifest, departments_first)
@@ -56,6 +51,14 @@ def publish_booklets(charts: list[Chart], manifest: dict[str, Any], options: Bui
                          "放在部门文件夹中的图，每个部门另有自己的汇编")
             continue
         books.append((name, members, title, departments_first))
+    # only the charts of the booklets to be made (none of 4,000 charts in one folder) are looked for
+    pdfs = {c.out_name: out / f"{c.out_name}.pdf" for _, members, _, _ in books for c in members}
+    if not all(p.is_file() for p in pdfs.values()):
+        return []
+    from .booklet import booklet_pdf, prune_cache
+
+    written: list[str] = []
+    used: set[str] = set()
     for name, members, title, departments_first in books:
         make = functools.partial(booklet_pdf, members, pdfs, tools, title, today, out / CACHE, scratch,
                                  options.settings.categories, by_department=departments_first, used=used,
