@@ -64,6 +64,29 @@ def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
 SEED_SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
 
 
+@pytest.fixture
+def lint_corpus(tmp_path: Path) -> Path:
+    """A copy of every good and bad lint fixture, one project, to change (the lint cache's tests)."""
+    shutil.copytree(CORPUS, tmp_path / "corpus", symlinks=True)
+    return tmp_path / "corpus"
+
+
+@pytest.fixture
+def checked_files(monkeypatch) -> list[Path]:
+    """The files lint really checks (not taken from a cache), as it checks them."""
+    from riskchart import lint
+
+    counted: list[Path] = []
+    real = lint._checked
+
+    def counting(path, *args, **kwargs):
+        counted.append(path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(lint, "_checked", counting)
+    return counted
+
+
 def copy_seed_charts(folder: Path, names: tuple[str, ...] = SEED_SAMPLE) -> Path:
     """Copy seed charts (and _defaults.yaml) from the repository's charts/ into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)

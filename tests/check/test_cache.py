@@ -22,28 +22,7 @@ from riskchart.check.report import format_text
 from riskchart.config import Settings
 from riskchart.lint import LintResult, lint_paths
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lint"
 DEFAULT_SETTINGS = Settings()
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    shutil.copytree(FIXTURES, tmp_path / "corpus", symlinks=True)
-    return tmp_path / "corpus"
-
-
-@pytest.fixture
-def checks(monkeypatch):
-    """How many files lint really checked (not taken from a cache)."""
-    counted = []
-    real = lint._checked
-
-    def counting(path, *args, **kwargs):
-        counted.append(path)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(lint, "_checked", counting)
-    return counted
 
 
 def assert_same(cached: LintResult, plain: LintResult) -> None:
@@ -54,58 +33,58 @@ def assert_same(cached: LintResult, plain: LintResult) -> None:
     assert cached.files == plain.files
 
 
-def compare(corpus: Path, folder: Path, settings: Settings = DEFAULT_SETTINGS, memory: ResultCache | None = None,
+def compare(lint_corpus: Path, folder: Path, settings: Settings = DEFAULT_SETTINGS, memory: ResultCache | None = None,
             jobs: int = 1) -> ResultCache:
     """Lint with the cache (a fresh one reading `folder`, or `memory`) and without; both must agree."""
     cache = memory or ResultCache(folder)
-    assert_same(lint_paths([corpus], settings, jobs=jobs, cache=cache), lint_paths([corpus], settings, jobs=jobs))
+    assert_same(lint_paths([lint_corpus], settings, jobs=jobs, cache=cache), lint_paths([lint_corpus], settings, jobs=jobs))
     return cache
 
 
-def test_cold_warm_from_disk_and_from_memory_give_the_same_diagnostics(corpus, tmp_path, checks):
+def test_cold_warm_from_disk_and_from_memory_give_the_same_diagnostics(lint_corpus, tmp_path, checked_files):
     folder = tmp_path / "cache"
-    compare(corpus, folder)
+    compare(lint_corpus, folder)
     assert (folder / FILE_NAME).is_file()
-    checks.clear()
-    cached = lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
-    assert checks == [], "a warm cache re-checked files"
+    checked_files.clear()
+    cached = lint_paths([lint_corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    assert checked_files == [], "a warm cache re-checked files"
     assert any(d.is_error for d in cached.diagnostics) and cached.charts
-    memory = compare(corpus, folder)
-    checks.clear()
-    assert_same(lint_paths([corpus], Settings(), jobs=1, cache=memory), lint_paths([corpus], Settings(), jobs=1))
-    assert len(checks) == len(lint.discover([corpus])), "only the uncached lint checked files"
+    memory = compare(lint_corpus, folder)
+    checked_files.clear()
+    assert_same(lint_paths([lint_corpus], Settings(), jobs=1, cache=memory), lint_paths([lint_corpus], Settings(), jobs=1))
+    assert len(checked_files) == len(lint.discover([lint_corpus])), "only the uncached lint checked files"
 
 
-def test_an_edited_chart_is_checked_again_and_only_it(corpus, tmp_path, checks):
+def test_an_edited_chart_is_checked_again_and_only_it(lint_corpus, tmp_path, checked_files):
     folder = tmp_path / "cache"
-    memory = compare(corpus, folder)
-    edited = corpus / "good" / "draft-with-steps" / "01-a.yaml"
+    memory = compare(lint_corpus, folder)
+    edited = lint_corpus / "good" / "draft-with-steps" / "01-a.yaml"
     assert edited.is_file()
     edited.write_text(edited.read_text(encoding="utf-8").replace("title:", "title: 重复 ", 1) + "oops: 1\n",
                       encoding="utf-8")
-    checks.clear()
-    cached = lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
-    assert checks == [edited]
+    checked_files.clear()
+    cached = lint_paths([lint_corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    assert checked_files == [edited]
     assert any(d.path == str(edited) and d.code == "RC102" for d in cached.diagnostics)
-    compare(corpus, folder)
-    compare(corpus, folder, memory=memory)
+    compare(lint_corpus, folder)
+    compare(lint_corpus, folder, memory=memory)
 
 
-def test_an_edited_defaults_file_changes_the_charts_below_it(corpus, tmp_path, monkeypatch):
+def test_an_edited_defaults_file_changes_the_charts_below_it(lint_corpus, tmp_path, monkeypatch):
     def department_is(chart):  # a chart rule that reads what the chart inherits
         yield make(chart.path, 1, 1, "RC301", f"部门：{chart.department}")
 
     monkeypatch.setitem(rules.RULES, "RC301", rules.Rule("RC301", department_is))
     folder = tmp_path / "cache"
-    memory = compare(corpus, folder)
-    before = lint_paths([corpus], Settings(), jobs=1)
-    (corpus / "good" / "draft-with-steps" / "_defaults.yaml").write_text("department: 新的部门\n", encoding="utf-8")
-    for path in sorted(corpus.rglob("_defaults.yaml")):
+    memory = compare(lint_corpus, folder)
+    before = lint_paths([lint_corpus], Settings(), jobs=1)
+    (lint_corpus / "good" / "draft-with-steps" / "_defaults.yaml").write_text("department: 新的部门\n", encoding="utf-8")
+    for path in sorted(lint_corpus.rglob("_defaults.yaml")):
         path.write_text(path.read_text(encoding="utf-8").replace("department:", "department: 改过的", 1),
                         encoding="utf-8")
-    compare(corpus, folder)
-    compare(corpus, folder, memory=memory)
-    after = lint_paths([corpus], Settings(), jobs=1, cache=memory)
+    compare(lint_corpus, folder)
+    compare(lint_corpus, folder, memory=memory)
+    after = lint_paths([lint_corpus], Settings(), jobs=1, cache=memory)
     assert after.diagnostics != before.diagnostics  # the defaults file did matter
 
 
@@ -116,18 +95,18 @@ def test_an_edited_defaults_file_changes_the_charts_below_it(corpus, tmp_path, m
     Settings(levels=("一级", "二级")),
     Settings(risk_types=("岗位职责",)),
 ])
-def test_changed_settings_are_part_of_the_key(corpus, tmp_path, settings):
+def test_changed_settings_are_part_of_the_key(lint_corpus, tmp_path, settings):
     folder = tmp_path / "cache"
-    memory = compare(corpus, folder)
-    compare(corpus, folder, settings)
-    compare(corpus, folder, settings, memory=memory)
-    compare(corpus, folder)  # and back
-    compare(corpus, folder, memory=memory)
+    memory = compare(lint_corpus, folder)
+    compare(lint_corpus, folder, settings)
+    compare(lint_corpus, folder, settings, memory=memory)
+    compare(lint_corpus, folder)  # and back
+    compare(lint_corpus, folder, memory=memory)
 
 
-def test_upgraded_rules_are_part_of_the_key(corpus, tmp_path, monkeypatch):
+def test_upgraded_rules_are_part_of_the_key(lint_corpus, tmp_path, monkeypatch):
     folder = tmp_path / "cache"
-    memory = compare(corpus, folder)
+    memory = compare(lint_corpus, folder)
 
     def everything_is_a_draft(chart):
         yield make(chart.path, 1, 1, "RC301", "新规则：全部是草稿")
@@ -135,9 +114,9 @@ def test_upgraded_rules_are_part_of_the_key(corpus, tmp_path, monkeypatch):
     # a new riskchart: a rule that says something else, and code with other bytes
     monkeypatch.setitem(rules.RULES, "RC301", rules.Rule("RC301", everything_is_a_draft))
     monkeypatch.setattr(cache_module, "_code_fingerprint", lambda: "a later version of riskchart")
-    compare(corpus, folder)
-    compare(corpus, folder, memory=memory)
-    assert any(d.message == "新规则：全部是草稿" for d in lint_paths([corpus], Settings(), cache=memory).diagnostics)
+    compare(lint_corpus, folder)
+    compare(lint_corpus, folder, memory=memory)
+    assert any(d.message == "新规则：全部是草稿" for d in lint_paths([lint_corpus], Settings(), cache=memory).diagnostics)
 
 
 def test_the_code_fingerprint_covers_every_module(tmp_path):
@@ -157,19 +136,19 @@ def test_the_font_file_is_part_of_the_key():
     assert cache.context(Settings(), "k") != cache.context(Settings(font="Noto Serif CJK SC"), "k")
 
 
-def test_many_files_checked_in_worker_processes_give_the_same_entries(corpus, tmp_path, monkeypatch, checks):
+def test_many_files_checked_in_worker_processes_give_the_same_entries(lint_corpus, tmp_path, monkeypatch, checked_files):
     monkeypatch.setattr(lint, "PARALLEL_FROM", 2)
     folder = tmp_path / "cache"
-    compare(corpus, folder, jobs=2)
-    checks.clear()
-    compare(corpus, folder, jobs=1)
-    assert len(checks) == len(lint.discover([corpus])), "the worker-made entries were not used"
+    compare(lint_corpus, folder, jobs=2)
+    checked_files.clear()
+    compare(lint_corpus, folder, jobs=1)
+    assert len(checked_files) == len(lint.discover([lint_corpus])), "the worker-made entries were not used"
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "plain json", "entry edited", "other secret", "empty"])
-def test_a_damaged_or_foreign_cache_is_ignored(corpus, tmp_path, damage, checks, monkeypatch):
+def test_a_damaged_or_foreign_cache_is_ignored(lint_corpus, tmp_path, damage, checked_files, monkeypatch):
     folder = tmp_path / "cache"
-    compare(corpus, folder)
+    compare(lint_corpus, folder)
     path = folder / FILE_NAME
     data = path.read_bytes()
     if damage == "garbage":
@@ -190,9 +169,9 @@ def test_a_damaged_or_foreign_cache_is_ignored(corpus, tmp_path, damage, checks,
         path.write_bytes(data[:start] + json.dumps(body, ensure_ascii=False).encode() + b"}")
     else:  # written under another user's key: this user's is another
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
-    checks.clear()
-    compare(corpus, folder)
-    assert len(checks) == 2 * len(lint.discover([corpus])), "a damaged cache was believed"
+    checked_files.clear()
+    compare(lint_corpus, folder)
+    assert len(checked_files) == 2 * len(lint.discover([lint_corpus])), "a damaged cache was believed"
 
 
 def test_positions_survive_the_cache_text():

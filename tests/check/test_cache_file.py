@@ -9,49 +9,26 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from riskchart import lint
 from riskchart.check import cache_file
 from riskchart.check.cache import ResultCache, signing_key
 from riskchart.check.cache_file import FILE_NAME, JOURNAL_NAME
 from riskchart.config import Settings
 from riskchart.lint import lint_paths
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "lint"
 EDITED = Path("good") / "draft-with-steps" / "01-a.yaml"
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    shutil.copytree(FIXTURES, tmp_path / "corpus", symlinks=True)
-    return tmp_path / "corpus"
-
-
-@pytest.fixture
-def checks(monkeypatch):
-    """The files lint really checked (not taken from a cache)."""
-    counted: list[Path] = []
-    real = lint._checked
-
-    def counting(path, *args, **kwargs):
-        counted.append(path)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(lint, "_checked", counting)
-    return counted
-
-
-def linted_alike(corpus: Path, folder: Path, checks: list[Path] | None = None) -> None:
+def linted_alike(lint_corpus: Path, folder: Path, checked_files: list[Path] | None = None) -> None:
     """Lint with a fresh cache reading `folder`: the same as without one;
-    `checks` left with the files the cached lint checked."""
-    plain = lint_paths([corpus], Settings(), jobs=1)
-    if checks is not None:
-        checks.clear()
-    cached = lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    `checked_files` left with the files the cached lint checked."""
+    plain = lint_paths([lint_corpus], Settings(), jobs=1)
+    if checked_files is not None:
+        checked_files.clear()
+    cached = lint_paths([lint_corpus], Settings(), jobs=1, cache=ResultCache(folder))
     assert cached.diagnostics == plain.diagnostics
     assert cached.charts == plain.charts
     assert [dict(c.positions) for c in cached.charts] == [dict(c.positions) for c in plain.charts]
@@ -61,53 +38,53 @@ def reword(chart: Path, old: str = "title:", new: str = "title: 改 ") -> None:
     chart.write_text(chart.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
 
 
-def test_a_changed_chart_is_a_journal_line_and_the_whole_file_is_not_written_again(corpus, tmp_path, checks):
+def test_a_changed_chart_is_a_journal_line_and_the_whole_file_is_not_written_again(lint_corpus, tmp_path, checked_files):
     folder = tmp_path / "cache"
-    linted_alike(corpus, folder)
+    linted_alike(lint_corpus, folder)
     whole = (folder / FILE_NAME).read_bytes()
     assert not (folder / JOURNAL_NAME).exists()
-    reword(corpus / EDITED)
-    linted_alike(corpus, folder, checks)
-    assert checks == [corpus / EDITED]
+    reword(lint_corpus / EDITED)
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == [lint_corpus / EDITED]
     assert (folder / FILE_NAME).read_bytes() == whole
     assert (folder / JOURNAL_NAME).read_bytes().count(b"\n") == 1
-    linted_alike(corpus, folder, checks)
-    assert checks == [], "the journal's entry was not used"
-    reword(corpus / EDITED, "title: 改 ", "title: 再改 ")  # a later line wins over an earlier one
-    linted_alike(corpus, folder, checks)
-    assert checks == [corpus / EDITED]
-    linted_alike(corpus, folder, checks)
-    assert checks == []
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == [], "the journal's entry was not used"
+    reword(lint_corpus / EDITED, "title: 改 ", "title: 再改 ")  # a later line wins over an earlier one
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == [lint_corpus / EDITED]
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == []
     assert (folder / JOURNAL_NAME).read_bytes().count(b"\n") == 2
 
 
-def test_deleted_and_renamed_charts_lint_as_without_a_cache(corpus, tmp_path):
+def test_deleted_and_renamed_charts_lint_as_without_a_cache(lint_corpus, tmp_path):
     folder = tmp_path / "cache"
-    linted_alike(corpus, folder)
-    charts = sorted(corpus.rglob("*.yaml"))
+    linted_alike(lint_corpus, folder)
+    charts = sorted(lint_corpus.rglob("*.yaml"))
     charts[3].unlink()
     charts[7].rename(charts[7].with_name("改名-" + charts[7].name))
-    linted_alike(corpus, folder)
-    linted_alike(corpus, folder)
+    linted_alike(lint_corpus, folder)
+    linted_alike(lint_corpus, folder)
 
 
-def test_a_grown_journal_is_folded_into_the_whole_file(corpus, tmp_path, checks, monkeypatch):
+def test_a_grown_journal_is_folded_into_the_whole_file(lint_corpus, tmp_path, checked_files, monkeypatch):
     folder = tmp_path / "cache"
-    linted_alike(corpus, folder)
+    linted_alike(lint_corpus, folder)
     whole = (folder / FILE_NAME).read_bytes()
     monkeypatch.setattr(cache_file, "COMPACT_FLOOR", 0)
     monkeypatch.setattr(cache_file, "COMPACT_SHARE", 16)  # a journal a sixteenth of the whole file is enough
     sizes = []
     for round in range(1, 60):
-        reword(corpus / EDITED, "title:", f"title: {round}")
-        lint_paths([corpus], Settings(), jobs=1, cache=ResultCache(folder))
+        reword(lint_corpus / EDITED, "title:", f"title: {round}")
+        lint_paths([lint_corpus], Settings(), jobs=1, cache=ResultCache(folder))
         if not (folder / JOURNAL_NAME).exists():
             break
         sizes.append((folder / JOURNAL_NAME).stat().st_size)
     assert len(sizes) > 3 and sizes[-1] > len(whole) // 16 - sizes[0], "no journal, or folded too early"
     assert (folder / FILE_NAME).read_bytes() != whole
-    linted_alike(corpus, folder, checks)
-    assert checks == [], "the whole file written again lost entries"
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == [], "the whole file written again lost entries"
 
 
 def clean(body: bytes) -> dict:
@@ -126,12 +103,12 @@ def signed(found: dict, secret: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "forged", "other secret", "other whole file"])
-def test_a_damaged_or_foreign_journal_is_not_believed(corpus, tmp_path, damage, checks):
+def test_a_damaged_or_foreign_journal_is_not_believed(lint_corpus, tmp_path, damage, checked_files):
     folder = tmp_path / "cache"
-    linted_alike(corpus, folder)
-    broken = next(p for p in sorted((corpus / "bad").rglob("*.yaml")) if lint_paths([p], Settings()).diagnostics)
+    linted_alike(lint_corpus, folder)
+    broken = next(p for p in sorted((lint_corpus / "bad").rglob("*.yaml")) if lint_paths([p], Settings()).diagnostics)
     reword(broken, "\n", "\n# 改\n")  # a file with errors: a forged entry would hide them
-    linted_alike(corpus, folder)
+    linted_alike(lint_corpus, folder)
     journal = folder / JOURNAL_NAME
     line = journal.read_bytes()
     mac, body = line[:64], line[65:-1]
@@ -147,17 +124,17 @@ def test_a_damaged_or_foreign_journal_is_not_believed(corpus, tmp_path, damage, 
         journal.write_bytes(signed(clean(body), b"another user's key, not this one"))
     else:  # this user's key, but a line added to another whole file
         journal.write_bytes(signed({**clean(body), "whole": "0" * 64}, secret))
-    linted_alike(corpus, folder, checks)
-    assert broken in checks, "a damaged journal was believed"
+    linted_alike(lint_corpus, folder, checked_files)
+    assert broken in checked_files, "a damaged journal was believed"
 
 
-def test_the_journal_is_never_written_through_a_link(corpus, tmp_path):
+def test_the_journal_is_never_written_through_a_link(lint_corpus, tmp_path):
     folder = tmp_path / "cache"
-    linted_alike(corpus, folder)
+    linted_alike(lint_corpus, folder)
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("别人的文件\n", encoding="utf-8")
     os.symlink(elsewhere, folder / JOURNAL_NAME)
-    reword(corpus / EDITED)
-    linted_alike(corpus, folder)
+    reword(lint_corpus / EDITED)
+    linted_alike(lint_corpus, folder)
     assert elsewhere.read_text(encoding="utf-8") == "别人的文件\n"
-    linted_alike(corpus, folder)
+    linted_alike(lint_corpus, folder)
