@@ -258,6 +258,26 @@ def run_cli(*args, **kwargs):
                             stderr=subprocess.PIPE, **kwargs)
 
 
+@pytest.mark.parametrize("name", [MANIFEST, ".riskchart-cache/lint-results.json", ".riskchart-cache/lint-results.journal",
+                                  ".riskchart-cache/lint-corpus.json", ".riskchart-cache/index-cards.bin",
+                                  ".riskchart-cache/register-rows.bin", "01-劳动人事争议调解仲裁.pdf"])
+def test_a_fifo_where_a_build_reads_out_back_is_not_waited_for(charts, tmp_path, name):
+    """out/ is anyone's (a CI artifact): a FIFO in place of the manifest, a
+    cache or an output would make a plain open wait for a writer for ever."""
+    out = tmp_path / "out"
+    assert build([charts], options(out)).ok
+    (out / name).unlink(missing_ok=True)
+    os.mkfifo(out / name)
+    (charts / SAMPLE[0]).write_text((charts / SAMPLE[0]).read_text(encoding="utf-8") + "# 改动\n", encoding="utf-8")
+    process = run_cli("build", str(charts), "-o", str(out))
+    try:
+        assert process.wait(60) == 0, process.stderr.read().decode() if process.stderr else ""
+    finally:
+        process.kill()
+        process.wait()
+    assert (out / "01-劳动人事争议调解仲裁.pdf").is_file()
+
+
 @pytest.mark.slow  # two riskchart processes
 def test_two_builds_at_once_leave_complete_files(charts, tmp_path):
     out = tmp_path / "out"

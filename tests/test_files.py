@@ -363,3 +363,25 @@ def test_a_staged_file_moved_into_place_is_readable_and_never_executable(tmp_pat
     files.move_into_place(staged, target)
     assert target.read_bytes() == b"%PDF-1.7 staged" and not staged.exists()
     assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+
+
+def test_a_file_read_back_from_out_must_be_a_regular_file_and_not_too_large(tmp_path):
+    """out/ is anyone's: a FIFO is refused at once (not waited on), a device
+    through a link is refused, and a sparse file far larger than the limit is
+    refused without being read into memory."""
+    from riskchart.files import read_untrusted
+
+    (tmp_path / "ok").write_bytes(b"12345")
+    assert read_untrusted(tmp_path / "ok", 5) == b"12345"
+    with pytest.raises(OSError):
+        read_untrusted(tmp_path / "ok", 4)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(OSError):
+        read_untrusted(tmp_path / "fifo")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    with pytest.raises(OSError):
+        read_untrusted(tmp_path / "zero")
+    with open(tmp_path / "sparse", "wb") as sparse:
+        sparse.truncate(200 << 30)
+    with pytest.raises(OSError):
+        read_untrusted(tmp_path / "sparse")

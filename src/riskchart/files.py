@@ -8,6 +8,7 @@ prefix, so a clean-up never removes a file it did not make.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -137,10 +138,41 @@ def write_cache(path: Path | None, data: bytes) -> None:
             write_atomic(path, data)
 
 
+# the largest file riskchart reads back from out/ (the lint cache of 50,000 charts is about half of it)
+UNTRUSTED_MOST_BYTES = 1 << 30
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file (following links):
+    opened without waiting, since a FIFO in out/ would make a plain open
+    wait for a writer for ever, and a device (/dev/zero through a link)
+    refused.  Raises OSError."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    stream = os.fdopen(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+        stream.close()
+        raise OSError(errno.EINVAL, "不是普通文件", str(path))
+    return stream
+
+
+def read_untrusted(path: Path, limit: int = UNTRUSTED_MOST_BYTES) -> bytes:
+    """The bytes of a file in the output folder, which riskchart trusts for
+    nothing: a regular file only (see _open_regular), and never more than
+    `limit` bytes: a sparse file of 200 GB is refused, not read into
+    memory.  Raises OSError."""
+    with _open_regular(path) as stream:
+        if os.fstat(stream.fileno()).st_size > limit:
+            raise OSError(errno.EFBIG, "文件太大", str(path))
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, "文件太大", str(path))
+    return data
+
+
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write only when the content differs, so an unchanged file keeps its time."""
     try:
-        if path.read_bytes() == data:
+        if read_untrusted(path, len(data)) == data:
             return False
     except OSError:
         pass
@@ -193,7 +225,7 @@ def looks_complete(path: Path) -> bool:
     """A cheap check that an output is a whole file of its kind (an emptied
     or cut-off PDF in out/ is then rebuilt instead of breaking the booklet)."""
     try:
-        with open(path, "rb") as stream:
+        with _open_regular(path) as stream:
             size = os.fstat(stream.fileno()).st_size
             head = stream.read(16)
             stream.seek(max(0, size - 1024))

@@ -68,6 +68,17 @@ def test_a_register_of_fewer_charts_drops_the_rows_of_those_deleted_once_most_ar
     assert len(EntryFile(tmp_path / "cache" / FILE_NAME, rowcache._MAGIC).read()) == 1
 
 
+def test_a_register_of_fewer_charts_leaves_the_file_while_it_is_mostly_used(tmp_path):
+    """One chart of three deleted: nothing to add, a third stale: no write at all (no empty batch appended)."""
+    register(tmp_path / "charts", CHARTS, tmp_path / "cache")
+    before = (tmp_path / "cache" / FILE_NAME).stat()
+    (tmp_path / "charts" / "01-a.yaml").unlink()
+    _, cache = register(tmp_path / "charts", {}, tmp_path / "cache")
+    after = (tmp_path / "cache" / FILE_NAME).stat()
+    assert cache.made == 0
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+
+
 def test_rows_found_stay_usable_after_the_entries_not_asked_for_are_let_go(tmp_path):
     """forget_unasked drops the file's other entries (held beside the new rows otherwise)."""
     register(tmp_path / "charts", CHARTS, tmp_path / "cache")

@@ -32,7 +32,7 @@ def _read_manifest(out: Path, warnings: list[str] | None = None) -> Manifest:
     riskchart did not write) be deleted or trusted."""
     warn = warnings.append if warnings is not None else (lambda message: None)
     try:
-        found = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        found = json.loads(files.read_untrusted(out / MANIFEST).decode("utf-8"))
     except (OSError, ValueError):
         return _fresh_manifest()
     if not isinstance(found, dict) or found.get("version") != 1:

@@ -67,7 +67,7 @@ def read(folder: Path | None, secret: bytes | None) -> OnDisk:
     if folder is None or secret is None:
         return OnDisk()
     try:
-        data = (folder / FILE_NAME).read_bytes()
+        data = files.read_untrusted(folder / FILE_NAME)
     except OSError:
         return OnDisk()
     start = len(_HEAD) + MAC_LENGTH + len(_MIDDLE)
@@ -99,7 +99,7 @@ def _entries(found: object) -> dict[str, Stored]:
 def _read_journal(folder: Path, secret: bytes, on_disk: OnDisk) -> None:
     """The journal's believed lines over `on_disk.entries`, in the order written."""
     try:
-        data = (folder / JOURNAL_NAME).read_bytes()
+        data = files.read_untrusted(folder / JOURNAL_NAME)
     except OSError:
         return
     on_disk.journal = len(data)
@@ -135,7 +135,8 @@ def journal_line(entries: dict[str, Stored], whole: str, secret: bytes) -> bytes
 def append(folder: Path, line: bytes) -> None:
     """`line` at the end of the journal, in one write; never through a link
     or into anything but a plain file (the folder is the user's to mess with)."""
-    descriptor = os.open(folder / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    # without waiting: opening a FIFO to write would wait for a reader for ever
+    descriptor = os.open(folder / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise OSError(f"{folder / JOURNAL_NAME} is not a plain file")

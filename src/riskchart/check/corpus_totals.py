@@ -102,7 +102,7 @@ def _read(folder: Path | None) -> tuple[dict[str, str | None], Counter[str], Cou
     if folder is None or secret is None:
         return None
     try:
-        data = (folder / FILE_NAME).read_bytes()
+        data = files.read_untrusted(folder / FILE_NAME)
     except OSError:
         return None
     start = unsealed_at(_HEAD, data, secret, b"\n")

@@ -156,7 +156,7 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
         opened = {}
         for chart in charts:
             try:
-                data = chart_pdfs[chart.out_name].read_bytes()  # the bytes the fonts' entry is found by
+                data = files.read_untrusted(chart_pdfs[chart.out_name])  # the bytes the fonts' entry is found by
                 entry = pageprep.entry_name(data)  # its digest: the fonts' entry, the pages joined ahead
                 name, pdf = early.get(chart.out_name, ("", None))
                 if pdf is None or name != entry:
@@ -374,7 +374,7 @@ def _readable_pdf(path: Path) -> bytes | None:
     import pikepdf
 
     try:
-        data = path.read_bytes()
+        data = files.read_untrusted(path)
         with pikepdf.Pdf.open(io.BytesIO(data)) as document:
             if len(document.pages) == 1:
                 return data

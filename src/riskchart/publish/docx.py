@@ -272,11 +272,11 @@ def drawing_pictures(charts: list[Chart], chart_pdfs: dict[str, Path], dpi: int,
     keys = {}
     for chart in charts:
         stamp = f"{dpi}|{room}|".encode()
-        keys[chart.out_name] = hashlib.sha256(stamp + chart_pdfs[chart.out_name].read_bytes()).hexdigest()[:32]
+        keys[chart.out_name] = hashlib.sha256(stamp + files.read_untrusted(chart_pdfs[chart.out_name])).hexdigest()[:32]
     found = {stem: _cached(folder, key) for stem, key in keys.items()}
     missing = [stem for stem, pages in found.items() if pages is None]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        drawn = dict(zip(missing, pool.map(lambda stem: draw(chart_pdfs[stem].read_bytes(), dpi, scratch, fit=room), missing),
+        drawn = dict(zip(missing, pool.map(lambda stem: draw(files.read_untrusted(chart_pdfs[stem]), dpi, scratch, fit=room), missing),
                          strict=True))
     for stem, pages in drawn.items():
         if folder:
@@ -298,7 +298,7 @@ def _cached(folder: Path | None, key: str) -> list[bytes] | None:
     pages = []
     for path in sorted(folder.glob(f"{key}-*.png")):
         try:
-            data = path.read_bytes()
+            data = files.read_untrusted(path)
         except OSError:
             return None
         if not (data.startswith(PNG_SIGNATURE) and data.endswith(b"IEND\xaeB`\x82")):

@@ -82,7 +82,7 @@ class EntryFile:
         if secret is None:
             return {}
         try:
-            data = self.path.read_bytes()
+            data = files.read_untrusted(self.path)
         except OSError:
             return {}
         if not data.startswith(self.magic):
@@ -112,8 +112,10 @@ class EntryFile:
             return
         stale = self._stale + sum(n for key, n in self._bytes.items() if key not in used or key in new)
         with contextlib.suppress(OSError):
+            # nothing new and not mostly stale (a chart deleted): leave the file, no empty batch appended
             if not (self._size > 0 and stale <= self._size // 2
-                    and _append(self.path, self._size, _sealed(secret, self.magic, {key: used[key] for key in new}))):
+                    and (not new or _append(self.path, self._size,
+                                            _sealed(secret, self.magic, {key: used[key] for key in new})))):
                 batch = _sealed(secret, self.magic, used)
                 files.write_atomic(self.path, lambda stream: stream.writelines([self.magic, *batch]))
         self._size = -1  # read again before appending again
@@ -177,7 +179,8 @@ def _append(path: Path, size: int, batch: list[bytes | memoryview]) -> bool:
     """Append to the file read, if it still is that file: a regular file of
     `size` bytes, not a link (out/ may hold anything).  False: not done."""
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        # without waiting: opening a FIFO to write would wait for a reader for ever
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     with os.fdopen(descriptor, "ab") as stream:
