@@ -128,6 +128,18 @@ def test_a_damaged_or_foreign_journal_is_not_believed(lint_corpus, tmp_path, dam
     assert broken in checked_files, "a damaged journal was believed"
 
 
+def test_the_journal_is_never_written_through_a_hard_link(lint_corpus, tmp_path):
+    folder = tmp_path / "cache"
+    linted_alike(lint_corpus, folder)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("别人的文件\n", encoding="utf-8")
+    (folder / JOURNAL_NAME).unlink(missing_ok=True)
+    os.link(elsewhere, folder / JOURNAL_NAME)
+    reword(lint_corpus / EDITED)
+    linted_alike(lint_corpus, folder)
+    assert elsewhere.read_text(encoding="utf-8") == "别人的文件\n"
+
+
 def test_the_journal_is_never_written_through_a_link(lint_corpus, tmp_path):
     folder = tmp_path / "cache"
     linted_alike(lint_corpus, folder)

@@ -138,3 +138,18 @@ def made_up(*steps_per_chart) -> list:
                   steps=tuple(Step(name, "中", tuple(risks), ("落实责任。",), "人") for name, risks in steps),
                   department="", phones=Phones())
             for n, steps in enumerate(steps_per_chart, 1)]
+
+
+def test_a_new_chart_without_a_key_is_counted(corpus, tmp_path):
+    """A file that changed while lint read it has no cache key (None): the
+    kept totals cannot tell whether it is among their members, so the
+    totals are counted afresh and include it."""
+    folder = tmp_path / "cache"
+    linted_alike(corpus, folder)
+    charts = list(lint_paths([corpus], Settings(), jobs=1).charts)
+    cache = ResultCache(folder)
+    keys = {chart.path: f"key-{chart.path.name}" for chart in charts[:-1]}  # the last one: no key, and new to them
+    corpus_totals.totals(charts[:-1], keys, cache)  # kept: every chart but the last
+    found = corpus_totals.totals(charts, keys, ResultCache(folder))
+    assert found.characters == corpus_totals.counted(charts).characters
+    assert found.clauses == corpus_totals.counted(charts).clauses

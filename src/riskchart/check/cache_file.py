@@ -138,8 +138,10 @@ def append(folder: Path, line: bytes) -> None:
     # without waiting: opening a FIFO to write would wait for a reader for ever
     descriptor = os.open(folder / JOURNAL_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise OSError(f"{folder / JOURNAL_NAME} is not a plain file")
+        found = os.fstat(descriptor)
+        # a hard link would carry the line into another file, perhaps outside out/
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+            raise OSError(f"{folder / JOURNAL_NAME} is not a plain file of its own")
         os.write(descriptor, line)
     finally:
         os.close(descriptor)

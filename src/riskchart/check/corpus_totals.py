@@ -68,6 +68,8 @@ def totals(charts: list[Chart], keys: dict[Path, str], cache: ResultCache) -> To
 def _updated(kept: tuple[dict[str, str | None], Counter[str], Counter[str]], members: dict[str, str | None],
              charts: list[Chart], cache: ResultCache) -> Totals | None:
     old_members, clauses, characters = kept
+    if None in members.values():
+        return None  # a file without a key (changed while read): it cannot be told apart from one kept; count afresh
     left = [(name, key) for name, key in old_members.items() if members.get(name) != key]
     came = [chart for chart in charts if old_members.get(str(chart.path)) != members[str(chart.path)]]
     if AFRESH_SHARE * (len(left) + len(came)) > len(charts):
