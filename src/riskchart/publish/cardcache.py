@@ -25,7 +25,7 @@ from ..check.cache import installed_code
 from ..draw import templatefiles
 from ..model import Chart
 from .cards import CARD_TEMPLATE
-from .setcache import Entry, EntryFile, chart_key
+from .setcache import Entry, EntryFile, KeptEntries, chart_key
 from .tables import Tally
 
 FILE_NAME = "index-cards.bin"
@@ -42,49 +42,26 @@ class KeptCard:
     tail: bytes | memoryview  # and after
 
 
-class CardCache:
+class CardCache(KeptEntries):
     """Cards by key, read from `folder`.  `fingerprints`: the chart files'
     fingerprints (build/freshness.py) by path; `formats`: those the cards link."""
 
     def __init__(self, folder: Path, fingerprints: Mapping[Path, str], formats: tuple[str, ...]) -> None:
-        self.file = EntryFile(folder / FILE_NAME, _MAGIC)
+        super().__init__(EntryFile(folder / FILE_NAME, _MAGIC))
         self.fingerprints = fingerprints
         template = (templatefiles.template_folder() / CARD_TEMPLATE).read_bytes()
         self._context = f"{installed_code()}|{hashlib.sha256(template).hexdigest()}|{formats!r}"
-        self._disk: dict[str, Entry] | None = None
-        self._used: dict[str, Entry] = {}
-        self._new: set[str] = set()  # keys put since the last save
-        self.made = 0  # cards rendered by this object, not found
 
     def key(self, chart: Chart) -> str:
         return chart_key(self._context, chart, self.fingerprints.get(chart.path))
 
     def get(self, key: str) -> KeptCard | None:
-        if self._disk is None:
-            self._disk = self.file.read()
-        entry = self._used.get(key) or self._disk.get(key)
-        if entry is None:
-            return None
-        try:
-            kept = _card(entry)
-        except (ValueError, TypeError):
-            return None
-        self._used[key] = entry
-        return kept
+        return self._found(key, _card)
 
     def put(self, key: str, kept: KeptCard) -> None:
         part = kept.tally
-        self._used[key] = ([list(kept.shown), list(kept.types), part.draft, part.steps, part.coded, part.exits,
-                            [list(pair) for pair in part.risks]], [kept.head, kept.tail])
-        self._new.add(key)
-        self.made += 1
-
-    def save(self) -> None:
-        """Keep the cards this page used, when they are not what the file
-        already holds.  Best effort: failing costs time only."""
-        if self._new or self._used.keys() != (self._disk or {}).keys():
-            self.file.save(self._used, self._new)
-        self._disk, self._used, self._new = None, {}, set()
+        self._put(key, ([list(kept.shown), list(kept.types), part.draft, part.steps, part.coded, part.exits,
+                         [list(pair) for pair in part.risks]], [kept.head, kept.tail]))
 
 
 def _card(entry: Entry) -> KeptCard:

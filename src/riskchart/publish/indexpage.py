@@ -79,6 +79,8 @@ def index_page(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     charts = sorted(charts, key=sort_key)
     keys = [cache.key(chart) for chart in charts] if cache is not None else []
     found: list[KeptCard | None] = [cache.get(key) for key in keys] if cache is not None else [None] * len(charts)
+    if cache is not None:
+        cache.forget_unasked()  # the cards no chart asked for are not held while the others are rendered
     tallies = [kept.tally if kept is not None else tables.tally(chart) for chart, kept in zip(charts, found, strict=True)]
     stats = tables.tallied_statistics(zip((c.category for c in charts), tallies, strict=True), categories, levels)
     classes, css = level_classes(stats.levels)

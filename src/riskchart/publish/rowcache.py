@@ -22,67 +22,33 @@ from ..check.cache import installed_code
 from ..model import Chart
 from .chartrows import ChartRows
 from .deflated import Deflated
-from .setcache import Entry, EntryFile, chart_key
+from .setcache import Entry, EntryFile, KeptEntries, chart_key
 from .tables import REGISTER_COLUMNS
 
 FILE_NAME = "register-rows.bin"
 _MAGIC = b"riskchart register rows 6\n"
 
 
-class RowCache:
+class RowCache(KeptEntries):
     """Chart rows by key, read from `folder` (None: kept in memory only).
     `fingerprints`: the chart files' fingerprints (build/freshness.py), by path."""
 
     def __init__(self, folder: Path | None, fingerprints: Mapping[Path, str] | None = None) -> None:
-        self.file = EntryFile(folder / FILE_NAME, _MAGIC) if folder is not None else None
+        super().__init__(EntryFile(folder / FILE_NAME, _MAGIC) if folder is not None else None)
         self.fingerprints = fingerprints or {}
-        self._disk: dict[str, Entry] | None = None
-        self._disk_keys: frozenset[str] | None = None  # the file's keys, once its other entries are let go
-        self._used: dict[str, Entry] = {}
-        self._new: set[str] = set()  # keys put since the last save
-        self.made = 0  # entries made by this object, not found
 
     def key(self, chart: Chart, levels: tuple[str, ...]) -> str:
         return chart_key(f"{installed_code()}|{levels!r}", chart, self.fingerprints.get(chart.path))
 
     def get(self, key: str) -> ChartRows | None:
-        if self._disk is None:
-            self._disk = self.file.read() if self.file is not None else {}
-        entry = self._used.get(key) or self._disk.get(key)
-        if entry is None:
-            return None
-        try:
-            rows = _rows(entry)
-        except (ValueError, TypeError):
-            return None
-        self._used[key] = entry
-        return rows
-
-    def forget_unasked(self) -> None:
-        """Let go of the file's entries no chart has asked for (`get`), before
-        the missing rows are made: after a code change that is every entry,
-        and the file's bytes (46 MB at 4,000 charts) need not be held beside
-        the new rows."""
-        if self._disk is not None:
-            self._disk_keys = frozenset(self._disk)
-            self._disk = {key: entry for key, entry in self._disk.items() if key in self._used}
+        return self._found(key, _rows)
 
     def put(self, key: str, rows: ChartRows) -> None:
         numbers = b"".join([array("I", rows.naturals).tobytes(), array("d", rows.widths).tobytes(),
                             array("I", rows.merge_rows).tobytes()])
         xml = rows.xml
-        self._used[key] = ([xml.crc, xml.size, xml.shift, rows.rows],
-                           [xml.data, numbers, rows.merges.encode("utf-8"), rows.csv])
-        self._new.add(key)
-        self.made += 1
-
-    def save(self) -> None:
-        """Keep the entries this register used, when they are not what the
-        file already holds.  Best effort: failing costs time only."""
-        on_disk = self._disk_keys if self._disk_keys is not None else (self._disk or {}).keys()
-        if self.file is not None and (self._new or self._used.keys() != on_disk):
-            self.file.save(self._used, self._new)
-        self._disk, self._disk_keys, self._used, self._new = None, None, {}, set()
+        self._put(key, ([xml.crc, xml.size, xml.shift, rows.rows],
+                        [xml.data, numbers, rows.merges.encode("utf-8"), rows.csv]))
 
 
 def _rows(entry: Entry) -> ChartRows:

@@ -33,9 +33,9 @@ import json
 import os
 import re
 import stat
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import files
 from ..check.cache import signing_key
@@ -48,6 +48,7 @@ _HEAD = _MAC_LENGTH + 2 * (1 + _LENGTH_DIGITS) + 1  # "<mac> <length of the inde
 # An entry as its file holds it: its fields (JSON: numbers, texts, lists)
 # and its byte strings.
 Entry = tuple[Any, Sequence[bytes | memoryview]]
+_T = TypeVar("_T")
 
 
 def chart_key(context: str, chart: Chart, fingerprint: str | None) -> str:
@@ -119,6 +120,57 @@ class EntryFile:
                 batch = _sealed(secret, self.magic, used)
                 files.write_atomic(self.path, lambda stream: stream.writelines([self.magic, *batch]))
         self._size = -1  # read again before appending again
+
+
+class KeptEntries:
+    """A cache's entries by key, over its EntryFile (None: in memory only):
+    the file is read at the first lookup; the entries looked up and found
+    good, and those put, are the ones `save` keeps."""
+
+    def __init__(self, file: EntryFile | None) -> None:
+        self.file = file
+        self._disk: dict[str, Entry] | None = None
+        self._disk_keys: frozenset[str] | None = None  # the file's keys, once its other entries are let go
+        self._used: dict[str, Entry] = {}
+        self._new: set[str] = set()  # keys put since the last save
+        self.made = 0  # entries made by this object, not found
+
+    def _found(self, key: str, decoded: Callable[[Entry], _T]) -> _T | None:
+        """The entry of `key`, `decoded` (which checks every field: ValueError
+        or TypeError for an entry that is not one), or None."""
+        if self._disk is None:
+            self._disk = self.file.read() if self.file is not None else {}
+        entry = self._used.get(key) or self._disk.get(key)
+        if entry is None:
+            return None
+        try:
+            found = decoded(entry)
+        except (ValueError, TypeError):
+            return None
+        self._used[key] = entry
+        return found
+
+    def _put(self, key: str, entry: Entry) -> None:
+        self._used[key] = entry
+        self._new.add(key)
+        self.made += 1
+
+    def forget_unasked(self) -> None:
+        """Let go of the file's entries nothing has looked up, before the
+        missing ones are made: after a code change that is every entry, and
+        the file's bytes (tens of megabytes at 4,000 charts) need not be held
+        beside the new entries."""
+        if self._disk is not None:
+            self._disk_keys = frozenset(self._disk)
+            self._disk = {key: entry for key, entry in self._disk.items() if key in self._used}
+
+    def save(self) -> None:
+        """Keep the entries used, when they are not what the file already
+        holds.  Best effort: failing costs time only."""
+        on_disk = self._disk_keys if self._disk_keys is not None else (self._disk or {}).keys()
+        if self.file is not None and (self._new or self._used.keys() != on_disk):
+            self.file.save(self._used, self._new)
+        self._disk, self._disk_keys, self._used, self._new = None, None, {}, set()
 
 
 def _sealed(secret: bytes, magic: bytes, entries: Mapping[str, Entry]) -> list[bytes | memoryview]:
