@@ -64,6 +64,25 @@ def write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
 SEED_SAMPLE = ("01-劳动人事争议调解仲裁.yaml", "04-失业保险待遇给付.yaml", "15-劳动用工备案.yaml")
 
 
+def tamper_set_cache(path: Path, damage: str, monkeypatch, other_user: Path) -> None:
+    """Damage a set cache file of three charts' entries (publish/setcache.py)
+    the way `damage` says: "key changed" (chart 1's entry under chart 2's
+    key, the MAC left as it was), "byte flipped", "truncated", or "another
+    user's key" (the file read under another user's key, kept in `other_user`)."""
+    data = path.read_bytes()
+    keys = re.findall(rb'"([0-9a-f]{64})":', data)
+    assert len(keys) == 3
+    if damage == "key changed":
+        path.write_bytes(data.replace(keys[1], keys[0]).replace(keys[0], keys[1], 1))
+    elif damage == "byte flipped":
+        path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
+    elif damage == "truncated":
+        path.write_bytes(data[:len(data) // 2])
+    else:
+        assert damage == "another user's key", damage
+        monkeypatch.setenv("XDG_CACHE_HOME", str(other_user))
+
+
 @pytest.fixture
 def lint_corpus(tmp_path: Path) -> Path:
     """A copy of every good and bad lint fixture, one project, to change (the lint cache's tests)."""

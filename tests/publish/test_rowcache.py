@@ -2,12 +2,11 @@
 the same, made again when it changed, never believed when tampered with."""
 
 import io
-import re
 from dataclasses import replace
 
 import openpyxl
 import pytest
-from conftest import lint_files, write_files
+from conftest import lint_files, tamper_set_cache, write_files
 
 from riskchart.check.schema import LEVELS
 from riskchart.config import Settings
@@ -124,18 +123,7 @@ def test_a_tampered_cache_is_not_believed(tmp_path, monkeypatch, damage):
     charts; what is not a whole record of the user's own is made again."""
     folder = tmp_path / "charts"
     register(folder, CHARTS, tmp_path / "cache")
-    path = tmp_path / "cache" / FILE_NAME
-    data = path.read_bytes()
-    keys = re.findall(rb'"([0-9a-f]{64})":', data)
-    assert len(keys) == 3
-    if damage == "key changed":  # chart 1's rows under chart 2's key: the MAC left as it was
-        path.write_bytes(data.replace(keys[1], keys[0]).replace(keys[0], keys[1], 1))
-    elif damage == "byte flipped":
-        path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
-    elif damage == "truncated":
-        path.write_bytes(data[:len(data) // 2])
-    else:
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
+    tamper_set_cache(tmp_path / "cache" / FILE_NAME, damage, monkeypatch, tmp_path / "another-user")
     data, cache = register(folder, CHARTS, tmp_path / "cache")
     assert cache.made == 3, "a tampered cache was believed"
     assert data == register_xlsx(list(lint_files(folder, CHARTS).charts))
