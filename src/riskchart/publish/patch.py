@@ -42,7 +42,6 @@ from typing import Any
 
 from .. import __version__, files
 from ..check.cache import sealed, signing_key, unsealed_at
-from ..check.load import read_chart_bytes
 from ..draw import cffmerge
 from ..draw.glyphs import resources_of
 from . import fontshare, pageprep
@@ -106,10 +105,10 @@ def read_map(cache: Path, booklet: str) -> BookletMap | None:
     if folder is None:
         return None
     try:
-        data = read_chart_bytes(folder / map_name(booklet), _MOST_MAP_BYTES)
+        data = files.read_untrusted(folder / map_name(booklet), _MOST_MAP_BYTES)
     except OSError:
         return None
-    start = unsealed_at(_HEAD, data, signing_key()) if len(data) <= _MOST_MAP_BYTES else None
+    start = unsealed_at(_HEAD, data, signing_key())
     if start is None:
         return None
     try:
@@ -147,7 +146,7 @@ def patched(previous: Path, last: BookletMap, title: str, blocks: Sequence[Block
                                 if new.entry != old.entry}:
         return None
     try:
-        data = read_chart_bytes(previous, _MOST_BOOKLET_BYTES)
+        data = files.read_untrusted(previous, _MOST_BOOKLET_BYTES)
     except OSError:
         return None
     if digest(data) != last.digest:
