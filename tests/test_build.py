@@ -1877,3 +1877,32 @@ def test_a_no_op_build_records_the_output_sizes_an_older_manifest_lacks(charts, 
     assert build([charts], options(out, publish=False)).count("fresh") == 3 and len(set(opened)) == 6  # looked at
     opened.clear()
     assert build([charts], options(out, publish=False)).count("fresh") == 3 and opened == []
+
+
+def test_a_chart_written_while_the_build_reads_it_is_drawn_again_by_the_next(charts, tmp_path, monkeypatch):
+    """An editor saves twice while a build runs, then the edit is undone:
+    the build drew the middle version, and the fingerprint it took first
+    matches the undone file.  The next build must not keep that drawing."""
+    from riskchart import lint
+
+    out = tmp_path / "out"
+    build([charts], options(out))
+    target = charts / SAMPLE[2]
+    first = target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1)
+    target.write_text(first, encoding="utf-8")
+    real_check = lint.charts_valid_alone
+
+    def saved_again_meanwhile(*args, **kwargs):  # after the build fingerprinted the file, before lint reads it
+        target.write_text(first.replace("劳动用工备案登记", "劳动用工备案变更", 1), encoding="utf-8")
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(lint, "charts_valid_alone", saved_again_meanwhile)
+    assert built_stems(build([charts], options(out))) == {"15-劳动用工备案"}
+    assert "劳动用工备案变更" in (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+    monkeypatch.setattr(lint, "charts_valid_alone", real_check)
+    target.write_text(first, encoding="utf-8")  # undone: the bytes the first fingerprint was taken of
+    assert built_stems(build([charts], options(out))) == {"15-劳动用工备案"}
+    svg = (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+    assert "劳动用工备案登记" in svg and "劳动用工备案变更" not in svg
+    assert "劳动用工备案登记" in (out / "index.html").read_text(encoding="utf-8")
+    assert built_stems(build([charts], options(out))) == set()

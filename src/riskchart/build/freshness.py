@@ -10,6 +10,8 @@ import contextlib
 import functools
 import hashlib
 import os
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -37,9 +39,11 @@ def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: l
 
 
 def _fingerprints(paths: list[Path], options: BuildOptions,
-                  manifest: Manifest) -> tuple[dict[Path, str], dict[Path, str], dict[Path, str]]:
+                  manifest: Manifest) -> tuple[dict[Path, str], dict[Path, str], dict[Path, str], Looked]:
     """Every chart's fingerprint, the stamp key of each chart whose files
-    have settled (stamps.py), and those of these keys the manifest does not have.  A chart whose stamp key is the one the
+    have settled (stamps.py), those of these keys the manifest does not
+    have, and the stamps its files had before they were read (`Looked`,
+    for `written_since`).  A chart whose stamp key is the one the
     manifest recorded keeps its recorded fingerprint unread: the key covers
     the stamps of the chart file and of its _defaults.yaml files, and all
     that the fingerprint covers besides files.  Each _defaults.yaml is read
@@ -53,12 +57,15 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
     # a Path made for each chart (path.parent) would be hashed anew each time
     folders: dict[str, str | None] = {}
     fingerprints, keys, new = {}, {}, {}
+    looked = Looked({}, {})
     recorded = manifest["charts"]
     for path in paths:
         own = stamps.file_stamp(path)
         folder = os.path.dirname(str(path))
+        looked.charts[path] = (own, folder)
         if folder not in folders:
             chain = [(str(d), stamps.file_stamp(d)) for d in defaults_files(path, options.settings.charts)]
+            looked.defaults[folder] = chain
             folders[folder] = f"{context}|{chain}" if all(stamps.settled(s, looked_at) for _, s in chain) else None
         key = None
         if own is not None and stamps.settled(own, looked_at) and folders[folder] is not None:
@@ -71,7 +78,32 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
             fingerprints[path] = _fingerprint(path, options, shared)
             if key is not None:
                 new[path] = key
-    return fingerprints, keys, new
+    return fingerprints, keys, new, looked
+
+
+@dataclass(frozen=True)
+class Looked:
+    """The stamps of the charts' files (and of each folder's _defaults.yaml
+    files) taken before the build read them."""
+    charts: dict[Path, tuple[stamps.Stamp | None, str]]  # path → (its stamp, its folder)
+    defaults: dict[str, list[tuple[str, stamps.Stamp | None]]]  # folder → its _defaults.yaml files' stamps
+
+
+def written_since(looked: Looked, paths: Collection[Path]) -> list[Path]:
+    """The charts among `paths` whose file, or a _defaults.yaml above it, has
+    been written since the build looked (any write changes the change time,
+    which no program can set back).  Lint may have read either version: the
+    fingerprint taken before is not known to describe what was drawn."""
+    moved_folders = {folder for folder, chain in looked.defaults.items()
+                     if any(stamps.file_stamp(name) != stamp for name, stamp in chain)}
+    return [path for path in paths if path in looked.charts
+            and (looked.charts[path][1] in moved_folders or stamps.file_stamp(path) != looked.charts[path][0])]
+
+
+def unmatched_fingerprint() -> str:
+    """A fingerprint no file gives and no build repeats: a chart recorded
+    with it is drawn again, and the set's caches never find its entries again."""
+    return f"written-during-a-build:{os.urandom(16).hex()}"
 
 
 def _fingerprint_context(options: BuildOptions) -> str:

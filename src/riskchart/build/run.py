@@ -23,7 +23,17 @@ from ..departments import defaults_files, discover
 from ..draw import render
 from ..errors import NoCharts
 from . import stamps
-from .freshness import _all_fresh, _fingerprints, _is_fresh, _refresh_stamps, _stale_entries, _write_stamps_if_free
+from .freshness import (
+    Looked,
+    _all_fresh,
+    _fingerprints,
+    _is_fresh,
+    _refresh_stamps,
+    _stale_entries,
+    _write_stamps_if_free,
+    unmatched_fingerprint,
+    written_since,
+)
 from .manifest import MANIFEST, Manifest, _read_manifest, _write_manifest
 from .options import BuildOptions, BuildReport, ChartOutcome, Progress, _name
 from .outputs import _has_outputs, _remove_stale, _write_outputs
@@ -48,7 +58,7 @@ def build(paths: list[Path], options: BuildOptions,
     # Outputs and the manifest are replaced by rename, so reading them
     # without the lock sees one build's state or another's, never a mix.
     warnings: list[str] = []
-    chart_files, project_files, manifest, manifest_stamp, (fingerprints, stamp_keys, new_stamps) = \
+    chart_files, project_files, manifest, manifest_stamp, (fingerprints, stamp_keys, new_stamps, looked) = \
         _look(paths, options, warnings)
     if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
         if _refresh_stamps(manifest, fingerprints, new_stamps, options):
@@ -69,7 +79,7 @@ def build(paths: list[Path], options: BuildOptions,
         # Otherwise what was found before the lock still holds: the set is not up to date.
         if waited or stamps.file_stamp(options.out / MANIFEST) != manifest_stamp:
             warnings = []
-            chart_files, project_files, manifest, _, (fingerprints, stamp_keys, new_stamps) = \
+            chart_files, project_files, manifest, _, (fingerprints, stamp_keys, new_stamps, looked) = \
                 _look(paths, options, warnings)
             if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
                 if _refresh_stamps(manifest, fingerprints, new_stamps, options):
@@ -81,8 +91,8 @@ def build(paths: list[Path], options: BuildOptions,
 
         layout.cache_compiled_templates(layout.environment())
         try:
-            report = _full_build(chart_files, project_files, fingerprints, stamp_keys, new_stamps, manifest, stale,
-                                 tools, options, progress, started, planned)
+            report = _full_build(chart_files, project_files, fingerprints, stamp_keys, new_stamps, looked, manifest,
+                                 stale, tools, options, progress, started, planned)
             warnings += report.warnings
             from ..draw import glyphs
 
@@ -97,7 +107,8 @@ def build(paths: list[Path], options: BuildOptions,
 
 
 def _look(paths: list[Path], options: BuildOptions, warnings: list[str]) \
-        -> tuple[list[Path], list[Path], Manifest, stamps.Stamp | None, tuple[dict[Path, str], dict[Path, str], dict[Path, str]]]:
+        -> tuple[list[Path], list[Path], Manifest, stamps.Stamp | None,
+                 tuple[dict[Path, str], dict[Path, str], dict[Path, str], Looked]]:
     """The chart files given, the project's, the manifest (its problems into
     `warnings`) with its file's stamp as it was before reading it, and the
     charts' fingerprints (see freshness._fingerprints)."""
@@ -142,7 +153,8 @@ def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float, 
 
 
 def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints: dict[Path, str],
-                stamp_keys: dict[Path, str], new_stamps: dict[Path, str], manifest: Manifest, stale: list[str],
+                stamp_keys: dict[Path, str], new_stamps: dict[Path, str], looked: Looked, manifest: Manifest,
+                stale: list[str],
                 tools: render.Toolchain,
                 options: BuildOptions, progress: Progress, started: float,
                 planned: Callable[[int], None]) -> BuildReport:
@@ -182,6 +194,15 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
             # the cache's entries (20 MB of text at 4,000 charts) are not needed past the lint; serve keeps its own
             del lint_cache
             charts = {c.path: c for c in linted.charts}
+            # A chart file written while this build read it (an editor's autosave, then an undo): what
+            # was drawn or checked may be either version, so it is drawn from what lint read and
+            # recorded under a fingerprint nothing matches; the next build draws it again.  Else an
+            # edit reverted before the next build would match the fingerprint taken first, and the
+            # drawing (and the set's cached card and rows) of the edit would be kept as up to date.
+            for path in written_since(looked, charts):
+                fingerprints[path] = unmatched_fingerprint()
+                stamp_keys.pop(path, None)
+                changed_paths.add(path)  # a given chart found up to date is drawn too (below)
             drawing.adopt(charts)
             registers = None
             if options.publish:
@@ -220,7 +241,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                 if chart.path in drawing.fallbacks and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} {drawing.fallbacks[chart.path]}")
     finally:
-        if changed or removed or restamped:
+        if changed_paths or removed or restamped:
             _write_manifest(options.out, manifest)
     if len(continued) > CONTINUED_LISTED:  # a line each for the first; the rest in one
         continued[CONTINUED_LISTED:] = [f"另有 {len(continued) - CONTINUED_LISTED} 张图一页排不下，续排为多页"]
