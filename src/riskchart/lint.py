@@ -64,6 +64,11 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            # What lint made lives on (the models): moved straight to the oldest generation,
+            # the collector's next pass need not walk all of it once more to find it young
+            # (0.1 s at 4,000 charts).  Frozen and unfrozen at once: nothing stays exempt.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -113,11 +114,13 @@ class Chart:
     def risk_type_of(self, step: Step) -> str | None:
         return (step.risk_type or self.risk_type) if step.risks else None
 
-    @property
+    # Made once per chart (the set's stages ask thousands of times; Path.stem parses the path
+    # each time): cached_property keeps it in the instance's own dict, not in a field.
+    @cached_property
     def stem(self) -> str:
         return self.path.stem
 
-    @property
+    @cached_property
     def out_name(self) -> str:
         """Its outputs' name in out/ without the format: the tree mirrored,
         e.g. 食品科/01-食品经营许可 (just the stem in a flat charts folder)."""
