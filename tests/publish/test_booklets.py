@@ -31,7 +31,7 @@ from riskchart.build import BuildOptions, build
 from riskchart.config import find_project
 from riskchart.draw.page import Page
 from riskchart.lint import lint_paths
-from riskchart.publish.booklets import booklet_page_count, charts_in_possible_booklets, publish_word_booklet
+from riskchart.publish.booklets import BookletPlan, booklet_page_count, charts_in_possible_booklets, publish_word_booklet
 from riskchart.publish.names import BOOKLET
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "departments"
@@ -69,6 +69,26 @@ def test_a_department_s_charts_need_theirs_for_its_own_booklet_when_the_project_
     assert charts_in_possible_booklets(models(), set(), {}) == set(FOOD + EQUIPMENT)
     monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # no booklet at all
     assert charts_in_possible_booklets(models(), set(), {}) == set()
+
+
+def test_charts_not_yet_laid_out_count_as_the_mean_of_those_laid_out(monkeypatch):
+    """400 charts, a tenth continued over several pages, make a booklet too
+    long that the least count cannot rule out: the first layouts tell."""
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 5)  # each department's booklet: 5 pages at one page a chart
+    charts = models()
+    plan = BookletPlan(charts, {c.path for c in charts}, {})
+    assert plan.members == set(FOOD + EQUIPMENT)
+    assert plan.likely(FOOD[0], {}, 1.0) and plan.likely(EQUIPMENT[0], {}, 1.0)  # nothing laid out yet
+    laid_out = {FOOD[1]: 2, EQUIPMENT[1]: 1}
+    assert not plan.likely(FOOD[0], laid_out, 1.0)  # 食品科's: 2 + 1 + 2 + 1 pages
+    assert plan.likely(EQUIPMENT[0], laid_out, 1.0)  # 特设科's: 2 + 1 + 1 + 1
+    assert not plan.likely(EQUIPMENT[0], laid_out, 1.5)  # its two others likely take 1.5 pages each
+    assert plan.likely(EQUIPMENT[0], {**laid_out, EQUIPMENT[0]: 1, EQUIPMENT[2]: 1}, 1.5)  # all laid out: known
+    # a chart not drawn counts as the manifest recorded it, whatever the others take
+    undrawn = BookletPlan(charts, {c.path for c in charts if c.out_name != EQUIPMENT[2]},
+                          {"charts": {EQUIPMENT[2]: {"pages": 1}}})
+    assert undrawn.likely(EQUIPMENT[0], {EQUIPMENT[0]: 1, EQUIPMENT[1]: 1}, 3.0)
+    assert not plan.likely("其他科/09-不在任何汇编中", {}, 1.0)
 
 
 def test_charts_not_drawn_count_as_many_pages_as_the_last_build_recorded(monkeypatch):

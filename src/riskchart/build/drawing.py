@@ -28,6 +28,7 @@ from .options import BuildOptions
 
 if TYPE_CHECKING:
     from ..publish import pageprep
+    from ..publish.booklets import BookletPlan
 
 MAX_BATCH = 48  # charts per dot process: fonts load once, yet a failure costs little to isolate
 _T = TypeVar("_T")
@@ -72,8 +73,10 @@ class _Drawing:
         # the covers' and contents' pages: see pageprep.py and fonts_in_hand
         self._room_in_hand = set_size + 16 if set_size <= style.BOOKLET_AHEAD_MAX_CHARTS else 0
         self._in_hand: Future[pageprep.InHand] | None = None
-        # the charts (by out_name) whose fonts a booklet may need; None: not known yet, all of them
-        self._for_booklets: frozenset[str] | None = None
+        # which charts' fonts the booklets may need; None: not known yet, all of them
+        self._booklet_plan: BookletPlan | None = None
+        self._laid_out = (0, 0)  # pages and charts dot laid out so far (set under _laid_out_lock)
+        self._laid_out_lock = threading.Lock()
         self._planned = balanced_batches(charts, options.jobs)
         # the dot runs started at once (none for DOT files alone: dot draws nothing then)
         self._first_runs = min(max(1, options.jobs), len(self._planned)) if set(options.formats) - {"dot"} else 0
@@ -131,11 +134,11 @@ class _Drawing:
             for number, chart in enumerate(batch):
                 batch[number] = models.get(chart.path, chart)
 
-    def keep_fonts_for(self, out_names: set[str]) -> None:
-        """Read the fonts of only these charts' PDFs for the booklets (see
-        booklets.charts_in_possible_booklets): the others are in no
-        booklet that will be made.  Until this is called, every chart's are."""
-        self._for_booklets = frozenset(out_names)
+    def keep_fonts_for(self, plan: BookletPlan) -> None:
+        """Read the fonts of a chart's PDF for the booklets only when `plan`
+        says a booklet of it is likely to be made, with the pages laid out
+        so far.  Until this is called, every chart's are read."""
+        self._booklet_plan = plan
 
     def page_counts_so_far(self, recorded: dict[str, int]) -> Callable[[bool], dict[str, int] | None]:
         """The pages of each chart (by out_name): of those laid out so far as
@@ -183,6 +186,9 @@ class _Drawing:
                     self.page_counts[chart.out_name] = count
                     if done.fallback:
                         self.fallbacks[chart.path] = done.fallback
+            laid_out = [count for done, count in zip(drawn, pages, strict=True) if isinstance(done, render.Drawn)]
+            with self._laid_out_lock:  # two dot threads add theirs
+                self._laid_out = (self._laid_out[0] + sum(laid_out), self._laid_out[1] + len(laid_out))
             return self._finishing.submit(self._finish, [c.out_name for c in charts], dot_texts, drawn, pages, began)
         except BaseException:
             self._in_flight.release()
@@ -213,13 +219,17 @@ class _Drawing:
                 staged[fmt].write_bytes(data)
         except OSError as error:
             return render.RenderFailure(f"无法写入 {self._options.out}：{error.strerror or error}")
-        for_booklets = self._for_booklets  # read once: the main thread sets it while this thread runs
-        if self._options.publish and "pdf" in outputs and (for_booklets is None or out_name in for_booklets):
+        plan = self._booklet_plan  # read once: the main thread sets it while this thread runs
+        if self._options.publish and "pdf" in outputs and (plan is None or self._booklet_likely(plan, out_name)):
             # what the booklets need of its fonts, while dot draws
             from ..publish import pageprep
 
             pageprep.remember(outputs["pdf"], self._options.out / files.OUTPUT_CACHE, self.fonts_in_hand)
         return Staged(staged, pages_drawn)
+
+    def _booklet_likely(self, plan: BookletPlan, out_name: str) -> bool:
+        pages, charts = self._laid_out
+        return plan.likely(out_name, self.page_counts, pages / charts if charts else 1.0)
 
     def results(self) -> Iterator[tuple[Chart, Staged | render.RenderFailure, float]]:
         """(chart, staged outputs or RenderFailure, seconds per chart), batch by batch."""

@@ -209,7 +209,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
             if options.publish:
                 # The register first: the front matter's second look waits for dot's layouts.
                 likely = [charts[p] for p in project_files if p in charts]  # the set, if every chart draws
-                drawing.keep_fonts_for(booklets.charts_in_possible_booklets(likely, changed_paths, manifest))
+                drawing.keep_fonts_for(booklets.BookletPlan(likely, changed_paths, manifest))
                 registers = drawing.ahead(publish.registers_ahead, likely, options, aside, fingerprints)
                 # the booklets' pages not drawn now: their fonts read while dot draws the others
                 drawing.ahead(booklets.booklet_ahead, likely, changed_paths, options, drawing.fonts_in_hand,

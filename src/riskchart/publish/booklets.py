@@ -84,23 +84,58 @@ def booklet_pages(charts: list[Chart], manifest: dict[str, Any], by_department: 
 
 def booklet_page_count(charts: list[Chart], pages: Mapping[str, int], by_department: bool = False) -> int:
     """Cover, contents and each chart's `pages` (by out_name)."""
+    return front_page_count(charts, by_department) + sum(pages[c.out_name] for c in charts)
+
+
+def front_page_count(charts: list[Chart], by_department: bool = False) -> int:
+    """A booklet's cover and contents."""
     headings = len({c.unit for c in charts}) if by_department else 0
-    contents = max(1, math.ceil((len(charts) + headings) / style.TOC_ROWS_PER_PAGE))
-    return 1 + contents + sum(pages[c.out_name] for c in charts)
+    return 1 + max(1, math.ceil((len(charts) + headings) / style.TOC_ROWS_PER_PAGE))
 
 
 def charts_in_possible_booklets(charts: list[Chart], drawn: set[Path], manifest: dict[str, Any]) -> set[str]:
-    """The out_names of the charts in a booklet that may yet be made: one
-    whose pages, with each chart being `drawn` counted as one page (the
-    least it can take) and the others as the manifest recorded them, do
-    not pass BOOKLET_MAX_PAGES.  A chart in no such booklet needs no fonts
-    read for one (~11 ms of CPU a chart: 4,000 charts in one folder make no
-    booklet at all)."""
-    recorded = manifest.get("charts", {})
-    least = {c.out_name: 1 if c.path in drawn else _recorded_pages(recorded.get(c.out_name)) for c in charts}
-    return {chart.out_name for _, members, _, by_department in _booklets(charts)
-            if booklet_page_count(members, least, by_department) <= style.BOOKLET_MAX_PAGES
-            for chart in members}
+    """The out_names of the charts in a booklet that may yet be made (see BookletPlan)."""
+    return set(BookletPlan(charts, drawn, manifest).members)
+
+
+class BookletPlan:
+    """Which charts' fonts a build reads for the booklets while dot draws
+    (~11 ms of CPU a chart, pageprep.py): a booklet that is made reads any
+    it lacks itself, so a wrong guess costs time, never a page.
+
+    Possible booklets are those whose pages, with each chart being `drawn`
+    counted as one page (the least it can take) and the others as the
+    manifest recorded them, do not pass BOOKLET_MAX_PAGES: 4,000 charts in
+    one folder make none.  Of these, `likely` also counts each chart not yet
+    laid out as the mean of those laid out so far: 400 charts, a tenth of
+    them continued over several pages, make a booklet of 509 pages that the
+    least count (415) cannot rule out, and the first batch's layouts do."""
+
+    def __init__(self, charts: list[Chart], drawn: set[Path], manifest: dict[str, Any]) -> None:
+        recorded = manifest.get("charts", {})
+        self._recorded = {c.out_name: _recorded_pages(recorded.get(c.out_name)) for c in charts if c.path not in drawn}
+        least = {c.out_name: self._recorded.get(c.out_name, 1) for c in charts}
+        # each possible booklet: its charts' out_names and its pages besides theirs (cover, contents)
+        self._books = [(names, fixed) for names, fixed in (
+            ([c.out_name for c in members], front_page_count(members, by_department))
+            for _, members, _, by_department in _booklets(charts))
+            if fixed + sum(least[name] for name in names) <= style.BOOKLET_MAX_PAGES]
+        self._of_chart: dict[str, list[int]] = {}
+        for number, (names, _) in enumerate(self._books):
+            for name in names:
+                self._of_chart.setdefault(name, []).append(number)
+        self.members = frozenset(self._of_chart)
+
+    def likely(self, out_name: str, laid_out: Mapping[str, int], mean_pages: float) -> bool:
+        """Whether a booklet of this chart is likely to be made, with the
+        charts laid out so far (pages by out_name) taking `mean_pages` on average."""
+        for number in self._of_chart.get(out_name, ()):
+            names, fixed = self._books[number]
+            pages = fixed + sum(laid_out[name] if name in laid_out else self._recorded.get(name, mean_pages)
+                                for name in names)
+            if pages <= style.BOOKLET_MAX_PAGES:
+                return True
+        return False
 
 
 def _recorded_pages(entry: Any) -> int:
