@@ -170,7 +170,8 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     lint_cache = options.lint_cache or lint.ResultCache(options.out / files.OUTPUT_CACHE)  # results: see lint.py
     changed_paths = set(changed)  # asked of every chart: a list made this loop quadratic (minutes at 4,000)
     planned(len(changed))
-    valid_alone = lint.charts_valid_alone(changed, options.settings, lint_cache, among=len(project_files))
+    valid_alone = lint.charts_valid_alone(changed, options.settings, lint_cache, among=len(project_files),
+                                         jobs=options.jobs)
     early = set(valid_alone)  # the paths: the drawing alone holds these models, and lets each go once drawn
     outcomes: dict[Path, ChartOutcome] = {}
     removed = _remove_stale(manifest, stale, options.out)
