@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 
 from .. import __version__, files
-from ..entrybatch import MAC_LENGTH
+from ..entrybatch import MAC_LENGTH as _MAC_LENGTH
 from ..model import Defaults, Position, ValuePath
 from . import cache_file
 from .cache_file import FILE_NAME, Stored
@@ -53,7 +53,6 @@ __all__ = ["FILE_NAME", "MAX_ENTRIES", "ResultCache", "Stored", "TextPositions",
            "signing_key", "unsealed_at"]
 MAX_ENTRIES = 50_000  # files remembered; those seen by the latest run are kept first
 _KEY_FILE = "lint-cache.key"
-_MAC_LENGTH = MAC_LENGTH
 
 
 class ResultCache:

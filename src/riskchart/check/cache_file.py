@@ -155,6 +155,7 @@ def append(folder: Path, line: bytes) -> None:
 
 
 def _journal_entries(found: object) -> dict[str, Stored]:
+    """A journal line's entries: {name: [key, results, positions]}, all three JSON strings."""
     if not isinstance(found, dict):
         raise TypeError("not a table of entries")
     return {name: Stored(key, results.encode("utf-8"), positions.encode("utf-8"))

@@ -15,13 +15,13 @@ The file is a log: a build that changed one chart appends that chart's
 entry instead of writing tens of megabytes again, and the file is written
 anew only when most of it is entries no longer used.  It is trusted for
 nothing, as the lint cache (check/cache.py): each batch of entries (what
-one save wrote) carries an HMAC under the user's own key over the file's
-kind and the batch, its index is JSON read with the standard parser, and
-each entry's fields are checked again by its cache when used (a bad one is
-made again, never believed).  Reading stops at the first batch that is
-not whole or not ours; an entry can only ever be one that riskchart made
-for its key.  Nothing in the file is ever run: it holds texts, numbers and
-bytes.
+one save wrote: entrybatch.py) carries an HMAC under the user's own key
+over the file's kind and the batch, its index is JSON read with the
+standard parser, and each entry's fields are checked again by its cache
+when used (a bad one is made again, never believed).  Reading stops at
+the first batch that is not whole or not ours; an entry can only ever be
+one that riskchart made for its key.  Nothing in the file is ever run: it
+holds texts, numbers and bytes.
 """
 
 from __future__ import annotations
