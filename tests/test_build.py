@@ -258,7 +258,7 @@ def run_cli(*args, **kwargs):
                             stderr=subprocess.PIPE, **kwargs)
 
 
-@pytest.mark.parametrize("name", [MANIFEST, ".riskchart-cache/lint-results.json", ".riskchart-cache/lint-results.journal",
+@pytest.mark.parametrize("name", [MANIFEST, ".riskchart-cache/lint-results.bin", ".riskchart-cache/lint-results.journal",
                                   ".riskchart-cache/lint-corpus.json", ".riskchart-cache/index-cards.bin",
                                   ".riskchart-cache/register-rows.bin", "01-劳动人事争议调解仲裁.pdf"])
 def test_a_fifo_where_a_build_reads_out_back_is_not_waited_for(charts, tmp_path, name):
@@ -1794,7 +1794,7 @@ def test_a_manifest_entry_wrong_in_one_field_is_ignored_with_a_warning(built_onc
 def test_temporaries_in_the_cache_folder_are_removed_when_a_build_starts_and_when_it_is_stopped(charts, tmp_path):
     out = tmp_path / "out"
     (out / files.OUTPUT_CACHE).mkdir(parents=True)
-    left = out / files.OUTPUT_CACHE / f"{files.TEMP_PREFIX}lint-results.json.abc123{files.TEMP_SUFFIX}"
+    left = out / files.OUTPUT_CACHE / f"{files.TEMP_PREFIX}lint-results.bin.abc123{files.TEMP_SUFFIX}"
     left.write_text("left by a killed build")
     build([charts], options(out, publish=False))
     assert not left.exists()

@@ -58,7 +58,7 @@ def test_lint_errors_exit_1_with_located_lines(charts):
 def test_lint_keeps_its_results_in_the_output_folder_and_says_the_same_again(charts):
     folder = charts(**{"01_a": ERROR, "02_b": WARNING_ONLY.replace("id: 1", "id: 2")})
     first = run("lint", folder)
-    assert (folder / "out" / ".riskchart-cache" / "lint-results.json").is_file()
+    assert (folder / "out" / ".riskchart-cache" / "lint-results.bin").is_file()
     again = run("lint", folder)
     assert (again.exit_code, again.stdout, again.stderr) == (first.exit_code, first.stdout, first.stderr)
     assert "RC107" in first.stdout

@@ -347,7 +347,7 @@ def _check_misses(misses: list[Miss], defaults: dict[Path, Defaults],
         positions = encode_positions(result.chart.positions) if result.chart is not None else ""
         stored = None
         if results is not None and positions is not None:
-            stored = Stored(key, results, positions)
+            stored = Stored(key, results, positions.encode("ascii"))
             if result.chart is not None:
                 result = replace(result, chart=replace(result.chart, positions=TextPositions(positions)))
         done.append((result, stored))
@@ -361,7 +361,7 @@ def _from_stored(path: Path, stored: Stored, defaults: Defaults) -> FileResult |
         diagnostics, exemptions, values = decode_results(path, stored.results)
         chart = None
         if values is not None:
-            chart = build_chart(path, values, TextPositions(stored.positions), defaults)
+            chart = build_chart(path, values, TextPositions(stored.positions.decode("ascii")), defaults)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return None
     return FileResult(path, None, chart, diagnostics, exemptions)

@@ -292,7 +292,7 @@ def _row_from(table: Table, what: str, run: Run, runs: int, target: str = "", pa
 
 def _lint_cache(project_out: Path) -> Path:
     """Where `riskchart lint` keeps each file's results (check/cache.py)."""
-    return project_out / ".riskchart-cache" / "lint-results.json"
+    return project_out / ".riskchart-cache" / "lint-results.bin"
 
 
 def bench_lint(table: Table, synthetic: dict[int, Path], failures: list) -> dict[str, Run]:

@@ -16,10 +16,11 @@ import pytest
 from riskchart import lint
 from riskchart.check import cache as cache_module
 from riskchart.check import rules
-from riskchart.check.cache import FILE_NAME, ResultCache, decode_positions, encode_positions
+from riskchart.check.cache import FILE_NAME, ResultCache, decode_positions, encode_positions, signing_key
 from riskchart.check.diagnostics import make
 from riskchart.check.report import format_text
 from riskchart.config import Settings
+from riskchart.entrybatch import sealed_batch
 from riskchart.lint import LintResult, lint_paths
 
 DEFAULT_SETTINGS = Settings()
@@ -145,7 +146,27 @@ def test_many_files_checked_in_worker_processes_give_the_same_entries(lint_corpu
     assert len(checked_files) == len(lint.discover([lint_corpus])), "the worker-made entries were not used"
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "plain json", "entry edited", "other secret", "empty"])
+def cleared(data: bytes, magic: bytes | None = None, secret: bytes | None = None) -> bytes:
+    """The whole lint cache file `data` with every entry's diagnostics taken
+    out (a forged verdict: every file clean), the MAC left as it was or
+    sealed again under `secret`, with `magic` in place of the file's own."""
+    own, head, rest = data.split(b"\n", 2)
+    mac, index_length, _ = head.split(b" ")
+    index, blob, at = json.loads(rest[:int(index_length)]), rest[int(index_length):], 0
+    entries = {}
+    for name, (key, (results_length, positions_length)) in index.items():
+        results = json.loads(blob[at:at + results_length])
+        results["d"] = []
+        at += results_length
+        entries[name] = (key, [json.dumps(results, ensure_ascii=False).encode(), blob[at:at + positions_length]])
+        at += positions_length
+    magic = magic or own + b"\n"
+    batch = b"".join(sealed_batch(secret or b"no one's key", magic, entries))
+    return magic + (batch if secret else mac + batch[len(mac):])
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "byte flipped", "entry edited", "other format",
+                                    "other secret", "empty"])
 def test_a_damaged_or_foreign_cache_is_ignored(lint_corpus, tmp_path, damage, checked_files, monkeypatch):
     folder = tmp_path / "cache"
     compare(lint_corpus, folder)
@@ -155,23 +176,31 @@ def test_a_damaged_or_foreign_cache_is_ignored(lint_corpus, tmp_path, damage, ch
         path.write_bytes(b"\x00\xff{" * 1000)
     elif damage == "truncated":
         path.write_bytes(data[:len(data) // 2])
-    elif damage == "plain json":
-        path.write_text(json.dumps({"format": 1, "files": {}}), encoding="utf-8")
+    elif damage == "byte flipped":  # in the last entry's positions: a diagnostic would point elsewhere
+        path.write_bytes(data[:-10] + bytes([data[-10] ^ 1]) + data[-9:])
     elif damage == "empty":
         path.write_bytes(b"")
-    elif damage == "entry edited":  # a forged verdict: every file clean, the MAC left as it was
-        start = data.index(b'"body":') + len(b'"body":')
-        body = json.loads(data[start:-1])
-        for entry in body["files"].values():
-            results = json.loads(entry[1])
-            results["d"] = []
-            entry[1] = json.dumps(results, ensure_ascii=False)
-        path.write_bytes(data[:start] + json.dumps(body, ensure_ascii=False).encode() + b"}")
+    elif damage == "entry edited":  # the MAC left as it was
+        path.write_bytes(cleared(data))
+    elif damage == "other format":  # this user's key, but another kind or version of file
+        path.write_bytes(cleared(data, b"riskchart lint results 9\n", signing_key()))
     else:  # written under another user's key: this user's is another
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-user"))
     checked_files.clear()
     compare(lint_corpus, folder)
     assert len(checked_files) == 2 * len(lint.discover([lint_corpus])), "a damaged cache was believed"
+
+
+def test_the_forged_files_above_are_believed_when_sealed_right(lint_corpus, tmp_path, checked_files):
+    """What makes the forgeries above fail is the seal, not the forging."""
+    folder = tmp_path / "cache"
+    compare(lint_corpus, folder)
+    path = folder / FILE_NAME
+    path.write_bytes(cleared(path.read_bytes(), secret=signing_key()))
+    plain = lint_paths([lint_corpus], Settings(), jobs=1)
+    checked_files.clear()
+    forged = lint_paths([lint_corpus], Settings(), jobs=1, cache=ResultCache(folder))
+    assert checked_files == [] and sum(d.is_error for d in forged.diagnostics) < sum(d.is_error for d in plain.diagnostics)
 
 
 def test_positions_survive_the_cache_text():

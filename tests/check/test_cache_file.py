@@ -17,7 +17,7 @@ from riskchart.check import cache_file
 from riskchart.check.cache import ResultCache, signing_key
 from riskchart.check.cache_file import FILE_NAME, JOURNAL_NAME
 from riskchart.config import Settings
-from riskchart.lint import lint_paths
+from riskchart.lint import discover, lint_paths
 
 EDITED = Path("good") / "draft-with-steps" / "01-a.yaml"
 
@@ -150,3 +150,44 @@ def test_the_journal_is_never_written_through_a_link(lint_corpus, tmp_path):
     linted_alike(lint_corpus, folder)
     assert elsewhere.read_text(encoding="utf-8") == "别人的文件\n"
     linted_alike(lint_corpus, folder)
+
+
+@pytest.mark.parametrize("kind", ["symbolic link", "hard link"])
+def test_the_whole_file_is_never_read_or_written_through_a_link_to_another_file(lint_corpus, tmp_path, kind,
+                                                                                  checked_files):
+    folder = tmp_path / "cache"
+    linted_alike(lint_corpus, folder)
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("别人的文件\n", encoding="utf-8")
+    (folder / FILE_NAME).unlink()
+    (os.symlink if kind == "symbolic link" else os.link)(elsewhere, folder / FILE_NAME)
+    linted_alike(lint_corpus, folder, checked_files)
+    assert len(checked_files) == len(discover([lint_corpus]))
+    assert elsewhere.read_text(encoding="utf-8") == "别人的文件\n"
+    assert not (folder / FILE_NAME).is_symlink() and (folder / FILE_NAME).stat().st_nlink == 1
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == [], "the whole file written in the link's place is not used"
+
+
+def test_a_cache_left_by_the_former_format_is_ignored_and_replaced(lint_corpus, tmp_path, checked_files):
+    """Format 1 was one JSON document, `lint-results.json`, its entries' texts
+    JSON strings in it; its files, left in place and signed with this user's
+    key (here with forged verdicts), are not read, and go when the whole file
+    is written."""
+    folder = tmp_path / "cache"
+    linted_alike(lint_corpus, folder)
+    secret = signing_key()
+    assert secret is not None
+    entries = {name: [stored.key, json.dumps({**json.loads(stored.results), "d": []}, ensure_ascii=False),
+                      stored.positions.decode()] for name, stored in cache_file.read(folder, secret).entries.items()}
+    body = json.dumps({"format": 1, "files": entries}, ensure_ascii=False).encode()
+    mac = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    former = folder / "lint-results.json"
+    former.write_bytes(b'{"mac":"' + mac.encode() + b'","body":' + body + b"}")
+    (folder / JOURNAL_NAME).write_bytes(signed({"format": 1, "whole": mac, "files": entries}, secret))
+    (folder / FILE_NAME).unlink()
+    linted_alike(lint_corpus, folder, checked_files)
+    assert len(checked_files) == len(discover([lint_corpus])), "the former format's entries were believed"
+    assert (folder / FILE_NAME).is_file() and not former.exists() and not (folder / JOURNAL_NAME).exists()
+    linted_alike(lint_corpus, folder, checked_files)
+    assert checked_files == []

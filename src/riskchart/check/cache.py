@@ -9,13 +9,14 @@ gives exactly what checking the file would: its diagnostics, its `riskchart:
 ignore` lines, and the validated values from which its chart is built again.
 The cross-file rules still run over every chart, cached or not.
 
-The entries live in the output folder's cache folder (`lint-results.json`,
+The entries live in the output folder's cache folder (`lint-results.bin`,
 with a journal of the latest changes beside it: cache_file.py), which
-riskchart trusts for nothing: the file is JSON, read with the standard
-parser only, and carries an HMAC under a secret kept in the user's private
-cache folder (`~/.cache/riskchart/lint-cache.key`), so an entry written by
-anything else — a hand edit, another user, a CI artifact — is not believed
-and the files are checked as if there were no cache.  A damaged, foreign or
+riskchart trusts for nothing: the file is a JSON index read with the
+standard parser and the entries' texts as bytes, and carries an HMAC under
+a secret kept in the user's private cache folder
+(`~/.cache/riskchart/lint-cache.key`), so an entry written by anything
+else — a hand edit, another user, a CI artifact — is not believed and the
+files are checked as if there were no cache.  A damaged, foreign or
 unreadable cache costs time, never a wrong or missing diagnostic.
 
 A `ResultCache` also keeps the results it has seen in memory: `serve`
@@ -40,6 +41,7 @@ from typing import Any
 import yaml
 
 from .. import __version__, files
+from ..entrybatch import MAC_LENGTH as _MAC_LENGTH
 from ..model import Defaults, Position, ValuePath
 from . import cache_file
 from .cache_file import FILE_NAME, Stored
@@ -51,7 +53,6 @@ __all__ = ["FILE_NAME", "MAX_ENTRIES", "ResultCache", "Stored", "TextPositions",
            "signing_key", "unsealed_at"]
 MAX_ENTRIES = 50_000  # files remembered; those seen by the latest run are kept first
 _KEY_FILE = "lint-cache.key"
-_MAC_LENGTH = cache_file.MAC_LENGTH
 
 
 class ResultCache:
@@ -225,9 +226,9 @@ def code_fingerprint(package: Path) -> str:
 # ------------------------------------------------------- entries as JSON
 
 def encode_results(path: Path, diagnostics: tuple[Diagnostic, ...], exemptions: dict[int, set[str]],
-                   values: object) -> str | None:
-    """A file's results as an entry's JSON, or None when they cannot be
-    kept exactly (a diagnostic about another file; a text not in UTF-8)."""
+                   values: object) -> bytes | None:
+    """A file's results as an entry's JSON in UTF-8, or None when they cannot
+    be kept exactly (a diagnostic about another file; a text not in UTF-8)."""
     name = str(path)
     if any(d.path != name for d in diagnostics):
         return None
@@ -235,15 +236,14 @@ def encode_results(path: Path, diagnostics: tuple[Diagnostic, ...], exemptions: 
         text = json.dumps({"d": [[d.line, d.column, d.code, d.severity.value, d.message] for d in diagnostics],
                            "x": sorted([line, sorted(codes)] for line, codes in exemptions.items()),
                            "v": values}, ensure_ascii=False, separators=(",", ":"))
-        text.encode("utf-8")
+        return text.encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError):
         return None
-    return text
 
 
-def decode_results(path: Path, text: str) -> tuple[tuple[Diagnostic, ...], dict[int, set[str]], Any]:
+def decode_results(path: Path, text: bytes) -> tuple[tuple[Diagnostic, ...], dict[int, set[str]], Any]:
     """Raises ValueError, TypeError or KeyError on an entry this module did not write."""
-    found = json.loads(text)
+    found = json.loads(text.decode("utf-8"))  # decoded first: json's own decoding of bytes is slower
     name = str(path)
     diagnostics = tuple(Diagnostic(name, int(line), int(column), str(code), Severity(severity), str(message))
                         for line, column, code, severity, message in found["d"])

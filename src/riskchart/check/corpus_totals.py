@@ -89,7 +89,7 @@ def _updated(kept: tuple[dict[str, str | None], Counter[str], Counter[str]], mem
     return Totals(charts, +clauses, +characters)
 
 
-def _chart(path: Path, results: str) -> Chart | None:
+def _chart(path: Path, results: bytes) -> Chart | None:
     """A chart as its cache entry keeps it: its texts are what count
     (defaults add none of them)."""
     try:

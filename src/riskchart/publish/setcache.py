@@ -15,13 +15,13 @@ The file is a log: a build that changed one chart appends that chart's
 entry instead of writing tens of megabytes again, and the file is written
 anew only when most of it is entries no longer used.  It is trusted for
 nothing, as the lint cache (check/cache.py): each batch of entries (what
-one save wrote) carries an HMAC under the user's own key over the file's
-kind and the batch, its index is JSON read with the standard parser, and
-each entry's fields are checked again by its cache when used (a bad one is
-made again, never believed).  Reading stops at the first batch that is
-not whole or not ours; an entry can only ever be one that riskchart made
-for its key.  Nothing in the file is ever run: it holds texts, numbers and
-bytes.
+one save wrote: entrybatch.py) carries an HMAC under the user's own key
+over the file's kind and the batch, its index is JSON read with the
+standard parser, and each entry's fields are checked again by its cache
+when used (a bad one is made again, never believed).  Reading stops at
+the first batch that is not whole or not ours; an entry can only ever be
+one that riskchart made for its key.  Nothing in the file is ever run: it
+holds texts, numbers and bytes.
 """
 
 from __future__ import annotations
@@ -29,25 +29,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import json
 import os
-import re
 import stat
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .. import files
 from ..check.cache import signing_key
+from ..entrybatch import Entry, batch_entries, opened_batch, sealed_batch
 from ..model import Chart
 
-_MAC_LENGTH = 64  # HMAC-SHA256 in hex
-_LENGTH_DIGITS = 12
-_HEAD = _MAC_LENGTH + 2 * (1 + _LENGTH_DIGITS) + 1  # "<mac> <length of the index> <length of the bytes>\n"
+__all__ = ["Entry", "EntryFile", "KeptEntries", "chart_key"]  # Entry: the type of the caches' entries
 
-# An entry as its file holds it: its fields (JSON: numbers, texts, lists)
-# and its byte strings.
-Entry = tuple[Any, Sequence[bytes | memoryview]]
 _T = TypeVar("_T")
 
 
@@ -93,11 +87,11 @@ class EntryFile:
         entries: dict[str, Entry] = {}
         at = len(self.magic)
         while at < len(data):
-            batch = _batch(view, at, seal)
+            batch = opened_batch(view, at, seal)
             if batch is None:
                 return entries  # not whole, or not ours: appended to, it would stay so
             index, blob, at = batch
-            for key, entry, size in _entries(index, blob):
+            for key, entry, size in batch_entries(index, blob):
                 self._stale += self._bytes.get(key, 0)
                 self._bytes[key] = size
                 entries[key] = entry
@@ -116,8 +110,8 @@ class EntryFile:
             # nothing new and not mostly stale (a chart deleted): leave the file, no empty batch appended
             if not (self._size > 0 and stale <= self._size // 2
                     and (not new or _append(self.path, self._size,
-                                            _sealed(secret, self.magic, {key: used[key] for key in new})))):
-                batch = _sealed(secret, self.magic, used)
+                                            sealed_batch(secret, self.magic, {key: used[key] for key in new})))):
+                batch = sealed_batch(secret, self.magic, used)
                 files.write_atomic(self.path, lambda stream: stream.writelines([self.magic, *batch]))
         self._size = -1  # read again before appending again
 
@@ -171,60 +165,6 @@ class KeptEntries:
         if self.file is not None and (self._new or self._used.keys() != on_disk):
             self.file.save(self._used, self._new)
         self._disk, self._disk_keys, self._used, self._new = None, None, {}, set()
-
-
-def _sealed(secret: bytes, magic: bytes, entries: Mapping[str, Entry]) -> list[bytes | memoryview]:
-    """One batch of entries, as the pieces to write one after the other (a
-    batch of thousands of charts is tens of megabytes: never copied whole)."""
-    index: dict[str, Any] = {}
-    blob: list[bytes | memoryview] = []
-    for key, (fields, pieces) in entries.items():
-        index[key] = [fields, [len(piece) for piece in pieces]]
-        blob += pieces
-    head = json.dumps(index, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    lengths = b" %0*d %0*d\n" % (_LENGTH_DIGITS, len(head), _LENGTH_DIGITS, sum(map(len, blob)))
-    mac = hmac.new(secret, magic + lengths + head, hashlib.sha256)
-    for piece in blob:
-        mac.update(piece)
-    return [mac.hexdigest().encode("ascii") + lengths, head, *blob]
-
-
-def _batch(view: memoryview, at: int, seal: Any) -> tuple[bytes, memoryview, int] | None:
-    """The batch at `at`: its index's text, its bytes and where it ends; None when it is not whole or not ours."""
-    head = bytes(view[at:at + _HEAD])
-    if len(head) != _HEAD or not re.fullmatch(rb"[0-9a-f]{%d} [0-9]{%d} [0-9]{%d}\n" % (
-            _MAC_LENGTH, _LENGTH_DIGITS, _LENGTH_DIGITS), head):
-        return None
-    index_length = int(head[_MAC_LENGTH + 1:_MAC_LENGTH + 1 + _LENGTH_DIGITS])
-    blob_length = int(head[-1 - _LENGTH_DIGITS:-1])
-    end = at + _HEAD + index_length + blob_length
-    if end > len(view):
-        return None
-    mac = seal.copy()
-    mac.update(view[at + _MAC_LENGTH:end])
-    if not hmac.compare_digest(mac.hexdigest().encode("ascii"), head[:_MAC_LENGTH]):
-        return None
-    return bytes(view[at + _HEAD:at + _HEAD + index_length]), view[at + _HEAD + index_length:end], end
-
-
-def _entries(index_text: bytes, blob: memoryview) -> list[tuple[str, Entry, int]]:
-    """A batch's entries (key, entry, its bytes); none when its index is not
-    what _sealed writes (the HMAC says riskchart wrote it, not which version)."""
-    try:
-        index = json.loads(index_text.decode("ascii"))
-        found: list[tuple[str, Entry, int]] = []
-        offset = 0
-        for key, (fields, lengths) in index.items():
-            pieces, start = [], offset
-            for n in lengths:
-                if type(n) is not int or n < 0:
-                    return []
-                pieces.append(blob[offset:offset + n])
-                offset += n
-            found.append((key, (fields, pieces), offset - start))
-    except (ValueError, TypeError, AttributeError, RecursionError):  # UnicodeDecodeError too
-        return []
-    return found if offset == len(blob) else []
 
 
 def _append(path: Path, size: int, batch: list[bytes | memoryview]) -> bool:
