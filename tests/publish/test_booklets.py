@@ -31,7 +31,12 @@ from riskchart.build import BuildOptions, build
 from riskchart.config import find_project
 from riskchart.draw.page import Page
 from riskchart.lint import lint_paths
-from riskchart.publish.booklets import BookletPlan, booklet_page_count, charts_in_possible_booklets, publish_word_booklet
+from riskchart.publish.booklets import (
+    BookletPlan,
+    booklet_page_count,
+    charts_in_possible_booklets,
+    publish_word_booklet,
+)
 from riskchart.publish.names import BOOKLET
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "departments"
