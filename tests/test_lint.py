@@ -230,8 +230,10 @@ def test_lint_never_raises_on_any_text(text):
         assert result.charts == ()
 
 
-def test_many_files_are_checked_in_worker_processes_with_the_same_result(tmp_path):
+def test_many_files_are_checked_in_worker_processes_with_the_same_result(tmp_path, monkeypatch):
     from riskchart import lint as lint_module
+
+    monkeypatch.setattr(lint_module, "WORKER_CHUNK", 50)  # each worker sends back several chunks, in order
 
     base = (Path(__file__).parents[1] / "charts" / "15-劳动用工备案.yaml").read_text(encoding="utf-8")
     count = lint_module.PARALLEL_FROM + 20
