@@ -1906,3 +1906,54 @@ def test_a_chart_written_while_the_build_reads_it_is_drawn_again_by_the_next(cha
     assert "劳动用工备案登记" in svg and "劳动用工备案变更" not in svg
     assert "劳动用工备案登记" in (out / "index.html").read_text(encoding="utf-8")
     assert built_stems(build([charts], options(out))) == set()
+
+
+def test_a_chart_rewritten_within_the_clock_tick_the_build_looked_in_is_drawn_again(charts, tmp_path, monkeypatch):
+    """On a coarse clock (FAT: 2 s; older kernels: a few ms) a save of the
+    same size within the tick the build looked in leaves the file's stamp as
+    it was: the bytes of a file that had just changed tell instead."""
+    from riskchart import lint
+    from riskchart.build import stamps
+
+    out = tmp_path / "out"
+    build([charts], options(out))
+    target = charts / SAMPLE[2]
+    first = target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1)
+    target.write_text(first, encoding="utf-8")
+    real_stamp, real_check, frozen = stamps.file_stamp, lint.charts_valid_alone, {}
+
+    def never_ticking(path):  # each file's stamp as it was first asked for
+        return frozen.setdefault(str(path), real_stamp(path))
+
+    def saved_again_meanwhile(*args, **kwargs):  # as many bytes: the stamp would not change either
+        target.write_text(first.replace("劳动用工备案登记", "劳动用工备案变更", 1), encoding="utf-8")
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(stamps, "file_stamp", never_ticking)
+    monkeypatch.setattr(lint, "charts_valid_alone", saved_again_meanwhile)
+    assert built_stems(build([charts], options(out))) == {"15-劳动用工备案"}
+    monkeypatch.undo()
+    target.write_text(first, encoding="utf-8")  # undone
+    assert built_stems(build([charts], options(out))) == {"15-劳动用工备案"}
+    assert "劳动用工备案变更" not in (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+
+
+def test_a_build_killed_while_it_makes_the_set_has_recorded_the_charts_it_wrote(charts, tmp_path):
+    """SIGKILL (or the OOM killer, or a power cut) while the index, register
+    and booklets are made: the charts already moved into out/ are in the
+    manifest, so undoing the edit later draws the chart again."""
+    out = tmp_path / "out"
+    build([charts], options(out))
+    target = charts / SAMPLE[2]
+    first = target.read_text(encoding="utf-8")
+    target.write_text(first.replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
+    killed = subprocess.run(
+        [sys.executable, "-c", ("import os, signal, sys; from riskchart.publish import index; "
+                                "index.publish_set = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL); "
+                                "from riskchart.cli import main; sys.argv[0] = 'riskchart'; main()"),
+         "build", str(charts), "-o", str(out), "-q"], capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    assert "劳动用工备案登记" in (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")
+    target.write_text(first, encoding="utf-8")  # undone
+    assert built_stems(build([charts], options(out))) == {"15-劳动用工备案"}
+    assert "劳动用工备案登记" not in (out / "15-劳动用工备案.svg").read_text(encoding="utf-8")

@@ -191,3 +191,15 @@ def test_a_cache_left_by_the_former_format_is_ignored_and_replaced(lint_corpus, 
     assert (folder / FILE_NAME).is_file() and not former.exists() and not (folder / JOURNAL_NAME).exists()
     linted_alike(lint_corpus, folder, checked_files)
     assert checked_files == []
+
+
+def test_a_file_of_the_former_name_that_riskchart_did_not_write_is_kept(lint_corpus, tmp_path):
+    """Only a whole file format 1 signed with this user's key is removed; a
+    folder where the journal goes does not stop the whole file being written."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    stranger = folder / cache_file.FORMER_NAME
+    stranger.write_bytes(b'{"mac":"' + b"0" * 64 + b'","body":{"format":1,"files":{}}}')
+    (folder / JOURNAL_NAME).mkdir()
+    linted_alike(lint_corpus, folder)
+    assert (folder / FILE_NAME).is_file() and stranger.is_file() and (folder / JOURNAL_NAME).is_dir()

@@ -57,7 +57,8 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
     # a Path made for each chart (path.parent) would be hashed anew each time
     folders: dict[str, str | None] = {}
     fingerprints, keys, new = {}, {}, {}
-    looked = Looked({}, {})
+    looked = Looked({}, {}, {})
+    unsettled_defaults: set[str] = set()
     recorded = manifest["charts"]
     for path in paths:
         own = stamps.file_stamp(path)
@@ -66,6 +67,7 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
         if folder not in folders:
             chain = [(str(d), stamps.file_stamp(d)) for d in defaults_files(path, options.settings.charts)]
             looked.defaults[folder] = chain
+            unsettled_defaults.update(name for name, s in chain if not stamps.settled(s, looked_at))
             folders[folder] = f"{context}|{chain}" if all(stamps.settled(s, looked_at) for _, s in chain) else None
         key = None
         if own is not None and stamps.settled(own, looked_at) and folders[folder] is not None:
@@ -75,29 +77,44 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
         if key is not None and entry is not None and entry.get("stamp") == key:
             fingerprints[path] = entry["fingerprint"]
         else:
-            fingerprints[path] = _fingerprint(path, options, shared)
+            read: list[bytes] = []
+            fingerprints[path] = _fingerprint(path, options, shared, read)
             if key is not None:
                 new[path] = key
+            if not stamps.settled(own, looked_at):
+                looked.racy[str(path)] = hashlib.sha256(read[0]).digest()
+    for defaults, contents in shared.items():
+        if str(defaults) in unsettled_defaults:
+            looked.racy[str(defaults)] = hashlib.sha256(contents).digest()
     return fingerprints, keys, new, looked
 
 
 @dataclass(frozen=True)
 class Looked:
     """The stamps of the charts' files (and of each folder's _defaults.yaml
-    files) taken before the build read them."""
+    files) taken before the build read them; and, of those whose stamp was
+    racy (stamps.py), the SHA-256 of the bytes the fingerprint was made of."""
     charts: dict[Path, tuple[stamps.Stamp | None, str]]  # path → (its stamp, its folder)
     defaults: dict[str, list[tuple[str, stamps.Stamp | None]]]  # folder → its _defaults.yaml files' stamps
+    racy: dict[str, bytes]  # file name → digest of the bytes fingerprinted
 
 
 def written_since(looked: Looked, paths: Collection[Path]) -> list[Path]:
     """The charts among `paths` whose file, or a _defaults.yaml above it, has
-    been written since the build looked (any write changes the change time,
-    which no program can set back).  Lint may have read either version: the
-    fingerprint taken before is not known to describe what was drawn."""
-    moved_folders = {folder for folder, chain in looked.defaults.items()
-                     if any(stamps.file_stamp(name) != stamp for name, stamp in chain)}
+    been written since the build looked: its stamp changed (a write changes
+    the change time, which no program can set back) or, for a file changed
+    within the clock tick the build looked in (same stamp), its bytes did.
+    Lint may have read either version: the fingerprint taken before is not
+    known to describe what was drawn."""
+    def moved(name: str, stamp: stamps.Stamp | None) -> bool:
+        if stamps.file_stamp(name) != stamp:
+            return True
+        racy = looked.racy.get(name)
+        return racy is not None and hashlib.sha256(_contents(Path(name))).digest() != racy
+
+    moved_folders = {folder for folder, chain in looked.defaults.items() if any(moved(*entry) for entry in chain)}
     return [path for path in paths if path in looked.charts
-            and (looked.charts[path][1] in moved_folders or stamps.file_stamp(path) != looked.charts[path][0])]
+            and (looked.charts[path][1] in moved_folders or moved(str(path), looked.charts[path][0]))]
 
 
 def unmatched_fingerprint() -> str:
@@ -148,14 +165,19 @@ def _write_stamps_if_free(fingerprints: dict[Path, str], stamp_keys: dict[Path, 
             _write_manifest(options.out, manifest)
 
 
-def _fingerprint(path: Path, options: BuildOptions, shared: dict[Path, bytes] | None = None) -> str:
+def _fingerprint(path: Path, options: BuildOptions, shared: dict[Path, bytes] | None = None,
+                 read: list[bytes] | None = None) -> str:
+    """`read`: given, the chart file's bytes are added to it."""
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats, options.page.key).encode())
     # the settings decide whether a chart passes lint: a code switched on, a category dropped
     digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
     if "png" in options.formats:
         digest.update(f"|dpi={options.dpi}".encode())
-    digest.update(_contents(path))
+    contents = _contents(path)
+    if read is not None:
+        read.append(contents)
+    digest.update(contents)
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         if shared is None or defaults not in shared:
             contents = _contents(defaults)

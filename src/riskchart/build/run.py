@@ -179,6 +179,7 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     aside = Path(tempfile.mkdtemp(prefix="set-", dir=scratch))  # the register, made while dot draws
     continued: list[str] = []
     published = None
+    charts_recorded = False  # the manifest written since the last chart was
     try:
         drawing = _Drawing(list(valid_alone.values()), tools, options, scratch,
                            len(project_files) if options.publish else 0)
@@ -197,10 +198,11 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
             del lint_cache
             charts = {c.path: c for c in linted.charts}
             # A chart file written while this build read it (an editor's autosave, then an undo): what
-            # was drawn or checked may be either version, so it is drawn from what lint read and
-            # recorded under a fingerprint nothing matches; the next build draws it again.  Else an
-            # edit reverted before the next build would match the fingerprint taken first, and the
-            # drawing (and the set's cached card and rows) of the edit would be kept as up to date.
+            # was drawn (from the first check's read, or lint's if drawn only now) and what the set
+            # shows (lint's) may each be either version, so it is recorded under a fingerprint nothing
+            # matches, and the next build draws it again.  Else an edit undone before the next build
+            # would match the fingerprint taken first, and the drawing (and the set's cached card and
+            # rows) of the edit would be kept as up to date.
             for path in written_since(looked, charts):
                 fingerprints[path] = unmatched_fingerprint()
                 stamp_keys.pop(path, None)
@@ -242,6 +244,12 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                                      f"续排为 {count} 页")
                 if chart.path in drawing.fallbacks and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} {drawing.fallbacks[chart.path]}")
+        if changed_paths or removed or restamped:
+            # the charts written so far, recorded before the set is made: a build killed while it
+            # makes the set (seconds at thousands of charts) must not lose their entries, or an
+            # undone edit would match the old entry and its drawing be kept as up to date
+            _write_manifest(options.out, manifest)
+            charts_recorded = True
         if len(continued) > CONTINUED_LISTED:  # a line each for the first; the rest in one
             continued[CONTINUED_LISTED:] = [f"另有 {len(continued) - CONTINUED_LISTED} 张图一页排不下，续排为多页"]
         warnings = continued
@@ -260,9 +268,9 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                                                 scratch, registers, drawing.fonts_in_hand)
                 warnings += published.notes
     finally:
-        # once, after the set too (4,000 charts' manifest is 2 MB of JSON); interrupted or failed
-        # part way, it still records every chart written (the set's entry is set only once it is whole)
-        if changed_paths or removed or restamped or published is not None:
+        # again after the set, and whenever the build stops part way: every chart written is
+        # recorded (the set's entry is set only once the set is whole)
+        if ((changed_paths or removed or restamped) and not charts_recorded) or published is not None:
             _write_manifest(options.out, manifest)
     shutil.rmtree(aside, ignore_errors=True)  # a register made for a set that was not published
     given = {str(p) for p in chart_files} | {str(d) for p in chart_files for d in defaults_files(p, options.settings.charts)}

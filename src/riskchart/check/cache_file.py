@@ -39,7 +39,8 @@ FILE_NAME = "lint-results.bin"
 JOURNAL_NAME = "lint-results.journal"
 FORMAT = 2
 _MAGIC = b"riskchart lint results %d\n" % FORMAT
-_FORMER_NAMES = ("lint-results.json",)  # format 1's whole file, removed when a whole file is written
+FORMER_NAME = "lint-results.json"  # format 1's whole file: removed when a whole file is written, if it is one
+_FORMER_HEAD, _FORMER_MIDDLE = b'{"mac":"', b'","body":'
 COMPACT_SHARE = 4  # the whole file is written again once the journal is a quarter of its size
 COMPACT_FLOOR = 1 << 20  # … or a mebibyte, for small projects
 
@@ -117,10 +118,26 @@ def write_whole(folder: Path, entries: dict[str, Stored], secret: bytes) -> OnDi
     batch = sealed_batch(secret, _MAGIC, {name: (stored.key, (stored.results, stored.positions))
                                           for name, stored in entries.items()})
     files.write_atomic(folder / FILE_NAME, lambda stream: stream.writelines([_MAGIC, *batch]))
-    for name in (JOURNAL_NAME, *_FORMER_NAMES):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(folder / name)  # a link there is removed, not followed
+    with contextlib.suppress(OSError):  # a folder of that name stays: appending to it fails, costing time only
+        os.unlink(folder / JOURNAL_NAME)  # a link there is removed, not followed
+    if _is_former_whole(folder / FORMER_NAME, secret):
+        with contextlib.suppress(OSError):
+            os.unlink(folder / FORMER_NAME)
     return OnDisk(entries, bytes(batch[0][:MAC_LENGTH]).decode("ascii"), len(_MAGIC) + sum(map(len, batch)))
+
+
+def _is_former_whole(path: Path, secret: bytes) -> bool:
+    """Whether `path` is a whole file that format 1 wrote under this user's
+    key: only such a file is removed (read once, after an upgrade)."""
+    try:
+        data = files.read_untrusted(path)
+    except OSError:
+        return False
+    start = len(_FORMER_HEAD) + MAC_LENGTH + len(_FORMER_MIDDLE)
+    if not data.startswith(_FORMER_HEAD) or data[start - len(_FORMER_MIDDLE):start] != _FORMER_MIDDLE:
+        return False
+    mac = hmac.new(secret, memoryview(data)[start:-1], hashlib.sha256).hexdigest().encode("ascii")
+    return data.endswith(b"}") and hmac.compare_digest(mac, data[len(_FORMER_HEAD):len(_FORMER_HEAD) + MAC_LENGTH])
 
 
 def journal_line(entries: dict[str, Stored], whole: str, secret: bytes) -> bytes:
