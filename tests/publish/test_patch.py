@@ -10,6 +10,7 @@ bookmarks name the same pages, and there is one font per typeface.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -121,6 +122,30 @@ def test_a_reworded_chart_is_patched_and_reads_as_the_booklet_made_whole(charts,
     assert_as_made_whole(out / BOOKLET, charts, tmp_path)
 
 
+def test_a_patch_reads_only_the_pdfs_changed_since_the_last_booklet(charts, tmp_path, patches, monkeypatch):
+    """The others are the very files the last booklet was made from (the
+    same stamp in its map): their pages and entries are known unread.  A PDF
+    written again, even with the same bytes and modification time, is read."""
+    from riskchart import files
+
+    out = built(charts, tmp_path / "out")
+    untouched = out / f"{SEED_SAMPLE[2].removesuffix('.yaml')}.pdf"
+    rewritten = out / f"{SEED_SAMPLE[1].removesuffix('.yaml')}.pdf"
+    times = rewritten.stat()
+    rewritten.write_bytes(rewritten.read_bytes())  # the same bytes: a new change time
+    os.utime(rewritten, ns=(times.st_atime_ns, times.st_mtime_ns))
+    read: list[str] = []
+    real_read = files.read_untrusted
+    monkeypatch.setattr(files, "read_untrusted", lambda path, *a, **k: read.append(Path(path).name) or real_read(path, *a, **k))
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [True]
+    assert f"{SEED_SAMPLE[0].removesuffix('.yaml')}.pdf" in read and rewritten.name in read
+    assert untouched.name not in read
+    monkeypatch.setattr(files, "read_untrusted", real_read)
+    assert_as_made_whole(out / BOOKLET, charts, tmp_path)
+
+
 def test_a_reworded_chart_of_several_pages_is_patched_page_by_page(tmp_path, patches):
     charts = copy_seed_charts(tmp_path / "charts", SEED_SAMPLE[1:2])
     long = write_long_chart(charts)
@@ -201,7 +226,8 @@ def test_a_map_is_believed_only_as_written_for_its_booklet(charts, tmp_path):
     written = (cache / patch.map_name(BOOKLET)).read_bytes()
     shutil.copy(cache / patch.map_name(BOOKLET), cache / patch.map_name("科/booklet.pdf"))
     assert patch.read_map(cache, "科/booklet.pdf") is None  # another booklet's map
-    (cache / patch.map_name(BOOKLET)).write_bytes(written.replace(b'"pages"', b'"pages"').replace(b",1]", b",2]", 1))
+    assert b",1,null]" in written  # a cover's page count (a cover has no stamp)
+    (cache / patch.map_name(BOOKLET)).write_bytes(written.replace(b",1,null]", b",2,null]", 1))
     assert patch.read_map(cache, BOOKLET) is None  # changed after it was signed
     (cache / patch.map_name(BOOKLET)).write_bytes(written[:-1])
     assert patch.read_map(cache, BOOKLET) is None

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import files, style
+from ..build.stamps import file_stamp
 from ..check.schema import CATEGORIES
 from ..draw import glyphs, layout, pages, render
 from ..draw.page import A4_PORTRAIT, Page
@@ -149,32 +150,53 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
 
     charts = in_booklet_order(charts, categories, by_department)
     kept = used if used is not None else set()
+    last = patch.read_map(cache, booklet_name) if booklet_name is not None and patching else None
     with contextlib.ExitStack() as sources:
         if ahead is not None:
             sources.callback(ahead.close)
         early = ahead.charts if ahead is not None else {}
-        opened = {}
-        for chart in charts:
+        opened: dict[str, tuple[bytes, Any, str]] = {}
+        known: dict[str, tuple[str, int, tuple[int, ...] | None]] = {}  # out_name → entry, pages, stamp
+
+        def open_chart(chart: Chart) -> None:
+            path = chart_pdfs[chart.out_name]
             try:
-                data = files.read_untrusted(chart_pdfs[chart.out_name])  # the bytes the fonts' entry is found by
+                stamp = file_stamp(path)  # before reading: a write after it changes it
+                data = files.read_untrusted(path)  # the bytes the fonts' entry is found by
                 entry = pageprep.entry_name(data)  # its digest: the fonts' entry, the pages joined ahead
                 name, pdf = early.get(chart.out_name, ("", None))
                 if pdf is None or name != entry:
                     pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
-                opened[chart.out_name] = (data, pdf, entry)
             except (pikepdf.PdfError, OSError):
-                raise DamagedPdf(chart.out_name, chart_pdfs[chart.out_name]) from None
+                raise DamagedPdf(chart.out_name, path) from None
+            opened[chart.out_name] = (data, pdf, entry)
+            known[chart.out_name] = (entry, len(pdf.pages), stamp)
+
+        # A patch needs only the changed charts' PDFs: the others, the very files the last
+        # booklet was made from (same stamp), are known from its map unread (40 charts' PDFs
+        # are 9 MB to read, hash and open).
+        unchanged = _unchanged_since(last, chart_pdfs)
+        for chart in charts:
+            block = unchanged.get(chart.out_name)
+            if block is not None and chart.out_name not in early:
+                known[chart.out_name] = (block.entry, block.pages, block.stamp)
+            else:
+                open_chart(chart)
         # the pages joined ahead, if they are those of the PDFs now, in the same order
         joined = ahead.document if ahead is not None and not ahead.broken and all(
             name in opened and opened[name][1] is pdf for name, (_, pdf) in early.items()) \
             and [c.out_name for c in charts if c.out_name in early] == ahead.order else None
         pages = front_matter_pages(charts, tools, department, built_on, categories, by_department=by_department,
-                                   page_counts={name: len(pdf.pages) for name, (_, pdf, _) in opened.items()})
+                                   page_counts={name: count for name, (_, count, _) in known.items()})
         front = front_matter(pages, tools, cache, scratch, kept, page, in_hand=in_hand)
-        blocks = _blocks(charts, opened, front, by_department)
-        made = _patched(booklet_name, cache, department, blocks, charts, opened, front, kept, in_hand, sources) \
-            if booklet_name is not None and patching else None
+        blocks = _blocks(charts, known, front, by_department)
+        made = _patched(booklet_name, last, cache, department, blocks, charts, opened, front, kept, in_hand,
+                        sources) if booklet_name is not None and last is not None else None
         if made is None:
+            for chart in charts:
+                if chart.out_name not in opened:
+                    open_chart(chart)
+            blocks = _blocks(charts, known, front, by_department)
             made = _joined(charts, opened, front, department, by_department, cache, kept, in_hand,
                            joined, set(early) if joined is not None else set())
     if booklet_name is not None:
@@ -185,33 +207,47 @@ def booklet_pdf(charts: list[Chart], chart_pdfs: dict[str, Path], tools: render.
     return made
 
 
-def _blocks(charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], front: list[bytes],
+def _unchanged_since(last: patch.BookletMap | None, chart_pdfs: dict[str, Path]) -> dict[str, patch.Block]:
+    """The last booklet's block of each chart whose PDF is still the file it
+    was made from: the same stamp (size, times, inode; a write changes the
+    change time, which no program can set back)."""
+    found = {}
+    for block in last.blocks if last is not None else ():
+        if block.key[0] == "chart" and len(block.key) > 1 and block.stamp is not None \
+                and block.key[1] in chart_pdfs and file_stamp(chart_pdfs[block.key[1]]) == block.stamp:
+            found[block.key[1]] = block
+    return found
+
+
+def _blocks(charts: list[Chart], known: dict[str, tuple[str, int, tuple[int, ...] | None]], front: list[bytes],
             by_department: bool) -> list[patch.Block]:
     """What the booklet is made of, block by block (patch.py)."""
     blocks = [patch.Block(("front", str(number)), pageprep.entry_name(data), 1) for number, data in enumerate(front)]
     for chart in charts:
-        _, pdf, entry = opened[chart.out_name]
-        blocks.append(patch.Block(("chart", chart.out_name, *_bookmarks(chart, by_department)), entry, len(pdf.pages)))
+        entry, pages, stamp = known[chart.out_name]
+        blocks.append(patch.Block(("chart", chart.out_name, *_bookmarks(chart, by_department)), entry, pages, stamp))
     return blocks
 
 
-def _patched(name: str, cache: Path, department: str, blocks: list[patch.Block], charts: list[Chart],
-             opened: dict[str, tuple[bytes, Any, str]], front: list[bytes], used: set[str],
+def _patched(name: str, last: patch.BookletMap, cache: Path, department: str, blocks: list[patch.Block],
+             charts: list[Chart], opened: dict[str, tuple[bytes, Any, str]], front: list[bytes], used: set[str],
              in_hand: pageprep.InHand | None, sources: contextlib.ExitStack) -> bytes | None:
-    """The booklet last written under `name`, its changed pages replaced;
-    None when it cannot be patched (patch.py)."""
+    """The booklet last written under `name` (mapped by `last`), its changed
+    pages replaced; None when it cannot be patched (patch.py)."""
     import pikepdf
 
-    last = patch.read_map(cache, name)
-    if last is None or len(last.blocks) != len(blocks):
+    if len(last.blocks) != len(blocks):
         return None
-    pdfs = [*front, *(opened[chart.out_name][0] for chart in charts)]
     changed = {}
     for number, (block, before) in enumerate(zip(blocks, last.blocks, strict=True)):
         if block.entry != before.entry:
-            data = pdfs[number]
-            pdf = opened[charts[number - len(front)].out_name][1] if number >= len(front) \
-                else sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
+            if number < len(front):
+                data = front[number]
+                pdf = sources.enter_context(pikepdf.Pdf.open(io.BytesIO(data)))
+            elif charts[number - len(front)].out_name in opened:
+                data, pdf, _ = opened[charts[number - len(front)].out_name]
+            else:
+                return None  # known unread, so the same entry as before: cannot differ
             changed[number] = (pdf, pageprep.prepared(data, pdf, cache, used, in_hand, block.entry))
     made = patch.patched(files.inside(cache.parent, name), last, department, blocks, changed)
     if made is not None:

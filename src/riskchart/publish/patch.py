@@ -47,7 +47,7 @@ from ..draw.glyphs import resources_of
 from . import fontshare, pageprep
 from .fontentry import Prepared, text
 
-FORMAT = 1
+FORMAT = 2  # 2: each chart block with its PDF's stamp
 MAP = re.compile(r"[0-9a-f]{32}\.booklet")  # the names of the maps, for pruning
 _HEAD = b"riskchart booklet map, HMAC-SHA256 "
 _MOST_MAP_BYTES = 4 << 20  # ~100 bytes a block
@@ -58,10 +58,13 @@ _MOST_BOOKLET_BYTES = 64 << 20  # the 43 pages of the 40 seed charts are 0.7 MB,
 class Block:
     """Pages of a booklet that come from one PDF: a cover or contents page,
     or a chart (`key`: what it is and its bookmarks; `entry`: the name of
-    its PDF's entry, pageprep.entry_name)."""
+    its PDF's entry, pageprep.entry_name; `stamp`: a chart's PDF file's
+    stamp (build/stamps.py) when it was read, so that the next booklet
+    knows it unchanged without reading it)."""
     key: tuple[str, ...]
     entry: str
     pages: int
+    stamp: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,9 @@ def write_map(cache: Path, booklet: str, made: BookletMap) -> None:
     if secret is None or folder is None:
         return
     body = json.dumps({"format": FORMAT, "code": _code(), "booklet": booklet, "title": made.title,
-                       "digest": made.digest, "blocks": [[list(b.key), b.entry, b.pages] for b in made.blocks]},
+                       "digest": made.digest,
+                       "blocks": [[list(b.key), b.entry, b.pages, list(b.stamp) if b.stamp else None]
+                                  for b in made.blocks]},
                       ensure_ascii=True, separators=(",", ":")).encode("ascii")
     files.write_cache(folder / map_name(booklet), sealed(_HEAD, body, secret))
 
@@ -115,8 +120,8 @@ def read_map(cache: Path, booklet: str) -> BookletMap | None:
         found = json.loads(data[start:].decode("ascii"))
         if found["format"] != FORMAT or found["code"] != _code() or found["booklet"] != booklet:
             return None
-        blocks = tuple(Block(tuple(text(k) for k in key), text(entry), _pages(pages))
-                       for key, entry, pages in found["blocks"])
+        blocks = tuple(Block(tuple(text(k) for k in key), text(entry), _pages(pages), _stamp(stamp))
+                       for key, entry, pages, stamp in found["blocks"])
         return BookletMap(text(found["title"]), text(found["digest"]), blocks)
     except (ValueError, TypeError, KeyError, RecursionError):
         return None
@@ -281,6 +286,14 @@ def _code() -> str:
     for module in ("patch.py", "booklet.py", "fontshare.py", "pageprep.py", "fontentry.py", "../draw/cffmerge.py"):
         found.update((here / module).read_bytes())
     return found.hexdigest()
+
+
+def _stamp(value: Any) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 4 or any(type(v) is not int for v in value):
+        raise TypeError("not a stamp")
+    return tuple(value)
 
 
 def _pages(value: Any) -> int:
