@@ -94,6 +94,8 @@ def test_charts_not_yet_laid_out_count_as_the_mean_of_those_laid_out(monkeypatch
                           {"charts": {EQUIPMENT[2]: {"pages": 1}}})
     assert undrawn.likely(EQUIPMENT[0], {EQUIPMENT[0]: 1, EQUIPMENT[1]: 1}, 3.0)
     assert not plan.likely("其他科/09-不在任何汇编中", {}, 1.0)
+    monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # a page each for the charts being drawn: none fits
+    assert BookletPlan(charts, {c.path for c in charts}, {}).members == frozenset()
 
 
 def test_charts_not_drawn_count_as_many_pages_as_the_last_build_recorded(monkeypatch):

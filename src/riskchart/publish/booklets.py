@@ -113,27 +113,27 @@ class BookletPlan:
 
     def __init__(self, charts: list[Chart], drawn: set[Path], manifest: dict[str, Any]) -> None:
         recorded = manifest.get("charts", {})
-        self._recorded = {c.out_name: _recorded_pages(recorded.get(c.out_name)) for c in charts if c.path not in drawn}
-        least = {c.out_name: self._recorded.get(c.out_name, 1) for c in charts}
-        # each possible booklet: its charts' out_names and its pages besides theirs (cover, contents)
-        self._books = [(names, fixed) for names, fixed in (
-            ([c.out_name for c in members], front_page_count(members, by_department))
-            for _, members, _, by_department in _booklets(charts))
-            if fixed + sum(least[name] for name in names) <= style.BOOKLET_MAX_PAGES]
+        pages = {c.out_name: _recorded_pages(recorded.get(c.out_name)) for c in charts if c.path not in drawn}
+        # each possible booklet: the pages known now (cover, contents, the charts not drawn, as
+        # recorded), and the charts being drawn (only theirs are summed for each chart finished)
+        self._books: list[tuple[int, list[str]]] = []
         self._of_chart: dict[str, list[int]] = {}
-        for number, (names, _) in enumerate(self._books):
-            for name in names:
-                self._of_chart.setdefault(name, []).append(number)
+        for _, members, _, by_department in _booklets(charts):
+            names = [c.out_name for c in members]
+            known = front_page_count(members, by_department) + sum(pages[name] for name in names if name in pages)
+            being_drawn = [name for name in names if name not in pages]
+            if known + len(being_drawn) <= style.BOOKLET_MAX_PAGES:  # one page each, the least they take
+                for name in names:
+                    self._of_chart.setdefault(name, []).append(len(self._books))
+                self._books.append((known, being_drawn))
         self.members = frozenset(self._of_chart)
 
     def likely(self, out_name: str, laid_out: Mapping[str, int], mean_pages: float) -> bool:
         """Whether a booklet of this chart is likely to be made, with the
         charts laid out so far (pages by out_name) taking `mean_pages` on average."""
         for number in self._of_chart.get(out_name, ()):
-            names, fixed = self._books[number]
-            pages = fixed + sum(laid_out[name] if name in laid_out else self._recorded.get(name, mean_pages)
-                                for name in names)
-            if pages <= style.BOOKLET_MAX_PAGES:
+            known, being_drawn = self._books[number]
+            if known + sum(laid_out.get(name, mean_pages) for name in being_drawn) <= style.BOOKLET_MAX_PAGES:
                 return True
         return False
 
