@@ -67,8 +67,9 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
         if folder not in folders:
             chain = [(str(d), stamps.file_stamp(d)) for d in defaults_files(path, options.settings.charts)]
             looked.defaults[folder] = chain
-            unsettled_defaults.update(name for name, s in chain if not stamps.settled(s, looked_at))
-            folders[folder] = f"{context}|{chain}" if all(stamps.settled(s, looked_at) for _, s in chain) else None
+            racy = [name for name, s in chain if not stamps.settled(s, looked_at)]
+            unsettled_defaults.update(racy)
+            folders[folder] = None if racy else f"{context}|{chain}"
         key = None
         if own is not None and stamps.settled(own, looked_at) and folders[folder] is not None:
             key = hashlib.sha256(f"{folders[folder]}|{own}".encode("utf-8", "surrogateescape")).hexdigest()
@@ -77,12 +78,12 @@ def _fingerprints(paths: list[Path], options: BuildOptions,
         if key is not None and entry is not None and entry.get("stamp") == key:
             fingerprints[path] = entry["fingerprint"]
         else:
-            read: list[bytes] = []
-            fingerprints[path] = _fingerprint(path, options, shared, read)
+            chart_bytes = _contents(path)
+            fingerprints[path] = _fingerprint(path, options, shared, chart_bytes)
             if key is not None:
                 new[path] = key
             if not stamps.settled(own, looked_at):
-                looked.racy[str(path)] = hashlib.sha256(read[0]).digest()
+                looked.racy[str(path)] = hashlib.sha256(chart_bytes).digest()
     for defaults, contents in shared.items():
         if str(defaults) in unsettled_defaults:
             looked.racy[str(defaults)] = hashlib.sha256(contents).digest()
@@ -166,18 +167,15 @@ def _write_stamps_if_free(fingerprints: dict[Path, str], stamp_keys: dict[Path, 
 
 
 def _fingerprint(path: Path, options: BuildOptions, shared: dict[Path, bytes] | None = None,
-                 read: list[bytes] | None = None) -> str:
-    """`read`: given, the chart file's bytes are added to it."""
+                 chart_bytes: bytes | None = None) -> str:
+    """`chart_bytes`: the chart file's bytes, when the caller has read them."""
     digest = hashlib.sha256()
     digest.update(_static_inputs(options.font, options.formats, options.page.key).encode())
     # the settings decide whether a chart passes lint: a code switched on, a category dropped
     digest.update(f"{sorted(options.settings.disabled)}|{options.settings.categories}".encode())
     if "png" in options.formats:
         digest.update(f"|dpi={options.dpi}".encode())
-    contents = _contents(path)
-    if read is not None:
-        read.append(contents)
-    digest.update(contents)
+    digest.update(_contents(path) if chart_bytes is None else chart_bytes)
     for defaults in defaults_files(path, options.settings.charts):  # every folder's, down to the chart's
         if shared is None or defaults not in shared:
             contents = _contents(defaults)

@@ -178,8 +178,6 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
     scratch = files.scratch_folder(options.out)
     aside = Path(tempfile.mkdtemp(prefix="set-", dir=scratch))  # the register, made while dot draws
     continued: list[str] = []
-    published = None
-    charts_recorded = False  # the manifest written since the last chart was
     try:
         drawing = _Drawing(list(valid_alone.values()), tools, options, scratch,
                            len(project_files) if options.publish else 0)
@@ -244,34 +242,30 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
                                      f"续排为 {count} 页")
                 if chart.path in drawing.fallbacks and outcomes[chart.path].status == "built":
                     continued.append(f"{printable(chart.out_name)} {drawing.fallbacks[chart.path]}")
-        if changed_paths or removed or restamped:
-            # the charts written so far, recorded before the set is made: a build killed while it
-            # makes the set (seconds at thousands of charts) must not lose their entries, or an
-            # undone edit would match the old entry and its drawing be kept as up to date
-            _write_manifest(options.out, manifest)
-            charts_recorded = True
-        if len(continued) > CONTINUED_LISTED:  # a line each for the first; the rest in one
-            continued[CONTINUED_LISTED:] = [f"另有 {len(continued) - CONTINUED_LISTED} 张图一页排不下，续排为多页"]
-        warnings = continued
-        if options.publish:
-            ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
-            not_built = set(unbuilt)
-            failing = [_name(p, options) for p in project_files if p not in ready and p not in not_built
-                       and _has_outputs(manifest, _name(p, options), options.out)]
-            if not ready:
-                warnings.append("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误")
-            elif unbuilt:
-                warnings.append(f"索引页、汇编和台账未更新：另有 {len(unbuilt)} 张图尚未生成或已过时"
-                                f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
-            else:
-                published = publish.publish_set(list(ready.values()), fingerprints, manifest, options, tools, failing,
-                                                scratch, registers, drawing.fonts_in_hand)
-                warnings += published.notes
     finally:
-        # again after the set, and whenever the build stops part way: every chart written is
-        # recorded (the set's entry is set only once the set is whole)
-        if ((changed_paths or removed or restamped) and not charts_recorded) or published is not None:
+        if changed_paths or removed or restamped:
+            # every chart written, recorded before the set is made: a build killed while it makes
+            # the set (seconds at thousands of charts) must not lose their entries, or an undone
+            # edit would match the old entry and its drawing be kept as up to date
             _write_manifest(options.out, manifest)
+    if len(continued) > CONTINUED_LISTED:  # a line each for the first; the rest in one
+        continued[CONTINUED_LISTED:] = [f"另有 {len(continued) - CONTINUED_LISTED} 张图一页排不下，续排为多页"]
+    published, warnings = None, continued
+    if options.publish:
+        ready, unbuilt = _set_members(project_files, charts, outcomes, fingerprints, manifest, options)
+        not_built = set(unbuilt)
+        failing = [_name(p, options) for p in project_files if p not in ready and p not in not_built
+                   and _has_outputs(manifest, _name(p, options), options.out)]
+        if not ready:
+            warnings.append("没有一张图生成成功：索引页、汇编和台账未发布（保持原样），请先改正上面的错误")
+        elif unbuilt:
+            warnings.append(f"索引页、汇编和台账未更新：另有 {len(unbuilt)} 张图尚未生成或已过时"
+                            f"（如 {printable(str(unbuilt[0]))}）；不带文件运行 riskchart build 生成全部后即会更新")
+        else:
+            published = publish.publish_set(list(ready.values()), fingerprints, manifest, options, tools, failing,
+                                            scratch, registers, drawing.fonts_in_hand)
+            _write_manifest(options.out, manifest)
+            warnings += published.notes
     shutil.rmtree(aside, ignore_errors=True)  # a register made for a set that was not published
     given = {str(p) for p in chart_files} | {str(d) for p in chart_files for d in defaults_files(p, options.settings.charts)}
     others = {d.path for d in linted.diagnostics if d.is_error and d.path not in given}
