@@ -34,7 +34,6 @@ from riskchart.lint import lint_paths
 from riskchart.publish.booklets import (
     BookletPlan,
     booklet_page_count,
-    charts_in_possible_booklets,
     publish_word_booklet,
 )
 from riskchart.publish.names import BOOKLET
@@ -65,15 +64,15 @@ def cover(pdf: Path) -> list[str]:
 
 def test_every_chart_of_a_booklet_short_enough_needs_its_fonts():
     charts = models()
-    assert charts_in_possible_booklets(charts, set(), {}) == set(FOOD + EQUIPMENT)
+    assert BookletPlan(charts, set(), {}).members == set(FOOD + EQUIPMENT)
     assert booklet_page_count(charts, dict.fromkeys(FOOD + EQUIPMENT, 1), by_department=True) == 1 + 1 + 6
 
 
 def test_a_department_s_charts_need_theirs_for_its_own_booklet_when_the_project_s_is_too_long(monkeypatch):
     monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 5)  # each department's: 5 pages; the project's: 8
-    assert charts_in_possible_booklets(models(), set(), {}) == set(FOOD + EQUIPMENT)
+    assert BookletPlan(models(), set(), {}).members == set(FOOD + EQUIPMENT)
     monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 4)  # no booklet at all
-    assert charts_in_possible_booklets(models(), set(), {}) == set()
+    assert BookletPlan(models(), set(), {}).members == set()
 
 
 def test_charts_not_yet_laid_out_count_as_the_mean_of_those_laid_out(monkeypatch):
@@ -102,13 +101,13 @@ def test_charts_not_drawn_count_as_many_pages_as_the_last_build_recorded(monkeyp
     monkeypatch.setattr(style, "BOOKLET_MAX_PAGES", 6)
     charts = models()
     manifest = {"charts": {FOOD[0]: {"pages": 3}}}  # 食品科's booklet: 7 pages
-    assert charts_in_possible_booklets(charts, set(), manifest) == set(EQUIPMENT)
+    assert BookletPlan(charts, set(), manifest).members == set(EQUIPMENT)
     # being drawn again, it may take a single page: its booklet may be made
     drawn = {c.path for c in charts if c.out_name == FOOD[0]}
-    assert charts_in_possible_booklets(charts, drawn, manifest) == set(FOOD + EQUIPMENT)
+    assert BookletPlan(charts, drawn, manifest).members == set(FOOD + EQUIPMENT)
     # a record that is not a page count is not believed: one page
-    assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": "3"}}}) == set(FOOD + EQUIPMENT)
-    assert charts_in_possible_booklets(charts, set(), {"charts": {FOOD[0]: {"pages": 2}}}) == set(FOOD + EQUIPMENT)
+    assert BookletPlan(charts, set(), {"charts": {FOOD[0]: {"pages": "3"}}}).members == set(FOOD + EQUIPMENT)
+    assert BookletPlan(charts, set(), {"charts": {FOOD[0]: {"pages": 2}}}).members == set(FOOD + EQUIPMENT)
 
 
 def test_the_word_booklet_is_written_in_the_fonts_the_project_chose(tmp_path):

@@ -93,11 +93,6 @@ def front_page_count(charts: list[Chart], by_department: bool = False) -> int:
     return 1 + max(1, math.ceil((len(charts) + headings) / style.TOC_ROWS_PER_PAGE))
 
 
-def charts_in_possible_booklets(charts: list[Chart], drawn: set[Path], manifest: dict[str, Any]) -> set[str]:
-    """The out_names of the charts in a booklet that may yet be made (see BookletPlan)."""
-    return set(BookletPlan(charts, drawn, manifest).members)
-
-
 class BookletPlan:
     """Which charts' fonts a build reads for the booklets while dot draws
     (~11 ms of CPU a chart, pageprep.py): a booklet that is made reads any
