@@ -1,5 +1,10 @@
-"""A batch of cache entries sealed under the user's key: the layout of the
-files in the output folder's cache folder that hold many entries (the lint
+"""Cache entries sealed under the user's key (an HMAC-SHA256 of their
+bytes), as the output folder's cache folder holds them.
+
+`sealed` and `unsealed_at`: one body after a head and its HMAC (a booklet's
+map, a PDF's fonts, the corpus counts, a line of the lint journal).
+
+A batch: the layout of the files that hold many entries (the lint
 results: check/cache_file.py; the register's rows and the index page's
 cards: publish/setcache.py).
 
@@ -29,6 +34,23 @@ _HEAD_PATTERN = re.compile(rb"[0-9a-f]{%d} [0-9]{%d} [0-9]{%d}\n" % (MAC_LENGTH,
 # An entry as a batch holds it: its fields (JSON: numbers, texts, lists)
 # and its byte strings.
 Entry = tuple[Any, Sequence[bytes | memoryview]]
+
+
+
+def sealed(head: bytes, body: bytes, secret: bytes, separator: bytes = b"") -> bytes:
+    """A cache file's (or a line's) bytes: `head`, the body's HMAC-SHA256 (hex), `separator`, the body."""
+    return head + hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii") + separator + body
+
+
+def unsealed_at(head: bytes, data: bytes, secret: bytes | None, separator: bytes = b"") -> int | None:
+    """Where the body of `data` (made by `sealed`) starts, or None when it is
+    not laid out so or its HMAC is not the one `secret` gives (another
+    user's, changed, truncated)."""
+    start = len(head) + MAC_LENGTH + len(separator)
+    if secret is None or not data.startswith(head) or data[start - len(separator):start] != separator:
+        return None
+    mac = hmac.new(secret, memoryview(data)[start:], hashlib.sha256).hexdigest().encode("ascii")
+    return start if hmac.compare_digest(mac, data[len(head):len(head) + MAC_LENGTH]) else None
 
 
 def sealed_batch(secret: bytes, magic: bytes, entries: Mapping[str, Entry]) -> list[bytes | memoryview]:

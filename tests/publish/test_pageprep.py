@@ -24,10 +24,10 @@ from conftest import SEED_SAMPLE, copy_seed_charts, squeeze
 
 from riskchart import style
 from riskchart.build import BuildOptions, build
-from riskchart.check import cache
 from riskchart.check.cache import signing_key
 from riskchart.config import find_settings
 from riskchart.draw import glyphs, render
+from riskchart.entrybatch import MAC_LENGTH
 from riskchart.lint import lint_paths
 from riskchart.publish import booklet, fontentry, pageprep
 from riskchart.publish.booklets import cover_title
@@ -152,7 +152,7 @@ def test_a_signed_entry_that_is_not_as_written_is_worked_out_again(charts, tmp_p
     pdf = next(out.glob("[0-9]*.pdf"))
     name = pageprep.entry_name(pdf.read_bytes())
     data = (out / CACHE / name).read_bytes()
-    start = len(fontentry._HEAD) + cache._MAC_LENGTH
+    start = len(fontentry._HEAD) + MAC_LENGTH
     end = data.index(b"\n", start)
     body = json.loads(data[start:end])
     key = signing_key()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -41,7 +40,6 @@ from typing import Any
 import yaml
 
 from .. import __version__, files
-from ..entrybatch import MAC_LENGTH as _MAC_LENGTH
 from ..model import Defaults, Position, ValuePath
 from . import cache_file
 from .cache_file import FILE_NAME, Stored
@@ -49,8 +47,8 @@ from .diagnostics import Diagnostic, Severity
 from .packed import LazyPositions
 
 __all__ = ["FILE_NAME", "MAX_ENTRIES", "ResultCache", "Stored", "TextPositions", "canonical", "code_fingerprint",
-           "decode_positions", "decode_results", "encode_positions", "encode_results", "installed_code", "sealed",
-           "signing_key", "unsealed_at"]
+           "decode_positions", "decode_results", "encode_positions", "encode_results", "installed_code",
+           "signing_key"]
 MAX_ENTRIES = 50_000  # files remembered; those seen by the latest run are kept first
 _KEY_FILE = "lint-cache.key"
 
@@ -132,22 +130,6 @@ class ResultCache:
         self._on_disk = cache_file.OnDisk(entries)
         with contextlib.suppress(OSError):
             self._on_disk = cache_file.write_whole(self.folder, entries, secret)
-
-
-def sealed(head: bytes, body: bytes, secret: bytes, separator: bytes = b"") -> bytes:
-    """A cache file's bytes: `head`, the body's HMAC-SHA256 (hex), `separator`, the body."""
-    return head + hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii") + separator + body
-
-
-def unsealed_at(head: bytes, data: bytes, secret: bytes | None, separator: bytes = b"") -> int | None:
-    """Where the body of `data` (made by `sealed`) starts, or None when it is
-    not laid out so or its HMAC is not the one `secret` gives (another
-    user's, changed, truncated)."""
-    start = len(head) + _MAC_LENGTH + len(separator)
-    if secret is None or not data.startswith(head) or data[start - len(separator):start] != separator:
-        return None
-    mac = hmac.new(secret, memoryview(data)[start:], hashlib.sha256).hexdigest().encode("ascii")
-    return start if hmac.compare_digest(mac, data[len(head):len(head) + _MAC_LENGTH]) else None
 
 
 _keys: dict[tuple[str, str], bytes] = {}  # by where the user's cache is: read once per process

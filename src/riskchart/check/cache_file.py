@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import files
-from ..entrybatch import MAC_LENGTH, batch_entries, opened_batch, sealed_batch
+from ..entrybatch import MAC_LENGTH, batch_entries, opened_batch, sealed, sealed_batch, unsealed_at
 
 FILE_NAME = "lint-results.bin"
 JOURNAL_NAME = "lint-results.journal"
@@ -98,12 +98,11 @@ def _read_journal(folder: Path, secret: bytes, on_disk: OnDisk) -> None:
         return
     on_disk.journal = len(data)
     for line in data.split(b"\n"):
-        mac, body = line[:MAC_LENGTH], line[MAC_LENGTH + 1:]
-        expected = hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii")
-        if line[MAC_LENGTH:MAC_LENGTH + 1] != b" " or not hmac.compare_digest(mac, expected):
+        start = unsealed_at(b"", line, secret, b" ")
+        if start is None:
             continue
         try:
-            found = json.loads(body.decode("utf-8"))
+            found = json.loads(line[start:].decode("utf-8"))
             if found.get("format") != FORMAT or found.get("whole") != on_disk.mac:
                 continue
             on_disk.entries.update(_journal_entries(found["files"]))
@@ -153,7 +152,7 @@ def journal_line(entries: dict[str, Stored], whole: str, secret: bytes) -> bytes
             continue
     body = json.dumps({"format": FORMAT, "whole": whole, "files": texts}, ensure_ascii=False,
                       separators=(",", ":")).encode("utf-8")
-    return hmac.new(secret, body, hashlib.sha256).hexdigest().encode("ascii") + b" " + body + b"\n"
+    return sealed(b"", body, secret, b" ") + b"\n"
 
 
 def append(folder: Path, line: bytes) -> None:

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import files
+from ..entrybatch import sealed, unsealed_at
 from ..model import Chart, Defaults, build_chart
 from . import rules
-from .cache import ResultCache, decode_results, sealed, signing_key, unsealed_at
+from .cache import ResultCache, decode_results, signing_key
 from .corpus_rules import KNOWN, Totals, all_text, phrase_text, uncommon_characters
 from .diagnostics import Diagnostic
 from .phrases import clause_counts

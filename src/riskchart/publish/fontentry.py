@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import files
-from ..check.cache import sealed, signing_key, unsealed_at
+from ..check.cache import signing_key
 from ..draw import cffmerge
+from ..entrybatch import sealed, unsealed_at
 
 FORMAT = 1
 _HEAD = b"riskchart fonts, HMAC-SHA256 "

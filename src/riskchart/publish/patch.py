@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, files
-from ..check.cache import sealed, signing_key, unsealed_at
+from ..check.cache import signing_key
 from ..draw import cffmerge
 from ..draw.glyphs import resources_of
+from ..entrybatch import sealed, unsealed_at
 from . import fontshare, pageprep
 from .fontentry import Prepared, text
 
