@@ -195,6 +195,32 @@ def test_changing_one_chart_rebuilds_only_that_chart(charts, tmp_path):
     assert set(report.published) == {"index.html", "booklet.pdf", "risk-register.csv", "risk-register.xlsx"}
 
 
+def test_the_sets_lint_reads_only_the_charts_changed_since_their_stamps_were_recorded(charts, tmp_path, monkeypatch):
+    # A chart whose settled stamp is the one its lint entry was recorded under has the same
+    # bytes: its results are used unread.  The edited chart, and one whose stamp is new but
+    # not its bytes (touched), are read.
+    from riskchart import lint
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)  # files written before a build count as settled
+    out = tmp_path / "out"
+    build([charts], options(out))
+    target, touched = charts / SAMPLE[2], charts / SAMPLE[0]
+    target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工备案登记", 1), encoding="utf-8")
+    os.utime(touched)
+    read: list[str] = []
+    readable = lint._readable
+    monkeypatch.setattr(lint, "_readable", lambda path: read.append(path.name) or readable(path))
+    report = build([charts], options(out))
+    assert [o.stem for o in report.outcomes if o.status == "built"] == ["15-劳动用工备案"]
+    assert sorted(set(read)) == sorted([target.name, touched.name])
+    assert "劳动用工备案登记" in (out / "index.html").read_text(encoding="utf-8")
+    read.clear()
+    target.write_text(target.read_text(encoding="utf-8").replace("劳动用工备案登记", "劳动用工登记", 1), encoding="utf-8")
+    build([charts], options(out))
+    assert sorted(set(read)) == [target.name]  # the touched chart's new stamp was recorded with its entry
+    assert "劳动用工登记" in (out / "index.html").read_text(encoding="utf-8")
+
+
 def test_defaults_change_rebuilds_every_chart_and_force_rebuilds_all(charts, tmp_path):
     out = tmp_path / "out"
     build([charts], options(out))

@@ -203,3 +203,21 @@ def test_a_file_of_the_former_name_that_riskchart_did_not_write_is_kept(lint_cor
     (folder / JOURNAL_NAME).mkdir()
     linted_alike(lint_corpus, folder)
     assert (folder / FILE_NAME).is_file() and stranger.is_file() and (folder / JOURNAL_NAME).is_dir()
+
+
+def test_an_entrys_stamp_key_is_kept_in_the_whole_file_and_in_the_journal(tmp_path):
+    """The stamp key a build found a file under (ResultCache.stamp_key) is
+    kept with its entry, so the next build finds the entry without reading
+    the file; an entry without one keeps none."""
+    secret = signing_key()
+    assert secret is not None
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    entries = {"a.yaml": cache_file.Stored("k1", b'{"d":[]}', b"", "stamp-a"),
+               "b.yaml": cache_file.Stored("k2", b'{"d":[]}', b"")}
+    whole = cache_file.write_whole(folder, entries, secret)
+    assert cache_file.read(folder, secret).entries == entries
+    changed = {"b.yaml": cache_file.Stored("k3", b'{"d":[]}', b"", "stamp-b")}
+    assert whole.mac is not None
+    cache_file.append(folder, cache_file.journal_line(changed, whole.mac, secret))
+    assert cache_file.read(folder, secret).entries == entries | changed

@@ -28,10 +28,16 @@ _RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/r
                       "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
 
 
-def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path], options: BuildOptions) -> bool:
-    """The given charts and the whole set are up to date (`fingerprints` are the whole project's)."""
-    if _stale_entries(manifest, list(fingerprints), options) \
-            or not all(_is_fresh(manifest, p, fingerprints[p], options) for p in chart_files):
+def _to_draw(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path],
+             options: BuildOptions) -> list[Path]:
+    """The given charts that are not up to date (every one with --force)."""
+    return [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
+
+
+def _all_fresh(manifest: Manifest, fingerprints: dict[Path, str], to_draw: list[Path], options: BuildOptions) -> bool:
+    """No given chart is to be drawn (`to_draw`, from _to_draw) and the whole
+    set is up to date (`fingerprints` are the whole project's)."""
+    if options.force or to_draw or _stale_entries(manifest, list(fingerprints), options):
         return False
     from ..publish import setstamp  # the set's fingerprint: not for a build that draws a chart first
 
@@ -219,8 +225,10 @@ def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
 
 def _is_fresh(manifest: Manifest, path: Path, fingerprint: str, options: BuildOptions) -> bool:
     entry = manifest["charts"].get(_name(path, options))
-    return bool(entry) and entry["fingerprint"] == fingerprint and entry["source"] == _resolved(path) \
-        and all(_complete(options.out, name, entry.get("written", {}).get(name)) for name in entry["outputs"])
+    if not entry or entry["fingerprint"] != fingerprint or entry["source"] != _resolved(path):
+        return False
+    out, written = os.fspath(options.out), entry.get("written", {})  # once: asked of thousands of charts
+    return all(_complete(out, name, written.get(name)) for name in entry["outputs"])
 
 
 def _resolved(path: Path) -> str:
@@ -236,13 +244,13 @@ def _real_folder(folder: str) -> str:
     return os.path.realpath(folder)
 
 
-def _complete(out: Path, name: str, written: list[int] | None = None) -> bool:
+def _complete(out: Path | str, name: str, written: list[int] | None = None) -> bool:
     """An output is whole when it is as big and as old as the build that
     wrote it recorded (`written`), or when it looks whole."""
-    if written is not None and "/" not in name and stamps.output_stamp(os.path.join(out, name)) == written:
+    if written is not None and "/" not in name and stamps.output_stamp(f"{out}/{name}") == written:
         return True  # a name straight in out/ (checked when the manifest was read): no folder on the way
     try:
-        target = files.inside(out, name)
+        target = files.inside(Path(out), name)
     except OSError:
         return False
     return (written is not None and stamps.output_stamp(target) == written) or files.looks_complete(target)

@@ -30,6 +30,7 @@ from .freshness import (
     _is_fresh,
     _refresh_stamps,
     _stale_entries,
+    _to_draw,
     _write_stamps_if_free,
     unmatched_fingerprint,
     written_since,
@@ -60,7 +61,8 @@ def build(paths: list[Path], options: BuildOptions,
     warnings: list[str] = []
     chart_files, project_files, manifest, manifest_stamp, (fingerprints, stamp_keys, new_stamps, looked) = \
         _look(paths, options, warnings)
-    if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
+    to_draw = _to_draw(manifest, fingerprints, chart_files, options)
+    if _all_fresh(manifest, fingerprints, to_draw, options):
         if _refresh_stamps(manifest, fingerprints, new_stamps, options):
             _write_stamps_if_free(fingerprints, new_stamps, options)
         return _nothing_to_do(chart_files, progress, started, options)
@@ -81,7 +83,8 @@ def build(paths: list[Path], options: BuildOptions,
             warnings = []
             chart_files, project_files, manifest, _, (fingerprints, stamp_keys, new_stamps, looked) = \
                 _look(paths, options, warnings)
-            if not options.force and _all_fresh(manifest, fingerprints, chart_files, options):
+            to_draw = _to_draw(manifest, fingerprints, chart_files, options)
+            if _all_fresh(manifest, fingerprints, to_draw, options):
                 if _refresh_stamps(manifest, fingerprints, new_stamps, options):
                     _write_manifest(options.out, manifest)
                 return _nothing_to_do(chart_files, progress, started, options)  # a build we waited for did the work
@@ -91,8 +94,8 @@ def build(paths: list[Path], options: BuildOptions,
 
         layout.cache_compiled_templates(layout.environment())
         try:
-            report = _full_build(chart_files, project_files, fingerprints, stamp_keys, new_stamps, looked, manifest,
-                                 stale, tools, options, progress, started, planned)
+            report = _full_build(chart_files, to_draw, project_files, fingerprints, stamp_keys, new_stamps, looked,
+                                 manifest, stale, tools, options, progress, started, planned)
             warnings += report.warnings
             from ..draw import glyphs
 
@@ -152,16 +155,16 @@ def _nothing_to_do(chart_files: list[Path], progress: Progress, started: float, 
     return BuildReport(outcomes, seconds=time.perf_counter() - started)
 
 
-def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints: dict[Path, str],
+def _full_build(chart_files: list[Path], changed: list[Path], project_files: list[Path], fingerprints: dict[Path, str],
                 stamp_keys: dict[Path, str], new_stamps: dict[Path, str], looked: Looked, manifest: Manifest,
                 stale: list[str],
                 tools: render.Toolchain,
                 options: BuildOptions, progress: Progress, started: float,
                 planned: Callable[[int], None]) -> BuildReport:
+    # `changed`: the given charts not up to date (freshness._to_draw).
     # Charts whose files changed go to Graphviz at once if they pass their own
     # checks; the whole set is linted while dot draws them, and a chart that
     # then fails a cross-file rule (a repeated id or title) is not written.
-    changed = [p for p in chart_files if options.force or not _is_fresh(manifest, p, fingerprints[p], options)]
     restamped = _refresh_stamps(manifest, fingerprints, new_stamps, options)
     from .. import lint
     from ..draw import layout
@@ -190,8 +193,9 @@ def _full_build(chart_files: list[Path], project_files: list[Path], fingerprints
 
             layout.cache_compiled_templates(publish.html_environment())
             # a chart deleted or renamed since it was found fails alone (_first_error), not the build
-            present = [p for p in project_files if p.exists()] or project_files
-            linted = lint.lint_paths(present, options.settings, cache=lint_cache)
+            present = [p for p in project_files if os.path.exists(p)] or project_files
+            # the files as found, those unchanged since the last build not even read: see lint.py
+            linted = lint.lint_paths(present, options.settings, cache=lint_cache, stamps=stamp_keys, found=True)
             # the cache's entries (20 MB of text at 4,000 charts) are not needed past the lint; serve keeps its own
             del lint_cache
             charts = {c.path: c for c in linted.charts}

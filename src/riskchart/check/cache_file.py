@@ -2,7 +2,8 @@
 
 `lint-results.bin` holds every entry, sealed as one batch (entrybatch.py,
 the layout of the set caches too): a small JSON index of each file's name,
-key and its texts' byte lengths, then the texts' UTF-8 bytes one after the
+keys (of its bytes, and the stamp key it was last found under) and its
+texts' byte lengths, then the texts' UTF-8 bytes one after the
 other.  Reading it checks the HMAC, parses the index and slices the bytes:
 the entries' JSON texts are not unescaped as strings of one JSON document
 (4,000 charts' 20 MB of them were a tenth of a second to read that way).
@@ -37,7 +38,7 @@ from ..entrybatch import MAC_LENGTH, batch_entries, opened_batch, sealed, sealed
 
 FILE_NAME = "lint-results.bin"
 JOURNAL_NAME = "lint-results.journal"
-FORMAT = 2
+FORMAT = 3
 _MAGIC = b"riskchart lint results %d\n" % FORMAT
 FORMER_NAME = "lint-results.json"  # format 1's whole file: removed when a whole file is written, if it is one
 _FORMER_HEAD, _FORMER_MIDDLE = b'{"mac":"', b'","body":'
@@ -52,6 +53,7 @@ class Stored:
     key: str
     results: bytes    # encode_results(): {"d": diagnostics, "x": ignore lines, "v": validated values or null}
     positions: bytes  # encode_positions(), or b"" when there is no chart
+    stamped: str = ""  # ResultCache.stamp_key of the file as a build last found it unchanged; "": none
 
 
 @dataclass
@@ -82,9 +84,9 @@ def read(folder: Path | None, secret: bytes | None) -> OnDisk:
     if batch is None or batch[2] != len(data):
         return OnDisk()
     entries = {}
-    for name, (key, texts), _ in batch_entries(*batch[:2]):
-        if isinstance(key, str) and len(texts) == 2:
-            entries[name] = Stored(key, bytes(texts[0]), bytes(texts[1]))
+    for name, (keys, texts), _ in batch_entries(*batch[:2]):
+        if isinstance(keys, list) and len(keys) == 2 and all(isinstance(k, str) for k in keys) and len(texts) == 2:
+            entries[name] = Stored(keys[0], bytes(texts[0]), bytes(texts[1]), keys[1])
     on_disk = OnDisk(entries, data[len(_MAGIC):len(_MAGIC) + MAC_LENGTH].decode("ascii"), len(data))
     _read_journal(folder, secret, on_disk)
     return on_disk
@@ -114,7 +116,7 @@ def write_whole(folder: Path, entries: dict[str, Stored], secret: bytes) -> OnDi
     """Every entry in a new whole file, written piece by piece (4,000 charts'
     entries are some 20 MB: never joined); the journal, now in it, removed,
     and a whole file of the former format too."""
-    batch = sealed_batch(secret, _MAGIC, {name: (stored.key, (stored.results, stored.positions))
+    batch = sealed_batch(secret, _MAGIC, {name: ([stored.key, stored.stamped], (stored.results, stored.positions))
                                           for name, stored in entries.items()})
     files.write_atomic(folder / FILE_NAME, lambda stream: stream.writelines([_MAGIC, *batch]))
     with contextlib.suppress(OSError):  # a folder of that name stays: appending to it fails, costing time only
@@ -147,7 +149,7 @@ def journal_line(entries: dict[str, Stored], whole: str, secret: bytes) -> bytes
     for name, stored in entries.items():
         try:
             name.encode("utf-8")
-            texts[name] = [stored.key, stored.results.decode("utf-8"), stored.positions.decode("utf-8")]
+            texts[name] = [stored.key, stored.results.decode("utf-8"), stored.positions.decode("utf-8"), stored.stamped]
         except UnicodeError:
             continue
     body = json.dumps({"format": FORMAT, "whole": whole, "files": texts}, ensure_ascii=False,
@@ -171,9 +173,10 @@ def append(folder: Path, line: bytes) -> None:
 
 
 def _journal_entries(found: object) -> dict[str, Stored]:
-    """A journal line's entries: {name: [key, results, positions]}, all three JSON strings."""
+    """A journal line's entries: {name: [key, results, positions, stamped]}, all four JSON strings."""
     if not isinstance(found, dict):
         raise TypeError("not a table of entries")
-    return {name: Stored(key, results.encode("utf-8"), positions.encode("utf-8"))
-            for name, (key, results, positions) in found.items()
-            if isinstance(key, str) and isinstance(results, str) and isinstance(positions, str)}
+    return {name: Stored(key, results.encode("utf-8"), positions.encode("utf-8"), stamped)
+            for name, (key, results, positions, stamped) in found.items()
+            if isinstance(key, str) and isinstance(results, str) and isinstance(positions, str)
+            and isinstance(stamped, str)}
