@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pikepdf
 import pytest
@@ -281,6 +282,14 @@ def test_an_outline_is_judged_again_when_a_subroutine_it_calls_differs():
     assert not verdict.holds_for(subrs_index(bytes([139, 139, 5, 11])), subrs_index())  # fewer subroutines
     stored = glyphs._Verdict(2, 0, ((7, b"\x0b"),), (), True)  # names a subroutine past the last
     assert not stored.holds_for(good, subrs_index())
+    # the same, for all of a font's outlines at once
+    font = SimpleNamespace(font_dict_of=[0], font_dicts=[font_dict], global_subrs=subrs_index())
+    assert glyphs._held_at_once(font, {0: (verdict,)}) == {0: verdict}
+    for other in (broken, subrs_index(bytes([139, 139, 5, 11])), subrs_index(bytes([139, 139, 5, 11]), b"\x0b", b"")):
+        font_dict.subrs = other  # a subroutine differs; one fewer; one more
+        assert glyphs._held_at_once(font, {0: (verdict,)}) == {}
+    font_dict.subrs = good
+    assert glyphs._held_at_once(font, {0: (stored,)}) == {}
     font_dict.subrs = broken
     assert not glyphs._draw(calls_subr_0, font_dict, subrs_index()).drawable
 
@@ -396,24 +405,33 @@ def test_after_a_repair_only_the_redrawn_outlines_are_drawn_again_and_one_still_
         render.fit_to_page(broken)
 
 
+def spoiler(cff: glyphs._Cff, number: int):
+    """A function spoiling, in the bytes of `cff` (or a font with the same
+    subroutines in the same place), a local subroutine glyph `number` calls:
+    it then calls one far past the last, and the glyph cannot be drawn."""
+    font_dict = cff.font_dicts[cff.font_dict_of[number]]
+    called = glyphs._draw(cff.charstrings.item(number), font_dict, cff.global_subrs).local_called
+    subroutine = next(n for n, code in called if len(code) >= 4)
+    spoilt_at = font_dict.subrs.base + font_dict.subrs.offsets()[subroutine]
+    return lambda data: data[:spoilt_at] + bytes([28, 0x7F, 0xFF, 10]) + data[spoilt_at + 4:]
+
+
+def test_a_known_verdict_is_not_taken_when_a_subroutine_the_outline_calls_differs(fresh_verdicts):
+    cff, characters = regular_font(chart_pdf("情况不属实，核实后上报。"))
+    assert glyphs._undrawable(cff) == []  # every outline's verdict is known now
+    (number,) = [n for n, c in characters.items() if c == "情"]
+    assert glyphs.undrawable(spoiler(cff, number)(bytes(cff.data))) == [number]
+
+
 def test_a_repaired_font_whose_subroutines_differ_is_drawn_again_in_full(fresh_verdicts, monkeypatch):
     """Should the repaired font differ in more than the redrawn outlines (here a
     subroutine that 情 calls, spoilt), every outline is drawn again."""
     broken = break_glyph(chart_pdf("情况不属实，核实后上报。"), "实")
     cff, characters = regular_font(broken)
     (number,) = [n for n, c in characters.items() if c == "情"]
-    font_dict = cff.font_dicts[cff.font_dict_of[number]]
-    called = glyphs._draw(cff.charstrings.item(number), font_dict, cff.global_subrs).local_called
-    subroutine = next(n for n, code in called if len(code) >= 4)
-    spoilt_at = font_dict.subrs.base + font_dict.subrs.offsets()[subroutine]
+    spoil = spoiler(cff, number)
     real_with_charstrings = glyphs._with_charstrings
-
-    def also_spoiling_a_subroutine(font, replaced):
-        fixed = real_with_charstrings(font, replaced)
-        # calls a local subroutine far past the last: 情 cannot be drawn
-        return fixed[:spoilt_at] + bytes([28, 0x7F, 0xFF, 10]) + fixed[spoilt_at + 4:]
-
-    monkeypatch.setattr(glyphs, "_with_charstrings", also_spoiling_a_subroutine)
+    monkeypatch.setattr(glyphs, "_with_charstrings", lambda font, replaced: spoil(real_with_charstrings(font, replaced)))
     with pytest.raises(glyphs.UndrawableGlyphs, match="「情」"):
         render.fit_to_page(broken)
 

@@ -256,6 +256,22 @@ class _Index:
     def item(self, number: int) -> bytes:
         return self.items[number]
 
+    def each(self, numbers: list[int]) -> list[bytes] | None:
+        """The items `numbers` (None if one does not exist), those not read
+        before read in one pass."""
+        items = self.items
+        missing = list(set(numbers).difference(items))
+        if missing and (min(missing) < 0 or max(missing) >= self.count):
+            return None
+        pair = _OFFSET_PAIRS.get(self.size)
+        if pair is None:
+            items.update((number, self._read(number)) for number in missing)
+        else:
+            data, base, first, size = self.data, self.base, self.first, self.size
+            spans = [pair.unpack_from(data, first + number * size) for number in missing]
+            items.update(zip(missing, [bytes(data[base + start:base + end]) for start, end in spans], strict=True))
+        return list(map(items.__getitem__, numbers))
+
     def _read(self, number: int) -> bytes:
         if not 0 <= number < self.count:
             raise IndexError(number)
@@ -469,24 +485,50 @@ def _undrawable(cff: _Cff, numbers: Iterable[int] | None = None) -> list[int]:
         outlines = {n: cff.charstrings.item(n) for n in numbers}
     with _VERDICTS_LOCK:  # taken once a font, not once a glyph
         known = {n: tuple(_VERDICTS.get(bytecode, ())) for n, bytecode in outlines.items()}
-    bad, used = [], []
-    font_dicts, font_dict_of, global_subrs = cff.font_dicts, cff.font_dict_of, cff.global_subrs
-    for number, bytecode in outlines.items():
-        font_dict = font_dicts[font_dict_of[number]]
-        for verdict in known[number]:
-            if verdict.holds_for(font_dict.subrs, global_subrs):
+    verdicts = _held_at_once(cff, known)
+    for number in outlines.keys() - verdicts.keys():
+        verdicts[number] = _judged(cff, number, outlines[number], known[number])
+    with _VERDICTS_LOCK:
+        _USED.update(verdicts.values())
+    return sorted(number for number, verdict in verdicts.items() if not verdict.drawable)
+
+
+def _judged(cff: _Cff, number: int, bytecode: bytes, known: tuple[_Verdict, ...]) -> _Verdict:
+    """The verdict on one outline: a known one that holds in this font, else drawn now."""
+    font_dict = cff.font_dicts[cff.font_dict_of[number]]
+    for verdict in known:
+        if verdict.holds_for(font_dict.subrs, cff.global_subrs):
+            return verdict
+    verdict = _draw(bytecode, font_dict, cff.global_subrs)
+    with _VERDICTS_LOCK:
+        _VERDICTS.setdefault(bytecode, []).append(verdict)
+        _STORED["drawn"] += 1
+    return verdict
+
+
+def _held_at_once(cff: _Cff, known: dict[int, tuple[_Verdict, ...]]) -> dict[int, _Verdict]:
+    """The outlines whose first known verdict holds, found for each font
+    DICT's glyphs at once: the subroutines all their verdicts called are
+    read in one pass and compared as one list.  A font DICT's glyphs with
+    any difference are left to `_judged`, one by one."""
+    groups: dict[int, list[tuple[int, _Verdict]]] = collections.defaultdict(list)
+    for number, stored in known.items():
+        if stored:
+            groups[cff.font_dict_of[number]].append((number, stored[0]))
+    held: dict[int, _Verdict] = {}
+    global_subrs = cff.global_subrs
+    for font_dict, members in groups.items():
+        local = cff.font_dicts[font_dict].subrs
+        first = [verdict for _, verdict in members]
+        if {(v.local_count, v.global_count) for v in first} != {(local.count, global_subrs.count)}:
+            continue
+        for index, called in ((local, [v._local for v in first]), (global_subrs, [v._global for v in first])):
+            if index.each(list(itertools.chain.from_iterable(numbers for numbers, _ in called))) \
+                    != list(itertools.chain.from_iterable(items for _, items in called)):
                 break
         else:
-            verdict = _draw(bytecode, font_dict, global_subrs)
-            with _VERDICTS_LOCK:
-                _VERDICTS.setdefault(bytecode, []).append(verdict)
-                _STORED["drawn"] += 1
-        used.append(verdict)
-        if not verdict.drawable:
-            bad.append(number)
-    with _VERDICTS_LOCK:
-        _USED.update(used)
-    return bad
+            held.update(members)
+    return held
 
 
 def _cache_file(kind: str) -> Path | None:
