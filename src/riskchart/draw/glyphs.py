@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import operator
 import re
 import shutil
 import struct
@@ -431,19 +432,22 @@ class _Verdict:
     global_called: tuple[tuple[int, bytes], ...]
     drawable: bool
     # the called subroutines' numbers and bytes apart, to compare them in one go
-    _local: tuple[tuple[int, ...], tuple[bytes, ...]] = field(init=False, repr=False)
-    _global: tuple[tuple[int, ...], tuple[bytes, ...]] = field(init=False, repr=False)
+    local_numbers: tuple[int, ...] = field(init=False, repr=False)
+    local_items: tuple[bytes, ...] = field(init=False, repr=False)
+    global_numbers: tuple[int, ...] = field(init=False, repr=False)
+    global_items: tuple[bytes, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name, called in (("_local", self.local_called), ("_global", self.global_called)):
-            object.__setattr__(self, name, (tuple(n for n, _ in called), tuple(d for _, d in called)))
+        for kind, called in (("local", self.local_called), ("global", self.global_called)):
+            object.__setattr__(self, f"{kind}_numbers", tuple(n for n, _ in called))
+            object.__setattr__(self, f"{kind}_items", tuple(d for _, d in called))
 
     def holds_for(self, local: _Index, global_subrs: _Index) -> bool:
         if local.count != self.local_count or global_subrs.count != self.global_count:
             return False
         try:
-            return tuple(map(local.items.__getitem__, self._local[0])) == self._local[1] \
-                and tuple(map(global_subrs.items.__getitem__, self._global[0])) == self._global[1]
+            return tuple(map(local.items.__getitem__, self.local_numbers)) == self.local_items \
+                and tuple(map(global_subrs.items.__getitem__, self.global_numbers)) == self.global_items
         except IndexError:  # a stored verdict naming a subroutine this font does not have
             return False
 
@@ -522,9 +526,10 @@ def _held_at_once(cff: _Cff, known: dict[int, tuple[_Verdict, ...]]) -> dict[int
         first = [verdict for _, verdict in members]
         if {(v.local_count, v.global_count) for v in first} != {(local.count, global_subrs.count)}:
             continue
-        for index, called in ((local, [v._local for v in first]), (global_subrs, [v._global for v in first])):
-            if index.each(list(itertools.chain.from_iterable(numbers for numbers, _ in called))) \
-                    != list(itertools.chain.from_iterable(items for _, items in called)):
+        for index, kind in ((local, "local"), (global_subrs, "global")):
+            numbers = itertools.chain.from_iterable(map(operator.attrgetter(f"{kind}_numbers"), first))
+            if index.each(list(numbers)) != list(itertools.chain.from_iterable(
+                    map(operator.attrgetter(f"{kind}_items"), first))):
                 break
         else:
             held.update(members)
