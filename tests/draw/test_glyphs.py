@@ -244,10 +244,16 @@ def test_an_index_reads_its_offsets_whatever_their_size(size):
     offsets = [1]
     for item in items:
         offsets.append(offsets[-1] + len(item))
-    index = glyphs._Index(len(items).to_bytes(2, "big") + bytes([size])
-                          + b"".join(o.to_bytes(size, "big") for o in offsets) + b"".join(items), 0)
-    assert index.offsets() == offsets
-    assert [index.item(n) for n in range(len(items))] == items
+
+    def index() -> glyphs._Index:
+        return glyphs._Index(len(items).to_bytes(2, "big") + bytes([size])
+                             + b"".join(o.to_bytes(size, "big") for o in offsets) + b"".join(items), 0)
+
+    assert index().offsets() == offsets
+    assert [index().item(n) for n in range(len(items))] == items
+    assert index().every_item() == items
+    assert index().each([3, 0, 3, 1]) == [items[3], items[0], items[3], items[1]]
+    assert index().each([0, 4]) is None and index().each([-1]) is None
 
 
 def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character(monkeypatch):

@@ -23,7 +23,7 @@ import shutil
 import struct
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -197,16 +197,30 @@ _OFFSET_PAIRS = {size: struct.Struct(f">2{code}") for size, code in _OFFSET_CODE
 
 
 class _Items(dict[int, bytes]):
-    """An INDEX's items, each read when first asked for: a dict, so that the
-    subroutines many outlines call are compared at C speed (`holds_for`)."""
+    """An INDEX's items by number, each read when first asked for: a dict,
+    so that the subroutines many outlines call are compared at C speed
+    (`holds_for`).  It holds the INDEX's bytes, not the INDEX: no cycle
+    keeps a font's bytes alive after its last use."""
 
-    def __init__(self, read: Callable[[int], bytes]):
+    def __init__(self, data: _Bytes, first: int, base: int, size: int, count: int):
         super().__init__()
-        self.read = read
+        self.data, self.first, self.base, self.size, self.count = data, first, base, size, count
 
     def __missing__(self, number: int) -> bytes:
         found = self[number] = self.read(number)
         return found
+
+    def read(self, number: int) -> bytes:
+        if not 0 <= number < self.count:
+            raise IndexError(number)
+        at = self.first + number * self.size
+        pair = _OFFSET_PAIRS.get(self.size)
+        if pair is None:
+            start = int.from_bytes(self.data[at:at + self.size], "big")
+            end = int.from_bytes(self.data[at + self.size:at + 2 * self.size], "big")
+        else:
+            start, end = pair.unpack_from(self.data, at)
+        return bytes(self.data[self.base + start:self.base + end])
 
 
 class _Index:
@@ -216,15 +230,16 @@ class _Index:
         self.data = data
         self.start = start
         self.called: dict[int, bytes] = {}
-        self.items = _Items(self._read)  # the same subroutines are compared for many outlines
         self.count = int.from_bytes(data[start:start + 2], "big")
         if self.count == 0:
             self.size, self.first, self.base, self.end = 1, start + 2, start + 1, start + 2
-            return
-        self.size = data[start + 2]
-        self.first = start + 3
-        self.base = self.first + (self.count + 1) * self.size - 1
-        self.end = self.base + self._offset(self.count)
+        else:
+            self.size = data[start + 2]
+            self.first = start + 3
+            self.base = self.first + (self.count + 1) * self.size - 1
+            self.end = self.base + self._offset(self.count)
+        # the same subroutines are compared for many outlines
+        self.items = _Items(data, self.first, self.base, self.size, self.count)
 
     def _offset(self, number: int) -> int:
         at = self.first + number * self.size
@@ -266,22 +281,12 @@ class _Index:
             return None
         pair = _OFFSET_PAIRS.get(self.size)
         if pair is None:
-            items.update((number, self._read(number)) for number in missing)
+            items.update((number, items.read(number)) for number in missing)
         else:
             data, base, first, size = self.data, self.base, self.first, self.size
             spans = [pair.unpack_from(data, first + number * size) for number in missing]
             items.update(zip(missing, [bytes(data[base + start:base + end]) for start, end in spans], strict=True))
         return list(map(items.__getitem__, numbers))
-
-    def _read(self, number: int) -> bytes:
-        if not 0 <= number < self.count:
-            raise IndexError(number)
-        pair = _OFFSET_PAIRS.get(self.size)
-        if pair is None:
-            start, end = self._offset(number), self._offset(number + 1)
-        else:
-            start, end = pair.unpack_from(self.data, self.first + number * self.size)
-        return bytes(self.data[self.base + start:self.base + end])
 
     def __getitem__(self, number: int) -> Any:  # a fontTools T2CharString
         """As a subroutine, for fontTools' interpreter."""
