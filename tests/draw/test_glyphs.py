@@ -18,6 +18,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pikepdf
 import pytest
@@ -243,10 +244,16 @@ def test_an_index_reads_its_offsets_whatever_their_size(size):
     offsets = [1]
     for item in items:
         offsets.append(offsets[-1] + len(item))
-    index = glyphs._Index(len(items).to_bytes(2, "big") + bytes([size])
-                          + b"".join(o.to_bytes(size, "big") for o in offsets) + b"".join(items), 0)
-    assert index.offsets() == offsets
-    assert [index.item(n) for n in range(len(items))] == items
+
+    def index() -> glyphs._Index:
+        return glyphs._Index(len(items).to_bytes(2, "big") + bytes([size])
+                             + b"".join(o.to_bytes(size, "big") for o in offsets) + b"".join(items), 0)
+
+    assert index().offsets() == offsets
+    assert [index().item(n) for n in range(len(items))] == items
+    assert index().every_item() == items
+    assert index().each([3, 0, 3, 1]) == [items[3], items[0], items[3], items[1]]
+    assert index().each([0, 4]) is None and index().each([-1]) is None
 
 
 def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character(monkeypatch):
@@ -279,6 +286,16 @@ def test_an_outline_is_judged_again_when_a_subroutine_it_calls_differs():
     assert verdict.holds_for(good, subrs_index())
     assert not verdict.holds_for(broken, subrs_index())
     assert not verdict.holds_for(subrs_index(bytes([139, 139, 5, 11])), subrs_index())  # fewer subroutines
+    stored = glyphs._Verdict(2, 0, ((7, b"\x0b"),), (), True)  # names a subroutine past the last
+    assert not stored.holds_for(good, subrs_index())
+    # the same, for all of a font's outlines at once
+    font = SimpleNamespace(font_dict_of=[0], font_dicts=[font_dict], global_subrs=subrs_index())
+    assert glyphs._held_at_once(font, {0: (verdict,)}) == {0: verdict}
+    for other in (broken, subrs_index(bytes([139, 139, 5, 11])), subrs_index(bytes([139, 139, 5, 11]), b"\x0b", b"")):
+        font_dict.subrs = other  # a subroutine differs; one fewer; one more
+        assert glyphs._held_at_once(font, {0: (verdict,)}) == {}
+    font_dict.subrs = good
+    assert glyphs._held_at_once(font, {0: (stored,)}) == {}
     font_dict.subrs = broken
     assert not glyphs._draw(calls_subr_0, font_dict, subrs_index()).drawable
 
@@ -363,3 +380,73 @@ def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked
     glyphs._CLEAN_SUBSETS.clear()
     with pytest.raises(glyphs.UndrawableGlyphs, match="「实」"):
         render.fit_to_page(broken)
+
+
+# Re-checking a repaired font: only what changed, when nothing else did ----------
+
+def regular_font(pdf: bytes) -> tuple[glyphs._Cff, dict[int, str]]:
+    """The Regular font's CFF and its glyphs' characters."""
+    with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
+        (font,) = [font for font in glyphs._fonts(document) if "Regular" in str(font.BaseFont)]
+        cff = glyphs._Cff(font.DescendantFonts[0].FontDescriptor.FontFile3.read_bytes())
+        to_unicode = glyphs._to_unicode(font)
+    return cff, {n: to_unicode.get(code, "") for n, code in enumerate(cff.codes())}
+
+
+def test_after_a_repair_only_the_redrawn_outlines_are_drawn_again_and_one_still_broken_fails(
+        fresh_verdicts, monkeypatch):
+    broken = break_glyph(chart_pdf("情况不属实，核实后上报。"), "实")
+    _, characters = regular_font(broken)
+    (number,) = [n for n, c in characters.items() if c == "实"]
+    asked: list[object] = []
+    real_undrawable = glyphs._undrawable
+    monkeypatch.setattr(glyphs, "_undrawable",
+                        lambda font, numbers=None: asked.append(numbers) or real_undrawable(font, numbers))
+    assert embedded_undrawable(render.fit_to_page(broken)) == 0
+    assert [number] in asked  # the repaired font: only the redrawn outline was drawn again
+
+    fresh_verdicts()
+    monkeypatch.setattr(glyphs, "_redraw", lambda *args: bytes([139, 139, 8, 14]))  # a redrawing that does not draw
+    with pytest.raises(glyphs.UndrawableGlyphs, match="「实」"):
+        render.fit_to_page(broken)
+
+
+def spoiler(cff: glyphs._Cff, number: int):
+    """A function spoiling, in the bytes of `cff` (or a font with the same
+    subroutines in the same place), a local subroutine glyph `number` calls:
+    it then calls one far past the last, and the glyph cannot be drawn."""
+    font_dict = cff.font_dicts[cff.font_dict_of[number]]
+    called = glyphs._draw(cff.charstrings.item(number), font_dict, cff.global_subrs).local_called
+    subroutine = next(n for n, code in called if len(code) >= 4)
+    spoilt_at = font_dict.subrs.base + font_dict.subrs.offsets()[subroutine]
+    return lambda data: data[:spoilt_at] + bytes([28, 0x7F, 0xFF, 10]) + data[spoilt_at + 4:]
+
+
+def test_a_known_verdict_is_not_taken_when_a_subroutine_the_outline_calls_differs(fresh_verdicts):
+    cff, characters = regular_font(chart_pdf("情况不属实，核实后上报。"))
+    assert glyphs._undrawable(cff) == []  # every outline's verdict is known now
+    (number,) = [n for n, c in characters.items() if c == "情"]
+    assert glyphs.undrawable(spoiler(cff, number)(bytes(cff.data))) == [number]
+
+
+def test_a_repaired_font_whose_subroutines_differ_is_drawn_again_in_full(fresh_verdicts, monkeypatch):
+    """Should the repaired font differ in more than the redrawn outlines (here a
+    subroutine that 情 calls, spoilt), every outline is drawn again."""
+    broken = break_glyph(chart_pdf("情况不属实，核实后上报。"), "实")
+    cff, characters = regular_font(broken)
+    (number,) = [n for n, c in characters.items() if c == "情"]
+    spoil = spoiler(cff, number)
+    real_with_charstrings = glyphs._with_charstrings
+    monkeypatch.setattr(glyphs, "_with_charstrings", lambda font, replaced: spoil(real_with_charstrings(font, replaced)))
+    with pytest.raises(glyphs.UndrawableGlyphs, match="「情」"):
+        render.fit_to_page(broken)
+
+
+def test_a_font_stored_with_flate_alone_is_inflated_as_qpdf_would():
+    with pikepdf.Pdf.open(io.BytesIO(chart_pdf("情况不属实。"))) as document:
+        for font in glyphs._fonts(document):
+            stream = font.DescendantFonts[0].FontDescriptor.FontFile3
+            stored = stream.read_raw_bytes()
+            assert glyphs._inflated(stored, stream.get("/Filter"), stream.get("/DecodeParms")) == stream.read_bytes()
+            assert glyphs._inflated(stored[:-40], pikepdf.Name.FlateDecode, None) is None  # cut short: qpdf's turn
+            assert glyphs._inflated(stored, pikepdf.Array([pikepdf.Name.FlateDecode]), None) is None

@@ -16,13 +16,15 @@ thousands of subroutines, and rewriting a subset through it takes a second.
 from __future__ import annotations
 
 import collections
+import itertools
+import operator
 import re
 import shutil
 import struct
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,10 +65,11 @@ def repair_fonts(document: Any) -> int:  # a pikepdf.Pdf
         if stream.objgen in seen:
             continue
         seen.add(stream.objgen)
-        subset = _font_digest(stream.read_raw_bytes(), stream.get("/Filter"), stream.get("/DecodeParms"))
+        stored, filters, parameters = stream.read_raw_bytes(), stream.get("/Filter"), stream.get("/DecodeParms")
+        subset = _font_digest(stored, filters, parameters)
         if _known_clean(subset):
             continue
-        fixed, count, lost = _repair_cff(stream.read_bytes(), font, subset)
+        fixed, count, lost = _repair_cff(_inflated(stored, filters, parameters) or stream.read_bytes(), font, subset)
         repaired += count
         broken += lost
         if fixed is not None:  # compressed here: qpdf would take three times as long on saving
@@ -86,6 +89,20 @@ def _compressed(font: bytes) -> bytes:
 
     packer = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     return packer.compress(font) + packer.flush()
+
+
+def _inflated(stored: bytes, filters: Any, parameters: Any) -> bytes | None:
+    """A font stored with FlateDecode alone, decompressed by zlib, which lets
+    the other threads run meanwhile (qpdf's `read_bytes` holds the GIL);
+    None for any other filter, or data zlib refuses (qpdf decodes those)."""
+    import zlib
+
+    if parameters is not None or str(filters) != "/FlateDecode":
+        return None
+    try:
+        return zlib.decompress(stored)
+    except zlib.error:
+        return None
 
 
 def _font_digest(stored: bytes, filters: Any = None, parameters: Any = None) -> bytes:
@@ -176,22 +193,53 @@ def resources_of(pages: Iterable[Any]) -> Iterator[Any]:
 
 _Bytes = bytes | memoryview  # a font in the PDF, or an installed font's table mapped in place
 _OFFSET_CODES = {1: "B", 2: "H", 4: "I"}  # struct's codes for an INDEX's offset sizes
+_OFFSET_PAIRS = {size: struct.Struct(f">2{code}") for size, code in _OFFSET_CODES.items()}
+
+
+class _Items(dict[int, bytes]):
+    """An INDEX's items by number, each read when first asked for: a dict,
+    so that the subroutines many outlines call are compared at C speed
+    (`holds_for`).  It holds the INDEX's bytes, not the INDEX: no cycle
+    keeps a font's bytes alive after its last use."""
+
+    def __init__(self, data: _Bytes, first: int, base: int, size: int, count: int):
+        super().__init__()
+        self.data, self.first, self.base, self.size, self.count = data, first, base, size, count
+
+    def __missing__(self, number: int) -> bytes:
+        found = self[number] = self.read(number)
+        return found
+
+    def read(self, number: int) -> bytes:
+        if not 0 <= number < self.count:
+            raise IndexError(number)
+        at = self.first + number * self.size
+        pair = _OFFSET_PAIRS.get(self.size)
+        if pair is None:
+            start = int.from_bytes(self.data[at:at + self.size], "big")
+            end = int.from_bytes(self.data[at + self.size:at + 2 * self.size], "big")
+        else:
+            start, end = pair.unpack_from(self.data, at)
+        return bytes(self.data[self.base + start:self.base + end])
+
 
 class _Index:
     """A CFF INDEX read in place; `called` notes the items a drawing used."""
 
     def __init__(self, data: _Bytes, start: int):
         self.data = data
+        self.start = start
         self.called: dict[int, bytes] = {}
-        self._items: dict[int, bytes] = {}  # the same subroutines are compared for many outlines
         self.count = int.from_bytes(data[start:start + 2], "big")
         if self.count == 0:
             self.size, self.first, self.base, self.end = 1, start + 2, start + 1, start + 2
-            return
-        self.size = data[start + 2]
-        self.first = start + 3
-        self.base = self.first + (self.count + 1) * self.size - 1
-        self.end = self.base + self._offset(self.count)
+        else:
+            self.size = data[start + 2]
+            self.first = start + 3
+            self.base = self.first + (self.count + 1) * self.size - 1
+            self.end = self.base + self._offset(self.count)
+        # the same subroutines are compared for many outlines
+        self.items = _Items(data, self.first, self.base, self.size, self.count)
 
     def _offset(self, number: int) -> int:
         at = self.first + number * self.size
@@ -199,6 +247,10 @@ class _Index:
 
     def __len__(self) -> int:
         return self.count
+
+    def stored(self) -> bytes:
+        """The whole INDEX as stored: count, offsets and items."""
+        return bytes(self.data[self.start:self.end])
 
     def offsets(self) -> list[int]:
         """Every item's offset and the end's, as stored (from `base`), read at once."""
@@ -212,14 +264,29 @@ class _Index:
             stored, size = bytes(widened), 4
         return list(struct.unpack(f">{self.count + 1}{_OFFSET_CODES[size]}", stored))
 
+    def every_item(self) -> list[bytes]:
+        """Every item, read at once (an outline each, for the CharStrings)."""
+        stored, data, base = self.offsets(), self.data, self.base
+        return [bytes(data[base + start:base + end]) for start, end in itertools.pairwise(stored)]
+
     def item(self, number: int) -> bytes:
-        found = self._items.get(number)
-        if found is None:
-            if not 0 <= number < self.count:
-                raise IndexError(number)
-            found = self._items[number] = bytes(self.data[self.base + self._offset(number):
-                                                          self.base + self._offset(number + 1)])
-        return found
+        return self.items[number]
+
+    def each(self, numbers: list[int]) -> list[bytes] | None:
+        """The items `numbers` (None if one does not exist), those not read
+        before read in one pass."""
+        items = self.items
+        missing = list(set(numbers).difference(items))
+        if missing and (min(missing) < 0 or max(missing) >= self.count):
+            return None
+        pair = _OFFSET_PAIRS.get(self.size)
+        if pair is None:
+            items.update((number, items.read(number)) for number in missing)
+        else:
+            data, base, first, size = self.data, self.base, self.first, self.size
+            spans = [pair.unpack_from(data, first + number * size) for number in missing]
+            items.update(zip(missing, [bytes(data[base + start:base + end]) for start, end in spans], strict=True))
+        return list(map(items.__getitem__, numbers))
 
     def __getitem__(self, number: int) -> Any:  # a fontTools T2CharString
         """As a subroutine, for fontTools' interpreter."""
@@ -362,18 +429,32 @@ def _charset(data: _Bytes, at: int, glyphs: int) -> list[int]:
 
 # ---------------------------------------------------------------- drawing
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # a verdict is one stored fact: compared by identity
 class _Verdict:
     local_count: int
     global_count: int
     local_called: tuple[tuple[int, bytes], ...]
     global_called: tuple[tuple[int, bytes], ...]
     drawable: bool
+    # the called subroutines' numbers and bytes apart, to compare them in one go
+    local_numbers: tuple[int, ...] = field(init=False, repr=False)
+    local_items: tuple[bytes, ...] = field(init=False, repr=False)
+    global_numbers: tuple[int, ...] = field(init=False, repr=False)
+    global_items: tuple[bytes, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for kind, called in (("local", self.local_called), ("global", self.global_called)):
+            object.__setattr__(self, f"{kind}_numbers", tuple(n for n, _ in called))
+            object.__setattr__(self, f"{kind}_items", tuple(d for _, d in called))
 
     def holds_for(self, local: _Index, global_subrs: _Index) -> bool:
-        return local.count == self.local_count and global_subrs.count == self.global_count \
-            and all(local.item(n) == data for n, data in self.local_called) \
-            and all(global_subrs.item(n) == data for n, data in self.global_called)
+        if local.count != self.local_count or global_subrs.count != self.global_count:
+            return False
+        try:
+            return tuple(map(local.items.__getitem__, self.local_numbers)) == self.local_items \
+                and tuple(map(global_subrs.items.__getitem__, self.global_numbers)) == self.global_items
+        except IndexError:  # a stored verdict naming a subroutine this font does not have
+            return False
 
 
 # Whether an outline draws depends only on its bytes and on the subroutines
@@ -402,26 +483,62 @@ def undrawable(cff_data: bytes) -> list[int]:
     return _undrawable(_Cff(cff_data))
 
 
-def _undrawable(cff: _Cff) -> list[int]:
+def _undrawable(cff: _Cff, numbers: Iterable[int] | None = None) -> list[int]:
+    """The glyphs (all, or those `numbers`) whose outlines cannot be drawn."""
     with _VERDICTS_LOCK:
         if not _STORED["loaded"]:
             _load_verdicts()
-    bad = []
-    for number in range(len(cff.charstrings)):
-        bytecode = cff.charstrings.item(number)
-        font_dict = cff.font_dicts[cff.font_dict_of[number]]
-        with _VERDICTS_LOCK:
-            known = list(_VERDICTS.get(bytecode, ()))
-        verdict = next((v for v in known if v.holds_for(font_dict.subrs, cff.global_subrs)), None)
-        if verdict is None:
-            verdict = _draw(bytecode, font_dict, cff.global_subrs)
-            with _VERDICTS_LOCK:
-                _VERDICTS.setdefault(bytecode, []).append(verdict)
-                _STORED["drawn"] += 1
-        _USED.add(verdict)
-        if not verdict.drawable:
-            bad.append(number)
-    return bad
+    if numbers is None:
+        outlines = dict(enumerate(cff.charstrings.every_item()))
+    else:
+        outlines = {n: cff.charstrings.item(n) for n in numbers}
+    with _VERDICTS_LOCK:  # taken once a font, not once a glyph
+        known = {n: tuple(_VERDICTS.get(bytecode, ())) for n, bytecode in outlines.items()}
+    verdicts = _held_at_once(cff, known)
+    for number in outlines.keys() - verdicts.keys():
+        verdicts[number] = _judged(cff, number, outlines[number], known[number])
+    with _VERDICTS_LOCK:
+        _USED.update(verdicts.values())
+    return sorted(number for number, verdict in verdicts.items() if not verdict.drawable)
+
+
+def _judged(cff: _Cff, number: int, bytecode: bytes, known: tuple[_Verdict, ...]) -> _Verdict:
+    """The verdict on one outline: a known one that holds in this font, else drawn now."""
+    font_dict = cff.font_dicts[cff.font_dict_of[number]]
+    for verdict in known:
+        if verdict.holds_for(font_dict.subrs, cff.global_subrs):
+            return verdict
+    verdict = _draw(bytecode, font_dict, cff.global_subrs)
+    with _VERDICTS_LOCK:
+        _VERDICTS.setdefault(bytecode, []).append(verdict)
+        _STORED["drawn"] += 1
+    return verdict
+
+
+def _held_at_once(cff: _Cff, known: dict[int, tuple[_Verdict, ...]]) -> dict[int, _Verdict]:
+    """The outlines whose first known verdict holds, found for each font
+    DICT's glyphs at once: the subroutines all their verdicts called are
+    read in one pass and compared as one list.  A font DICT's glyphs with
+    any difference are left to `_judged`, one by one."""
+    groups: dict[int, list[tuple[int, _Verdict]]] = collections.defaultdict(list)
+    for number, stored in known.items():
+        if stored:
+            groups[cff.font_dict_of[number]].append((number, stored[0]))
+    held: dict[int, _Verdict] = {}
+    global_subrs = cff.global_subrs
+    for font_dict, members in groups.items():
+        local = cff.font_dicts[font_dict].subrs
+        first = [verdict for _, verdict in members]
+        if {(v.local_count, v.global_count) for v in first} != {(local.count, global_subrs.count)}:
+            continue
+        for index, kind in ((local, "local"), (global_subrs, "global")):
+            numbers = itertools.chain.from_iterable(map(operator.attrgetter(f"{kind}_numbers"), first))
+            if index.each(list(numbers)) != list(itertools.chain.from_iterable(
+                    map(operator.attrgetter(f"{kind}_items"), first))):
+                break
+        else:
+            held.update(members)
+    return held
 
 
 def _cache_file(kind: str) -> Path | None:
@@ -542,19 +659,25 @@ def _repair_cff(cff_data: bytes, font: Any, subset: bytes | None = None) -> tupl
         return None, 0, []
     texts = _texts(font, cff, bad)
     redrawn = {n: outline for n in bad if (outline := _redraw(name, cff, n, texts[n])) is not None}
-    fixed, still = _checked_repair(cff, redrawn) if redrawn else (None, [])
+    fixed, still = _checked_repair(cff, redrawn, bad) if redrawn else (None, [])
     if fixed is None:
         still = bad
     elif not still and subset:
         _remember_repair(subset, redrawn)
+    if spoilt := [n for n in still if n not in texts]:  # drawn before the repair
+        texts.update(_texts(font, cff, spoilt))
     lost = [texts.get(n) or f"{name} 的第 {n} 个字形" for n in still]
     return (None if still else fixed), (0 if still else len(redrawn)), lost
 
 
-def _checked_repair(cff: _Cff, redrawn: dict[int, bytes]) -> tuple[bytes | None, list[int]]:
+def _checked_repair(cff: _Cff, redrawn: dict[int, bytes],
+                    bad: list[int] | None = None) -> tuple[bytes | None, list[int]]:
     """The font with some outlines redrawn (None if that failed), and its
     glyphs that still do not draw.  A result with the bytes of a font
-    checked clean before is clean."""
+    checked clean before is clean.  Given `bad`, the glyphs of `cff` that
+    did not draw, only the outlines that changed are drawn again, if
+    nothing else a drawing depends on changed (`_changed_outlines`): the
+    others draw as they did."""
     fixed = _with_charstrings(cff, redrawn)
     if fixed is None:
         return None, []
@@ -562,7 +685,12 @@ def _checked_repair(cff: _Cff, redrawn: dict[int, bytes]) -> tuple[bytes | None,
     if _known_clean(repaired):
         return fixed, []
     try:
-        still = _undrawable(_Cff(fixed))
+        after = _Cff(fixed)
+        if bad is None or (changed := _changed_outlines(cff, after)) is None:
+            still = _undrawable(after)
+        else:
+            left = set(changed)
+            still = sorted({*(n for n in bad if n not in left), *_undrawable(after, changed)})
     except Exception:  # noqa: BLE001 - a repair that does not even parse repaired nothing
         return None, []
     if not still:
@@ -570,10 +698,25 @@ def _checked_repair(cff: _Cff, redrawn: dict[int, bytes]) -> tuple[bytes | None,
     return fixed, still
 
 
+def _changed_outlines(before: _Cff, after: _Cff) -> list[int] | None:
+    """The glyphs whose outlines differ between two fonts, or None if
+    anything else drawing an outline depends on differs: the number of
+    glyphs, the font DICT each uses (FDSelect), the global and each font
+    DICT's local subroutines (their bytes, and so their count)."""
+    if len(before.charstrings) != len(after.charstrings) or before.font_dict_of != after.font_dict_of \
+            or len(before.font_dicts) != len(after.font_dicts) \
+            or before.global_subrs.stored() != after.global_subrs.stored() \
+            or any(old.subrs.stored() != new.subrs.stored()
+                   for old, new in zip(before.font_dicts, after.font_dicts, strict=True)):
+        return None
+    old_outlines, new_outlines = before.charstrings.every_item(), after.charstrings.every_item()
+    return [n for n, (old, new) in enumerate(zip(old_outlines, new_outlines, strict=True)) if old != new]
+
+
 def _texts(font: Any, cff: _Cff, numbers: list[int]) -> dict[int, str]:
     """The characters of some glyphs of the subset, from the ToUnicode map."""
-    to_unicode = _to_unicode(font)
     codes = cff.codes()
+    to_unicode = _to_unicode(font, {codes[n] for n in numbers if n < len(codes)})
     return {n: to_unicode.get(codes[n], "") if n < len(codes) else "" for n in numbers}
 
 
@@ -582,7 +725,8 @@ def _font_name(font: Any) -> str:
 
 
 
-def _to_unicode(font: Any) -> dict[int, str]:
+def _to_unicode(font: Any, wanted: set[int] | None = None) -> dict[int, str]:
+    """Character code → text of the font's ToUnicode map (only the `wanted` codes, if given)."""
     stream = font.get("/ToUnicode")
     if stream is None:
         return {}
@@ -595,7 +739,9 @@ def _to_unicode(font: Any) -> dict[int, str]:
                 found[int(first, 16) + offset] = chr(start + offset)
     for block in re.findall(rb"beginbfchar(.*?)endbfchar", data, re.DOTALL):
         for code, target in _BFCHAR.findall(block):
-            found[int(code, 16)] = bytes.fromhex(target.decode()).decode("utf-16-be", "replace")
+            number = int(code, 16)
+            if wanted is None or number in wanted:
+                found[number] = bytes.fromhex(target.decode()).decode("utf-16-be", "replace")
     return found
 
 
@@ -609,6 +755,14 @@ class _InstalledFont:
         self.cff = _Cff(tables[b"CFF "])
         self.groups = _cmap_groups(tables[b"cmap"])
         self.starts = [group[0] for group in self.groups]
+        self.outlines: dict[tuple[str, float], bytes | None] = {}  # 如 is redrawn for nearly every chart
+
+    def outline(self, char: str, nominal_width: float) -> bytes | None:
+        """`charstring`, drawn once for the process."""
+        key = (char, nominal_width)
+        if key not in self.outlines:
+            self.outlines[key] = self.charstring(char, nominal_width)
+        return self.outlines[key]
 
     def glyph(self, char: str) -> int | None:
         import bisect
@@ -708,7 +862,7 @@ def _redraw(font_name: str, cff: _Cff, number: int, text: str) -> bytes | None:
         source = _installed_font(font_name)
     if source is None:
         return None
-    return source.charstring(text, cff.font_dicts[cff.font_dict_of[number]].nominalWidthX)
+    return source.outline(text, cff.font_dicts[cff.font_dict_of[number]].nominalWidthX)
 
 
 def _with_charstrings(cff: _Cff, replaced: dict[int, bytes]) -> bytes | None:
