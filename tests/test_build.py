@@ -221,6 +221,54 @@ def test_the_sets_lint_reads_only_the_charts_changed_since_their_stamps_were_rec
     assert "劳动用工登记" in (out / "index.html").read_text(encoding="utf-8")
 
 
+def test_a_chart_written_between_the_builds_look_and_its_lint_is_not_recorded_under_the_stamp_looked_at(
+        charts, tmp_path, monkeypatch):
+    # Another chart is edited, so the set is linted.  Lint reads this one (touched: a new
+    # stamp), but an editor saved it after the build looked: the
+    # results are of the saved bytes, the stamp key of the bytes before.  Recorded together, a
+    # stamp that came back (a restored snapshot of the charts) would find results of other bytes.
+    from riskchart import lint
+    from riskchart.check import cache_file
+    from riskchart.check.cache import signing_key
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out))
+    chart, edited = charts / SAMPLE[0], charts / SAMPLE[2]
+    edited.write_text(edited.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工登记", 1), encoding="utf-8")
+    os.utime(chart)
+    text, lint_paths_before = chart.read_text(encoding="utf-8"), lint.lint_paths
+
+    def saved_meanwhile(*args, **kwargs):
+        chart.write_text(text.replace("title: ", "title: 改", 1), encoding="utf-8")
+        return lint_paths_before(*args, **kwargs)
+
+    monkeypatch.setattr(lint, "lint_paths", saved_meanwhile)
+    build([charts], options(out))
+    entries = cache_file.read(out / files.OUTPUT_CACHE, signing_key()).entries
+    assert entries[str(chart)].stamped == ""
+    assert entries[str(charts / SAMPLE[1])].stamped != ""  # the others were found by theirs
+
+
+def test_a_chart_found_by_its_stamp_is_checked_again_after_lints_own_code_changed(charts, tmp_path, monkeypatch):
+    # A new rule (riskchart upgraded) leaves the drawing code, and so the build's stamp keys,
+    # as they were: lint's own context in the key makes every file read and checked again.
+    from riskchart import lint
+    from riskchart.check import cache as lint_cache
+
+    monkeypatch.setattr(stamps, "RACY_NS", 0)
+    out = tmp_path / "out"
+    build([charts], options(out))
+    edited = charts / SAMPLE[2]
+    edited.write_text(edited.read_text(encoding="utf-8").replace("劳动用工备案", "劳动用工登记", 1), encoding="utf-8")
+    read: list[str] = []
+    readable = lint._readable
+    monkeypatch.setattr(lint, "_readable", lambda path: read.append(path.name) or readable(path))
+    monkeypatch.setattr(lint_cache, "_code_fingerprint", lambda: "a riskchart with one more rule")
+    build([charts], options(out))
+    assert sorted(set(read)) == sorted(SAMPLE)
+
+
 def test_defaults_change_rebuilds_every_chart_and_force_rebuilds_all(charts, tmp_path):
     out = tmp_path / "out"
     build([charts], options(out))

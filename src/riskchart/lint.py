@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 
 from . import config, limits
 from .check import corpus_rules, corpus_totals, load, rules, slips  # noqa: F401 - corpus_rules registers its rules
-from .check.cache import ResultCache, Stored, TextPositions, decode_results, encode_positions, encode_results
+from .check.cache import (
+    FileStamps,
+    ResultCache,
+    Stored,
+    TextPositions,
+    decode_results,
+    encode_positions,
+    encode_results,
+)
 from .check.diagnostics import Diagnostic
 from .check.load import LoadedFile, load_bytes, load_file
 from .check.packed import PackedPositions, SourceTexts
@@ -30,7 +38,7 @@ from .departments import CHART_SUFFIXES, DEFAULTS_FILE, defaults_files, discover
 from .errors import NoCharts
 from .model import Chart, Defaults, build_chart, merge_defaults, sort_key
 
-__all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "LintResult", "ResultCache", "charts_valid_alone", "check_file",
+__all__ = ["CHART_SUFFIXES", "DEFAULTS_FILE", "FileStamps", "LintResult", "ResultCache", "charts_valid_alone", "check_file",
            "discover", "lint_paths"]
 _ALL_RULES = config.Settings()
 PARALLEL_FROM = 400  # below this, starting worker processes costs more than it saves
@@ -77,7 +85,7 @@ def _collector_paused() -> Iterator[None]:
 
 def lint_paths(paths: Iterable[Path], settings: config.Settings | None = None,
                jobs: int | None = None, cache: ResultCache | None = None,
-               stamps: Mapping[Path, str] | None = None, found: bool = False) -> LintResult:
+               stamps: FileStamps | None = None, found: bool = False) -> LintResult:
     """`cache`: each file's own results from earlier runs (check/cache.py),
     used where the file, its defaults, the settings and the code are the
     same, and updated with the files checked now.  `stamps`: a build's stamp
@@ -102,7 +110,7 @@ class FileResult:
 
 
 def _lint_paths(paths: list[Path], settings: config.Settings | None, jobs: int,
-                cache: ResultCache | None, stamps: Mapping[Path, str] | None = None,
+                cache: ResultCache | None, stamps: FileStamps | None = None,
                 found: bool = False) -> LintResult:
     files = paths if found else discover(paths)
     if not files:
@@ -285,7 +293,7 @@ Miss = tuple[Path, bytes, str]  # a file to check: its path, the bytes its key w
 
 def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], settings: config.Settings,
                         jobs: int, cache: ResultCache, keys: dict[Path, str] | None = None,
-                        on_disk: bool = True, stamps: Mapping[Path, str] | None = None) -> list[FileResult]:
+                        on_disk: bool = True, stamps: FileStamps | None = None) -> list[FileResult]:
     """Like `_check_files`, with each file's results taken from `cache`
     when its key matches: only the files that changed are checked.  `keys`:
     given, it gets the key of each file (none for one unreadable or too
@@ -306,7 +314,7 @@ def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], setti
         folder_defaults = defaults.get(folder, Defaults())
         if folder not in shown:
             shown[folder] = repr(folder_defaults)
-        stamp = stamps.get(path) if stamps is not None else None
+        stamp = stamps.keys.get(path) if stamps is not None else None
         if stamp is not None:
             stamped[path] = cache.stamp_key(context, path, shown[folder], stamp)
             known = cache.by_stamp(path, stamped[path], on_disk)
@@ -322,6 +330,8 @@ def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], setti
         if data is None:  # unreadable or too large: checked, and said so, every time
             found[path] = check_file(path, folder_defaults, settings)
             continue
+        if path in stamped and stamps is not None and not stamps.unchanged(path):
+            del stamped[path]  # written since the build looked: the bytes read are not those of its stamp
         key = cache.key(context, path, shown[folder], data)
         if keys is not None:
             keys[path] = key

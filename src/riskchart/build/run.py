@@ -195,7 +195,8 @@ def _full_build(chart_files: list[Path], changed: list[Path], project_files: lis
             # a chart deleted or renamed since it was found fails alone (_first_error), not the build
             present = [p for p in project_files if os.path.exists(p)] or project_files
             # the files as found, those unchanged since the last build not even read: see lint.py
-            linted = lint.lint_paths(present, options.settings, cache=lint_cache, stamps=stamp_keys, found=True)
+            known = lint.FileStamps(stamp_keys, lambda path: stamps.file_stamp(path) == looked.charts[path][0])
+            linted = lint.lint_paths(present, options.settings, cache=lint_cache, stamps=known, found=True)
             # the cache's entries (20 MB of text at 4,000 charts) are not needed past the lint; serve keeps its own
             del lint_cache
             charts = {c.path: c for c in linted.charts}

@@ -39,7 +39,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -53,11 +53,24 @@ from .cache_file import FILE_NAME, Stored
 from .diagnostics import Diagnostic, Severity
 from .packed import LazyPositions
 
-__all__ = ["FILE_NAME", "MAX_ENTRIES", "ResultCache", "Stored", "TextPositions", "canonical", "code_fingerprint",
+__all__ = ["FILE_NAME", "MAX_ENTRIES", "FileStamps", "ResultCache", "Stored", "TextPositions", "canonical", "code_fingerprint",
            "decode_positions", "decode_results", "encode_positions", "encode_results", "installed_code",
            "signing_key"]
 MAX_ENTRIES = 50_000  # files remembered; those seen by the latest run are kept first
 _KEY_FILE = "lint-cache.key"
+
+
+@dataclasses.dataclass(frozen=True)
+class FileStamps:
+    """What a build knows of the chart files before lint reads them: the
+    stamp key of each it found settled (build/freshness.py), and whether a
+    file still has the stamp that key was made from.  A file read by lint
+    gets its key recorded with its entry only if it still has that stamp
+    after the read: else the bytes read may be a later version's, and a
+    stamp that came back (a restored snapshot) would find results of
+    other bytes."""
+    keys: Mapping[Path, str]
+    unchanged: Callable[[Path], bool]
 
 
 class ResultCache:

@@ -18,8 +18,10 @@ adds to (by that file's HMAC), so a line left from before the file was
 written again, or a line written by anything without the user's key, or
 cut short by a crash, is not believed.  A believed entry can only ever be
 stale, never wrong: it is used only when its key (the file's bytes,
-defaults, settings, code) matches, so an old line read over a newer entry
-costs a check, nothing else.
+defaults, settings, code) matches, or its stamp key (check/cache.py
+FileStamps: recorded only for bytes read while the file kept the stamp
+the key was made from), so an old line read over a newer entry costs a
+check, nothing else.
 """
 
 from __future__ import annotations

@@ -81,3 +81,8 @@ class SourceTexts(Mapping[str, str]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        """Whether any file was checked: without reading every text again
+        (a Mapping's truth is its length, which reads each one to count it)."""
+        return bool(self._paths)
