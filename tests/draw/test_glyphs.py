@@ -25,7 +25,7 @@ import pytest
 from conftest import CHARTS
 
 from riskchart.build import BuildOptions, build
-from riskchart.draw import glyphs, render
+from riskchart.draw import cffread, glyphs, render
 from riskchart.draw.layout import chart_dot
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
@@ -195,7 +195,7 @@ def break_glyph(pdf: bytes, char: str) -> bytes:
             if "Regular" not in str(font.BaseFont):
                 continue
             stream = font.DescendantFonts[0].FontDescriptor.FontFile3
-            cff = glyphs._Cff(stream.read_bytes())
+            cff = cffread.Cff(stream.read_bytes())
             code = next(c for c, t in glyphs._to_unicode(font).items() if t == char)
             broken = glyphs._with_charstrings(cff, {cff.codes().index(code): bytes([139, 139, 8, 14])})
             stream.write(broken)
@@ -227,33 +227,15 @@ def test_a_repaired_font_is_stored_compressed_with_every_other_outline_as_it_was
     with pikepdf.Pdf.open(io.BytesIO(broken)) as document:
         (regular,) = [font for font in glyphs._fonts(document) if "Regular" in str(font.BaseFont)]
         stream = regular.DescendantFonts[0].FontDescriptor.FontFile3
-        before = glyphs._Cff(stream.read_bytes())
+        before = cffread.Cff(stream.read_bytes())
         assert glyphs.repair_fonts(document) == 1
         # compressed by the repair itself, not left for the save to compress
         assert stream.get("/Filter") == pikepdf.Name.FlateDecode
         assert len(stream.read_raw_bytes()) < 0.9 * len(stream.read_bytes())
-        after = glyphs._Cff(stream.read_bytes())
+        after = cffread.Cff(stream.read_bytes())
     changed = [n for n in range(len(before.charstrings))
                if before.charstrings.item(n) != after.charstrings.item(n)]
     assert len(changed) == 1 and glyphs._undrawable(after) == []
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 4])
-def test_an_index_reads_its_offsets_whatever_their_size(size):
-    items = [b"a", b"bc" * 40, b"", b"d" * (300 if size > 1 else 3)]
-    offsets = [1]
-    for item in items:
-        offsets.append(offsets[-1] + len(item))
-
-    def index() -> glyphs._Index:
-        return glyphs._Index(len(items).to_bytes(2, "big") + bytes([size])
-                             + b"".join(o.to_bytes(size, "big") for o in offsets) + b"".join(items), 0)
-
-    assert index().offsets() == offsets
-    assert [index().item(n) for n in range(len(items))] == items
-    assert index().every_item() == items
-    assert index().each([3, 0, 3, 1]) == [items[3], items[0], items[3], items[1]]
-    assert index().each([0, 4]) is None and index().each([-1]) is None
 
 
 def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character(monkeypatch):
@@ -265,12 +247,12 @@ def test_an_outline_that_cannot_be_repaired_fails_the_chart_naming_the_character
     assert isinstance(failed, render.RenderFailure) and "「实」(U+5B9E)" in str(failed)
 
 
-def subrs_index(*items: bytes) -> glyphs._Index:
+def subrs_index(*items: bytes) -> cffread.Index:
     offsets, total = [1], 1
     for item in items:
         total += len(item)
         offsets.append(total)
-    return glyphs._Index(len(items).to_bytes(2, "big") + bytes([1]) + bytes(offsets) + b"".join(items), 0)
+    return cffread.Index(len(items).to_bytes(2, "big") + bytes([1]) + bytes(offsets) + b"".join(items), 0)
 
 
 def test_an_outline_is_judged_again_when_a_subroutine_it_calls_differs():
@@ -279,7 +261,7 @@ def test_an_outline_is_judged_again_when_a_subroutine_it_calls_differs():
     calls_subr_0 = bytes([139 - 107, 10, 14])  # callsubr 0 (bias 107), endchar
     good = subrs_index(bytes([139, 139, 5, 11]), b"\x0b")  # rlineto 0 0, return
     broken = subrs_index(bytes([139, 8, 11]), b"\x0b")      # rrcurveto with one operand
-    font_dict = glyphs._FontDict(b"", None)
+    font_dict = cffread.FontDict(b"", None)
     font_dict.subrs = good
     assert glyphs._draw(calls_subr_0, font_dict, subrs_index()).drawable
     verdict = glyphs._draw(calls_subr_0, font_dict, subrs_index())
@@ -384,11 +366,11 @@ def test_a_font_seen_before_is_known_by_its_bytes_and_a_stored_repair_is_checked
 
 # Re-checking a repaired font: only what changed, when nothing else did ----------
 
-def regular_font(pdf: bytes) -> tuple[glyphs._Cff, dict[int, str]]:
+def regular_font(pdf: bytes) -> tuple[cffread.Cff, dict[int, str]]:
     """The Regular font's CFF and its glyphs' characters."""
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
         (font,) = [font for font in glyphs._fonts(document) if "Regular" in str(font.BaseFont)]
-        cff = glyphs._Cff(font.DescendantFonts[0].FontDescriptor.FontFile3.read_bytes())
+        cff = cffread.Cff(font.DescendantFonts[0].FontDescriptor.FontFile3.read_bytes())
         to_unicode = glyphs._to_unicode(font)
     return cff, {n: to_unicode.get(code, "") for n, code in enumerate(cff.codes())}
 
@@ -411,7 +393,7 @@ def test_after_a_repair_only_the_redrawn_outlines_are_drawn_again_and_one_still_
         render.fit_to_page(broken)
 
 
-def spoiler(cff: glyphs._Cff, number: int):
+def spoiler(cff: cffread.Cff, number: int):
     """A function spoiling, in the bytes of `cff` (or a font with the same
     subroutines in the same place), a local subroutine glyph `number` calls:
     it then calls one far past the last, and the glyph cannot be drawn."""

@@ -24,7 +24,7 @@ from .manifest import Manifest, _read_manifest, _write_manifest
 from .options import BuildOptions, _name, _out_name
 
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py",
+_RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py", "draw/cffread.py",
                       "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
 
 

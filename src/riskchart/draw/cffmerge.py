@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .glyphs import _Bytes, _charset, _dict, _fd_select, _Index
+from .cffread import Bytes, Index, charset, fd_select, read_dict
 
 _STUB = b"\x0b"  # `return`: what cairo leaves of a subroutine the subset does not use
 _NOT_STUB = re.compile(rb"[^\x0b]")
@@ -61,7 +61,7 @@ class Subset:
     top: list[tuple[Operator, bytes]]
     strings: list[bytes]
     font_dicts: dict[str, _FontDict]  # with the number of their subroutines, not yet which are used
-    data: _Bytes
+    data: Bytes
     subrs_at: dict[str, int]  # where each INDEX of subroutines starts: "" the global one, else by font dict
     glyphs: dict[int, Glyph] = field(default_factory=dict)
     kept: dict[str, _Subroutines] | None = None  # the subroutines, when read before (a subset from `Parts`)
@@ -72,12 +72,12 @@ class Subset:
             return self.kept.get(name, _Subroutines(0, {}))
         if name not in self.subrs_at:
             return _Subroutines(0, {})
-        return _subroutines(_Index(self.data, self.subrs_at[name]))
+        return _subroutines(Index(self.data, self.subrs_at[name]))
 
     def subroutine_count(self, name: str) -> int:
         if self.kept is not None:
             return self.kept[name].count if name in self.kept else 0
-        return _Index(self.data, self.subrs_at[name]).count if name in self.subrs_at else 0
+        return Index(self.data, self.subrs_at[name]).count if name in self.subrs_at else 0
 
 
 @dataclass(frozen=True)
@@ -118,29 +118,29 @@ def from_parts(kept: Parts) -> Subset:
                   {name: _Subroutines(count, used) for name, (count, used) in kept.subroutines.items()})
 
 
-def read_subset(data: _Bytes) -> Subset:
+def read_subset(data: Bytes) -> Subset:
     """A CID-keyed CFF subset; NotMergeable if it is another kind."""
     try:
         if data[0] != 1:
             raise NotMergeable("CFF 版本")
-        names = _Index(data, data[2])
-        tops = _Index(data, names.end)
+        names = Index(data, data[2])
+        tops = Index(data, names.end)
         top_start, top_end = tops.base + tops._offset(0), tops.base + tops._offset(1)
-        top = _dict(data, top_start, top_end)
-        strings_index = _Index(data, tops.end)
+        top = read_dict(data, top_start, top_end)
+        strings_index = Index(data, tops.end)
         strings = [strings_index.item(n) for n in range(len(strings_index))]
         if not {_ROS, _FDARRAY, _FDSELECT, _CHARSET, _CHARSTRINGS} <= top.keys() or len(names) != 1:
             raise NotMergeable("不是 CID 字体")
-        charstrings = _Index(data, int(top[_CHARSTRINGS][-1]))
-        dicts = _Index(data, int(top[_FDARRAY][-1]))
+        charstrings = Index(data, int(top[_CHARSTRINGS][-1]))
+        dicts = Index(data, int(top[_FDARRAY][-1]))
         by_number = []
         subrs_at = {"": strings_index.end}
         for number in range(len(dicts)):
             start, end = dicts.base + dicts._offset(number), dicts.base + dicts._offset(number + 1)
             tokens = _tokens(data, start, end)
-            operands = _dict(data, start, end)
+            operands = read_dict(data, start, end)
             size, offset = (int(v) for v in operands[_PRIVATE])
-            private = _dict(data, offset, offset + size)
+            private = read_dict(data, offset, offset + size)
             name = _string(strings, int(operands[_FONT_NAME][-1]))
             if _SUBRS in private:
                 subrs_at[name] = offset + int(private[_SUBRS][-1])
@@ -149,8 +149,8 @@ def read_subset(data: _Bytes) -> Subset:
         subset = Subset(names.item(0), _tokens(data, top_start, top_end), strings, dict(by_number), data, subrs_at)
         if len(subset.font_dicts) != len(by_number):
             raise NotMergeable("字体字典重名")
-        chosen = _fd_select(data, int(top[_FDSELECT][-1]), len(charstrings))
-        codes = _charset(data, int(top[_CHARSET][-1]), len(charstrings))
+        chosen = fd_select(data, int(top[_FDSELECT][-1]), len(charstrings))
+        codes = charset(data, int(top[_CHARSET][-1]), len(charstrings))
         for number, (code, outline) in enumerate(zip(codes, _items(charstrings), strict=True)):
             subset.glyphs[code] = (by_number[chosen[number]][0], outline)
         return subset
@@ -262,7 +262,7 @@ def _items_of(subrs: _Subroutines) -> list[bytes]:
     return items
 
 
-def _subroutines(index: _Index) -> _Subroutines:
+def _subroutines(index: Index) -> _Subroutines:
     """The used items of a subroutine INDEX.  Most of its tens of thousands
     are stubs, one `return` byte each, so a run of n stubs is a run of n
     such bytes: found by searching the bytes, not by a step per stub."""
@@ -286,14 +286,14 @@ def _subroutines(index: _Index) -> _Subroutines:
     return _Subroutines(count, used)
 
 
-def _items(index: _Index) -> list[bytes]:
+def _items(index: Index) -> list[bytes]:
     offsets = _offsets(index)
     region = bytes(index.data[index.base + offsets[0]:index.base + offsets[-1]])
     first = offsets[0]
     return [region[start - first:end - first] for start, end in itertools.pairwise(offsets)]
 
 
-def _offsets(index: _Index) -> array.array[int]:
+def _offsets(index: Index) -> array.array[int]:
     """The INDEX's offsets, decoded in bulk."""
     size, count = index.size, index.count + 1
     raw = bytes(index.data[index.first:index.first + count * size])
@@ -309,7 +309,7 @@ def _offsets(index: _Index) -> array.array[int]:
     return offsets
 
 
-def _tokens(data: _Bytes, at: int, end: int) -> list[tuple[Operator, bytes]]:
+def _tokens(data: Bytes, at: int, end: int) -> list[tuple[Operator, bytes]]:
     """A DICT as (operator, its operands and operator as written)."""
     found: list[tuple[Operator, bytes]] = []
     start = at

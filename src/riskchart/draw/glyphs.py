@@ -8,9 +8,7 @@ drawn is redrawn from the installed font, found through the PDF's
 ToUnicode map and the font's cmap.  What cannot be repaired is reported by
 character, so the chart fails instead of printing a blank.
 
-The CFF structures are read in place, from their offsets: fontTools' own
-reader would first read every offset of INDEXes holding tens of
-thousands of subroutines, and rewriting a subset through it takes a second.
+The CFF structures are read in place, from their offsets (cffread.py).
 """
 
 from __future__ import annotations
@@ -30,14 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import files
+from .cffread import CHARSTRINGS, Bytes, Cff, FontDict, Index, operand_at
 
 _SUBSET_TAG = re.compile(r"^[A-Z]{6}\+")
 _BFCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
 _BFRANGE = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>")
-# Top DICT operators (escaped ones as (12, n)).
-_CHARSET, _CHARSTRINGS, _PRIVATE, _SUBRS = 15, 17, 18, 19
-_DEFAULT_WIDTH, _NOMINAL_WIDTH = 20, 21
-_ROS, _FDARRAY, _FDSELECT = (12, 30), (12, 36), (12, 37)
 
 
 class UndrawableGlyphs(Exception):
@@ -189,244 +184,6 @@ def resources_of(pages: Iterable[Any]) -> Iterator[Any]:
                 pending.append(form.get(pikepdf.Name.Resources))
 
 
-# ---------------------------------------------------------------- CFF, in place
-
-_Bytes = bytes | memoryview  # a font in the PDF, or an installed font's table mapped in place
-_OFFSET_CODES = {1: "B", 2: "H", 4: "I"}  # struct's codes for an INDEX's offset sizes
-_OFFSET_PAIRS = {size: struct.Struct(f">2{code}") for size, code in _OFFSET_CODES.items()}
-
-
-class _Items(dict[int, bytes]):
-    """An INDEX's items by number, each read when first asked for: a dict,
-    so that the subroutines many outlines call are compared at C speed
-    (`holds_for`).  It holds the INDEX's bytes, not the INDEX: no cycle
-    keeps a font's bytes alive after its last use."""
-
-    def __init__(self, data: _Bytes, first: int, base: int, size: int, count: int):
-        super().__init__()
-        self.data, self.first, self.base, self.size, self.count = data, first, base, size, count
-
-    def __missing__(self, number: int) -> bytes:
-        found = self[number] = self.read(number)
-        return found
-
-    def read(self, number: int) -> bytes:
-        if not 0 <= number < self.count:
-            raise IndexError(number)
-        at = self.first + number * self.size
-        pair = _OFFSET_PAIRS.get(self.size)
-        if pair is None:
-            start = int.from_bytes(self.data[at:at + self.size], "big")
-            end = int.from_bytes(self.data[at + self.size:at + 2 * self.size], "big")
-        else:
-            start, end = pair.unpack_from(self.data, at)
-        return bytes(self.data[self.base + start:self.base + end])
-
-
-class _Index:
-    """A CFF INDEX read in place; `called` notes the items a drawing used."""
-
-    def __init__(self, data: _Bytes, start: int):
-        self.data = data
-        self.start = start
-        self.called: dict[int, bytes] = {}
-        self.count = int.from_bytes(data[start:start + 2], "big")
-        if self.count == 0:
-            self.size, self.first, self.base, self.end = 1, start + 2, start + 1, start + 2
-        else:
-            self.size = data[start + 2]
-            self.first = start + 3
-            self.base = self.first + (self.count + 1) * self.size - 1
-            self.end = self.base + self._offset(self.count)
-        # the same subroutines are compared for many outlines
-        self.items = _Items(data, self.first, self.base, self.size, self.count)
-
-    def _offset(self, number: int) -> int:
-        at = self.first + number * self.size
-        return int.from_bytes(self.data[at:at + self.size], "big")
-
-    def __len__(self) -> int:
-        return self.count
-
-    def stored(self) -> bytes:
-        """The whole INDEX as stored: count, offsets and items."""
-        return bytes(self.data[self.start:self.end])
-
-    def offsets(self) -> list[int]:
-        """Every item's offset and the end's, as stored (from `base`), read at once."""
-        if self.count == 0:
-            return [1]
-        stored, size = bytes(self.data[self.first:self.first + (self.count + 1) * self.size]), self.size
-        if size == 3:  # no struct code for 3 bytes: widen to 4
-            widened = bytearray(4 * (self.count + 1))
-            for byte in range(3):
-                widened[byte + 1::4] = stored[byte::3]
-            stored, size = bytes(widened), 4
-        return list(struct.unpack(f">{self.count + 1}{_OFFSET_CODES[size]}", stored))
-
-    def every_item(self) -> list[bytes]:
-        """Every item, read at once (an outline each, for the CharStrings)."""
-        stored, data, base = self.offsets(), self.data, self.base
-        return [bytes(data[base + start:base + end]) for start, end in itertools.pairwise(stored)]
-
-    def item(self, number: int) -> bytes:
-        return self.items[number]
-
-    def each(self, numbers: list[int]) -> list[bytes] | None:
-        """The items `numbers` (None if one does not exist), those not read
-        before read in one pass."""
-        items = self.items
-        missing = list(set(numbers).difference(items))
-        if missing and (min(missing) < 0 or max(missing) >= self.count):
-            return None
-        pair = _OFFSET_PAIRS.get(self.size)
-        if pair is None:
-            items.update((number, items.read(number)) for number in missing)
-        else:
-            data, base, first, size = self.data, self.base, self.first, self.size
-            spans = [pair.unpack_from(data, first + number * size) for number in missing]
-            items.update(zip(missing, [bytes(data[base + start:base + end]) for start, end in spans], strict=True))
-        return list(map(items.__getitem__, numbers))
-
-    def __getitem__(self, number: int) -> Any:  # a fontTools T2CharString
-        """As a subroutine, for fontTools' interpreter."""
-        from fontTools.misc.psCharStrings import T2CharString
-
-        self.called[number] = self.item(number)
-        return T2CharString(bytecode=self.called[number])
-
-
-class _FontDict:
-    """What drawing needs from a Private DICT: widths and local subroutines."""
-
-    def __init__(self, data: _Bytes, private: list[float] | None):
-        operands: dict[int | tuple[int, int], list[float]] = {}
-        start = 0
-        if private and len(private) == 2:
-            size, start = int(private[0]), int(private[1])
-            operands = _dict(data, start, start + size)
-        self.nominalWidthX = operands.get(_NOMINAL_WIDTH, [0])[-1]
-        self.defaultWidthX = operands.get(_DEFAULT_WIDTH, [0])[-1]
-        self.subrs = _Index(data, start + int(operands[_SUBRS][-1])) if _SUBRS in operands else _Index(b"\0\0", 0)
-
-
-class _Cff:
-    """One CFF font (the first of its FontSet), as cairo embeds it."""
-
-    def __init__(self, data: _Bytes):
-        self.data = data
-        names = _Index(data, data[2])
-        tops = _Index(data, names.end)
-        self.top_start = tops.base + tops._offset(0)
-        self.top = _dict(data, self.top_start, tops.base + tops._offset(1))
-        strings = _Index(data, tops.end)
-        self.global_subrs = _Index(data, strings.end)
-        self.charstrings = _Index(data, int(self.top[_CHARSTRINGS][-1]))
-        self.cid_keyed = _ROS in self.top
-        if _FDARRAY in self.top:
-            dicts = _Index(data, int(self.top[_FDARRAY][-1]))
-            self.font_dicts = [_FontDict(data, _dict(data, dicts.base + dicts._offset(i),
-                                                     dicts.base + dicts._offset(i + 1)).get(_PRIVATE))
-                               for i in range(len(dicts))]
-            self.font_dict_of = _fd_select(data, int(self.top[_FDSELECT][-1]), len(self.charstrings))
-        else:
-            self.font_dicts = [_FontDict(data, self.top.get(_PRIVATE))]
-            self.font_dict_of = [0] * len(self.charstrings)
-
-    def codes(self) -> list[int]:
-        """The character code of each glyph: its CID in a CID-keyed font
-        (cairo writes Identity-H, so the code is the CID), else its index."""
-        if not self.cid_keyed or _CHARSET not in self.top:
-            return list(range(len(self.charstrings)))
-        return _charset(self.data, int(self.top[_CHARSET][-1]), len(self.charstrings))
-
-
-def _dict(data: _Bytes, at: int, end: int) -> dict[int | tuple[int, int], list[float]]:
-    """Operator → operands of a CFF DICT."""
-    found: dict[int | tuple[int, int], list[float]] = {}
-    operands: list[float] = []
-    while at < end:
-        byte = data[at]
-        if byte <= 21:
-            operator = (12, data[at + 1]) if byte == 12 else byte
-            found[operator] = operands
-            operands = []
-            at += 2 if byte == 12 else 1
-        elif byte == 28:
-            operands.append(int.from_bytes(data[at + 1:at + 3], "big", signed=True))
-            at += 3
-        elif byte == 29:
-            operands.append(int.from_bytes(data[at + 1:at + 5], "big", signed=True))
-            at += 5
-        elif byte == 30:
-            at += 1
-            while at < end and (data[at] & 0x0F) != 0x0F and (data[at] >> 4) != 0x0F:
-                at += 1
-            at += 1
-            operands.append(0.0)  # reals are never offsets or widths cairo writes
-        elif byte >= 251:
-            operands.append(-(byte - 251) * 256 - data[at + 1] - 108)
-            at += 2
-        elif byte >= 247:
-            operands.append((byte - 247) * 256 + data[at + 1] + 108)
-            at += 2
-        else:
-            operands.append(byte - 139)
-            at += 1
-    return found
-
-
-def _operand_at(data: _Bytes, start: int, operator: int | tuple[int, int]) -> int | None:
-    """Where the last operand of `operator` starts in the DICT at `start`,
-    if it is a 5-byte integer (cairo writes offsets so, to patch them)."""
-    at, operand = start, None
-    while True:
-        byte = data[at]
-        if byte <= 21:
-            if ((12, data[at + 1]) if byte == 12 else byte) == operator:
-                return operand if operand is not None and data[operand] == 29 else None
-            at, operand = at + (2 if byte == 12 else 1), None
-            continue
-        operand = at
-        if byte == 30:
-            at += 1
-            while (data[at] & 0x0F) != 0x0F and (data[at] >> 4) != 0x0F:
-                at += 1
-            at += 1
-        else:
-            at += {28: 3, 29: 5}.get(byte, 2 if byte >= 247 else 1)
-
-
-def _fd_select(data: _Bytes, at: int, glyphs: int) -> list[int]:
-    if data[at] == 0:
-        return list(data[at + 1:at + 1 + glyphs])
-    if data[at] != 3:
-        raise ValueError(f"FDSelect format {data[at]}")
-    ranges = int.from_bytes(data[at + 1:at + 3], "big")
-    chosen = [0] * glyphs
-    for number in range(ranges):
-        entry = at + 3 + 3 * number
-        first = int.from_bytes(data[entry:entry + 2], "big")
-        following = int.from_bytes(data[entry + 3:entry + 5], "big")
-        chosen[first:following] = [data[entry + 2]] * (min(following, glyphs) - first)
-    return chosen
-
-
-def _charset(data: _Bytes, at: int, glyphs: int) -> list[int]:
-    """The CID (or SID) of each glyph; glyph 0 is always 0."""
-    kind, at, found = data[at], at + 1, [0]
-    while len(found) < glyphs:
-        first = int.from_bytes(data[at:at + 2], "big")
-        if kind == 0:
-            found.append(first)
-            at += 2
-            continue
-        left = data[at + 2] if kind == 1 else int.from_bytes(data[at + 2:at + 4], "big")
-        found.extend(range(first, first + left + 1))
-        at += 3 if kind == 1 else 4
-    return found[:glyphs]
-
-
 # ---------------------------------------------------------------- drawing
 
 @dataclass(frozen=True, eq=False)  # a verdict is one stored fact: compared by identity
@@ -447,7 +204,7 @@ class _Verdict:
             object.__setattr__(self, f"{kind}_numbers", tuple(n for n, _ in called))
             object.__setattr__(self, f"{kind}_items", tuple(d for _, d in called))
 
-    def holds_for(self, local: _Index, global_subrs: _Index) -> bool:
+    def holds_for(self, local: Index, global_subrs: Index) -> bool:
         if local.count != self.local_count or global_subrs.count != self.global_count:
             return False
         try:
@@ -480,10 +237,10 @@ _KEPT_AT_MOST = 20_000  # verdicts (~8 MB of JSON at most: a chart set with ever
 
 def undrawable(cff_data: bytes) -> list[int]:
     """Indexes of the glyphs of a CFF font whose outlines cannot be drawn."""
-    return _undrawable(_Cff(cff_data))
+    return _undrawable(Cff(cff_data))
 
 
-def _undrawable(cff: _Cff, numbers: Iterable[int] | None = None) -> list[int]:
+def _undrawable(cff: Cff, numbers: Iterable[int] | None = None) -> list[int]:
     """The glyphs (all, or those `numbers`) whose outlines cannot be drawn."""
     with _VERDICTS_LOCK:
         if not _STORED["loaded"]:
@@ -502,7 +259,7 @@ def _undrawable(cff: _Cff, numbers: Iterable[int] | None = None) -> list[int]:
     return sorted(number for number, verdict in verdicts.items() if not verdict.drawable)
 
 
-def _judged(cff: _Cff, number: int, bytecode: bytes, known: tuple[_Verdict, ...]) -> _Verdict:
+def _judged(cff: Cff, number: int, bytecode: bytes, known: tuple[_Verdict, ...]) -> _Verdict:
     """The verdict on one outline: a known one that holds in this font, else drawn now."""
     font_dict = cff.font_dicts[cff.font_dict_of[number]]
     for verdict in known:
@@ -515,7 +272,7 @@ def _judged(cff: _Cff, number: int, bytecode: bytes, known: tuple[_Verdict, ...]
     return verdict
 
 
-def _held_at_once(cff: _Cff, known: dict[int, tuple[_Verdict, ...]]) -> dict[int, _Verdict]:
+def _held_at_once(cff: Cff, known: dict[int, tuple[_Verdict, ...]]) -> dict[int, _Verdict]:
     """The outlines whose first known verdict holds, found for each font
     DICT's glyphs at once: the subroutines all their verdicts called are
     read in one pass and compared as one list.  A font DICT's glyphs with
@@ -620,7 +377,7 @@ def remember_verdicts() -> None:
             files.write_cache(_cache_file(kind), json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
 
-def _draw(bytecode: bytes, font_dict: _FontDict, global_subrs: _Index) -> _Verdict:
+def _draw(bytecode: bytes, font_dict: FontDict, global_subrs: Index) -> _Verdict:
     from fontTools.misc.psCharStrings import T2CharString, T2OutlineExtractor
     from fontTools.pens.basePen import NullPen
 
@@ -644,7 +401,7 @@ def _repair_cff(cff_data: bytes, font: Any, subset: bytes | None = None) -> tupl
     `subset` is the font's _font_digest: what is learnt about it is kept."""
     name = _font_name(font)
     try:
-        cff = _Cff(cff_data)
+        cff = Cff(cff_data)
         known = _known_repair(subset) if subset else None
         if known is not None:  # repaired before: the same outlines, checked again unless known clean
             fixed, still = _checked_repair(cff, known)
@@ -670,7 +427,7 @@ def _repair_cff(cff_data: bytes, font: Any, subset: bytes | None = None) -> tupl
     return (None if still else fixed), (0 if still else len(redrawn)), lost
 
 
-def _checked_repair(cff: _Cff, redrawn: dict[int, bytes],
+def _checked_repair(cff: Cff, redrawn: dict[int, bytes],
                     bad: list[int] | None = None) -> tuple[bytes | None, list[int]]:
     """The font with some outlines redrawn (None if that failed), and its
     glyphs that still do not draw.  A result with the bytes of a font
@@ -685,7 +442,7 @@ def _checked_repair(cff: _Cff, redrawn: dict[int, bytes],
     if _known_clean(repaired):
         return fixed, []
     try:
-        after = _Cff(fixed)
+        after = Cff(fixed)
         if bad is None or (changed := _changed_outlines(cff, after)) is None:
             still = _undrawable(after)
         else:
@@ -698,7 +455,7 @@ def _checked_repair(cff: _Cff, redrawn: dict[int, bytes],
     return fixed, still
 
 
-def _changed_outlines(before: _Cff, after: _Cff) -> list[int] | None:
+def _changed_outlines(before: Cff, after: Cff) -> list[int] | None:
     """The glyphs whose outlines differ between two fonts, or None if
     anything else drawing an outline depends on differs: the number of
     glyphs, the font DICT each uses (FDSelect), the global and each font
@@ -713,7 +470,7 @@ def _changed_outlines(before: _Cff, after: _Cff) -> list[int] | None:
     return [n for n, (old, new) in enumerate(zip(old_outlines, new_outlines, strict=True)) if old != new]
 
 
-def _texts(font: Any, cff: _Cff, numbers: list[int]) -> dict[int, str]:
+def _texts(font: Any, cff: Cff, numbers: list[int]) -> dict[int, str]:
     """The characters of some glyphs of the subset, from the ToUnicode map."""
     codes = cff.codes()
     to_unicode = _to_unicode(font, {codes[n] for n in numbers if n < len(codes)})
@@ -752,7 +509,7 @@ class _InstalledFont:
 
     def __init__(self, path: str, index: int):
         tables = _sfnt_tables(path, index, (b"CFF ", b"cmap"))
-        self.cff = _Cff(tables[b"CFF "])
+        self.cff = Cff(tables[b"CFF "])
         self.groups = _cmap_groups(tables[b"cmap"])
         self.starts = [group[0] for group in self.groups]
         self.outlines: dict[tuple[str, float], bytes | None] = {}  # 如 is redrawn for nearly every chart
@@ -798,7 +555,7 @@ class _InstalledFont:
         return bytecode
 
 
-def _cmap_groups(cmap: _Bytes) -> list[tuple[int, int, int]]:
+def _cmap_groups(cmap: Bytes) -> list[tuple[int, int, int]]:
     """(first, last, first glyph) of the font's Unicode format 12 subtable."""
     tables = int.from_bytes(cmap[2:4], "big")
     for record in range(tables):
@@ -853,7 +610,7 @@ def _installed_font(postscript_name: str) -> _InstalledFont | None:
         return None
 
 
-def _redraw(font_name: str, cff: _Cff, number: int, text: str) -> bytes | None:
+def _redraw(font_name: str, cff: Cff, number: int, text: str) -> bytes | None:
     """The installed font's outline of the character `text`, as charstring
     bytes for glyph `number` of the subset (None if there is none)."""
     if len(text) != 1:
@@ -865,12 +622,12 @@ def _redraw(font_name: str, cff: _Cff, number: int, text: str) -> bytes | None:
     return source.outline(text, cff.font_dicts[cff.font_dict_of[number]].nominalWidthX)
 
 
-def _with_charstrings(cff: _Cff, replaced: dict[int, bytes]) -> bytes | None:
+def _with_charstrings(cff: Cff, replaced: dict[int, bytes]) -> bytes | None:
     """The CFF with some charstrings replaced.  The new CharStrings INDEX is
     appended and the Top DICT's offset to it patched in place (cairo writes
     offsets as 5-byte integers for this); None if it is stored otherwise."""
     data = bytes(cff.data)  # a PDF's font: already bytes, so not copied
-    operand = _operand_at(data, cff.top_start, _CHARSTRINGS)
+    operand = operand_at(data, cff.top_start, CHARSTRINGS)
     if operand is None:
         return None
     index = cff.charstrings
