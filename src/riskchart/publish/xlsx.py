@@ -16,7 +16,7 @@ of the charts that changed and lays the others end to end as they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
 from .. import style
@@ -34,7 +34,8 @@ from .chartrows import (
     make_rows,
     row_height,
 )
-from .deflated import Deflated, deflate, joined, zip_archive
+from .deflated import Deflated, deflate, joined, member_data_at, zip_archive
+from .registerlayout import RegisterLayout, layout_of
 from .rowcache import RowCache
 
 REGISTER_SHEET = "风险点台账"
@@ -65,14 +66,36 @@ def write_registers(charts: list[Chart], categories: tuple[str, ...], levels: tu
                     csv: BinaryIO | None = None) -> bytes:
     """The Excel register; and into `csv`, when given, the CSV register
     (tables.register_csv's bytes), both laid end to end from the same rows."""
-    colours = level_styles(levels)
-    styles = sheetxml.styles(FONT, FONT_SIZE, GB2312_CHARSET, style.BOX_BORDER, style.HEADER_FILL,
-                             [(c["fill"], c["text"]) for c in colours.values()])
-    made, register, last_row = _register_sheet(sorted(charts, key=sort_key), levels, cache)
+    return laid_out_registers(charts, categories, levels, cache, csv)[0]
+
+
+def laid_out_registers(charts: list[Chart], categories: tuple[str, ...], levels: tuple[str, ...], cache: RowCache,
+                       csv: BinaryIO | None = None) -> tuple[bytes, RegisterLayout]:
+    """write_registers' workbook, and where each chart's rows are in the two
+    files (registerlayout.py: what the next build splices its register from)."""
+    in_order = sorted(charts, key=sort_key)
+    keys, made, widths = _chart_rows(in_order, levels, cache)
     if csv is not None:
         csv.write(tables.CSV_HEAD)
         csv.writelines(rows.csv for rows in made)
-    statistics = _statistics_sheet(tables.statistics(charts, categories, levels))
+    sheet, last_row, head = register_sheet(widths, [(rows.rows, rows.merges, rows.merge_rows) for rows in made],
+                                           [rows.xml for rows in made])
+    tallies = {id(chart): tables.tally(chart) for chart in in_order}
+    stats = tables.tallied_statistics([(chart.category, tallies[id(chart)]) for chart in charts], categories, levels)
+    archive, sheet_at = workbook(levels, stats, sheet, last_row)
+    cache.save()
+    layout = layout_of(keys, made, widths, [(chart.category, tallies[id(chart)]) for chart in in_order],
+                       levels, categories, sheet_at + head)
+    return archive, layout
+
+
+def workbook(levels: tuple[str, ...], stats: tables.Statistics, register: Deflated, last_row: int) -> tuple[bytes, int]:
+    """The workbook around its register sheet, and where that sheet's
+    compressed data starts in it."""
+    colours = level_styles(levels)
+    styles = sheetxml.styles(FONT, FONT_SIZE, GB2312_CHARSET, style.BOX_BORDER, style.HEADER_FILL,
+                             [(c["fill"], c["text"]) for c in colours.values()])
+    statistics = _statistics_sheet(stats)
     last_column = sheetxml.column_name(len(tables.REGISTER_COLUMNS) - 1)
     defined = [("_xlnm._FilterDatabase", 0, sheetxml.sheet_reference(REGISTER_SHEET, f"$A$1:${last_column}${last_row}"),
                 True),
@@ -85,15 +108,14 @@ def write_registers(charts: list[Chart], categories: tuple[str, ...], levels: tu
              "xl/_rels/workbook.xml.rels": sheetxml.workbook_relationships(2),
              "xl/styles.xml": styles}
     members = [(name, deflate(text.encode("utf-8"))) for name, text in parts.items()]
-    archive = zip_archive([*members, ("xl/worksheets/sheet1.xml", register),
-                           ("xl/worksheets/sheet2.xml", deflate(statistics.encode("utf-8")))])
-    cache.save()
-    return archive
+    members += [("xl/worksheets/sheet1.xml", register),
+                ("xl/worksheets/sheet2.xml", deflate(statistics.encode("utf-8")))]
+    return zip_archive(members), member_data_at(members, len(parts))
 
 
-def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
-                    cache: RowCache) -> tuple[list[ChartRows], Deflated, int]:
-    """Each chart's rows, the register sheet's XML, and its last row.  Each chart's rows come
+def _chart_rows(charts: list[Chart], levels: tuple[str, ...],
+                cache: RowCache) -> tuple[list[str], list[ChartRows], tuple[float, ...]]:
+    """Each chart's key and rows, and the sheet's column widths.  Each chart's rows come
     from the cache when they were made for the same chart and the same
     column widths; the widths are the widest of all charts, so a chart that
     widens a column makes every chart's rows (their heights) again."""
@@ -103,21 +125,35 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
     cells = {n: ChartCells.of(charts[n]) for n, f in enumerate(found) if f is None}
     chart_naturals = [f.naturals if f is not None else cells[n].naturals() for n, f in enumerate(found)]
     widths = column_widths(chart_naturals)
-    styles = {level: sheetxml.FIRST_LEVEL_STYLE + rank for rank, level in enumerate(levels)}
+    styles = level_style_numbers(levels)
     made: list[ChartRows] = []
     for n, rows in enumerate(found):
         if rows is None or rows.widths != widths:
             rows = make_rows(cells[n] if n in cells else ChartCells.of(charts[n]), widths, styles, chart_naturals[n])
             cache.put(keys[n], rows)
         made.append(rows)
+    return keys, made, widths
+
+
+def level_style_numbers(levels: tuple[str, ...]) -> dict[str, int]:
+    """The style of each level's cells (sheetxml.styles makes one per level of the scale)."""
+    return {level: sheetxml.FIRST_LEVEL_STYLE + rank for rank, level in enumerate(levels)}
+
+
+def register_sheet(widths: tuple[float, ...], shapes: Sequence[tuple[int, str, Sequence[int]]],
+                   pieces: Iterable[Deflated]) -> tuple[Deflated, int, int]:
+    """The register sheet's XML from its charts' compressed rows (`pieces`,
+    in order, one or many charts' each) and each chart's shape (its rows,
+    its merged runs' template and their rows, ChartRows'); its last row, and
+    the compressed length of what comes before the first chart's rows."""
     merged: list[str] = []
     count = 0
     start = 2  # the first row after the header
-    for rows in made:
-        if rows.merge_rows:
-            merged.append(rows.merges % tuple(map(start.__add__, rows.merge_rows)))
-            count += len(rows.merge_rows) // 2
-        start += rows.rows
+    for rows, merges, merge_rows in shapes:
+        if merge_rows:
+            merged.append(merges % tuple(map(start.__add__, merge_rows)))
+            count += len(merge_rows) // 2
+        start += rows
     last_row = max(2, start - 1)  # the filter covers a row even when there is none
     columns = len(tables.REGISTER_COLUMNS)
     header = sheetxml.row([sheetxml.text_cell(name, sheetxml.HEADER_STYLE) for name in tables.REGISTER_COLUMNS],
@@ -126,8 +162,8 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
     filtered = f"A1:{sheetxml.column_name(columns - 1)}{last_row}"
     tail = sheetxml.sheet_tail("风险点台账", filtered, sheetxml.merge_cells(count, "".join(merged)))
     # what is made anew for every register at the fastest level: the merged ranges are megabytes at thousands of charts
-    pieces = [deflate(head.encode("utf-8"), 1), *(rows.xml for rows in made), deflate(tail.encode("utf-8"), 1)]
-    return made, joined(pieces), last_row
+    first = deflate(head.encode("utf-8"), 1)
+    return joined([first, *pieces, deflate(tail.encode("utf-8"), 1)]), last_row, len(first.data)
 
 
 def _statistics_sheet(stats: tables.Statistics) -> str:
