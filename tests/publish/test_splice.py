@@ -15,7 +15,7 @@ from conftest import lint_files
 from riskchart import files
 from riskchart.build import BuildOptions
 from riskchart.config import Settings
-from riskchart.publish import index, splice
+from riskchart.publish import index, sheetblocks, splice
 from riskchart.publish.registerlayout import FILE_NAME
 from riskchart.publish.rowcache import RowCache
 from riskchart.publish.xlsx import REGISTER_SHEET, laid_out_registers
@@ -28,15 +28,16 @@ def chart(number: int, category: str = "行政确认", risks: str = "刁难。, 
             + STEP.format(name="受理", level=level, risks=risks) + STEP.format(name="办结", level="低", risks="超时。"))
 
 
-CHARTS = {f"{n:02d}-c.yaml": chart(n, "行政裁决" if n % 2 else "行政确认") for n in range(1, 6)}
-CHARTS["06-c.yaml"] = chart(6, risks="在受理环节故意刁难申请人。, 拖延。")  # the risk column's width: the others fit in it
+CHARTS = {f"{n:02d}-c.yaml": chart(n, "行政裁决" if n % 2 else "行政确认") for n in range(1, 7)}
+CHARTS["01-c.yaml"] = chart(1, "行政裁决", "在受理环节故意刁难申请人。, 拖延。")  # the risk column's width: the others fit
 CHANGES = {
     "a risk reworded": ({**CHARTS, "03-c.yaml": chart(3, risks="刁难申请人。, 拖延。")}, True),
     "a risk added": ({**CHARTS, "02-c.yaml": chart(2, "行政确认", "刁难。, 拖延。, 索要财物。")}, True),
     "a chart added": ({**CHARTS, "04-d.yaml": chart(7, "行政确认")}, True),
     "a chart removed": ({name: text for name, text in CHARTS.items() if name != "04-c.yaml"}, True),
-    "two charts changed": ({**CHARTS, "01-c.yaml": chart(1, "行政裁决", "徇私。"), "06-c.yaml": chart(6, risks="在受理环节故意刁难申请人。", level="高")},
+    "two charts changed": ({**CHARTS, "02-c.yaml": chart(2, "行政确认", "徇私。"), "06-c.yaml": chart(6, level="高")},
                            True),
+    "the last chart removed": ({name: text for name, text in CHARTS.items() if name != "06-c.yaml"}, True),
     "a chart's category changed": ({**CHARTS, "05-c.yaml": chart(5, "行政确认")}, True),
     "a column widened": ({**CHARTS, "03-c.yaml": chart(3, risks="刁难" * 30 + "。")}, False),
 }
@@ -77,8 +78,10 @@ def written(tmp_path):
     return (tmp_path / "out" / "risk-register.xlsx").read_bytes(), (tmp_path / "out" / "risk-register.csv").read_bytes()
 
 
+@pytest.mark.parametrize("block", [64, 2, 3])  # a block of all six charts; blocks copied, made, or moved
 @pytest.mark.parametrize("change", CHANGES)
-def test_a_spliced_register_is_byte_for_byte_the_register_made_whole(tmp_path, change):
+def test_a_spliced_register_is_byte_for_byte_the_register_made_whole(tmp_path, monkeypatch, change, block):
+    monkeypatch.setattr(sheetblocks, "BLOCK", block)
     folder = tmp_path / "charts"
     publish(charts_of(folder, CHARTS), tmp_path)
     assert written(tmp_path) == whole(charts_of(folder, CHARTS))
@@ -196,3 +199,17 @@ def test_a_forced_build_makes_the_register_whole(tmp_path, monkeypatch):
     charts = charts_of(folder, CHANGES["a risk reworded"][0])
     monkeypatch.setattr(splice, "spliced_registers", lambda *args: pytest.fail("spliced"))
     index._registers(charts, replace(options(tmp_path), force=True), io.BytesIO(), {})
+
+
+def test_only_the_blocks_of_the_changed_chart_are_made_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(sheetblocks, "BLOCK", 2)
+    folder = tmp_path / "charts"
+    publish(charts_of(folder, CHARTS), tmp_path)
+    made = []
+    for name in ("merge_block", "rows_crc"):
+        monkeypatch.setattr(sheetblocks, name, lambda *args, made_by=getattr(sheetblocks, name), name=name:
+                            made.append(name) or made_by(*args))
+    charts = charts_of(folder, CHANGES["a risk reworded"][0])  # the third chart: the second block
+    found = spliced(charts, tmp_path)
+    assert made == ["rows_crc", "merge_block"]  # of the second block; the first and third are copied
+    assert found == whole(charts)

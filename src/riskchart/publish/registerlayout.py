@@ -25,7 +25,7 @@ import stat
 import sys
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +34,12 @@ from ..check.cache import installed_code, signing_key
 from ..check.schema import UNGRADED
 from ..entrybatch import sealed, unsealed_at
 from .deflated import Deflated
+from . import sheetblocks
 from .tables import REGISTER_COLUMNS, Tally
 
 if TYPE_CHECKING:
     from .chartrows import ChartRows
+    from .sheetblocks import RowsCrc
 
 FILE_NAME = "register.layout"
 FORMAT = 1
@@ -47,6 +49,10 @@ _MOST_BYTES = 256 << 20  # ~300 bytes a chart
 CSV_BYTES, XML_BYTES, XML_SIZE, XML_CRC, XML_SHIFT, ROWS, MERGES, MERGE_ROWS, CATEGORY, DRAFT, STEPS, CODED, \
     EXITS = range(13)
 NATURALS = 13
+# a block's numbers (sheetblocks.py): its rows' CRC, size and zeros_shift, its merged ranges' compressed length,
+# their size, CRC and zeros_shift
+ROWS_CRC, ROWS_SIZE, ROWS_SHIFT, MERGES_BYTES, MERGES_SIZE, MERGES_CRC, MERGES_SHIFT = range(7)
+BLOCK_WIDTH = 7
 _COLUMNS = len(REGISTER_COLUMNS)
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns (build/stamps.py)
@@ -64,6 +70,8 @@ class RegisterLayout:
     numbers: array[int]          # `width` numbers a chart
     merge_rows: array[int]       # each chart's ChartRows.merge_rows, one after the other
     xml_at: int                  # where the first chart's compressed rows are in the Excel file
+    blocks: array[int] = field(default_factory=lambda: array("q"))  # BLOCK_WIDTH numbers a block of sheetblocks.BLOCK charts
+    merges_at: int = 0           # where the first block's compressed merged ranges are in the Excel file
     stamps: tuple[Stamp, Stamp] | None = None  # the CSV's and the Excel file's, once in place
 
     @property
@@ -100,6 +108,19 @@ def layout_of(keys: Sequence[str], made: Sequence[ChartRows], widths: tuple[floa
                           numbers, merge_rows, xml_at)
 
 
+def with_blocks(layout: RegisterLayout, crcs: Sequence[RowsCrc], merges: Sequence[Deflated],
+                merges_at: int) -> RegisterLayout:
+    """The layout with its sheet's blocks (sheetblocks.whole_sheet's)."""
+    blocks = array("q")
+    for rows, merged in zip(crcs, merges, strict=True):
+        blocks.extend(block_numbers(rows, merged))
+    return replace(layout, blocks=blocks, merges_at=merges_at)
+
+
+def block_numbers(rows: RowsCrc, merged: Deflated) -> list[int]:
+    return [rows.crc, rows.size, rows.shift, len(merged.data), merged.size, merged.crc, merged.shift]
+
+
 def staged_inode(path: Path) -> int:
     """The inode of a file written aside: the same once it is moved into place."""
     return os.stat(path).st_ino
@@ -131,10 +152,12 @@ def write_layout(cache: Path, layout: RegisterLayout, stamps: tuple[Stamp | None
             "categories": layout.categories, "widths": layout.widths, "keys": "".join(layout.keys),
             "chart_categories": layout.chart_categories, "counted": layout.counted, "merges": layout.merges,
             "charts": len(layout.keys), "merge_rows": len(layout.merge_rows), "xml_at": layout.xml_at,
+            "blocks": len(layout.blocks) // BLOCK_WIDTH, "merges_at": layout.merges_at,
             "stamps": [csv, xlsx]}
     body = json.dumps(head, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
-    files.write_cache(folder / FILE_NAME, sealed(_HEAD, body + layout.numbers.tobytes() + layout.merge_rows.tobytes(),
-                                                 secret))
+    files.write_cache(folder / FILE_NAME, sealed(_HEAD, b"".join([body, layout.numbers.tobytes(),
+                                                                      layout.blocks.tobytes(),
+                                                                      layout.merge_rows.tobytes()]), secret))
 
 
 def read_layout(cache: Path) -> RegisterLayout | None:
@@ -167,13 +190,18 @@ def _checked(head: dict[str, Any], rest: memoryview) -> RegisterLayout | None:
     if type(charts) is not int or type(keys) is not str or len(keys) != 64 * charts:
         raise ValueError("not a layout")
     counted, merges, chart_categories = _texts(head["counted"]), _texts(head["merges"]), _texts(head["chart_categories"])
-    numbers, merge_rows = array("q"), array("q")
+    numbers, blocks, merge_rows = array("q"), array("q"), array("q")
     width = NATURALS + _COLUMNS + len(counted)
     split = charts * width * numbers.itemsize
+    blocks_end = split + head["blocks"] * BLOCK_WIDTH * blocks.itemsize
     numbers.frombytes(rest[:split])
-    merge_rows.frombytes(rest[split:])
+    blocks.frombytes(rest[split:blocks_end])
+    merge_rows.frombytes(rest[blocks_end:])
     if len(numbers) != charts * width or len(merge_rows) != head["merge_rows"] \
-            or (numbers and min(numbers) < 0) or (merge_rows and min(merge_rows) < 0):
+            or len(blocks) != -(-charts // sheetblocks.BLOCK) * BLOCK_WIDTH \
+            or min(numbers, default=0) < 0 or min(merge_rows, default=0) < 0 or min(blocks, default=0) < 0:
+        raise ValueError("not a layout")
+    if any(max(blocks[field::BLOCK_WIDTH], default=0) >> 32 for field in (ROWS_CRC, ROWS_SHIFT, MERGES_CRC, MERGES_SHIFT)):
         raise ValueError("not a layout")
     if charts and (max(numbers[MERGES::width]) >= len(merges) or max(numbers[CATEGORY::width]) >= len(chart_categories)
                    or max(numbers[XML_CRC::width]) >> 32 or max(numbers[XML_SHIFT::width]) >> 32
@@ -190,12 +218,12 @@ def _checked(head: dict[str, Any], rest: memoryview) -> RegisterLayout | None:
     if type(stamps) is not list or len(stamps) != 2 or any(
             type(s) is not list or len(s) != 4 or any(type(n) is not int for n in s) for s in stamps):
         raise ValueError("not a layout")
-    xml_at = head["xml_at"]
-    if type(xml_at) is not int or xml_at < 0:
+    xml_at, merges_at = head["xml_at"], head["merges_at"]
+    if type(xml_at) is not int or type(merges_at) is not int or not 0 <= xml_at <= merges_at:
         raise ValueError("not a layout")
     return RegisterLayout(_texts(head["levels"]), _texts(head["categories"]), tuple(widths),
                           tuple(keys[n:n + 64] for n in range(0, len(keys), 64)), chart_categories, counted, merges,
-                          numbers, merge_rows, xml_at, (_stamp(stamps[0]), _stamp(stamps[1])))
+                          numbers, merge_rows, xml_at, blocks, merges_at, (_stamp(stamps[0]), _stamp(stamps[1])))
 
 
 def _stamp(value: list[int]) -> Stamp:

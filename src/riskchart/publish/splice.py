@@ -29,16 +29,18 @@ import os
 import stat
 from array import array
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from ..check.schema import UNGRADED
 from ..model import Chart, sort_key
-from . import tables
-from .chartrows import ChartCells, column_widths, make_rows
-from .deflated import Deflated, crc_combine
+from . import sheetblocks, tables
+from .chartrows import ChartCells, ChartRows, column_widths, make_rows
+from .deflated import Deflated
 from .names import REGISTER, REGISTER_XLSX
 from .registerlayout import (
+    BLOCK_WIDTH,
     CATEGORY,
     CODED,
     CSV_BYTES,
@@ -46,8 +48,15 @@ from .registerlayout import (
     EXITS,
     MERGE_ROWS,
     MERGES,
+    MERGES_BYTES,
+    MERGES_CRC,
+    MERGES_SHIFT,
+    MERGES_SIZE,
     NATURALS,
     ROWS,
+    ROWS_CRC,
+    ROWS_SHIFT,
+    ROWS_SIZE,
     STEPS,
     XML_BYTES,
     XML_CRC,
@@ -57,9 +66,10 @@ from .registerlayout import (
     Stamp,
     chart_numbers,
     read_layout,
+    with_blocks,
 )
 from .rowcache import RowCache
-from .xlsx import level_style_numbers, register_sheet, workbook
+from .xlsx import level_style_numbers, workbook
 
 MOST_MADE = 16  # charts made anew, or an eighth of the register if more: beyond that, made whole (with the row cache)
 
@@ -98,7 +108,7 @@ def spliced_registers(charts: list[Chart], categories: tuple[str, ...], levels: 
     chart_categories = list(old.chart_categories)
     merges = list(old.merges)
     numbers, merge_rows = array("q"), array("q")
-    pieces: list[Deflated] = []
+    rows_data: list[bytes | memoryview] = []  # the sheet's compressed rows: a new chart's, or a run of old ones'
     csv_pieces: list[bytes | memoryview] = []
     csv_at = list(itertools.accumulate(old.numbers[CSV_BYTES::width], initial=len(tables.CSV_HEAD)))
     xml_at = list(itertools.accumulate(old.numbers[XML_BYTES::width], initial=0))
@@ -109,24 +119,65 @@ def spliced_registers(charts: list[Chart], categories: tuple[str, ...], levels: 
             category = _number(chart_categories, in_order[first].category)
             numbers.extend(chart_numbers(rows, category, _number(merges, rows.merges), tallies[first], old.counted))
             merge_rows.extend(rows.merge_rows)
-            pieces.append(rows.xml)
+            rows_data.append(rows.xml.data)
             csv_pieces.append(rows.csv)
             continue
         begin, end = places[first], places[first] + last - first
         numbers.extend(old.numbers[begin * width:end * width])
         merge_rows.extend(old.merge_rows[merge_at[begin]:merge_at[end]])
-        pieces.append(Deflated(bytes(xml_old[xml_at[begin]:xml_at[end]]), _crc(old, begin, end),
-                               sum(old.numbers[XML_SIZE + begin * width:end * width:width])))
+        rows_data.append(xml_old[xml_at[begin]:xml_at[end]])
         csv_pieces.append(csv_old[csv_at[begin]:csv_at[end]])
     layout = RegisterLayout(levels, categories, old.widths, tuple(keys), tuple(chart_categories), old.counted,
                             tuple(merges), numbers, merge_rows, 0)
-    sheet, last_row, head = register_sheet(old.widths, _shapes(layout), pieces)
+    first_rows = sheetblocks.starts(numbers[ROWS::width])
+    found = sheetblocks.ends(old.widths, first_rows[-1] - 1, len(merge_rows) // 2)
+    crcs, blocks = _blocks(old, layout, places, made, xml_old)
     order = dict.fromkeys(chart.category for chart in charts)  # as tables.statistics meets them
-    archive, sheet_at = workbook(levels, _statistics(layout, [*categories, *order]), sheet, last_row)
+    archive, sheet_at = workbook(levels, _statistics(layout, [*categories, *order]),
+                                 sheetblocks.sheet(found, rows_data, crcs, blocks), max(2, first_rows[-1] - 1))
     csv.write(tables.CSV_HEAD)
     csv.writelines(csv_pieces)
-    return archive, RegisterLayout(levels, categories, old.widths, tuple(keys), tuple(chart_categories), old.counted,
-                                   tuple(merges), numbers, merge_rows, sheet_at + head)
+    xml_start = sheet_at + len(found.head.data)
+    return archive, with_blocks(replace(layout, xml_at=xml_start), crcs, blocks,
+                                xml_start + sum(map(len, rows_data)) + len(found.before.data))
+
+
+def _blocks(old: RegisterLayout, new: RegisterLayout, places: Sequence[int], made: dict[int, ChartRows],
+            region: memoryview) -> tuple[list[sheetblocks.RowsCrc], list[Deflated]]:
+    """Each block's rows' CRC and merged ranges (sheetblocks.py): the old
+    block's where it holds the same charts (and they start on the same row
+    for its merged ranges), else made (`region`: the old Excel file from
+    the first chart's rows to the last block's merged ranges)."""
+    width, charts, block = new.width, len(new.keys), sheetblocks.BLOCK
+    old_first, new_first = sheetblocks.starts(old.numbers[ROWS::width]), sheetblocks.starts(new.numbers[ROWS::width])
+    merged_at = list(itertools.accumulate(old.blocks[MERGES_BYTES::BLOCK_WIDTH], initial=old.merges_at - old.xml_at))
+    merge_at = list(itertools.accumulate(new.numbers[MERGE_ROWS::width], initial=0))
+    crcs, blocks = [], []
+    for first in range(0, charts, block):
+        last, place = min(first + block, charts), places[first]
+        same = place >= 0 and place % block == 0 and min(place + block, len(old.keys)) == place + last - first \
+            and places[first:last] == list(range(place, place + last - first))
+        numbers = old.blocks[place // block * BLOCK_WIDTH:(place // block + 1) * BLOCK_WIDTH] if same else array("q")
+        if same:
+            crcs.append(sheetblocks.RowsCrc(numbers[ROWS_CRC], numbers[ROWS_SIZE], numbers[ROWS_SHIFT]))
+        else:
+            crcs.append(sheetblocks.rows_crc([made[n].xml if places[n] < 0 else _chart_crc(old, places[n])
+                                              for n in range(first, last)]))
+        if same and new_first[first] == old_first[place]:
+            blocks.append(Deflated(bytes(region[merged_at[place // block]:merged_at[place // block + 1]]),
+                                   numbers[MERGES_CRC], numbers[MERGES_SIZE], numbers[MERGES_SHIFT]))
+        else:
+            shapes = [(rows, new.merges[template], new.merge_rows[merge_at[n]:merge_at[n + 1]])
+                      for n, rows, template in zip(range(first, last), new.numbers[ROWS + first * width:last * width:width],
+                                                   new.numbers[MERGES + first * width:last * width:width], strict=True)]
+            blocks.append(sheetblocks.merge_block(shapes, new_first[first]))
+    return crcs, blocks
+
+
+def _chart_crc(layout: RegisterLayout, place: int) -> Deflated:
+    """An old chart's rows' CRC, size and zeros_shift (without its bytes: only its CRC is wanted)."""
+    at = place * layout.width
+    return Deflated(b"", layout.numbers[at + XML_CRC], layout.numbers[at + XML_SIZE], layout.numbers[at + XML_SHIFT])
 
 
 def _runs(places: Sequence[int]) -> list[tuple[int, int]]:
@@ -160,27 +211,6 @@ def _number(table: list[str], text: str) -> int:
     return table.index(text)
 
 
-def _crc(layout: RegisterLayout, begin: int, end: int) -> int:
-    """The CRC-32 of the charts' rows begin … end-1, from each chart's."""
-    width, numbers = layout.width, layout.numbers
-    crc = 0
-    for at in range(begin * width, end * width, width):
-        crc = crc_combine(crc, numbers[at + XML_CRC], numbers[at + XML_SIZE], numbers[at + XML_SHIFT])
-    return crc
-
-
-def _shapes(layout: RegisterLayout) -> list[tuple[int, str, Sequence[int]]]:
-    """Each chart's rows, merged runs' template and their rows (xlsx.register_sheet)."""
-    width, numbers, merge_rows = layout.width, layout.numbers, layout.merge_rows
-    shapes: list[tuple[int, str, Sequence[int]]] = []
-    at = 0
-    for rows, merges, count in zip(numbers[ROWS::width], numbers[MERGES::width], numbers[MERGE_ROWS::width],
-                                   strict=True):
-        shapes.append((rows, layout.merges[merges], merge_rows[at:at + count]))
-        at += count
-    return shapes
-
-
 def _statistics(layout: RegisterLayout, order: list[str]) -> tables.Statistics:
     """tables.statistics of the layout's charts, from their numbers
     (`order`: the categories in the order tables.statistics meets them)."""
@@ -212,9 +242,8 @@ def _old_files(out: Path, layout: RegisterLayout) -> tuple[bytes | None, bytes |
     """The last CSV register whole and the compressed charts' rows of the
     last Excel one, if both are the files the layout was made for."""
     assert layout.stamps is not None
-    charts = len(layout.keys)
     csv_length = len(tables.CSV_HEAD) + sum(layout.numbers[CSV_BYTES::layout.width])
-    xml_length = sum(layout.numbers[XML_BYTES::layout.width]) if charts else 0
+    xml_length = layout.merges_at + sum(layout.blocks[MERGES_BYTES::BLOCK_WIDTH]) - layout.xml_at
     csv = _read_stamped(out / REGISTER, layout.stamps[0], 0, csv_length)
     xml = _read_stamped(out / REGISTER_XLSX, layout.stamps[1], layout.xml_at, xml_length)
     return (csv, xml) if csv is not None and csv_length == layout.stamps[0][0] else (None, None)

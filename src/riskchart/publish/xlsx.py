@@ -16,7 +16,7 @@ of the charts that changed and lays the others end to end as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from .. import style
@@ -25,18 +25,17 @@ from ..draw.layout import level_styles
 from ..model import Chart, sort_key
 from . import sheetxml, tables
 from .chartrows import (
-    ROW_PADDING,
     ChartCells,
     ChartRows,
     column_width,
     column_widths,
     display_width,
     make_rows,
-    row_height,
 )
-from .deflated import Deflated, deflate, joined, member_data_at, zip_archive
-from .registerlayout import RegisterLayout, layout_of
+from .deflated import Deflated, deflate, member_data_at, zip_archive
+from .registerlayout import RegisterLayout, layout_of, with_blocks
 from .rowcache import RowCache
+from .sheetblocks import whole_sheet
 
 REGISTER_SHEET = "风险点台账"
 STATISTICS_SHEET = "统计"
@@ -78,14 +77,16 @@ def laid_out_registers(charts: list[Chart], categories: tuple[str, ...], levels:
     if csv is not None:
         csv.write(tables.CSV_HEAD)
         csv.writelines(rows.csv for rows in made)
-    sheet, last_row, head = register_sheet(widths, [(rows.rows, rows.merges, rows.merge_rows) for rows in made],
-                                           [rows.xml for rows in made])
+    sheet, last_row, ends, crcs, merges = whole_sheet(widths, [(rows.rows, rows.merges, rows.merge_rows) for rows in made],
+                                                      [rows.xml for rows in made])
     tallies = {id(chart): tables.tally(chart) for chart in in_order}
     stats = tables.tallied_statistics([(chart.category, tallies[id(chart)]) for chart in charts], categories, levels)
     archive, sheet_at = workbook(levels, stats, sheet, last_row)
     cache.save()
+    xml_at = sheet_at + len(ends.head.data)
     layout = layout_of(keys, made, widths, [(chart.category, tallies[id(chart)]) for chart in in_order],
-                       levels, categories, sheet_at + head)
+                       levels, categories, xml_at)
+    layout = with_blocks(layout, crcs, merges, xml_at + sum(len(rows.xml.data) for rows in made) + len(ends.before.data))
     return archive, layout
 
 
@@ -138,32 +139,6 @@ def _chart_rows(charts: list[Chart], levels: tuple[str, ...],
 def level_style_numbers(levels: tuple[str, ...]) -> dict[str, int]:
     """The style of each level's cells (sheetxml.styles makes one per level of the scale)."""
     return {level: sheetxml.FIRST_LEVEL_STYLE + rank for rank, level in enumerate(levels)}
-
-
-def register_sheet(widths: tuple[float, ...], shapes: Sequence[tuple[int, str, Sequence[int]]],
-                   pieces: Iterable[Deflated]) -> tuple[Deflated, int, int]:
-    """The register sheet's XML from its charts' compressed rows (`pieces`,
-    in order, one or many charts' each) and each chart's shape (its rows,
-    its merged runs' template and their rows, ChartRows'); its last row, and
-    the compressed length of what comes before the first chart's rows."""
-    merged: list[str] = []
-    count = 0
-    start = 2  # the first row after the header
-    for rows, merges, merge_rows in shapes:
-        if merge_rows:
-            merged.append(merges % tuple(map(start.__add__, merge_rows)))
-            count += len(merge_rows) // 2
-        start += rows
-    last_row = max(2, start - 1)  # the filter covers a row even when there is none
-    columns = len(tables.REGISTER_COLUMNS)
-    header = sheetxml.row([sheetxml.text_cell(name, sheetxml.HEADER_STYLE) for name in tables.REGISTER_COLUMNS],
-                          row_height(1) + ROW_PADDING)
-    head = sheetxml.sheet_head(columns - 1, max(1, start - 1), widths, selected=True) + header
-    filtered = f"A1:{sheetxml.column_name(columns - 1)}{last_row}"
-    tail = sheetxml.sheet_tail("风险点台账", filtered, sheetxml.merge_cells(count, "".join(merged)))
-    # what is made anew for every register at the fastest level: the merged ranges are megabytes at thousands of charts
-    first = deflate(head.encode("utf-8"), 1)
-    return joined([first, *pieces, deflate(tail.encode("utf-8"), 1)]), last_row, len(first.data)
 
 
 def _statistics_sheet(stats: tables.Statistics) -> str:
