@@ -149,12 +149,13 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
     word = options.settings.word_booklet and "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
     missing = [_missing_card(name, manifest, options.formats, out) for name in failing]
-    from .cardcache import CardCache
+    from .pagecards import PageCards
+    from .pagecards import write_layout as write_page_layout
 
-    cards = CardCache(out / files.OUTPUT_CACHE, fingerprints, options.formats)
-    files.write_atomic(out / INDEX, index_page(charts, out, options.formats, today, booklet=booklet, register=True,
-                                               failing=missing, categories=options.settings.categories,
-                                               word=word, levels=options.settings.levels, cache=cards))
+    cards = PageCards(out, fingerprints, options.formats, from_page=not options.force)
+    page = index_page(charts, out, options.formats, today, booklet=booklet, register=True, failing=missing,
+                      categories=options.settings.categories, word=word, levels=options.settings.levels, cache=cards)
+    write_page_layout(cards, placed_stamp(out / INDEX, _write_noting_inode(out / INDEX, page)))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}

@@ -19,6 +19,7 @@ the merged runs' templates) are JSON.  Nothing in it is ever run.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -33,8 +34,8 @@ from .. import files
 from ..check.cache import installed_code, signing_key
 from ..check.schema import UNGRADED
 from ..entrybatch import sealed, unsealed_at
-from .deflated import Deflated
 from . import sheetblocks
+from .deflated import Deflated
 from .tables import REGISTER_COLUMNS, Tally
 
 if TYPE_CHECKING:
@@ -235,3 +236,31 @@ def _texts(value: Any) -> tuple[str, ...]:
     if type(value) is not list or any(type(item) is not str for item in value):
         raise TypeError("not texts")
     return tuple(value)
+
+
+def read_stamped(path: Path, stamp: Stamp, offset: int, length: int) -> bytes | None:
+    """`length` bytes at `offset` of the regular file `path` (not through a
+    link, not waiting on a FIFO) if it has `stamp`, else None."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    try:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode) \
+                or (found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns) != stamp \
+                or offset + length > found.st_size:
+            return None
+        chunks = []
+        while length:
+            chunk = os.pread(descriptor, length, offset)
+            if not chunk:
+                raise OSError(errno.EIO, "short read")
+            chunks.append(chunk)
+            offset += len(chunk)
+            length -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)

@@ -23,10 +23,7 @@ count, most charts changed) and the register is made whole (None).
 
 from __future__ import annotations
 
-import errno
 import itertools
-import os
-import stat
 from array import array
 from collections.abc import Sequence
 from dataclasses import replace
@@ -63,9 +60,9 @@ from .registerlayout import (
     XML_SHIFT,
     XML_SIZE,
     RegisterLayout,
-    Stamp,
     chart_numbers,
     read_layout,
+    read_stamped,
     with_blocks,
 )
 from .rowcache import RowCache
@@ -244,34 +241,6 @@ def _old_files(out: Path, layout: RegisterLayout) -> tuple[bytes | None, bytes |
     assert layout.stamps is not None
     csv_length = len(tables.CSV_HEAD) + sum(layout.numbers[CSV_BYTES::layout.width])
     xml_length = layout.merges_at + sum(layout.blocks[MERGES_BYTES::BLOCK_WIDTH]) - layout.xml_at
-    csv = _read_stamped(out / REGISTER, layout.stamps[0], 0, csv_length)
-    xml = _read_stamped(out / REGISTER_XLSX, layout.stamps[1], layout.xml_at, xml_length)
+    csv = read_stamped(out / REGISTER, layout.stamps[0], 0, csv_length)
+    xml = read_stamped(out / REGISTER_XLSX, layout.stamps[1], layout.xml_at, xml_length)
     return (csv, xml) if csv is not None and csv_length == layout.stamps[0][0] else (None, None)
-
-
-def _read_stamped(path: Path, stamp: Stamp, offset: int, length: int) -> bytes | None:
-    """`length` bytes at `offset` of the regular file `path` (not through a
-    link, not waiting on a FIFO) if it has `stamp`, else None."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        return None
-    try:
-        found = os.fstat(descriptor)
-        if not stat.S_ISREG(found.st_mode) \
-                or (found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns) != stamp \
-                or offset + length > found.st_size:
-            return None
-        chunks = []
-        while length:
-            chunk = os.pread(descriptor, length, offset)
-            if not chunk:
-                raise OSError(errno.EIO, "short read")
-            chunks.append(chunk)
-            offset += len(chunk)
-            length -= len(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
