@@ -17,6 +17,7 @@ card cache is used, as before.  Nothing in either is ever run.
 from __future__ import annotations
 
 import json
+import operator
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
@@ -150,15 +151,24 @@ def _cards(out: Path, head: dict[str, Any], rest: memoryview) -> dict[str, KeptC
     if page is None:
         return None
     view = memoryview(page)
+    columns = [numbers[field::width] for field in range(_RISKS)]
+    head_at, head_bytes, tail_at, tail_bytes, draft, _, coded, _, _, _ = columns
+    if max(map(operator.add, head_at, head_bytes), default=0) > size \
+            or max(map(operator.add, tail_at, tail_bytes), default=0) > size \
+            or max(draft, default=0) > 1 or max(coded, default=0) > 1:
+        raise ValueError("not a layout")
+    risks = list(zip(*(numbers[field::width] for field in range(_RISKS, width)), strict=True)) if width > _RISKS \
+        else [()] * len(draft)
+    tallies: dict[tuple[int, ...], Tally] = {}  # many charts count alike: each tally made once
     cards = {}
-    for n, at in enumerate(range(0, len(numbers), width)):
-        head_at, head_bytes, tail_at, tail_bytes, draft, steps, coded, exits, kinds, order = numbers[at:at + _RISKS]
-        levels = orders[order]
-        if max(head_at + head_bytes, tail_at + tail_bytes) > size or draft > 1 or coded > 1:
-            raise ValueError("not a layout")
-        risks = tuple(zip(levels, numbers[at + _RISKS:at + _RISKS + len(levels)], strict=True))
-        cards[keys[64 * n:64 * n + 64]] = KeptCard(Tally(bool(draft), steps, bool(coded), exits, risks), types[kinds],
-                                                   shown, view[head_at:head_at + head_bytes],
+    for n, (head_at, head_bytes, tail_at, tail_bytes, draft, steps, coded, exits, kind, order, counts) \
+            in enumerate(zip(*columns, risks, strict=True)):
+        found = tallies.get((draft, steps, coded, exits, order, *counts))
+        if found is None:
+            levels = orders[order]
+            found = tallies[draft, steps, coded, exits, order, *counts] = Tally(
+                bool(draft), steps, bool(coded), exits, tuple(zip(levels, counts[:len(levels)], strict=True)))
+        cards[keys[64 * n:64 * n + 64]] = KeptCard(found, types[kind], shown, view[head_at:head_at + head_bytes],
                                                    view[tail_at:tail_at + tail_bytes])
     return cards
 
