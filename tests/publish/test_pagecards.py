@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_files
+from test_cardcache import CHARTS, DEFAULTS
 
 from riskchart import files
 from riskchart.build import BuildOptions
@@ -21,7 +22,6 @@ from riskchart.publish.indexpage import index_page
 from riskchart.publish.names import INDEX
 from riskchart.publish.pagecards import FILE_NAME, PageCards, write_layout
 from riskchart.publish.registerlayout import placed_stamp
-from test_cardcache import CHARTS, DEFAULTS
 
 DAY = date(2026, 11, 28)
 
