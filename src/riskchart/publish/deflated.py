@@ -21,6 +21,7 @@ from dataclasses import dataclass
 LEVEL = 6  # zlib's default, as zipfile and XlsxWriter use: pieces are compressed once, so size matters more
 _FINAL_BLOCK = b"\x03\x00"  # an empty fixed-Huffman block with BFINAL set: ends the stream
 _DOS_DATE = (1 << 5) | 1  # 1980-01-01, time 00:00: the same register gives the same bytes
+_LOCAL_HEADER = 30  # a local file header's bytes before the member's name
 _LIMIT = 0xFFFF_FFFF  # without ZIP64 (a register of hundreds of thousands of charts)
 
 
@@ -98,6 +99,13 @@ def joined(pieces: Iterable[Deflated]) -> Deflated:
         crc = crc_combine(crc, piece.crc, piece.size, piece.shift) if size else piece.crc
         size += piece.size
     return Deflated(b"".join(data), crc, size)
+
+
+def member_data_at(members: Sequence[tuple[str, Deflated]], number: int) -> int:
+    """Where zip_archive(members) holds the compressed data of member `number`
+    (after the members before it and its own local header)."""
+    before = sum(_LOCAL_HEADER + len(name) + len(member.data) + len(_FINAL_BLOCK) for name, member in members[:number])
+    return before + _LOCAL_HEADER + len(members[number][0])
 
 
 def zip_archive(members: Sequence[tuple[str, Deflated]]) -> bytes:

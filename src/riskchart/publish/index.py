@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import operator
+import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from .booklets import publish_booklets, publish_word_booklet, word_pictures_in_b
 from .cards import LINKED_FORMATS, href, html_environment, link, search_text
 from .indexpage import FailingCard, index_html, index_page
 from .names import BOOKLET, BOOKLET_DOCX, INDEX, REGISTER, REGISTER_XLSX
+from .registerlayout import RegisterLayout, placed_stamp, staged_inode, write_layout
 from .setstamp import _is_current, _word_booklet, is_fresh, set_fingerprint
 
 if TYPE_CHECKING:
@@ -47,10 +49,12 @@ class Published:
 @dataclass(frozen=True)
 class Registers:
     """The register's files (CSV and Excel) of some charts, made while dot
-    draws and written aside (in the build's scratch folder) until published."""
+    draws and written aside (in the build's scratch folder) until published,
+    and where each chart's rows are in them."""
     charts: tuple[Chart, ...]
     csv: Path
     xlsx: Path
+    layout: RegisterLayout
 
 
 def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path,
@@ -59,34 +63,56 @@ def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path,
     the dot runs into `folder`; publish_set moves it into place if the set
     turns out to be these charts.  `fingerprints`: the chart files' (by
     path), which find each chart's cached rows without reading its model."""
-    made = Registers(tuple(charts), folder / REGISTER, folder / REGISTER_XLSX)
-    with made.csv.open("wb") as stream:
-        made.xlsx.write_bytes(_registers(charts, options, stream, fingerprints))
-    return made
+    csv, xlsx = folder / REGISTER, folder / REGISTER_XLSX
+    with csv.open("wb") as stream:
+        workbook, layout = _registers(charts, options, stream, fingerprints)
+    xlsx.write_bytes(workbook)
+    return Registers(tuple(charts), csv, xlsx, layout)
 
 
 def _registers(charts: list[Chart], options: BuildOptions, csv: BinaryIO,
-               fingerprints: Mapping[Path, str] | None) -> bytes:
-    """The CSV register into `csv`, and the Excel one: each unchanged chart's
-    rows as the last build made them (rowcache.py)."""
+               fingerprints: Mapping[Path, str] | None) -> tuple[bytes, RegisterLayout]:
+    """The CSV register into `csv`, and the Excel one, with their layout:
+    spliced from the last register's files where they allow (splice.py),
+    else each unchanged chart's rows as the last build made them (rowcache.py)."""
     from .rowcache import RowCache
-    from .xlsx import write_registers
+    from .splice import spliced_registers
+    from .xlsx import laid_out_registers
 
-    return write_registers(charts, options.settings.categories, options.settings.levels,
-                           RowCache(options.out / files.OUTPUT_CACHE, fingerprints), csv)
+    categories, levels = options.settings.categories, options.settings.levels
+    cache = RowCache(options.out / files.OUTPUT_CACHE, fingerprints)
+    spliced = None if options.force else spliced_registers(charts, categories, levels, cache, options.out, csv)
+    return spliced or laid_out_registers(charts, categories, levels, cache, csv)
 
 
 def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[Registers] | None,
                      fingerprints: Mapping[Path, str]) -> None:
+    """The register's files put in place, and their layout recorded with their stamps."""
     made = ahead.result() if ahead is not None else None
+    out = options.out
     if made is not None and len(made.charts) == len(charts) and all(map(operator.is_, made.charts, charts)):
-        files.move_into_place(made.csv, options.out / REGISTER)
-        files.move_into_place(made.xlsx, options.out / REGISTER_XLSX)
-        return
-    csv = io.BytesIO()
-    workbook = _registers(charts, options, csv, fingerprints)
-    files.write_atomic(options.out / REGISTER, csv.getvalue())
-    files.write_atomic(options.out / REGISTER_XLSX, workbook)
+        inodes = staged_inode(made.csv), staged_inode(made.xlsx)
+        files.move_into_place(made.csv, out / REGISTER)
+        files.move_into_place(made.xlsx, out / REGISTER_XLSX)
+        layout = made.layout
+    else:
+        csv = io.BytesIO()
+        workbook, layout = _registers(charts, options, csv, fingerprints)
+        inodes = _write_noting_inode(out / REGISTER, csv.getvalue()), _write_noting_inode(out / REGISTER_XLSX, workbook)
+    write_layout(out / files.OUTPUT_CACHE, layout,
+                 (placed_stamp(out / REGISTER, inodes[0]), placed_stamp(out / REGISTER_XLSX, inodes[1])))
+
+
+def _write_noting_inode(path: Path, data: bytes) -> int:
+    """files.write_atomic, and the inode of the file it put in place."""
+    inode = []
+
+    def write(stream: BinaryIO) -> None:
+        stream.write(data)
+        inode.append(os.fstat(stream.fileno()).st_ino)
+
+    files.write_atomic(path, write)
+    return inode[0]
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
@@ -123,12 +149,13 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     booklet = "pdf" in options.formats and (out / BOOKLET).is_file()
     word = options.settings.word_booklet and "pdf" in options.formats and (out / BOOKLET_DOCX).is_file()
     missing = [_missing_card(name, manifest, options.formats, out) for name in failing]
-    from .cardcache import CardCache
+    from .pagecards import PageCards
+    from .pagecards import write_layout as write_page_layout
 
-    cards = CardCache(out / files.OUTPUT_CACHE, fingerprints, options.formats)
-    files.write_atomic(out / INDEX, index_page(charts, out, options.formats, today, booklet=booklet, register=True,
-                                               failing=missing, categories=options.settings.categories,
-                                               word=word, levels=options.settings.levels, cache=cards))
+    cards = PageCards(out, fingerprints, options.formats, from_page=not options.force)
+    page = index_page(charts, out, options.formats, today, booklet=booklet, register=True, failing=missing,
+                      categories=options.settings.categories, word=word, levels=options.settings.levels, cache=cards)
+    write_page_layout(cards, placed_stamp(out / INDEX, _write_noting_inode(out / INDEX, page)))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}

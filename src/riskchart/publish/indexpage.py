@@ -106,9 +106,11 @@ def index_page(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
         section_stats = tables.tallied_statistics([(charts[n].category, tallies[n]) for n in numbers], categories, levels)
         sections.append((unit, section_stats, groups, link(own_booklet) if linked else None))
     prefixes = [b""] if len(sections) == 1 else [f"d{d}-".encode() for d in range(1, len(sections) + 1)]
+    laid_groups = []  # each piece's cards and their prefix
     for prefix, (_, _, groups, _) in zip(prefixes, sections, strict=True):
         for _, shown in groups:
             pieces.append(b"".join(b"".join((kept_cards[n].head, prefix, kept_cards[n].tail)) for n in shown))
+            laid_groups.append((shown, prefix))
     if cache is not None:
         cache.save()
     bar_scale = max([c.risk_total for c in stats.by_category.values()] + [1])
@@ -134,6 +136,13 @@ def index_page(charts: list[Chart], out: Path, formats: tuple[str, ...], built_o
     laid = [around[0].encode("utf-8")]
     for piece, text in zip(pieces, around[1:], strict=True):
         laid += [piece, text.encode("utf-8")]
+    from .pagecards import PageCards, card_spans
+
+    if isinstance(cache, PageCards):  # where each card is, for the next page (pagecards.py)
+        spans = card_spans(len(laid[0]), [([kept_cards[n] for n in shown], prefix, len(laid[2 * k + 2]))
+                                          for k, (shown, prefix) in enumerate(laid_groups)])
+        cache.placed([keys[n] for shown, _ in laid_groups for n in shown],
+                     [kept_cards[n] for shown, _ in laid_groups for n in shown], spans)
     return b"".join(laid)
 
 

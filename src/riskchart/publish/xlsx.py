@@ -25,17 +25,17 @@ from ..draw.layout import level_styles
 from ..model import Chart, sort_key
 from . import sheetxml, tables
 from .chartrows import (
-    ROW_PADDING,
     ChartCells,
     ChartRows,
     column_width,
     column_widths,
     display_width,
     make_rows,
-    row_height,
 )
-from .deflated import Deflated, deflate, joined, zip_archive
+from .deflated import Deflated, deflate, member_data_at, zip_archive
+from .registerlayout import RegisterLayout, layout_of, with_blocks
 from .rowcache import RowCache
+from .sheetblocks import whole_sheet
 
 REGISTER_SHEET = "风险点台账"
 STATISTICS_SHEET = "统计"
@@ -65,14 +65,38 @@ def write_registers(charts: list[Chart], categories: tuple[str, ...], levels: tu
                     csv: BinaryIO | None = None) -> bytes:
     """The Excel register; and into `csv`, when given, the CSV register
     (tables.register_csv's bytes), both laid end to end from the same rows."""
-    colours = level_styles(levels)
-    styles = sheetxml.styles(FONT, FONT_SIZE, GB2312_CHARSET, style.BOX_BORDER, style.HEADER_FILL,
-                             [(c["fill"], c["text"]) for c in colours.values()])
-    made, register, last_row = _register_sheet(sorted(charts, key=sort_key), levels, cache)
+    return laid_out_registers(charts, categories, levels, cache, csv)[0]
+
+
+def laid_out_registers(charts: list[Chart], categories: tuple[str, ...], levels: tuple[str, ...], cache: RowCache,
+                       csv: BinaryIO | None = None) -> tuple[bytes, RegisterLayout]:
+    """write_registers' workbook, and where each chart's rows are in the two
+    files (registerlayout.py: what the next build splices its register from)."""
+    in_order = sorted(charts, key=sort_key)
+    keys, made, widths = _chart_rows(in_order, levels, cache)
     if csv is not None:
         csv.write(tables.CSV_HEAD)
         csv.writelines(rows.csv for rows in made)
-    statistics = _statistics_sheet(tables.statistics(charts, categories, levels))
+    sheet, last_row, ends, crcs, merges = whole_sheet(widths, [(rows.rows, rows.merges, rows.merge_rows) for rows in made],
+                                                      [rows.xml for rows in made])
+    tallies = {id(chart): tables.tally(chart) for chart in in_order}
+    stats = tables.tallied_statistics([(chart.category, tallies[id(chart)]) for chart in charts], categories, levels)
+    archive, sheet_at = workbook(levels, stats, sheet, last_row)
+    cache.save()
+    xml_at = sheet_at + len(ends.head.data)
+    layout = layout_of(keys, made, widths, [(chart.category, tallies[id(chart)]) for chart in in_order],
+                       levels, categories, xml_at)
+    layout = with_blocks(layout, crcs, merges, xml_at + sum(len(rows.xml.data) for rows in made) + len(ends.before.data))
+    return archive, layout
+
+
+def workbook(levels: tuple[str, ...], stats: tables.Statistics, register: Deflated, last_row: int) -> tuple[bytes, int]:
+    """The workbook around its register sheet, and where that sheet's
+    compressed data starts in it."""
+    colours = level_styles(levels)
+    styles = sheetxml.styles(FONT, FONT_SIZE, GB2312_CHARSET, style.BOX_BORDER, style.HEADER_FILL,
+                             [(c["fill"], c["text"]) for c in colours.values()])
+    statistics = _statistics_sheet(stats)
     last_column = sheetxml.column_name(len(tables.REGISTER_COLUMNS) - 1)
     defined = [("_xlnm._FilterDatabase", 0, sheetxml.sheet_reference(REGISTER_SHEET, f"$A$1:${last_column}${last_row}"),
                 True),
@@ -85,15 +109,14 @@ def write_registers(charts: list[Chart], categories: tuple[str, ...], levels: tu
              "xl/_rels/workbook.xml.rels": sheetxml.workbook_relationships(2),
              "xl/styles.xml": styles}
     members = [(name, deflate(text.encode("utf-8"))) for name, text in parts.items()]
-    archive = zip_archive([*members, ("xl/worksheets/sheet1.xml", register),
-                           ("xl/worksheets/sheet2.xml", deflate(statistics.encode("utf-8")))])
-    cache.save()
-    return archive
+    members += [("xl/worksheets/sheet1.xml", register),
+                ("xl/worksheets/sheet2.xml", deflate(statistics.encode("utf-8")))]
+    return zip_archive(members), member_data_at(members, len(parts))
 
 
-def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
-                    cache: RowCache) -> tuple[list[ChartRows], Deflated, int]:
-    """Each chart's rows, the register sheet's XML, and its last row.  Each chart's rows come
+def _chart_rows(charts: list[Chart], levels: tuple[str, ...],
+                cache: RowCache) -> tuple[list[str], list[ChartRows], tuple[float, ...]]:
+    """Each chart's key and rows, and the sheet's column widths.  Each chart's rows come
     from the cache when they were made for the same chart and the same
     column widths; the widths are the widest of all charts, so a chart that
     widens a column makes every chart's rows (their heights) again."""
@@ -103,31 +126,19 @@ def _register_sheet(charts: list[Chart], levels: tuple[str, ...],
     cells = {n: ChartCells.of(charts[n]) for n, f in enumerate(found) if f is None}
     chart_naturals = [f.naturals if f is not None else cells[n].naturals() for n, f in enumerate(found)]
     widths = column_widths(chart_naturals)
-    styles = {level: sheetxml.FIRST_LEVEL_STYLE + rank for rank, level in enumerate(levels)}
+    styles = level_style_numbers(levels)
     made: list[ChartRows] = []
     for n, rows in enumerate(found):
         if rows is None or rows.widths != widths:
             rows = make_rows(cells[n] if n in cells else ChartCells.of(charts[n]), widths, styles, chart_naturals[n])
             cache.put(keys[n], rows)
         made.append(rows)
-    merged: list[str] = []
-    count = 0
-    start = 2  # the first row after the header
-    for rows in made:
-        if rows.merge_rows:
-            merged.append(rows.merges % tuple(map(start.__add__, rows.merge_rows)))
-            count += len(rows.merge_rows) // 2
-        start += rows.rows
-    last_row = max(2, start - 1)  # the filter covers a row even when there is none
-    columns = len(tables.REGISTER_COLUMNS)
-    header = sheetxml.row([sheetxml.text_cell(name, sheetxml.HEADER_STYLE) for name in tables.REGISTER_COLUMNS],
-                          row_height(1) + ROW_PADDING)
-    head = sheetxml.sheet_head(columns - 1, max(1, start - 1), widths, selected=True) + header
-    filtered = f"A1:{sheetxml.column_name(columns - 1)}{last_row}"
-    tail = sheetxml.sheet_tail("风险点台账", filtered, sheetxml.merge_cells(count, "".join(merged)))
-    # what is made anew for every register at the fastest level: the merged ranges are megabytes at thousands of charts
-    pieces = [deflate(head.encode("utf-8"), 1), *(rows.xml for rows in made), deflate(tail.encode("utf-8"), 1)]
-    return made, joined(pieces), last_row
+    return keys, made, widths
+
+
+def level_style_numbers(levels: tuple[str, ...]) -> dict[str, int]:
+    """The style of each level's cells (sheetxml.styles makes one per level of the scale)."""
+    return {level: sheetxml.FIRST_LEVEL_STYLE + rank for rank, level in enumerate(levels)}
 
 
 def _statistics_sheet(stats: tables.Statistics) -> str:
