@@ -21,7 +21,6 @@ from riskchart.publish import index, indexpage, pagecards
 from riskchart.publish.indexpage import index_page
 from riskchart.publish.names import INDEX
 from riskchart.publish.pagecards import FILE_NAME, PageCards, write_layout
-from riskchart.publish.registerlayout import placed_stamp
 
 DAY = date(2026, 11, 28)
 
@@ -46,7 +45,7 @@ class Project:
         with monkeypatch.context() as patched:
             patched.setattr(indexpage, "card", lambda *args, card=indexpage.card: rendered.append(1) or card(*args))
             page = index_page(charts, self.out, formats, DAY, cache=cards, **arguments)
-        write_layout(cards, placed_stamp(self.out / INDEX, index._write_noting_inode(self.out / INDEX, page)))
+        write_layout(cards, index._write_placed(self.out / INDEX, page))
         return page, len(rendered), index_page(charts, self.out, formats, DAY, **arguments)
 
     def change(self, name, text):

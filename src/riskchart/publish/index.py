@@ -27,7 +27,7 @@ from .booklets import publish_booklets, publish_word_booklet, word_pictures_in_b
 from .cards import LINKED_FORMATS, href, html_environment, link, search_text
 from .indexpage import FailingCard, index_html, index_page
 from .names import BOOKLET, BOOKLET_DOCX, INDEX, REGISTER, REGISTER_XLSX
-from .registerlayout import RegisterLayout, placed_stamp, staged_inode, write_layout
+from .registerlayout import RegisterLayout, Stamp, digest_of, file_digest, placed_stamp, staged_inode, write_layout
 from .setstamp import _is_current, _word_booklet, is_fresh, set_fingerprint
 
 if TYPE_CHECKING:
@@ -91,20 +91,21 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
     made = ahead.result() if ahead is not None else None
     out = options.out
     if made is not None and len(made.charts) == len(charts) and all(map(operator.is_, made.charts, charts)):
-        inodes = staged_inode(made.csv), staged_inode(made.xlsx)
+        written = (staged_inode(made.csv), file_digest(made.csv)), (staged_inode(made.xlsx), file_digest(made.xlsx))
         files.move_into_place(made.csv, out / REGISTER)
         files.move_into_place(made.xlsx, out / REGISTER_XLSX)
         layout = made.layout
+        stamps = placed_stamp(out / REGISTER, *written[0]), placed_stamp(out / REGISTER_XLSX, *written[1])
     else:
         csv = io.BytesIO()
         workbook, layout = _registers(charts, options, csv, fingerprints)
-        inodes = _write_noting_inode(out / REGISTER, csv.getvalue()), _write_noting_inode(out / REGISTER_XLSX, workbook)
-    write_layout(out / files.OUTPUT_CACHE, layout,
-                 (placed_stamp(out / REGISTER, inodes[0]), placed_stamp(out / REGISTER_XLSX, inodes[1])))
+        stamps = _write_placed(out / REGISTER, csv.getvalue()), _write_placed(out / REGISTER_XLSX, workbook)
+    write_layout(out / files.OUTPUT_CACHE, layout, stamps)
 
 
-def _write_noting_inode(path: Path, data: bytes) -> int:
-    """files.write_atomic, and the inode of the file it put in place."""
+def _write_placed(path: Path, data: bytes) -> Stamp | None:
+    """files.write_atomic, and the stamp of the file it put in place (with
+    the digest of `data`), if that file is still there."""
     inode = []
 
     def write(stream: BinaryIO) -> None:
@@ -112,7 +113,7 @@ def _write_noting_inode(path: Path, data: bytes) -> int:
         inode.append(os.fstat(stream.fileno()).st_ino)
 
     files.write_atomic(path, write)
-    return inode[0]
+    return placed_stamp(path, inode[0], digest_of(data))
 
 
 def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: dict[str, Any], options: BuildOptions,
@@ -155,7 +156,7 @@ def publish_set(charts: list[Chart], fingerprints: dict[Path, str], manifest: di
     cards = PageCards(out, fingerprints, options.formats, from_page=not options.force)
     page = index_page(charts, out, options.formats, today, booklet=booklet, register=True, failing=missing,
                       categories=options.settings.categories, word=word, levels=options.settings.levels, cache=cards)
-    write_page_layout(cards, placed_stamp(out / INDEX, _write_noting_inode(out / INDEX, page)))
+    write_page_layout(cards, _write_placed(out / INDEX, page))
     written.append(INDEX)
     if not failures:
         manifest["set"] = {"fingerprint": fingerprint, "outputs": sorted(written)}

@@ -7,10 +7,11 @@ folder's cache folder, sealed with the user's key like every cache there)
 names each card's key (cardcache's), where its HTML before and after its
 department's prefix is in the page, its risks' types and its chart's
 counts (tables.Tally), the level columns the cards were rendered for, and
-the page's stamp (build/stamps.py) as it was put in place.  A page with
-that stamp is the one the layout was made of: its unchanged cards are
-copied out of it; the changed ones are rendered (indexpage.py).  No
-layout, another version's or user's, or a page with another stamp: the
+the page's stamp (build/stamps.py) as it was put in place, with the
+SHA-256 of the bytes written.  A page with that stamp and those bytes is
+the one the layout was made of: its unchanged cards are copied out of it;
+the changed ones are rendered (indexpage.py).  No layout, another
+version's or user's, or a page with another stamp or other bytes: the
 card cache is used, as before.  Nothing in either is ever run.
 """
 
@@ -29,11 +30,11 @@ from ..check.cache import installed_code, signing_key
 from ..entrybatch import sealed, unsealed_at
 from .cardcache import CardCache, KeptCard
 from .names import INDEX
-from .registerlayout import Stamp, read_stamped
+from .registerlayout import Stamp, is_stamp, read_stamped
 from .tables import Tally
 
 FILE_NAME = "index.layout"
-FORMAT = 1
+FORMAT = 2
 _HEAD = b"riskchart index layout, HMAC-SHA256 "
 _MOST_BYTES = 64 << 20
 _MOST_PAGE_BYTES = 1 << 30
@@ -140,14 +141,15 @@ def _cards(out: Path, head: dict[str, Any], rest: memoryview) -> dict[str, KeptC
     orders = [_texts(value) for value in head["orders"]]
     shown = _texts(head["shown"])
     if type(keys) is not str or len(keys) % 64 or type(width) is not int or width < _RISKS \
-            or type(stamp) is not list or len(stamp) != 4 or any(type(n) is not int for n in stamp):
+            or not is_stamp(stamp):
         raise ValueError("not a layout")
     numbers = array("q")
     numbers.frombytes(rest)
     if len(numbers) != len(keys) // 64 * width or min(numbers, default=0) < 0:
         raise ValueError("not a layout")
-    size, modified, inode, changed = stamp
-    page = read_stamped(out / INDEX, (size, modified, inode, changed), 0, size) if size <= _MOST_PAGE_BYTES else None
+    size, modified, inode, changed, digest = stamp
+    page = read_stamped(out / INDEX, (size, modified, inode, changed, digest), 0, size) \
+        if size <= _MOST_PAGE_BYTES else None
     if page is None:
         return None
     view = memoryview(page)

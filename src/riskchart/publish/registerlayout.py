@@ -9,8 +9,12 @@ riskchart's code, which the layout names too); for each chart the length
 of its CSV lines, of its compressed sheet rows, their CRC-32 and size, its
 row count and merged runs, its widest lines (the column widths) and its
 counts (the statistics sheet); and the stamp (build/stamps.py) of each of
-the two files as it was moved into place.  A file whose stamp differs was
-changed or replaced since: it is not ours to copy from.
+the two files as it was moved into place, with the SHA-256 of the bytes
+this build wrote into it.  A file whose stamp differs was changed or
+replaced since: it is not ours to copy from.  Its bytes are also checked
+against the digest once read: a file changed in place within the tick of
+a coarse file-system clock keeps its stamp, and one written while it is
+read shows either stamp.
 
 The numbers are one binary array (as JSON, reading thousands of charts'
 numbers costs tens of milliseconds); the texts (keys, categories, levels,
@@ -20,6 +24,7 @@ the merged runs' templates) are JSON.  Nothing in it is ever run.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import stat
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
     from .sheetblocks import RowsCrc
 
 FILE_NAME = "register.layout"
-FORMAT = 1
+FORMAT = 2
 _HEAD = b"riskchart register layout, HMAC-SHA256 "
 _MOST_BYTES = 256 << 20  # ~300 bytes a chart
 # a chart's numbers, in this order, then its widest line in each column, then its risks of each level
@@ -56,7 +61,8 @@ ROWS_CRC, ROWS_SIZE, ROWS_SHIFT, MERGES_BYTES, MERGES_SIZE, MERGES_CRC, MERGES_S
 BLOCK_WIDTH = 7
 _COLUMNS = len(REGISTER_COLUMNS)
 
-Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns (build/stamps.py)
+# size, mtime_ns, inode, ctime_ns (build/stamps.py), and the SHA-256 (hex) of the bytes written
+Stamp = tuple[int, int, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -127,15 +133,29 @@ def staged_inode(path: Path) -> int:
     return os.stat(path).st_ino
 
 
-def placed_stamp(path: Path, inode: int) -> Stamp | None:
-    """The stamp of the file moved into place at `path`, if it is still the one written (`inode`)."""
+def placed_stamp(path: Path, inode: int, digest: str) -> Stamp | None:
+    """The stamp of the file moved into place at `path`, if it is still the
+    one written (`inode`); `digest`: the SHA-256 of the bytes written into it."""
     try:
         found = os.lstat(path)
     except OSError:
         return None
     if not stat.S_ISREG(found.st_mode) or found.st_ino != inode:
         return None
-    return found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns
+    return found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns, digest
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file this build wrote aside (in its scratch folder)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_layout(cache: Path, layout: RegisterLayout, stamps: tuple[Stamp | None, Stamp | None]) -> None:
@@ -216,8 +236,7 @@ def _checked(head: dict[str, Any], rest: memoryview) -> RegisterLayout | None:
     if type(widths) is not list or len(widths) != _COLUMNS or any(type(w) is not float for w in widths):
         raise ValueError("not a layout")
     stamps = head["stamps"]
-    if type(stamps) is not list or len(stamps) != 2 or any(
-            type(s) is not list or len(s) != 4 or any(type(n) is not int for n in s) for s in stamps):
+    if type(stamps) is not list or len(stamps) != 2 or not all(map(is_stamp, stamps)):
         raise ValueError("not a layout")
     xml_at, merges_at = head["xml_at"], head["merges_at"]
     if type(xml_at) is not int or type(merges_at) is not int or not 0 <= xml_at <= merges_at:
@@ -227,9 +246,15 @@ def _checked(head: dict[str, Any], rest: memoryview) -> RegisterLayout | None:
                           numbers, merge_rows, xml_at, blocks, merges_at, (_stamp(stamps[0]), _stamp(stamps[1])))
 
 
-def _stamp(value: list[int]) -> Stamp:
-    size, modified, inode, changed = value
-    return size, modified, inode, changed
+def is_stamp(value: object) -> bool:
+    """Whether `value` (read from JSON) is a Stamp: four integers and a SHA-256 in hex."""
+    return type(value) is list and len(value) == 5 and all(type(n) is int for n in value[:4]) \
+        and type(value[4]) is str and len(value[4]) == 64
+
+
+def _stamp(value: list[Any]) -> Stamp:
+    size, modified, inode, changed, digest = value
+    return size, modified, inode, changed, digest
 
 
 def _texts(value: Any) -> tuple[str, ...]:
@@ -240,26 +265,31 @@ def _texts(value: Any) -> tuple[str, ...]:
 
 def read_stamped(path: Path, stamp: Stamp, offset: int, length: int) -> bytes | None:
     """`length` bytes at `offset` of the regular file `path` (not through a
-    link, not waiting on a FIFO) if it has `stamp`, else None."""
+    link, not waiting on a FIFO) if it has `stamp` and its bytes are those
+    written (the digest), else None.  The whole file is read for the digest
+    (the Excel register is a few megabytes beside the CSV's tens)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError:
         return None
     try:
         found = os.fstat(descriptor)
+        size, *_, digest = stamp
         if not stat.S_ISREG(found.st_mode) \
-                or (found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns) != stamp \
-                or offset + length > found.st_size:
+                or (found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns, digest) != stamp \
+                or offset + length > size:
             return None
-        chunks = []
-        while length:
-            chunk = os.pread(descriptor, length, offset)
+        chunks, at = [], 0
+        while at < size:
+            chunk = os.pread(descriptor, size - at, at)
             if not chunk:
                 raise OSError(errno.EIO, "short read")
             chunks.append(chunk)
-            offset += len(chunk)
-            length -= len(chunk)
-        return b"".join(chunks)
+            at += len(chunk)
+        data = b"".join(chunks)
+        if digest_of(data) != digest:
+            return None
+        return data if (offset, length) == (0, size) else data[offset:offset + length]
     except OSError:
         return None
     finally:
