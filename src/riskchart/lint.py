@@ -347,6 +347,7 @@ def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], setti
             cache.keep(path, _stamped(stored, stamped.get(path)), result)
         else:
             misses.append((path, data, key))
+    cache.checked += len(misses)
     if jobs < 2 or len(misses) < PARALLEL_FROM or threading.active_count() > 1:
         checked = _check_misses(misses, defaults, settings)
     else:

@@ -82,6 +82,7 @@ class ResultCache:
         self._memory: dict[str, tuple[Stored, Any]] = {}  # path → (its entry, what the caller made of it)
         self._new: dict[str, Stored] = {}
         self._seen: dict[str, Stored] = {}
+        self.checked = 0  # files checked anew (their entries not found) since this cache was made
 
     def context(self, settings: object, font_key: str) -> str:
         """What every key of one run shares: code, settings, font."""
