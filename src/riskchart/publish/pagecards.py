@@ -27,10 +27,11 @@ from typing import Any
 
 from .. import files
 from ..check.cache import installed_code, signing_key
-from ..entrybatch import sealed, unsealed_at
+from ..entrybatch import sealed
 from .cardcache import CardCache, KeptCard
 from .names import INDEX
 from .registerlayout import Stamp, is_stamp, read_stamped
+from .setcache import read_headed
 from .tables import Tally
 
 FILE_NAME = "index.layout"
@@ -114,20 +115,11 @@ def write_layout(cards: PageCards, stamp: Stamp | None) -> None:
 
 def _read_cards(out: Path) -> dict[str, KeptCard] | None:
     """The last page's cards by key, if its layout is ours and the page is the one it was made of."""
-    folder = files.output_cache(out / files.OUTPUT_CACHE)
-    if folder is None:
+    found = read_headed(out / files.OUTPUT_CACHE, FILE_NAME, _HEAD, _MOST_BYTES)
+    if found is None:
         return None
     try:
-        data = files.read_untrusted(folder / FILE_NAME, _MOST_BYTES)
-    except OSError:
-        return None
-    start = unsealed_at(_HEAD, data, signing_key())
-    if start is None:
-        return None
-    try:
-        end = data.index(b"\n", start)
-        head = json.loads(data[start:end].decode("ascii"))
-        return _cards(out, head, memoryview(data)[end + 1:])
+        return _cards(out, *found)
     except (ValueError, TypeError, KeyError, IndexError, RecursionError, OverflowError):
         return None
 

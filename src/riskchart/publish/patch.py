@@ -44,9 +44,10 @@ from .. import __version__, files
 from ..check.cache import signing_key
 from ..draw import cffmerge
 from ..draw.glyphs import resources_of
-from ..entrybatch import sealed, unsealed_at
+from ..entrybatch import sealed
 from . import fontshare, pageprep
 from .fontentry import Prepared, text
+from .setcache import read_sealed
 
 FORMAT = 2  # 2: each chart block with its PDF's stamp
 MAP = re.compile(r"[0-9a-f]{32}\.booklet")  # the names of the maps, for pruning
@@ -107,16 +108,10 @@ def write_map(cache: Path, booklet: str, made: BookletMap) -> None:
 def read_map(cache: Path, booklet: str) -> BookletMap | None:
     """The map of the booklet last made under that name, or None when there
     is none this code wrote under the user's key for that booklet."""
-    folder = files.output_cache(cache)
-    if folder is None:
+    found = read_sealed(cache, map_name(booklet), _HEAD, _MOST_MAP_BYTES)
+    if found is None:
         return None
-    try:
-        data = files.read_untrusted(folder / map_name(booklet), _MOST_MAP_BYTES)
-    except OSError:
-        return None
-    start = unsealed_at(_HEAD, data, signing_key())
-    if start is None:
-        return None
+    data, start = found
     try:
         found = json.loads(data[start:].decode("ascii"))
         if found["format"] != FORMAT or found["code"] != _code() or found["booklet"] != booklet:

@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Any
 from .. import files
 from ..check.cache import installed_code, signing_key
 from ..check.schema import UNGRADED
-from ..entrybatch import sealed, unsealed_at
+from ..entrybatch import sealed
 from . import sheetblocks
 from .deflated import Deflated
+from .setcache import read_headed
 from .tables import REGISTER_COLUMNS, Tally
 
 if TYPE_CHECKING:
@@ -184,20 +185,11 @@ def write_layout(cache: Path, layout: RegisterLayout, stamps: tuple[Stamp | None
 def read_layout(cache: Path) -> RegisterLayout | None:
     """The layout of the register last put in place, or None when there is
     none this code wrote under the user's key."""
-    folder = files.output_cache(cache)
-    if folder is None:
+    found = read_headed(cache, FILE_NAME, _HEAD, _MOST_BYTES)
+    if found is None:
         return None
     try:
-        data = files.read_untrusted(folder / FILE_NAME, _MOST_BYTES)
-    except OSError:
-        return None
-    start = unsealed_at(_HEAD, data, signing_key())
-    if start is None:
-        return None
-    try:
-        end = data.index(b"\n", start)
-        head = json.loads(data[start:end].decode("ascii"))
-        return _checked(head, memoryview(data)[end + 1:])
+        return _checked(*found)
     except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
         return None
 

@@ -29,20 +29,51 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import stat
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import files
 from ..check.cache import signing_key
-from ..entrybatch import Entry, batch_entries, opened_batch, sealed_batch
+from ..entrybatch import Entry, batch_entries, opened_batch, sealed_batch, unsealed_at
 from ..model import Chart
 
-__all__ = ["Entry", "EntryFile", "KeptEntries", "chart_key"]  # Entry: the type of the caches' entries
+__all__ = ["Entry", "EntryFile", "KeptEntries", "chart_key", "read_headed", "read_sealed"]  # Entry: the type of the caches' entries
 
 _T = TypeVar("_T")
+
+
+def read_sealed(cache: Path, name: str, head: bytes, most: int) -> tuple[bytes, int] | None:
+    """The file `name` of the output folder's cache folder (`cache`), sealed
+    with the user's key (entrybatch.sealed): its bytes and where its body
+    starts; None when it is missing, not a plain file, over `most` bytes,
+    or not sealed with this user's key."""
+    folder = files.output_cache(cache)
+    if folder is None:
+        return None
+    try:
+        data = files.read_untrusted(folder / name, most)
+    except OSError:
+        return None
+    start = unsealed_at(head, data, signing_key())
+    return None if start is None else (data, start)
+
+
+def read_headed(cache: Path, name: str, head: bytes, most: int) -> tuple[Any, memoryview] | None:
+    """A sealed file (read_sealed) whose body is a line of JSON and then
+    bytes: the JSON's value and the bytes; None when it is not such a file."""
+    found = read_sealed(cache, name, head, most)
+    if found is None:
+        return None
+    data, start = found
+    try:
+        end = data.index(b"\n", start)
+        return json.loads(data[start:end].decode("ascii")), memoryview(data)[end + 1:]
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
+        return None
 
 
 def chart_key(context: str, chart: Chart, fingerprint: str | None) -> str:
