@@ -1,8 +1,10 @@
 """Cache entries sealed under the user's key (an HMAC-SHA256 of their
 bytes), as the output folder's cache folder holds them.
 
-`sealed` and `unsealed_at`: one body after a head and its HMAC (a booklet's
-map, a PDF's fonts, the corpus counts, a line of the lint journal).
+`sealed` and `unsealed_at` (and `opened_sealed` for a whole file): one
+body after a head and its HMAC (a booklet's map, a PDF's fonts, the corpus
+counts, the register's and index page's layouts, a line of the lint
+journal).
 
 A batch: the layout of the files that hold many entries (the lint
 results: check/cache_file.py; the register's rows and the index page's
@@ -24,7 +26,10 @@ import hmac
 import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+
+from . import files
 
 MAC_LENGTH = 64  # HMAC-SHA256 in hex
 _LENGTH_DIGITS = 12
@@ -34,7 +39,6 @@ _HEAD_PATTERN = re.compile(rb"[0-9a-f]{%d} [0-9]{%d} [0-9]{%d}\n" % (MAC_LENGTH,
 # An entry as a batch holds it: its fields (JSON: numbers, texts, lists)
 # and its byte strings.
 Entry = tuple[Any, Sequence[bytes | memoryview]]
-
 
 
 def sealed(head: bytes, body: bytes, secret: bytes, separator: bytes = b"") -> bytes:
@@ -51,6 +55,22 @@ def unsealed_at(head: bytes, data: bytes, secret: bytes | None, separator: bytes
         return None
     mac = hmac.new(secret, memoryview(data)[start:], hashlib.sha256).hexdigest().encode("ascii")
     return start if hmac.compare_digest(mac, data[len(head):len(head) + MAC_LENGTH]) else None
+
+
+def opened_sealed(path: Path, head: bytes, secret: bytes | None, most: int = files.UNTRUSTED_MOST_BYTES,
+                  separator: bytes = b"") -> tuple[bytes, int] | None:
+    """A file made by `sealed`, read as one riskchart trusts for nothing
+    (files.read_untrusted): its bytes and where its body starts; None when
+    it is missing, not a plain file, over `most` bytes, or not sealed with
+    `secret` (None: no key, nothing is believed)."""
+    if secret is None:
+        return None
+    try:
+        data = files.read_untrusted(path, most)
+    except OSError:
+        return None
+    start = unsealed_at(head, data, secret, separator)
+    return None if start is None else (data, start)
 
 
 def sealed_batch(secret: bytes, magic: bytes, entries: Mapping[str, Entry]) -> list[bytes | memoryview]:

@@ -318,19 +318,20 @@ def _check_files_cached(files: list[Path], defaults: dict[Path, Defaults], setti
         if stamp is not None:
             stamped[path] = cache.stamp_key(context, path, shown[folder], stamp)
             known = cache.by_stamp(path, stamped[path], on_disk)
-            result = known[1] if known is not None and isinstance(known[1], FileResult) \
-                else _from_stored(path, known[0], folder_defaults) if known is not None else None
-            if known is not None and result is not None:
-                found[path] = result
-                if keys is not None:
-                    keys[path] = known[0].key
-                cache.keep(path, known[0], result)
-                continue
+            if known is not None:
+                entry, made = known
+                result = made if isinstance(made, FileResult) else _from_stored(path, entry, folder_defaults)
+                if result is not None:
+                    found[path] = result
+                    if keys is not None:
+                        keys[path] = entry.key
+                    cache.keep(path, entry, result)
+                    continue
         data = _readable(path)
         if data is None:  # unreadable or too large: checked, and said so, every time
             found[path] = check_file(path, folder_defaults, settings)
             continue
-        if path in stamped and stamps is not None and not stamps.unchanged(path):
+        if stamps is not None and path in stamped and not stamps.unchanged(path):
             del stamped[path]  # written since the build looked: the bytes read are not those of its stamp
         key = cache.key(context, path, shown[folder], data)
         if keys is not None:

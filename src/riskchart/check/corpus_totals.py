@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import files
-from ..entrybatch import sealed, unsealed_at
+from ..entrybatch import opened_sealed, sealed
 from ..model import Chart, Defaults, build_chart
 from . import rules
 from .cache import ResultCache, decode_results, signing_key
@@ -101,16 +101,10 @@ def _chart(path: Path, results: bytes) -> Chart | None:
 
 
 def _read(folder: Path | None) -> tuple[dict[str, str | None], Counter[str], Counter[str]] | None:
-    secret = signing_key()
-    if folder is None or secret is None:
+    opened = opened_sealed(folder / FILE_NAME, _HEAD, signing_key(), separator=b"\n") if folder is not None else None
+    if opened is None:
         return None
-    try:
-        data = files.read_untrusted(folder / FILE_NAME)
-    except OSError:
-        return None
-    start = unsealed_at(_HEAD, data, secret, b"\n")
-    if start is None:
-        return None
+    data, start = opened
     try:
         found = json.loads(data[start:].decode("utf-8"))
         members = {str(name): str(key) for name, key in found["members"].items()}

@@ -24,7 +24,7 @@ from typing import Any
 from .. import files
 from ..check.cache import signing_key
 from ..draw import cffmerge
-from ..entrybatch import sealed, unsealed_at
+from ..entrybatch import opened_sealed, sealed
 
 FORMAT = 1
 _HEAD = b"riskchart fonts, HMAC-SHA256 "
@@ -63,14 +63,10 @@ def write(path: Path, name: str, found: Prepared) -> None:
 def read(path: Path, name: str) -> Prepared | None:
     """The entry, or None when it is missing, damaged, not signed with the
     user's key, kept under another name, or not as this module writes them."""
-    secret = signing_key()
-    try:
-        data = files.read_untrusted(path, _MOST_BYTES)  # a regular file only: never waits on a FIFO
-    except OSError:
+    opened = opened_sealed(path, _HEAD, signing_key(), _MOST_BYTES)  # a regular file only: never waits on a FIFO
+    if opened is None:
         return None
-    start = unsealed_at(_HEAD, data, secret)
-    if start is None:
-        return None
+    data, start = opened
     try:
         end = data.index(b"\n", start)
         found = json.loads(data[start:end].decode("ascii"))

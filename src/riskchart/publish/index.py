@@ -55,6 +55,7 @@ class Registers:
     csv: Path
     xlsx: Path
     layout: RegisterLayout
+    digests: tuple[str, str]  # the SHA-256 of each file's bytes as written (registerlayout.Stamp)
 
 
 def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path,
@@ -67,7 +68,8 @@ def registers_ahead(charts: list[Chart], options: BuildOptions, folder: Path,
     with csv.open("wb") as stream:
         workbook, layout = _registers(charts, options, stream, fingerprints)
     xlsx.write_bytes(workbook)
-    return Registers(tuple(charts), csv, xlsx, layout)
+    # digested here, beside the dot runs, not while the set is published
+    return Registers(tuple(charts), csv, xlsx, layout, (file_digest(csv), digest_of(workbook)))
 
 
 def _registers(charts: list[Chart], options: BuildOptions, csv: BinaryIO,
@@ -91,11 +93,12 @@ def _write_registers(charts: list[Chart], options: BuildOptions, ahead: Future[R
     made = ahead.result() if ahead is not None else None
     out = options.out
     if made is not None and len(made.charts) == len(charts) and all(map(operator.is_, made.charts, charts)):
-        written = (staged_inode(made.csv), file_digest(made.csv)), (staged_inode(made.xlsx), file_digest(made.xlsx))
+        inodes = staged_inode(made.csv), staged_inode(made.xlsx)
         files.move_into_place(made.csv, out / REGISTER)
         files.move_into_place(made.xlsx, out / REGISTER_XLSX)
         layout = made.layout
-        stamps = placed_stamp(out / REGISTER, *written[0]), placed_stamp(out / REGISTER_XLSX, *written[1])
+        stamps = (placed_stamp(out / REGISTER, inodes[0], made.digests[0]),
+                  placed_stamp(out / REGISTER_XLSX, inodes[1], made.digests[1]))
     else:
         csv = io.BytesIO()
         workbook, layout = _registers(charts, options, csv, fingerprints)

@@ -108,10 +108,10 @@ def write_map(cache: Path, booklet: str, made: BookletMap) -> None:
 def read_map(cache: Path, booklet: str) -> BookletMap | None:
     """The map of the booklet last made under that name, or None when there
     is none this code wrote under the user's key for that booklet."""
-    found = read_sealed(cache, map_name(booklet), _HEAD, _MOST_MAP_BYTES)
-    if found is None:
+    opened = read_sealed(cache, map_name(booklet), _HEAD, _MOST_MAP_BYTES)
+    if opened is None:
         return None
-    data, start = found
+    data, start = opened
     try:
         found = json.loads(data[start:].decode("ascii"))
         if found["format"] != FORMAT or found["code"] != _code() or found["booklet"] != booklet:

@@ -152,11 +152,8 @@ def digest_of(data: bytes) -> str:
 
 def file_digest(path: Path) -> str:
     """The SHA-256 of a file this build wrote aside (in its scratch folder)."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def write_layout(cache: Path, layout: RegisterLayout, stamps: tuple[Stamp | None, Stamp | None]) -> None:

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from .. import files
 from ..check.cache import signing_key
-from ..entrybatch import Entry, batch_entries, opened_batch, sealed_batch, unsealed_at
+from ..entrybatch import Entry, batch_entries, opened_batch, opened_sealed, sealed_batch
 from ..model import Chart
 
 __all__ = ["Entry", "EntryFile", "KeptEntries", "chart_key", "read_headed", "read_sealed"]  # Entry: the type of the caches' entries
@@ -52,14 +52,7 @@ def read_sealed(cache: Path, name: str, head: bytes, most: int) -> tuple[bytes, 
     starts; None when it is missing, not a plain file, over `most` bytes,
     or not sealed with this user's key."""
     folder = files.output_cache(cache)
-    if folder is None:
-        return None
-    try:
-        data = files.read_untrusted(folder / name, most)
-    except OSError:
-        return None
-    start = unsealed_at(head, data, signing_key())
-    return None if start is None else (data, start)
+    return None if folder is None else opened_sealed(folder / name, head, signing_key(), most)
 
 
 def read_headed(cache: Path, name: str, head: bytes, most: int) -> tuple[Any, memoryview] | None:
