@@ -384,37 +384,66 @@ def _floor_script(dot_folder: Path) -> tuple[Path, int]:
     return script, len(files)
 
 
-def bench_floor(table: Table, label: str, charts: Path, work: Path, failures: list, runs: int = 1) -> Run | None:
-    """The floor row of one set of charts (riskchart writes the DOT files first, untimed), best of `runs`."""
+def bench_floor(table: Table, label: str, charts: Path, work: Path, failures: list,
+                runs: int = 1) -> tuple[Run | None, Run | None]:
+    """The floor rows of one set of charts (riskchart writes the DOT files
+    first, untimed), best of `runs`: Graphviz with the font as installed —
+    the floor of the issue's target — and, shown beside it, Graphviz with
+    the trimmed copy of the font riskchart's own dot runs use (trimfont.py)."""
     dot_folder = work / f"floor-{label.replace(' ', '-').replace(',', '')}"
     made = run_once(riskchart("build", charts, "-o", dot_folder, "--format", "dot", "--no-publish", "--force"))
     if made.returncode or shutil.which("dot") is None:
         failures.append(_error_row(table, f"floor: DOT files of the {label}", made))
-        return None
+        return None, None
     script, count = _floor_script(dot_folder)
     run = measure(["sh", str(script)], runs)
+    trimmed = None
+    config = _trimmed_font_config()
+    if config:
+        with_copy = script.with_name(f"{script.stem}-trimmed.sh")
+        with_copy.write_text(f"export FONTCONFIG_FILE={shlex.quote(config)}\n{script.read_text(encoding='utf-8')}",
+                             encoding="utf-8")
+        trimmed = measure(["sh", str(with_copy)], runs)
     if count >= 4000:
         shutil.rmtree(dot_folder, ignore_errors=True)  # gigabytes of drawings
     if run.returncode:
         failures.append(_error_row(table, f"floor: two dot processes, {label}", run))
-        return None
+        return None, None
     _row_from(table, f"floor: 2 × dot -Tsvg -Tpdf -O, {label}", run, runs,
               value=f"{run.seconds / count * 1000:.0f} ms/chart",
               note=f"{count} DOT files riskchart wrote, half to each of two dot processes at once; "
                    f"load {os.getloadavg()[0]:.1f}")
-    return run
+    if trimmed is not None and not trimmed.returncode:
+        _row_from(table, f"  the same with riskchart's trimmed font, {label}", trimmed, runs,
+                  value=f"{trimmed.seconds / count * 1000:.0f} ms/chart",
+                  note=f"FONTCONFIG_FILE of the font's trimmed copy, as riskchart's dot runs; {run.seconds / trimmed.seconds:.2f}× faster")
+    else:
+        trimmed = None
+    return run, trimmed
 
 
-def _over_floor(table: Table, what: str, run: Run, floor: Run | None, runs: int = 1, **extra) -> Row:
-    """A full build's row (best of `runs`), with its wall time (and CPU time) as a ratio to its floor."""
+def _trimmed_font_config() -> str:
+    """The fontconfig file of the chart font's trimmed copy (made if need be), or ""."""
+    code = "from riskchart.draw import trimfont; t = trimfont.for_font('Noto Sans CJK SC'); print(t.config if t else '')"
+    done = subprocess.run([str(VENV_BIN / "python"), "-c", code], capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _over_floor(table: Table, what: str, run: Run, floors: tuple[Run | None, Run | None], runs: int = 1,
+                **extra) -> Row:
+    """A full build's row (best of `runs`), with its wall time (and CPU time)
+    as a ratio to its floor, and its wall time over the trimmed-font floor."""
+    floor, trimmed = floors
     if floor is None:
         return _row_from(table, what, run, runs, **extra)
     ratio = run.seconds / floor.seconds
     cpu = (run.cpu_seconds / floor.cpu_seconds) if run.cpu_seconds and floor.cpu_seconds else None
+    over_trimmed = run.seconds / trimmed.seconds if trimmed else None
+    note = f"CPU {cpu:.2f}× the floor's; " if cpu else ""
+    note += f"{over_trimmed:.2f}× the trimmed-font floor; " if over_trimmed else ""
     return _row_from(table, what, run, runs, f"≤ {FLOOR_TARGET:g} × floor", ratio <= FLOOR_TARGET,
-                     value=f"{ratio:.2f}× floor",
-                     note=f"CPU {cpu:.2f}× the floor's; load {os.getloadavg()[0]:.1f}" if cpu else "",
-                     build_over_floor=ratio, cpu_over_floor=cpu, **extra)
+                     value=f"{ratio:.2f}× floor", note=note + f"load {os.getloadavg()[0]:.1f}",
+                     build_over_floor=ratio, cpu_over_floor=cpu, build_over_trimmed_floor=over_trimmed, **extra)
 
 
 def bench_real_builds(table: Table, work: Path, failures: list) -> None:
@@ -525,13 +554,13 @@ def bench_synthetic_builds(table: Table, folders: dict[int, Path], work: Path, f
     timed: dict[int, Run] = {}
     for count, folder in sorted(folders.items()):
         what = f"build, {count:,} synthetic charts, clean (svg+pdf)"
-        floor = bench_floor(table, f"{count:,} synthetic charts", folder, work, failures) if count >= 400 else None
+        floor = bench_floor(table, f"{count:,} synthetic charts", folder, work, failures) if count >= 400 else (None, None)
         run = measure(riskchart("build", folder, "-o", work / f"build-syn{count}", "--force"))
         if run.returncode:
             failures.append(_error_row(table, what, run))
             continue
         timed[count] = run
-        if floor is None:
+        if floor[0] is None:
             _row_from(table, what, run, 1, value=f"{run.seconds / count * 1000:.0f} ms/chart",
                       seconds_per_chart=run.seconds / count)
         else:

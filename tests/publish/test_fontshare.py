@@ -190,3 +190,26 @@ def test_subsets_whose_subroutines_differ_are_not_joined():
         cffmerge._join(joined, cffmerge._Subroutines(4, {}))
     cffmerge._join(joined, cffmerge._Subroutines(3, {2: b"\x8d\x0b"}))
     assert cffmerge._items_of(joined) == [b"\x0b", b"\x8b\x0b", b"\x8d\x0b"]
+
+
+@needs_tools
+def test_a_character_outside_the_trimmed_font_keeps_the_booklet_shared(tmp_path):
+    """A chart with a character the trimmed copy of the font lacks carries
+    two subsets named NotoSansCJKsc-Regular (the copy's and the installed
+    font's): each is its own shared font, and every page still draws."""
+    from conftest import copy_seed_charts
+
+    from riskchart.build import BuildOptions, build
+
+    charts = copy_seed_charts(tmp_path / "charts")
+    first = min(charts.glob("0*.yaml"))
+    first.write_text(first.read_text(encoding="utf-8").replace("title: ", "title: 王堃", 1), encoding="utf-8")
+    report = build([charts], BuildOptions(out=tmp_path / "out", formats=("pdf",)))
+    assert report.ok
+    made = tmp_path / "out" / "booklet.pdf"
+    pages = len(pikepdf.open(made).pages)
+    assert pages > 2
+    assert len(font_files(made)) == 3  # the copy's regular and bold, and the installed regular
+    assert "王堃" in subprocess.run(["pdftotext", str(made), "-"], capture_output=True, text=True).stdout
+    done = subprocess.run(["mutool", "draw", "-r", "30", "-o", "/dev/null", str(made)], capture_output=True, text=True)
+    assert not [line for line in done.stderr.splitlines() if GLYPH_TROUBLE.search(line)]

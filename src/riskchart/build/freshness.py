@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import __version__, files
 from ..departments import defaults_files
-from ..draw import fonts, templatefiles
+from ..draw import fonts, templatefiles, trimfont
 from ..errors import LockTimeout, OutputNotWritable
 from . import stamps
 from .manifest import Manifest, _read_manifest, _write_manifest
@@ -25,7 +25,7 @@ from .options import BuildOptions, _name, _out_name
 
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py", "draw/cffread.py",
-                      "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
+                      "draw/cfftrim.py", "draw/trimfont.py", "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
 
 
 def _to_draw(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path],
@@ -213,7 +213,9 @@ def _static_inputs(font: str, formats: tuple[str, ...], page: str) -> str:
     template (the set's templates are the publish stage's), the drawing
     code and the font file fontconfig resolves (path, size, mtime)."""
     font_file = fonts.resolve(font)  # restoring or changing the installed font redraws
-    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|{','.join(formats)}|{page}".encode())
+    trimmed = trimfont.for_font(font)  # and so does drawing with its trimmed copy or without
+    digest = hashlib.sha256(f"{__version__}|{font}|{font_file.key if font_file else '-'}|"
+                            f"{trimmed.key if trimmed else '-'}|{','.join(formats)}|{page}".encode())
     folder = templatefiles.template_folder()
     digest.update((folder / templatefiles.CHART_TEMPLATE).read_bytes())
     digest.update((folder / templatefiles.CONTINUATION_TEMPLATE).read_bytes())

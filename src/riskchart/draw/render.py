@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING
 
 from .. import style
 from ..errors import MissingFont, MissingGraphviz
-from . import fonts
+from . import fonts, trimfont
 from .page import Page
 
 if TYPE_CHECKING:  # glyphs and pages are imported once dot has drawn: a build starts dot without them
@@ -55,6 +55,7 @@ class Toolchain:
     dot: str
     font: str
     font_file: fonts.FontFile | None = None
+    trimmed: trimfont.TrimmedFont | None = None  # the copy of the font dot draws with (trimfont.py)
 
 
 @cache
@@ -68,7 +69,7 @@ def toolchain(font: str = style.DEFAULT_FONT) -> Toolchain:
     font_file = fonts.resolve(font)
     if font_file is None and shutil.which("fc-match"):
         raise missing_font(font)  # without fc-match to ask, dot's log is still checked on every run
-    return Toolchain(dot, font, font_file)
+    return Toolchain(dot, font, font_file, trimfont.for_font(font))
 
 
 def missing_font(font: str, substitute: str = "") -> MissingFont:
@@ -101,13 +102,15 @@ class DotRuns:
         self._started = 0
         self._stopped = False
 
-    def start(self, command: list[str], log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    def start(self, command: list[str], log: IO[bytes] | None = None,
+              environment: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Start `command`, its stderr written into the file `log` (else dropped)."""
         with self._lock:
             if self._stopped:
                 raise RenderFailure("已中断")
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL if log is None else log, start_new_session=True)
+                                       stderr=subprocess.DEVNULL if log is None else log, start_new_session=True,
+                                       env=environment)
             self._live.add(process)
             self._started += 1
             return process
@@ -317,7 +320,7 @@ def _run_dot(runs: DotRuns, tools: Toolchain, drawn: tuple[str, ...], inputs: li
     log_file = inputs[0].with_name(f"{inputs[0].name}.log")
     try:
         with log_file.open("wb") as log_writer:
-            process = runs.start(command, log_writer)
+            process = runs.start(command, log_writer, tools.trimmed.environment if tools.trimmed else None)
     except OSError as error:
         raise RenderFailure(f"无法运行 Graphviz：{error}") from None
     try:

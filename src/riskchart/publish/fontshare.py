@@ -31,6 +31,7 @@ from ..draw.glyphs import resources_of
 from . import fontentry, pageprep
 
 CidTable = list[tuple[int, int]]  # a page font's codes and the shared font's CID of each
+FamilyKey = tuple[str, int]  # see family_key
 _MOST_GLYPHS = 0xFF00  # in a shared font: the CIDs above are for codes a page's font has no glyph for (_cmap)
 
 
@@ -51,8 +52,8 @@ def share_fonts(document: Any, prepared: Sequence[fontentry.Prepared | None] | N
     import pikepdf
 
     try:
-        families: dict[str, _Family] = {}
-        tables: dict[tuple[int, int], tuple[Any, str, CidTable]] = {}  # by the page font's object: it, its family
+        families: dict[FamilyKey, _Family] = {}
+        tables: dict[tuple[int, int], tuple[Any, FamilyKey, CidTable]] = {}  # by the page font's object: it, its family
         places: list[tuple[Any, str, tuple[int, int]]] = []  # (resources, name, font) to replace
         for number, page in enumerate(document.pages):
             found = prepared[number] if prepared is not None else pageprep.prepare([page])
@@ -65,12 +66,12 @@ def share_fonts(document: Any, prepared: Sequence[fontentry.Prepared | None] | N
                         prepared_font = found.fonts.get(str(font.get(pikepdf.Name.BaseFont, "")))
                         if prepared_font is None:
                             continue
-                        tables[font.objgen] = (font, prepared_font.family, _added(families, font, prepared_font))
+                        tables[font.objgen] = (font, family_key(prepared_font), _added(families, font, prepared_font))
                     if font.is_indirect and font.objgen in tables:
                         places.append((resources, key, font.objgen))
         if not tables:
             return False
-        shared = {name: _shared_font(document, name, family) for name, family in families.items()}
+        shared = {key: _shared_font(document, key[0], family) for key, family in families.items()}
         replaced = {objgen: page_font(document, font, shared[family], table, len(families[family].cids) + 1)
                     for objgen, (font, family, table) in tables.items()}
     except Exception:  # noqa: BLE001 - an optimisation: whatever fails, the pages keep their own fonts
@@ -81,11 +82,23 @@ def share_fonts(document: Any, prepared: Sequence[fontentry.Prepared | None] | N
     return True
 
 
-def _added(families: dict[str, _Family], font: Any, prepared: fontentry.Font) -> CidTable:
+def family_key(prepared: fontentry.Font) -> FamilyKey:
+    """The font a subset was cut from: its name, and how many global
+    subroutines it has (cairo keeps every subroutine's number, so each
+    subset of one font has as many).  Two fonts may carry one name — the
+    chart font's trimmed copy and, for a character outside the copy, the
+    font as installed (draw/trimfont.py) — and their subsets cannot be
+    joined.  Should two such fonts still agree in this, cffmerge finds
+    their subroutines differ and the pages keep their own fonts."""
+    return prepared.family, prepared.subset.subroutine_count("")
+
+
+def _added(families: dict[FamilyKey, _Family], font: Any, prepared: fontentry.Font) -> CidTable:
     """Add a page font's subset to its family; the shared CID of each of its codes."""
-    family = families.get(prepared.family)
+    key = family_key(prepared)
+    family = families.get(key)
     if family is None:
-        family = families[prepared.family] = _Family(font, cffmerge.Joined(prepared.subset))
+        family = families[key] = _Family(font, cffmerge.Joined(prepared.subset))
     else:
         family.joined.add(prepared.subset)
     cids, widths = family.cids, prepared.widths

@@ -1,0 +1,193 @@
+"""A CID-keyed CFF font with only some outlines and the subroutines they call.
+
+Every glyph keeps its number (the font's other tables, which name glyphs
+by number, stay valid as they are); a glyph not kept becomes a bare
+`endchar`.  The subroutines the kept outlines call are renumbered from 0,
+and each call's operand rewritten for the new numbers and bias: cairo's
+work per subset grows with the number of subroutines (tens of thousands
+in Noto Sans CJK), not with those a chart uses.
+
+Outlines are interpreted with fontTools' charstring decompiler, which
+knows where a hint mask's bytes end; a font this module does not expect
+(a subroutine called with a computed number, a global subroutine calling
+a local one, an outline that is not CID-keyed) raises NotTrimmable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .cffmerge import Operator, _index, _rebuilt, _tokens
+from .cffread import CHARSET, CHARSTRINGS, FDARRAY, FDSELECT, PRIVATE, ROS, SUBRS, Bytes, Cff, Index, read_dict
+
+_ENDCHAR = b"\x0e"
+_CALLS = ("callsubr", "callgsubr")
+
+
+class NotTrimmable(Exception):
+    """The font is not one this module knows how to trim."""
+
+
+def bias(count: int) -> int:
+    """The number added to a call's operand (Type 2 charstrings, §4.7)."""
+    return 107 if count < 1240 else 1131 if count < 33900 else 32768
+
+
+class _Subroutines:
+    """One subroutine INDEX as the decompiler sees it: each item is one
+    charstring object, so that its decompiled program (with its hint
+    masks' lengths, known only in a glyph's context) is kept."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.used: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return self.index.count
+
+    def __getitem__(self, number: int) -> Any:
+        from fontTools.misc.psCharStrings import T2CharString
+
+        found = self.used.get(number)
+        if found is None:
+            if not 0 <= number < self.index.count:
+                raise NotTrimmable(f"调用了不存在的子程序 {number}")
+            found = self.used[number] = T2CharString(bytecode=self.index.item(number))
+        return found
+
+
+def trimmed(data: Bytes, keep: Iterable[int]) -> bytes:
+    """The CFF font `data` with only the outlines of glyphs `keep` (glyph 0,
+    .notdef, always) and the subroutines they call."""
+    from fontTools.misc.psCharStrings import SimpleT2Decompiler, T2CharString
+
+    cff = Cff(data)
+    if not cff.cid_keyed or FDARRAY not in cff.top or FDSELECT not in cff.top:
+        raise NotTrimmable("不是 CID 字体")
+    glyph_count = len(cff.charstrings)
+    kept = sorted({0, *(number for number in keep if 0 <= number < glyph_count)})
+    global_subrs = _Subroutines(cff.global_subrs)
+    local_subrs = [_Subroutines(font_dict.subrs) for font_dict in cff.font_dicts]
+    outlines: dict[int, Any] = {}
+    for number in kept:
+        font_dict = cff.font_dict_of[number]
+        outline = T2CharString(bytecode=cff.charstrings.item(number))
+        SimpleT2Decompiler(local_subrs[font_dict], global_subrs, cff.font_dicts[font_dict]).execute(outline)
+        outlines[number] = outline
+    if any(_calls(program.program, "callsubr") for program in global_subrs.used.values()):
+        raise NotTrimmable("全局子程序调用了局部子程序")
+    renumbered_global = _renumbering(global_subrs)
+    renumbered_local = [_renumbering(subrs) for subrs in local_subrs]
+
+    def rewritten(program: list[Any], local: int) -> bytes:
+        return _compiled(program, renumbered_global, renumbered_local[local])
+
+    items = [_ENDCHAR] * glyph_count
+    for number, outline in outlines.items():
+        items[number] = rewritten(outline.program, cff.font_dict_of[number])
+    new_global = [_compiled(global_subrs.used[old].program, renumbered_global, None)
+                  for old in sorted(global_subrs.used)]
+    new_local = [[rewritten(subrs.used[old].program, which) for old in sorted(subrs.used)]
+                 for which, subrs in enumerate(local_subrs)]
+    return _laid_out(cff, _index(items), new_global, new_local)
+
+
+def _calls(program: list[Any], operator: str) -> bool:
+    return operator in program
+
+
+def _renumbering(subrs: _Subroutines) -> tuple[int, int, dict[int, int]]:
+    """(old bias, new bias, old number → new number) of the used subroutines."""
+    used = sorted(subrs.used)
+    return bias(len(subrs)), bias(len(used)), {old: new for new, old in enumerate(used)}
+
+
+def _compiled(program: list[Any], global_numbers: tuple[int, int, dict[int, int]],
+              local_numbers: tuple[int, int, dict[int, int]] | None) -> bytes:
+    from fontTools.misc.psCharStrings import T2CharString
+
+    rewritten = list(program)
+    for at, token in enumerate(program):
+        if token not in _CALLS:
+            continue
+        numbers = global_numbers if token == "callgsubr" else local_numbers
+        operand = program[at - 1] if at else None
+        if numbers is None or not isinstance(operand, int) or isinstance(operand, bool):
+            raise NotTrimmable("子程序编号不是常数")
+        old_bias, new_bias, new_number = numbers
+        rewritten[at - 1] = new_number[operand + old_bias] - new_bias
+    outline = T2CharString(program=rewritten)
+    outline.compile()
+    return bytes(outline.bytecode)
+
+
+def _laid_out(cff: Cff, charstrings: bytes, global_subrs: list[bytes], local_subrs: list[list[bytes]]) -> bytes:
+    """The font laid out as the original's parts in the usual order: header,
+    names, Top DICT, strings, global subroutines, charset, FDSelect,
+    CharStrings, FDArray, then each font dict's Private DICT and its
+    subroutines.  Offsets are 5-byte integers, so lengths are known first."""
+    data = cff.data
+    names = Index(data, data[2])
+    tops = Index(data, names.end)
+    strings = Index(data, tops.end)
+    head = bytes(data[:tops.start])
+    top_tokens = _tokens(data, tops.base + tops._offset(0), tops.base + tops._offset(1))
+    if ROS not in {operator for operator, _ in top_tokens}:
+        raise NotTrimmable("不是 CID 字体")
+    charset_at, fd_select_at = int(cff.top[CHARSET][-1]), int(cff.top[FDSELECT][-1])
+    charset = bytes(data[charset_at:_charset_end(data, charset_at, len(cff.charstrings))])
+    fd_select = bytes(data[fd_select_at:_fd_select_end(data, fd_select_at, len(cff.charstrings))])
+    font_dicts = Index(data, int(cff.top[FDARRAY][-1]))
+    dict_tokens: list[list[tuple[Operator, bytes]]] = []
+    privates: list[tuple[bytes, bytes]] = []
+    for number in range(len(font_dicts)):
+        start, end = font_dicts.base + font_dicts._offset(number), font_dicts.base + font_dicts._offset(number + 1)
+        dict_tokens.append(_tokens(data, start, end))
+        size, at = (int(value) for value in read_dict(data, start, end)[PRIVATE])
+        kept = [(operator, raw) for operator, raw in _tokens(data, at, at + size) if operator != SUBRS]
+        if local_subrs[number]:  # the Subrs operand: the offset from the Private DICT, its own length
+            kept.append((SUBRS, b""))
+            written = _rebuilt(kept, {SUBRS: [0]})
+            privates.append((_rebuilt(kept, {SUBRS: [len(written)]}), _index(local_subrs[number])))
+        else:
+            privates.append((b"".join(raw for _, raw in kept), b""))
+
+    def top(offsets: dict[Operator, list[int]]) -> bytes:
+        return _index([_rebuilt(top_tokens, offsets)])
+
+    after_top = strings.stored() + _index(global_subrs)
+    blank: dict[Operator, list[int]] = {CHARSET: [0], FDSELECT: [0], CHARSTRINGS: [0], FDARRAY: [0]}
+    charset_at = len(head) + len(top(blank)) + len(after_top)
+    fd_select_at = charset_at + len(charset)
+    charstrings_at = fd_select_at + len(fd_select)
+    fd_array_at = charstrings_at + len(charstrings)
+    private_at = fd_array_at + len(_index([_rebuilt(tokens, {PRIVATE: [0, 0]}) for tokens in dict_tokens]))
+    fd_array = []
+    for tokens, (private, subroutines) in zip(dict_tokens, privates, strict=True):
+        fd_array.append(_rebuilt(tokens, {PRIVATE: [len(private), private_at]}))
+        private_at += len(private) + len(subroutines)
+    offsets: dict[Operator, list[int]] = {CHARSET: [charset_at], FDSELECT: [fd_select_at],
+                                          CHARSTRINGS: [charstrings_at], FDARRAY: [fd_array_at]}
+    return (head + top(offsets) + after_top + charset + fd_select + charstrings + _index(fd_array)
+            + b"".join(private + subroutines for private, subroutines in privates))
+
+
+def _charset_end(data: Bytes, at: int, glyphs: int) -> int:
+    kind, at, seen = data[at], at + 1, 1
+    if kind == 0:
+        return at + 2 * (glyphs - 1)
+    while seen < glyphs:
+        left = data[at + 2] if kind == 1 else int.from_bytes(data[at + 2:at + 4], "big")
+        seen += left + 1
+        at += 3 if kind == 1 else 4
+    return at
+
+
+def _fd_select_end(data: Bytes, at: int, glyphs: int) -> int:
+    if data[at] == 0:
+        return at + 1 + glyphs
+    if data[at] != 3:
+        raise NotTrimmable(f"FDSelect 格式 {data[at]}")
+    ranges = int.from_bytes(data[at + 1:at + 3], "big")
+    return at + 3 + 3 * ranges + 2
