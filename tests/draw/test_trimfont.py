@@ -15,6 +15,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from riskchart import files
 from riskchart.build import freshness
 from riskchart.draw import fonts, glyphs, render, trimfont
 from riskchart.draw.layout import chart_dot
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.skipif(shutil.which("dot") is None or shutil.which("fc-
 
 FONT = "Noto Sans CJK SC"
 OUTSIDE = "堃"  # not in GB 2312: drawn from the installed font
+VARIANT = "礼\ufe00"  # a variation sequence with a glyph of its own (cmap format 14)
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def test_the_character_set_is_gb2312_and_the_text_around_it():
     kept = trimfont.characters()
     # copies are found by trimfont.VERSION: a new set of characters needs a new version
     digest = hashlib.sha256(array.array("I", sorted(kept)).tobytes()).hexdigest()[:16]
-    assert (trimfont.VERSION, digest) == (1, "c42d5f3cdd004914"), "characters() changed: raise trimfont.VERSION"
+    assert (trimfont.VERSION, digest) == (2, "c42d5f3cdd004914"), "characters() changed: raise trimfont.VERSION"
     assert {ord(c) for c in "如齄，。（）①Ⅱ→A~é"} <= kept
     assert ord(OUTSIDE) not in kept and 0x4DB5 not in kept
     assert 7400 < len(kept) < 8500
@@ -91,10 +93,7 @@ def test_a_copy_whose_face_changed_or_whose_file_is_short_is_made_again(fresh_co
 
 
 def test_a_font_that_cannot_be_trimmed_is_recorded_and_drawn_as_installed(fresh_copies, monkeypatch):
-    def refuse(data, keep):
-        raise trimfont.cfftrim.NotTrimmable("全局子程序调用了局部子程序")
-
-    monkeypatch.setattr(trimfont.cfftrim, "trimmed", refuse)  # in the forked processes too
+    monkeypatch.setattr(trimfont, "_trimmed_faces", lambda faces, family, staging: "全局子程序调用了局部子程序")
     assert trimfont.for_font(FONT) is None
     (record,) = fresh_copies.glob("*/made.json")
     assert json.loads(record.read_text())["trimmed"] is False
@@ -108,17 +107,47 @@ def test_a_font_that_cannot_be_trimmed_is_recorded_and_drawn_as_installed(fresh_
     assert trimfont.for_font(FONT) is None
 
 
-def test_a_failure_that_says_nothing_of_the_font_is_not_recorded(fresh_copies, monkeypatch):
-    def no_memory(data, keep):
-        raise MemoryError
+def test_the_trimming_process_says_when_a_font_cannot_be_trimmed(tmp_path):
+    truetype = trimfont._face("DejaVu Sans")
+    if truetype is None or not truetype.path.endswith(".ttf"):
+        pytest.skip("no TrueType font installed")
+    why = trimfont._trimmed_faces({"regular": truetype}, "DejaVu Sans riskchart", tmp_path)
+    assert "不是 CFF 字体" in why and truetype.path in why
+    assert not (tmp_path / "regular.otf").exists()
 
-    monkeypatch.setattr(trimfont.cfftrim, "trimmed", no_memory)
+
+@pytest.mark.parametrize("failure", ["too long", "crashed"])
+def test_a_failure_that_says_nothing_of_the_font_is_not_recorded(fresh_copies, monkeypatch, failure):
+    if failure == "too long":
+        monkeypatch.setattr(trimfont, "TRIM_SECONDS", 0.01)
+    else:
+        monkeypatch.setattr(trimfont.sys, "executable", shutil.which("false"))
     assert trimfont.for_font(FONT) is None
     assert not list(fresh_copies.glob("*/made.json"))
+    assert not list(fresh_copies.glob(".making-*"))  # the staging folder is gone too
     monkeypatch.undo()
     monkeypatch.setenv("XDG_CACHE_HOME", str(fresh_copies.parent.parent))
     trimfont.for_font.cache_clear()
     assert trimfont.for_font(FONT) is not None
+
+
+def test_copies_are_named_by_what_they_are_made_from():
+    face = fonts.resolve(FONT)
+    assert face is not None
+    key = trimfont._key(face, "/etc/fonts/fonts.conf", FONT)
+    assert key == trimfont._key(face, "/etc/fonts/fonts.conf", FONT.upper())
+    assert key != trimfont._key(face, "/elsewhere/fonts.conf", FONT)  # written into the copies' fontconfig file
+    assert key != trimfont._key(face, "/etc/fonts/fonts.conf", "Noto Sans CJK")
+    assert key != trimfont._key(dataclasses.replace(face, mtime_ns=face.mtime_ns + 1), "/etc/fonts/fonts.conf", FONT)
+
+
+def test_an_interrupted_making_is_cleared_by_the_next(fresh_copies):
+    assert files.user_cache_folder("trimmed-fonts") == fresh_copies  # made as riskchart makes it (0700)
+    left = fresh_copies / ".making-abc"
+    (left / "deep").mkdir(parents=True)
+    (left / "deep" / "regular.otf").write_bytes(b"half")
+    assert trimfont.for_font(FONT) is not None
+    assert not left.exists()
 
 
 def test_without_a_user_cache_the_installed_font_is_drawn(tmp_path, monkeypatch):
@@ -134,7 +163,8 @@ def chart_outputs(tools: render.Toolchain) -> dict[str, bytes]:
     from riskchart.model import Chart, Phones, Step
 
     chart = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="审核",
-                  steps=(Step("受理", "高", (f"不如实填报，{OUTSIDE}字。",), ("核对①。",), "受理人"),),
+                  steps=(Step("受理", "高", (f"不如实填报——office ffi，{OUTSIDE}字。",),
+                              (f"核对①，{VARIANT}。",), "受理人"),),
                   department="某部门", phones=Phones("1", "2"))
     return render.render(chart_dot(chart), ("svg", "pdf"), tools)
 

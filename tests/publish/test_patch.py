@@ -368,3 +368,22 @@ def test_a_map_written_by_other_code_is_not_used(charts, tmp_path, monkeypatch, 
     reword(charts / SEED_SAMPLE[0], *REWORDED)
     built(charts, out)
     assert patches == []  # no map of this code's: not even tried
+
+
+def test_a_booklet_with_a_character_outside_the_trimmed_font_is_patched(charts, tmp_path, patches):
+    """A character the trimmed copy of the font lacks brings in the installed
+    font under the same name (draw/trimfont.py): the booklet has two shared
+    regular fonts of one name, told apart by their subroutines, and a
+    reworded chart is still patched over the right one."""
+    reword(charts / SEED_SAMPLE[0], "title: ", "title: 王堃")  # the chart reworded below: both fonts on its page
+    out = built(charts, tmp_path / "out")
+    assert font_programs(out / BOOKLET) == 3
+    reword(charts / SEED_SAMPLE[0], *REWORDED)
+    built(charts, out)
+    assert patches == [True]
+    whole = built(charts, tmp_path / "whole", force=True) / BOOKLET
+    assert page_count(out / BOOKLET) == page_count(whole)
+    for number in range(1, page_count(whole) + 1):
+        assert raster(out / BOOKLET, number) == raster(whole, number), f"page {number}"
+    assert text(out / BOOKLET) == text(whole) and "王堃" in text(whole)
+    assert font_programs(out / BOOKLET) == 3

@@ -25,7 +25,7 @@ from .options import BuildOptions, _name, _out_name
 
 # Code whose change changes the drawing; its bytes are part of every fingerprint.
 _RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py", "draw/cffread.py",
-                      "draw/cfftrim.py", "draw/trimfont.py", "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
+                      "draw/cfftrim.py", "draw/trimfont.py", "draw/gsubclosure.py", "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
 
 
 def _to_draw(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path],

@@ -70,10 +70,11 @@ def trimmed(data: Bytes, keep: Iterable[int]) -> bytes:
     global_subrs = _Subroutines(cff.global_subrs)
     local_subrs = [_Subroutines(font_dict.subrs) for font_dict in cff.font_dicts]
     outlines: dict[int, Any] = {}
+    decompiler = _decompiler_class(SimpleT2Decompiler)
     for number in kept:
         font_dict = cff.font_dict_of[number]
         outline = T2CharString(bytecode=cff.charstrings.item(number))
-        SimpleT2Decompiler(local_subrs[font_dict], global_subrs, cff.font_dicts[font_dict]).execute(outline)
+        decompiler(local_subrs[font_dict], global_subrs, cff.font_dicts[font_dict]).execute(outline)
         outlines[number] = outline
     if any(_calls(program.program, "callsubr") for program in global_subrs.used.values()):
         raise NotTrimmable("全局子程序调用了局部子程序")
@@ -91,6 +92,24 @@ def trimmed(data: Bytes, keep: Iterable[int]) -> bytes:
     new_local = [[rewritten(subrs.used[old].program, which) for old in sorted(subrs.used)]
                  for which, subrs in enumerate(local_subrs)]
     return _laid_out(cff, _index(items), new_global, new_local)
+
+
+def _decompiler_class(base: Any) -> Any:
+    """fontTools' decompiler, checking every hint mask's length: a subroutine
+    is decompiled once, its masks read with the length the stems declared
+    before its first call gave them, and a later call after another number
+    of stems would need another length."""
+
+    class Decompiler(base):  # type: ignore[misc]
+        def op_hintmask(self, index: int) -> tuple[bytes, int]:
+            mask, index = super().op_hintmask(index)
+            if len(mask) != self.hintMaskBytes:
+                raise NotTrimmable("同一个子程序在提示数不同的字形中被调用")
+            return mask, index
+
+        op_cntrmask = op_hintmask
+
+    return Decompiler
 
 
 def _calls(program: list[Any], operator: str) -> bool:

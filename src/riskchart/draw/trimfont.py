@@ -5,8 +5,9 @@ chart, and its work grows with the whole font: Noto Sans CJK has 65,535
 outlines and some 45,000 subroutines, and subsetting it was about two
 thirds of dot's time.  So dot draws with a copy of each face of the font
 (regular, bold) that keeps the outlines of a fixed set of characters —
-GB 2312 and the Latin, punctuation and symbols around it — and only the
-subroutines those call (cfftrim.py).  Every other table is the face's own:
+GB 2312 and the Latin, punctuation and symbols around it — and of every
+glyph shaping can put in their place (「——」, ligatures, other languages'
+forms: gsubclosure.py), and only the subroutines those call (cfftrim.py).  Every other table is the face's own:
 dot measures and shapes text exactly as with the installed file (the SVGs
 are the same bytes), and each kept character is drawn with the same
 outline.  The copy's cmap holds only the kept characters, so fontconfig
@@ -28,7 +29,9 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,13 +40,18 @@ from xml.sax.saxutils import escape
 
 from .. import files
 from ..errors import EnvironmentProblem
-from . import cfftrim, fonts
+from . import cfftrim, fonts, gsubclosure
 
 # Of the copies and their characters: a change makes new copies and redraws
 # every chart (tests/draw/test_trimfont.py holds the characters' digest).
-VERSION = 1
+VERSION = 2
 SUFFIX = " riskchart"  # the copies' family: the font's own name and this
 _BOLD = ":weight=bold"  # fontconfig's pattern for the bold face of a family
+_STAGING = ".making-"  # copies being made (or an interrupted build's: removed by the next)
+_CANNOT_TRIM = 3  # the trimming process's exit status for a font it cannot trim
+_CODE = ("trimfont.py", "cfftrim.py", "gsubclosure.py", "cffread.py", "cffmerge.py")  # what makes the copies
+LOCK_SECONDS = 300  # waiting for another build making the copies
+TRIM_SECONDS = 300  # for making them
 # where the system's own fontconfig file may be, when FONTCONFIG_FILE does not say
 _SYSTEM_CONFIGS = ("/etc/fonts/fonts.conf", "/usr/local/etc/fonts/fonts.conf", "/opt/homebrew/etc/fonts/fonts.conf")
 _RECORD = "made.json"
@@ -81,22 +89,36 @@ def for_font(font: str) -> TrimmedFont | None:
     installed).  Asked once per process."""
     regular = fonts.resolve(font)
     folder = files.user_cache_folder("trimmed-fonts")
-    if regular is None or folder is None or shutil.which("fc-match") is None or _system_config() is None:
+    system = _system_config()
+    if regular is None or folder is None or shutil.which("fc-match") is None or system is None:
         return None
-    key = hashlib.sha256(f"{VERSION}|{regular.key}".encode()).hexdigest()[:32]
-    place = folder / key
+    family = font.split(",")[0].strip()
+    place = folder / _key(regular, system, family)
     known, found = _read(place)
     if known:
         return found
     try:
-        with files.locked(folder, timeout=300):  # two builds at once make the copies once
+        with files.locked(folder, timeout=LOCK_SECONDS):  # two builds at once make the copies once
             known, found = _read(place)
             if not known:
-                _make(place, font, regular)
+                _remove_leftovers(folder)
+                _make(place, family, regular, system)
                 known, found = _read(place)
     except (OSError, EnvironmentProblem):
         return None  # drawn with the font as installed: slower, the same drawing
     return found
+
+
+def _key(regular: fonts.FontFile, system: str, family: str) -> str:
+    """Names the copies: what they are made from and how (this code, fontTools,
+    the face, the system's fontconfig file, the family asked for)."""
+    import fontTools
+
+    digest = hashlib.sha256(f"{VERSION}|{fontTools.version}|{regular.key}|{system}|{family.lower()}".encode())
+    here = Path(__file__).parent
+    for module in _CODE:
+        digest.update((here / module).read_bytes())
+    return digest.hexdigest()[:32]
 
 
 def _read(place: Path) -> tuple[bool, TrimmedFont | None]:
@@ -118,78 +140,111 @@ def _read(place: Path) -> tuple[bool, TrimmedFont | None]:
         return False, None
 
 
-def _make(place: Path, font: str, regular: fonts.FontFile) -> None:
+def _make(place: Path, family: str, regular: fonts.FontFile, system: str) -> None:
     """Write the copies, their fontconfig file and their record into `place`
     (whole or not at all); a font that cannot be trimmed is recorded as such.
-    The faces are trimmed at once, in processes of their own (some four
-    seconds each, once per user and font)."""
+    The faces are trimmed at once, each by a Python process of its own
+    (some four seconds each, once per user and font)."""
     faces = {"regular": regular}
-    bold = _face(font + _BOLD)
+    bold = _face(family + _BOLD)
     if bold is not None and (bold.path, bold.index) != (regular.path, regular.index) \
-            and bold.family.lower() == regular.family.lower():
+            and regular.family.lower() in bold.families:
         faces["bold"] = bold  # else the regular is drawn bold, as with the installed font
-    family = regular.family + SUFFIX
-    staging = Path(tempfile.mkdtemp(prefix=".making-", dir=place.parent))
+    copy_family = regular.family + SUFFIX
+    staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=place.parent))
     try:
-        made, why = _trimmed_faces(faces, family)
-        for style, data in made.items():
-            (staging / f"{style}.otf").write_bytes(data)
+        why = _trimmed_faces(faces, copy_family, staging)
         if not why:
-            (staging / "fonts.conf").write_text(_config(place, font, family), encoding="utf-8")
-            why = "" if _resolves_to_copies(staging, place, font, list(faces)) else "fontconfig 没有选中精简字体"
+            (staging / "fonts.conf").write_text(_config(place, family, copy_family, system), encoding="utf-8")
+            why = _not_picked(staging, place, family, list(faces))
         described = [{"file": f"{style}.otf", "source": face.path, "size": face.size, "mtime_ns": face.mtime_ns,
-                      "bytes": len(made.get(style, b""))} for style, face in faces.items()]
-        key = hashlib.sha256(json.dumps([VERSION, described]).encode()).hexdigest()[:16]
+                      "bytes": (staging / f"{style}.otf").stat().st_size if not why else 0}
+                     for style, face in faces.items()]
+        key = hashlib.sha256(json.dumps([place.name, described]).encode()).hexdigest()[:16]
         record = {"version": VERSION, "trimmed": not why, "why": why, "key": key, "faces": described}
         (staging / _RECORD).write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(place)
+        if place.exists():  # copies of faces since changed: out of the way at once, removed after
+            aside = place.with_name(f"{_STAGING}{place.name}-{os.urandom(4).hex()}")
+            os.replace(place, aside)
+            shutil.rmtree(aside, ignore_errors=True)
         os.replace(staging, place)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _trimmed_faces(faces: dict[str, fonts.FontFile], family: str) -> tuple[dict[str, bytes], str]:
-    """Each face trimmed, in forked processes; or why the font cannot be.
-    A failure that says nothing about the font (no memory, no process)
-    raises OSError: nothing is recorded, and the next build tries again."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+def _remove_leftovers(folder: Path) -> None:
+    """Staging folders an interrupted build left (the lock is held: none is in use)."""
+    for leftover in folder.glob(f"{_STAGING}*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
 
+
+def _trimmed_faces(faces: dict[str, fonts.FontFile], family: str, staging: Path) -> str:
+    """Each face trimmed into `staging` by a process of its own (`python -m
+    riskchart.draw.trimfont`), all at once; "" or why the font cannot be
+    trimmed.  A failure that says nothing about the font (a crash, no
+    memory, too long) raises OSError: nothing is recorded, and the next
+    build tries again."""
+    runs = []
+    for style, face in faces.items():
+        command = [sys.executable, "-m", __name__, face.path, str(face.index), family, str(staging / f"{style}.otf")]
+        runs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True))
+    deadline = time.monotonic() + TRIM_SECONDS
+    reasons = []
     try:
-        with ProcessPoolExecutor(max_workers=len(faces), mp_context=multiprocessing.get_context("fork")) as pool:
-            made = dict(zip(faces, pool.map(trimmed_face, faces.values(), [family] * len(faces)), strict=True))
-        return made, ""
-    except _NOT_TRIMMABLE as why:
-        return {}, f"{type(why).__name__}: {why}"
-    except Exception as why:
-        raise OSError(f"精简字体没有做成：{why}") from why
-
-
-# what reading or trimming a face raises when the font is not as cfftrim.py expects
-_NOT_TRIMMABLE = (cfftrim.NotTrimmable, ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error,
-                  AssertionError)
+        for run in runs:
+            _, errors = run.communicate(timeout=max(0.1, deadline - time.monotonic()))
+            message = errors.decode("utf-8", "replace").strip()
+            if run.returncode == _CANNOT_TRIM:
+                reasons.append(message)
+            elif run.returncode != 0:
+                raise OSError(f"精简字体没有做成（退出码 {run.returncode}）：{message[-300:]}")
+    except subprocess.TimeoutExpired:
+        raise OSError(f"精简字体 {TRIM_SECONDS} 秒内没有做成") from None
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    return "；".join(reasons)
 
 
 def trimmed_face(face: fonts.FontFile, family: str) -> bytes:
-    """One face of the font, as an OpenType file with only the kept
-    characters' outlines, cmap entries and subroutines."""
+    """One face of the font, as an OpenType file with only the outlines, cmap
+    entries and subroutines of the kept characters and of the glyphs shaping
+    can put in their place (gsubclosure.py)."""
     from fontTools.ttLib import TTFont
 
     with TTFont(face.path, fontNumber=face.index, lazy=True) as font:
         if "CFF " not in font.reader.tables:
             raise cfftrim.NotTrimmable("不是 CFF 字体")
-        best = font.getBestCmap()
-        kept = {code: glyph for code, glyph in best.items() if code in characters()}
+        wanted = characters()
+        kept = {code: glyph for code, glyph in font.getBestCmap().items() if code in wanted}
+        variants = _variants(font, kept)
+        reached = gsubclosure.closure(font["GSUB"] if "GSUB" in font.reader.tables else None,
+                                      {*kept.values(), *(glyph for _, _, glyph in variants)})
         number = font.getReverseGlyphMap()
         tables = {tag: bytes(font.reader[tag]) for tag in font.reader.tables}
-        tables["CFF "] = cfftrim.trimmed(font.reader["CFF "], [number[glyph] for glyph in kept.values()])
-        tables["cmap"] = _cmap(font, kept)
+        tables["CFF "] = cfftrim.trimmed(font.reader["CFF "], [number[glyph] for glyph in reached])
+        tables["cmap"] = _cmap(font, kept, variants)
         tables["name"] = _renamed(font, family)
     return _sfnt(tables)
 
 
-def _cmap(font: Any, kept: dict[int, str]) -> bytes:
+def _variants(font: Any, kept: dict[int, str]) -> list[tuple[int, int, str]]:
+    """The kept characters' variation sequences (cmap format 14): (selector,
+    character, glyph), the glyph of a default sequence being the character's own."""
+    found: list[tuple[int, int, str]] = []
+    for subtable in font["cmap"].tables:
+        if subtable.format != 14:
+            continue
+        for selector, pairs in subtable.uvsDict.items():
+            found.extend((selector, code, glyph or kept[code]) for code, glyph in pairs if code in kept)
+    return found
+
+
+def _cmap(font: Any, kept: dict[int, str], variants: list[tuple[int, int, str]]) -> bytes:
     from fontTools.ttLib import newTable
     from fontTools.ttLib.tables._c_m_a_p import CmapSubtable
 
@@ -200,6 +255,13 @@ def _cmap(font: Any, kept: dict[int, str]) -> bytes:
         subtable = CmapSubtable.newSubtable(kind)
         subtable.platformID, subtable.platEncID, subtable.language, subtable.cmap = platform, encoding, 0, dict(mapping)
         table.tables.append(subtable)
+    if variants:
+        sequences = CmapSubtable.newSubtable(14)
+        sequences.platformID, sequences.platEncID, sequences.language, sequences.cmap = 0, 5, 0xFF, {}
+        sequences.uvsDict = {}
+        for selector, code, glyph in variants:  # a default sequence is written as such: no glyph of its own
+            sequences.uvsDict.setdefault(selector, []).append((code, None if glyph == kept[code] else glyph))
+        table.tables.append(sequences)
     return bytes(table.compile(font))
 
 
@@ -249,20 +311,25 @@ def _system_config() -> str | None:
     return None
 
 
-def _config(place: Path, font: str, family: str) -> str:
+def _config(place: Path, family: str, copy_family: str, system: str) -> str:
     """fontconfig's file for dot: the system's configuration, the copies'
-    folder, and the copies' family put first wherever `font` is asked for."""
-    system = _system_config()
+    folder, and the copies' family put first wherever `family` is asked for."""
     return (f'<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
-            f'  <include ignore_missing="no">{escape(system or "")}</include>\n'
+            f'  <include ignore_missing="no">{escape(system)}</include>\n'
             f"  <dir>{escape(str(place))}</dir>\n"
             f'  <match target="pattern">\n'
-            f'    <test name="family"><string>{escape(font.split(",")[0].strip())}</string></test>\n'
-            f'    <edit name="family" mode="prepend" binding="strong"><string>{escape(family)}</string></edit>\n'
+            f'    <test name="family"><string>{escape(family)}</string></test>\n'
+            f'    <edit name="family" mode="prepend" binding="strong"><string>{escape(copy_family)}</string></edit>\n'
             f"  </match>\n</fontconfig>\n")
 
 
-def _face(pattern: str, environment: dict[str, str] | None = None) -> fonts.FontFile | None:
+@dataclass(frozen=True)
+class _Found(fonts.FontFile):
+    families: tuple[str, ...] = ()  # every name of the face's family, in lower case
+
+
+def _face(pattern: str, environment: dict[str, str] | None = None) -> _Found | None:
+    """The face fontconfig picks for `pattern` (with `families`: every name of its family)."""
     fc_match = shutil.which("fc-match")
     if fc_match is None:
         return None
@@ -271,24 +338,52 @@ def _face(pattern: str, environment: dict[str, str] | None = None) -> fonts.Font
                               text=True, timeout=30, stdin=subprocess.DEVNULL, check=False, env=environment)
         path, index, family = done.stdout.split("\n")[:3]
         status = os.stat(path)
-        return fonts.FontFile(path, int(index or 0), family.split(",")[0], status.st_size, status.st_mtime_ns)
+        return _Found(path, int(index or 0), family.split(",")[0], status.st_size, status.st_mtime_ns,
+                      tuple(name.strip().lower() for name in family.split(",")))
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
 
 
-def _resolves_to_copies(staging: Path, place: Path, font: str, styles: list[str]) -> bool:
-    """Whether fontconfig picks the copies for `font` (regular and, if there
-    is one, bold).  Asked of the staged copies, with the fontconfig file
+def _not_picked(staging: Path, place: Path, family: str, styles: list[str]) -> str:
+    """"" if fontconfig picks the staged copies for `family` (regular and, if
+    there is one, bold) and, without a bold copy, still the face it picks
+    without them for bold; else why not.  Asked with the fontconfig file
     naming the staging folder instead of `place`."""
     trial = staging / "trial.conf"
     config = (staging / "fonts.conf").read_text(encoding="utf-8")
     trial.write_text(config.replace(escape(str(place)), escape(str(staging))), encoding="utf-8")
     try:
         environment = {**os.environ, "FONTCONFIG_FILE": str(trial)}
-        for style in styles:
-            face = _face(font + (_BOLD if style == "bold" else ""), environment)
-            if face is None or Path(face.path) != staging / f"{style}.otf":
-                return False
-        return True
+        for style in ("regular", "bold"):
+            picked = _face(family + (_BOLD if style == "bold" else ""), environment)
+            if style in styles:
+                expected = (str(staging / f"{style}.otf"), 0)
+            else:  # no bold face: the regular copy, drawn bold, as the installed regular was
+                alone = _face(family + _BOLD)
+                regular = _face(family)
+                same = alone is not None and regular is not None and (alone.path, alone.index) == (regular.path, regular.index)
+                expected = (str(staging / "regular.otf"), 0) if same else ("", -1)
+            if picked is None or (picked.path, picked.index) != expected:
+                return f"fontconfig 没有按预期选中精简字体（{style}）"
+        return ""
     finally:
         trial.unlink()
+
+
+def main(arguments: list[str]) -> int:
+    """`python -m riskchart.draw.trimfont PATH INDEX FAMILY OUT`: one face
+    trimmed into OUT; exit 3 (and why, on stderr) if the font cannot be."""
+    path, index, family, out = arguments
+    status = os.stat(path)
+    face = fonts.FontFile(path, int(index), family, status.st_size, status.st_mtime_ns)
+    try:
+        data = trimmed_face(face, family)
+    except (cfftrim.NotTrimmable, KeyError, ValueError, IndexError, struct.error) as why:
+        print(f"{path}：{why}", file=sys.stderr)
+        return _CANNOT_TRIM
+    Path(out).write_bytes(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

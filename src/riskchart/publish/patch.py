@@ -159,7 +159,7 @@ def patched(previous: Path, last: BookletMap, title: str, blocks: Sequence[Block
             if len(booklet.pages) != sum(b.pages for b in blocks):
                 return None
             first_pages = list(itertools.accumulate((b.pages for b in blocks), initial=0))
-            needed = {font.family for _, fonts in changed.values() for font in fonts.fonts.values()}
+            needed = {fontshare.family_key(font) for _, fonts in changed.values() for font in fonts.fonts.values()}
             old_pages = [booklet.pages[first_pages[n] + offset] for n in changed for offset in range(blocks[n].pages)]
             shared = _shared_fonts(booklet, old_pages, needed)
             if shared is None:
@@ -197,7 +197,7 @@ def _take_content(booklet: Any, target: Any, page: Any) -> None:
             target.obj[key] = value
 
 
-def _fonts_shared(booklet: Any, pages: list[Any], fonts: Prepared, shared: dict[str, _Shared]) -> bool:
+def _fonts_shared(booklet: Any, pages: list[Any], fonts: Prepared, shared: dict[fontshare.FamilyKey, _Shared]) -> bool:
     """Put the fonts of the pages (one PDF's) and of their forms over the
     booklet's shared fonts; False if one of them cannot be (not shareable,
     another typeface, a glyph or width the shared font lacks)."""
@@ -211,7 +211,7 @@ def _fonts_shared(booklet: Any, pages: list[Any], fonts: Prepared, shared: dict[
                 return False
             if font.objgen not in replaced:
                 prepared = fonts.fonts.get(str(font.get(pikepdf.Name.BaseFont, "")))
-                family = shared.get(prepared.family) if prepared is not None else None
+                family = shared.get(fontshare.family_key(prepared)) if prepared is not None else None
                 if prepared is None or family is None:
                     return False
                 table = [(code, family.cids.get((glyph, prepared.widths[code])))
@@ -225,16 +225,18 @@ def _fonts_shared(booklet: Any, pages: list[Any], fonts: Prepared, shared: dict[
     return True
 
 
-def _shared_fonts(booklet: Any, first: list[Any], needed: set[str]) -> dict[str, _Shared] | None:
-    """The booklet's shared CIDFonts of the typefaces `needed` (names
-    without the subset tag), read; looked for on the pages `first` (the
-    changed ones), then on the others until each is found.  None if a font
-    on the way is not a shared one (a booklet whose fonts could not be
-    shared has none: fontshare.py shares all or nothing, and so does a
-    patch), or two are of one typeface, or one needed is not found."""
+def _shared_fonts(booklet: Any, first: list[Any], needed: set[fontshare.FamilyKey]) -> dict[fontshare.FamilyKey, _Shared] | None:
+    """The booklet's shared CIDFonts of the typefaces `needed` (name without
+    the subset tag, and number of global subroutines: fontshare.family_key),
+    read; looked for on the pages `first` (the changed ones), then on the
+    others until each is found.  None if a font on the way is not a shared
+    one (a booklet whose fonts could not be shared has none: fontshare.py
+    shares all or nothing, and so does a patch), or two are of one
+    typeface, or one needed is not found."""
     import pikepdf
 
-    by_family: dict[str, Any] = {}
+    by_family: dict[fontshare.FamilyKey, Any] = {}
+    programs: dict[tuple[int, int], cffmerge.Subset] = {}
     for resources in _resources_until(booklet, first, needed, by_family):
         found = resources.get(pikepdf.Name.Font)
         for font in found.values() if isinstance(found, pikepdf.Dictionary) else ():
@@ -243,14 +245,19 @@ def _shared_fonts(booklet: Any, first: list[Any], needed: set[str]) -> dict[str,
                     or not isinstance(descendants, pikepdf.Array) or len(descendants) != 1:
                 return None  # a font of its own: this booklet's fonts are not shared
             cid_font = descendants[0]
-            family = pageprep.family_of(str(cid_font.get(pikepdf.Name.BaseFont, "")))
-            if not cid_font.is_indirect or by_family.setdefault(family, cid_font).objgen != cid_font.objgen:
+            if not cid_font.is_indirect:
+                return None
+            if cid_font.objgen not in programs:
+                programs[cid_font.objgen] = cffmerge.read_subset(cid_font.FontDescriptor.FontFile3.read_bytes())
+            family = (pageprep.family_of(str(cid_font.get(pikepdf.Name.BaseFont, ""))),
+                      programs[cid_font.objgen].subroutine_count(""))
+            if by_family.setdefault(family, cid_font).objgen != cid_font.objgen:
                 return None
     if not needed <= by_family.keys():
         return None
     shared = {}
     for family, cid_font in by_family.items():
-        program = cffmerge.read_subset(cid_font.FontDescriptor.FontFile3.read_bytes())
+        program = programs[cid_font.objgen]
         widths = pageprep.widths(cid_font)
         glyphs = len(program.glyphs)
         if sorted(program.glyphs) != list(range(glyphs)) or not widths.keys() <= set(range(glyphs)):
@@ -261,7 +268,8 @@ def _shared_fonts(booklet: Any, first: list[Any], needed: set[str]) -> dict[str,
     return shared
 
 
-def _resources_until(booklet: Any, first: list[Any], needed: set[str], found: dict[str, Any]) -> Iterator[Any]:
+def _resources_until(booklet: Any, first: list[Any], needed: set[fontshare.FamilyKey],
+                     found: dict[fontshare.FamilyKey, Any]) -> Iterator[Any]:
     """The resources of the pages `first`, then of the booklet's others,
     until `found` has every typeface `needed` (at least one page's)."""
     seen: set[tuple[int, int]] = set()
