@@ -36,11 +36,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from .. import files
 from ..errors import EnvironmentProblem
-from . import cfftrim, fonts, gsubclosure
+from . import fonts
 
 # Of the copies and their characters: a change makes new copies and redraws
 # every chart (tests/draw/test_trimfont.py holds the characters' digest).
@@ -112,13 +111,23 @@ def for_font(font: str) -> TrimmedFont | None:
 def _key(regular: fonts.FontFile, system: str, family: str) -> str:
     """Names the copies: what they are made from and how (this code, fontTools,
     the face, the system's fontconfig file, the family asked for)."""
-    import fontTools
-
-    digest = hashlib.sha256(f"{VERSION}|{fontTools.version}|{regular.key}|{system}|{family.lower()}".encode())
+    digest = hashlib.sha256(f"{VERSION}|{_font_tools()}|{regular.key}|{system}|{family.lower()}".encode())
     here = Path(__file__).parent
     for module in _CODE:
         digest.update((here / module).read_bytes())
     return digest.hexdigest()[:32]
+
+
+def _font_tools() -> str:
+    """Which fontTools is installed, without importing it (some 25 ms, and a
+    build with nothing to draw needs this key): its package file's stamp."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fontTools")
+    if spec is None or spec.origin is None:
+        return "-"
+    status = os.stat(spec.origin)
+    return f"{spec.origin}|{status.st_size}|{status.st_mtime_ns}"
 
 
 def _read(place: Path) -> tuple[bool, TrimmedFont | None]:
@@ -216,6 +225,8 @@ def trimmed_face(face: fonts.FontFile, family: str) -> bytes:
     can put in their place (gsubclosure.py)."""
     from fontTools.ttLib import TTFont
 
+    from . import cfftrim, gsubclosure  # only where the copies are made: not in every build
+
     with TTFont(face.path, fontNumber=face.index, lazy=True) as font:
         if "CFF " not in font.reader.tables:
             raise cfftrim.NotTrimmable("不是 CFF 字体")
@@ -303,6 +314,11 @@ def _checksum(padded: bytes) -> int:
     return sum(words) & 0xFFFFFFFF
 
 
+def escape(text: str) -> str:
+    """`text` for fontconfig's XML (the standard library's escape would import urllib)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _system_config() -> str | None:
     own = os.environ.get("FONTCONFIG_FILE")
     for candidate in ((own,) if own else _SYSTEM_CONFIGS):
@@ -373,6 +389,8 @@ def _not_picked(staging: Path, place: Path, family: str, styles: list[str]) -> s
 def main(arguments: list[str]) -> int:
     """`python -m riskchart.draw.trimfont PATH INDEX FAMILY OUT`: one face
     trimmed into OUT; exit 3 (and why, on stderr) if the font cannot be."""
+    from . import cfftrim
+
     path, index, family, out = arguments
     status = os.stat(path)
     face = fonts.FontFile(path, int(index), family, status.st_size, status.st_mtime_ns)
