@@ -57,16 +57,14 @@ def test_kept_outlines_draw_as_in_the_font_and_every_other_glyph_is_empty(instal
     assert len(small[small.fontNames[0]].charset) == 65535  # every glyph keeps its number
 
 
-def test_only_the_subroutines_the_kept_outlines_call_are_kept(installed):
+def test_the_trimmed_font_keeps_no_subroutines(installed):
     data, cmap = installed
-    trimmed = cffread.Cff(cfftrim.trimmed(data, [cmap[c] for c in TEXT]))
     original = cffread.Cff(data)
-    kept_local = sum(len(font_dict.subrs) for font_dict in trimmed.font_dicts)
-    assert 0 < len(trimmed.global_subrs) < len(original.global_subrs) // 4
-    assert 0 < kept_local < 1000 < sum(len(font_dict.subrs) for font_dict in original.font_dicts)
-    # each one is called: a font trimmed to nothing but .notdef keeps fewer
-    bare = cffread.Cff(cfftrim.trimmed(data, []))
-    assert sum(len(font_dict.subrs) for font_dict in bare.font_dicts) < kept_local
+    assert len(original.global_subrs) > 1000 and sum(len(font_dict.subrs) for font_dict in original.font_dicts) > 40000
+    trimmed = cffread.Cff(cfftrim.trimmed(data, [cmap[c] for c in TEXT]))
+    assert len(trimmed.global_subrs) == 0
+    assert all(len(font_dict.subrs) == 0 for font_dict in trimmed.font_dicts)
+    assert len(trimmed.font_dicts) == len(original.font_dicts)
 
 
 @pytest.mark.parametrize(("count", "bias"), [(0, 107), (1239, 107), (1240, 1131), (33899, 1131), (33900, 32768)])
@@ -74,27 +72,35 @@ def test_the_bias_of_a_subroutine_index_follows_its_count(count, bias):
     assert cfftrim.bias(count) == bias
 
 
-def test_a_call_whose_number_is_computed_is_refused():
-    numbers = (107, 107, {0: 0})
-    assert cfftrim._compiled([0 - 107, "callsubr", "endchar"], numbers, numbers)
+class Called:
+    def __init__(self, program):
+        self.program = program
+
+
+def subroutines(count: int, programs: dict[int, list]) -> cfftrim._Subroutines:
+    found = cfftrim._Subroutines(cffread.Index(b"\0\0", 0))
+    found.index.count = count  # as many as the bias is computed from
+    found.used = {number: Called(program) for number, program in programs.items()}
+    return found
+
+
+def test_a_call_is_replaced_by_the_subroutine_without_its_return():
+    local = subroutines(2000, {1500: [10, 20, "rlineto", "return"]})  # bias 1131
+    globals_ = subroutines(3, {0: [5, "hmoveto", 1500 - 1131, "callsubr", "return"]})  # bias 107
+    assert cfftrim._flattened([0 - 107, "callgsubr", "endchar"], globals_, local) == \
+        [5, "hmoveto", 10, 20, "rlineto", "endchar"]
+    ending = subroutines(3, {1: [1, 2, "rlineto", "endchar"]})
+    assert cfftrim._flattened([1 - 107, "callsubr", 9, 9, "rlineto"], globals_, ending) == [1, 2, "rlineto", "endchar"]
+
+
+def test_a_call_whose_number_is_computed_or_unknown_is_refused():
+    local = subroutines(3, {0: ["return"]})
     with pytest.raises(cfftrim.NotTrimmable):
-        cfftrim._compiled([1, 2, "add", "callsubr", "endchar"], numbers, numbers)
-    with pytest.raises(cfftrim.NotTrimmable):  # a local call from a global subroutine: no font dict to renumber by
-        cfftrim._compiled([0 - 107, "callsubr", "return"], numbers, None)
-
-
-def test_a_call_is_renumbered_for_the_kept_subroutines_and_their_bias():
-    from fontTools.misc.psCharStrings import T2CharString
-
-    # subroutine 1500 of 2000 (bias 1131) becomes the 2nd of 3 kept (bias 107)
-    renumbered = cfftrim._compiled([1500 - 1131, "callgsubr", "endchar"], (1131, 107, {7: 0, 1500: 1, 1999: 2}), None)
-    outline, tokens, at = T2CharString(bytecode=renumbered), [], 0
-    while True:  # read as written: there are no subroutines to call
-        token, _, at = outline.getToken(at)
-        if token is None:
-            break
-        tokens.append(token)
-    assert tokens == [1 - 107, "callgsubr", "endchar"]
+        cfftrim._flattened([1, 2, "add", "callsubr", "endchar"], local, local)
+    with pytest.raises(cfftrim.NotTrimmable):
+        cfftrim._flattened(["callsubr", "endchar"], local, local)
+    with pytest.raises(cfftrim.NotTrimmable):
+        cfftrim._flattened([2 - 107, "callsubr", "endchar"], local, local)  # never decompiled
 
 
 def test_a_font_that_is_not_cid_keyed_is_refused(installed):
@@ -109,3 +115,20 @@ def test_a_font_that_is_not_cid_keyed_is_refused(installed):
     builder.font["CFF "].cff.compile(stream, builder.font)
     with pytest.raises(cfftrim.NotTrimmable):
         cfftrim.trimmed(stream.getvalue(), [0])
+
+
+def test_a_subroutine_whose_hint_mask_length_depends_on_its_caller_is_refused():
+    from fontTools.misc.psCharStrings import SimpleT2Decompiler, T2CharString
+
+    masked = b"\x13\xff\x0b"  # hintmask, one byte of mask, return: read where 8 stems were declared
+    local = cfftrim._Subroutines(cffread.Index(b"\x00\x01\x01\x01" + bytes([1 + len(masked)]) + masked, 0))
+    decompiler = cfftrim._decompiler_class(SimpleT2Decompiler)
+
+    def outline(stems: int) -> T2CharString:
+        # `stems` horizontal stems (all zero), then a call of subroutine 0 (bias 107: -107 is byte 32)
+        return T2CharString(bytecode=b"\x8b" * (2 * stems) + b"\x01" + b"\x20\x0a" + b"\x0e")
+
+    decompiler(local, local, None).execute(outline(8))
+    decompiler(local, local, None).execute(outline(7))  # still one byte of mask
+    with pytest.raises(cfftrim.NotTrimmable):
+        decompiler(local, local, None).execute(outline(9))  # two bytes: the subroutine was read with one

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -178,13 +179,17 @@ def test_every_gb2312_hanzi_and_chart_punctuation_is_drawn(tmp_path):
 
 # The repair itself, on a glyph broken on purpose ------------------------------
 
-def chart_pdf(text: str) -> bytes:
+def chart_pdf(text: str, installed: bool = True) -> bytes:
+    """A one-step chart's PDF, drawn by default with the font as installed
+    (not its trimmed copy, draw/trimfont.py): cairo's subsets of it carry
+    the font's subroutines, and break 「如」, as the repair must handle."""
     from riskchart.model import Chart, Phones, Step
 
     chart = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="测试",
                   steps=(Step("受理", "高", (text,), ("核对。",), "受理人"),),
                   department="某部门", phones=Phones("1", "2"))
-    return render.render(chart_dot(chart), ("pdf",), render.toolchain())["pdf"]
+    tools = render.toolchain()
+    return render.render(chart_dot(chart), ("pdf",), replace(tools, trimmed=None) if installed else tools)["pdf"]
 
 
 def break_glyph(pdf: bytes, char: str) -> bytes:
@@ -208,6 +213,24 @@ def embedded_undrawable(pdf: bytes) -> int:
     with pikepdf.Pdf.open(io.BytesIO(pdf)) as document:
         return sum(len(glyphs.undrawable(font.DescendantFonts[0].FontDescriptor.FontFile3.read_bytes()))
                    for font in glyphs._fonts(document))
+
+
+def test_cairo_breaks_如_from_the_installed_font_but_not_from_its_trimmed_copy():
+    from riskchart.model import Chart, Phones, Step
+
+    chart = Chart(path=Path("01-x.yaml"), id=1, category="行政裁决", title="测试",
+                  steps=(Step("受理", "高", ("不如实填报。",), ("核对。",), "受理人"),),
+                  department="某部门", phones=Phones("1", "2"))
+    tools = render.toolchain()
+    assert tools.trimmed is not None
+
+    def as_dot_wrote_it(tools: render.Toolchain) -> bytes:  # before finish() repairs it
+        (drawn,) = render.draw_many([chart_dot(chart)], ("pdf",), tools)
+        assert isinstance(drawn, render.Drawn)
+        return drawn.outputs["pdf"]
+
+    assert embedded_undrawable(as_dot_wrote_it(replace(tools, trimmed=None))) == 1  # 如
+    assert embedded_undrawable(as_dot_wrote_it(tools)) == 0
 
 
 def test_a_broken_outline_is_redrawn_from_the_installed_font(tmp_path):

@@ -7,11 +7,12 @@ thirds of dot's time.  So dot draws with a copy of each face of the font
 (regular, bold) that keeps the outlines of a fixed set of characters —
 GB 2312 and the Latin, punctuation and symbols around it — and of every
 glyph shaping can put in their place (「——」, ligatures, other languages'
-forms: gsubclosure.py), and only the subroutines those call (cfftrim.py).  Every other table is the face's own:
+forms: gsubclosure.py), with their subroutines inlined (cfftrim.py).  Every other table is the face's own:
 dot measures and shapes text exactly as with the installed file (the SVGs
 are the same bytes), and each kept character is drawn with the same
 outline.  The copy's cmap holds only the kept characters, so fontconfig
-takes any other character from the installed font itself.
+takes any other character from the installed font itself.  Without
+subroutines, cairo also draws 「如」 whole (glyphs.py still checks).
 
 The copies are made once per font file, into the per-user cache, and
 found by dot through a fontconfig file that includes the system's
