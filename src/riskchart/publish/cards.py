@@ -50,6 +50,7 @@ def html_environment() -> jinja2.Environment:
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # the package's own templates: no stat of the file for every card
     )
 
 
