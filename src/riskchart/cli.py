@@ -215,10 +215,11 @@ def build(paths: tuple[Path, ...], out: Path | None, formats: tuple[str, ...] | 
           page_size: str | None, landscape: bool | None, quiet: bool) -> None:
     """生成防控图（SVG、PDF 等）以及索引页、汇编（PDF、Word）和风险点台账（CSV、Excel）。"""
 
-    from .draw import fonts
+    from .draw import fonts, trimfont
 
     project = _project(paths)
     fonts.resolve_soon(font or project.font)  # fontconfig answers while the build's modules import
+    trimfont.bold_soon(font or project.font)
 
     from . import style
     from .build import BuildOptions

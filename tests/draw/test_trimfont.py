@@ -131,14 +131,77 @@ def test_a_failure_that_says_nothing_of_the_font_is_not_recorded(fresh_copies, m
     assert trimfont.for_font(FONT) is not None
 
 
-def test_copies_are_named_by_what_they_are_made_from():
+def test_copies_are_named_by_what_they_are_made_from(monkeypatch):
     face = fonts.resolve(FONT)
     assert face is not None
-    key = trimfont._key(face, "/etc/fonts/fonts.conf", FONT)
-    assert key == trimfont._key(face, "/etc/fonts/fonts.conf", FONT.upper())
-    assert key != trimfont._key(face, "/elsewhere/fonts.conf", FONT)  # written into the copies' fontconfig file
-    assert key != trimfont._key(face, "/etc/fonts/fonts.conf", "Noto Sans CJK")
-    assert key != trimfont._key(dataclasses.replace(face, mtime_ns=face.mtime_ns + 1), "/etc/fonts/fonts.conf", FONT)
+    bold = dataclasses.replace(face, path="/fonts/bold.ttc")
+
+    def key(regular=face, bold=bold, system="/etc/fonts/fonts.conf", family=FONT):
+        return trimfont._key(regular, bold, system, family)
+
+    assert key() == key(family=FONT.upper())
+    assert key() != key(system="/elsewhere/fonts.conf")  # written into the copies' fontconfig file
+    assert key() != key(family="Noto Sans CJK")
+    assert key() != key(regular=dataclasses.replace(face, mtime_ns=face.mtime_ns + 1))
+    assert key() != key(bold=None) != key(bold=dataclasses.replace(bold, size=bold.size + 1))  # a bold face installed later
+    before = key()
+    monkeypatch.setattr(trimfont, "_font_tools", lambda: "another fontTools")
+    assert key() != before
+
+
+def test_a_bold_face_is_the_fonts_own_or_none(monkeypatch):
+    regular = fonts.resolve(FONT)
+    assert regular is not None
+
+    def found(path, families):
+        return trimfont._Found(path, 0, families[0], 1, 1, families)
+
+    for answer, expected in ((found("/b.ttc", (FONT.lower(),)), "/b.ttc"),
+                             (found("/b.ttc", ("noto sans cjk sc bold", FONT.lower())), "/b.ttc"),
+                             (found(regular.path, (FONT.lower(),)), None),  # the regular itself: drawn bold
+                             (found("/other.ttc", ("dejavu sans",)), None), (None, None)):
+        monkeypatch.setattr(trimfont, "_face", lambda pattern, environment=None, answer=answer: answer)
+        bold = trimfont._bold_face(FONT, dataclasses.replace(regular, index=0))
+        assert (bold.path if bold else None) == expected
+
+
+def test_the_fontconfig_file_is_well_formed_whatever_the_names():
+    from xml.etree import ElementTree
+
+    config = trimfont._config(Path("/tmp/a&b<c>"), "Font & Co", "Font & Co riskchart", "/etc/fonts/fonts.conf")
+    root = ElementTree.fromstring(config.split("\n", 2)[2])  # after the XML and DOCTYPE lines
+    assert root.find("dir").text == "/tmp/a&b<c>"
+    assert root.find("match/test/string").text == "Font & Co"
+
+
+def test_the_trimming_process_ignores_python_files_where_it_runs(tmp_path):
+    truetype = trimfont._face("DejaVu Sans")
+    if truetype is None or not truetype.path.endswith(".ttf"):
+        pytest.skip("no TrueType font installed")
+    marker = tmp_path / "ran"
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    why = trimfont._trimmed_faces({"regular": truetype}, "DejaVu Sans riskchart", tmp_path)
+    assert "不是 CFF 字体" in why
+    assert not marker.exists()
+
+
+def test_any_error_the_font_causes_is_recorded_and_no_memory_is_not(tmp_path, monkeypatch):
+    face = fonts.resolve(FONT)
+    assert face is not None
+    arguments = [face.path, str(face.index), "X riskchart", str(tmp_path / "regular.otf")]
+
+    def fails(error):
+        def trimmed_face(face, family):
+            raise error
+        return trimmed_face
+
+    monkeypatch.setattr(trimfont, "trimmed_face", fails(TypeError("a 16.16 operand")))
+    assert trimfont.main(arguments) == trimfont._CANNOT_TRIM
+    monkeypatch.setattr(trimfont, "trimmed_face", fails(RecursionError()))
+    assert trimfont.main(arguments) == trimfont._CANNOT_TRIM
+    monkeypatch.setattr(trimfont, "trimmed_face", fails(MemoryError()))
+    with pytest.raises(MemoryError):
+        trimfont.main(arguments)
 
 
 def test_an_interrupted_making_is_cleared_by_the_next(fresh_copies):

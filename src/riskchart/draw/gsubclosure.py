@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 # Features a shaper applies only when the text asks for them (or for vertical text,
-# which Graphviz never lays out): their substitutions cannot reach a chart.
+# which Graphviz never lays out): their substitutions cannot reach a chart.  Not
+# among them: frac (HarfBuzz applies it around U+2044 by itself), nor any it applies unasked.
 ON_REQUEST = frozenset({
-    "aalt", "afrc", "c2pc", "c2sc", "case", "cpsp", "cswh", "dlig", "expt", "frac", "fwid", "halt", "hist",
+    "aalt", "afrc", "c2pc", "c2sc", "case", "cpsp", "cswh", "dlig", "expt", "fwid", "halt", "hist",
     "hkna", "hngl", "hojo", "hwid", "ital", "jp04", "jp78", "jp83", "jp90", "lnum", "nalt", "nlck", "onum",
     "ordn", "ornm", "palt", "pcap", "pkna", "pnum", "pwid", "qwid", "ruby", "salt", "sinf", "smcp", "smpl",
     "subs", "sups", "swsh", "titl", "tnam", "tnum", "trad", "twid", "unic", "valt", "vert", "vhal",
@@ -54,6 +55,10 @@ def _outputs(subtable: Any, reached: set[str]) -> set[str]:
     for source, targets in (getattr(subtable, "alternates", None) or {}).items():
         if source in reached:
             found.update(targets)
+    substitutes = getattr(subtable, "Substitute", None)  # reverse chaining (type 8): one per covered glyph
+    if substitutes and getattr(subtable, "Coverage", None) is not None:
+        found.update(target for source, target in zip(subtable.Coverage.glyphs, substitutes, strict=True)
+                     if source in reached)
     for first, ligatures in (getattr(subtable, "ligatures", None) or {}).items():
         if first in reached:
             found.update(ligature.LigGlyph for ligature in ligatures

@@ -32,6 +32,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -50,8 +51,8 @@ _BOLD = ":weight=bold"  # fontconfig's pattern for the bold face of a family
 _STAGING = ".making-"  # copies being made (or an interrupted build's: removed by the next)
 _CANNOT_TRIM = 3  # the trimming process's exit status for a font it cannot trim
 _CODE = ("trimfont.py", "cfftrim.py", "gsubclosure.py", "cffread.py", "cffmerge.py")  # what makes the copies
-LOCK_SECONDS = 300  # waiting for another build making the copies
-TRIM_SECONDS = 300  # for making them
+TRIM_SECONDS = 300  # for making the copies
+LOCK_SECONDS = TRIM_SECONDS + 120  # waiting for another build making them: longer than it may take
 # where the system's own fontconfig file may be, when FONTCONFIG_FILE does not say
 _SYSTEM_CONFIGS = ("/etc/fonts/fonts.conf", "/usr/local/etc/fonts/fonts.conf", "/opt/homebrew/etc/fonts/fonts.conf")
 _RECORD = "made.json"
@@ -93,7 +94,8 @@ def for_font(font: str) -> TrimmedFont | None:
     if regular is None or folder is None or shutil.which("fc-match") is None or system is None:
         return None
     family = font.split(",")[0].strip()
-    place = folder / _key(regular, system, family)
+    bold = _bold_face(family, regular)
+    place = folder / _key(regular, bold, system, family)
     known, found = _read(place)
     if known:
         return found
@@ -102,17 +104,49 @@ def for_font(font: str) -> TrimmedFont | None:
             known, found = _read(place)
             if not known:
                 _remove_leftovers(folder)
-                _make(place, family, regular, system)
+                _make(place, family, regular, bold, system)
                 known, found = _read(place)
     except (OSError, EnvironmentProblem):
         return None  # drawn with the font as installed: slower, the same drawing
     return found
 
 
-def _key(regular: fonts.FontFile, system: str, family: str) -> str:
+# fc-match for the bold face, started by `bold_soon`: (its thread, the answer list)
+_bold_asked: dict[str, tuple[threading.Thread, list[_Found | None], dict[str, str]]] = {}
+
+
+def bold_soon(font: str) -> None:
+    """Ask fontconfig for `font`'s bold face in a thread, for `for_font` to
+    take up (as fonts.resolve_soon does for the regular): some 25 ms a build."""
+    family = font.split(",")[0].strip()
+    if family not in _bold_asked:
+        answer: list[_Found | None] = []
+        asking = threading.Thread(target=lambda: answer.append(_face(family + _BOLD)), daemon=True)
+        _bold_asked[family] = (asking, answer, dict(os.environ))
+        asking.start()
+
+
+def _bold_face(family: str, regular: fonts.FontFile) -> _Found | None:
+    """The font's own bold face, if it has one (else pango draws the regular bold)."""
+    asked = _bold_asked.pop(family, None)
+    bold = None
+    if asked is not None and asked[2] == os.environ:
+        asked[0].join()
+        bold = asked[1][0] if asked[1] else None
+    else:
+        bold = _face(family + _BOLD)
+    if bold is None or (bold.path, bold.index) == (regular.path, regular.index) \
+            or regular.family.lower() not in bold.families:
+        return None
+    return bold
+
+
+def _key(regular: fonts.FontFile, bold: fonts.FontFile | None, system: str, family: str) -> str:
     """Names the copies: what they are made from and how (this code, fontTools,
-    the face, the system's fontconfig file, the family asked for)."""
-    digest = hashlib.sha256(f"{VERSION}|{_font_tools()}|{regular.key}|{system}|{family.lower()}".encode())
+    the faces, the system's fontconfig file, the family asked for).  A bold
+    face installed later, or none any more, names other copies."""
+    faces = f"{regular.key}|{bold.key if bold else 'no bold face'}"
+    digest = hashlib.sha256(f"{VERSION}|{_font_tools()}|{faces}|{system}|{family.lower()}".encode())
     here = Path(__file__).parent
     for module in _CODE:
         digest.update((here / module).read_bytes())
@@ -150,15 +184,13 @@ def _read(place: Path) -> tuple[bool, TrimmedFont | None]:
         return False, None
 
 
-def _make(place: Path, family: str, regular: fonts.FontFile, system: str) -> None:
+def _make(place: Path, family: str, regular: fonts.FontFile, bold: fonts.FontFile | None, system: str) -> None:
     """Write the copies, their fontconfig file and their record into `place`
     (whole or not at all); a font that cannot be trimmed is recorded as such.
     The faces are trimmed at once, each by a Python process of its own
     (some four seconds each, once per user and font)."""
     faces = {"regular": regular}
-    bold = _face(family + _BOLD)
-    if bold is not None and (bold.path, bold.index) != (regular.path, regular.index) \
-            and regular.family.lower() in bold.families:
+    if bold is not None:
         faces["bold"] = bold  # else the regular is drawn bold, as with the installed font
     copy_family = regular.family + SUFFIX
     staging = Path(tempfile.mkdtemp(prefix=_STAGING, dir=place.parent))
@@ -197,9 +229,11 @@ def _trimmed_faces(faces: dict[str, fonts.FontFile], family: str, staging: Path)
     build tries again."""
     runs = []
     for style, face in faces.items():
-        command = [sys.executable, "-m", __name__, face.path, str(face.index), family, str(staging / f"{style}.otf")]
+        # -P: the current folder (a project's, with who knows what .py files) is not put on sys.path
+        command = [sys.executable, "-P", "-m", __name__, face.path, str(face.index), family,
+                   str(staging / f"{style}.otf")]
         runs.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True))
+                                     stderr=subprocess.PIPE, start_new_session=True, cwd=staging))
     deadline = time.monotonic() + TRIM_SECONDS
     reasons = []
     try:
@@ -376,11 +410,14 @@ def _not_picked(staging: Path, place: Path, family: str, styles: list[str]) -> s
             if style in styles:
                 expected = (str(staging / f"{style}.otf"), 0)
             else:  # no bold face: the regular copy, drawn bold, as the installed regular was
-                alone = _face(family + _BOLD)
-                regular = _face(family)
-                same = alone is not None and regular is not None and (alone.path, alone.index) == (regular.path, regular.index)
+                alone, regular = _face(family + _BOLD), _face(family)
+                if alone is None or regular is None:
+                    raise OSError("fc-match 没有回答")
+                same = (alone.path, alone.index) == (regular.path, regular.index)
                 expected = (str(staging / "regular.otf"), 0) if same else ("", -1)
-            if picked is None or (picked.path, picked.index) != expected:
+            if picked is None:
+                raise OSError("fc-match 没有回答")  # says nothing of the font: the next build asks again
+            if (picked.path, picked.index) != expected:
                 return f"fontconfig 没有按预期选中精简字体（{style}）"
         return ""
     finally:
@@ -390,15 +427,15 @@ def _not_picked(staging: Path, place: Path, family: str, styles: list[str]) -> s
 def main(arguments: list[str]) -> int:
     """`python -m riskchart.draw.trimfont PATH INDEX FAMILY OUT`: one face
     trimmed into OUT; exit 3 (and why, on stderr) if the font cannot be."""
-    from . import cfftrim
-
     path, index, family, out = arguments
     status = os.stat(path)
     face = fonts.FontFile(path, int(index), family, status.st_size, status.st_mtime_ns)
     try:
         data = trimmed_face(face, family)
-    except (cfftrim.NotTrimmable, KeyError, ValueError, IndexError, struct.error) as why:
-        print(f"{path}：{why}", file=sys.stderr)
+    except MemoryError:
+        raise  # says nothing of the font: the next build tries again
+    except Exception as why:  # noqa: BLE001 - anything else this font makes the trimming raise, it always will
+        print(f"{path}：{type(why).__name__}：{why}", file=sys.stderr)
         return _CANNOT_TRIM
     Path(out).write_bytes(data)
     return 0
