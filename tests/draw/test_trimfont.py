@@ -107,10 +107,15 @@ def test_a_font_that_cannot_be_trimmed_is_recorded_and_drawn_as_installed(fresh_
     assert trimfont.for_font(FONT) is None
 
 
-def test_the_trimming_process_says_when_a_font_cannot_be_trimmed(tmp_path):
-    truetype = trimfont._face("DejaVu Sans")
-    if truetype is None or not truetype.path.endswith(".ttf"):
+def installed_truetype() -> fonts.FontFile:
+    found = fonts.match("DejaVu Sans")
+    if found is None or not found.face.path.endswith(".ttf"):
         pytest.skip("no TrueType font installed")
+    return found.face
+
+
+def test_the_trimming_process_says_when_a_font_cannot_be_trimmed(tmp_path):
+    truetype = installed_truetype()
     why = trimfont._trimmed_faces({"regular": truetype}, "DejaVu Sans riskchart", tmp_path)
     assert "不是 CFF 字体" in why and truetype.path in why
     assert not (tmp_path / "regular.otf").exists()
@@ -154,13 +159,13 @@ def test_a_bold_face_is_the_fonts_own_or_none(monkeypatch):
     assert regular is not None
 
     def found(path, families):
-        return trimfont._Found(path, 0, families[0], 1, 1, families)
+        return fonts.Match(fonts.FontFile(path, 0, families[0], 1, 1), families)
 
     for answer, expected in ((found("/b.ttc", (FONT.lower(),)), "/b.ttc"),
                              (found("/b.ttc", ("noto sans cjk sc bold", FONT.lower())), "/b.ttc"),
                              (found(regular.path, (FONT.lower(),)), None),  # the regular itself: drawn bold
                              (found("/other.ttc", ("dejavu sans",)), None), (None, None)):
-        monkeypatch.setattr(trimfont, "_face", lambda pattern, environment=None, answer=answer: answer)
+        monkeypatch.setattr(fonts, "match", lambda pattern, environment=None, answer=answer: answer)
         bold = trimfont._bold_face(FONT, dataclasses.replace(regular, index=0))
         assert (bold.path if bold else None) == expected
 
@@ -175,9 +180,7 @@ def test_the_fontconfig_file_is_well_formed_whatever_the_names():
 
 
 def test_the_trimming_process_ignores_python_files_where_it_runs(tmp_path):
-    truetype = trimfont._face("DejaVu Sans")
-    if truetype is None or not truetype.path.endswith(".ttf"):
-        pytest.skip("no TrueType font installed")
+    truetype = installed_truetype()
     marker = tmp_path / "ran"
     (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
     why = trimfont._trimmed_faces({"regular": truetype}, "DejaVu Sans riskchart", tmp_path)

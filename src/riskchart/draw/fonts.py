@@ -41,20 +41,71 @@ class FontFile:
         return f"{self.path}|{self.index}|{self.size}|{self.mtime_ns}"
 
 
-# fc-match runs started by `resolve_soon`: each with the list its answer goes into and the
+@dataclass(frozen=True)
+class Match:
+    """What fontconfig picks for a pattern: the face, and every name of its
+    family in lower case (a face may be named in several languages)."""
+    face: FontFile
+    families: tuple[str, ...]
+
+
+# fc-match runs started by `match_soon`: each with the list its answer goes into and the
 # environment it was asked in (PATH, FONTCONFIG_FILE… decide the answer)
-_asked: dict[str, tuple[threading.Thread, list[FontFile | None], dict[str, str]]] = {}
+_asked: dict[str, tuple[threading.Thread, list[Match | None], dict[str, str]]] = {}
+
+
+def match_soon(pattern: str) -> None:
+    """Start fontconfig's answer for `pattern` in a thread, for `match` to
+    take up: a build first needs it only once its modules are imported,
+    and fc-match (some 25 ms) then runs on the other core meanwhile."""
+    if pattern not in _asked:
+        answer: list[Match | None] = []
+        asking = threading.Thread(target=lambda: answer.append(_match(pattern)), daemon=True)
+        _asked[pattern] = (asking, answer, dict(os.environ))
+        asking.start()
+
+
+def match(pattern: str, environment: dict[str, str] | None = None) -> Match | None:
+    """The face fontconfig picks for `pattern` (under `environment`, else
+    this process's: then the answer `match_soon` started, if any), or None
+    when there is no fontconfig to ask or no answer."""
+    asked = _asked.pop(pattern, None) if environment is None else None
+    if asked is not None:
+        asking, answer, asked_in = asked
+        asking.join()
+        # not an answer left by a command that ended before it needed it, under another
+        # environment (in-process callers such as the tests' CliRunner run many commands)
+        if answer and asked_in == os.environ:
+            return answer[0]
+    return _match(pattern, environment)
+
+
+def _match(pattern: str, environment: dict[str, str] | None = None) -> Match | None:
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return None
+    try:
+        done = subprocess.run([fc_match, "-f", "%{file}\n%{index}\n%{family}\n", pattern],
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              check=False, env=environment)  # no usable answer is handled below
+    except (OSError, subprocess.SubprocessError):
+        return None
+    parts = done.stdout.split("\n")
+    if done.returncode != 0 or len(parts) < 3 or not parts[0]:
+        return None
+    path, index, families = parts[0], parts[1], parts[2]
+    try:
+        status = os.stat(path)
+        number = int(index or 0)
+    except (OSError, ValueError):
+        return None
+    return Match(FontFile(path, number, families.split(",")[0], status.st_size, status.st_mtime_ns),
+                 tuple(family.strip().lower() for family in families.split(",")))
 
 
 def resolve_soon(font: str) -> None:
-    """Start fontconfig's answer for `font` in a thread, for `resolve` to
-    take up: a build first needs it only once its modules are imported,
-    and fc-match (some 25 ms) then runs on the other core meanwhile."""
-    if font not in _asked:
-        answer: list[FontFile | None] = []
-        asking = threading.Thread(target=lambda: answer.append(_ask_fontconfig(font)), daemon=True)
-        _asked[font] = (asking, answer, dict(os.environ))
-        asking.start()
+    """`resolve`'s fc-match, started ahead (see match_soon)."""
+    match_soon(font)
 
 
 @cache
@@ -63,39 +114,18 @@ def resolve(font: str) -> FontFile | None:
     with some other family (the font is not installed) or there is no
     fontconfig to ask.  Asked once per process: toolchain, fingerprint
     and metrics all want it."""
-    asked = _asked.pop(font, None)
-    if asked is not None:
-        asking, answer, environment = asked
-        asking.join()
-        # not an answer left by a command that ended before it needed it, under another
-        # environment (in-process callers such as the tests' CliRunner run many commands)
-        if answer and environment == os.environ:
-            return answer[0]
-    return _ask_fontconfig(font)
+    return _installed(font, match(font))
 
 
 def _ask_fontconfig(font: str) -> FontFile | None:
-    fc_match = shutil.which("fc-match")
-    if fc_match is None:
+    return _installed(font, _match(font))
+
+
+def _installed(font: str, found: Match | None) -> FontFile | None:
+    """The face found for `font`, if it is of that family."""
+    if found is None or font.split(",")[0].strip().lower() not in found.families:
         return None
-    try:
-        done = subprocess.run([fc_match, "-f", "%{file}\n%{index}\n%{family}\n", font],
-                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-                              check=False)  # no usable answer is handled below
-    except (OSError, subprocess.SubprocessError):
-        return None
-    parts = done.stdout.split("\n")
-    if done.returncode != 0 or len(parts) < 3 or not parts[0]:
-        return None
-    path, index, families = parts[0], parts[1], parts[2]
-    wanted = font.split(",")[0].strip().lower()
-    if wanted not in (family.strip().lower() for family in families.split(",")):
-        return None
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return FontFile(path, int(index or 0), families.split(",")[0], status.st_size, status.st_mtime_ns)
+    return found.face
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -111,34 +110,19 @@ def for_font(font: str) -> TrimmedFont | None:
     return found
 
 
-# fc-match for the bold face, started by `bold_soon`: (its thread, the answer list)
-_bold_asked: dict[str, tuple[threading.Thread, list[_Found | None], dict[str, str]]] = {}
-
-
 def bold_soon(font: str) -> None:
-    """Ask fontconfig for `font`'s bold face in a thread, for `for_font` to
-    take up (as fonts.resolve_soon does for the regular): some 25 ms a build."""
-    family = font.split(",")[0].strip()
-    if family not in _bold_asked:
-        answer: list[_Found | None] = []
-        asking = threading.Thread(target=lambda: answer.append(_face(family + _BOLD)), daemon=True)
-        _bold_asked[family] = (asking, answer, dict(os.environ))
-        asking.start()
+    """Ask fontconfig for `font`'s bold face ahead, for `for_font` to take up
+    (as fonts.resolve_soon does for the regular): some 25 ms a build."""
+    fonts.match_soon(font.split(",")[0].strip() + _BOLD)
 
 
-def _bold_face(family: str, regular: fonts.FontFile) -> _Found | None:
+def _bold_face(family: str, regular: fonts.FontFile) -> fonts.FontFile | None:
     """The font's own bold face, if it has one (else pango draws the regular bold)."""
-    asked = _bold_asked.pop(family, None)
-    bold = None
-    if asked is not None and asked[2] == os.environ:
-        asked[0].join()
-        bold = asked[1][0] if asked[1] else None
-    else:
-        bold = _face(family + _BOLD)
-    if bold is None or (bold.path, bold.index) == (regular.path, regular.index) \
+    bold = fonts.match(family + _BOLD)
+    if bold is None or (bold.face.path, bold.face.index) == (regular.path, regular.index) \
             or regular.family.lower() not in bold.families:
         return None
-    return bold
+    return bold.face
 
 
 def _key(regular: fonts.FontFile, bold: fonts.FontFile | None, system: str, family: str) -> str:
@@ -374,27 +358,6 @@ def _config(place: Path, family: str, copy_family: str, system: str) -> str:
             f"  </match>\n</fontconfig>\n")
 
 
-@dataclass(frozen=True)
-class _Found(fonts.FontFile):
-    families: tuple[str, ...] = ()  # every name of the face's family, in lower case
-
-
-def _face(pattern: str, environment: dict[str, str] | None = None) -> _Found | None:
-    """The face fontconfig picks for `pattern` (with `families`: every name of its family)."""
-    fc_match = shutil.which("fc-match")
-    if fc_match is None:
-        return None
-    try:
-        done = subprocess.run([fc_match, "-f", "%{file}\n%{index}\n%{family}\n", pattern], capture_output=True,
-                              text=True, timeout=30, stdin=subprocess.DEVNULL, check=False, env=environment)
-        path, index, family = done.stdout.split("\n")[:3]
-        status = os.stat(path)
-        return _Found(path, int(index or 0), family.split(",")[0], status.st_size, status.st_mtime_ns,
-                      tuple(name.strip().lower() for name in family.split(",")))
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-
-
 def _not_picked(staging: Path, place: Path, family: str, styles: list[str]) -> str:
     """"" if fontconfig picks the staged copies for `family` (regular and, if
     there is one, bold) and, without a bold copy, still the face it picks
@@ -406,18 +369,18 @@ def _not_picked(staging: Path, place: Path, family: str, styles: list[str]) -> s
     try:
         environment = {**os.environ, "FONTCONFIG_FILE": str(trial)}
         for style in ("regular", "bold"):
-            picked = _face(family + (_BOLD if style == "bold" else ""), environment)
+            picked = fonts.match(family + (_BOLD if style == "bold" else ""), environment)
             if style in styles:
                 expected = (str(staging / f"{style}.otf"), 0)
             else:  # no bold face: the regular copy, drawn bold, as the installed regular was
-                alone, regular = _face(family + _BOLD), _face(family)
+                alone, regular = fonts.match(family + _BOLD, dict(os.environ)), fonts.match(family, dict(os.environ))
                 if alone is None or regular is None:
                     raise OSError("fc-match 没有回答")
-                same = (alone.path, alone.index) == (regular.path, regular.index)
+                same = (alone.face.path, alone.face.index) == (regular.face.path, regular.face.index)
                 expected = (str(staging / "regular.otf"), 0) if same else ("", -1)
             if picked is None:
                 raise OSError("fc-match 没有回答")  # says nothing of the font: the next build asks again
-            if (picked.path, picked.index) != expected:
+            if (picked.face.path, picked.face.index) != expected:
                 return f"fontconfig 没有按预期选中精简字体（{style}）"
         return ""
     finally:
