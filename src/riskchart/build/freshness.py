@@ -23,9 +23,10 @@ from . import stamps
 from .manifest import Manifest, _read_manifest, _write_manifest
 from .options import BuildOptions, _name, _out_name
 
-# Code whose change changes the drawing; its bytes are part of every fingerprint.
-_RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py", "draw/cffread.py",
-                      "draw/cfftrim.py", "draw/trimfont.py", "draw/gsubclosure.py", "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
+# Code whose change changes the drawing; its bytes are part of every fingerprint.  The code
+# that makes the font's trimmed copy is in the copy's key (trimfont._key), which is too.
+_RENDERING_MODULES = ("draw/layout.py", "draw/page.py", "draw/pages.py", "draw/render.py", "draw/glyphs.py",
+                      "draw/cffread.py", "draw/fonts.py", "draw/wrap.py", "draw/raster.py", "style.py", "model.py")
 
 
 def _to_draw(manifest: Manifest, fingerprints: dict[Path, str], chart_files: list[Path],
