@@ -27,8 +27,9 @@ from .booklets import publish_booklets, publish_word_booklet, word_pictures_in_b
 from .cards import LINKED_FORMATS, href, html_environment, link, search_text
 from .indexpage import FailingCard, index_html, index_page
 from .names import BOOKLET, BOOKLET_DOCX, INDEX, REGISTER, REGISTER_XLSX
-from .registerlayout import RegisterLayout, Stamp, digest_of, file_digest, placed_stamp, staged_inode, write_layout
+from .registerlayout import RegisterLayout, write_layout
 from .setstamp import _is_current, _word_booklet, is_fresh, set_fingerprint
+from .stampedfile import Stamp, digest_of, file_digest, placed_stamp, staged_inode
 
 if TYPE_CHECKING:
     from ..build import BuildOptions

@@ -30,8 +30,8 @@ from ..check.cache import installed_code, signing_key
 from ..entrybatch import sealed
 from .cardcache import CardCache, KeptCard
 from .names import INDEX
-from .registerlayout import Stamp, is_stamp, read_stamped
 from .setcache import read_headed
+from .stampedfile import Stamp, is_stamp, read_stamped
 from .tables import Tally
 
 FILE_NAME = "index.layout"

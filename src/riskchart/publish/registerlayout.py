@@ -23,11 +23,7 @@ the merged runs' templates) are JSON.  Nothing in it is ever run.
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import json
-import os
-import stat
 import sys
 from array import array
 from collections.abc import Sequence
@@ -42,6 +38,7 @@ from ..entrybatch import sealed
 from . import sheetblocks
 from .deflated import Deflated
 from .setcache import read_headed
+from .stampedfile import Stamp, is_stamp, stamp_of
 from .tables import REGISTER_COLUMNS, Tally
 
 if TYPE_CHECKING:
@@ -62,8 +59,7 @@ ROWS_CRC, ROWS_SIZE, ROWS_SHIFT, MERGES_BYTES, MERGES_SIZE, MERGES_CRC, MERGES_S
 BLOCK_WIDTH = 7
 _COLUMNS = len(REGISTER_COLUMNS)
 
-# size, mtime_ns, inode, ctime_ns (build/stamps.py), and the SHA-256 (hex) of the bytes written
-Stamp = tuple[int, int, int, int, str]
+
 
 
 @dataclass(frozen=True)
@@ -127,33 +123,6 @@ def with_blocks(layout: RegisterLayout, crcs: Sequence[RowsCrc], merges: Sequenc
 
 def block_numbers(rows: RowsCrc, merged: Deflated) -> list[int]:
     return [rows.crc, rows.size, rows.shift, len(merged.data), merged.size, merged.crc, merged.shift]
-
-
-def staged_inode(path: Path) -> int:
-    """The inode of a file written aside: the same once it is moved into place."""
-    return os.stat(path).st_ino
-
-
-def placed_stamp(path: Path, inode: int, digest: str) -> Stamp | None:
-    """The stamp of the file moved into place at `path`, if it is still the
-    one written (`inode`); `digest`: the SHA-256 of the bytes written into it."""
-    try:
-        found = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(found.st_mode) or found.st_ino != inode:
-        return None
-    return found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns, digest
-
-
-def digest_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file this build wrote aside (in its scratch folder)."""
-    with path.open("rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def write_layout(cache: Path, layout: RegisterLayout, stamps: tuple[Stamp | None, Stamp | None]) -> None:
@@ -232,54 +201,10 @@ def _checked(head: dict[str, Any], rest: memoryview) -> RegisterLayout | None:
         raise ValueError("not a layout")
     return RegisterLayout(_texts(head["levels"]), _texts(head["categories"]), tuple(widths),
                           tuple(keys[n:n + 64] for n in range(0, len(keys), 64)), chart_categories, counted, merges,
-                          numbers, merge_rows, xml_at, blocks, merges_at, (_stamp(stamps[0]), _stamp(stamps[1])))
-
-
-def is_stamp(value: object) -> bool:
-    """Whether `value` (read from JSON) is a Stamp: four integers and a SHA-256 in hex."""
-    return type(value) is list and len(value) == 5 and all(type(n) is int for n in value[:4]) \
-        and type(value[4]) is str and len(value[4]) == 64
-
-
-def _stamp(value: list[Any]) -> Stamp:
-    size, modified, inode, changed, digest = value
-    return size, modified, inode, changed, digest
+                          numbers, merge_rows, xml_at, blocks, merges_at, (stamp_of(stamps[0]), stamp_of(stamps[1])))
 
 
 def _texts(value: Any) -> tuple[str, ...]:
     if type(value) is not list or any(type(item) is not str for item in value):
         raise TypeError("not texts")
     return tuple(value)
-
-
-def read_stamped(path: Path, stamp: Stamp, offset: int, length: int) -> bytes | None:
-    """`length` bytes at `offset` of the regular file `path` (not through a
-    link, not waiting on a FIFO) if it has `stamp` and its bytes are those
-    written (the digest), else None.  The whole file is read for the digest
-    (the Excel register is a few megabytes beside the CSV's tens)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        return None
-    try:
-        found = os.fstat(descriptor)
-        size, *_, digest = stamp
-        if not stat.S_ISREG(found.st_mode) \
-                or (found.st_size, found.st_mtime_ns, found.st_ino, found.st_ctime_ns, digest) != stamp \
-                or offset + length > size:
-            return None
-        chunks, at = [], 0
-        while at < size:
-            chunk = os.pread(descriptor, size - at, at)
-            if not chunk:
-                raise OSError(errno.EIO, "short read")
-            chunks.append(chunk)
-            at += len(chunk)
-        data = b"".join(chunks)
-        if digest_of(data) != digest:
-            return None
-        return data if (offset, length) == (0, size) else data[offset:offset + length]
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)

@@ -62,10 +62,10 @@ from .registerlayout import (
     RegisterLayout,
     chart_numbers,
     read_layout,
-    read_stamped,
     with_blocks,
 )
 from .rowcache import RowCache
+from .stampedfile import read_stamped
 from .xlsx import level_style_numbers, workbook
 
 MOST_MADE = 16  # charts made anew, or an eighth of the register if more: beyond that, made whole (with the row cache)
