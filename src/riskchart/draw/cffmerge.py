@@ -16,7 +16,7 @@ import array
 import itertools
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .cffread import Bytes, Index, charset, fd_select, read_dict
@@ -28,6 +28,7 @@ _CHARSET, _CHARSTRINGS, _PRIVATE, _SUBRS = 15, 17, 18, 19
 _ROS, _CID_COUNT, _FDARRAY, _FDSELECT, _FONT_NAME = (12, 30), (12, 34), (12, 36), (12, 37), (12, 38)
 
 Operator = int | tuple[int, int]
+_OFFSETS: tuple[Operator, ...] = (_CHARSET, _FDSELECT, _CHARSTRINGS, _FDARRAY)  # the Top DICT's, in laid_out
 
 
 class NotMergeable(Exception):
@@ -211,27 +212,42 @@ class Joined:
         charset = bytes([2]) + (1).to_bytes(2, "big") + (cids - 2).to_bytes(2, "big") if cids > 1 else bytes([0])
         fd_select = bytes([0]) + bytes(names.index(font_dict) for font_dict, _ in chosen)
         charstrings = _index([charstring for _, charstring in chosen])
+        written = {operator for operator, _ in self.top}
 
-        def top_dict(charset_at: int, fd_select_at: int, charstrings_at: int, fd_array_at: int) -> bytes:
-            values: dict[Operator, list[int]] = {_CHARSET: [charset_at], _FDSELECT: [fd_select_at],
-                                                 _CHARSTRINGS: [charstrings_at], _FDARRAY: [fd_array_at],
-                                                 _CID_COUNT: [cids]}
-            written = {operator for operator, _ in self.top}
+        def top_dict(offsets: dict[Operator, list[int]]) -> bytes:
+            values = {**offsets, _CID_COUNT: [cids]}
             return _index([_rebuilt(self.top, values)
                            + b"".join(_encoded(o, v) for o, v in values.items() if o not in written)])
 
-        # every offset is a 5-byte integer: the Top DICT's length is known before its offsets
-        charset_at = len(before_top) + len(top_dict(0, 0, 0, 0)) + len(after_top)
-        fd_select_at = charset_at + len(charset)
-        charstrings_at = fd_select_at + len(fd_select)
-        fd_array_at = charstrings_at + len(charstrings)
-        private_at = fd_array_at + len(_index([_fd_dict(d, 0, 0, 0) for d in font_dicts]))
-        fd_array = []
-        for name, font_dict, (private, subrs_index) in zip(names, font_dicts, privates, strict=True):
-            fd_array.append(_fd_dict(font_dict, strings.index(name.encode()), len(private), private_at))
-            private_at += len(private) + len(subrs_index)
-        return (before_top + top_dict(charset_at, fd_select_at, charstrings_at, fd_array_at) + after_top + charset
-                + fd_select + charstrings + _index(fd_array) + b"".join(p + s for p, s in privates))
+        def fd_dict(number: int, private_size: int, private_offset: int) -> bytes:
+            return _fd_dict(font_dicts[number], strings.index(names[number].encode()), private_size, private_offset)
+
+        return laid_out(before_top, top_dict, after_top, charset, fd_select, charstrings, fd_dict, privates)
+
+
+def laid_out(before_top: bytes, top_dict: Callable[[dict[Operator, list[int]]], bytes], after_top: bytes,
+             charset: bytes, fd_select: bytes, charstrings: bytes, fd_dict: Callable[[int, int, int], bytes],
+             privates: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """A CID-keyed CFF font from its parts, laid out as cairo does: header
+    and names (`before_top`), the Top DICT (`top_dict` of its offsets to
+    charset, FDSelect, CharStrings and FDArray), strings and global
+    subroutines (`after_top`), charset, FDSelect, CharStrings, the FDArray
+    (`fd_dict` of each font dict's number and its Private DICT's size and
+    offset), then each Private DICT followed by its subroutines
+    (`privates`).  Every offset is a 5-byte integer (_rebuilt): the DICTs'
+    lengths are known before their offsets."""
+    charset_at = len(before_top) + len(top_dict({offset: [0] for offset in _OFFSETS})) + len(after_top)
+    fd_select_at = charset_at + len(charset)
+    charstrings_at = fd_select_at + len(fd_select)
+    fd_array_at = charstrings_at + len(charstrings)
+    private_at = fd_array_at + len(_index([fd_dict(number, 0, 0) for number in range(len(privates))]))
+    fd_array = []
+    for number, (private, subroutines) in enumerate(privates):
+        fd_array.append(fd_dict(number, len(private), private_at))
+        private_at += len(private) + len(subroutines)
+    offsets = dict(zip(_OFFSETS, ([charset_at], [fd_select_at], [charstrings_at], [fd_array_at]), strict=True))
+    return (before_top + top_dict(offsets) + after_top + charset + fd_select + charstrings + _index(fd_array)
+            + b"".join(private + subroutines for private, subroutines in privates))
 
 
 def _fd_dict(font_dict: _FontDict, name_sid: int, private_size: int, private_offset: int) -> bytes:

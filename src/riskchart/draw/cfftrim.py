@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .cffmerge import Operator, _index, _rebuilt, _tokens
-from .cffread import CHARSET, CHARSTRINGS, FDARRAY, FDSELECT, PRIVATE, ROS, SUBRS, Bytes, Cff, Index, read_dict
+from .cffmerge import Operator, _index, _rebuilt, _tokens, laid_out
+from .cffread import CHARSET, FDARRAY, FDSELECT, PRIVATE, ROS, SUBRS, Bytes, Cff, Index, read_dict
 
 _ENDCHAR = b"\x0e"
 _CALLS = frozenset({"callsubr", "callgsubr"})
@@ -144,10 +144,8 @@ def _compiled(program: list[Any]) -> bytes:
 
 
 def _laid_out(cff: Cff, charstrings: bytes) -> bytes:
-    """The font laid out as the original's parts in the usual order: header,
-    names, Top DICT, strings, (no) global subroutines, charset, FDSelect,
-    CharStrings, FDArray, then each font dict's Private DICT (without its
-    Subrs).  Offsets are 5-byte integers, so lengths are known first."""
+    """The font of the original's parts (cffmerge.laid_out), with `charstrings`,
+    no global subroutines, and each font dict's Private DICT without its Subrs."""
     data = cff.data
     names = Index(data, data[2])
     tops = Index(data, names.end)
@@ -171,21 +169,11 @@ def _laid_out(cff: Cff, charstrings: bytes) -> bytes:
     def top(offsets: dict[Operator, list[int]]) -> bytes:
         return _index([_rebuilt(top_tokens, offsets)])
 
-    after_top = strings.stored() + _index([])
-    blank: dict[Operator, list[int]] = {CHARSET: [0], FDSELECT: [0], CHARSTRINGS: [0], FDARRAY: [0]}
-    charset_at = len(head) + len(top(blank)) + len(after_top)
-    fd_select_at = charset_at + len(charset)
-    charstrings_at = fd_select_at + len(fd_select)
-    fd_array_at = charstrings_at + len(charstrings)
-    private_at = fd_array_at + len(_index([_rebuilt(tokens, {PRIVATE: [0, 0]}) for tokens in dict_tokens]))
-    fd_array = []
-    for tokens, private in zip(dict_tokens, privates, strict=True):
-        fd_array.append(_rebuilt(tokens, {PRIVATE: [len(private), private_at]}))
-        private_at += len(private)
-    offsets: dict[Operator, list[int]] = {CHARSET: [charset_at], FDSELECT: [fd_select_at],
-                                          CHARSTRINGS: [charstrings_at], FDARRAY: [fd_array_at]}
-    return (head + top(offsets) + after_top + charset + fd_select + charstrings + _index(fd_array)
-            + b"".join(privates))
+    def fd_dict(number: int, private_size: int, private_offset: int) -> bytes:
+        return _rebuilt(dict_tokens[number], {PRIVATE: [private_size, private_offset]})
+
+    return laid_out(head, top, strings.stored() + _index([]), charset, fd_select, charstrings, fd_dict,
+                    [(private, b"") for private in privates])
 
 
 def _charset_end(data: Bytes, at: int, glyphs: int) -> int:
